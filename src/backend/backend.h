@@ -1,0 +1,128 @@
+/*
+ * backend.h — the interface between the training loop and the code that runs
+ * a network on some hardware.
+ *
+ * A backend runs a whole Net (not single ops) so it can own its memory
+ * layout (oneDNN blocked formats, cuDNN NHWC), fuse what it likes and build
+ * its primitives once in create(). The rest of the program only ever sees:
+ *  - the input batch, in the format the backend asks for (input_format);
+ *  - flat fp32 buffers in torchvision state_dict order (Net.params) for
+ *    parameters, gradients and momentum, copied in and out on request;
+ *  - logits on the host, a loss value, and a hook telling when a parameter
+ *    tensor's gradient is final (for overlapping all-reduce).
+ * Nothing is allocated per step after create().
+ *
+ * Step protocol:  forward(train=1) -> backward(labels) -> [all-reduce of
+ * grad_buffer] -> sgd_update.  Evaluation: forward(train=0) -> read_logits.
+ */
+#ifndef ALEXNET_BACKEND_H
+#define ALEXNET_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+#include "model/net.h"
+#include "nn/ops.h"
+
+typedef enum {
+    INPUT_F32_NCHW, /* normalised floats [n, 3, S, S] */
+    INPUT_F32_NHWC, /* normalised floats [n, S, S, 3] */
+    INPUT_U8_NHWC,  /* raw RGB bytes [n, S, S, 3]; the backend normalises (mean/std of data/transforms.h) */
+} InputFormat;
+
+typedef enum { PRECISION_FP32, PRECISION_BF16 } Precision;
+
+typedef struct {
+    int threads;          /* CPU threads; 0 = all cores */
+    int device;           /* GPU ordinal */
+    Precision precision;
+    uint64_t seed;        /* dropout key */
+} BackendOptions;
+
+typedef struct {
+    int train;              /* 1: dropout on; 0: eval (dropout is the identity) */
+    uint64_t step;          /* dropout key: optimizer step */
+    uint64_t sample_offset; /* dropout key: global index of this batch's sample 0 (rank * per-rank batch) */
+} ForwardArgs;
+
+typedef struct {
+    float smoothing;        /* label smoothing epsilon */
+    SmoothingForm form;
+    int global_batch;       /* gradients are divided by this (0: the local batch) */
+} LossArgs;
+
+typedef struct {
+    float lr, momentum, weight_decay; /* v = m*v + g + wd*w (weights only); w -= lr*v */
+} SgdArgs;
+
+/* Called from backward() when the gradient of parameter tensor `param`
+ * (index into Net.params) is final; tensors complete in reverse order. */
+typedef void (*GradReadyFn)(void *user, int param);
+
+typedef struct Backend Backend;
+
+typedef struct {
+    const char *name;
+    /* Returns the backend's context, or NULL with a message in err. */
+    void *(*create)(const Net *net, int max_batch, const BackendOptions *opt, Error *err);
+    void (*destroy)(void *ctx);
+    InputFormat (*input_format)(void *ctx);
+
+    /* Host <-> backend copies of the flat buffers (Net.param_count floats). */
+    void (*set_params)(void *ctx, const float *params);
+    void (*get_params)(void *ctx, float *params);
+    void (*set_momentum)(void *ctx, const float *momentum);
+    void (*get_momentum)(void *ctx, float *momentum);
+    void (*get_grads)(void *ctx, float *grads);
+    /* The gradient buffer in the backend's own memory (host or device), flat,
+     * Net.params order: what data-parallel training all-reduces in place. */
+    float *(*grad_buffer)(void *ctx);
+
+    /* input: n <= max_batch samples in input_format(), on the host. */
+    void (*forward)(void *ctx, const void *input, int n, const ForwardArgs *args);
+    /* logits [n, num_classes] of the last forward, to the host. */
+    void (*read_logits)(void *ctx, float *logits, int n);
+    /* Loss of the last forward(train=1) and backward through the whole net.
+     * Gradients are overwritten (not accumulated across calls). Calls
+     * ready(user, param) as each parameter's gradient becomes final. Returns
+     * the loss, summed over the n samples and divided by the batch in args. */
+    double (*backward)(void *ctx, const int32_t *labels, int n, const LossArgs *args,
+                       GradReadyFn ready, void *user);
+    void (*sgd_update)(void *ctx, const SgdArgs *args);
+} BackendVTable;
+
+struct Backend {
+    const BackendVTable *vt;
+    void *ctx;
+    const Net *net;
+    int max_batch;
+};
+
+/* Names compiled into this build, comma-separated ("ref, dnnl, cuda"). */
+const char *backend_names(void);
+/* The fastest backend built for the device kind: "cpu" -> dnnl if built else ref; "gpu"/"cuda" -> cuda. */
+const char *backend_default(const char *device);
+/* Creates a backend by name ("ref", "dnnl", "cuda"). 0, or -1 with a user-facing message. */
+int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
+                   const BackendOptions *opt, Error *err);
+void backend_destroy(Backend *b);
+
+/* Thin call-throughs that read better at call sites. */
+static inline void backend_forward(Backend *b, const void *x, int n, const ForwardArgs *a) { b->vt->forward(b->ctx, x, n, a); }
+static inline double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *a,
+                                      GradReadyFn ready, void *user) {
+    return b->vt->backward(b->ctx, labels, n, a, ready, user);
+}
+static inline void backend_sgd_update(Backend *b, const SgdArgs *a) { b->vt->sgd_update(b->ctx, a); }
+
+/* Vtables of the built backends. */
+extern const BackendVTable backend_ref;
+#ifdef ALEXNET_HAVE_DNNL
+extern const BackendVTable backend_dnnl;
+#endif
+#ifdef ALEXNET_HAVE_CUDA
+extern const BackendVTable backend_cuda;
+#endif
+
+#endif

@@ -1,0 +1,218 @@
+/*
+ * ref_backend.c — the reference backend: runs a Net layer by layer with the
+ * plain-C ops of nn/ops.h, NCHW fp32, every activation kept for backward.
+ * Simple on purpose: it is the oracle the fast backends are tested against.
+ */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backend/backend.h"
+#include "train/sgd.h"
+
+typedef struct {
+    const Net *net;
+    int max_batch, n;                 /* n: samples of the last forward */
+    ForwardArgs fwd;                  /* keys of the last forward (dropout) */
+    uint64_t seed;
+    float *params, *grads, *momentum; /* [param_count] each */
+    float *act[NET_MAX_LAYERS + 1];   /* act[0] input [B,3,S,S]; act[i+1] output of layer i */
+    float *dbuf[2];                   /* gradient ping-pong, [B, max activation] each */
+    float *workspace;                 /* conv im2col */
+} RefCtx;
+
+static size_t layer_out_size(const Layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
+static size_t layer_in_size(const Layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
+
+static ConvShape conv_shape(const Layer *l, int n) {
+    ConvShape s = {n, l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w,
+                   l->kernel, l->stride, l->pad, l->groups};
+    return s;
+}
+
+static PoolShape pool_shape(const Layer *l, int n) {
+    PoolShape s = {n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel, l->stride};
+    return s;
+}
+
+static LrnShape lrn_shape(const Layer *l, int n) {
+    LrnShape s = {n, l->in_c, l->in_h, l->in_w, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k};
+    return s;
+}
+
+static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
+    if (max_batch < 1) {
+        error_set(err, "batch size must be at least 1");
+        return NULL;
+    }
+#ifdef _OPENMP
+    if (opt->threads > 0) omp_set_num_threads(opt->threads);
+#endif
+    RefCtx *c = xcalloc(1, sizeof *c);
+    c->net = net;
+    c->max_batch = max_batch;
+    c->seed = opt->seed;
+    size_t P = net->param_count, B = (size_t)max_batch;
+    c->params = xaligned_alloc(P * sizeof(float));
+    c->grads = xaligned_alloc(P * sizeof(float));
+    c->momentum = xaligned_alloc(P * sizeof(float));
+    c->act[0] = xaligned_alloc(B * 3 * net->image_size * net->image_size * sizeof(float));
+    size_t ws = 1;
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *l = &net->layers[i];
+        c->act[i + 1] = xaligned_alloc(B * layer_out_size(l) * sizeof(float));
+        if (l->kind == LAYER_CONV) {
+            ConvShape s = conv_shape(l, 1);
+            size_t w = conv2d_workspace(&s);
+            if (w > ws) ws = w;
+        }
+    }
+    size_t amax = net_max_activation(net);
+    c->dbuf[0] = xaligned_alloc(B * amax * sizeof(float));
+    c->dbuf[1] = xaligned_alloc(B * amax * sizeof(float));
+    c->workspace = xaligned_alloc(ws * sizeof(float));
+    return c;
+}
+
+static void ref_destroy(void *ctx) {
+    RefCtx *c = ctx;
+    free(c->params); free(c->grads); free(c->momentum);
+    for (int i = 0; i <= c->net->n_layers; i++) free(c->act[i]);
+    free(c->dbuf[0]); free(c->dbuf[1]); free(c->workspace);
+    free(c);
+}
+
+static InputFormat ref_input_format(void *ctx) { (void)ctx; return INPUT_F32_NCHW; }
+
+static size_t nbytes(const RefCtx *c) { return c->net->param_count * sizeof(float); }
+static void ref_set_params(void *ctx, const float *p) { RefCtx *c = ctx; memcpy(c->params, p, nbytes(c)); }
+static void ref_get_params(void *ctx, float *p) { RefCtx *c = ctx; memcpy(p, c->params, nbytes(c)); }
+static void ref_set_momentum(void *ctx, const float *m) { RefCtx *c = ctx; memcpy(c->momentum, m, nbytes(c)); }
+static void ref_get_momentum(void *ctx, float *m) { RefCtx *c = ctx; memcpy(m, c->momentum, nbytes(c)); }
+static void ref_get_grads(void *ctx, float *g) { RefCtx *c = ctx; memcpy(g, c->grads, nbytes(c)); }
+static float *ref_grad_buffer(void *ctx) { return ((RefCtx *)ctx)->grads; }
+
+static DropoutKey dropout_key(const RefCtx *c, int layer_index, const Layer *l) {
+    DropoutKey k = {c->seed, c->fwd.step, c->fwd.sample_offset, (uint32_t)layer_index, l->drop_p};
+    return k;
+}
+
+static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
+    RefCtx *c = ctx;
+    const Net *net = c->net;
+    CHECK(n >= 1 && n <= c->max_batch, "forward: batch %d outside [1, %d]", n, c->max_batch);
+    c->n = n;
+    c->fwd = *args;
+    memcpy(c->act[0], input, (size_t)n * 3 * net->image_size * net->image_size * sizeof(float));
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *l = &net->layers[i];
+        const float *x = c->act[i];
+        float *y = c->act[i + 1];
+        const float *w = l->weight >= 0 ? c->params + net->params[l->weight].offset : NULL;
+        const float *bias = l->weight >= 0 ? c->params + net->params[l->weight + 1].offset : NULL;
+        switch (l->kind) {
+        case LAYER_CONV: { ConvShape s = conv_shape(l, n); conv2d_forward(y, x, w, bias, &s, c->workspace); break; }
+        case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_size(l)); break;
+        case LAYER_MAXPOOL: { PoolShape s = pool_shape(l, n); maxpool_forward(y, x, &s); break; }
+        case LAYER_AVGPOOL: { PoolShape s = pool_shape(l, n); avgpool_forward(y, x, &s); break; }
+        case LAYER_LRN: { LrnShape s = lrn_shape(l, n); lrn_forward(y, x, &s); break; }
+        case LAYER_DROPOUT:
+            if (args->train && l->drop_p > 0.0f) {
+                DropoutKey k = dropout_key(c, i, l);
+                dropout_forward(y, x, n, layer_out_size(l), &k);
+            } else {
+                memcpy(y, x, (size_t)n * layer_out_size(l) * sizeof(float));
+            }
+            break;
+        case LAYER_LINEAR:
+            linear_forward(y, x, w, bias, n, (int)layer_in_size(l), l->out_c);
+            break;
+        }
+    }
+}
+
+static void ref_read_logits(void *ctx, float *logits, int n) {
+    RefCtx *c = ctx;
+    memcpy(logits, c->act[c->net->n_layers], (size_t)n * c->net->num_classes * sizeof(float));
+}
+
+static double ref_backward(void *ctx, const int32_t *labels, int n, const LossArgs *a,
+                           GradReadyFn ready, void *user) {
+    RefCtx *c = ctx;
+    const Net *net = c->net;
+    CHECK(n == c->n, "backward: batch %d differs from the last forward's %d", n, c->n);
+    int L = net->n_layers, K = net->num_classes;
+    float *dy = c->dbuf[0], *dx = c->dbuf[1];
+    memset(dy, 0, (size_t)n * K * sizeof(float));
+    double divisor = a->global_batch > 0 ? a->global_batch : n;
+    double loss = softmax_xent(dy, c->act[L], labels, n, K, a->smoothing, a->form, divisor);
+
+    for (int i = L - 1; i >= 0; i--) {
+        const Layer *l = &net->layers[i];
+        const float *x = c->act[i], *y = c->act[i + 1];
+        int need_dx = i > 0;
+        if (need_dx) memset(dx, 0, (size_t)n * layer_in_size(l) * sizeof(float));
+        float *dw = NULL, *db = NULL;
+        const float *w = NULL;
+        if (l->weight >= 0) {
+            const ParamTensor *pw = &net->params[l->weight], *pb = &net->params[l->weight + 1];
+            dw = c->grads + pw->offset;
+            db = c->grads + pb->offset;
+            w = c->params + pw->offset;
+            memset(dw, 0, pw->numel * sizeof(float));
+            memset(db, 0, pb->numel * sizeof(float));
+        }
+        switch (l->kind) {
+        case LAYER_CONV: {
+            ConvShape s = conv_shape(l, n);
+            conv2d_backward(need_dx ? dx : NULL, dw, db, dy, x, w, &s, c->workspace);
+            break;
+        }
+        case LAYER_RELU: relu_backward(dx, dy, y, (size_t)n * layer_out_size(l)); break;
+        case LAYER_MAXPOOL: { PoolShape s = pool_shape(l, n); maxpool_backward(dx, dy, x, &s); break; }
+        case LAYER_AVGPOOL: { PoolShape s = pool_shape(l, n); avgpool_backward(dx, dy, &s); break; }
+        case LAYER_LRN: { LrnShape s = lrn_shape(l, n); lrn_backward(dx, dy, x, &s); break; }
+        case LAYER_DROPOUT:
+            if (c->fwd.train && l->drop_p > 0.0f) {
+                DropoutKey k = dropout_key(c, i, l);
+                dropout_backward(dx, dy, n, layer_out_size(l), &k);
+            } else {
+                memcpy(dx, dy, (size_t)n * layer_out_size(l) * sizeof(float));
+            }
+            break;
+        case LAYER_LINEAR:
+            linear_backward(need_dx ? dx : NULL, dw, db, dy, x, w, n, (int)layer_in_size(l), l->out_c);
+            break;
+        }
+        if (l->weight >= 0 && ready) {
+            ready(user, l->weight + 1);
+            ready(user, l->weight);
+        }
+        float *t = dy; dy = dx; dx = t;
+    }
+    return loss;
+}
+
+static void ref_sgd_update(void *ctx, const SgdArgs *a) {
+    RefCtx *c = ctx;
+    sgd_update_host(c->net, c->params, c->grads, c->momentum, a);
+}
+
+const BackendVTable backend_ref = {
+    .name = "ref",
+    .create = ref_create,
+    .destroy = ref_destroy,
+    .input_format = ref_input_format,
+    .set_params = ref_set_params,
+    .get_params = ref_get_params,
+    .set_momentum = ref_set_momentum,
+    .get_momentum = ref_get_momentum,
+    .get_grads = ref_get_grads,
+    .grad_buffer = ref_grad_buffer,
+    .forward = ref_forward,
+    .read_logits = ref_read_logits,
+    .backward = ref_backward,
+    .sgd_update = ref_sgd_update,
+};

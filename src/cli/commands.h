@@ -1,0 +1,17 @@
+/*
+ * commands.h — the `alexnet` commands. Each takes the whole argv (argv[1] is
+ * the command name) and returns the process exit status: 0 success,
+ * 1 failure while running, 2 usage error (bad flag/value/file).
+ */
+#ifndef ALEXNET_COMMANDS_H
+#define ALEXNET_COMMANDS_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *about;
+} Command;
+
+int cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * main.c — `alexnet <command>`: dispatches to the command implementations.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "common/util.h"
+
+static const Command COMMANDS[] = {
+    {"info", cmd_info, "version, build options, libraries, CPU and GPU features"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: alexnet <command> [options]   (alexnet <command> --help for its options)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-12s %s\n", COMMANDS[i].name, COMMANDS[i].about);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("alexnet %s\n", ALX_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc, argv);
+    fprintf(stderr, "alexnet: error: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

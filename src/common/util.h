@@ -1,0 +1,56 @@
+/*
+ * util.h — failure handling shared by every part of alexnet.c.
+ *
+ * Two kinds of failure, two tools:
+ *  - Internal/library failures that must never happen in a correct program
+ *    (out of memory, a failed fwrite, a library call that errors): the CHECK
+ *    family prints file:line plus the reason and exits with status 1.
+ *  - Failures a user can cause (bad flag, bad file): functions report them
+ *    through an `Error` so the caller decides; the CLI prints one line and
+ *    exits with status 2 (see cli/cli.h).
+ */
+#ifndef ALEXNET_UTIL_H
+#define ALEXNET_UTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#define ALX_VERSION "0.1.0"
+
+#if defined(__GNUC__)
+#define ALX_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define ALX_NORETURN __attribute__((noreturn))
+#else
+#define ALX_PRINTF(a, b)
+#define ALX_NORETURN
+#endif
+
+/* A user-facing error message; empty when there is none. */
+typedef struct {
+    char msg[512];
+} Error;
+
+/* Formats into err (if non-NULL) and returns -1, so `return error_set(...)` reads naturally. */
+int error_set(Error *err, const char *fmt, ...) ALX_PRINTF(2, 3);
+
+/* Internal failure: prints "alexnet: fatal: file:line: message" and exits 1. */
+ALX_NORETURN void fatal_at(const char *file, int line, const char *fmt, ...) ALX_PRINTF(3, 4);
+#define FATAL(...) fatal_at(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...) do { if (!(cond)) fatal_at(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+
+void *malloc_check(size_t size, const char *file, int line);
+void *calloc_check(size_t n, size_t size, const char *file, int line);
+/* 64-byte aligned, zero-filled; release with free(). */
+void *aligned_alloc_check(size_t size, const char *file, int line);
+#define xmalloc(n) malloc_check((n), __FILE__, __LINE__)
+#define xcalloc(n, s) calloc_check((n), (s), __FILE__, __LINE__)
+#define xaligned_alloc(n) aligned_alloc_check((n), __FILE__, __LINE__)
+
+/* Warnings go to stderr with a common prefix so they can be grepped. */
+void warnf(const char *fmt, ...) ALX_PRINTF(1, 2);
+
+/* Monotonic wall clock in seconds. */
+double now_seconds(void);
+
+#endif

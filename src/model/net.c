@@ -1,0 +1,247 @@
+/*
+ * net.c — builds the AlexNet presets into a Net (layers + parameter table)
+ * and initialises parameters. See net.h for the presets.
+ */
+#include "model/net.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/philox.h"
+
+typedef struct {
+    const char *name;
+    int channels[5];
+    int groups[5];     /* per conv */
+    int lrn;           /* LRN after conv1 and conv2 */
+    float dropout;
+    InitKind init;
+} Preset;
+
+static const Preset PRESETS[] = {
+    {"alexnet", {64, 192, 384, 256, 256}, {1, 1, 1, 1, 1}, 0, 0.35f, INIT_SEED},
+    {"alexnet_torchvision", {64, 192, 384, 256, 256}, {1, 1, 1, 1, 1}, 0, 0.5f, INIT_TORCH},
+    {"alexnet_2012", {96, 256, 384, 384, 256}, {1, 2, 1, 2, 2}, 1, 0.5f, INIT_SEED},
+};
+#define N_PRESETS ((int)(sizeof PRESETS / sizeof PRESETS[0]))
+
+const char *net_backbone_names(void) {
+    return "alexnet, alexnet_torchvision, alexnet_2012";
+}
+
+const char *layer_kind_name(LayerKind k) {
+    switch (k) {
+    case LAYER_CONV: return "conv";
+    case LAYER_RELU: return "relu";
+    case LAYER_MAXPOOL: return "maxpool";
+    case LAYER_LRN: return "lrn";
+    case LAYER_AVGPOOL: return "avgpool";
+    case LAYER_DROPOUT: return "dropout";
+    case LAYER_LINEAR: return "linear";
+    }
+    return "?";
+}
+
+/* --- builder: appends layers, tracking the running shape and Sequential index --- */
+
+typedef struct {
+    Net *net;
+    const char *prefix; /* "features" / "classifier" */
+    int seq;            /* index inside the current nn.Sequential */
+    int c, h, w;        /* current per-sample shape */
+} Builder;
+
+static Layer *push(Builder *b, LayerKind kind) {
+    Net *n = b->net;
+    Layer *l = &n->layers[n->n_layers++];
+    memset(l, 0, sizeof *l);
+    l->kind = kind;
+    if (b->prefix[0]) snprintf(l->name, sizeof l->name, "%s.%d", b->prefix, b->seq);
+    else snprintf(l->name, sizeof l->name, "avgpool");
+    b->seq++;
+    l->in_c = b->c; l->in_h = b->h; l->in_w = b->w;
+    l->out_c = b->c; l->out_h = b->h; l->out_w = b->w;
+    l->weight = -1;
+    return l;
+}
+
+static void add_param(Net *n, Layer *l, int layer_index, const char *suffix, int ndim,
+                      const int *shape, int decay) {
+    ParamTensor *p = &n->params[n->n_params++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s.%s", l->name, suffix);
+    p->ndim = ndim;
+    p->numel = 1;
+    for (int i = 0; i < ndim; i++) {
+        p->shape[i] = shape[i];
+        p->numel *= (size_t)shape[i];
+    }
+    p->offset = n->param_count;
+    p->decay = decay;
+    p->layer = layer_index;
+    n->param_count += p->numel;
+}
+
+static void add_weights(Builder *b, Layer *l, int ndim, const int *wshape) {
+    Net *n = b->net;
+    int li = (int)(l - n->layers);
+    l->weight = n->n_params;
+    add_param(n, l, li, "weight", ndim, wshape, 1);
+    add_param(n, l, li, "bias", 1, wshape, 0);
+}
+
+static void conv(Builder *b, int out_c, int k, int s, int p, int g) {
+    Layer *l = push(b, LAYER_CONV);
+    l->out_c = out_c; l->kernel = k; l->stride = s; l->pad = p; l->groups = g;
+    l->out_h = (b->h + 2 * p - k) / s + 1;
+    l->out_w = (b->w + 2 * p - k) / s + 1;
+    int shape[4] = {out_c, b->c / g, k, k};
+    add_weights(b, l, 4, shape);
+    b->c = out_c; b->h = l->out_h; b->w = l->out_w;
+}
+
+static void relu(Builder *b) { push(b, LAYER_RELU); }
+
+static void maxpool(Builder *b, int k, int s) {
+    Layer *l = push(b, LAYER_MAXPOOL);
+    l->kernel = k; l->stride = s;
+    l->out_h = (b->h - k) / s + 1;
+    l->out_w = (b->w - k) / s + 1;
+    b->h = l->out_h; b->w = l->out_w;
+}
+
+static void lrn(Builder *b) {
+    Layer *l = push(b, LAYER_LRN);
+    l->lrn_size = 5; l->lrn_alpha = 1e-4f; l->lrn_beta = 0.75f; l->lrn_k = 2.0f;
+}
+
+static void avgpool(Builder *b, int oh, int ow) {
+    const char *saved = b->prefix;
+    b->prefix = "";
+    Layer *l = push(b, LAYER_AVGPOOL);
+    b->prefix = saved;
+    l->out_h = oh; l->out_w = ow;
+    b->h = oh; b->w = ow;
+}
+
+static void dropout(Builder *b, float p) {
+    Layer *l = push(b, LAYER_DROPOUT);
+    l->drop_p = p;
+}
+
+static void linear(Builder *b, int out) {
+    Layer *l = push(b, LAYER_LINEAR);
+    int in = b->c * b->h * b->w;
+    l->out_c = out; l->out_h = 1; l->out_w = 1;
+    int shape[2] = {out, in};
+    add_weights(b, l, 2, shape);
+    b->c = out; b->h = 1; b->w = 1;
+}
+
+int net_build(Net *net, const char *backbone, int num_classes, int image_size, float drop, Error *err) {
+    const Preset *ps = NULL;
+    for (int i = 0; i < N_PRESETS; i++)
+        if (strcmp(backbone, PRESETS[i].name) == 0) ps = &PRESETS[i];
+    if (!ps)
+        return error_set(err, "unknown backbone '%s' (choose one of: %s)", backbone, net_backbone_names());
+    if (num_classes < 1)
+        return error_set(err, "number of classes must be at least 1 (got %d)", num_classes);
+    if (image_size < NET_MIN_IMAGE || image_size > 4096)
+        return error_set(err, "image size must be between %d and 4096 pixels (got %d)", NET_MIN_IMAGE, image_size);
+    if (drop >= 1.0f)
+        return error_set(err, "dropout rate must be below 1 (got %g)", drop);
+
+    memset(net, 0, sizeof *net);
+    snprintf(net->backbone, sizeof net->backbone, "%s", ps->name);
+    net->num_classes = num_classes;
+    net->image_size = image_size;
+    net->dropout = drop >= 0 ? drop : ps->dropout;
+    net->init = ps->init;
+
+    Builder b = {net, "features", 0, 3, image_size, image_size};
+    const int *ch = ps->channels, *g = ps->groups;
+    conv(&b, ch[0], 11, 4, 2, g[0]); relu(&b); if (ps->lrn) lrn(&b); maxpool(&b, 3, 2);
+    conv(&b, ch[1], 5, 1, 2, g[1]);  relu(&b); if (ps->lrn) lrn(&b); maxpool(&b, 3, 2);
+    conv(&b, ch[2], 3, 1, 1, g[2]);  relu(&b);
+    conv(&b, ch[3], 3, 1, 1, g[3]);  relu(&b);
+    conv(&b, ch[4], 3, 1, 1, g[4]);  relu(&b); maxpool(&b, 3, 2);
+    avgpool(&b, 6, 6);
+    b.prefix = "classifier"; b.seq = 0;
+    dropout(&b, net->dropout); linear(&b, 4096); relu(&b);
+    dropout(&b, net->dropout); linear(&b, 4096); relu(&b);
+    linear(&b, num_classes);
+    return 0;
+}
+
+size_t net_max_activation(const Net *net) {
+    size_t m = (size_t)3 * net->image_size * net->image_size;
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *l = &net->layers[i];
+        size_t s = (size_t)l->out_c * l->out_h * l->out_w;
+        if (s > m) m = s;
+    }
+    return m;
+}
+
+double layer_forward_macs(const Layer *l) {
+    double out = (double)l->out_c * l->out_h * l->out_w;
+    switch (l->kind) {
+    case LAYER_CONV: return out * (double)(l->in_c / l->groups) * l->kernel * l->kernel;
+    case LAYER_LINEAR: return out * (double)l->in_c * l->in_h * l->in_w;
+    default: return 0;
+    }
+}
+
+double net_forward_macs(const Net *net) {
+    double m = 0;
+    for (int i = 0; i < net->n_layers; i++) m += layer_forward_macs(&net->layers[i]);
+    return m;
+}
+
+int net_find_param(const Net *net, const char *name) {
+    for (int i = 0; i < net->n_params; i++)
+        if (strcmp(net->params[i].name, name) == 0) return i;
+    return -1;
+}
+
+/* --- initialisation: every value is a pure function of (seed, tensor, element) --- */
+
+static float normal_at(uint64_t seed, int tensor, size_t i) {
+    /* Box-Muller on two uniforms of the element's own counter block. */
+    Philox4 r = rng_block(seed, RNG_INIT, (uint32_t)tensor, 0, (uint32_t)i);
+    float u1 = ((float)(r.v[0] >> 8) + 1.0f) * (1.0f / 16777216.0f); /* (0, 1] */
+    float u2 = rng_u01(r.v[1]);
+    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853071795864f * u2);
+}
+
+static float uniform_at(uint64_t seed, int tensor, size_t i, float bound) {
+    Philox4 r = rng_block(seed, RNG_INIT, (uint32_t)tensor, 0, (uint32_t)i);
+    return (2.0f * rng_u01(r.v[0]) - 1.0f) * bound;
+}
+
+void net_init_params(const Net *net, float *params, uint64_t seed) {
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        const Layer *l = &net->layers[p->layer];
+        float *w = params + p->offset;
+        int is_bias = !p->decay;
+        /* fan_in/fan_out as torch.nn.init computes them from the weight's shape */
+        const ParamTensor *wt = is_bias ? p - 1 : p;
+        size_t receptive = wt->ndim == 4 ? (size_t)wt->shape[2] * wt->shape[3] : 1;
+        double fan_in = (double)wt->shape[1] * receptive;
+        double fan_out = (double)wt->shape[0] * receptive;
+        for (size_t i = 0; i < p->numel; i++) {
+            float v;
+            if (net->init == INIT_SEED) {
+                if (is_bias) v = 0.0f;
+                else if (l->kind == LAYER_CONV) v = (float)sqrt(2.0 / fan_out) * normal_at(seed, t, i);
+                else v = 0.01f * normal_at(seed, t, i);
+            } else {
+                /* kaiming_uniform(a=sqrt(5)) gives bound 1/sqrt(fan_in); the bias uses the same bound */
+                v = uniform_at(seed, t, i, (float)(1.0 / sqrt(fan_in)));
+            }
+            w[i] = v;
+        }
+    }
+}

@@ -1,0 +1,101 @@
+/*
+ * net.h — what a network *is*: an ordered list of layers with their shapes and
+ * the table of parameter tensors, independent of any backend.
+ *
+ * Presets (--backbone):
+ *   alexnet              torchvision geometry, seed dropout 0.35, seed init (default)
+ *   alexnet_torchvision  torchvision geometry, dropout 0.5, PyTorch default init
+ *   alexnet_2012         Krizhevsky 2012: 96-256-384-384-256, conv2/4/5 in
+ *                        2 groups, LRN after conv1/conv2, dropout 0.5
+ * Layers are named like torchvision's nn.Sequential children ("features.3",
+ * "classifier.6"), so parameter names are torchvision's state_dict keys.
+ *
+ * Activation shapes are per sample, (C, H, W); a linear layer's input is the
+ * previous activation flattened in C, H, W order (torchvision's flatten).
+ */
+#ifndef ALEXNET_NET_H
+#define ALEXNET_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+#define NET_MAX_LAYERS 32
+#define NET_MAX_PARAMS 16
+#define NET_MIN_IMAGE 63 /* smallest input whose conv5 output is non-empty */
+
+typedef enum {
+    LAYER_CONV,
+    LAYER_RELU,
+    LAYER_MAXPOOL,
+    LAYER_LRN,
+    LAYER_AVGPOOL, /* adaptive average pool to (out_h, out_w) */
+    LAYER_DROPOUT,
+    LAYER_LINEAR,
+} LayerKind;
+
+typedef enum {
+    INIT_SEED,  /* conv: Kaiming-normal fan_out ReLU gain; FC: N(0, 0.01); biases 0 */
+    INIT_TORCH, /* PyTorch defaults: kaiming_uniform(a=sqrt 5), bias U(+-1/sqrt fan_in) */
+} InitKind;
+
+typedef struct {
+    LayerKind kind;
+    char name[24];               /* "features.0" */
+    int in_c, in_h, in_w;        /* per-sample input shape  */
+    int out_c, out_h, out_w;     /* per-sample output shape */
+    int kernel, stride, pad;     /* conv, maxpool */
+    int groups;                  /* conv */
+    int lrn_size;                /* LRN: PyTorch LocalResponseNorm semantics */
+    float lrn_alpha, lrn_beta, lrn_k;
+    float drop_p;                /* dropout probability of zeroing */
+    int weight;                  /* index into Net.params of the weight, -1 if none; bias is weight+1 */
+} Layer;
+
+/* One parameter tensor: a named view into the flat parameter buffer. */
+typedef struct {
+    char name[40];               /* torchvision state_dict key */
+    int ndim;
+    int shape[4];                /* conv OIHW (I = in/groups), linear [out, in], bias [out] */
+    size_t offset, numel;        /* in floats, into the flat buffer */
+    int decay;                   /* 1: weight decay applies (weights), 0: biases */
+    int layer;                   /* owning layer index */
+} ParamTensor;
+
+typedef struct {
+    char backbone[32];
+    int num_classes, image_size;
+    float dropout;
+    InitKind init;
+    int n_layers;
+    Layer layers[NET_MAX_LAYERS];
+    int n_params;
+    ParamTensor params[NET_MAX_PARAMS];
+    size_t param_count;          /* total floats in the flat parameter buffer */
+} Net;
+
+/* Builds a preset. Returns 0, or -1 with a user-facing message (unknown
+ * backbone, num_classes < 1, image_size < NET_MIN_IMAGE). dropout < 0 keeps
+ * the preset's rate. */
+int net_build(Net *net, const char *backbone, int num_classes, int image_size, float dropout, Error *err);
+
+/* Comma-separated list of backbone names, for help texts. */
+const char *net_backbone_names(void);
+
+/* Largest activation (floats per sample) over all layer outputs and the input. */
+size_t net_max_activation(const Net *net);
+
+/* Multiply-accumulates of one forward pass for one sample. */
+double net_forward_macs(const Net *net);
+double layer_forward_macs(const Layer *l);
+
+/* Finds a parameter by name; -1 when absent. */
+int net_find_param(const Net *net, const char *name);
+
+/* Fills the flat parameter buffer with the preset's initialisation, keyed by seed. */
+void net_init_params(const Net *net, float *params, uint64_t seed);
+
+const char *layer_kind_name(LayerKind k);
+
+#endif

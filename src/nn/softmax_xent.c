@@ -1,0 +1,39 @@
+/*
+ * softmax_xent.c — softmax cross-entropy with label smoothing in the seed's
+ * form (eps/(K-1) on the wrong classes) or PyTorch's (eps/K on all classes).
+ *
+ *   logits, dlogits [n, k]; labels [n] in [0, k)
+ */
+#include <math.h>
+
+#include "nn/ops.h"
+
+double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k,
+                    float eps, SmoothingForm form, double divisor) {
+    double on, off;
+    if (form == SMOOTH_SEED) {
+        on = 1.0 - eps;
+        off = k > 1 ? eps / (double)(k - 1) : 0.0;
+    } else {
+        on = 1.0 - eps + eps / (double)k;
+        off = eps / (double)k;
+    }
+    double total = 0.0;
+    for (int s = 0; s < n; s++) {
+        const float *z = logits + (size_t)s * k;
+        double mx = z[0];
+        for (int j = 1; j < k; j++) mx = z[j] > mx ? z[j] : mx;
+        double sum = 0.0;
+        for (int j = 0; j < k; j++) sum += exp((double)z[j] - mx);
+        double logsum = log(sum) + mx;
+        double loss = 0.0;
+        for (int j = 0; j < k; j++) {
+            double t = j == labels[s] ? on : off;
+            double logp = (double)z[j] - logsum;
+            loss -= t * logp;
+            if (dlogits) dlogits[(size_t)s * k + j] += (float)((exp(logp) - t) / divisor);
+        }
+        total += loss;
+    }
+    return total / divisor;
+}
