@@ -90,7 +90,23 @@ typedef struct {
     double (*backward)(void *ctx, const int32_t *labels, int n, const LossArgs *args,
                        GradReadyFn ready, void *user);
     void (*sgd_update)(void *ctx, const SgdArgs *args);
+
+    /* --- optional (NULL when unsupported) --- */
+    /* Per-layer timing: while on, forward/backward add milliseconds per layer
+     * into the backend's counters (Net.n_layers entries; the loss counts into
+     * the last layer's backward); read_profile copies them out and resets. */
+    void (*set_profiling)(void *ctx, int on);
+    void (*read_profile)(void *ctx, double *fwd_ms, double *bwd_ms);
+    /* In-backend gradient all-reduce across ranks (NCCL on GPUs): rank 0 calls
+     * comm_create_id, the id (COMM_ID_BYTES) is broadcast over MPI, every rank
+     * calls comm_init. From then on backward() itself averages the gradients
+     * over the ranks (bucketed, overlapped), and the trainer skips its MPI
+     * all-reduce. */
+    int (*comm_create_id)(void *ctx, uint8_t *id, Error *err);
+    int (*comm_init)(void *ctx, int rank, int world, const uint8_t *id, Error *err);
 } BackendVTable;
+
+#define COMM_ID_BYTES 128
 
 struct Backend {
     const BackendVTable *vt;

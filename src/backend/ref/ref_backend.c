@@ -21,6 +21,8 @@ typedef struct {
     float *act[NET_MAX_LAYERS + 1];   /* act[0] input [B,3,S,S]; act[i+1] output of layer i */
     float *dbuf[2];                   /* gradient ping-pong, [B, max activation] each */
     float *workspace;                 /* conv im2col */
+    int profiling;
+    double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
 } RefCtx;
 
 static size_t layer_out_size(const Layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
@@ -107,6 +109,7 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
     c->fwd = *args;
     memcpy(c->act[0], input, (size_t)n * 3 * net->image_size * net->image_size * sizeof(float));
     for (int i = 0; i < net->n_layers; i++) {
+        double t0 = c->profiling ? now_seconds() : 0.0;
         const Layer *l = &net->layers[i];
         const float *x = c->act[i];
         float *y = c->act[i + 1];
@@ -130,6 +133,7 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
             linear_forward(y, x, w, bias, n, (int)layer_in_size(l), l->out_c);
             break;
         }
+        if (c->profiling) c->fwd_ms[i] += 1e3 * (now_seconds() - t0);
     }
 }
 
@@ -146,6 +150,7 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
     int L = net->n_layers, K = net->num_classes;
     float *dy = c->dbuf[0], *dx = c->dbuf[1];
     memset(dy, 0, (size_t)n * K * sizeof(float));
+    double t0 = c->profiling ? now_seconds() : 0.0;
     double divisor = a->global_batch > 0 ? a->global_batch : n;
     double loss = softmax_xent(dy, c->act[L], labels, n, K, a->smoothing, a->form, divisor);
 
@@ -186,6 +191,11 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
             linear_backward(need_dx ? dx : NULL, dw, db, dy, x, w, n, (int)layer_in_size(l), l->out_c);
             break;
         }
+        if (c->profiling) {
+            double t1 = now_seconds();
+            c->bwd_ms[i] += 1e3 * (t1 - t0);
+            t0 = t1;
+        }
         if (l->weight >= 0 && ready) {
             ready(user, l->weight + 1);
             ready(user, l->weight);
@@ -198,6 +208,16 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
 static void ref_sgd_update(void *ctx, const SgdArgs *a) {
     RefCtx *c = ctx;
     sgd_update_host(c->net, c->params, c->grads, c->momentum, a);
+}
+
+static void ref_set_profiling(void *ctx, int on) { ((RefCtx *)ctx)->profiling = on; }
+
+static void ref_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
+    RefCtx *c = ctx;
+    memcpy(fwd_ms, c->fwd_ms, sizeof(double) * (size_t)c->net->n_layers);
+    memcpy(bwd_ms, c->bwd_ms, sizeof(double) * (size_t)c->net->n_layers);
+    memset(c->fwd_ms, 0, sizeof c->fwd_ms);
+    memset(c->bwd_ms, 0, sizeof c->bwd_ms);
 }
 
 const BackendVTable backend_ref = {
@@ -215,4 +235,6 @@ const BackendVTable backend_ref = {
     .read_logits = ref_read_logits,
     .backward = ref_backward,
     .sgd_update = ref_sgd_update,
+    .set_profiling = ref_set_profiling,
+    .read_profile = ref_read_profile,
 };

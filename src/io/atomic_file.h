@@ -1,0 +1,30 @@
+/*
+ * atomic_file.h — write-then-rename so a crash or a full disk never leaves a
+ * half-written file in place of a good one.
+ */
+#ifndef ALEXNET_ATOMIC_FILE_H
+#define ALEXNET_ATOMIC_FILE_H
+
+#include <stdio.h>
+
+#include "common/util.h"
+
+typedef struct {
+    FILE *f;
+    char path[4096], tmp[4096];
+    int failed;
+} AtomicFile;
+
+/* Opens PATH.tmp.PID for writing. */
+int atomic_open(AtomicFile *a, const char *path, Error *err);
+/* Buffered write; errors are remembered and reported by atomic_commit. */
+void atomic_write(AtomicFile *a, const void *data, size_t n);
+/* Flushes, fsyncs, renames over path and fsyncs the directory; on any
+ * failure removes the temporary file, leaves path untouched and returns -1. */
+int atomic_commit(AtomicFile *a, Error *err);
+/* Abandons the write, removing the temporary file. */
+void atomic_abort(AtomicFile *a);
+/* Writes a whole string file atomically. */
+int atomic_write_text(const char *path, const char *text, Error *err);
+
+#endif

@@ -1,0 +1,233 @@
+/*
+ * safetensors.c — validated reader and atomic writer for safetensors files
+ * (see safetensors.h). JSON goes through cJSON.
+ */
+#include "io/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/atomic_file.h"
+
+#define ST_MAX_HEADER (100u << 20)
+
+static const struct {
+    const char *name;
+    int size;
+} DTYPES[] = {
+    [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_F64] = {"F64", 8},
+    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_U8] = {"U8", 1},
+};
+#define N_DTYPES ((int)(sizeof DTYPES / sizeof DTYPES[0]))
+
+const char *st_dtype_name(StDtype d) { return DTYPES[d].name; }
+
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+void st_free(StFile *f) {
+    for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
+    for (int i = 0; i < f->n_meta; i++) { free(f->meta_keys[i]); free(f->meta_values[i]); }
+    free(f->tensors); free(f->meta_keys); free(f->meta_values);
+    free(f->bytes); free(f->path);
+    memset(f, 0, sizeof *f);
+}
+
+static int read_all(StFile *f, const char *path, Error *err) {
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return error_set(err, "cannot open %s: %s", path, strerror(errno));
+    if (fseek(fp, 0, SEEK_END) != 0) { fclose(fp); return error_set(err, "cannot read %s: not a regular file", path); }
+    long size = ftell(fp);
+    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) { fclose(fp); return error_set(err, "cannot read %s: not a regular file", path); }
+    f->bytes = xmalloc((size_t)size);
+    f->size = (size_t)size;
+    size_t got = fread(f->bytes, 1, f->size, fp);
+    fclose(fp);
+    if (got != f->size) return error_set(err, "cannot read %s: short read", path);
+    return 0;
+}
+
+typedef struct { size_t begin, end; } Range;
+static int cmp_range(const void *a, const void *b) {
+    const Range *x = a, *y = b;
+    return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, size_t data_size,
+                        const char *path, Error *err) {
+    const char *name = item->string;
+    if (!cJSON_IsObject(item)) return error_set(err, "%s: entry '%s' is not an object", path, name);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
+    const cJSON *sh = cJSON_GetObjectItemCaseSensitive(item, "shape");
+    const cJSON *off = cJSON_GetObjectItemCaseSensitive(item, "data_offsets");
+    if (!cJSON_IsString(dt) || !cJSON_IsArray(sh) || !cJSON_IsArray(off))
+        return error_set(err, "%s: tensor '%s' needs dtype, shape and data_offsets", path, name);
+    int d = -1;
+    for (int i = 0; i < N_DTYPES; i++)
+        if (DTYPES[i].name && strcmp(dt->valuestring, DTYPES[i].name) == 0) d = i;
+    if (d < 0) return error_set(err, "%s: tensor '%s' has unsupported dtype %s", path, name, dt->valuestring);
+    t->dtype = (StDtype)d;
+    t->ndim = cJSON_GetArraySize(sh);
+    if (t->ndim > ST_MAX_DIMS) return error_set(err, "%s: tensor '%s' has %d dimensions (max %d)", path, name, t->ndim, ST_MAX_DIMS);
+    double numel = 1;
+    int i = 0;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, sh) {
+        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) || v->valuedouble > 1e15)
+            return error_set(err, "%s: tensor '%s' has an invalid shape", path, name);
+        t->shape[i++] = (int64_t)v->valuedouble;
+        numel *= v->valuedouble;
+    }
+    if (numel > 1e15) return error_set(err, "%s: tensor '%s' is impossibly large", path, name);
+    t->numel = (int64_t)numel;
+    if (cJSON_GetArraySize(off) != 2) return error_set(err, "%s: tensor '%s' data_offsets must have 2 numbers", path, name);
+    double b = cJSON_GetArrayItem(off, 0)->valuedouble, e = cJSON_GetArrayItem(off, 1)->valuedouble;
+    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || e < b ||
+        b != floor(b) || e != floor(e) || e > (double)data_size)
+        return error_set(err, "%s: tensor '%s' data_offsets [%.0f, %.0f] lie outside the %zu data bytes (file truncated?)",
+                         path, name, b, e, data_size);
+    t->nbytes = (size_t)(e - b);
+    if ((double)t->nbytes != numel * DTYPES[d].size)
+        return error_set(err, "%s: tensor '%s' has %zu bytes but shape and dtype need %.0f", path, name, t->nbytes,
+                         numel * DTYPES[d].size);
+    t->data = data + (size_t)b;
+    t->name = xstrdup(name);
+    return 0;
+}
+
+int st_read(StFile *f, const char *path, Error *err) {
+    memset(f, 0, sizeof *f);
+    f->path = xstrdup(path);
+    cJSON *root = NULL;
+    Range *ranges = NULL;
+    if (read_all(f, path, err) != 0) goto fail;
+    if (f->size < 8) { error_set(err, "%s: not a safetensors file (%zu bytes, too short)", path, f->size); goto fail; }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->bytes[i];
+    if (hlen > ST_MAX_HEADER || 8 + hlen > f->size) {
+        error_set(err, "%s: not a safetensors file or truncated (header of %llu bytes, file of %zu)", path,
+                  (unsigned long long)hlen, f->size);
+        goto fail;
+    }
+    root = cJSON_ParseWithLength((const char *)f->bytes + 8, (size_t)hlen);
+    if (!cJSON_IsObject(root)) { error_set(err, "%s: the safetensors header is not a valid JSON object", path); goto fail; }
+    const uint8_t *data = f->bytes + 8 + hlen;
+    size_t data_size = f->size - 8 - (size_t)hlen;
+    int count = cJSON_GetArraySize(root);
+    f->tensors = xcalloc((size_t)count, sizeof *f->tensors);
+    ranges = xcalloc((size_t)count, sizeof *ranges);
+    const cJSON *item;
+    cJSON_ArrayForEach(item, root) {
+        if (strcmp(item->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(item)) { error_set(err, "%s: __metadata__ is not an object", path); goto fail; }
+            int m = cJSON_GetArraySize(item);
+            f->meta_keys = xcalloc((size_t)m, sizeof(char *));
+            f->meta_values = xcalloc((size_t)m, sizeof(char *));
+            const cJSON *kv;
+            cJSON_ArrayForEach(kv, item) {
+                if (!cJSON_IsString(kv)) { error_set(err, "%s: metadata '%s' is not a string", path, kv->string); goto fail; }
+                f->meta_keys[f->n_meta] = xstrdup(kv->string);
+                f->meta_values[f->n_meta++] = xstrdup(kv->valuestring);
+            }
+            continue;
+        }
+        if (st_find(f, item->string)) { error_set(err, "%s: tensor '%s' appears twice", path, item->string); goto fail; }
+        if (parse_tensor(&f->tensors[f->n], item, data, data_size, path, err) != 0) goto fail;
+        ranges[f->n].begin = (size_t)(f->tensors[f->n].data - data);
+        ranges[f->n].end = ranges[f->n].begin + f->tensors[f->n].nbytes;
+        f->n++;
+    }
+    qsort(ranges, (size_t)f->n, sizeof *ranges, cmp_range);
+    for (int i = 1; i < f->n; i++)
+        if (ranges[i].begin < ranges[i - 1].end) { error_set(err, "%s: tensors overlap in the data section", path); goto fail; }
+    cJSON_Delete(root);
+    free(ranges);
+    return 0;
+fail:
+    cJSON_Delete(root);
+    free(ranges);
+    st_free(f);
+    return -1;
+}
+
+const StTensor *st_find(const StFile *f, const char *name) {
+    for (int i = 0; i < f->n; i++)
+        if (f->tensors[i].name && strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
+    return NULL;
+}
+
+const char *st_meta(const StFile *f, const char *key) {
+    for (int i = 0; i < f->n_meta; i++)
+        if (strcmp(f->meta_keys[i], key) == 0) return f->meta_values[i];
+    return NULL;
+}
+
+static float half_to_float(uint16_t h) {
+    uint32_t s = (uint32_t)(h >> 15) << 31, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    float v;
+    if (e == 0) v = ldexpf((float)m, -24);
+    else if (e == 31) v = m ? NAN : INFINITY;
+    else v = ldexpf((float)(m | 0x400), (int)e - 25);
+    return s ? -v : v;
+}
+
+int st_to_f32(const StTensor *t, float *out, Error *err) {
+    const uint8_t *p = t->data;
+    for (int64_t i = 0; i < t->numel; i++) {
+        switch (t->dtype) {
+        case ST_F32: memcpy(&out[i], p + 4 * i, 4); break;
+        case ST_F64: { double d; memcpy(&d, p + 8 * i, 8); out[i] = (float)d; break; }
+        case ST_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = half_to_float(h); break; }
+        case ST_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); uint32_t u = (uint32_t)h << 16; memcpy(&out[i], &u, 4); break; }
+        default: return error_set(err, "tensor '%s' has dtype %s; a floating-point tensor is needed", t->name, st_dtype_name(t->dtype));
+        }
+    }
+    return 0;
+}
+
+int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_keys,
+             const char *const *meta_values, int n_meta, Error *err) {
+    cJSON *root = cJSON_CreateObject();
+    if (n_meta > 0) {
+        cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
+        for (int i = 0; i < n_meta; i++) cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i]);
+    }
+    size_t offset = 0;
+    size_t *sizes = xcalloc((size_t)(n > 0 ? n : 1), sizeof *sizes);
+    for (int i = 0; i < n; i++) {
+        const StWriteTensor *t = &tensors[i];
+        size_t numel = 1;
+        for (int d = 0; d < t->ndim; d++) numel *= (size_t)t->shape[d];
+        sizes[i] = numel * (size_t)DTYPES[t->dtype].size;
+        cJSON *o = cJSON_AddObjectToObject(root, t->name);
+        cJSON_AddStringToObject(o, "dtype", DTYPES[t->dtype].name);
+        cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        cJSON *off = cJSON_AddArrayToObject(o, "data_offsets");
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)offset));
+        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(offset + sizes[i])));
+        offset += sizes[i];
+    }
+    char *json = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    CHECK(json, "cJSON_PrintUnformatted failed");
+    size_t jlen = strlen(json), padded = (jlen + 7) & ~(size_t)7;
+    uint8_t hdr[8];
+    for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    AtomicFile a;
+    if (atomic_open(&a, path, err) != 0) { free(json); free(sizes); return -1; }
+    atomic_write(&a, hdr, 8);
+    atomic_write(&a, json, jlen);
+    atomic_write(&a, "        ", padded - jlen);
+    for (int i = 0; i < n; i++) atomic_write(&a, tensors[i].data, sizes[i]);
+    free(json);
+    free(sizes);
+    return atomic_commit(&a, err);
+}

@@ -1,0 +1,65 @@
+/*
+ * safetensors.h — reading and writing the safetensors format
+ * (https://github.com/huggingface/safetensors): an 8-byte little-endian
+ * header length N, N bytes of JSON {name: {dtype, shape, data_offsets},
+ * "__metadata__": {string: string}}, then the raw little-endian tensor bytes.
+ *
+ * Reading validates everything a damaged or hostile file could get wrong
+ * (sizes, JSON, dtypes, shapes, offsets inside the data, overlaps) and names
+ * the problem and the file. Writing is atomic: temporary file, fsync, rename.
+ */
+#ifndef ALEXNET_SAFETENSORS_H
+#define ALEXNET_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+#define ST_MAX_DIMS 8
+
+typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_U8 } StDtype;
+
+typedef struct {
+    char *name;
+    StDtype dtype;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    int64_t numel;
+    const uint8_t *data;      /* into StFile.bytes */
+    size_t nbytes;
+} StTensor;
+
+typedef struct {
+    char *path;
+    uint8_t *bytes;           /* the whole file */
+    size_t size;
+    int n;
+    StTensor *tensors;
+    int n_meta;
+    char **meta_keys, **meta_values;
+} StFile;
+
+int st_read(StFile *f, const char *path, Error *err);
+void st_free(StFile *f);
+const StTensor *st_find(const StFile *f, const char *name);
+const char *st_meta(const StFile *f, const char *key);   /* NULL when absent */
+const char *st_dtype_name(StDtype d);
+/* Converts a tensor of F32/F16/BF16/F64 to float32 into out[numel]; -1 for other dtypes. */
+int st_to_f32(const StTensor *t, float *out, Error *err);
+
+/* --- writing --- */
+typedef struct {
+    const char *name;
+    StDtype dtype;            /* ST_F32, ST_I64 or ST_U8 */
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    const void *data;
+} StWriteTensor;
+
+/* Writes path atomically. meta: n_meta key/value string pairs (may be 0).
+ * Returns 0, or -1 with a message (the previous file at path is untouched). */
+int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_keys,
+             const char *const *meta_values, int n_meta, Error *err);
+
+#endif
