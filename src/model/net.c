@@ -43,31 +43,23 @@ const char *layer_kind_name(LayerKind k) {
     return "?";
 }
 
-/* --- builder: appends layers, tracking the running shape and Sequential index --- */
+/* --- builder: appends layers, tracking the running shape and nn.Sequential index --- */
 
-typedef struct {
-    Net *net;
-    const char *prefix; /* "features" / "classifier" */
-    int seq;            /* index inside the current nn.Sequential */
-    int c, h, w;        /* current per-sample shape */
-} Builder;
-
-static Layer *push(Builder *b, LayerKind kind) {
-    Net *n = b->net;
+static Layer *push(Net *n, LayerKind kind) {
+    CHECK(n->n_layers < NET_MAX_LAYERS, "too many layers (max %d)", NET_MAX_LAYERS);
     Layer *l = &n->layers[n->n_layers++];
     memset(l, 0, sizeof *l);
     l->kind = kind;
-    if (b->prefix[0]) snprintf(l->name, sizeof l->name, "%s.%d", b->prefix, b->seq);
-    else snprintf(l->name, sizeof l->name, "avgpool");
-    b->seq++;
-    l->in_c = b->c; l->in_h = b->h; l->in_w = b->w;
-    l->out_c = b->c; l->out_h = b->h; l->out_w = b->w;
+    if (kind == LAYER_AVGPOOL && strcmp(n->b_prefix, "features") == 0) snprintf(l->name, sizeof l->name, "avgpool");
+    else snprintf(l->name, sizeof l->name, "%s.%d", n->b_prefix, n->b_seq++);
+    l->in_c = n->b_c; l->in_h = n->b_h; l->in_w = n->b_w;
+    l->out_c = n->b_c; l->out_h = n->b_h; l->out_w = n->b_w;
     l->weight = -1;
     return l;
 }
 
-static void add_param(Net *n, Layer *l, int layer_index, const char *suffix, int ndim,
-                      const int *shape, int decay) {
+static void add_param(Net *n, Layer *l, const char *suffix, int ndim, const int *shape, int decay) {
+    CHECK(n->n_params < NET_MAX_PARAMS, "too many parameter tensors (max %d)", NET_MAX_PARAMS);
     ParamTensor *p = &n->params[n->n_params++];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s.%s", l->name, suffix);
@@ -79,64 +71,77 @@ static void add_param(Net *n, Layer *l, int layer_index, const char *suffix, int
     }
     p->offset = n->param_count;
     p->decay = decay;
-    p->layer = layer_index;
+    p->layer = (int)(l - n->layers);
     n->param_count += p->numel;
 }
 
-static void add_weights(Builder *b, Layer *l, int ndim, const int *wshape) {
-    Net *n = b->net;
-    int li = (int)(l - n->layers);
+static void add_weights(Net *n, Layer *l, int ndim, const int *wshape) {
     l->weight = n->n_params;
-    add_param(n, l, li, "weight", ndim, wshape, 1);
-    add_param(n, l, li, "bias", 1, wshape, 0);
+    add_param(n, l, "weight", ndim, wshape, 1);
+    add_param(n, l, "bias", 1, wshape, 0);
 }
 
-static void conv(Builder *b, int out_c, int k, int s, int p, int g) {
-    Layer *l = push(b, LAYER_CONV);
+void net_begin(Net *n, const char *name, int num_classes, int image_size) {
+    memset(n, 0, sizeof *n);
+    snprintf(n->backbone, sizeof n->backbone, "%s", name);
+    n->num_classes = num_classes;
+    n->image_size = image_size;
+    n->init = INIT_SEED;
+    snprintf(n->b_prefix, sizeof n->b_prefix, "features");
+    n->b_c = 3; n->b_h = image_size; n->b_w = image_size;
+}
+
+void net_section(Net *n, const char *prefix) {
+    snprintf(n->b_prefix, sizeof n->b_prefix, "%s", prefix);
+    n->b_seq = 0;
+}
+
+void net_add_conv(Net *n, int out_c, int k, int s, int p, int g) {
+    CHECK(n->b_c % g == 0 && out_c % g == 0, "conv groups %d must divide channels %d and %d", g, n->b_c, out_c);
+    Layer *l = push(n, LAYER_CONV);
     l->out_c = out_c; l->kernel = k; l->stride = s; l->pad = p; l->groups = g;
-    l->out_h = (b->h + 2 * p - k) / s + 1;
-    l->out_w = (b->w + 2 * p - k) / s + 1;
-    int shape[4] = {out_c, b->c / g, k, k};
-    add_weights(b, l, 4, shape);
-    b->c = out_c; b->h = l->out_h; b->w = l->out_w;
+    l->out_h = (n->b_h + 2 * p - k) / s + 1;
+    l->out_w = (n->b_w + 2 * p - k) / s + 1;
+    CHECK(l->out_h > 0 && l->out_w > 0, "conv %s: input %dx%d too small", l->name, n->b_h, n->b_w);
+    int shape[4] = {out_c, n->b_c / g, k, k};
+    add_weights(n, l, 4, shape);
+    n->b_c = out_c; n->b_h = l->out_h; n->b_w = l->out_w;
 }
 
-static void relu(Builder *b) { push(b, LAYER_RELU); }
+void net_add_relu(Net *n) { push(n, LAYER_RELU); }
 
-static void maxpool(Builder *b, int k, int s) {
-    Layer *l = push(b, LAYER_MAXPOOL);
+void net_add_maxpool(Net *n, int k, int s) {
+    Layer *l = push(n, LAYER_MAXPOOL);
     l->kernel = k; l->stride = s;
-    l->out_h = (b->h - k) / s + 1;
-    l->out_w = (b->w - k) / s + 1;
-    b->h = l->out_h; b->w = l->out_w;
+    l->out_h = (n->b_h - k) / s + 1;
+    l->out_w = (n->b_w - k) / s + 1;
+    CHECK(n->b_h >= k && n->b_w >= k, "maxpool %s: input %dx%d smaller than the window", l->name, n->b_h, n->b_w);
+    n->b_h = l->out_h; n->b_w = l->out_w;
 }
 
-static void lrn(Builder *b) {
-    Layer *l = push(b, LAYER_LRN);
-    l->lrn_size = 5; l->lrn_alpha = 1e-4f; l->lrn_beta = 0.75f; l->lrn_k = 2.0f;
+void net_add_lrn(Net *n, int size, float alpha, float beta, float k) {
+    Layer *l = push(n, LAYER_LRN);
+    l->lrn_size = size; l->lrn_alpha = alpha; l->lrn_beta = beta; l->lrn_k = k;
 }
 
-static void avgpool(Builder *b, int oh, int ow) {
-    const char *saved = b->prefix;
-    b->prefix = "";
-    Layer *l = push(b, LAYER_AVGPOOL);
-    b->prefix = saved;
+void net_add_avgpool(Net *n, int oh, int ow) {
+    Layer *l = push(n, LAYER_AVGPOOL);
     l->out_h = oh; l->out_w = ow;
-    b->h = oh; b->w = ow;
+    n->b_h = oh; n->b_w = ow;
 }
 
-static void dropout(Builder *b, float p) {
-    Layer *l = push(b, LAYER_DROPOUT);
+void net_add_dropout(Net *n, float p) {
+    Layer *l = push(n, LAYER_DROPOUT);
     l->drop_p = p;
 }
 
-static void linear(Builder *b, int out) {
-    Layer *l = push(b, LAYER_LINEAR);
-    int in = b->c * b->h * b->w;
+void net_add_linear(Net *n, int out) {
+    Layer *l = push(n, LAYER_LINEAR);
+    int in = n->b_c * n->b_h * n->b_w;
     l->out_c = out; l->out_h = 1; l->out_w = 1;
     int shape[2] = {out, in};
-    add_weights(b, l, 2, shape);
-    b->c = out; b->h = 1; b->w = 1;
+    add_weights(n, l, 2, shape);
+    n->b_c = out; n->b_h = 1; n->b_w = 1;
 }
 
 int net_build(Net *net, const char *backbone, int num_classes, int image_size, float drop, Error *err) {
@@ -152,25 +157,21 @@ int net_build(Net *net, const char *backbone, int num_classes, int image_size, f
     if (drop >= 1.0f)
         return error_set(err, "dropout rate must be below 1 (got %g)", drop);
 
-    memset(net, 0, sizeof *net);
-    snprintf(net->backbone, sizeof net->backbone, "%s", ps->name);
-    net->num_classes = num_classes;
-    net->image_size = image_size;
+    net_begin(net, ps->name, num_classes, image_size);
     net->dropout = drop >= 0 ? drop : ps->dropout;
     net->init = ps->init;
-
-    Builder b = {net, "features", 0, 3, image_size, image_size};
     const int *ch = ps->channels, *g = ps->groups;
-    conv(&b, ch[0], 11, 4, 2, g[0]); relu(&b); if (ps->lrn) lrn(&b); maxpool(&b, 3, 2);
-    conv(&b, ch[1], 5, 1, 2, g[1]);  relu(&b); if (ps->lrn) lrn(&b); maxpool(&b, 3, 2);
-    conv(&b, ch[2], 3, 1, 1, g[2]);  relu(&b);
-    conv(&b, ch[3], 3, 1, 1, g[3]);  relu(&b);
-    conv(&b, ch[4], 3, 1, 1, g[4]);  relu(&b); maxpool(&b, 3, 2);
-    avgpool(&b, 6, 6);
-    b.prefix = "classifier"; b.seq = 0;
-    dropout(&b, net->dropout); linear(&b, 4096); relu(&b);
-    dropout(&b, net->dropout); linear(&b, 4096); relu(&b);
-    linear(&b, num_classes);
+    float p = net->dropout;
+    net_add_conv(net, ch[0], 11, 4, 2, g[0]); net_add_relu(net); if (ps->lrn) net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f); net_add_maxpool(net, 3, 2);
+    net_add_conv(net, ch[1], 5, 1, 2, g[1]);  net_add_relu(net); if (ps->lrn) net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f); net_add_maxpool(net, 3, 2);
+    net_add_conv(net, ch[2], 3, 1, 1, g[2]);  net_add_relu(net);
+    net_add_conv(net, ch[3], 3, 1, 1, g[3]);  net_add_relu(net);
+    net_add_conv(net, ch[4], 3, 1, 1, g[4]);  net_add_relu(net); net_add_maxpool(net, 3, 2);
+    net_add_avgpool(net, 6, 6);
+    net_section(net, "classifier");
+    net_add_dropout(net, p); net_add_linear(net, 4096); net_add_relu(net);
+    net_add_dropout(net, p); net_add_linear(net, 4096); net_add_relu(net);
+    net_add_linear(net, num_classes);
     return 0;
 }
 

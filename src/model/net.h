@@ -73,12 +73,29 @@ typedef struct {
     int n_params;
     ParamTensor params[NET_MAX_PARAMS];
     size_t param_count;          /* total floats in the flat parameter buffer */
+    /* builder state (net_begin/net_add_*) */
+    char b_prefix[16];
+    int b_seq, b_c, b_h, b_w;
 } Net;
 
 /* Builds a preset. Returns 0, or -1 with a user-facing message (unknown
  * backbone, num_classes < 1, image_size < NET_MIN_IMAGE). dropout < 0 keeps
  * the preset's rate. */
 int net_build(Net *net, const char *backbone, int num_classes, int image_size, float dropout, Error *err);
+
+/* Builder for custom nets (tests, op-by-op backend checks). Input is
+ * [3, image_size, image_size]; layers are named "<section>.<index>" with the
+ * section "features" until net_section() changes it; the last layer must be
+ * a linear layer with num_classes outputs (its output is the logits). */
+void net_begin(Net *net, const char *name, int num_classes, int image_size);
+void net_section(Net *net, const char *prefix);
+void net_add_conv(Net *net, int out_c, int kernel, int stride, int pad, int groups);
+void net_add_relu(Net *net);
+void net_add_maxpool(Net *net, int kernel, int stride);
+void net_add_lrn(Net *net, int size, float alpha, float beta, float k);
+void net_add_avgpool(Net *net, int out_h, int out_w);
+void net_add_dropout(Net *net, float p);
+void net_add_linear(Net *net, int out_features);
 
 /* Comma-separated list of backbone names, for help texts. */
 const char *net_backbone_names(void);
