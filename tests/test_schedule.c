@@ -1,0 +1,63 @@
+/*
+ * test_schedule.c — exact values of the learning-rate schedules.
+ */
+#include <math.h>
+
+#include "harness.h"
+#include "train/lr_schedule.h"
+
+static LrSchedule seed_cosine(long S) {
+    LrSchedule s = {0};
+    s.kind = LR_COSINE_ANNEALING;
+    s.base = 0.13; s.eta_min = 0.0; s.warmup_epochs = 5; s.T_max = 150; s.steps_per_epoch = S;
+    return s;
+}
+
+int main(void) {
+    const long S = 625; /* e.g. 1.28M images / global batch 2048 */
+    LrSchedule s = seed_cosine(S);
+    /* warmup: linear from ~0, step i gives base*(i+1)/W */
+    EXPECT_NEAR(lr_at(&s, 0), 0.13 / (5.0 * S), 1e-15);
+    EXPECT_NEAR(lr_at(&s, 5 * S - 1), 0.13, 1e-15);
+    EXPECT_NEAR(lr_at(&s, 2 * S), 0.13 * (2.0 * S + 1) / (5.0 * S), 1e-15);
+    /* first step after warmup is epoch 5 of the cosine staircase: 0.1296, not 0.13 */
+    EXPECT(fabs(lr_at(&s, 5 * S) - 0.1296) < 5e-5, "epoch 5 lr %.6f", lr_at(&s, 5 * S));
+    EXPECT_NEAR(lr_at(&s, 5 * S), 0.13 * (1 + cos(M_PI * 5 / 150)) / 2, 1e-15);
+    /* staircase: constant within an epoch */
+    EXPECT_NEAR(lr_at(&s, 7 * S), lr_at(&s, 8 * S - 1), 0.0);
+    /* last epoch (149): ~1.4e-5 */
+    double last = lr_at(&s, 150 * S - 1);
+    EXPECT(last > 1.3e-5 && last < 1.5e-5, "last-epoch lr %.3e", last);
+    /* eta_min lifts the floor */
+    s.eta_min = 1e-3;
+    EXPECT_NEAR(lr_at(&s, 150 * S - 1), 1e-3 + (0.13 - 1e-3) * (1 + cos(M_PI * 149 / 150)) / 2, 1e-15);
+
+    /* step: torchvision's x0.1 every 30 epochs */
+    LrSchedule st = {0};
+    st.kind = LR_STEP; st.base = 0.01; st.gamma = 0.1; st.warmup_epochs = 0; st.steps_per_epoch = 100;
+    Error err;
+    EXPECT(lr_milestones_parse(&st, "30,60,90", &err) == 0, "%s", err.msg);
+    EXPECT_NEAR(lr_at(&st, 0), 0.01, 1e-15);
+    EXPECT_NEAR(lr_at(&st, 30 * 100 - 1), 0.01, 1e-15);
+    EXPECT_NEAR(lr_at(&st, 30 * 100), 0.001, 1e-15);
+    EXPECT_NEAR(lr_at(&st, 95 * 100), 0.00001, 1e-15);
+    EXPECT(lr_milestones_parse(&st, "30,20", &err) != 0, "decreasing milestones accepted");
+    EXPECT(lr_milestones_parse(&st, "30,x", &err) != 0, "malformed milestones accepted");
+
+    /* exponential: gamma^epoch after warmup */
+    LrSchedule ex = {0};
+    ex.kind = LR_EXPONENTIAL; ex.base = 0.1; ex.gamma = 0.9; ex.warmup_epochs = 1; ex.steps_per_epoch = 10;
+    EXPECT_NEAR(lr_at(&ex, 0), 0.01, 1e-15);
+    EXPECT_NEAR(lr_at(&ex, 10), 0.1 * 0.9, 1e-15);
+    EXPECT_NEAR(lr_at(&ex, 35), 0.1 * 0.9 * 0.9 * 0.9, 1e-15);
+
+    /* fractional warmup: floor(0.5 * 10) = 5 steps */
+    ex.warmup_epochs = 0.5;
+    EXPECT_NEAR(lr_at(&ex, 4), 0.1, 1e-15);
+    EXPECT_NEAR(lr_at(&ex, 5), 0.1, 1e-15);
+
+    LrKind k;
+    EXPECT(lr_kind_parse(&k, "cosine_annealing", &err) == 0 && k == LR_COSINE_ANNEALING, "parse");
+    EXPECT(lr_kind_parse(&k, "cosine", &err) != 0, "unknown schedule accepted");
+    return test_summary("lr schedule");
+}
