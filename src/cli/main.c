@@ -8,6 +8,9 @@
 #include "common/util.h"
 
 static const Command COMMANDS[] = {
+    {"train", cmd_train, "train AlexNet (the seed's recipe; --resume RUN_DIR continues a run)"},
+    {"eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images"},
+    {"predict", cmd_predict, "top-5 classes of images"},
     {"info", cmd_info, "version, build options, libraries, CPU and GPU features"},
 };
 

@@ -8,7 +8,20 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
+
+static void (*fatal_hook)(int code);
+static int log_rank = -1;
+
+void set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
+void set_log_rank(int rank) { log_rank = rank; }
+
+static void prefix(const char *kind) {
+    if (log_rank >= 0) fprintf(stderr, "alexnet [rank %d]: %s: ", log_rank, kind);
+    else fprintf(stderr, "alexnet: %s: ", kind);
+}
 
 int error_set(Error *err, const char *fmt, ...) {
     if (err) {
@@ -22,18 +35,20 @@ int error_set(Error *err, const char *fmt, ...) {
 
 void fatal_at(const char *file, int line, const char *fmt, ...) {
     fflush(stdout);
-    fprintf(stderr, "alexnet: fatal: %s:%d: ", file, line);
+    prefix("fatal");
+    fprintf(stderr, "%s:%d: ", file, line);
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    if (fatal_hook) fatal_hook(1);
     exit(1);
 }
 
 void warnf(const char *fmt, ...) {
     fflush(stdout);
-    fputs("alexnet: warning: ", stderr);
+    prefix("warning");
     va_list ap;
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -66,4 +81,33 @@ double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int mkdir_p(const char *path, Error *err) {
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return error_set(err, "path too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+                return error_set(err, "cannot create directory %s: %s", buf, strerror(errno));
+            struct stat st;
+            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+                return error_set(err, "%s exists and is not a directory", buf);
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    return 0;
+}
+
+int path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int cpu_count(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

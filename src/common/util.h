@@ -28,7 +28,7 @@
 
 /* A user-facing error message; empty when there is none. */
 typedef struct {
-    char msg[512];
+    char msg[2048];
 } Error;
 
 /* Formats into err (if non-NULL) and returns -1, so `return error_set(...)` reads naturally. */
@@ -47,8 +47,21 @@ void *aligned_alloc_check(size_t size, const char *file, int line);
 #define xcalloc(n, s) calloc_check((n), (s), __FILE__, __LINE__)
 #define xaligned_alloc(n) aligned_alloc_check((n), __FILE__, __LINE__)
 
+/* Called by FATAL before exiting (data-parallel runs register MPI_Abort so
+ * the other ranks stop too). */
+void set_fatal_hook(void (*hook)(int code));
+/* In a multi-process run, messages are prefixed with "[rank N]". */
+void set_log_rank(int rank);
+
 /* Warnings go to stderr with a common prefix so they can be grepped. */
 void warnf(const char *fmt, ...) ALX_PRINTF(1, 2);
+
+/* mkdir -p; 0 or -1 with a message naming the path. */
+int mkdir_p(const char *path, Error *err);
+/* 1 if path exists (any type). */
+int path_exists(const char *path);
+/* Online CPU cores. */
+int cpu_count(void);
 
 /* Monotonic wall clock in seconds. */
 double now_seconds(void);

@@ -1,0 +1,39 @@
+# alexnet.c — the commands a user types. CMake does the real build work.
+#   make run     install, build, prepare Fashion-MNIST, train, evaluate, print results
+#   make test    install, build, run the test suite (also under ASan+UBSan)
+#   make build   install and build only
+JOBS      ?= $(shell nproc)
+BUILD     ?= build
+ASAN      ?= build-asan
+DATA      ?= data/fashion-mnist
+RUN_DIR   ?= runs/fashion-mnist
+CMAKE_ARGS ?=
+
+.PHONY: all build test test-fast test-asan run deps clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The suite on the optimised build, then again under AddressSanitizer and
+# UndefinedBehaviorSanitizer.
+test: test-fast test-asan
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALEXNET_SANITIZE=ON -DALEXNET_WITH_CUDA=OFF $(CMAKE_ARGS)
+	cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE no_asan
+
+run: build
+	scripts/run-fashion-mnist.sh $(BUILD)/alexnet $(DATA) $(RUN_DIR)
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,149 @@
+/*
+ * cmd_predict.c — `alexnet predict`: top-5 classes and probabilities for each
+ * image, with the class names stored in the checkpoint (index when absent).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include <cjson/cJSON.h>
+
+#include "backend/backend.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "data/image.h"
+#include "io/checkpoint.h"
+
+#define PREDICT_BATCH 16
+#define MAX_IMAGES 100000
+
+/* Softmax in double for the probabilities; returns the top-k indices, best first. */
+static void top_k(const float *z, int K, int k, int *idx, double *prob) {
+    double mx = -INFINITY, sum = 0.0;
+    for (int j = 0; j < K; j++) mx = z[j] > mx ? z[j] : mx;
+    for (int j = 0; j < K; j++) sum += exp((double)z[j] - mx);
+    for (int t = 0; t < k; t++) {
+        int best = -1;
+        for (int j = 0; j < K; j++) {
+            int taken = 0;
+            for (int u = 0; u < t; u++) taken |= idx[u] == j;
+            if (!taken && (best < 0 || z[j] > z[best])) best = j;
+        }
+        idx[t] = best;
+        prob[t] = exp((double)z[best] - mx) / sum;
+    }
+}
+
+static void print_result(const char *file, const float *z, int K, const ModelInfo *info, int json) {
+    int k = K < 5 ? K : 5, idx[5];
+    double prob[5];
+    top_k(z, K, k, idx, prob);
+    if (json) {
+        cJSON *o = cJSON_CreateObject(), *arr;
+        cJSON_AddStringToObject(o, "file", file);
+        arr = cJSON_AddArrayToObject(o, "top5");
+        for (int t = 0; t < k; t++) {
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddNumberToObject(e, "index", idx[t]);
+            if (info->n_classes_named) cJSON_AddStringToObject(e, "class", info->class_names[idx[t]]);
+            else cJSON_AddStringToObject(e, "class", "");
+            cJSON_AddNumberToObject(e, "prob", prob[t]);
+            cJSON_AddItemToArray(arr, e);
+        }
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
+        free(s);
+        cJSON_Delete(o);
+    } else {
+        printf("%s\n", file);
+        for (int t = 0; t < k; t++) {
+            if (info->n_classes_named) printf("  %6.2f%%  %s (%d)\n", 100 * prob[t], info->class_names[idx[t]], idx[t]);
+            else printf("  %6.2f%%  class %d\n", 100 * prob[t], idx[t]);
+        }
+    }
+    fflush(stdout);
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *pretrained = NULL, *device = "cpu", *backend = NULL;
+    int json = 0, image_size = 0, threads = 0;
+    int64_t mpixels = 100000000;
+    ArgSpec specs[] = {
+        {"pretrained", ARG_STR, &pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
+        {"image_size", ARG_INT, &image_size, "input size (0: the checkpoint's, else 224)", 0, 4096, NULL},
+        {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
+        {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
+        {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
+        {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels", 1, 1e12, NULL},
+        {"json", ARG_FLAG, &json, "one JSON object per image", 1, 0, NULL},
+    };
+    int nspecs = (int)(sizeof specs / sizeof specs[0]), help, nfiles = 0;
+    const char **files = xmalloc(sizeof(char *) * MAX_IMAGES);
+    Error err = {{0}};
+    if (args_parse(specs, nspecs, argc, argv, 2, files, MAX_IMAGES, &nfiles, &help, &err) != 0) {
+        free(files);
+        return cli_usage_error("predict", err.msg);
+    }
+    if (help) {
+        args_print_help("predict", "--pretrained CKPT [--json] IMAGE...",
+                        "Top-5 classes with probabilities for each image (eval transform: resize S*256/224, center crop S).",
+                        specs, nspecs);
+        free(files);
+        return 0;
+    }
+    if (!pretrained) { free(files); return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)"); }
+    if (nfiles == 0) { free(files); return cli_usage_error("predict", "no images given"); }
+
+    ModelInfo info;
+    if (checkpoint_inspect(pretrained, &info, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
+    Net net;
+    int size = image_size ? image_size : info.image_size;
+    float *params = NULL;
+    int rc = net_build(&net, info.backbone, info.num_classes, size, 0.0f, &err);
+    if (rc == 0) {
+        params = xaligned_alloc(net.param_count * sizeof(float));
+        rc = checkpoint_load_params(pretrained, &net, params, &err);
+    }
+    Backend be;
+    if (threads <= 0) threads = cpu_count();
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+    BackendOptions bo = {threads, 0, PRECISION_FP32, 0};
+    if (rc == 0) rc = backend_create(&be, backend ? backend : backend_default(device), &net, PREDICT_BATCH, &bo, &err);
+    if (rc != 0) {
+        free(params); free(files); model_info_free(&info);
+        return cli_usage_error("predict", err.msg);
+    }
+    be.vt->set_params(be.ctx, params);
+    InputFormat fmt = be.vt->input_format(be.ctx);
+    size_t per_image = (size_t)3 * size * size * (fmt == INPUT_U8_NHWC ? 1 : sizeof(float));
+    unsigned char *batch = xmalloc(per_image * PREDICT_BATCH);
+    float *logits = xmalloc(sizeof(float) * PREDICT_BATCH * (size_t)net.num_classes);
+    const char *names[PREDICT_BATCH];
+    int failed = 0;
+    ForwardArgs fa = {0, 0, 0};
+    for (int i = 0; i < nfiles;) {
+        int n = 0;
+        for (; i < nfiles && n < PREDICT_BATCH; i++) {
+            if (image_load_eval(files[i], size, fmt, batch + (size_t)n * per_image, mpixels, &err) != 0) {
+                fprintf(stderr, "alexnet predict: error: %s\n", err.msg);
+                failed++;
+                continue;
+            }
+            names[n++] = files[i];
+        }
+        if (n == 0) continue;
+        backend_forward(&be, batch, n, &fa);
+        be.vt->read_logits(be.ctx, logits, n);
+        for (int j = 0; j < n; j++) print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, &info, json);
+    }
+    backend_destroy(&be);
+    free(batch); free(logits); free(params); free(files);
+    model_info_free(&info);
+    return failed ? 2 : 0;
+}

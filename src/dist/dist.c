@@ -1,0 +1,187 @@
+/*
+ * dist.c — MPI implementation of dist.h, or its single-process stand-in when
+ * the build has no MPI.
+ */
+#include "dist/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef ALEXNET_HAVE_MPI
+#include <mpi.h>
+
+#define MPI_CHECK(call)                                                                     \
+    do {                                                                                    \
+        int rc_ = (call);                                                                   \
+        if (rc_ != MPI_SUCCESS) {                                                           \
+            char msg_[MPI_MAX_ERROR_STRING];                                                \
+            int len_ = 0;                                                                   \
+            MPI_Error_string(rc_, msg_, &len_);                                             \
+            FATAL("%s failed: %s", #call, msg_);                                            \
+        }                                                                                   \
+    } while (0)
+
+static void abort_all(int code) {
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+/* Launched by mpirun/srun/hydra with more than one process? */
+static int launched_in_parallel(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 1) return 1;
+    }
+    return getenv("OMPI_COMM_WORLD_RANK") != NULL || getenv("PMIX_RANK") != NULL;
+}
+
+int dist_is_built(void) { return 1; }
+
+int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
+    (void)err;
+    memset(d, 0, sizeof *d);
+    d->world = 1;
+    if (want == 0 || (want < 0 && !launched_in_parallel())) return 0;
+    int provided;
+    MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
+    d->initialized = 1;
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank));
+    MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->world));
+    d->requests = xcalloc(DIST_MAX_BUCKETS, sizeof(MPI_Request));
+    set_fatal_hook(abort_all);
+    if (d->world > 1) set_log_rank(d->rank);
+    return 0;
+}
+
+void dist_finalize(Dist *d) {
+    if (d->initialized) MPI_Finalize();
+    free(d->requests);
+    memset(d, 0, sizeof *d);
+}
+
+void dist_abort(Dist *d, int code) {
+    fflush(stdout);
+    fflush(stderr);
+    if (d->initialized) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+void dist_bcast(Dist *d, void *buf, size_t bytes, int root) {
+    if (d->world == 1) return;
+    char *p = buf;
+    while (bytes > 0) { /* MPI counts are int */
+        int chunk = bytes > (1u << 30) ? (1 << 30) : (int)bytes;
+        MPI_CHECK(MPI_Bcast(p, chunk, MPI_BYTE, root, MPI_COMM_WORLD));
+        p += chunk;
+        bytes -= (size_t)chunk;
+    }
+}
+
+void dist_sum_doubles(Dist *d, double *v, int n) {
+    if (d->world > 1) MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD));
+}
+
+void dist_sum_i64(Dist *d, int64_t *v, int n) {
+    if (d->world > 1) MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD));
+}
+
+int dist_any(Dist *d, int flag) {
+    if (d->world > 1) MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_LOR, MPI_COMM_WORLD));
+    return flag;
+}
+
+void dist_barrier(Dist *d) {
+    if (d->world > 1) MPI_CHECK(MPI_Barrier(MPI_COMM_WORLD));
+}
+
+static void start_bucket(Dist *d, int b) {
+    MPI_Request *req = d->requests;
+    if (d->first_start == 0.0) d->first_start = now_seconds();
+    CHECK(d->bucket_count[b] <= (size_t)2147483647, "gradient bucket too large for one MPI call");
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, d->grads + d->bucket_offset[b], (int)d->bucket_count[b], MPI_FLOAT,
+                             MPI_SUM, MPI_COMM_WORLD, &req[b]));
+    d->started[b] = 1;
+}
+
+void dist_grad_ready(void *dist, int param) {
+    Dist *d = dist;
+    if (d->world == 1 || d->n_buckets == 0) return;
+    int b = d->bucket_of[param];
+    if (--d->remaining[b] == 0) start_bucket(d, b);
+    /* drive progress of what is in flight: MPI progresses inside MPI calls */
+    int done;
+    MPI_CHECK(MPI_Testall(d->n_buckets, d->requests, &done, MPI_STATUSES_IGNORE));
+}
+
+void dist_grads_wait(Dist *d) {
+    if (d->world == 1 || d->n_buckets == 0) return;
+    double t0 = now_seconds();
+    for (int b = 0; b < d->n_buckets; b++)
+        if (!d->started[b]) start_bucket(d, b); /* a backend that never called the hook */
+    MPI_CHECK(MPI_Waitall(d->n_buckets, d->requests, MPI_STATUSES_IGNORE));
+    d->last_done = now_seconds();
+    d->wait_seconds = d->last_done - t0;
+    for (int b = 0; b < d->n_buckets; b++) {
+        d->remaining[b] = d->bucket_tensors[b];
+        d->started[b] = 0;
+        ((MPI_Request *)d->requests)[b] = MPI_REQUEST_NULL;
+    }
+    d->first_start = 0.0;
+}
+
+void dist_grads_attach(Dist *d, const Net *net, float *grads, size_t bucket_bytes) {
+    d->grads = grads;
+    d->n_buckets = 0;
+    if (d->world == 1) return;
+    size_t acc = 0;
+    for (int t = net->n_params - 1; t >= 0; t--) {
+        if (acc == 0) {
+            int b = d->n_buckets++;
+            d->bucket_tensors[b] = 0;
+            d->bucket_count[b] = 0;
+        }
+        int b = d->n_buckets - 1;
+        d->bucket_of[t] = b;
+        d->bucket_tensors[b]++;
+        d->bucket_offset[b] = net->params[t].offset; /* descending: the lowest offset wins */
+        d->bucket_count[b] += net->params[t].numel;
+        acc += net->params[t].numel * sizeof(float);
+        if (acc >= bucket_bytes) acc = 0;
+    }
+    for (int b = 0; b < d->n_buckets; b++) {
+        d->remaining[b] = d->bucket_tensors[b];
+        ((MPI_Request *)d->requests)[b] = MPI_REQUEST_NULL;
+    }
+}
+
+#else /* no MPI: one process */
+
+int dist_is_built(void) { return 0; }
+
+int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
+    (void)argc; (void)argv;
+    memset(d, 0, sizeof *d);
+    d->world = 1;
+    if (want == 1)
+        return error_set(err, "--is_distributed 1 needs MPI, and this build has none: install libopenmpi-dev openmpi-bin and rebuild");
+    return 0;
+}
+void dist_finalize(Dist *d) { memset(d, 0, sizeof *d); }
+void dist_abort(Dist *d, int code) { (void)d; fflush(stdout); exit(code); }
+void dist_bcast(Dist *d, void *buf, size_t bytes, int root) { (void)d; (void)buf; (void)bytes; (void)root; }
+void dist_sum_doubles(Dist *d, double *v, int n) { (void)d; (void)v; (void)n; }
+void dist_sum_i64(Dist *d, int64_t *v, int n) { (void)d; (void)v; (void)n; }
+int dist_any(Dist *d, int flag) { (void)d; return flag; }
+void dist_barrier(Dist *d) { (void)d; }
+void dist_grads_attach(Dist *d, const Net *net, float *grads, size_t bucket_bytes) {
+    (void)net; (void)bucket_bytes;
+    d->grads = grads;
+}
+void dist_grad_ready(void *dist, int param) { (void)dist; (void)param; }
+void dist_grads_wait(Dist *d) { (void)d; }
+
+#endif

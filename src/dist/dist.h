@@ -1,0 +1,64 @@
+/*
+ * dist.h — data-parallel plumbing over MPI: who am I (rank, world), broadcast
+ * of the initial weights, sums of counts and losses, and the bucketed,
+ * non-blocking gradient all-reduce that overlaps backward.
+ *
+ * A build without MPI has the same API with world = 1 (every call is a
+ * no-op), and dist_init() refuses --is_distributed 1 with a clear message.
+ *
+ * Gradient all-reduce: parameter tensors finish in reverse order during
+ * backward (classifier.6 first, features.0 last). Consecutive tensors are
+ * grouped into buckets of >= bucket_bytes over the flat gradient buffer;
+ * dist_grad_ready() (a GradReadyFn) starts MPI_Iallreduce(SUM) on a bucket as
+ * soon as its last tensor is ready and drives progress of the earlier ones;
+ * dist_grads_wait() completes them. The loss is already divided by the
+ * global batch, so the sum is the mean gradient.
+ */
+#ifndef ALEXNET_DIST_H
+#define ALEXNET_DIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+#include "model/net.h"
+
+#define DIST_MAX_BUCKETS NET_MAX_PARAMS
+
+typedef struct {
+    int rank, world;
+    int initialized;             /* we called MPI_Init */
+    /* gradient buckets */
+    float *grads;
+    int n_buckets;
+    int bucket_of[NET_MAX_PARAMS];       /* param -> bucket */
+    int remaining[DIST_MAX_BUCKETS];     /* tensors not yet ready in this step */
+    int bucket_tensors[DIST_MAX_BUCKETS];
+    size_t bucket_offset[DIST_MAX_BUCKETS], bucket_count[DIST_MAX_BUCKETS];
+    void *requests;              /* MPI_Request[DIST_MAX_BUCKETS] */
+    int started[DIST_MAX_BUCKETS];
+    /* timing of the last step, for bench: seconds inside wait and total comm span */
+    double wait_seconds, first_start, last_done;
+} Dist;
+
+/* want: 1 = --is_distributed 1, 0 = off, -1 = auto (on when launched by
+ * mpirun/srun with more than one process). */
+int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err);
+void dist_finalize(Dist *d);
+/* Stops every rank with exit status code (MPI_Abort); plain exit without MPI. */
+void dist_abort(Dist *d, int code);
+int dist_is_built(void);
+
+void dist_bcast(Dist *d, void *buf, size_t bytes, int root);
+void dist_sum_doubles(Dist *d, double *v, int n);
+void dist_sum_i64(Dist *d, int64_t *v, int n);
+int dist_any(Dist *d, int flag);   /* logical OR over ranks */
+void dist_barrier(Dist *d);
+
+/* Plans buckets over net's parameters in the flat buffer grads (which the
+ * backend all-reduces in place: its grad_buffer()). */
+void dist_grads_attach(Dist *d, const Net *net, float *grads, size_t bucket_bytes);
+void dist_grad_ready(void *dist, int param);   /* GradReadyFn */
+void dist_grads_wait(Dist *d);
+
+#endif

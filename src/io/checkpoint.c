@@ -1,0 +1,187 @@
+/*
+ * checkpoint.c — model files and training state on top of safetensors.c
+ * (see checkpoint.h).
+ */
+#include "io/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+
+void model_info_free(ModelInfo *info) {
+    for (int i = 0; i < info->n_classes_named; i++) free(info->class_names[i]);
+    free(info->class_names);
+    memset(info, 0, sizeof *info);
+}
+
+/* One StWriteTensor per parameter, named prefix + torchvision name. */
+static StWriteTensor *param_tensors(const Net *net, const float *buf, const char *prefix, char (*names)[64],
+                                    StWriteTensor *out) {
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        snprintf(names[t], 64, "%s%s", prefix, p->name);
+        out[t].name = names[t];
+        out[t].dtype = ST_F32;
+        out[t].ndim = p->ndim;
+        for (int d = 0; d < p->ndim; d++) out[t].shape[d] = p->shape[d];
+        out[t].data = buf + p->offset;
+    }
+    return out + net->n_params;
+}
+
+int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names,
+                          int epoch, int64_t step, Error *err) {
+    StWriteTensor t[NET_MAX_PARAMS];
+    char names[NET_MAX_PARAMS][64];
+    param_tensors(net, params, "", names, t);
+    char classes_json_buf[32] = "[]", *classes_json = classes_json_buf;
+    if (class_names) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(class_names[i]));
+        classes_json = cJSON_PrintUnformatted(arr);
+        cJSON_Delete(arr);
+    }
+    char size[16], ncls[16], ep[16], st[32];
+    snprintf(size, sizeof size, "%d", net->image_size);
+    snprintf(ncls, sizeof ncls, "%d", net->num_classes);
+    snprintf(ep, sizeof ep, "%d", epoch);
+    snprintf(st, sizeof st, "%lld", (long long)step);
+    const char *keys[] = {"format", "backbone", "num_classes", "classes", "image_size", "epoch", "step", "version"};
+    const char *vals[] = {"pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION};
+    int rc = st_write(path, t, net->n_params, keys, vals, 8, err);
+    if (classes_json != classes_json_buf) free(classes_json);
+    return rc;
+}
+
+/* Backbone from the conv1 width and conv2's input channels when metadata lacks it. */
+static const char *infer_backbone(const StFile *f) {
+    const StTensor *w0 = st_find(f, "features.0.weight");
+    if (w0 && w0->ndim == 4 && w0->shape[0] == 96) return "alexnet_2012";
+    return "alexnet";
+}
+
+int checkpoint_inspect(const char *path, ModelInfo *info, Error *err) {
+    memset(info, 0, sizeof *info);
+    info->epoch = -1;
+    StFile f;
+    if (st_read(&f, path, err) != 0) return -1;
+    const StTensor *head = st_find(&f, "classifier.6.weight");
+    if (!head || head->ndim != 2) {
+        st_free(&f);
+        return error_set(err, "%s: not an AlexNet checkpoint (no classifier.6.weight tensor)", path);
+    }
+    info->num_classes = (int)head->shape[0];
+    const char *bb = st_meta(&f, "backbone");
+    snprintf(info->backbone, sizeof info->backbone, "%s", bb ? bb : infer_backbone(&f));
+    const char *size = st_meta(&f, "image_size");
+    info->image_size = size ? atoi(size) : 224;
+    const char *ep = st_meta(&f, "epoch"), *st = st_meta(&f, "step");
+    if (ep) info->epoch = atoi(ep);
+    if (st) info->step = atoll(st);
+    const char *classes = st_meta(&f, "classes");
+    if (classes) {
+        cJSON *arr = cJSON_Parse(classes);
+        int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+        if (n == info->num_classes) {
+            info->class_names = xcalloc((size_t)n, sizeof(char *));
+            const cJSON *v;
+            cJSON_ArrayForEach(v, arr) {
+                const char *s = cJSON_IsString(v) ? v->valuestring : "?";
+                size_t len = strlen(s) + 1;
+                info->class_names[info->n_classes_named] = xmalloc(len);
+                memcpy(info->class_names[info->n_classes_named++], s, len);
+            }
+        }
+        cJSON_Delete(arr);
+    }
+    st_free(&f);
+    return 0;
+}
+
+static int load_named(const StFile *f, const Net *net, const char *prefix, float *buf, Error *err) {
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        char name[80];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        const StTensor *s = st_find(f, name);
+        if (!s) return error_set(err, "%s: tensor '%s' is missing", f->path, name);
+        int same = s->ndim == p->ndim;
+        for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
+        if (!same) {
+            char want[64] = "", got[64] = "";
+            for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->shape[d]);
+            for (int d = 0; d < s->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)s->shape[d]);
+            return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name, got, want);
+        }
+        if (st_to_f32(s, buf + p->offset, err) != 0) return -1;
+    }
+    return 0;
+}
+
+int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err) {
+    ModelInfo info;
+    if (checkpoint_inspect(path, &info, err) != 0) return -1;
+    int mismatch = strcmp(info.backbone, net->backbone) != 0 &&
+                   !(strcmp(net->backbone, "alexnet_2012") != 0 && strcmp(info.backbone, "alexnet_2012") != 0);
+    if (mismatch || info.num_classes != net->num_classes) {
+        error_set(err, "%s holds a %s with %d classes; this model is a %s with %d classes", path, info.backbone,
+                  info.num_classes, net->backbone, net->num_classes);
+        model_info_free(&info);
+        return -1;
+    }
+    model_info_free(&info);
+    StFile f;
+    if (st_read(&f, path, err) != 0) return -1;
+    int rc = load_named(&f, net, "", params, err);
+    st_free(&f);
+    return rc;
+}
+
+int checkpoint_save_state(const char *path, const Net *net, const float *params, const float *momentum,
+                          const TrainPosition *pos, Error *err) {
+    StWriteTensor t[2 * NET_MAX_PARAMS];
+    char names[2 * NET_MAX_PARAMS][64];
+    param_tensors(net, params, "model.", names, t);
+    param_tensors(net, momentum, "momentum.", names + net->n_params, t + net->n_params);
+    char ep[16], batch[32], step[32], best[32];
+    snprintf(ep, sizeof ep, "%d", pos->epoch);
+    snprintf(batch, sizeof batch, "%lld", (long long)pos->batch);
+    snprintf(step, sizeof step, "%lld", (long long)pos->step);
+    snprintf(best, sizeof best, "%.17g", pos->best_top1);
+    const char *keys[] = {"epoch", "batch", "step", "best_top1", "config", "version"};
+    const char *vals[] = {ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION};
+    return st_write(path, t, 2 * net->n_params, keys, vals, 6, err);
+}
+
+int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err) {
+    memset(pos, 0, sizeof *pos);
+    StFile f;
+    if (st_read(&f, path, err) != 0) return -1;
+    const char *ep = st_meta(&f, "epoch"), *batch = st_meta(&f, "batch"), *step = st_meta(&f, "step");
+    const char *best = st_meta(&f, "best_top1"), *cfg = st_meta(&f, "config");
+    if (!ep || !batch || !step || !best || !cfg) {
+        st_free(&f);
+        return error_set(err, "%s: not a training state file (position or configuration missing)", path);
+    }
+    pos->epoch = atoi(ep);
+    pos->batch = atoll(batch);
+    pos->step = atoll(step);
+    pos->best_top1 = atof(best);
+    size_t len = strlen(cfg) + 1;
+    pos->config_json = xmalloc(len);
+    memcpy(pos->config_json, cfg, len);
+    st_free(&f);
+    return 0;
+}
+
+int checkpoint_load_state(const char *path, const Net *net, float *params, float *momentum, Error *err) {
+    StFile f;
+    if (st_read(&f, path, err) != 0) return -1;
+    int rc = load_named(&f, net, "model.", params, err);
+    if (rc == 0) rc = load_named(&f, net, "momentum.", momentum, err);
+    st_free(&f);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/*
+ * metrics.h — the run's history: RUN_DIR/metrics.jsonl, one JSON object per
+ * logged step and per finished epoch, kept in memory too for the curves.
+ *
+ *   {"type":"step","step":120,"epoch":2,"loss":1.23,"lr":0.01,"img_s":310.5,"time":421.7}
+ *   {"type":"epoch","step":468,"epoch":0,"loss":1.5,"lr":0.01,"img_s":305.2,"time":1530.2,
+ *    "top1":0.81,"top5":0.98,"val_images":10000,"val_skipped":0}
+ * step = optimizer steps done; epoch counts from 0; time = training seconds
+ * since the run began (summed over resumes); top1/top5 are fractions.
+ */
+#ifndef ALEXNET_METRICS_H
+#define ALEXNET_METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/util.h"
+
+typedef struct {
+    int is_epoch;
+    int64_t step;
+    int epoch;
+    double loss, lr, img_s, time;
+    double top1, top5;          /* epoch records with evaluation; < 0 when none */
+    int64_t val_images, val_skipped;
+} MetricRecord;
+
+typedef struct {
+    char path[4096];
+    FILE *f;
+    int n, cap;
+    MetricRecord *rec;
+} MetricsLog;
+
+/* Opens path for appending. Existing records with step <= keep_until_step are
+ * kept (resume: later ones belong to the interrupted, replayed stretch and
+ * are dropped); keep_until_step < 0 starts a fresh file. */
+int metrics_open(MetricsLog *m, const char *path, int64_t keep_until_step, Error *err);
+void metrics_add(MetricsLog *m, const MetricRecord *r);
+void metrics_close(MetricsLog *m);
+/* Training seconds recorded so far (the last record's time). */
+double metrics_last_time(const MetricsLog *m);
+
+#endif

@@ -1,0 +1,45 @@
+/*
+ * evaluate.c — the evaluation loop (see evaluate.h).
+ */
+#include "train/evaluate.h"
+
+#include <math.h>
+#include <string.h>
+
+int label_rank(const float *z, int k, int label) {
+    float t = z[label];
+    if (!isfinite(t)) return k;
+    int rank = 0;
+    for (int j = 0; j < k; j++) rank += z[j] > t || (j < label && z[j] == t);
+    return rank;
+}
+
+int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err) {
+    memset(out, 0, sizeof *out);
+    int K = be->net->num_classes;
+    loader_start_epoch(loader, 0, 0);
+    Batch b;
+    int rc, failed = 0;
+    ForwardArgs fa = {0, 0, 0};
+    while ((rc = loader_next(loader, &b, err)) == 1) {
+        if (b.n > 0) {
+            backend_forward(be, b.data, b.n, &fa);
+            be->vt->read_logits(be->ctx, logits, b.n);
+            for (int i = 0; i < b.n; i++) {
+                int r = label_rank(logits + (size_t)i * K, K, b.labels[i]);
+                out->correct1 += r < 1;
+                out->correct5 += r < 5;
+            }
+            out->images += b.n;
+        }
+        out->skipped += b.bad;
+        loader_release(loader, &b);
+    }
+    if (rc < 0) failed = 1;
+    /* every rank reaches the sum, also one that failed, so none waits forever */
+    int64_t v[5] = {out->images, out->correct1, out->correct5, out->skipped, failed};
+    dist_sum_i64(d, v, 5);
+    out->images = v[0]; out->correct1 = v[1]; out->correct5 = v[2]; out->skipped = v[3];
+    if (v[4] && !failed) return error_set(err, "evaluation failed on another rank (bad file with --strict_data)");
+    return failed ? -1 : 0;
+}

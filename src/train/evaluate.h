@@ -1,0 +1,27 @@
+/*
+ * evaluate.h — top-1/top-5 accuracy of a backend over an evaluation loader:
+ * every image of this rank's share exactly once (no dropped remainder),
+ * dropout off; counts are summed over ranks exactly.
+ */
+#ifndef ALEXNET_EVALUATE_H
+#define ALEXNET_EVALUATE_H
+
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "data/loader.h"
+#include "dist/dist.h"
+
+typedef struct {
+    int64_t images, correct1, correct5, skipped;
+} EvalCounts;
+
+/* Rank of the true class among the logits (0 = predicted), ties broken
+ * towards the lower class index; a non-finite true logit ranks last. */
+int label_rank(const float *logits, int k, int label);
+
+/* Runs the whole evaluation set. logits: scratch of [max_batch, K] floats.
+ * Returns 0, or -1 with err set (a bad file in strict mode). */
+int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err);
+
+#endif
