@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "dist/dist.h"
 #include "io/checkpoint.h"
+#include "train/lr_schedule.h"
 #include "train/trainer.h"
 
 /* String flags land here, then are copied into the fixed-size config fields. */
@@ -21,7 +22,7 @@ typedef struct {
 } StrFlags;
 
 static int copy_str(char *dst, size_t size, const char *src, const char *flag, Error *err) {
-    if (!src) return 0;
+    if (!src || src == dst) return 0;
     if (strlen(src) >= size) return error_set(err, "--%s is too long (max %zu characters)", flag, size - 1);
     snprintf(dst, size, "%s", src);
     return 0;
@@ -122,6 +123,9 @@ int cmd_train(int argc, char **argv) {
             copy_str(c.lr_scheduler, sizeof c.lr_scheduler, s.lr_scheduler, "lr_scheduler", &err) || copy_str(c.lr_epochs, sizeof c.lr_epochs, s.lr_epochs, "lr_epochs", &err) ||
             copy_str(c.smoothing_form, sizeof c.smoothing_form, s.smoothing_form, "smoothing_form", &err) || copy_str(c.device, sizeof c.device, s.device, "device", &err) ||
             copy_str(c.backend, sizeof c.backend, s.backend, "backend", &err) || copy_str(c.precision, sizeof c.precision, s.precision, "precision", &err))
+            return cli_usage_error("train", err.msg);
+        LrSchedule probe = {0};
+        if (lr_kind_parse(&probe.kind, c.lr_scheduler, &err) != 0 || lr_milestones_parse(&probe, c.lr_epochs, &err) != 0)
             return cli_usage_error("train", err.msg);
         if (strcmp(c.smoothing_form, "seed") != 0 && strcmp(c.smoothing_form, "torch") != 0)
             return cli_usage_error("train", "--smoothing_form must be seed or torch");

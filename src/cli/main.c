@@ -11,6 +11,7 @@ static const Command COMMANDS[] = {
     {"train", cmd_train, "train AlexNet (the seed's recipe; --resume RUN_DIR continues a run)"},
     {"eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images"},
     {"predict", cmd_predict, "top-5 classes of images"},
+    {"bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s"},
     {"info", cmd_info, "version, build options, libraries, CPU and GPU features"},
 };
 
@@ -31,7 +32,6 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc, argv);
-    fprintf(stderr, "alexnet: error: unknown command '%s'\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "alexnet: error: unknown command '%s'\nRun 'alexnet --help' for the list of commands.\n", argv[1]);
     return 2;
 }

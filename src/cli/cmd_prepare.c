@@ -1,0 +1,97 @@
+/*
+ * cmd_prepare.c — `alexnet prepare fashion-mnist|synthetic`: makes image
+ * folders (DIR/<split>/<class>/<image>.jpg) the loader reads.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "data/prepare.h"
+
+static int run_fmnist(int argc, char **argv) {
+    const char *cmd = "prepare fashion-mnist";
+    FmnistConfig c = {.source = FMNIST_DEFAULT_SOURCE};
+    int64_t limit = 0;
+    ArgSpec specs[] = {
+        {"out", ARG_STR, &c.out, "output folder: OUT/train/<class>/*.jpg and OUT/val/<class>/*.jpg", 1, 0, NULL},
+        {"source", ARG_STR, &c.source, "folder of the IDX files (Debian's dataset-fashion-mnist)", 1, 0, NULL},
+        {"limit", ARG_I64, &limit, "only the first N images of each split (0 = all)", 0, 1e9, NULL},
+    };
+    int n = sizeof specs / sizeof specs[0], help;
+    Error err = {{0}};
+    if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
+    if (help) {
+        args_print_help(cmd, "--out DIR [--source DIR]",
+                        "Converts Fashion-MNIST (gzipped IDX: train-images-idx3-ubyte.gz, ...) to 28x28 grayscale\n"
+                        "JPEGs (quality 100). Class folders are 0-T-shirt_top ... 9-Ankle_boot so that sorted\n"
+                        "order is label order.",
+                        specs, n);
+        return 0;
+    }
+    if (!c.out) return cli_usage_error(cmd, "--out is required");
+    c.limit = limit;
+    int rc = prepare_fashion_mnist(&c, &err);
+    if (rc == -1) return cli_usage_error(cmd, err.msg);
+    if (rc != 0) {
+        fprintf(stderr, "alexnet %s: error: %s\n", cmd, err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+static int run_synthetic(int argc, char **argv) {
+    const char *cmd = "prepare synthetic";
+    SyntheticConfig c = {.classes = 10, .per_class = 60, .quality = 90, .seed = 1};
+    const char *size = "500x375";
+    int64_t seed = 1;
+    ArgSpec specs[] = {
+        {"out", ARG_STR, &c.out, "output folder: OUT/class_NNN/img_NNNNN.jpg", 1, 0, NULL},
+        {"classes", ARG_INT, &c.classes, "number of classes", 1, 1000, NULL},
+        {"per_class", ARG_INT, &c.per_class, "images per class", 1, 1e7, NULL},
+        {"size", ARG_STR, &size, "image size WxH", 1, 0, NULL},
+        {"quality", ARG_INT, &c.quality, "JPEG quality", 1, 100, NULL},
+        {"seed", ARG_I64, &seed, "random seed", 0, 9.2e18, NULL},
+    };
+    int n = sizeof specs / sizeof specs[0], help;
+    Error err = {{0}};
+    if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
+    if (help) {
+        args_print_help(cmd, "--out DIR [--classes C] [--per_class N] [--size WxH] [--seed S]",
+                        "Writes photo-like JPEGs (gradients, texture, shapes, noise; shape and hue depend on\n"
+                        "the class) for tests and benchmarks. Deterministic in the flags.",
+                        specs, n);
+        return 0;
+    }
+    if (!c.out) return cli_usage_error(cmd, "--out is required");
+    char tail;
+    if (sscanf(size, "%dx%d%c", &c.width, &c.height, &tail) != 2) {
+        snprintf(err.msg, sizeof err.msg, "--size expects WxH, e.g. 500x375 (got '%s')", size);
+        return cli_usage_error(cmd, err.msg);
+    }
+    c.seed = (uint64_t)seed;
+    double t0 = now_seconds();
+    int rc = prepare_synthetic(&c, &err);
+    if (rc == -1) return cli_usage_error(cmd, err.msg);
+    if (rc != 0) {
+        fprintf(stderr, "alexnet %s: error: %s\n", cmd, err.msg);
+        return 1;
+    }
+    printf("prepare: %d images of %dx%d in %d classes -> %s (%.1f s)\n", c.classes * c.per_class, c.width, c.height,
+           c.classes, c.out, now_seconds() - t0);
+    return 0;
+}
+
+int cmd_prepare(int argc, char **argv) {
+    const char *what = argc > 2 ? argv[2] : "";
+    if (strcmp(what, "fashion-mnist") == 0 || strcmp(what, "fashion_mnist") == 0) return run_fmnist(argc, argv);
+    if (strcmp(what, "synthetic") == 0) return run_synthetic(argc, argv);
+    if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
+        printf("usage: alexnet prepare fashion-mnist --out DIR [--source DIR]\n"
+               "       alexnet prepare synthetic --out DIR [--classes C] [--per_class N] [--size WxH] [--seed S]\n"
+               "(alexnet prepare <what> --help for the options)\n");
+        return 0;
+    }
+    return cli_usage_error("prepare", *what ? "unknown dataset (expected fashion-mnist or synthetic)"
+                                            : "what to prepare? fashion-mnist or synthetic");
+}
