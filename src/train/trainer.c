@@ -39,6 +39,13 @@ void run_path(char *buf, size_t len, const char *dir, const char *file) {
     snprintf(buf, len, "%s/%s", dir, file);
 }
 
+/* A failure while running, from whichever rank met it. */
+static void report(const Dist *d, const char *msg) {
+    fflush(stdout);
+    if (d->world > 1) fprintf(stderr, "alexnet train [rank %d]: error: %s\n", d->rank, msg);
+    else fprintf(stderr, "alexnet train: error: %s\n", msg);
+}
+
 /* Everything a run holds; released in one place. */
 typedef struct {
     Dataset train, val;
@@ -240,7 +247,9 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
 
     /* --- the loop --- */
     Progress prog;
+    /* mpirun hands ranks a pseudo-terminal even when its own output is a file: plain lines there */
     progress_init(&prog, is0, c->log_interval);
+    if (d->world > 1) prog.tty = 0;
     double time_base = is0 ? metrics_last_time(&r.metrics) : 0.0, t_run = now_seconds();
     double t_mark = now_seconds(), loss_sum = 0.0;
     int64_t img_global = (int64_t)c->per_batch_size * d->world, mark_steps = 0;
@@ -291,7 +300,7 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
                 if (is0 && (save_state(&r, c, epoch, batch, step, best, err) != 0 ||
                             ((interrupted || at_limit) && save_model_files(&r, c, epoch, step, 0, err) != 0))) {
                     progress_done(&prog);
-                    fprintf(stderr, "alexnet train: error: %s\n", err->msg);
+                    report(d, err->msg);
                     goto out_noerr;
                 }
                 if (interrupted || at_limit) {
@@ -307,7 +316,7 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
         }
         if (rc < 0) {
             progress_done(&prog);
-            if (is0) fprintf(stderr, "alexnet train: error: %s\n", err->msg);
+            report(d, err->msg);
             goto out_noerr;
         }
         if (stop) break;
@@ -318,7 +327,7 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
         if (r.have_val) {
             if (evaluate(&r.be, r.val_loader, d, r.logits, &ev, err) != 0) {
                 progress_done(&prog);
-                if (is0) fprintf(stderr, "alexnet train: error: %s\n", err->msg);
+                report(d, err->msg);
                 goto out_noerr;
             }
         }
@@ -345,7 +354,7 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
             if (save_model_files(&r, c, epoch + 1, step, is_best, err) != 0 ||
                 save_state(&r, c, epoch + 1, 0, step, best, err) != 0 ||
                 curves_write_svg(path, &r.metrics, title, err) != 0) {
-                fprintf(stderr, "alexnet train: error: %s\n", err->msg);
+                report(d, err->msg);
                 goto out_noerr;
             }
         }

@@ -1,0 +1,10 @@
+# Data-parallel tests over Open MPI on localhost (only when the build has MPI).
+if(ALEXNET_HAVE_MPI)
+  foreach(group equivalence eval failure)
+    add_test(NAME mpi_${group}
+             COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi_test.py $<TARGET_FILE:alexnet> ${MPIEXEC_EXECUTABLE} ${group}
+             WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+    # two ranks need both cores: keep these from running beside other tests
+    set_tests_properties(mpi_${group} PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
+  endforeach()
+endif()
