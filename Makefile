@@ -9,14 +9,15 @@ DATA      ?= data/fashion-mnist
 RUN_DIR   ?= runs/fashion-mnist
 CMAKE_ARGS ?=
 
-.PHONY: all build test test-fast test-asan run deps clean
+.PHONY: all build compile test test-fast test-asan run clean
 
 all: build
 
-deps:
-	@scripts/install-deps.sh
+build:
+	@scripts/install-deps.sh build
+	@$(MAKE) --no-print-directory compile
 
-build: deps
+compile:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
 	cmake --build $(BUILD) -j $(JOBS)
 
@@ -24,15 +25,20 @@ build: deps
 # UndefinedBehaviorSanitizer.
 test: test-fast test-asan
 
-test-fast: build
+test-fast:
+	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory compile
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan: deps
+test-asan:
+	@scripts/install-deps.sh test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALEXNET_SANITIZE=ON -DALEXNET_WITH_CUDA=OFF $(CMAKE_ARGS)
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE no_asan
 
-run: build
+run:
+	@scripts/install-deps.sh run
+	@$(MAKE) --no-print-directory compile
 	scripts/run-fashion-mnist.sh $(BUILD)/alexnet $(DATA) $(RUN_DIR)
 
 clean:

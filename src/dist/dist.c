@@ -123,8 +123,10 @@ void dist_grads_wait(Dist *d) {
     for (int b = 0; b < d->n_buckets; b++)
         if (!d->started[b]) start_bucket(d, b); /* a backend that never called the hook */
     MPI_CHECK(MPI_Waitall(d->n_buckets, d->requests, MPI_STATUSES_IGNORE));
-    d->last_done = now_seconds();
-    d->wait_seconds = d->last_done - t0;
+    double t1 = now_seconds();
+    d->wait_total += t1 - t0;
+    d->span_total += t1 - d->first_start;
+    d->comm_steps++;
     for (int b = 0; b < d->n_buckets; b++) {
         d->remaining[b] = d->bucket_tensors[b];
         d->started[b] = 0;

@@ -37,8 +37,10 @@ typedef struct {
     size_t bucket_offset[DIST_MAX_BUCKETS], bucket_count[DIST_MAX_BUCKETS];
     void *requests;              /* MPI_Request[DIST_MAX_BUCKETS] */
     int started[DIST_MAX_BUCKETS];
-    /* timing of the last step, for bench: seconds inside wait and total comm span */
-    double wait_seconds, first_start, last_done;
+    /* timing, summed over steps: span = first bucket started .. last finished;
+     * wait = time blocked in dist_grads_wait after backward (the part not overlapped) */
+    double first_start, span_total, wait_total;
+    int64_t comm_steps;
 } Dist;
 
 /* want: 1 = --is_distributed 1, 0 = off, -1 = auto (on when launched by

@@ -371,6 +371,11 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
         printf("\n  model:   %s/last.safetensors%s\n  metrics: %s/metrics.jsonl\n  curves:  %s/curves.svg\n", c->out_dir,
                best >= 0 ? " (best: best.safetensors)" : "", c->out_dir, c->out_dir);
     }
+    if (is0 && d->comm_steps > 0) {
+        double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
+        printf("all-reduce: %.1f ms per step from the first bucket to the last, %.1f ms of it waited for after backward "
+               "(%.0f%% overlapped with backward)\n", span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
+    }
     status = 0;
 out_noerr:
     err->msg[0] = '\0';
