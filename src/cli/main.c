@@ -12,6 +12,8 @@ static const Command COMMANDS[] = {
     {"eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images"},
     {"predict", cmd_predict, "top-5 classes of images"},
     {"bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s"},
+    {"prepare", cmd_prepare, "make image folders: Fashion-MNIST from its IDX files, or synthetic JPEGs"},
+    {"bench-data", cmd_bench_data, "input-pipeline throughput (decode + augment), images per second"},
     {"info", cmd_info, "version, build options, libraries, CPU and GPU features"},
 };
 

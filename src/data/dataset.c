@@ -1,0 +1,221 @@
+/*
+ * dataset.c — scans an image folder into (path, label) lists (see dataset.h).
+ */
+#include "data/dataset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+/* Symbolic links are followed (like torchvision's os.walk(followlinks=True));
+ * a depth limit stops link cycles. */
+#define SCAN_MAX_DEPTH 48
+
+typedef struct {
+    char *path;  /* dir + '/' + name */
+    int dirlen;  /* length of the dir part */
+    int32_t label;
+} Entry;
+
+typedef struct {
+    Entry *v;
+    int64_t n, cap;
+} EntryList;
+
+static char *str_dup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc(n);
+    memcpy(d, s, n);
+    return d;
+}
+
+static char *path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    char *p = xmalloc(a + b + 2);
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+    return p;
+}
+
+int dataset_is_image_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    if (!dot || dot == name) return 0;
+    return strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0 || strcasecmp(dot, ".png") == 0;
+}
+
+/* Python's sorted() over (dirpath, name): the folder path first, then the name. */
+static int cmp_entry(const void *pa, const void *pb) {
+    const Entry *a = pa, *b = pb;
+    int la = a->dirlen, lb = b->dirlen;
+    int c = memcmp(a->path, b->path, (size_t)(la < lb ? la : lb));
+    if (c) return c;
+    if (la != lb) return la < lb ? -1 : 1;
+    return strcmp(a->path + la + 1, b->path + lb + 1);
+}
+
+/* 1 if path is a folder (following links), 0 if not, -1 if it can't be stat'ed. */
+static int is_dir(const char *path, unsigned char d_type) {
+    if (d_type == DT_DIR) return 1;
+    if (d_type != DT_LNK && d_type != DT_UNKNOWN) return 0;
+    struct stat st;
+    if (stat(path, &st) != 0) return -1;
+    return S_ISDIR(st.st_mode) ? 1 : 0;
+}
+
+typedef struct {
+    char *name;
+    unsigned char type; /* dirent d_type */
+} Name;
+
+static int cmp_name(const void *a, const void *b) {
+    return strcmp(((const Name *)a)->name, ((const Name *)b)->name);
+}
+
+/* Reads the non-hidden names of a folder, sorted. */
+static int list_dir(const char *dir, Name **names, int *count, Error *err) {
+    DIR *d = opendir(dir);
+    if (!d) return error_set(err, "cannot read folder %s: %s", dir, strerror(errno));
+    int n = 0, cap = 16;
+    Name *v = xmalloc(sizeof *v * (size_t)cap);
+    struct dirent *e;
+    errno = 0;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        if (n == cap) {
+            cap *= 2;
+            Name *nv = realloc(v, sizeof *v * (size_t)cap);
+            CHECK(nv, "out of memory listing %s", dir);
+            v = nv;
+        }
+        v[n].name = str_dup(e->d_name);
+        v[n].type = e->d_type;
+        n++;
+        errno = 0;
+    }
+    int rerr = errno;
+    closedir(d);
+    if (rerr) {
+        for (int i = 0; i < n; i++) free(v[i].name);
+        free(v);
+        return error_set(err, "cannot read folder %s: %s", dir, strerror(rerr));
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_name);
+    *names = v;
+    *count = n;
+    return 0;
+}
+
+static void free_names(Name *names, int n) {
+    for (int i = 0; i < n; i++) free(names[i].name);
+    free(names);
+}
+
+static void list_push(EntryList *l, char *path, int dirlen, int32_t label) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 1024;
+        Entry *nv = realloc(l->v, sizeof *nv * (size_t)l->cap);
+        CHECK(nv, "out of memory scanning the dataset");
+        l->v = nv;
+    }
+    l->v[l->n++] = (Entry){path, dirlen, label};
+}
+
+static int scan_class_dir(EntryList *l, const char *dir, int32_t label, int depth, Error *err) {
+    if (depth > SCAN_MAX_DEPTH)
+        return error_set(err, "folder %s is nested more than %d levels deep (a symbolic link cycle?)", dir, SCAN_MAX_DEPTH);
+    Name *names;
+    int n;
+    if (list_dir(dir, &names, &n, err) != 0) return -1;
+    int rc = 0;
+    int dirlen = (int)strlen(dir);
+    for (int i = 0; i < n && rc == 0; i++) {
+        char *p = path_join(dir, names[i].name);
+        int d = is_dir(p, names[i].type);
+        if (d == 1) {
+            rc = scan_class_dir(l, p, label, depth + 1, err);
+            free(p);
+        } else if (d == 0 && dataset_is_image_name(names[i].name)) {
+            list_push(l, p, dirlen, label);
+        } else {
+            free(p); /* dangling links and other files are not images */
+        }
+    }
+    free_names(names, n);
+    return rc;
+}
+
+int dataset_scan(Dataset *ds, const char *dir, Error *err) {
+    memset(ds, 0, sizeof *ds);
+    struct stat st;
+    if (stat(dir, &st) != 0) return error_set(err, "data folder %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return error_set(err, "data folder %s is not a folder", dir);
+
+    Name *names;
+    int n;
+    if (list_dir(dir, &names, &n, err) != 0) return -1;
+    int nc = 0;
+    char **classes = xmalloc(sizeof *classes * ((size_t)n + 1));
+    for (int i = 0; i < n; i++) {
+        char *p = path_join(dir, names[i].name);
+        if (is_dir(p, names[i].type) == 1) classes[nc++] = str_dup(names[i].name);
+        free(p);
+    }
+    free_names(names, n);
+    if (nc == 0) {
+        free(classes);
+        return error_set(err, "data folder %s has no class folders (expected %s/<class>/<image>.jpg)", dir, dir);
+    }
+
+    EntryList list = {0};
+    int rc = 0;
+    for (int c = 0; c < nc && rc == 0; c++) {
+        char *cdir = path_join(dir, classes[c]);
+        int64_t before = list.n;
+        rc = scan_class_dir(&list, cdir, c, 0, err);
+        if (rc == 0 && list.n == before)
+            rc = error_set(err, "class folder %s contains no images (.jpg, .jpeg or .png)", cdir);
+        free(cdir);
+    }
+    if (rc != 0) {
+        for (int64_t i = 0; i < list.n; i++) free(list.v[i].path);
+        free(list.v);
+        for (int c = 0; c < nc; c++) free(classes[c]);
+        free(classes);
+        return -1;
+    }
+    /* Each class's entries are contiguous and already in class order; sort within classes. */
+    int64_t start = 0;
+    for (int64_t i = 1; i <= list.n; i++) {
+        if (i == list.n || list.v[i].label != list.v[start].label) {
+            qsort(list.v + start, (size_t)(i - start), sizeof *list.v, cmp_entry);
+            start = i;
+        }
+    }
+    ds->root = str_dup(dir);
+    ds->n_classes = nc;
+    ds->classes = classes;
+    ds->n = list.n;
+    ds->paths = xmalloc(sizeof *ds->paths * (size_t)list.n);
+    ds->labels = xmalloc(sizeof *ds->labels * (size_t)list.n);
+    for (int64_t i = 0; i < list.n; i++) {
+        ds->paths[i] = list.v[i].path;
+        ds->labels[i] = list.v[i].label;
+    }
+    free(list.v);
+    return 0;
+}
+
+void dataset_free(Dataset *ds) {
+    if (!ds) return;
+    for (int64_t i = 0; i < ds->n; i++) free(ds->paths[i]);
+    for (int c = 0; c < ds->n_classes; c++) free(ds->classes[c]);
+    free(ds->paths);
+    free(ds->labels);
+    free(ds->classes);
+    free(ds->root);
+    memset(ds, 0, sizeof *ds);
+}

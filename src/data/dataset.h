@@ -1,0 +1,36 @@
+/*
+ * dataset.h — an image folder in torchvision ImageFolder order.
+ *
+ * Layout: DIR/<class>/.../<image>. Classes are the non-hidden subfolders of
+ * DIR sorted by name (byte order, like Python's sorted()); a class's label is
+ * its index. Inside a class folder the search is recursive; files are ordered
+ * like torchvision's make_dataset (by folder path, then file name). Hidden
+ * files and folders (names starting with '.') are ignored; files count by
+ * extension (.jpg .jpeg .png, any case) — the decoder later decides the real
+ * format from the file's first bytes.
+ */
+#ifndef ALEXNET_DATASET_H
+#define ALEXNET_DATASET_H
+
+#include <stdint.h>
+
+#include "common/util.h"
+
+typedef struct {
+    char *root;
+    int n_classes;
+    char **classes;   /* [n_classes] sorted folder names */
+    int64_t n;
+    char **paths;     /* [n] full paths, root/class/... */
+    int32_t *labels;  /* [n] class index of each path */
+} Dataset;
+
+/* 0, or -1 with a message naming the folder: missing, not a folder,
+ * unreadable, no class folder, or a class folder without images. */
+int dataset_scan(Dataset *ds, const char *dir, Error *err);
+void dataset_free(Dataset *ds);
+
+/* 1 if the name ends in .jpg, .jpeg or .png (any case). */
+int dataset_is_image_name(const char *name);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * idx.c — IDX reading through zlib's gzread (see idx.h).
+ */
+#include "data/idx.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#define IDX_MAX_BYTES (1LL << 32)
+
+/* Reads exactly n bytes; 0, or -1 if the file ends first or is corrupt. */
+static int read_exact(gzFile f, void *dst, size_t n, const char *path, const char *what, Error *err) {
+    uint8_t *p = dst;
+    while (n > 0) {
+        unsigned chunk = n > (1u << 30) ? (1u << 30) : (unsigned)n;
+        int got = gzread(f, p, chunk);
+        if (got < 0) {
+            int e;
+            const char *msg = gzerror(f, &e);
+            return error_set(err, "%s: corrupt gzip data while reading the %s: %s", path, what, msg);
+        }
+        if (got == 0) return error_set(err, "%s: file ends early (in the %s)", path, what);
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+int idx_read(const char *path, int ndim, IdxArray *a, Error *err) {
+    memset(a, 0, sizeof *a);
+    CHECK(ndim >= 1 && ndim <= 4, "idx_read: ndim %d", ndim);
+    gzFile f = gzopen(path, "rb");
+    if (!f) return error_set(err, "cannot open %s: %s", path, errno ? strerror(errno) : "out of memory");
+    uint8_t magic[4];
+    if (read_exact(f, magic, 4, path, "header", err) != 0) goto fail;
+    if (magic[0] != 0 || magic[1] != 0) {
+        error_set(err, "%s: not an IDX file (magic %02x %02x %02x %02x, expected 00 00 08 %02x)", path, magic[0],
+                  magic[1], magic[2], magic[3], ndim);
+        goto fail;
+    }
+    if (magic[2] != 0x08) {
+        error_set(err, "%s: IDX data type 0x%02x, expected 0x08 (unsigned bytes)", path, magic[2]);
+        goto fail;
+    }
+    if (magic[3] != ndim) {
+        error_set(err, "%s: IDX file has %d dimensions, expected %d", path, magic[3], ndim);
+        goto fail;
+    }
+    int64_t total = 1;
+    for (int i = 0; i < ndim; i++) {
+        uint8_t b[4];
+        if (read_exact(f, b, 4, path, "header", err) != 0) goto fail;
+        int64_t d = ((int64_t)b[0] << 24) | ((int64_t)b[1] << 16) | ((int64_t)b[2] << 8) | b[3];
+        if (d <= 0 || d > (1 << 24)) {
+            error_set(err, "%s: IDX size %lld of dimension %d is out of range", path, (long long)d, i);
+            goto fail;
+        }
+        a->dims[i] = d;
+        total *= d;
+        if (total > IDX_MAX_BYTES) {
+            error_set(err, "%s: IDX header declares more than %lld bytes", path, (long long)IDX_MAX_BYTES);
+            goto fail;
+        }
+    }
+    a->ndim = ndim;
+    a->size = (size_t)total;
+    a->data = xmalloc(a->size);
+    if (read_exact(f, a->data, a->size, path, "data", err) != 0) goto fail;
+    uint8_t extra;
+    int more = gzread(f, &extra, 1);
+    if (more != 0) {
+        error_set(err, "%s: %s after the %lld bytes the header declares", path,
+                  more < 0 ? "corrupt data" : "extra data", (long long)total);
+        goto fail;
+    }
+    gzclose(f);
+    return 0;
+fail:
+    gzclose(f);
+    idx_free(a);
+    return -1;
+}
+
+void idx_free(IdxArray *a) {
+    free(a->data);
+    memset(a, 0, sizeof *a);
+}

@@ -1,0 +1,57 @@
+/*
+ * image.h — one image file: reading, format sniffing (by magic bytes, never
+ * by name), the header check against the pixel limit, and decode dispatch to
+ * JPEG or PNG. Also the single-image eval transform used by `predict`.
+ *
+ * Every failure a file can cause comes back as -1 with a reason in err that
+ * names the file; nothing a file contains can abort the process.
+ */
+#ifndef ALEXNET_IMAGE_H
+#define ALEXNET_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "common/util.h"
+#include "data/pixels.h"
+
+#define IMAGE_DEFAULT_MAX_PIXELS 100000000LL /* like PIL's decompression-bomb guard */
+
+typedef enum { IMAGE_UNKNOWN = 0, IMAGE_JPEG, IMAGE_PNG } ImageFormat;
+
+/* The format from the first bytes: JPEG (FF D8 FF) or PNG (89 'PNG' 0D 0A 1A 0A). */
+ImageFormat image_sniff(const uint8_t *data, size_t size);
+
+typedef struct ImageDecoder ImageDecoder; /* one per thread; buffers reused across images */
+
+ImageDecoder *image_decoder_create(void);
+void image_decoder_destroy(ImageDecoder *d);
+
+/* Reads the file and its header. Fails (-1, err names the file and the
+ * reason) on a missing/empty/unreadable file, an unknown format, a bad header,
+ * or a header declaring more than max_pixels pixels (0: the default) — before
+ * any pixel memory is allocated. */
+int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width, int *height, Error *err);
+
+/* Whether the open image can be decoded at scale n/8 < 1 (JPEG). */
+int image_can_scale(const ImageDecoder *d);
+
+/* Size of the open image decoded at scale_num/8. */
+void image_scaled_size(const ImageDecoder *d, int scale_num, int *sw, int *sh);
+
+/* Decodes [x0,x1) x [y0,y1) of the open image at scale_num/8 (8 for PNG) into
+ * out (which may hold a larger rectangle) and closes the image. 0, or -1 with
+ * err naming the file. */
+int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1, Pixels *out, Error *err);
+
+/* A warning of the last decode (a JPEG that ends mid-scan, corrupt data that
+ * was decoded anyway), or NULL. */
+const char *image_warning(const ImageDecoder *d);
+
+/* The eval transform on one file — resize to round(S*256/224) square, centre
+ * crop S — written to out in fmt (S*S*3 floats or bytes). The same code path
+ * as the eval loader, so `predict` and `eval` see identical inputs. */
+int image_load_eval(const char *path, int image_size, InputFormat fmt, void *out, int64_t max_pixels, Error *err);
+
+#endif

@@ -1,0 +1,452 @@
+/*
+ * loader.c — the worker pool and batch ring behind loader.h.
+ *
+ * Work is handed out one sample at a time as a ticket t = b*B + j (batch b,
+ * position j), lowest first, so all workers fill the oldest batch together
+ * and batches complete in order. Batch b lives in ring slot b % nslots; a
+ * worker may start on batch b only when that slot is free (the consumer
+ * released batch b - nslots). A sample is written straight into its slot, so
+ * nothing is copied after the worker is done with it.
+ *
+ * Restarts: loader_start_epoch() stops handing out tickets, waits for the
+ * samples in flight, then resets the ring; a generation counter marks any
+ * late completion as stale.
+ */
+#include "data/loader.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/philox.h"
+#include "data/image.h"
+#include "data/sample.h"
+#include "data/transforms.h"
+
+/* A train sample whose file and this many replacements in a row are all bad
+ * means the data set is broken, not unlucky: stop instead of spinning. */
+#define MAX_REPLACEMENTS 64
+
+enum { FLAG_BAD = 1, FLAG_WARNED = 2 };
+
+typedef struct {
+    int64_t batch;     /* batch held, -1 when free */
+    int n;             /* samples in that batch */
+    int done;          /* samples finished */
+    int held;          /* handed to the consumer */
+    int bad;
+    int failed;        /* strict mode (or a hopeless train sample): err says why */
+    Error err;
+    uint8_t *data;     /* [B] samples in cfg.format */
+    int32_t *labels;   /* [B] */
+    int64_t *indices;  /* [B] */
+    uint8_t *ok;       /* [B] eval: 0 = skipped bad file */
+} Slot;
+
+typedef struct {
+    Loader *l;
+    SampleWorker *sw;
+    pthread_t thread;
+} Worker;
+
+struct Loader {
+    const Dataset *ds;
+    LoaderConfig cfg;
+    size_t sample_bytes;
+    int64_t first, count; /* this rank's eval range; train: whole set */
+    int64_t nbatches;
+
+    int nslots;
+    Slot *slots;
+    Worker *workers;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv;  /* workers wait for tickets or free slots */
+    pthread_cond_t done_cv;  /* consumer waits for batches, start_epoch for idle workers */
+    int active, quit, inflight;
+    int idle_waiters;        /* start_epoch calls waiting for inflight == 0 */
+    uint64_t generation;
+    uint32_t epoch;
+    int64_t *perm;           /* [n] train order of the epoch */
+    int64_t next_ticket, end_ticket, next_batch;
+
+    atomic_uchar *flags;     /* [n] FLAG_* per file */
+    atomic_llong bad_files, warned_files;
+    pthread_mutex_t warn_mu; /* one warning line at a time */
+};
+
+static void warn_line(Loader *l, const char *msg) {
+    if (l->cfg.quiet) return;
+    pthread_mutex_lock(&l->warn_mu);
+    warnf("%s", msg);
+    pthread_mutex_unlock(&l->warn_mu);
+}
+
+static void note_bad(Loader *l, int64_t idx, const Error *e) {
+    if (atomic_fetch_or(&l->flags[idx], FLAG_BAD) & FLAG_BAD) return;
+    atomic_fetch_add(&l->bad_files, 1);
+    char msg[sizeof e->msg + 64];
+    snprintf(msg, sizeof msg, "bad image %s (%s)", e->msg,
+             l->cfg.mode == LOADER_TRAIN ? "replaced by another sample" : "left out of the evaluation");
+    warn_line(l, msg);
+}
+
+/* A file used despite a decoder warning: warned once; fatal in strict mode. */
+static void note_warning(Loader *l, int64_t idx, const char *w, int *failed, Error *err) {
+    if (l->cfg.strict) {
+        *failed = 1;
+        error_set(err, "%s (strict: refusing a damaged file)", w);
+    }
+    if (atomic_fetch_or(&l->flags[idx], FLAG_WARNED) & FLAG_WARNED) return;
+    atomic_fetch_add(&l->warned_files, 1);
+    char msg[sizeof(Error) + 32];
+    snprintf(msg, sizeof msg, "%s (decoded anyway)", w);
+    warn_line(l, msg);
+}
+
+static int64_t samples_in_batch(const Loader *l, int64_t b) {
+    int64_t B = l->cfg.batch;
+    if (l->cfg.mode == LOADER_TRAIN) return B;
+    int64_t left = l->count - b * B;
+    return left < B ? left : B;
+}
+
+/* Produces sample j of batch b into slot s. Returns the bad files met; on a
+ * fatal problem sets *failed and err. */
+static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, uint32_t epoch, const int64_t *perm,
+                       int *failed, Error *err) {
+    const LoaderConfig *c = &l->cfg;
+    const Dataset *ds = l->ds;
+    void *out = s->data + (size_t)j * l->sample_bytes;
+    int bad = 0;
+    Error e;
+    if (c->mode == LOADER_EVAL) {
+        int64_t idx = l->first + b * c->batch + j;
+        s->indices[j] = idx;
+        s->labels[j] = ds->labels[idx];
+        s->ok[j] = 1;
+        if (sample_eval(sw, ds->paths[idx], out, c->format, &e) != 0) {
+            note_bad(l, idx, &e);
+            s->ok[j] = 0;
+            bad = 1;
+            if (c->strict) {
+                *failed = 1;
+                *err = e;
+            }
+        } else if (sample_worker_warning(sw)) {
+            note_warning(l, idx, sample_worker_warning(sw), failed, err);
+        }
+        return bad;
+    }
+    int64_t G = (int64_t)c->batch * c->world;
+    int64_t idx = perm[b * G + (int64_t)c->rank * c->batch + j];
+    for (uint32_t attempt = 0;; attempt++) {
+        int64_t d = idx;
+        if (attempt > 0) {
+            uint32_t w = rng_word(c->seed, RNG_AUGMENT, epoch, (uint32_t)idx,
+                                  (uint64_t)attempt * AUGMENT_WORDS_PER_ATTEMPT - 1);
+            d = (int64_t)(((uint64_t)w * (uint64_t)ds->n) >> 32);
+        }
+        AugmentKey key = {c->seed, epoch, (uint32_t)idx, attempt};
+        if (sample_train(sw, ds->paths[d], &key, NULL, out, c->format, &e) == 0) {
+            s->indices[j] = d;
+            s->labels[j] = ds->labels[d];
+            if (sample_worker_warning(sw)) note_warning(l, d, sample_worker_warning(sw), failed, err);
+            return bad;
+        }
+        note_bad(l, d, &e);
+        bad++;
+        if (c->strict) {
+            *failed = 1;
+            *err = e;
+            return bad;
+        }
+        if (attempt >= MAX_REPLACEMENTS) {
+            *failed = 1;
+            error_set(err, "%d bad images in a row while replacing %s (last: %s)", MAX_REPLACEMENTS + 1,
+                      ds->paths[idx], e.msg);
+            return bad;
+        }
+    }
+}
+
+/* Under mu: can a worker take next_ticket now? Claims the slot if so. */
+static Slot *claim(Loader *l, int64_t *b, int *j) {
+    if (!l->active || l->next_ticket >= l->end_ticket) return NULL;
+    int64_t t = l->next_ticket, B = l->cfg.batch;
+    int64_t batch = t / B;
+    Slot *s = &l->slots[batch % l->nslots];
+    if (s->batch != batch) {
+        if (s->batch != -1) return NULL; /* still holds batch - nslots */
+        s->batch = batch;
+        s->n = (int)samples_in_batch(l, batch);
+        s->done = s->bad = s->failed = s->held = 0;
+    }
+    l->next_ticket++;
+    *b = batch;
+    *j = (int)(t % B);
+    return s;
+}
+
+static void *worker_main(void *arg) {
+    Worker *w = arg;
+    Loader *l = w->l;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        int64_t b;
+        int j;
+        Slot *s = NULL;
+        while (!l->quit && !(s = claim(l, &b, &j))) pthread_cond_wait(&l->work_cv, &l->mu);
+        if (l->quit) break;
+        uint64_t gen = l->generation;
+        uint32_t epoch = l->epoch;
+        const int64_t *perm = l->perm;
+        l->inflight++;
+        pthread_mutex_unlock(&l->mu);
+
+        int failed = 0;
+        Error err = {{0}};
+        int bad = make_sample(l, w->sw, s, b, j, epoch, perm, &failed, &err);
+
+        pthread_mutex_lock(&l->mu);
+        l->inflight--;
+        if (gen == l->generation) {
+            s->bad += bad;
+            if (failed && !s->failed) {
+                s->failed = 1;
+                s->err = err;
+            }
+            if (++s->done == s->n) pthread_cond_broadcast(&l->done_cv);
+        }
+        if (l->inflight == 0 && l->idle_waiters > 0) pthread_cond_broadcast(&l->done_cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+Loader *loader_create(const Dataset *ds, const LoaderConfig *cfg, Error *err) {
+    return loader_create_opts(ds, cfg, NULL, err);
+}
+
+Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const LoaderOptions *opt, Error *err) {
+    LoaderConfig c = *cfg;
+    LoaderOptions o = {0};
+    if (opt) o = *opt;
+    if (c.world <= 0) c.world = 1;
+    if (c.scale_min <= 0.0f) c.scale_min = 0.08f;
+    if (o.prefetch <= 0) o.prefetch = 2;
+    if (c.max_image_pixels <= 0) c.max_image_pixels = IMAGE_DEFAULT_MAX_PIXELS;
+    if (c.batch < 1) return error_set(err, "batch size must be at least 1 (got %d)", c.batch), NULL;
+    if (c.image_size < 8 || c.image_size > 4096)
+        return error_set(err, "image size must be between 8 and 4096 (got %d)", c.image_size), NULL;
+    if (c.workers < 1 || c.workers > 256)
+        return error_set(err, "workers must be between 1 and 256 (got %d)", c.workers), NULL;
+    if (c.rank < 0 || c.rank >= c.world)
+        return error_set(err, "rank %d is outside 0..%d", c.rank, c.world - 1), NULL;
+    if (c.scale_min > 1.0f) return error_set(err, "scale_min must be in (0, 1] (got %g)", c.scale_min), NULL;
+    if (c.format != INPUT_F32_NCHW && c.format != INPUT_F32_NHWC && c.format != INPUT_U8_NHWC)
+        return error_set(err, "unknown input format %d", (int)c.format), NULL;
+    if (ds->n <= 0) return error_set(err, "data set %s is empty", ds->root ? ds->root : "?"), NULL;
+    if (ds->n >= (int64_t)UINT32_MAX) return error_set(err, "data set %s has too many images", ds->root), NULL;
+
+    Loader *l = xcalloc(1, sizeof *l);
+    l->ds = ds;
+    l->cfg = c;
+    l->sample_bytes = input_sample_bytes(c.format, c.image_size);
+    if (c.mode == LOADER_TRAIN) {
+        int64_t G = (int64_t)c.batch * c.world;
+        l->first = 0;
+        l->count = ds->n;
+        l->nbatches = ds->n / G;
+        if (l->nbatches == 0) {
+            free(l);
+            return error_set(err, "%s has %lld images, fewer than one global batch of %lld (batch %d x %d ranks)",
+                             ds->root, (long long)ds->n, (long long)G, c.batch, c.world),
+                   NULL;
+        }
+        l->perm = xmalloc(sizeof *l->perm * (size_t)ds->n);
+    } else {
+        l->first = (int64_t)c.rank * ds->n / c.world;
+        l->count = (int64_t)(c.rank + 1) * ds->n / c.world - l->first;
+        l->nbatches = (l->count + c.batch - 1) / c.batch;
+    }
+    l->flags = xcalloc((size_t)ds->n, sizeof *l->flags);
+    atomic_init(&l->bad_files, 0);
+    atomic_init(&l->warned_files, 0);
+
+    l->nslots = o.prefetch + 1;
+    l->slots = xcalloc((size_t)l->nslots, sizeof *l->slots);
+    for (int i = 0; i < l->nslots; i++) {
+        Slot *s = &l->slots[i];
+        s->batch = -1;
+        s->data = xaligned_alloc(l->sample_bytes * (size_t)c.batch);
+        s->labels = xmalloc(sizeof *s->labels * (size_t)c.batch);
+        s->indices = xmalloc(sizeof *s->indices * (size_t)c.batch);
+        s->ok = xmalloc((size_t)c.batch);
+    }
+    CHECK(pthread_mutex_init(&l->mu, NULL) == 0, "pthread_mutex_init");
+    CHECK(pthread_mutex_init(&l->warn_mu, NULL) == 0, "pthread_mutex_init");
+    CHECK(pthread_cond_init(&l->work_cv, NULL) == 0, "pthread_cond_init");
+    CHECK(pthread_cond_init(&l->done_cv, NULL) == 0, "pthread_cond_init");
+
+    SampleConfig sc = {c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels};
+    l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
+    for (int i = 0; i < c.workers; i++) {
+        l->workers[i].l = l;
+        l->workers[i].sw = sample_worker_create(&sc);
+        int rc = pthread_create(&l->workers[i].thread, NULL, worker_main, &l->workers[i]);
+        CHECK(rc == 0, "pthread_create failed (%d)", rc);
+    }
+    return l;
+}
+
+int64_t loader_batches_per_epoch(const Loader *l) {
+    return l->nbatches;
+}
+
+/* The epoch's order: Fisher-Yates driven by philox (RNG_SHUFFLE, a = epoch). */
+static void make_perm(int64_t *perm, int64_t n, uint64_t seed, uint32_t epoch) {
+    for (int64_t i = 0; i < n; i++) perm[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        uint32_t w = rng_word(seed, RNG_SHUFFLE, epoch, 0, (uint64_t)i);
+        int64_t j = (int64_t)(((uint64_t)w * (uint64_t)(i + 1)) >> 32);
+        int64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+}
+
+void loader_start_epoch(Loader *l, int epoch, int64_t first_batch) {
+    CHECK(epoch >= 0, "negative epoch %d", epoch);
+    pthread_mutex_lock(&l->mu);
+    l->active = 0;
+    l->generation++;
+    l->idle_waiters++;
+    while (l->inflight > 0) pthread_cond_wait(&l->done_cv, &l->mu);
+    l->idle_waiters--;
+    for (int i = 0; i < l->nslots; i++) {
+        l->slots[i].batch = -1;
+        l->slots[i].held = 0;
+    }
+    l->epoch = (uint32_t)epoch;
+    if (l->cfg.mode == LOADER_TRAIN) make_perm(l->perm, l->ds->n, l->cfg.seed, l->epoch);
+    if (first_batch < 0) first_batch = 0;
+    if (first_batch > l->nbatches) first_batch = l->nbatches;
+    int64_t total = l->cfg.mode == LOADER_TRAIN ? l->nbatches * l->cfg.batch : l->count;
+    l->next_ticket = first_batch * l->cfg.batch;
+    l->end_ticket = total;
+    l->next_batch = first_batch;
+    l->active = 1;
+    pthread_cond_broadcast(&l->work_cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+/* Eval: moves the good samples of a slot to the front. Returns their count. */
+static int compact(Loader *l, Slot *s) {
+    int m = 0;
+    for (int j = 0; j < s->n; j++) {
+        if (!s->ok[j]) continue;
+        if (m != j) {
+            memmove(s->data + (size_t)m * l->sample_bytes, s->data + (size_t)j * l->sample_bytes, l->sample_bytes);
+            s->labels[m] = s->labels[j];
+            s->indices[m] = s->indices[j];
+            s->ok[m] = 1;
+        }
+        m++;
+    }
+    return m;
+}
+
+int loader_next(Loader *l, Batch *b, Error *err) {
+    memset(b, 0, sizeof *b);
+    int carried = 0; /* bad files of eval batches that came out empty and were skipped */
+    for (;;) {
+        pthread_mutex_lock(&l->mu);
+        CHECK(l->generation > 0, "loader_next before loader_start_epoch");
+        if (l->next_batch >= l->nbatches) {
+            pthread_mutex_unlock(&l->mu);
+            return 0;
+        }
+        int64_t want = l->next_batch;
+        Slot *s = &l->slots[want % l->nslots];
+        while (!(s->batch == want && s->done == s->n)) {
+            CHECK(!(s->held && s->batch != want), "loader_next: all %d ring slots are held; release a batch first",
+                  l->nslots);
+            pthread_cond_wait(&l->done_cv, &l->mu);
+        }
+        if (s->failed) {
+            if (err) *err = s->err;
+            pthread_mutex_unlock(&l->mu);
+            return -1;
+        }
+        s->held = 1;
+        l->next_batch++;
+        pthread_mutex_unlock(&l->mu);
+
+        int n = s->n;
+        if (l->cfg.mode == LOADER_EVAL && s->bad > 0) n = compact(l, s);
+        b->data = s->data;
+        b->batch_index = want;
+        if (n == 0) {
+            carried += s->bad;
+            loader_release(l, b);
+            continue;
+        }
+        b->n = n;
+        b->labels = s->labels;
+        b->indices = s->indices;
+        b->bad = s->bad + carried;
+        return 1;
+    }
+}
+
+void loader_release(Loader *l, Batch *b) {
+    if (!b->data) return;
+    pthread_mutex_lock(&l->mu);
+    Slot *s = &l->slots[b->batch_index % l->nslots];
+    if (s->batch == b->batch_index && s->held) {
+        s->batch = -1;
+        s->held = 0;
+        pthread_cond_broadcast(&l->work_cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    b->data = NULL;
+}
+
+int64_t loader_bad_files(const Loader *l) {
+    return atomic_load(&((Loader *)l)->bad_files);
+}
+
+int64_t loader_warned_files(const Loader *l) {
+    return atomic_load(&((Loader *)l)->warned_files);
+}
+
+void loader_destroy(Loader *l) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    l->quit = 1;
+    l->active = 0;
+    pthread_cond_broadcast(&l->work_cv);
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < l->cfg.workers; i++) {
+        pthread_join(l->workers[i].thread, NULL);
+        sample_worker_destroy(l->workers[i].sw);
+    }
+    free(l->workers);
+    for (int i = 0; i < l->nslots; i++) {
+        free(l->slots[i].data);
+        free(l->slots[i].labels);
+        free(l->slots[i].indices);
+        free(l->slots[i].ok);
+    }
+    free(l->slots);
+    pthread_mutex_destroy(&l->mu);
+    pthread_mutex_destroy(&l->warn_mu);
+    pthread_cond_destroy(&l->work_cv);
+    pthread_cond_destroy(&l->done_cv);
+    free(l->perm);
+    free((void *)l->flags);
+    free(l);
+}

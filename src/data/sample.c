@@ -1,0 +1,147 @@
+/*
+ * sample.c — the per-sample pipeline shared by the loader and `predict`
+ * (see sample.h).
+ *
+ * Geometry: PIL crops the box (j, i, w, h) and resizes it to S x S. After
+ * decoding at scale f = n/8 the same box is [j*f, (j+w)*f) in the scaled
+ * image — fractional, which Pillow's coefficient formula takes as is — and
+ * the taps stay inside the scaled box's pixels. At f = 1 this is Pillow's
+ * computation exactly.
+ */
+#include "data/sample.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "data/image.h"
+#include "data/pixels.h"
+#include "data/resize.h"
+
+struct SampleWorker {
+    SampleConfig cfg;
+    ImageDecoder *dec;
+    Pixels pix;
+    ResampleAxis ax, ay;
+    uint8_t *tmp;   /* resampler scratch */
+    size_t tmp_cap;
+    uint8_t *rgb;   /* [3][S][S] planes before the output conversion */
+    int width, height;
+    int has_warning;
+    char warning[sizeof(Error) + 64];
+};
+
+/* Scratch bigger than this (a huge PNG) is given back after the sample. */
+#define KEEP_SCRATCH (32u << 20)
+
+/* DCT scales used, as numerators of n/8. libjpeg-turbo has SIMD inverse DCTs
+ * for 1/8, 1/4, 1/2 and 1; the other sizes are plain C. */
+static const int SCALES[] = {1, 2, 4, 8};
+
+SampleWorker *sample_worker_create(const SampleConfig *cfg) {
+    CHECK(cfg->image_size > 0, "image size %d", cfg->image_size);
+    SampleWorker *w = xcalloc(1, sizeof *w);
+    w->cfg = *cfg;
+    w->dec = image_decoder_create();
+    w->rgb = xaligned_alloc((size_t)cfg->image_size * (size_t)cfg->image_size * 3);
+    return w;
+}
+
+void sample_worker_destroy(SampleWorker *w) {
+    if (!w) return;
+    image_decoder_destroy(w->dec);
+    pixels_free(&w->pix);
+    resample_axis_free(&w->ax);
+    resample_axis_free(&w->ay);
+    free(w->tmp);
+    free(w->rgb);
+    free(w);
+}
+
+const char *sample_worker_warning(const SampleWorker *w) {
+    return w->has_warning ? w->warning : NULL;
+}
+
+/* The smallest scale n/8 at which the crop still covers out x out pixels. */
+static int choose_scale(const SampleWorker *w, int cw, int ch, int out) {
+    if (w->cfg.exact || !image_can_scale(w->dec)) return 8;
+    for (size_t s = 0; s < sizeof SCALES / sizeof SCALES[0]; s++)
+        if ((int64_t)cw * SCALES[s] >= 8LL * out && (int64_t)ch * SCALES[s] >= 8LL * out) return SCALES[s];
+    return 8;
+}
+
+/* Crop (cx, cy, cw, ch) of the open image, resized to out x out, of which the
+ * S x S window at (win, win) is written to dst (mirrored if asked). */
+static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, int ch, int out, int win, int mirror,
+                   uint8_t *dst, Error *err) {
+    const int S = w->cfg.image_size;
+    int num = choose_scale(w, cw, ch, out);
+    int sw, sh;
+    image_scaled_size(w->dec, num, &sw, &sh);
+    double f = num / 8.0;
+    double in0x = cx * f, in1x = (cx + cw) * f, in0y = cy * f, in1y = (cy + ch) * f;
+    int lox = (int)floor(in0x), hix = (int)ceil(in1x), loy = (int)floor(in0y), hiy = (int)ceil(in1y);
+    if (hix > sw) hix = sw;
+    if (hiy > sh) hiy = sh;
+    resample_axis_init(&w->ax, in0x, in1x, lox, hix, out, win, S, mirror);
+    resample_axis_init(&w->ay, in0y, in1y, loy, hiy, out, win, S, 0);
+    if (image_decode(w->dec, num, w->ax.first, w->ay.first, w->ax.last, w->ay.last, &w->pix, err) != 0) return -1;
+    const char *warn = image_warning(w->dec);
+    if (warn) {
+        snprintf(w->warning, sizeof w->warning, "%s: %s", path, warn);
+        w->has_warning = 1;
+    }
+    CHECK(w->pix.x0 <= w->ax.first && w->pix.x0 + w->pix.w >= w->ax.last && w->pix.y0 <= w->ay.first &&
+              w->pix.y0 + w->pix.h >= w->ay.last,
+          "decoder returned a smaller rectangle than asked");
+    size_t need = resample_tmp_bytes(&w->ax, &w->ay);
+    if (need > w->tmp_cap) {
+        free(w->tmp);
+        w->tmp = xmalloc(need);
+        w->tmp_cap = need;
+    }
+    resample_rgbx(dst, w->pix.px, w->pix.stride, w->pix.x0, w->pix.y0, &w->ax, &w->ay, w->tmp);
+    if (w->pix.cap > KEEP_SCRATCH) pixels_free(&w->pix);
+    if (w->tmp_cap > KEEP_SCRATCH) {
+        free(w->tmp);
+        w->tmp = NULL;
+        w->tmp_cap = 0;
+    }
+    return 0;
+}
+
+static int open_image(SampleWorker *w, const char *path, Error *err) {
+    w->has_warning = 0;
+    w->width = w->height = 0;
+    return image_open(w->dec, path, w->cfg.max_pixels, &w->width, &w->height, err);
+}
+
+int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const Augment *fixed, void *out,
+                 InputFormat fmt, Error *err) {
+    if (open_image(w, path, err) != 0) return -1;
+    Augment drawn;
+    const Augment *a = fixed;
+    if (!a) {
+        augment_draw(&drawn, w->width, w->height, w->cfg.scale_min, w->cfg.color_jitter, key);
+        a = &drawn;
+    }
+    const CropBox *c = &a->crop;
+    if (c->i < 0 || c->j < 0 || c->h <= 0 || c->w <= 0 || c->i + c->h > w->height || c->j + c->w > w->width) {
+        return error_set(err, "%s: crop box (top %d, left %d, %dx%d) is outside the %dx%d image", path, c->i, c->j,
+                         c->w, c->h, w->width, w->height);
+    }
+    const int S = w->cfg.image_size;
+    if (produce(w, path, c->j, c->i, c->w, c->h, S, 0, a->flip, w->rgb, err) != 0) return -1;
+    color_jitter(w->rgb, (size_t)S * (size_t)S, a);
+    write_sample(out, w->rgb, S, fmt);
+    return 0;
+}
+
+int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err) {
+    if (open_image(w, path, err) != 0) return -1;
+    const int S = w->cfg.image_size, R = eval_resize_size(S);
+    int off = (int)nearbyint((R - S) / 2.0); /* CenterCrop: int(round((R - S) / 2)) */
+    if (produce(w, path, 0, 0, w->width, w->height, R, off, 0, w->rgb, err) != 0) return -1;
+    write_sample(out, w->rgb, S, fmt);
+    return 0;
+}

@@ -1,0 +1,46 @@
+/*
+ * sample.h — one file to one S x S sample: open, draw or take the
+ * augmentation, pick the DCT scale, decode only the needed rectangle,
+ * resample (flip folded in), colour-jitter, convert to the output format.
+ *
+ * The fast path decodes a JPEG at the smallest scale n/8 that keeps the crop
+ * at least S pixels on both sides, so the resampler still shrinks (and
+ * antialiases); `exact` decodes at full size, which makes the output
+ * byte-identical to torchvision's PIL pipeline for the same parameters.
+ */
+#ifndef ALEXNET_SAMPLE_H
+#define ALEXNET_SAMPLE_H
+
+#include <stdint.h>
+
+#include "backend/backend.h"
+#include "common/util.h"
+#include "data/transforms.h"
+
+typedef struct {
+    int image_size;     /* S */
+    float scale_min;    /* RandomResizedCrop lower bound */
+    int color_jitter;   /* 1: on */
+    int exact;          /* 1: no DCT-domain downscaling */
+    int64_t max_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */
+} SampleConfig;
+
+typedef struct SampleWorker SampleWorker; /* per-thread decoder and scratch */
+
+SampleWorker *sample_worker_create(const SampleConfig *cfg);
+void sample_worker_destroy(SampleWorker *w);
+
+/* Training sample of path into out (fmt). The augmentation is drawn from key,
+ * or taken from fixed when non-NULL (tests). 0, or -1 with err naming the
+ * file and the reason. */
+int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const Augment *fixed, void *out,
+                 InputFormat fmt, Error *err);
+
+/* Eval sample: resize to round(S*256/224) square, centre crop S. */
+int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err);
+
+/* "path: reason" for the last sample's file if the decoder warned but the
+ * image was still used (e.g. a JPEG ending mid-scan), or NULL. */
+const char *sample_worker_warning(const SampleWorker *w);
+
+#endif

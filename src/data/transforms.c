@@ -1,0 +1,194 @@
+/*
+ * transforms.c — augmentation parameters, PIL-exact colour jitter and the
+ * output conversion (see transforms.h).
+ *
+ * torchvision applies ColorJitter to a PIL image, so each op is PIL's
+ * ImageEnhance: Image.blend(degenerate, img, f) = trunc(clip(d + f*(v - d)))
+ * in float per byte, with degenerate = black (brightness), the rounded mean
+ * of the "L" image (contrast) or the "L" image itself (saturation). Doing the
+ * same here in uint8 gives torchvision's bytes exactly. Images are planar
+ * ([3][S][S], see resize.h) so every op is a straight vector loop.
+ */
+#include "data/transforms.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__AVX512VBMI__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
+#include "common/philox.h"
+#include "common/util.h"
+
+const float IMAGENET_MEAN[3] = {0.485f, 0.456f, 0.406f};
+const float IMAGENET_STD[3] = {0.229f, 0.224f, 0.225f};
+
+/* Word offsets inside an attempt's slice of the (epoch, index) stream. */
+enum { W_TRY = 0, W_FLIP = 40, W_JITTER = 41, W_ORDER = 44 };
+
+static uint32_t key_word(const AugmentKey *k, uint32_t w) {
+    return rng_word(k->seed, RNG_AUGMENT, k->epoch, k->index, (uint64_t)k->attempt * AUGMENT_WORDS_PER_ATTEMPT + w);
+}
+
+static double key_uniform(const AugmentKey *k, uint32_t w, double lo, double hi) {
+    return lo + (hi - lo) * (double)rng_u01(key_word(k, w));
+}
+
+/* torch.randint(0, n): uniform in [0, n). */
+static int key_randint(const AugmentKey *k, uint32_t w, int n) {
+    return (int)(((uint64_t)key_word(k, w) * (uint64_t)n) >> 32);
+}
+
+CropBox rrc_params(int width, int height, float scale_min, const AugmentKey *key) {
+    double area = (double)width * (double)height;
+    double log_lo = log(RRC_RATIO_MIN), log_hi = log(RRC_RATIO_MAX);
+    for (int t = 0; t < 10; t++) {
+        double target = area * key_uniform(key, W_TRY + 4 * t, scale_min, 1.0);
+        double aspect = exp(key_uniform(key, W_TRY + 4 * t + 1, log_lo, log_hi));
+        int w = (int)nearbyint(sqrt(target * aspect)); /* Python's round(): half to even */
+        int h = (int)nearbyint(sqrt(target / aspect));
+        if (w > 0 && w <= width && h > 0 && h <= height) {
+            CropBox c = {key_randint(key, W_TRY + 4 * t + 2, height - h + 1),
+                         key_randint(key, W_TRY + 4 * t + 3, width - w + 1), h, w};
+            return c;
+        }
+    }
+    double in_ratio = (double)width / (double)height;
+    int w = width, h = height;
+    if (in_ratio < RRC_RATIO_MIN) {
+        h = (int)nearbyint(w / RRC_RATIO_MIN);
+    } else if (in_ratio > RRC_RATIO_MAX) {
+        w = (int)nearbyint(h * RRC_RATIO_MAX);
+    }
+    CropBox c = {(height - h) / 2, (width - w) / 2, h, w};
+    return c;
+}
+
+void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, const AugmentKey *key) {
+    memset(a, 0, sizeof *a);
+    a->crop = rrc_params(width, height, scale_min, key);
+    a->flip = rng_u01(key_word(key, W_FLIP)) < 0.5f;
+    a->jitter = color_jitter;
+    for (int f = 0; f < 3; f++)
+        a->factor[f] = 1.0f - JITTER_STRENGTH + 2.0f * JITTER_STRENGTH * rng_u01(key_word(key, W_JITTER + f));
+    uint8_t order[3] = {0, 1, 2};
+    for (int i = 2; i > 0; i--) { /* Fisher-Yates: a uniform permutation */
+        int j = key_randint(key, W_ORDER + (uint32_t)(2 - i), i + 1);
+        uint8_t t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    memcpy(a->order, order, sizeof order);
+}
+
+/* Pillow's ImagingBlend on one byte: degenerate d, image v, factor f:
+ * float d + f*(v - d), clipped to [0, 255], truncated. Truncating first and
+ * clamping the integer is the same function (no value is NaN or huge) and
+ * vectorises to plain min/max. No FMA contraction (ISO C mode's default),
+ * as in Pillow. */
+#pragma STDC FP_CONTRACT OFF
+static inline uint8_t blend(float d, float v, float f) {
+    int32_t t = (int32_t)(d + f * (v - d));
+    t = t < 0 ? 0 : t;
+    return (uint8_t)(t > 255 ? 255 : t);
+}
+
+/* Pillow's "L": (19595 R + 38470 G + 7471 B + 0x8000) >> 16. */
+static inline int32_t luma(int32_t r, int32_t g, int32_t b) {
+    return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+}
+
+/* v -> blend(d, v, f) on every byte. With AVX-512 VBMI the 256 answers sit
+ * in four registers and a byte permute looks 64 of them up at a time;
+ * otherwise the float blend itself is the fastest vector loop. */
+static void blend_all(uint8_t *px, size_t count, float d, float f) {
+    size_t i = 0;
+#if defined(__AVX512VBMI__) && defined(__AVX512BW__)
+    uint8_t table[256];
+    for (int v = 0; v < 256; v++) table[v] = blend(d, (float)v, f);
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i t2 = _mm512_loadu_si512(table + 128), t3 = _mm512_loadu_si512(table + 192);
+    for (; i + 64 <= count; i += 64) {
+        __m512i v = _mm512_loadu_si512(px + i);
+        __m512i low = _mm512_permutex2var_epi8(t0, v, t1), high = _mm512_permutex2var_epi8(t2, v, t3);
+        _mm512_storeu_si512(px + i, _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), low, high));
+    }
+#endif
+    for (; i < count; i++) px[i] = blend(d, (float)px[i], f);
+}
+
+void adjust_brightness(uint8_t *px, size_t n, float f) {
+    blend_all(px, 3 * n, 0.0f, f);
+}
+
+void adjust_contrast(uint8_t *px, size_t n, float f) {
+    const uint8_t *r = px, *g = px + n, *b = px + 2 * n;
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += luma(r[i], g[i], b[i]);
+    /* ImageStat's mean of the "L" image, then int(mean + 0.5). */
+    float mean = (float)(int)((double)sum / (double)n + 0.5);
+    blend_all(px, 3 * n, mean, f);
+}
+
+void adjust_saturation(uint8_t *px, size_t n, float f) {
+    uint8_t *r = px, *g = px + n, *b = px + 2 * n;
+    for (size_t i = 0; i < n; i++) {
+        float y = (float)luma(r[i], g[i], b[i]);
+        r[i] = blend(y, (float)r[i], f);
+        g[i] = blend(y, (float)g[i], f);
+        b[i] = blend(y, (float)b[i], f);
+    }
+}
+
+void color_jitter(uint8_t *px, size_t n, const Augment *a) {
+    if (!a->jitter) return;
+    for (int k = 0; k < 3; k++) {
+        int op = a->order[k];
+        float f = a->factor[op];
+        if (op == JITTER_BRIGHTNESS) adjust_brightness(px, n, f);
+        else if (op == JITTER_CONTRAST) adjust_contrast(px, n, f);
+        else adjust_saturation(px, n, f);
+    }
+}
+
+size_t input_sample_bytes(InputFormat fmt, int image_size) {
+    size_t n = (size_t)image_size * (size_t)image_size * 3;
+    return fmt == INPUT_U8_NHWC ? n : n * sizeof(float);
+}
+
+void write_sample(void *dst, const uint8_t *planes, int image_size, InputFormat fmt) {
+    const size_t n = (size_t)image_size * (size_t)image_size;
+    const uint8_t *r = planes, *g = planes + n, *b = planes + 2 * n;
+    if (fmt == INPUT_U8_NHWC) {
+        uint8_t *out = dst;
+        for (size_t i = 0; i < n; i++) {
+            out[3 * i + 0] = r[i];
+            out[3 * i + 1] = g[i];
+            out[3 * i + 2] = b[i];
+        }
+        return;
+    }
+    /* ToTensor then Normalize, in float32 as torch computes them: (v / 255 - mean) / std. */
+    float *out = dst;
+    if (fmt == INPUT_F32_NCHW) {
+        for (int c = 0; c < 3; c++) {
+            const uint8_t *p = planes + (size_t)c * n;
+            float *o = out + (size_t)c * n;
+            const float m = IMAGENET_MEAN[c], s = IMAGENET_STD[c];
+            for (size_t i = 0; i < n; i++) o[i] = ((float)p[i] / 255.0f - m) / s;
+        }
+    } else {
+        const float m0 = IMAGENET_MEAN[0], m1 = IMAGENET_MEAN[1], m2 = IMAGENET_MEAN[2];
+        const float s0 = IMAGENET_STD[0], s1 = IMAGENET_STD[1], s2 = IMAGENET_STD[2];
+        for (size_t i = 0; i < n; i++) {
+            out[3 * i + 0] = ((float)r[i] / 255.0f - m0) / s0;
+            out[3 * i + 1] = ((float)g[i] / 255.0f - m1) / s1;
+            out[3 * i + 2] = ((float)b[i] / 255.0f - m2) / s2;
+        }
+    }
+}
+
+int eval_resize_size(int image_size) {
+    return (image_size * 256 + 112) / 224;
+}

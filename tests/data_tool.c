@@ -1,0 +1,254 @@
+/*
+ * data_tool.c — a test-only front end to the image pipeline, driven by the
+ * Python tests (tests/data_*.py) that compare it with PIL and torchvision:
+ *
+ *   decode FILE OUT                       full-size RGB; prints "W H"
+ *   region FILE NUM X0 Y0 X1 Y1 OUT       RGB of a rectangle at scale NUM/8;
+ *                                         prints "x0 y0 w h full_w full_h"
+ *   train FILE OUT S FMT EXACT I J H W FLIP JITTER FB FC FS O0 O1 O2
+ *                                         train transform with fixed parameters
+ *   eval FILE OUT S FMT EXACT             eval transform
+ *   predict FILE OUT S FMT                image_load_eval()
+ *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH]
+ *                                         one epoch; prints per batch
+ *                                         "batch B n N bad K hash H idx I..."
+ *                                         and "bad_files N warned M"
+ *   speed DIR NUM                         single-thread decode img/s at NUM/8
+ *   ycck IN W H OUT                       writes raw CMYK bytes as a YCCK JPEG
+ *                                         (PIL can't write YCCK)
+ *
+ * FMT is nchw, nhwc or u8. Outputs are raw little-endian arrays.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+#include "data/dataset.h"
+#include "data/image.h"
+#include "data/loader.h"
+#include "data/sample.h"
+#include "data/transforms.h"
+
+static int parse_fmt(const char *s, InputFormat *f) {
+    if (strcmp(s, "nchw") == 0) *f = INPUT_F32_NCHW;
+    else if (strcmp(s, "nhwc") == 0) *f = INPUT_F32_NHWC;
+    else if (strcmp(s, "u8") == 0) *f = INPUT_U8_NHWC;
+    else return -1;
+    return 0;
+}
+
+static int write_raw(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "data_tool: cannot write %s\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_region(const char *path, int num, int x0, int y0, int x1, int y1, const char *out) {
+    ImageDecoder *d = image_decoder_create();
+    Error err;
+    int w, h, rc = 1;
+    Pixels px = {0};
+    if (image_open(d, path, 0, &w, &h, &err) != 0 || image_decode(d, num, x0, y0, x1, y1, &px, &err) != 0) {
+        fprintf(stderr, "data_tool: %s\n", err.msg);
+        goto done;
+    }
+    if (image_warning(d)) fprintf(stderr, "data_tool: warning: %s\n", image_warning(d));
+    printf("%d %d %d %d %d %d\n", px.x0, px.y0, px.w, px.h, px.full_w, px.full_h);
+    uint8_t *tight = malloc((size_t)px.w * (size_t)px.h * 3);
+    for (int y = 0; y < px.h; y++)
+        for (int x = 0; x < px.w; x++) memcpy(tight + ((size_t)y * px.w + x) * 3, px.px + (size_t)y * px.stride + 4 * x, 3);
+    rc = write_raw(out, tight, (size_t)px.w * (size_t)px.h * 3);
+    free(tight);
+done:
+    pixels_free(&px);
+    image_decoder_destroy(d);
+    return rc;
+}
+
+static int cmd_decode(const char *path, const char *out) {
+    ImageDecoder *d = image_decoder_create();
+    Error err;
+    int w, h;
+    if (image_open(d, path, 0, &w, &h, &err) != 0) {
+        fprintf(stderr, "data_tool: %s\n", err.msg);
+        image_decoder_destroy(d);
+        return 1;
+    }
+    image_decoder_destroy(d);
+    return cmd_region(path, 8, 0, 0, w, h, out);
+}
+
+static int cmd_transform(int argc, char **argv, int train) {
+    const char *path = argv[2], *out = argv[3];
+    int S = atoi(argv[4]);
+    InputFormat fmt;
+    if (parse_fmt(argv[5], &fmt) != 0) return 2;
+    SampleConfig cfg = {.image_size = S, .exact = atoi(argv[6])};
+    SampleWorker *w = sample_worker_create(&cfg);
+    size_t bytes = input_sample_bytes(fmt, S);
+    void *buf = malloc(bytes);
+    Error err;
+    int rc;
+    if (train) {
+        if (argc < 19) return 2;
+        Augment a = {{atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), atoi(argv[10])}, atoi(argv[11]), atoi(argv[12]),
+                     {(float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15])},
+                     {(uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18])}};
+        rc = sample_train(w, path, NULL, &a, buf, fmt, &err);
+    } else {
+        rc = sample_eval(w, path, buf, fmt, &err);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "data_tool: %s\n", err.msg);
+    } else {
+        rc = write_raw(out, buf, bytes);
+    }
+    free(buf);
+    sample_worker_destroy(w);
+    return rc;
+}
+
+static int cmd_predict(const char *path, const char *out, int S, const char *fmts) {
+    InputFormat fmt;
+    if (parse_fmt(fmts, &fmt) != 0) return 2;
+    size_t bytes = input_sample_bytes(fmt, S);
+    void *buf = malloc(bytes);
+    Error err;
+    int rc = image_load_eval(path, S, fmt, buf, 0, &err) == 0 ? 0 : 1;
+    if (rc != 0) fprintf(stderr, "data_tool: %s\n", err.msg);
+    else rc = write_raw(out, buf, bytes);
+    free(buf);
+    return rc;
+}
+
+static uint64_t fnv(const void *p, size_t n) {
+    const uint8_t *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+static int cmd_loader(int argc, char **argv) {
+    if (argc < 8) return 2;
+    Dataset ds;
+    Error err;
+    if (dataset_scan(&ds, argv[2], &err) != 0) {
+        fprintf(stderr, "data_tool: %s\n", err.msg);
+        return 2;
+    }
+    LoaderConfig c = {.mode = strcmp(argv[3], "eval") == 0 ? LOADER_EVAL : LOADER_TRAIN,
+                      .workers = atoi(argv[4]), .batch = atoi(argv[5]), .image_size = atoi(argv[6]),
+                      .strict = atoi(argv[7]), .seed = 7, .color_jitter = 1, .scale_min = 0.08f,
+                      .world = argc > 8 ? atoi(argv[8]) : 1, .rank = argc > 9 ? atoi(argv[9]) : 0,
+                      .format = INPUT_U8_NHWC};
+    int epoch = argc > 10 ? atoi(argv[10]) : 0;
+    Loader *l = loader_create(&ds, &c, &err);
+    if (!l) {
+        fprintf(stderr, "data_tool: %s\n", err.msg);
+        dataset_free(&ds);
+        return 2;
+    }
+    loader_start_epoch(l, epoch, 0);
+    int rc = 0;
+    size_t per = input_sample_bytes(c.format, c.image_size);
+    for (;;) {
+        Batch b;
+        int r = loader_next(l, &b, &err);
+        if (r < 0) {
+            fprintf(stderr, "data_tool: loader failed: %s\n", err.msg);
+            rc = 3;
+            break;
+        }
+        if (r == 0) break;
+        printf("batch %lld n %d bad %d hash %016llx idx", (long long)b.batch_index, b.n, b.bad,
+               (unsigned long long)fnv(b.data, per * (size_t)b.n));
+        for (int j = 0; j < b.n; j++) printf(" %lld:%d", (long long)b.indices[j], b.labels[j]);
+        printf("\n");
+        loader_release(l, &b);
+    }
+    printf("bad_files %lld warned %lld\n", (long long)loader_bad_files(l), (long long)loader_warned_files(l));
+    loader_destroy(l);
+    dataset_free(&ds);
+    return rc;
+}
+
+static int cmd_speed(const char *dir, int num) {
+    Dataset ds;
+    Error err;
+    if (dataset_scan(&ds, dir, &err) != 0) {
+        fprintf(stderr, "data_tool: %s\n", err.msg);
+        return 2;
+    }
+    ImageDecoder *d = image_decoder_create();
+    Pixels px = {0};
+    double best = 0;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now_seconds();
+        for (int64_t i = 0; i < ds.n; i++) {
+            int w, h, sw, sh;
+            if (image_open(d, ds.paths[i], 0, &w, &h, &err) != 0) continue;
+            image_scaled_size(d, num, &sw, &sh);
+            image_decode(d, num, 0, 0, sw, sh, &px, &err);
+        }
+        double r = (double)ds.n / (now_seconds() - t0);
+        if (r > best) best = r;
+    }
+    printf("decode %d/8: %.0f img/s (best of 3, one thread)\n", num, best);
+    pixels_free(&px);
+    image_decoder_destroy(d);
+    dataset_free(&ds);
+    return 0;
+}
+
+static int cmd_ycck(const char *in, int w, int h, const char *out) {
+    size_t n = (size_t)w * (size_t)h * 4;
+    uint8_t *px = malloc(n);
+    FILE *f = fopen(in, "rb");
+    if (!f || fread(px, 1, n, f) != n) return 1;
+    fclose(f);
+    FILE *o = fopen(out, "wb");
+    if (!o) return 1;
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, o);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, JCS_YCCK);
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * (size_t)w * 4;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(o);
+    free(px);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) return 2;
+    const char *c = argv[1];
+    if (strcmp(c, "decode") == 0 && argc == 4) return cmd_decode(argv[2], argv[3]);
+    if (strcmp(c, "region") == 0 && argc == 9)
+        return cmd_region(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
+    if (strcmp(c, "train") == 0) return cmd_transform(argc, argv, 1);
+    if (strcmp(c, "eval") == 0 && argc == 7) return cmd_transform(argc, argv, 0);
+    if (strcmp(c, "predict") == 0 && argc == 6) return cmd_predict(argv[2], argv[3], atoi(argv[4]), argv[5]);
+    if (strcmp(c, "loader") == 0) return cmd_loader(argc, argv);
+    if (strcmp(c, "speed") == 0 && argc == 4) return cmd_speed(argv[2], atoi(argv[3]));
+    if (strcmp(c, "ycck") == 0 && argc == 6) return cmd_ycck(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
+    fprintf(stderr, "data_tool: bad command line (see the comment atop tests/data_tool.c)\n");
+    return 2;
+}
