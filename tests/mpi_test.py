@@ -3,11 +3,9 @@
 
 usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | failure)
 
-- equivalence: 2 ranks x batch B/2 give the same weights as 1 process x batch
-  B after several steps (same data order by construction; dropout keyed by
-  the global sample index). Tolerance: normalised error <= 1e-4 — only the
-  order of the gradient summation differs (two half-batch sums all-reduced vs
-  one sum), ~1e-7 relative per step, amplified a little by momentum.
+- equivalence: 2 ranks x batch B/2 train like 1 process x batch B (same data
+  order by construction; dropout keyed by the global sample index); only the
+  order of the gradient summation differs. Tolerances in group_equivalence.
 - eval: distributed eval counts equal the single-process counts on a set of
   23 images (not a multiple of the batch 4 or of the world size 2 or 3).
 - failure: killing one rank mid-step makes the job exit non-zero within 60 s,
@@ -53,21 +51,47 @@ def rel_err(a, b):
 
 
 def group_equivalence(tmp):
+    """One step: the gradients (momentum after step 1 = g + wd*w) agree per
+    tensor to 1e-5 (normalised max error; only the summation order differs).
+    Twelve steps: trajectories can't stay equal to the last bit — a ReLU or
+    max-pool input within rounding of its kink takes the other branch in one
+    run and a whole gradient entry moves — so the check is on the whole update
+    w12 - w0: ||d1 - d2|| / ||d1|| <= 5e-2 overall and <= 0.2 per tensor (at
+    64 px a conv map is 3x3, so one flipped kink moves a bias gradient by ~1%,
+    and 12 steps compound it: measured 3e-2 overall; a real bug, e.g.
+    gradients summed instead of averaged or one bucket not reduced, gives ~1), and the losses
+    of every step agree to 1e-3."""
     data = os.path.join(tmp, "data")
     make_dataset(os.path.join(data, "train"), per_class=8)
-    one, two = os.path.join(tmp, "one"), os.path.join(tmp, "two")
-    rc, so, se = run([BIN] + train_args(data, one, 8))
-    check(rc == 0, f"1 process x batch 8 (rc={rc}) {se[-300:]}")
-    rc, so, se = run(mpirun(2, train_args(data, two, 4)))
-    check(rc == 0, f"2 ranks x batch 4 (rc={rc}) {se[-500:]}")
+    p = lambda name: os.path.join(tmp, name)
+    rc, so, se = run([BIN] + train_args(data, p("init"), 8, ["--lr", "0", "--max_steps", "1"]))
+    check(rc == 0, f"initial weights (rc={rc})")
+    rc1, _, se1 = run([BIN] + train_args(data, p("one1"), 8, ["--max_steps", "1"]))
+    rc2, so, se2 = run(mpirun(2, train_args(data, p("two1"), 4, ["--max_steps", "1"])))
+    check(rc1 == 0 and rc2 == 0, f"one step on 1 and 2 ranks ({rc1}, {rc2}) {se1[-200:]} {se2[-300:]}")
     check("4 per process x 2 processes = 8 global" in so, "the global batch is printed")
+    a, _ = st_write.load(p("one1") + "/train_state.safetensors")
+    b, _ = st_write.load(p("two1") + "/train_state.safetensors")
+    worst = max(rel_err(b[k], a[k]) for k in a if k.startswith("momentum."))
+    check(worst <= 1e-5, f"step 1: the same averaged gradient in every tensor (worst normalised error {worst:.2e})")
+
+    one, two = p("one"), p("two")
+    rc1, _, se1 = run([BIN] + train_args(data, one, 8))
+    rc2, _, se2 = run(mpirun(2, train_args(data, two, 4)))
+    check(rc1 == 0 and rc2 == 0, f"12 steps on 1 and 2 ranks ({rc1}, {rc2}) {se1[-200:]} {se2[-300:]}")
+    w0, _ = st_write.load(p("init") + "/last.safetensors")
     a, _ = st_write.load(os.path.join(one, "last.safetensors"))
     b, _ = st_write.load(os.path.join(two, "last.safetensors"))
-    worst = max(rel_err(b[k], a[k]) for k in a)
-    check(worst <= 1e-4, f"same weights after 12 steps (worst normalised error {worst:.2e})")
+    d1 = torch.cat([(a[k] - w0[k]).flatten() for k in a])
+    d2 = torch.cat([(b[k] - w0[k]).flatten() for k in a])
+    rel = ((d1 - d2).norm() / d1.norm()).item()
+    per = {k: (((a[k] - b[k]).norm() / (a[k] - w0[k]).norm()).item()) for k in a}
+    print("  update difference per tensor:", " ".join(f"{k}={v:.1e}" for k, v in per.items()))
+    check(d1.norm() > 0 and rel <= 5e-2 and max(per.values()) <= 0.2,
+          f"the same update after 12 steps (relative L2 difference {rel:.2e}, worst tensor {max(per.values()):.2e})")
     m1 = [json.loads(x) for x in open(os.path.join(one, "metrics.jsonl"))]
     m2 = [json.loads(x) for x in open(os.path.join(two, "metrics.jsonl"))]
-    check(len(m1) == len(m2) and all(abs(x["loss"] - y["loss"]) < 1e-4 * abs(x["loss"]) for x, y in zip(m1, m2)),
+    check(len(m1) == len(m2) and all(abs(x["loss"] - y["loss"]) < 1e-3 * abs(x["loss"]) for x, y in zip(m1, m2)),
           "the same loss at every step")
 
 

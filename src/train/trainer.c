@@ -266,7 +266,9 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
             double lr = lr_at(&sched, step);
             ForwardArgs fa = {1, (uint64_t)step, (uint64_t)d->rank * (uint64_t)c->per_batch_size};
             backend_forward(&r.be, b.data, b.n, &fa);
-            double loss = backend_backward(&r.be, b.labels, b.n, &la, backend_comm ? NULL : dist_grad_ready, d);
+            /* the hook only when there is something to overlap: a GPU backend syncs per call */
+            GradReadyFn ready = d->world > 1 && !backend_comm ? dist_grad_ready : NULL;
+            double loss = backend_backward(&r.be, b.labels, b.n, &la, ready, d);
             if (!backend_comm) dist_grads_wait(d);
             double v[3] = {loss, isfinite(loss) ? 0.0 : 1.0, g_interrupted ? 1.0 : 0.0};
             dist_sum_doubles(d, v, 3);
