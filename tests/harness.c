@@ -35,6 +35,25 @@ int expect_tensor_close(const char *name, const float *a, const float *b, size_t
     return ok;
 }
 
+int expect_rel_l2(const char *name, const float *a, const float *b, size_t n, double tol) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    double e = den > 0 ? sqrt(num / den) : sqrt(num);
+    int ok = e <= tol; /* NaN fails */
+    test_checks++;
+    if (!ok) {
+        test_failures++;
+        fprintf(stderr, "FAIL %-28s relative L2 error %.3e > tol %.1e\n", name, e, tol);
+    } else if (getenv("TEST_VERBOSE")) {
+        fprintf(stderr, "ok   %-28s relative L2 error %.3e\n", name, e);
+    }
+    return ok;
+}
+
 void fill_uniform(float *x, size_t n, uint64_t seed, uint32_t stream, float lo, float hi) {
     for (size_t i = 0; i < n; i++)
         x[i] = lo + (hi - lo) * rng_u01(rng_word(seed, RNG_SYNTHETIC, stream, 0, i));

@@ -31,6 +31,9 @@ double tensor_rel_error(const float *a, const float *b, size_t n, double floor);
 /* Checks tensor_rel_error <= tol and prints the tensor's name and error either way when verbose. */
 int expect_tensor_close(const char *name, const float *a, const float *b, size_t n, double tol);
 
+/* ||a - b|| / ||b|| <= tol (relative L2 error). */
+int expect_rel_l2(const char *name, const float *a, const float *b, size_t n, double tol);
+
 /* Deterministic pseudo-random fill in [lo, hi) from (seed, stream). */
 void fill_uniform(float *x, size_t n, uint64_t seed, uint32_t stream, float lo, float hi);
 
