@@ -68,7 +68,7 @@ static void *make_input(InputFormat fmt, int batch, int size) {
 
 typedef struct {
     double train_med, train_best, infer_med, infer_best; /* seconds per batch */
-    double rss_first, rss_last;                          /* MiB after the first and last timed train step */
+    double rss_first, rss_mid, rss_last;                 /* MiB after the first, middle and last timed train step */
 } Timings;
 
 static void run_timed(Backend *be, const void *x, const int32_t *labels, int batch, int warmup, int steps,
@@ -88,6 +88,7 @@ static void run_timed(Backend *be, const void *x, const int32_t *labels, int bat
         if (s >= warmup) {
             ts[s - warmup] = now_seconds() - t0;
             if (s == warmup) t->rss_first = current_rss_mb();
+            if (s == warmup + steps / 2) t->rss_mid = current_rss_mb();
         }
     }
     t->rss_last = current_rss_mb();
@@ -235,6 +236,7 @@ int cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(o, "peak_rss_mb", peak);
         cJSON_AddNumberToObject(o, "rss_before_backend_mb", rss_before);
         cJSON_AddNumberToObject(o, "rss_growth_mb", t.rss_last - t.rss_first);
+        cJSON_AddNumberToObject(o, "rss_growth_second_half_mb", t.rss_last - t.rss_mid);
         if (profiled) {
             cJSON *arr = cJSON_AddArrayToObject(o, "layers");
             for (int i = 0; i < L; i++) {
@@ -261,8 +263,8 @@ int cmd_bench(int argc, char **argv) {
                1e3 * t.train_med, step_flops * batch / t.train_med / 1e9);
         printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", infer_img_s, batch / t.infer_best,
                1e3 * t.infer_med, 2.0 * macs * batch / t.infer_med / 1e9);
-        printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB\n",
-               peak, rss_before, t.rss_last - t.rss_first);
+        printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB"
+               " (second half %+.1f)\n", peak, rss_before, t.rss_last - t.rss_first, t.rss_last - t.rss_mid);
         if (profiled) {
             printf("\n%-14s %-8s %9s %8s %9s %8s %9s\n", "layer", "kind", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
             double sf = 0, sb = 0, si = 0;

@@ -1,0 +1,244 @@
+/*
+ * dnnl_backend.c — the oneDNN CPU backend (backend_dnnl): the vtable and the
+ * execution of a training step over the plan built by dnnl_layers.c.
+ *
+ * A forward always runs the whole max_batch B: for n < B the input's tail
+ * samples are zeros, the loss and logits use the first n rows only, and the
+ * tail's logit gradients are zero, so padded samples add exact zeros to every
+ * parameter gradient. Eval's last partial batch thus costs a full batch, in
+ * exchange for no per-call allocation or primitive creation.
+ *
+ * Threads: BackendOptions.threads (0 = OpenMP's default, all cores). oneDNN's
+ * kernels split work by the thread count fixed at create(), and every call
+ * re-applies it, so results are bit-identical run to run for that count.
+ */
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "backend/backend.h"
+#include "backend/dnnl/dnnl_layers.h"
+#include "backend/dnnl/dnnl_ops.h"
+
+typedef struct {
+    DnnlPlan plan;
+    int n;                           /* samples of the last forward */
+    ForwardArgs fwd;                 /* keys of the last forward (dropout) */
+    int profiling;
+    double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
+} DnnlCtx;
+
+static void use_threads(const DnnlCtx *c) {
+#ifdef _OPENMP
+    omp_set_num_threads(c->plan.threads);
+#else
+    (void)c;
+#endif
+}
+
+static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
+    if (max_batch < 1) {
+        error_set(err, "batch size must be at least 1");
+        return NULL;
+    }
+    if (opt->precision != PRECISION_FP32) {
+        error_set(err, "the dnnl backend computes in fp32 only");
+        return NULL;
+    }
+    DnnlCtx *c = xcalloc(1, sizeof *c);
+    if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->seed, err) != 0) {
+        free(c);
+        return NULL;
+    }
+    const char *v = getenv("ALEXNET_DNNL_VERBOSE");
+    if (v && *v && strcmp(v, "0") != 0) dnnl_plan_print(&c->plan, stderr);
+    return c;
+}
+
+static void dn_destroy(void *ctx) {
+    DnnlCtx *c = ctx;
+    dnnl_plan_free(&c->plan);
+    free(c);
+}
+
+static InputFormat dn_input_format(void *ctx) { return ((DnnlCtx *)ctx)->plan.input_format; }
+
+static size_t nbytes(const DnnlCtx *c) { return c->plan.net->param_count * sizeof(float); }
+static void dn_set_params(void *ctx, const float *p) {
+    DnnlCtx *c = ctx;
+    memcpy(c->plan.params, p, nbytes(c));
+    c->plan.params_dirty = 1;
+}
+static void dn_get_params(void *ctx, float *p) { DnnlCtx *c = ctx; memcpy(p, c->plan.params, nbytes(c)); }
+static void dn_set_momentum(void *ctx, const float *m) { DnnlCtx *c = ctx; memcpy(c->plan.momentum, m, nbytes(c)); }
+static void dn_get_momentum(void *ctx, float *m) { DnnlCtx *c = ctx; memcpy(m, c->plan.momentum, nbytes(c)); }
+static void dn_get_grads(void *ctx, float *g) { DnnlCtx *c = ctx; memcpy(g, c->plan.grads, nbytes(c)); }
+static float *dn_grad_buffer(void *ctx) { return ((DnnlCtx *)ctx)->plan.grads; }
+
+static DropoutKey dropout_key(const DnnlCtx *c, const DLayer *d) {
+    DropoutKey k = {c->plan.seed, c->fwd.step, c->fwd.sample_offset, (uint32_t)d->index, d->l->drop_p};
+    return k;
+}
+
+static size_t per_sample(int ch, int h, int w) { return (size_t)ch * h * w; }
+
+static void load_input(DnnlPlan *p, const void *input, int n) {
+    if (p->layers[0].s2d) {
+        S2dGeom g = dnnl_s2d_geom(p->layers[0].l);
+        dnnl_s2d_input(p->input_cvt.prim ? p->input_stage : p->act[0], input, n, p->B, &g);
+        exec_run(&p->input_cvt, p->stream);
+        return;
+    }
+    size_t sample = per_sample(3, p->net->image_size, p->net->image_size) * sizeof(float);
+    char *dst = p->input_reorder ? (char *)p->input_stage : (char *)p->act[0];
+    memcpy(dst, input, (size_t)n * sample);
+    if (n < p->B) memset(dst + (size_t)n * sample, 0, (size_t)(p->B - n) * sample);
+    if (p->input_reorder) exec_run(&p->input_cvt, p->stream);
+}
+
+static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
+    DnnlCtx *c = ctx;
+    DnnlPlan *p = &c->plan;
+    CHECK(n >= 1 && n <= p->B, "forward: batch %d outside [1, %d]", n, p->B);
+    use_threads(c);
+    c->n = n;
+    c->fwd = *args;
+    double t0 = c->profiling ? now_seconds() : 0.0;
+    load_input(p, input, n);
+    if (p->params_dirty) {
+        for (int i = 0; i < p->net->n_layers; i++) {
+            const DLayer *d = &p->layers[i];
+            if (d->s2d) {
+                S2dGeom g = dnnl_s2d_geom(d->l);
+                dnnl_s2d_weights(d->s2d_w, p->params + p->net->params[d->l->weight].offset, d->l->out_c, &g);
+            }
+            exec_run(&p->layers[i].w_fwd, p->stream);
+            exec_run(&p->layers[i].w_bwd, p->stream);
+        }
+        p->params_dirty = 0;
+    }
+    for (int i = 0; i < p->net->n_layers; i++) {
+        DLayer *d = &p->layers[i];
+        const Layer *l = d->l;
+        if (d->absorbed) continue;
+        exec_run(&d->cvt_fwd, p->stream);
+        if (l->kind == LAYER_DROPOUT) {
+            size_t f = per_sample(l->out_c, l->out_h, l->out_w);
+            if (args->train && l->drop_p > 0.0f) {
+                DropoutKey k = dropout_key(c, d);
+                dnnl_dropout_apply(d->y, d->x, p->B, f, &k);
+            } else {
+                memcpy(d->y, d->x, (size_t)p->B * f * sizeof(float));
+            }
+        } else if (d->own) {
+            dnnl_own_forward(l, d->y, d->x, p->B);
+        } else {
+            exec_run(&d->fwd, p->stream);
+            exec_run(&d->post_cvt, p->stream);
+        }
+        if (c->profiling) {
+            double t1 = now_seconds();
+            c->fwd_ms[i] += 1e3 * (t1 - t0);
+            t0 = t1;
+        }
+    }
+    DNNL_CHECK(dnnl_stream_wait(p->stream));
+}
+
+static void dn_read_logits(void *ctx, float *logits, int n) {
+    DnnlCtx *c = ctx;
+    memcpy(logits, c->plan.act[c->plan.net->n_layers], (size_t)n * c->plan.net->num_classes * sizeof(float));
+}
+
+static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready, void *user) {
+    DnnlCtx *c = ctx;
+    DnnlPlan *p = &c->plan;
+    const Net *net = p->net;
+    CHECK(n == c->n, "backward: batch %d differs from the last forward's %d", n, c->n);
+    use_threads(c);
+    int L = net->n_layers, K = net->num_classes;
+    double t0 = c->profiling ? now_seconds() : 0.0;
+    float *dlogits = p->dbuf[p->layers[L - 1].dy_buf];
+    memset(dlogits, 0, (size_t)p->B * K * sizeof(float));
+    double divisor = a->global_batch > 0 ? a->global_batch : n;
+    double loss = softmax_xent(dlogits, p->act[L], labels, n, K, a->smoothing, a->form, divisor);
+
+    for (int i = L - 1; i >= 0; i--) {
+        DLayer *d = &p->layers[i];
+        const Layer *l = d->l;
+        if (!d->need_dx && l->weight < 0) break;
+        if (l->weight >= 0) {
+            exec_run(&d->bwd_weights, p->stream);
+            exec_run(&d->dw_flat, p->stream);
+            if (d->s2d) {
+                S2dGeom g = dnnl_s2d_geom(l);
+                dnnl_s2d_fold(p->grads + net->params[l->weight].offset, d->s2d_dw, l->out_c, &g);
+            }
+            if (ready) {
+                ready(user, l->weight + 1);
+                ready(user, l->weight);
+            }
+        }
+        if (d->need_dx) {
+            float *dy = p->dbuf[d->dy_buf], *dx = p->dbuf[d->dx_buf];
+            if (l->kind == LAYER_RELU) {
+                exec_run(&d->relu_bwd, p->stream);
+            } else if (l->kind == LAYER_DROPOUT) {
+                if (c->fwd.train && l->drop_p > 0.0f) {
+                    DropoutKey k = dropout_key(c, d);
+                    dnnl_dropout_apply(dx, dy, p->B, per_sample(l->out_c, l->out_h, l->out_w), &k);
+                }
+            } else if (d->own) {
+                dnnl_own_backward(l, dx, dy, d->x, p->B);
+            } else {
+                exec_run(&d->bwd_data, p->stream);
+            }
+            exec_run(&d->cvt_bwd, p->stream);
+        }
+        if (c->profiling) {
+            double t1 = now_seconds();
+            c->bwd_ms[i] += 1e3 * (t1 - t0);
+            t0 = t1;
+        }
+    }
+    DNNL_CHECK(dnnl_stream_wait(p->stream));
+    return loss;
+}
+
+static void dn_sgd_step(void *ctx, const SgdArgs *a) {
+    DnnlCtx *c = ctx;
+    use_threads(c);
+    dnnl_sgd_update(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a);
+    c->plan.params_dirty = 1;
+}
+
+static void dn_set_profiling(void *ctx, int on) { ((DnnlCtx *)ctx)->profiling = on; }
+
+static void dn_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
+    DnnlCtx *c = ctx;
+    memcpy(fwd_ms, c->fwd_ms, sizeof(double) * (size_t)c->plan.net->n_layers);
+    memcpy(bwd_ms, c->bwd_ms, sizeof(double) * (size_t)c->plan.net->n_layers);
+    memset(c->fwd_ms, 0, sizeof c->fwd_ms);
+    memset(c->bwd_ms, 0, sizeof c->bwd_ms);
+}
+
+const BackendVTable backend_dnnl = {
+    .name = "dnnl",
+    .create = dn_create,
+    .destroy = dn_destroy,
+    .input_format = dn_input_format,
+    .set_params = dn_set_params,
+    .get_params = dn_get_params,
+    .set_momentum = dn_set_momentum,
+    .get_momentum = dn_get_momentum,
+    .get_grads = dn_get_grads,
+    .grad_buffer = dn_grad_buffer,
+    .forward = dn_forward,
+    .read_logits = dn_read_logits,
+    .backward = dn_backward,
+    .sgd_update = dn_sgd_step,
+    .set_profiling = dn_set_profiling,
+    .read_profile = dn_read_profile,
+};

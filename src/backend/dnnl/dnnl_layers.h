@@ -1,0 +1,108 @@
+/*
+ * dnnl_layers.h — the oneDNN backend's plan: per-layer primitives, memory
+ * layouts and buffers, all built once by dnnl_plan_build() (dnnl_layers.c)
+ * and executed by dnnl_backend.c.
+ *
+ * Layouts. Tensors are [B, C, H, W] (B = max_batch). Every activation act[i]
+ * (input of layer i; act[0] the network input) has the memory desc amd[i]
+ * chosen by the layer that wrote it: convolutions pick theirs (format_tag_any,
+ * blocked, e.g. nChw16c on AVX-512), pooling/LRN/ReLU keep their input's, and
+ * our own C ops (avgpool, dropout, even-size LRN) and linear layers use plain
+ * NCHW, which is also the C,H,W flatten order of torchvision's classifier.
+ * A layer whose wanted src desc differs from amd[i] gets a reorder into its
+ * cvt buffer before forward and the reverse reorder of its input gradient.
+ *
+ * Fusion. A ReLU right after a convolution or linear layer runs as that
+ * layer's eltwise post-op; the ReLU layer is then `absorbed` (no forward of
+ * its own; act[i] and act[i+1] alias) and its backward uses the fused output
+ * (relu_use_dst_for_bwd), applied in place on the incoming gradient.
+ *
+ * Parameters. The flat torchvision-order buffers (params, grads, momentum)
+ * are the master copies. Biases, and linear weights in the backward passes,
+ * are used in place; conv weights and the linear forward's weights are
+ * reordered flat -> blocked before a forward when the params changed, and
+ * conv weight gradients blocked -> flat right after each layer's
+ * backward-weights, so grad_buffer() is always the flat gradient.
+ *
+ * Kernels. 3x3 stride-1 convolutions use Winograd where oneDNN has it
+ * (AVX-512), a strided first convolution runs in space-to-depth form
+ * (dnnl_ops.h), and a GEMM convolution with a plain output is reordered to
+ * the blocked layout. ALEXNET_DNNL_WINOGRAD=0 / ALEXNET_DNNL_NO_S2D=1 turn
+ * the first two off; ALEXNET_DNNL_VERBOSE=1 prints the plan.
+ *
+ * Backward gradients ping-pong between two buffers (dbuf[0..1]); the
+ * assignment is fixed at build time so every argument list is static.
+ */
+#ifndef ALEXNET_DNNL_LAYERS_H
+#define ALEXNET_DNNL_LAYERS_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "backend/backend.h"
+#include "backend/dnnl/dnnl_ops.h"
+#include "backend/dnnl/dnnl_util.h"
+
+typedef struct {
+    const Layer *l;
+    int index;
+    int fused_relu;            /* conv/linear: a ReLU post-op (the next layer is absorbed) */
+    int absorbed;              /* ReLU run inside the previous layer */
+    int own;                   /* computed by dnnl_ops.c on plain NCHW (avgpool, dropout, even-size LRN) */
+    int need_dx;               /* some layer below has parameters */
+    dnnl_memory_desc_t src_md, dst_md;
+    int cvt;                   /* src_md differs from amd[index]: reorders around the layer */
+    float *cvt_buf;            /* [src_md] the converted input, kept for backward */
+    const float *x;            /* what forward reads: act[index] or cvt_buf (plain for own ops) */
+    float *y;                  /* what forward writes: act[index + 1] */
+    DnnlExec cvt_fwd, cvt_bwd;
+    int s2d;                   /* first conv run in space-to-depth form (dnnl_ops.h) */
+    dnnl_alg_kind_t alg;       /* conv: direct or Winograd */
+    float *s2d_w, *s2d_dw;     /* [O, Cs, ks, ks] plain: transformed weights, their gradient */
+    dnnl_memory_desc_t raw_md;  /* conv computed by GEMM: its plain output, reordered (post_cvt) to dst_md */
+    float *raw_buf;
+    DnnlExec post_cvt;
+    DnnlExec fwd, bwd_data, bwd_weights, relu_bwd;
+    /* conv weights: flat -> forward format, flat -> backward-data format, diff -> flat */
+    DnnlExec w_fwd, w_bwd, dw_flat;
+    float *w_fwd_buf, *w_bwd_buf, *dw_buf, *workspace;
+    int dy_buf, dx_buf, dxa_buf; /* gradient ping-pong slots: incoming, produced (src_md), after cvt (amd) */
+    char impl_fwd[40], impl_bwd_data[40], impl_bwd_weights[40];
+} DLayer;
+
+typedef struct {
+    const Net *net;
+    int B, threads;
+    int native_block;                     /* channel block of the direct convolutions (8 or 16) */
+    uint64_t seed;
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    InputFormat input_format;
+    int input_reorder;                    /* amd[0] is not the user's plain format */
+    float *input_stage;                   /* [B,3,S,S] plain when input_reorder */
+    DnnlExec input_cvt;
+
+    float *params, *grads, *momentum;     /* flat, Net.params order */
+    int params_dirty;                     /* conv weights need re-blocking before forward */
+
+    float *act[NET_MAX_LAYERS + 1];       /* act[i]: input of layer i, in amd[i] */
+    dnnl_memory_desc_t amd[NET_MAX_LAYERS + 1];
+    int act_owned[NET_MAX_LAYERS + 1];    /* 0 for aliases */
+    float *dbuf[2];                       /* backward ping-pong, max activation bytes each */
+    float *scratch;                       /* the shared user scratchpad */
+    size_t scratch_bytes;
+    DLayer layers[NET_MAX_LAYERS];
+
+    dnnl_memory_t *mems;                  /* every memory object, released in destroy */
+    int n_mems, cap_mems;
+    dnnl_memory_t *scratch_mems;          /* the subset bound to the scratchpad */
+    int n_scratch;
+    dnnl_primitive_attr_t attr, attr_relu; /* user scratchpad; plus a ReLU post-op */
+} DnnlPlan;
+
+/* Builds everything for net at batch B. Returns 0, or -1 with err set. */
+int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t seed, Error *err);
+void dnnl_plan_free(DnnlPlan *p);
+/* One line per layer: layouts and implementations (ALEXNET_DNNL_VERBOSE=1). */
+void dnnl_plan_print(const DnnlPlan *p, FILE *f);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * dnnl_ops.c — own-C operators of the oneDNN backend (see dnnl_ops.h).
+ * Every loop splits independent outputs only, so results do not depend on
+ * the thread count.
+ */
+#include "backend/dnnl/dnnl_ops.h"
+
+#include <string.h>
+
+#include "common/philox.h"
+
+void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, const DropoutKey *key) {
+    const float scale = 1.0f / (1.0f - key->p), p = key->p;
+    const uint32_t step = (uint32_t)key->step;
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < n; s++) {
+        uint64_t base = (key->sample_offset + (uint64_t)s) * features;
+        const float *x = in + (size_t)s * features;
+        float *y = out + (size_t)s * features;
+        size_t f = 0;
+        while (f < features) {
+            /* one Philox block serves 4 consecutive global elements (rng_word's layout) */
+            uint64_t e = base + f;
+            Philox4 r = rng_block(key->seed, RNG_DROPOUT, step, key->layer, (uint32_t)(e >> 2));
+            for (unsigned lane = (unsigned)(e & 3); lane < 4 && f < features; lane++, f++)
+                y[f] = rng_u01(r.v[lane]) >= p ? x[f] * scale : 0.0f;
+        }
+    }
+}
+
+static PoolShape pool_shape(const Layer *l, int n) {
+    PoolShape s = {n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel, l->stride};
+    return s;
+}
+
+static LrnShape lrn_shape(const Layer *l, int n) {
+    LrnShape s = {n, l->in_c, l->in_h, l->in_w, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k};
+    return s;
+}
+
+static int avgpool_identity(const Layer *l) { return l->in_h == l->out_h && l->in_w == l->out_w; }
+
+void dnnl_own_forward(const Layer *l, float *y, const float *x, int n) {
+    size_t out = (size_t)n * l->out_c * l->out_h * l->out_w;
+    if (l->kind == LAYER_AVGPOOL) {
+        PoolShape s = pool_shape(l, n);
+        if (avgpool_identity(l)) memcpy(y, x, out * sizeof(float));
+        else avgpool_forward(y, x, &s);
+    } else {
+        CHECK(l->kind == LAYER_LRN, "dnnl: %s is not an own-code layer", l->name);
+        LrnShape s = lrn_shape(l, n);
+        lrn_forward(y, x, &s);
+    }
+}
+
+void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *x, int n) {
+    size_t in = (size_t)n * l->in_c * l->in_h * l->in_w;
+    if (l->kind == LAYER_AVGPOOL && avgpool_identity(l)) {
+        memcpy(dx, dy, in * sizeof(float));
+        return;
+    }
+    memset(dx, 0, in * sizeof(float));
+    if (l->kind == LAYER_AVGPOOL) {
+        PoolShape s = pool_shape(l, n);
+        avgpool_backward(dx, dy, &s);
+    } else {
+        LrnShape s = lrn_shape(l, n);
+        lrn_backward(dx, dy, x, &s);
+    }
+}
+
+void dnnl_sgd_update(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a) {
+    const float m = a->momentum, lr = a->lr;
+#pragma omp parallel
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        const float wd = p->decay ? a->weight_decay : 0.0f;
+        float *restrict w = params + p->offset, *restrict v = momentum + p->offset;
+        const float *restrict g = grads + p->offset;
+        long cnt = (long)p->numel;
+#pragma omp for simd schedule(static) nowait
+        for (long i = 0; i < cnt; i++) {
+            float vi = m * v[i] + (g[i] + wd * w[i]);
+            v[i] = vi;
+            w[i] -= lr * vi;
+        }
+    }
+}
+
+S2dGeom dnnl_s2d_geom(const Layer *l) {
+    S2dGeom g;
+    g.C = l->in_c; g.H = l->in_h; g.W = l->in_w;
+    g.k = l->kernel; g.s = l->stride; g.pad = l->pad;
+    g.Cs = g.C * g.s * g.s;
+    g.ks = (g.k + g.s - 1) / g.s;
+    g.Hs = l->out_h + g.ks - 1;
+    g.Ws = l->out_w + g.ks - 1;
+    return g;
+}
+
+void dnnl_s2d_input(float *dst, const float *x, int n, int B, const S2dGeom *g) {
+    const size_t plane = (size_t)g->Hs * g->Ws, sample = (size_t)g->Cs * plane;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int cs = 0; cs < g->Cs; cs++) {
+            float *y = dst + (size_t)b * sample + (size_t)cs * plane;
+            if (b >= n) {
+                memset(y, 0, plane * sizeof(float));
+                continue;
+            }
+            int c = cs % g->C, cell = cs / g->C, r = cell / g->s, q = cell % g->s;
+            const float *xc = x + ((size_t)b * g->C + c) * g->H * g->W;
+            for (int i = 0; i < g->Hs; i++) {
+                int h = g->s * i + r - g->pad;
+                float *yr = y + (size_t)i * g->Ws;
+                if (h < 0 || h >= g->H) {
+                    memset(yr, 0, (size_t)g->Ws * sizeof(float));
+                    continue;
+                }
+                const float *xr = xc + (size_t)h * g->W;
+                for (int j = 0; j < g->Ws; j++) {
+                    int w = g->s * j + q - g->pad;
+                    yr[j] = w >= 0 && w < g->W ? xr[w] : 0.0f;
+                }
+            }
+        }
+}
+
+void dnnl_s2d_weights(float *dst, const float *w, int O, const S2dGeom *g) {
+    const int ks = g->ks, k = g->k;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < O; o++)
+        for (int cs = 0; cs < g->Cs; cs++) {
+            int c = cs % g->C, cell = cs / g->C, r = cell / g->s, q = cell % g->s;
+            for (int a = 0; a < ks; a++)
+                for (int b = 0; b < ks; b++) {
+                    int kh = g->s * a + r, kw = g->s * b + q;
+                    dst[(((size_t)o * g->Cs + cs) * ks + a) * ks + b] =
+                        kh < k && kw < k ? w[(((size_t)o * g->C + c) * k + kh) * k + kw] : 0.0f;
+                }
+        }
+}
+
+void dnnl_s2d_fold(float *dw, const float *dws, int O, const S2dGeom *g) {
+    const int ks = g->ks, k = g->k;
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < g->C; c++)
+            for (int kh = 0; kh < k; kh++)
+                for (int kw = 0; kw < k; kw++) {
+                    int cs = ((kh % g->s) * g->s + kw % g->s) * g->C + c;
+                    dw[(((size_t)o * g->C + c) * k + kh) * k + kw] =
+                        dws[(((size_t)o * g->Cs + cs) * ks + kh / g->s) * ks + kw / g->s];
+                }
+}

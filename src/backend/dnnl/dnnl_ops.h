@@ -1,0 +1,49 @@
+/*
+ * dnnl_ops.h — the parts of the oneDNN backend that run as our own C:
+ * dropout (the exact counter-based mask of nn/ops.h), adaptive average
+ * pooling, even-size LRN (oneDNN's window differs there), and the fused
+ * momentum-SGD update over the flat buffers. Tensors are plain NCHW fp32.
+ */
+#ifndef ALEXNET_DNNL_OPS_H
+#define ALEXNET_DNNL_OPS_H
+
+#include <stddef.h>
+
+#include "backend/backend.h"
+#include "nn/ops.h"
+
+/* out[s, f] = keep(s, f) ? in[s, f] / (1 - p) : 0 for s < n; features in
+ * C,H,W order. Forward and backward are the same map; out may equal in. */
+void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, const DropoutKey *key);
+
+/* Forward / backward of the own-code layers (avgpool, even-size LRN) over n
+ * samples; x is the layer's input, dx is overwritten. */
+void dnnl_own_forward(const Layer *l, float *y, const float *x, int n);
+void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *x, int n);
+
+/* Space-to-depth form of a strided first convolution (stride s, kernel k,
+ * pad p, C channels, output OH x OW): the input, zero-padded by p, is cut
+ * into s x s cells whose pixels become channels, c' = (r*s + q)*C + c for
+ * the pixel (r, q) of a cell, giving [Cs = C*s*s, Hs, Ws] with
+ * Hs = OH + ks - 1, ks = ceil(k/s); the convolution becomes a ks x ks,
+ * stride-1, unpadded one with weights w'[o, c', a, b] = w[o, c, s*a + r,
+ * s*b + q] (zero where s*a + r >= k or s*b + q >= k). Same sums, but 48
+ * channels instead of 3: oneDNN's direct kernels take it where the original
+ * only runs as im2col GEMM. */
+typedef struct {
+    int C, H, W, k, s, pad;   /* the original convolution's input and geometry */
+    int Cs, ks, Hs, Ws;       /* the space-to-depth input and kernel */
+} S2dGeom;
+
+S2dGeom dnnl_s2d_geom(const Layer *l);
+/* x [n, C, H, W] -> dst [B, Cs, Hs, Ws] plain; samples n..B-1 are zeros. */
+void dnnl_s2d_input(float *dst, const float *x, int n, int B, const S2dGeom *g);
+/* w [O, C, k, k] -> dst [O, Cs, ks, ks] plain. */
+void dnnl_s2d_weights(float *dst, const float *w, int O, const S2dGeom *g);
+/* The gradient of w'[O, Cs, ks, ks] back to w [O, C, k, k] (the zero taps' gradients are dropped). */
+void dnnl_s2d_fold(float *dw, const float *dws, int O, const S2dGeom *g);
+
+/* v = m*v + (g + wd*w); w -= lr*v over all tensors, one parallel region. */
+void dnnl_sgd_update(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * test_dnnl_compare.h — runs one Net on the reference backend and on the
+ * oneDNN backend side by side and compares everything the interface exposes:
+ * logits and loss of every step, every parameter gradient of every step (also
+ * at the moment ready() reports it final), and momentum and parameters after
+ * the last optimizer step. Shared by test_dnnl_ops.c and test_dnnl_net.c.
+ *
+ * Tolerances (normalised error max|dnnl - ref| / max|ref| per tensor):
+ *  - TOL_GRAD 1e-4 for logits, gradients and momentum. Both sides compute in
+ *    fp32 but sum in different orders (im2col GEMM vs oneDNN's blocked
+ *    kernels, different K-splits over threads), giving ~1e-6 relative; 1e-4
+ *    is stable, and a wrong index, a missing term, a wrong window or a wrong
+ *    dropout mask fails by orders of magnitude (errors of order 1).
+ *  - TOL_PARAM 1e-5 for parameters after the steps: they move by lr*v, so
+ *    their relative error is the momentum's times lr*|v|/|w|.
+ *  - the loss, a double reduction of the logits: TOL_GRAD.
+ */
+#ifndef ALEXNET_TEST_DNNL_COMPARE_H
+#define ALEXNET_TEST_DNNL_COMPARE_H
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "common/philox.h"
+#include "harness.h"
+
+#define TOL_GRAD 1e-4
+#define TOL_PARAM 1e-5
+
+/* Exit status for "the oneDNN backend is not in this build" (ctest: skipped). */
+#define SKIP_NO_DNNL 77
+
+static int dnnl_built(void) { return strstr(backend_names(), "dnnl") != NULL; }
+
+typedef struct {
+    int n;             /* samples per forward (<= max_batch) */
+    int max_batch;
+    int steps;
+    int threads;
+    float grad_scale;  /* applied to grad_buffer() between backward and sgd_update (an all-reduce's average) */
+} CompareOpts;
+
+/* Records when ready() fires: order and a copy of the gradient at that moment. */
+typedef struct {
+    Backend *be;
+    const Net *net;
+    int count, order_ok, last;
+    float *snap;       /* [param_count] gradients as seen at ready() */
+} ReadyLog;
+
+static void on_ready(void *user, int param) {
+    ReadyLog *r = user;
+    const ParamTensor *p = &r->net->params[param];
+    if (r->last >= 0 && param >= r->last) r->order_ok = 0;
+    r->last = param;
+    r->count++;
+    memcpy(r->snap + p->offset, r->be->vt->grad_buffer(r->be->ctx) + p->offset, p->numel * sizeof(float));
+}
+
+/* PyTorch-default-like parameters (non-zero biases, so bias paths count). */
+static void init_params(const Net *net, float *params, uint64_t seed) {
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        const ParamTensor *w = p->decay ? p : p - 1;
+        double fan_in = (double)w->numel / w->shape[0];
+        float b = (float)(1.0 / sqrt(fan_in));
+        fill_uniform(params + p->offset, p->numel, seed, (uint32_t)(100 + t), -b, b);
+    }
+}
+
+static void to_nhwc(float *dst, const float *src, int n, int s) {
+    for (int i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            for (int p = 0; p < s * s; p++) dst[((size_t)i * s * s + p) * 3 + c] = src[((size_t)i * 3 + c) * s * s + p];
+}
+
+/* Runs net on ref and dnnl and compares; returns the number of failed checks. */
+static int compare_backends(const char *title, const Net *net, const CompareOpts *o) {
+    int fails0 = test_failures;
+    Error err;
+    BackendOptions bo = {o->threads, 0, PRECISION_FP32, 42};
+    Backend ref, dn;
+    CHECK(backend_create(&ref, "ref", net, o->max_batch, &bo, &err) == 0, "%s", err.msg);
+    CHECK(backend_create(&dn, "dnnl", net, o->max_batch, &bo, &err) == 0, "%s: %s", title, err.msg);
+    size_t P = net->param_count;
+    float *params = xmalloc(P * sizeof(float)), *a = xmalloc(P * sizeof(float)), *b = xmalloc(P * sizeof(float));
+    init_params(net, params, 3);
+    ref.vt->set_params(ref.ctx, params);
+    dn.vt->set_params(dn.ctx, params);
+    memset(a, 0, P * sizeof(float));
+    ref.vt->set_momentum(ref.ctx, a);
+    dn.vt->set_momentum(dn.ctx, a);
+
+    int S = net->image_size, K = net->num_classes, n = o->n;
+    size_t in_n = (size_t)n * 3 * S * S;
+    float *x = xmalloc(in_n * sizeof(float)), *xh = xmalloc(in_n * sizeof(float));
+    float *la = xmalloc((size_t)n * K * sizeof(float)), *lb = xmalloc((size_t)n * K * sizeof(float));
+    int32_t *labels = xmalloc((size_t)n * sizeof(int32_t));
+    ReadyLog rl = {&dn, net, 0, 1, -1, xmalloc(P * sizeof(float))};
+    LossArgs lo = {0.1f, SMOOTH_SEED, 0};
+    SgdArgs so = {0.05f, 0.9f, 1e-3f};
+    char name[96];
+    for (int step = 0; step < o->steps; step++) {
+        fill_uniform(x, in_n, 11, (uint32_t)step, -1.0f, 1.0f);
+        for (int i = 0; i < n; i++) labels[i] = (int32_t)(rng_word(5, RNG_SYNTHETIC, (uint32_t)step, 1, (uint64_t)i) % (uint32_t)K);
+        ForwardArgs fa = {1, (uint64_t)step + 7, 3};
+        backend_forward(&ref, x, n, &fa);
+        const float *xin = x;
+        if (dn.vt->input_format(dn.ctx) == INPUT_F32_NHWC) {
+            to_nhwc(xh, x, n, S);
+            xin = xh;
+        }
+        backend_forward(&dn, xin, n, &fa);
+        ref.vt->read_logits(ref.ctx, la, n);
+        dn.vt->read_logits(dn.ctx, lb, n);
+        snprintf(name, sizeof name, "%s step %d logits", title, step);
+        expect_tensor_close(name, lb, la, (size_t)n * K, TOL_GRAD);
+        double l_ref = backend_backward(&ref, labels, n, &lo, NULL, NULL);
+        rl.count = 0; rl.last = -1; rl.order_ok = 1;
+        double l_dn = backend_backward(&dn, labels, n, &lo, on_ready, &rl);
+        EXPECT(fabs(l_dn - l_ref) <= TOL_GRAD * fabs(l_ref), "%s step %d loss %.9g vs %.9g", title, step, l_dn, l_ref);
+        EXPECT(rl.count == net->n_params && rl.order_ok, "%s: ready() fired %d times (want %d), reverse order %d",
+               title, rl.count, net->n_params, rl.order_ok);
+        ref.vt->get_grads(ref.ctx, a);
+        dn.vt->get_grads(dn.ctx, b);
+        for (int t = 0; t < net->n_params; t++) {
+            const ParamTensor *p = &net->params[t];
+            snprintf(name, sizeof name, "%s step %d grad %s", title, step, p->name);
+            expect_tensor_close(name, b + p->offset, a + p->offset, p->numel, TOL_GRAD);
+            EXPECT(memcmp(rl.snap + p->offset, b + p->offset, p->numel * sizeof(float)) == 0,
+                   "%s: %s changed after ready() reported it final", title, p->name);
+        }
+        if (o->grad_scale != 1.0f) {
+            float *ga = ref.vt->grad_buffer(ref.ctx), *gb = dn.vt->grad_buffer(dn.ctx);
+            for (size_t i = 0; i < P; i++) { ga[i] *= o->grad_scale; gb[i] *= o->grad_scale; }
+        }
+        backend_sgd_update(&ref, &so);
+        backend_sgd_update(&dn, &so);
+    }
+    ref.vt->get_momentum(ref.ctx, a);
+    dn.vt->get_momentum(dn.ctx, b);
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        snprintf(name, sizeof name, "%s momentum %s", title, p->name);
+        expect_tensor_close(name, b + p->offset, a + p->offset, p->numel, TOL_GRAD);
+    }
+    ref.vt->get_params(ref.ctx, a);
+    dn.vt->get_params(dn.ctx, b);
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        snprintf(name, sizeof name, "%s params %s", title, p->name);
+        expect_tensor_close(name, b + p->offset, a + p->offset, p->numel, TOL_PARAM);
+    }
+    backend_destroy(&ref);
+    backend_destroy(&dn);
+    free(params); free(a); free(b); free(x); free(xh); free(la); free(lb); free(labels); free(rl.snap);
+    int failed = test_failures - fails0;
+    if (getenv("TEST_VERBOSE") || failed) fprintf(stderr, "%-40s %s\n", title, failed ? "FAILED" : "ok");
+    return failed;
+}
+
+#endif
