@@ -159,12 +159,8 @@ int cmd_train(int argc, char **argv) {
         free(pos.config_json);
         return cli_usage_error("train", err.msg);
     }
-    if (c.threads == 0 && d.world > 1) {
-        const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
-        if (!local) local = getenv("SLURM_NTASKS_PER_NODE");
-        int per_node = local ? atoi(local) : 1;
-        if (per_node > 1) c.threads = cpu_count() / per_node > 0 ? cpu_count() / per_node : 1;
-    }
+    /* ranks sharing a machine share its cores */
+    if (c.threads == 0 && d.local_world > 1) c.threads = cpu_count() / d.local_world > 0 ? cpu_count() / d.local_world : 1;
     int status = train_run(&c, s.resume ? &pos : NULL, &d, &err);
     free(pos.config_json);
     if (status == 2 && (d.rank == 0 || d.world == 1)) cli_usage_error("train", err.msg);

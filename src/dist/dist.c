@@ -43,7 +43,7 @@ int dist_is_built(void) { return 1; }
 int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
     (void)err;
     memset(d, 0, sizeof *d);
-    d->world = 1;
+    d->world = d->local_world = 1;
     if (want == 0 || (want < 0 && !launched_in_parallel())) return 0;
     int provided;
     MPI_CHECK(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided));
@@ -51,6 +51,11 @@ int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->world));
+    MPI_Comm node;
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node));
+    MPI_CHECK(MPI_Comm_rank(node, &d->local_rank));
+    MPI_CHECK(MPI_Comm_size(node, &d->local_world));
+    MPI_Comm_free(&node);
     d->requests = xcalloc(DIST_MAX_BUCKETS, sizeof(MPI_Request));
     set_fatal_hook(abort_all);
     if (d->world > 1) set_log_rank(d->rank);
@@ -167,7 +172,7 @@ int dist_is_built(void) { return 0; }
 int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
     (void)argc; (void)argv;
     memset(d, 0, sizeof *d);
-    d->world = 1;
+    d->world = d->local_world = 1;
     if (want == 1)
         return error_set(err, "--is_distributed 1 needs MPI, and this build has none: install libopenmpi-dev openmpi-bin and rebuild");
     return 0;

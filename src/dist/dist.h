@@ -27,6 +27,7 @@
 
 typedef struct {
     int rank, world;
+    int local_rank, local_world; /* among the ranks on this machine (one GPU each) */
     int initialized;             /* we called MPI_Init */
     /* gradient buckets */
     float *grads;

@@ -164,7 +164,7 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
-    BackendOptions bo = {threads, 0, precision_of(c, backend), c->seed};
+    BackendOptions bo = {threads, d->local_rank, precision_of(c, backend), c->seed}; /* one GPU per local rank */
     if (backend_create(&r.be, backend, &r.net, c->per_batch_size, &bo, err) != 0) goto out;
     size_t P = r.net.param_count;
     r.params = xaligned_alloc(P * sizeof(float));
