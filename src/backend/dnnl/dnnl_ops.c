@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/philox.h"
+#include "nn/layer_shapes.h"
 
 void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, const DropoutKey *key) {
     const float scale = 1.0f / (1.0f - key->p), p = key->p;
@@ -28,27 +29,17 @@ void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, con
     }
 }
 
-static PoolShape pool_shape(const Layer *l, int n) {
-    PoolShape s = {n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel, l->stride};
-    return s;
-}
-
-static LrnShape lrn_shape(const Layer *l, int n) {
-    LrnShape s = {n, l->in_c, l->in_h, l->in_w, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k};
-    return s;
-}
-
 static int avgpool_identity(const Layer *l) { return l->in_h == l->out_h && l->in_w == l->out_w; }
 
 void dnnl_own_forward(const Layer *l, float *y, const float *x, int n) {
     size_t out = (size_t)n * l->out_c * l->out_h * l->out_w;
     if (l->kind == LAYER_AVGPOOL) {
-        PoolShape s = pool_shape(l, n);
+        PoolShape s = layer_pool_shape(l, n);
         if (avgpool_identity(l)) memcpy(y, x, out * sizeof(float));
         else avgpool_forward(y, x, &s);
     } else {
         CHECK(l->kind == LAYER_LRN, "dnnl: %s is not an own-code layer", l->name);
-        LrnShape s = lrn_shape(l, n);
+        LrnShape s = layer_lrn_shape(l, n);
         lrn_forward(y, x, &s);
     }
 }
@@ -61,10 +52,10 @@ void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *
     }
     memset(dx, 0, in * sizeof(float));
     if (l->kind == LAYER_AVGPOOL) {
-        PoolShape s = pool_shape(l, n);
+        PoolShape s = layer_pool_shape(l, n);
         avgpool_backward(dx, dy, &s);
     } else {
-        LrnShape s = lrn_shape(l, n);
+        LrnShape s = layer_lrn_shape(l, n);
         lrn_backward(dx, dy, x, &s);
     }
 }

@@ -10,6 +10,7 @@
 #endif
 
 #include "backend/backend.h"
+#include "nn/layer_shapes.h"
 #include "train/sgd.h"
 
 typedef struct {
@@ -27,22 +28,6 @@ typedef struct {
 
 static size_t layer_out_size(const Layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
 static size_t layer_in_size(const Layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
-
-static ConvShape conv_shape(const Layer *l, int n) {
-    ConvShape s = {n, l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w,
-                   l->kernel, l->stride, l->pad, l->groups};
-    return s;
-}
-
-static PoolShape pool_shape(const Layer *l, int n) {
-    PoolShape s = {n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel, l->stride};
-    return s;
-}
-
-static LrnShape lrn_shape(const Layer *l, int n) {
-    LrnShape s = {n, l->in_c, l->in_h, l->in_w, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k};
-    return s;
-}
 
 static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
     if (max_batch < 1) {
@@ -66,7 +51,7 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
         const Layer *l = &net->layers[i];
         c->act[i + 1] = xaligned_alloc(B * layer_out_size(l) * sizeof(float));
         if (l->kind == LAYER_CONV) {
-            ConvShape s = conv_shape(l, 1);
+            ConvShape s = layer_conv_shape(l, 1);
             size_t w = conv2d_workspace(&s);
             if (w > ws) ws = w;
         }
@@ -116,11 +101,11 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
         const float *w = l->weight >= 0 ? c->params + net->params[l->weight].offset : NULL;
         const float *bias = l->weight >= 0 ? c->params + net->params[l->weight + 1].offset : NULL;
         switch (l->kind) {
-        case LAYER_CONV: { ConvShape s = conv_shape(l, n); conv2d_forward(y, x, w, bias, &s, c->workspace); break; }
+        case LAYER_CONV: { ConvShape s = layer_conv_shape(l, n); conv2d_forward(y, x, w, bias, &s, c->workspace); break; }
         case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_size(l)); break;
-        case LAYER_MAXPOOL: { PoolShape s = pool_shape(l, n); maxpool_forward(y, x, &s); break; }
-        case LAYER_AVGPOOL: { PoolShape s = pool_shape(l, n); avgpool_forward(y, x, &s); break; }
-        case LAYER_LRN: { LrnShape s = lrn_shape(l, n); lrn_forward(y, x, &s); break; }
+        case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_forward(y, x, &s); break; }
+        case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_forward(y, x, &s); break; }
+        case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_forward(y, x, &s); break; }
         case LAYER_DROPOUT:
             if (args->train && l->drop_p > 0.0f) {
                 DropoutKey k = dropout_key(c, i, l);
@@ -171,14 +156,14 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
         }
         switch (l->kind) {
         case LAYER_CONV: {
-            ConvShape s = conv_shape(l, n);
+            ConvShape s = layer_conv_shape(l, n);
             conv2d_backward(need_dx ? dx : NULL, dw, db, dy, x, w, &s, c->workspace);
             break;
         }
         case LAYER_RELU: relu_backward(dx, dy, y, (size_t)n * layer_out_size(l)); break;
-        case LAYER_MAXPOOL: { PoolShape s = pool_shape(l, n); maxpool_backward(dx, dy, x, &s); break; }
-        case LAYER_AVGPOOL: { PoolShape s = pool_shape(l, n); avgpool_backward(dx, dy, &s); break; }
-        case LAYER_LRN: { LrnShape s = lrn_shape(l, n); lrn_backward(dx, dy, x, &s); break; }
+        case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_backward(dx, dy, x, &s); break; }
+        case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_backward(dx, dy, &s); break; }
+        case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_backward(dx, dy, x, &s); break; }
         case LAYER_DROPOUT:
             if (c->fwd.train && l->drop_p > 0.0f) {
                 DropoutKey k = dropout_key(c, i, l);
