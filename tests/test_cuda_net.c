@@ -32,37 +32,11 @@
 #include "backend/backend.h"
 #include "common/philox.h"
 #include "harness.h"
-#ifdef ALEXNET_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
+#include "cuda_test_util.h"
 
 #define MAX_STEPS 20
 
-static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
 
-static void make_batch(uint8_t *u8, int32_t *labels, int b, int S, int K, int batch_id) {
-    size_t n = (size_t)b * S * S * 3;
-    for (size_t i = 0; i < n; i++) u8[i] = (uint8_t)(rng_word(21, RNG_SYNTHETIC, 100 + (uint32_t)batch_id, 0, i) >> 24);
-    for (int i = 0; i < b; i++)
-        labels[i] = (int32_t)(rng_word(21, RNG_SYNTHETIC, 200 + (uint32_t)batch_id, 0, (uint64_t)i) % (uint32_t)K);
-}
-
-/* The batch in the backend's input format; floats normalised as the cuda input kernel does. */
-static void to_format(InputFormat fmt, const uint8_t *u8, void *out, int b, int S) {
-    size_t hw = (size_t)S * S;
-    if (fmt == INPUT_U8_NHWC) {
-        memcpy(out, u8, (size_t)b * hw * 3);
-        return;
-    }
-    float *o = out;
-    for (int n = 0; n < b; n++)
-        for (size_t p = 0; p < hw; p++)
-            for (int c = 0; c < 3; c++) {
-                float v = ((float)u8[((size_t)n * hw + p) * 3 + c] / 255.0f - MEAN[c]) / STD[c];
-                if (fmt == INPUT_F32_NCHW) o[((size_t)n * 3 + c) * hw + p] = v;
-                else o[((size_t)n * hw + p) * 3 + c] = v;
-            }
-}
 
 typedef struct {
     float *logits0, *grads0, *params, *mom, *eval;
@@ -104,7 +78,7 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     LossArgs la = {0.1f, SMOOTH_SEED, 0};
     SgdArgs sa = {cfg->lr, 0.9f, 1e-4f};
     for (int step = 0; step < cfg->steps; step++) {
-        make_batch(u8, labels, B, S, K, step % cfg->cycle);
+        make_batch(u8, labels, B, S, K, 21, step % cfg->cycle);
         to_format(fmt, u8, x, B, S);
         ForwardArgs fa = {1, (uint64_t)step, 0};
         backend_forward(&be, x, B, &fa);
@@ -116,7 +90,7 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     be.vt->get_params(be.ctx, o->params);
     be.vt->get_momentum(be.ctx, o->mom);
     int n = B > 1 ? B - 1 : 1;
-    make_batch(u8, labels, B, S, K, 1000);
+    make_batch(u8, labels, B, S, K, 21, 1000);
     to_format(fmt, u8, x, n, S);
     ForwardArgs fe = {0, 0, 0};
     backend_forward(&be, x, n, &fe);
@@ -127,16 +101,6 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
 
 static void run_free(RunOut *o) { free(o->logits0); free(o->grads0); free(o->params); free(o->mom); free(o->eval); }
 
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    if (!(num == num)) return INFINITY;
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 
 static double worst;
 
@@ -289,16 +253,6 @@ static void comm_one_rank(void) {
 }
 
 /* 1 when a GPU can run the cuda backend; else the reason, for the skip line. */
-static int gpu_present(char *why, size_t len) {
-#ifdef ALEXNET_HAVE_CUDA
-    char msg[200] = "";
-    if (cuda_backend_device_count(msg, sizeof msg) > 0) return 1;
-    snprintf(why, len, "no GPU (%s)", msg);
-#else
-    snprintf(why, len, "this build has no CUDA backend");
-#endif
-    return 0;
-}
 
 /* usage: test_cuda_net          presets, 224 px, 20-step tracking
  *        test_cuda_net comm     the NCCL part alone (its own ctest entry, so

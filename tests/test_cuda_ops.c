@@ -42,9 +42,7 @@
 #include "backend/backend.h"
 #include "common/philox.h"
 #include "harness.h"
-#ifdef ALEXNET_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
+#include "cuda_test_util.h"
 
 #define STEPS 3
 
@@ -54,30 +52,7 @@ typedef struct {
     int ready_calls, ready_last, ready_bad; /* GradReadyFn calls of the last full step */
 } RunOut;
 
-static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
 
-static void make_batch(uint8_t *u8, int32_t *labels, int b, int S, int K, int step) {
-    size_t n = (size_t)b * S * S * 3;
-    for (size_t i = 0; i < n; i++) u8[i] = (uint8_t)(rng_word(11, RNG_SYNTHETIC, 100 + (uint32_t)step, 0, i) >> 24);
-    for (int i = 0; i < b; i++) labels[i] = (int32_t)(rng_word(11, RNG_SYNTHETIC, 200 + (uint32_t)step, 0, (uint64_t)i) % (uint32_t)K);
-}
-
-/* The batch in the backend's input format; floats are normalised exactly as the cuda input kernel does. */
-static void to_format(InputFormat fmt, const uint8_t *u8, void *out, int b, int S) {
-    size_t hw = (size_t)S * S;
-    if (fmt == INPUT_U8_NHWC) {
-        memcpy(out, u8, (size_t)b * hw * 3);
-        return;
-    }
-    float *o = out;
-    for (int n = 0; n < b; n++)
-        for (size_t p = 0; p < hw; p++)
-            for (int c = 0; c < 3; c++) {
-                float v = ((float)u8[((size_t)n * hw + p) * 3 + c] / 255.0f - MEAN[c]) / STD[c];
-                if (fmt == INPUT_F32_NCHW) o[((size_t)n * 3 + c) * hw + p] = v;
-                else o[((size_t)n * hw + p) * 3 + c] = v;
-            }
-}
 
 /* Tensors must be reported once each, in reverse order. */
 static void on_ready(void *user, int param) {
@@ -112,7 +87,7 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     LossArgs la = {0.1f, SMOOTH_SEED, 0};
     SgdArgs sa = {0.05f, 0.9f, 1e-4f};
     for (int step = 0; step < STEPS; step++) {
-        make_batch(u8, labels, B, S, K, step);
+        make_batch(u8, labels, B, S, K, 11, step);
         to_format(fmt, u8, x, B, S);
         ForwardArgs fa = {1, (uint64_t)step, (uint64_t)(7 * B)};
         backend_forward(&be, x, B, &fa);
@@ -125,7 +100,7 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     }
     /* a partial training batch with the other smoothing form and a global-batch divisor */
     int n = B - 1;
-    make_batch(u8, labels, B, S, K, STEPS);
+    make_batch(u8, labels, B, S, K, 11, STEPS);
     to_format(fmt, u8, x, n, S);
     ForwardArgs fp = {1, STEPS, 3};
     LossArgs lt = {0.2f, SMOOTH_TORCH, 2 * B};
@@ -136,7 +111,7 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     be.vt->get_params(be.ctx, o->params);
     be.vt->get_momentum(be.ctx, o->mom);
     ForwardArgs fe = {0, 99, 0};
-    make_batch(u8, labels, B, S, K, STEPS + 1);
+    make_batch(u8, labels, B, S, K, 11, STEPS + 1);
     to_format(fmt, u8, x, n, S);
     backend_forward(&be, x, n, &fe);
     be.vt->read_logits(be.ctx, o->eval, n);
@@ -148,16 +123,6 @@ static void run_free(RunOut *o) {
     free(o->logits0); free(o->grads0); free(o->grads_partial); free(o->params); free(o->mom); free(o->eval);
 }
 
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)b[i];
-        num += d * d;
-        den += (double)b[i] * b[i];
-    }
-    if (!(num == num)) return INFINITY;
-    return den > 0 ? sqrt(num / den) : sqrt(num);
-}
 
 /* Tolerance classes (see the top of this file). */
 typedef enum {
@@ -380,16 +345,6 @@ static void b16_lrn_pool(Net *n) {
 }
 
 /* 1 when a GPU can run the cuda backend; else the reason, for the skip line. */
-static int gpu_present(char *why, size_t len) {
-#ifdef ALEXNET_HAVE_CUDA
-    char msg[200] = "";
-    if (cuda_backend_device_count(msg, sizeof msg) > 0) return 1;
-    snprintf(why, len, "no GPU (%s)", msg);
-#else
-    snprintf(why, len, "this build has no CUDA backend");
-#endif
-    return 0;
-}
 
 int main(void) {
     char why[256] = "";
