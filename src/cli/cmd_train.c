@@ -160,7 +160,10 @@ int cmd_train(int argc, char **argv) {
         return cli_usage_error("train", err.msg);
     }
     /* ranks sharing a machine share its cores */
-    if (c.threads == 0 && d.local_world > 1) c.threads = cpu_count() / d.local_world > 0 ? cpu_count() / d.local_world : 1;
+    if (c.threads == 0 && d.local_world > 1) {
+        int share = cpu_count() / d.local_world;
+        c.threads = share > 0 ? share : 1;
+    }
     int status = train_run(&c, s.resume ? &pos : NULL, &d, &err);
     free(pos.config_json);
     if (status == 2 && (d.rank == 0 || d.world == 1)) cli_usage_error("train", err.msg);

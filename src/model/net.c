@@ -179,7 +179,7 @@ size_t net_max_activation(const Net *net) {
     size_t m = (size_t)3 * net->image_size * net->image_size;
     for (int i = 0; i < net->n_layers; i++) {
         const Layer *l = &net->layers[i];
-        size_t s = (size_t)l->out_c * l->out_h * l->out_w;
+        size_t s = layer_out_elems(l);
         if (s > m) m = s;
     }
     return m;

@@ -100,6 +100,10 @@ void net_add_linear(Net *net, int out_features);
 /* Comma-separated list of backbone names, for help texts. */
 const char *net_backbone_names(void);
 
+/* Floats per sample of a layer's input [C,H,W] and output. */
+static inline size_t layer_in_elems(const Layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
+static inline size_t layer_out_elems(const Layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
+
 /* Largest activation (floats per sample) over all layer outputs and the input. */
 size_t net_max_activation(const Net *net);
 

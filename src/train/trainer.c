@@ -375,10 +375,8 @@ int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, E
     }
     if (is0 && d->comm_steps > 0) {
         double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
-        size_t count = 0;
-        for (int b = 0; b < d->n_buckets; b++) count += d->bucket_count[b];
         printf("all-reduce: %.1f MB in %d buckets; %.1f ms per step from the first bucket to the last, %.1f ms of it "
-               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)count, d->n_buckets,
+               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r.net.param_count, d->n_buckets,
                span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
     }
     status = 0;

@@ -70,8 +70,6 @@ static void *dev_alloc(size_t bytes) {
 }
 
 static const void *layer_input(const CudaCtx *c, int i) { return i == 0 ? c->x0 : c->plan[i - 1].out; }
-static size_t out_elems(const Layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
-static size_t in_elems(const Layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
 static float *param_ptr(float *base, const Net *net, int t) { return base + net->params[t].offset; }
 
 /* ------------------------------------------------------------------ plan */
@@ -160,11 +158,11 @@ static void plan_memory(CudaCtx *c) {
         } else if (l->kind == LAYER_LINEAR) {
             if (c->dt == DT_BF16) {
                 p->wc_off = (long long)wc;
-                wc += (in_elems(l) * l->out_c + 127) / 128 * 128;
+                wc += (layer_in_elems(l) * l->out_c + 127) / 128 * 128;
             }
             if (p->flatten) {
-                p->flat = dev_alloc(B * in_elems(l) * es);
-                if (in_elems(l) > dflat) dflat = in_elems(l);
+                p->flat = dev_alloc(B * layer_in_elems(l) * es);
+                if (layer_in_elems(l) > dflat) dflat = layer_in_elems(l);
             }
             size_t pf = k_bias_grad_partial_floats((long long)B, l->out_c);
             if (pf > partial) partial = pf;
@@ -188,8 +186,8 @@ static void plan_memory(CudaCtx *c) {
             continue;
         }
         size_t e = i == L - 1 ? sizeof(float) : es; /* the logits are fp32 */
-        p->out = dev_alloc(B * out_elems(l) * e);
-        if (l->kind == LAYER_MAXPOOL) p->argmax = (uint8_t *)dev_alloc(B * out_elems(l));
+        p->out = dev_alloc(B * layer_out_elems(l) * e);
+        if (l->kind == LAYER_MAXPOOL) p->argmax = (uint8_t *)dev_alloc(B * layer_out_elems(l));
     }
     size_t gmax = net_max_activation(net);
     c->g[0] = dev_alloc(B * gmax * es);

@@ -32,7 +32,7 @@ void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, con
 static int avgpool_identity(const Layer *l) { return l->in_h == l->out_h && l->in_w == l->out_w; }
 
 void dnnl_own_forward(const Layer *l, float *y, const float *x, int n) {
-    size_t out = (size_t)n * l->out_c * l->out_h * l->out_w;
+    size_t out = (size_t)n * layer_out_elems(l);
     if (l->kind == LAYER_AVGPOOL) {
         PoolShape s = layer_pool_shape(l, n);
         if (avgpool_identity(l)) memcpy(y, x, out * sizeof(float));
@@ -45,7 +45,7 @@ void dnnl_own_forward(const Layer *l, float *y, const float *x, int n) {
 }
 
 void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *x, int n) {
-    size_t in = (size_t)n * l->in_c * l->in_h * l->in_w;
+    size_t in = (size_t)n * layer_in_elems(l);
     if (l->kind == LAYER_AVGPOOL && avgpool_identity(l)) {
         memcpy(dx, dy, in * sizeof(float));
         return;

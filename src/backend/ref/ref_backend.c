@@ -26,9 +26,6 @@ typedef struct {
     double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
 } RefCtx;
 
-static size_t layer_out_size(const Layer *l) { return (size_t)l->out_c * l->out_h * l->out_w; }
-static size_t layer_in_size(const Layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
-
 static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
     if (max_batch < 1) {
         error_set(err, "batch size must be at least 1");
@@ -49,7 +46,7 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
     size_t ws = 1;
     for (int i = 0; i < net->n_layers; i++) {
         const Layer *l = &net->layers[i];
-        c->act[i + 1] = xaligned_alloc(B * layer_out_size(l) * sizeof(float));
+        c->act[i + 1] = xaligned_alloc(B * layer_out_elems(l) * sizeof(float));
         if (l->kind == LAYER_CONV) {
             ConvShape s = layer_conv_shape(l, 1);
             size_t w = conv2d_workspace(&s);
@@ -102,20 +99,20 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
         const float *bias = l->weight >= 0 ? c->params + net->params[l->weight + 1].offset : NULL;
         switch (l->kind) {
         case LAYER_CONV: { ConvShape s = layer_conv_shape(l, n); conv2d_forward(y, x, w, bias, &s, c->workspace); break; }
-        case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_size(l)); break;
+        case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_elems(l)); break;
         case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_forward(y, x, &s); break; }
         case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_forward(y, x, &s); break; }
         case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_forward(y, x, &s); break; }
         case LAYER_DROPOUT:
             if (args->train && l->drop_p > 0.0f) {
                 DropoutKey k = dropout_key(c, i, l);
-                dropout_forward(y, x, n, layer_out_size(l), &k);
+                dropout_forward(y, x, n, layer_out_elems(l), &k);
             } else {
-                memcpy(y, x, (size_t)n * layer_out_size(l) * sizeof(float));
+                memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
             }
             break;
         case LAYER_LINEAR:
-            linear_forward(y, x, w, bias, n, (int)layer_in_size(l), l->out_c);
+            linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c);
             break;
         }
         if (c->profiling) c->fwd_ms[i] += 1e3 * (now_seconds() - t0);
@@ -143,7 +140,7 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
         const Layer *l = &net->layers[i];
         const float *x = c->act[i], *y = c->act[i + 1];
         int need_dx = i > 0;
-        if (need_dx) memset(dx, 0, (size_t)n * layer_in_size(l) * sizeof(float));
+        if (need_dx) memset(dx, 0, (size_t)n * layer_in_elems(l) * sizeof(float));
         float *dw = NULL, *db = NULL;
         const float *w = NULL;
         if (l->weight >= 0) {
@@ -160,20 +157,20 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
             conv2d_backward(need_dx ? dx : NULL, dw, db, dy, x, w, &s, c->workspace);
             break;
         }
-        case LAYER_RELU: relu_backward(dx, dy, y, (size_t)n * layer_out_size(l)); break;
+        case LAYER_RELU: relu_backward(dx, dy, y, (size_t)n * layer_out_elems(l)); break;
         case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_backward(dx, dy, x, &s); break; }
         case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_backward(dx, dy, &s); break; }
         case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_backward(dx, dy, x, &s); break; }
         case LAYER_DROPOUT:
             if (c->fwd.train && l->drop_p > 0.0f) {
                 DropoutKey k = dropout_key(c, i, l);
-                dropout_backward(dx, dy, n, layer_out_size(l), &k);
+                dropout_backward(dx, dy, n, layer_out_elems(l), &k);
             } else {
-                memcpy(dx, dy, (size_t)n * layer_out_size(l) * sizeof(float));
+                memcpy(dx, dy, (size_t)n * layer_out_elems(l) * sizeof(float));
             }
             break;
         case LAYER_LINEAR:
-            linear_backward(need_dx ? dx : NULL, dw, db, dy, x, w, n, (int)layer_in_size(l), l->out_c);
+            linear_backward(need_dx ? dx : NULL, dw, db, dy, x, w, n, (int)layer_in_elems(l), l->out_c);
             break;
         }
         if (c->profiling) {
