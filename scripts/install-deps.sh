@@ -1,26 +1,66 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages alexnet.c needs; does nothing when they are
-# all present. Uses sudo when not root.
-# usage: scripts/install-deps.sh [build|run|test]
-#   build  compiler, CMake, libjpeg-turbo, libpng, cJSON, oneDNN, Open MPI
-#   run    build + Debian's Fashion-MNIST (make run's dataset)
-#   test   run + Python with PyTorch, torchvision, PIL, NumPy (tests only)
+# Installs the Debian packages alexnet.c needs, for Debian 12 (bookworm) and
+# Debian 13 (trixie); does nothing when they are all present. Uses sudo when
+# not root. This file is the one list of what the project needs from the
+# system: the fresh-machine check (scripts/check-fresh-machine.sh) builds its
+# bare root filesystem from `--list`, so a package missing here fails CI.
+#
+# usage: scripts/install-deps.sh [--list] [--release CODENAME] [MODE]
+#   MODE   build  compiler, CMake, libjpeg-turbo, libpng, cJSON, oneDNN, Open MPI
+#          run    build + Debian's Fashion-MNIST (make run's dataset)
+#          test   run + Python with PyTorch, torchvision, PIL, NumPy (tests only)
+#          fuzz   test + clang with libFuzzer (make fuzz)
+#          check  mmdebstrap (the fresh-machine check of .ci/run)
+#   --list             print the packages of MODE, one a line, install nothing
+#   --release NAME     the Debian release to list for (default: this machine's)
 set -euo pipefail
-mode=${1:-test}
 
-build=(build-essential cmake pkg-config zlib1g-dev
+list_only=0
+release=""
+mode=test
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --list) list_only=1 ;;
+    --release) release=${2:?--release needs a codename (bookworm or trixie)}; shift ;;
+    build|run|test|fuzz|check) mode=$1 ;;
+    *) echo "usage: $0 [--list] [--release bookworm|trixie] [build|run|test|fuzz|check]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [ -z "$release" ]; then
+  release=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)
+fi
+
+# --- the lists. Names that differ between releases are spelled out per release.
+build=(make build-essential cmake pkg-config zlib1g-dev
        libjpeg62-turbo-dev libpng-dev libcjson-dev   # images and JSON (required)
        libdnnl-dev                                    # fast CPU backend (optional part)
        libopenmpi-dev openmpi-bin)                    # multi-process training (optional part)
 run=(dataset-fashion-mnist)
 test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps)
+fuzz=(clang libclang-rt-dev)
+check=(mmdebstrap iproute2 util-linux)
+case "$release" in
+  bookworm|trixie) ;;
+  *)
+    echo "install-deps: this is not Debian 12 (bookworm) or 13 (trixie) but '${release:-unknown}';" \
+         "trying Debian 13's package names" >&2
+    release=trixie ;;
+esac
 
 case "$mode" in
   build) pkgs=("${build[@]}") ;;
   run) pkgs=("${build[@]}" "${run[@]}") ;;
   test) pkgs=("${build[@]}" "${run[@]}" "${test[@]}") ;;
-  *) echo "usage: $0 [build|run|test]" >&2; exit 2 ;;
+  fuzz) pkgs=("${build[@]}" "${run[@]}" "${test[@]}" "${fuzz[@]}") ;;
+  check) pkgs=("${check[@]}") ;;
 esac
+
+if [ $list_only -eq 1 ]; then
+  printf '%s\n' "${pkgs[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -28,11 +68,30 @@ for p in "${pkgs[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-SUDO=""
+SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
   command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  SUDO="sudo"
+  SUDO=(sudo)
 fi
-echo "install-deps: installing ${missing[*]}"
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+apt=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o Dpkg::Use-Pty=0)
+echo "install-deps ($mode, Debian $release): ${#missing[@]} package(s) missing: ${missing[*]}"
+echo "install-deps: apt-get update ..."
+"${apt[@]}" update -qq
+# What apt will fetch, with dependencies, so nobody stares at a silent screen.
+bytes=$("${apt[@]}" install --print-uris -qq --no-install-recommends "${missing[@]}" 2>/dev/null \
+        | awk '{s += $3} END {print s + 0}')
+mb=$(( bytes / 1000000 ))
+echo "install-deps: downloading ${mb} MB and installing; typically $(( mb / 300 + 1 ))-$(( mb / 100 + 2 )) minutes" \
+     "(the test set brings PyTorch, about 1 GB once unpacked) ..."
+start=$(date +%s)
+"${apt[@]}" install -y -q --no-install-recommends "${missing[@]}" \
+  | grep --line-buffered -E '^(Need to get|After this operation|Setting up (python3-torch|libdnnl|libopenmpi|cmake|gcc-|clang))' || true
+still=()
+for p in "${missing[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || still+=("$p")
+done
+if [ ${#still[@]} -ne 0 ]; then
+  echo "install-deps: apt-get did not install: ${still[*]} (see the messages above)" >&2
+  exit 1
+fi
+echo "install-deps: done in $(( $(date +%s) - start )) s"

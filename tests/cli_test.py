@@ -102,7 +102,7 @@ def group_basic(tmp):
     for f in ("last.safetensors", "best.safetensors", "train_state.safetensors", "config.json"):
         check(os.path.exists(os.path.join(out, f)), f"run dir has {f}")
     rc, so, se = run(["eval", "--data_dir", os.path.join(data, "val"), "--pretrained", os.path.join(out, "last.safetensors"), "--json"])
-    res = json.loads(so.strip().splitlines()[-1]) if rc == 0 else {}
+    res = json.loads(so) if rc == 0 else {}  # stdout is the JSON object alone (| jq works)
     check(rc == 0 and res.get("images") == 15 and 0 <= res.get("top1", -1) <= res.get("top5", -1) <= 1,
           f"eval --json prints top1/top5/images/skipped: {so.strip()[-200:]} {se[-300:]}")
     rc, so, se = run(["predict", "--pretrained", os.path.join(out, "last.safetensors"), "--json",

@@ -35,7 +35,7 @@ int cmd_eval(int argc, char **argv) {
         {"strict_data", ARG_FLAG, &strict, "stop at the first unreadable image instead of skipping it", 1, 0, NULL},
         {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels", 1, 1e12, NULL},
         {"is_distributed", ARG_INT, &is_distributed, "1: split over MPI ranks, 0: off, -1: auto", -1, 1, NULL},
-        {"json", ARG_FLAG, &json, "print the result as one JSON object on the last line", 1, 0, NULL},
+        {"json", ARG_FLAG, &json, "print only a JSON object on stdout (the readable line goes to stderr)", 1, 0, NULL},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), help;
     Error err = {{0}};
@@ -117,7 +117,9 @@ int cmd_eval(int argc, char **argv) {
             double top1 = ev.images ? (double)ev.correct1 / (double)ev.images : 0.0;
             double top5 = ev.images ? (double)ev.correct5 / (double)ev.images : 0.0;
             double secs = now_seconds() - t0;
-            printf("%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend)\n",
+            /* With --json, stdout is the JSON object alone (for jq and scripts);
+             * the human line goes to stderr. */
+            fprintf(json ? stderr : stdout, "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend)\n",
                    pretrained, data_dir, 100 * top1, 100 * top5, (long long)ev.images, (long long)ev.skipped,
                    (double)ev.images / (secs > 0 ? secs : 1), be_name);
             if (json)
