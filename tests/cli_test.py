@@ -98,7 +98,8 @@ def group_basic(tmp):
     last = np.mean([s["loss"] for s in steps[-3:]])
     check(last < first, f"loss goes down ({first:.3f} -> {last:.3f})")
     svg = open(os.path.join(out, "curves.svg")).read()
-    check(svg.startswith("<svg") and "polyline" in svg and svg.rstrip().endswith("</svg>"), "curves.svg written")
+    import xml.etree.ElementTree as ET
+    check(ET.fromstring(svg.encode()).tag.endswith("svg") and "polyline" in svg, "curves.svg written, well-formed XML")
     for f in ("last.safetensors", "best.safetensors", "train_state.safetensors", "config.json"):
         check(os.path.exists(os.path.join(out, f)), f"run dir has {f}")
     rc, so, se = run(["eval", "--data_dir", os.path.join(data, "val"), "--pretrained", os.path.join(out, "last.safetensors"), "--json"])

@@ -1,10 +1,14 @@
 /*
  * cmd_train.c — `alexnet train`: the seed's training flags (also spelled with
- * dashes) plus ours, or `--resume RUN_DIR` to continue a run exactly.
+ * dashes) plus ours, or `--resume RUN` to continue a run exactly. Flags and a
+ * resumed run's saved configuration go through the same check
+ * (config_validate), and the numeric flags take their ranges from config.c.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "backend/backend.h"
@@ -12,7 +16,6 @@
 #include "cli/commands.h"
 #include "dist/dist.h"
 #include "io/checkpoint.h"
-#include "train/lr_schedule.h"
 #include "train/trainer.h"
 
 /* String flags land here, then are copied into the fixed-size config fields. */
@@ -21,10 +24,126 @@ typedef struct {
     const char *device, *backend, *precision, *out, *resume;
 } StrFlags;
 
+/* What may change when a run is resumed: where the data is, how fast it runs,
+ * how long it goes on, what it logs and keeps. Everything else is the run's. */
+static const char *const RESUME_FLAGS[] = {"max_epoch", "max_steps", "workers", "threads", "log_interval",
+                                           "save_every_steps", "ckpt_interval", "save_best", "data_dir", "val_dir",
+                                           "per_batch_size", "allow_data_change", "resume", NULL};
+
 static int copy_str(char *dst, size_t size, const char *src, const char *flag, Error *err) {
     if (!src || src == dst) return 0;
     if (strlen(src) >= size) return error_set(err, "--%s is too long (max %zu characters)", flag, size - 1);
     snprintf(dst, size, "%s", src);
+    return 0;
+}
+
+/* A data folder as an absolute path, so the run can be resumed from any
+ * directory; left as given when it can't be resolved (the scan then names it). */
+static int copy_dir(char *dst, size_t size, const char *src, const char *flag, Error *err) {
+    if (!src) return 0;
+    char abs[PATH_MAX];
+    return copy_str(dst, size, realpath(src, abs) ? abs : src, flag, err);
+}
+
+static int is_resume_flag(const char *name) {
+    for (const char *const *f = RESUME_FLAGS; *f; f++)
+        if (strcmp(*f, name) == 0) return 1;
+    return 0;
+}
+
+static int flag_seen(const ArgSpec *specs, int nspecs, const int *seen, const char *name) {
+    for (int i = 0; i < nspecs; i++)
+        if (strcmp(specs[i].name, name) == 0) return seen[i];
+    return 0;
+}
+
+/* --resume takes the run directory or its state file. */
+static void resume_dir(const char *arg, char *dir, size_t size) {
+    struct stat st;
+    snprintf(dir, size, "%s", arg);
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, size, ".");
+        else if (slash == dir) dir[1] = '\0';
+        else *slash = '\0';
+    }
+}
+
+/* The saved run, with what may change taken from the flags. 0, 1 (nothing
+ * to do: the run is finished) or -1 with err set. */
+static int load_resumed(TrainConfig *c, const TrainConfig *flags, const StrFlags *s, const ArgSpec *specs, int nspecs,
+                        const int *seen, TrainPosition *pos, Error *err) {
+    char dir[1024], path[4200];
+    resume_dir(s->resume, dir, sizeof dir);
+    run_path(path, sizeof path, dir, STATE_FILE);
+    if (!path_exists(path))
+        return error_set(err, "--resume %s: no %s there: nothing to resume (give a run directory, or its state file)",
+                         s->resume, STATE_FILE);
+    char ignored[512] = "";
+    for (int i = 0; i < nspecs; i++)
+        if (seen[i] && !is_resume_flag(specs[i].name) && strlen(ignored) + strlen(specs[i].name) + 4 < sizeof ignored)
+            snprintf(ignored + strlen(ignored), sizeof ignored - strlen(ignored), "%s--%s", ignored[0] ? ", " : "",
+                     specs[i].name);
+    if (ignored[0])
+        fprintf(stderr, "alexnet train: note: with --resume the run's saved configuration is used; ignored: %s "
+                        "(may change: --max_epoch, --max_steps, --data_dir, --val_dir, --workers, --threads, "
+                        "--log_interval, --save_every_steps, --ckpt_interval, --save_best, --per_batch_size keeping "
+                        "the global batch)\n", ignored);
+    if (checkpoint_read_state_info(path, pos, err) != 0) return -1;
+    config_defaults(c);
+    if (config_from_json(c, pos->config_json, err) != 0) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return error_set(err, "%s: %s", path, msg);
+    }
+    /* --max_steps stops one session; the next resume goes on to the end */
+    c->max_steps = 0;
+#define TAKE(field) do { if (flag_seen(specs, nspecs, seen, #field)) c->field = flags->field; } while (0)
+    TAKE(max_epoch); TAKE(max_steps); TAKE(workers); TAKE(threads); TAKE(log_interval); TAKE(save_every_steps);
+    TAKE(ckpt_interval); TAKE(save_best); TAKE(per_batch_size);
+#undef TAKE
+    if (copy_dir(c->data_dir, sizeof c->data_dir, s->data_dir, "data_dir", err) != 0 ||
+        copy_dir(c->val_dir, sizeof c->val_dir, s->val_dir, "val_dir", err) != 0)
+        return -1;
+    snprintf(c->out_dir, sizeof c->out_dir, "%s", dir);
+    if (config_validate(c, path, err) != 0) return -1;
+    if (pos->epoch >= c->max_epoch) {
+        printf("%s already finished %d of max_epoch %d epochs; pass --max_epoch N to extend it\n", dir, pos->epoch,
+               c->max_epoch);
+        return 1;
+    }
+    return 0;
+}
+
+/* A new run from the flags. 0 or -1 with err set. */
+static int load_new(TrainConfig *c, const StrFlags *s, Error *err) {
+    if (!s->data_dir) return error_set(err, "--data_dir is required (a folder of class folders), or --resume RUN_DIR");
+    if (copy_dir(c->data_dir, sizeof c->data_dir, s->data_dir, "data_dir", err) ||
+        copy_dir(c->val_dir, sizeof c->val_dir, s->val_dir, "val_dir", err) ||
+        copy_str(c->backbone, sizeof c->backbone, s->backbone, "backbone", err) ||
+        copy_str(c->pretrained, sizeof c->pretrained, s->pretrained, "pretrained", err) ||
+        copy_str(c->lr_scheduler, sizeof c->lr_scheduler, s->lr_scheduler, "lr_scheduler", err) ||
+        copy_str(c->lr_epochs, sizeof c->lr_epochs, s->lr_epochs, "lr_epochs", err) ||
+        copy_str(c->smoothing_form, sizeof c->smoothing_form, s->smoothing_form, "smoothing_form", err) ||
+        copy_str(c->device, sizeof c->device, s->device, "device", err) ||
+        copy_str(c->backend, sizeof c->backend, s->backend, "backend", err) ||
+        copy_str(c->precision, sizeof c->precision, s->precision, "precision", err))
+        return -1;
+    if (config_validate(c, NULL, err) != 0) return -1;
+    if (s->pretrained && !path_exists(s->pretrained)) return error_set(err, "--pretrained %s: no such file", s->pretrained);
+    if (s->out) {
+        if (copy_str(c->out_dir, sizeof c->out_dir, s->out, "out", err)) return -1;
+    } else {
+        time_t t = time(NULL);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        strftime(c->out_dir, sizeof c->out_dir, "runs/alexnet-%Y%m%d-%H%M%S", &tm);
+    }
+    char path[4200];
+    run_path(path, sizeof path, c->out_dir, STATE_FILE);
+    if (path_exists(path))
+        return error_set(err, "%s already holds a run; continue it with --resume %s, or choose another --out", c->out_dir,
+                         c->out_dir);
     return 0;
 }
 
@@ -35,128 +154,87 @@ int cmd_train(int argc, char **argv) {
     s.backbone = c.backbone; s.lr_scheduler = c.lr_scheduler; s.lr_epochs = c.lr_epochs;
     s.smoothing_form = c.smoothing_form; s.device = c.device; s.precision = c.precision;
     int64_t seed = (int64_t)c.seed;
-    int max_epoch_seen = 0, workers_seen = 0, max_steps_seen = 0, log_seen = 0, nflags_seen = 0;
-    int64_t mpixels = c.max_image_pixels;
+    int allow_data_change = 0;
     ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &s.data_dir, "training images: DIR/<class>/<image>", 1, 0, &nflags_seen},
-        {"val_dir", ARG_STR, &s.val_dir, "validation images, evaluated after every epoch", 1, 0, &nflags_seen},
-        {"per_batch_size", ARG_INT, &c.per_batch_size, "images per step per process", 1, 65536, &nflags_seen},
-        {"lr", ARG_FLOAT, &c.lr, "base learning rate", 0, 1e3, &nflags_seen},
-        {"lr_scheduler", ARG_STR, &s.lr_scheduler, "cosine_annealing | step | exponential", 1, 0, &nflags_seen},
-        {"T_max", ARG_INT, &c.T_max, "cosine period in epochs (0: --max_epoch)", 0, 1e6, &nflags_seen},
-        {"max_epoch", ARG_INT, &c.max_epoch, "epochs to train (with --resume: may extend the run)", 1, 1e6, &max_epoch_seen},
-        {"warmup_epochs", ARG_FLOAT, &c.warmup_epochs, "linear warmup from 0, in epochs (fractions allowed)", 0, 1e6, &nflags_seen},
-        {"label_smooth", ARG_INT, &c.label_smooth, "1: label smoothing on, 0: off", 0, 1, &nflags_seen},
-        {"label_smooth_factor", ARG_FLOAT, &c.label_smooth_factor, "label smoothing epsilon", 0, 1, &nflags_seen},
-        {"smoothing_form", ARG_STR, &s.smoothing_form, "seed (eps/(K-1) on wrong classes) | torch (eps/K on all)", 1, 0, &nflags_seen},
-        {"weight_decay", ARG_FLOAT, &c.weight_decay, "L2 on weights (not biases)", 0, 1, &nflags_seen},
-        {"momentum", ARG_FLOAT, &c.momentum, "SGD momentum", 0, 1, &nflags_seen},
-        {"eta_min", ARG_FLOAT, &c.eta_min, "learning-rate floor", 0, 1e3, &nflags_seen},
-        {"lr_epochs", ARG_STR, &s.lr_epochs, "step schedule milestones", 1, 0, &nflags_seen},
-        {"lr_gamma", ARG_FLOAT, &c.lr_gamma, "step/exponential decay factor", 0, 1e3, &nflags_seen},
-        {"backbone", ARG_STR, &s.backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, &nflags_seen},
-        {"dropout", ARG_FLOAT, &c.dropout, "dropout rate (-1: the backbone's: 0.35 alexnet, 0.5 others)", -1, 0.99, &nflags_seen},
-        {"pretrained", ARG_STR, &s.pretrained, "start from these weights (.safetensors, ours or torchvision's)", 1, 0, &nflags_seen},
-        {"image_size", ARG_INT, &c.image_size, "input size S (>= 63); eval resizes to S*256/224 and crops S", 63, 4096, &nflags_seen},
-        {"color_jitter", ARG_INT, &c.color_jitter, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code", 0, 1, &nflags_seen},
-        {"min_crop_scale", ARG_FLOAT, &c.min_crop_scale, "RandomResizedCrop smallest area fraction", 0.001, 1, &nflags_seen},
-        {"workers", ARG_INT, &c.workers, "image decoding threads (0: one per core)", 0, 1024, &workers_seen},
-        {"threads", ARG_INT, &c.threads, "compute threads (0: all cores, shared between local ranks)", 0, 1024, &nflags_seen},
-        {"seed", ARG_I64, &seed, "random seed (init, shuffle, augmentation, dropout)", 0, 9.2e18, &nflags_seen},
-        {"device", ARG_STR, &s.device, "cpu | gpu", 1, 0, &nflags_seen},
-        {"backend", ARG_STR, &s.backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, &nflags_seen},
-        {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU, fp32 on CPU)", 1, 0, &nflags_seen},
-        {"is_distributed", ARG_INT, &c.is_distributed, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)", -1, 1, &nflags_seen},
-        {"out", ARG_STR, &s.out, "run directory (default runs/alexnet-DATE-TIME)", 1, 0, &nflags_seen},
-        {"resume", ARG_STR, &s.resume, "continue the run in this directory exactly", 1, 0, NULL},
-        {"strict_data", ARG_FLAG, &c.strict_data, "stop at the first unreadable image instead of skipping it", 1, 0, &nflags_seen},
-        {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels (decompression bombs)", 1, 1e12, &nflags_seen},
-        {"ckpt_interval", ARG_INT, &c.ckpt_interval, "also keep epoch_N.safetensors every N epochs (0: off)", 0, 1e6, &nflags_seen},
-        {"save_every_steps", ARG_I64, &c.save_every_steps, "save resumable state every N steps within epochs (0: epoch ends)", 0, 1e12, &nflags_seen},
-        {"log_interval", ARG_INT, &c.log_interval, "steps between metrics records and plain progress lines", 1, 1e6, &log_seen},
-        {"max_steps", ARG_I64, &c.max_steps, "stop (resumably) after this many steps in total (0: no limit)", 0, 1e12, &max_steps_seen},
+        {"data_dir", ARG_STR, &s.data_dir, "training images: DIR/<class>/<image>", 1, 0, NULL},
+        {"val_dir", ARG_STR, &s.val_dir, "validation images (all or some of the classes), evaluated after every epoch", 1, 0, NULL},
+        {"per_batch_size", ARG_INT, &c.per_batch_size, "images per step per process", 0, 0, NULL},
+        {"lr", ARG_FLOAT, &c.lr, "base learning rate", 0, 0, NULL},
+        {"lr_scheduler", ARG_STR, &s.lr_scheduler, "cosine_annealing | step | exponential", 1, 0, NULL},
+        {"T_max", ARG_INT, &c.T_max, "cosine period in epochs (0: --max_epoch)", 0, 0, NULL},
+        {"max_epoch", ARG_INT, &c.max_epoch, "epochs to train (with --resume: may extend the run)", 0, 0, NULL},
+        {"warmup_epochs", ARG_FLOAT, &c.warmup_epochs, "linear warmup from 0, in epochs (fractions allowed)", 0, 0, NULL},
+        {"label_smooth", ARG_INT, &c.label_smooth, "1: label smoothing on, 0: off", 0, 0, NULL},
+        {"label_smooth_factor", ARG_FLOAT, &c.label_smooth_factor, "label smoothing epsilon", 0, 0, NULL},
+        {"smoothing_form", ARG_STR, &s.smoothing_form, "seed (eps/(K-1) on wrong classes) | torch (eps/K on all)", 1, 0, NULL},
+        {"weight_decay", ARG_FLOAT, &c.weight_decay, "L2 on weights (not biases)", 0, 0, NULL},
+        {"momentum", ARG_FLOAT, &c.momentum, "SGD momentum", 0, 0, NULL},
+        {"eta_min", ARG_FLOAT, &c.eta_min, "learning-rate floor", 0, 0, NULL},
+        {"lr_epochs", ARG_STR, &s.lr_epochs, "step schedule milestones", 1, 0, NULL},
+        {"lr_gamma", ARG_FLOAT, &c.lr_gamma, "step/exponential decay factor", 0, 0, NULL},
+        {"backbone", ARG_STR, &s.backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
+        {"dropout", ARG_FLOAT, &c.dropout, "dropout rate (-1: the backbone's: 0.35 alexnet, 0.5 others)", 0, 0, NULL},
+        {"pretrained", ARG_STR, &s.pretrained, "start from these weights (.safetensors, ours or torchvision's)", 1, 0, NULL},
+        {"image_size", ARG_INT, &c.image_size, "input size S (>= 63); eval resizes to S*256/224 and crops S", 0, 0, NULL},
+        {"color_jitter", ARG_INT, &c.color_jitter, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code", 0, 0, NULL},
+        {"min_crop_scale", ARG_FLOAT, &c.min_crop_scale, "RandomResizedCrop smallest area fraction", 0, 0, NULL},
+        {"workers", ARG_INT, &c.workers, "image decoding threads (0: one per core)", 0, 0, NULL},
+        {"threads", ARG_INT, &c.threads, "compute threads (0: all cores, shared between local ranks)", 0, 0, NULL},
+        {"seed", ARG_I64, &seed, "random seed (init, shuffle, augmentation, dropout), < 2^53", 0, 0, NULL},
+        {"device", ARG_STR, &s.device, "cpu | gpu", 1, 0, NULL},
+        {"backend", ARG_STR, &s.backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
+        {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU, fp32 on CPU)", 1, 0, NULL},
+        {"is_distributed", ARG_INT, &c.is_distributed, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)", 0, 0, NULL},
+        {"out", ARG_STR, &s.out, "run directory (default runs/alexnet-DATE-TIME)", 1, 0, NULL},
+        {"resume", ARG_STR, &s.resume, "continue the run in this directory (or from its train_state.safetensors) exactly", 1, 0, NULL},
+        {"allow_data_change", ARG_FLAG, &allow_data_change, "with --resume: continue although the training files changed", 1, 0, NULL},
+        {"strict_data", ARG_FLAG, &c.strict_data, "stop at the first unreadable image instead of skipping it", 1, 0, NULL},
+        {"max_image_pixels", ARG_I64, &c.max_image_pixels, "reject images declaring more pixels (decompression bombs)", 0, 0, NULL},
+        {"ckpt_interval", ARG_INT, &c.ckpt_interval, "also keep epoch_N.safetensors every N epochs (0: off)", 0, 0, NULL},
+        {"save_best", ARG_INT, &c.save_best, "1: keep best.safetensors (best val top-1), 0: don't", 0, 0, NULL},
+        {"save_every_steps", ARG_I64, &c.save_every_steps, "save resumable state every N steps within epochs (0: epoch ends)", 0, 0, NULL},
+        {"log_interval", ARG_INT, &c.log_interval, "steps between metrics records and plain progress lines", 0, 0, NULL},
+        {"max_steps", ARG_I64, &c.max_steps, "stop this session (resumably) at N steps in total (0: no limit; not kept by --resume)", 0, 0, NULL},
     };
-    int nspecs = (int)(sizeof specs / sizeof specs[0]), help;
+    enum { NSPECS = sizeof specs / sizeof specs[0] };
+    int seen[NSPECS] = {0};
+    for (int i = 0; i < NSPECS; i++) {
+        specs[i].seen = &seen[i];
+        /* numeric ranges live in one place, config.c */
+        if (specs[i].type != ARG_STR && specs[i].type != ARG_FLAG &&
+            !config_field_range(specs[i].name, &specs[i].min, &specs[i].max))
+            FATAL("flag --%s has no range in config.c", specs[i].name);
+    }
+    int help;
     Error err = {{0}};
-    if (args_parse(specs, nspecs, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error("train", err.msg);
+    if (args_parse(specs, NSPECS, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error("train", err.msg);
     if (help) {
-        args_print_help("train", "--data_dir DIR [options] | --resume RUN_DIR [--max_epoch N]",
+        args_print_help("train", "--data_dir DIR [options] | --resume RUN [--max_epoch N]",
                         "Train AlexNet with the seed's recipe (MindSpore model zoo): SGD momentum 0.9, lr 0.13 with 5 warmup\n"
                         "epochs and cosine annealing over 150 epochs, label smoothing 0.1, weight decay 1e-4, batch 256.",
-                        specs, nspecs);
+                        specs, NSPECS);
         return 0;
     }
     c.seed = (uint64_t)seed;
-    c.max_image_pixels = mpixels;
 
     TrainPosition pos = {0};
     if (s.resume) {
-        if (nflags_seen)
-            fprintf(stderr, "alexnet train: note: with --resume the run's saved configuration is used; only --max_epoch, "
-                            "--max_steps, --workers and --log_interval may be changed\n");
-        char path[4200];
-        run_path(path, sizeof path, s.resume, STATE_FILE);
-        if (!path_exists(path)) {
-            error_set(&err, "%s has no %s: nothing to resume (was it a run directory?)", s.resume, STATE_FILE);
-            return cli_usage_error("train", err.msg);
-        }
-        if (checkpoint_read_state_info(path, &pos, &err) != 0) return cli_usage_error("train", err.msg);
-        TrainConfig saved;
-        config_defaults(&saved);
-        int rc = config_from_json(&saved, pos.config_json, &err);
-        if (rc != 0) { free(pos.config_json); return cli_usage_error("train", err.msg); }
-        if (max_epoch_seen) saved.max_epoch = c.max_epoch;
-        if (workers_seen) saved.workers = c.workers;
-        if (log_seen) saved.log_interval = c.log_interval;
-        if (max_steps_seen) saved.max_steps = c.max_steps;
-        snprintf(saved.out_dir, sizeof saved.out_dir, "%s", s.resume);
-        c = saved;
-        if (pos.epoch >= c.max_epoch) {
-            printf("%s already finished %d of max_epoch %d epochs; pass --max_epoch N to extend it\n", s.resume, pos.epoch, c.max_epoch);
+        TrainConfig flags = c;
+        int rc = load_resumed(&c, &flags, &s, specs, NSPECS, seen, &pos, &err);
+        if (rc != 0) {
             free(pos.config_json);
-            return 0;
+            free(pos.run_json);
+            return rc > 0 ? 0 : cli_usage_error("train", err.msg);
         }
     } else {
-        if (!s.data_dir) return cli_usage_error("train", "--data_dir is required (a folder of class folders), or --resume RUN_DIR");
-        if (copy_str(c.data_dir, sizeof c.data_dir, s.data_dir, "data_dir", &err) || copy_str(c.val_dir, sizeof c.val_dir, s.val_dir, "val_dir", &err) ||
-            copy_str(c.backbone, sizeof c.backbone, s.backbone, "backbone", &err) || copy_str(c.pretrained, sizeof c.pretrained, s.pretrained, "pretrained", &err) ||
-            copy_str(c.lr_scheduler, sizeof c.lr_scheduler, s.lr_scheduler, "lr_scheduler", &err) || copy_str(c.lr_epochs, sizeof c.lr_epochs, s.lr_epochs, "lr_epochs", &err) ||
-            copy_str(c.smoothing_form, sizeof c.smoothing_form, s.smoothing_form, "smoothing_form", &err) || copy_str(c.device, sizeof c.device, s.device, "device", &err) ||
-            copy_str(c.backend, sizeof c.backend, s.backend, "backend", &err) || copy_str(c.precision, sizeof c.precision, s.precision, "precision", &err))
-            return cli_usage_error("train", err.msg);
-        LrSchedule probe = {0};
-        if (lr_kind_parse(&probe.kind, c.lr_scheduler, &err) != 0 || lr_milestones_parse(&probe, c.lr_epochs, &err) != 0)
-            return cli_usage_error("train", err.msg);
-        if (strcmp(c.smoothing_form, "seed") != 0 && strcmp(c.smoothing_form, "torch") != 0)
-            return cli_usage_error("train", "--smoothing_form must be seed or torch");
-        if (strcmp(c.device, "cpu") != 0 && strcmp(c.device, "gpu") != 0 && strcmp(c.device, "cuda") != 0)
-            return cli_usage_error("train", "--device must be cpu or gpu");
-        if (strcmp(c.precision, "auto") != 0 && strcmp(c.precision, "fp32") != 0 && strcmp(c.precision, "bf16") != 0)
-            return cli_usage_error("train", "--precision must be auto, fp32 or bf16");
-        if (s.pretrained && !path_exists(s.pretrained)) {
-            error_set(&err, "--pretrained %s: no such file", s.pretrained);
-            return cli_usage_error("train", err.msg);
-        }
-        if (s.out) {
-            if (copy_str(c.out_dir, sizeof c.out_dir, s.out, "out", &err)) return cli_usage_error("train", err.msg);
-        } else {
-            time_t t = time(NULL);
-            struct tm tm;
-            localtime_r(&t, &tm);
-            strftime(c.out_dir, sizeof c.out_dir, "runs/alexnet-%Y%m%d-%H%M%S", &tm);
-        }
-        char path[4200];
-        run_path(path, sizeof path, c.out_dir, STATE_FILE);
-        if (path_exists(path)) {
-            error_set(&err, "%s already holds a run; continue it with --resume %s, or choose another --out",
-                     c.out_dir, c.out_dir);
-            return cli_usage_error("train", err.msg);
-        }
+        if (allow_data_change) return cli_usage_error("train", "--allow_data_change goes with --resume");
+        if (load_new(&c, &s, &err) != 0) return cli_usage_error("train", err.msg);
     }
 
     Dist d;
     if (dist_init(&d, c.is_distributed, &argc, &argv, &err) != 0) {
         free(pos.config_json);
+        free(pos.run_json);
         return cli_usage_error("train", err.msg);
     }
     /* ranks sharing a machine share its cores */
@@ -164,10 +242,12 @@ int cmd_train(int argc, char **argv) {
         int share = cpu_count() / d.local_world;
         c.threads = share > 0 ? share : 1;
     }
-    int status = train_run(&c, s.resume ? &pos : NULL, &d, &err);
+    int status = train_run(&c, s.resume ? &pos : NULL, allow_data_change, &d, &err);
     free(pos.config_json);
-    if (status == 2 && (d.rank == 0 || d.world == 1)) cli_usage_error("train", err.msg);
-    if (status != 0 && d.world > 1) dist_abort(&d, status); /* the other ranks may be waiting in a collective */
+    free(pos.run_json);
+    if (status == 2 && err.msg[0]) cli_usage_error("train", err.msg);
+    /* a failure while running: the other ranks may be waiting in a collective */
+    if (status == 1 && d.world > 1) dist_abort(&d, status);
     dist_finalize(&d);
     return status;
 }

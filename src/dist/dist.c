@@ -9,6 +9,9 @@
 
 #ifdef ALEXNET_HAVE_MPI
 #include <mpi.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
 
 #define MPI_CHECK(call)                                                                     \
     do {                                                                                    \
@@ -21,7 +24,18 @@
         }                                                                                   \
     } while (0)
 
+static pthread_t g_main_thread;
+
+/* The fatal hook. MPI was initialised MPI_THREAD_FUNNELED: only the main
+ * thread may call MPI, and a fatal error can happen on a loader thread. There
+ * the process just exits: mpirun/srun end the whole job when a rank exits
+ * non-zero without MPI_Finalize (the message is already on stderr). */
 static void abort_all(int code) {
+    if (!pthread_equal(pthread_self(), g_main_thread)) {
+        fflush(stdout);
+        fflush(stderr);
+        _exit(code);
+    }
     int up = 0, down = 0;
     MPI_Initialized(&up);
     MPI_Finalized(&down);
@@ -57,6 +71,7 @@ int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
     MPI_CHECK(MPI_Comm_size(node, &d->local_world));
     MPI_Comm_free(&node);
     d->requests = xcalloc(DIST_MAX_BUCKETS, sizeof(MPI_Request));
+    g_main_thread = pthread_self();
     set_fatal_hook(abort_all);
     if (d->world > 1) set_log_rank(d->rank);
     return 0;

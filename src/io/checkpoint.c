@@ -151,9 +151,9 @@ int checkpoint_save_state(const char *path, const Net *net, const float *params,
     snprintf(batch, sizeof batch, "%lld", (long long)pos->batch);
     snprintf(step, sizeof step, "%lld", (long long)pos->step);
     snprintf(best, sizeof best, "%.17g", pos->best_top1);
-    const char *keys[] = {"epoch", "batch", "step", "best_top1", "config", "version"};
-    const char *vals[] = {ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION};
-    return st_write(path, t, 2 * net->n_params, keys, vals, 6, err);
+    const char *keys[] = {"epoch", "batch", "step", "best_top1", "config", "version", "run"};
+    const char *vals[] = {ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION, pos->run_json};
+    return st_write(path, t, 2 * net->n_params, keys, vals, pos->run_json ? 7 : 6, err);
 }
 
 int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err) {
@@ -173,6 +173,12 @@ int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err)
     size_t len = strlen(cfg) + 1;
     pos->config_json = xmalloc(len);
     memcpy(pos->config_json, cfg, len);
+    const char *run = st_meta(&f, "run");
+    if (run) {
+        len = strlen(run) + 1;
+        pos->run_json = xmalloc(len);
+        memcpy(pos->run_json, run, len);
+    }
     st_free(&f);
     return 0;
 }

@@ -50,6 +50,7 @@ typedef struct {
     int64_t step;              /* optimizer steps done */
     double best_top1;          /* -1 when no evaluation yet */
     char *config_json;         /* owned */
+    char *run_json;            /* owned; the trainer's own record (fingerprint, running sums); NULL in old states */
 } TrainPosition;
 
 int checkpoint_save_state(const char *path, const Net *net, const float *params, const float *momentum,

@@ -10,7 +10,7 @@
 
 #include "io/atomic_file.h"
 
-enum { W = 900, PANEL_H = 280, LEFT = 70, RIGHT = 70, TOP = 40, GAP = 70 };
+enum { W = 900, PANEL_H = 280, LEFT = 70, RIGHT = 70, TOP = 60, GAP = 90 };
 #define PLOT_W (W - LEFT - RIGHT)
 
 /* A growable string. */
@@ -30,6 +30,45 @@ static void put(Buf *b, const char *fmt, ...) {
     }
 }
 
+/* Length of the valid UTF-8 character at s (1-4), or 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s) {
+    if (s[0] < 0x80) return 1;
+    size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((s[i] & 0xc0) != 0x80) return 0;
+    if (n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0))) return 0; /* overlong, surrogate */
+    if (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))) return 0;
+    return n;
+}
+
+void xml_escape_text(const char *text, char *out, size_t size) {
+    if (size == 0) return;
+    size_t n = 0;
+    const unsigned char *s = (const unsigned char *)text;
+    while (*s) {
+        char rep[8];
+        size_t k = utf8_len(s), adv = k ? k : 1;
+        const char *piece = rep;
+        size_t plen;
+        if (k == 1 && (*s < 0x20 || *s == 0x7f)) { rep[0] = '?'; plen = 1; }
+        else if (k == 0) { rep[0] = '?'; plen = 1; }
+        else if (*s == '&') { piece = "&amp;"; plen = 5; }
+        else if (*s == '<') { piece = "&lt;"; plen = 4; }
+        else if (*s == '>') { piece = "&gt;"; plen = 4; }
+        else if (*s == '"') { piece = "&quot;"; plen = 6; }
+        else if (*s == '\'') { piece = "&apos;"; plen = 6; }
+        else { piece = (const char *)s; plen = k; }
+        if (n + plen + 4 > size) { /* room for "..." and the NUL */
+            if (n + 4 <= size) { memcpy(out + n, "...", 3); n += 3; }
+            break;
+        }
+        memcpy(out + n, piece, plen);
+        n += plen;
+        s += adv;
+    }
+    out[n] = '\0';
+}
+
 /* A "nice" tick spacing (1, 2 or 5 × 10^k) giving about n ticks over span. */
 static double nice_step(double span, int n) {
     double raw = span / n, mag = pow(10, floor(log10(raw))), f = raw / mag;
@@ -41,9 +80,12 @@ typedef struct { double x0, x1, y0, y1; int top; } Axes;
 static double px(const Axes *a, double x) { return LEFT + (x - a->x0) / (a->x1 - a->x0) * PLOT_W; }
 static double py(const Axes *a, double y) { return a->top + PANEL_H - (y - a->y0) / (a->y1 - a->y0) * PANEL_H; }
 
-static void frame(Buf *b, const Axes *a, const char *xlabel, const char *ylabel, const char *fmt, double yscale) {
+/* integer_x: ticks only at whole numbers (epochs). */
+static void frame(Buf *b, const Axes *a, const char *xlabel, const char *ylabel, const char *fmt, double yscale,
+                  int integer_x) {
     put(b, "<rect x='%d' y='%d' width='%d' height='%d' fill='none' stroke='#888'/>\n", LEFT, a->top, PLOT_W, PANEL_H);
     double xs = nice_step(a->x1 - a->x0, 8);
+    if (integer_x && xs < 1) xs = 1;
     for (double x = ceil(a->x0 / xs) * xs; x <= a->x1 + 1e-9; x += xs)
         put(b, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#eee'/><text x='%.1f' y='%d' font-size='11' text-anchor='middle'>%g</text>\n",
             px(a, x), a->top, px(a, x), a->top + PANEL_H, px(a, x), a->top + PANEL_H + 15, x);
@@ -59,11 +101,21 @@ static void frame(Buf *b, const Axes *a, const char *xlabel, const char *ylabel,
         a->top + PANEL_H / 2, a->top + PANEL_H / 2, ylabel);
 }
 
-static void polyline(Buf *b, const Axes *a, const double *x, const double *y, int n, const char *color, const char *extra) {
+/* staircase: each value holds from the previous point to its own (the lr of
+ * the steps a record covers), drawn as horizontal then vertical segments. */
+static void polyline(Buf *b, const Axes *a, const double *x, const double *y, int n, const char *color, const char *extra,
+                     int staircase) {
     if (n == 0) return;
     put(b, "<polyline fill='none' stroke='%s' stroke-width='1.5' %s points='", color, extra);
-    for (int i = 0; i < n; i++) put(b, "%.1f,%.1f ", px(a, x[i]), py(a, y[i]));
+    for (int i = 0; i < n; i++) {
+        if (staircase && i > 0) put(b, "%.1f,%.1f ", px(a, x[i - 1]), py(a, y[i]));
+        put(b, "%.1f,%.1f ", px(a, x[i]), py(a, y[i]));
+    }
     put(b, "'/>\n");
+}
+
+static void markers(Buf *b, const Axes *a, const double *x, const double *y, int n, const char *color) {
+    for (int i = 0; i < n; i++) put(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", px(a, x[i]), py(a, y[i]), color);
 }
 
 static void range(const double *v, int n, double *lo, double *hi) {
@@ -72,57 +124,107 @@ static void range(const double *v, int n, double *lo, double *hi) {
     if (!(*hi > *lo)) { *hi = *lo + 1; *lo -= 1e-9; }
 }
 
-int curves_write_svg(const char *path, const MetricsLog *m, const char *title, Error *err) {
-    int ns = 0, ne = 0;
-    double *sx = xmalloc(sizeof(double) * (size_t)(m->n + 1)), *sl = xmalloc(sizeof(double) * (size_t)(m->n + 1));
-    double *slr = xmalloc(sizeof(double) * (size_t)(m->n + 1)), *ex = xmalloc(sizeof(double) * (size_t)(m->n + 1));
-    double *e1 = xmalloc(sizeof(double) * (size_t)(m->n + 1)), *e5 = xmalloc(sizeof(double) * (size_t)(m->n + 1));
+/* The series the two panels draw, from the metrics records. */
+typedef struct {
+    int ns, nv, ne, nt;
+    double *step, *loss, *lr;          /* step records [ns] */
+    double *vstep, *vloss;             /* epoch records with a validation loss [nv] */
+    double *epoch, *top1, *top5;       /* epoch records with validation accuracy [ne] */
+    double *tepoch, *ttop1;            /* epoch records with training accuracy [nt] */
+} Series;
+
+static void series_collect(Series *s, const MetricsLog *m) {
+    memset(s, 0, sizeof *s);
+    double **arrays[] = {&s->step, &s->loss, &s->lr, &s->vstep, &s->vloss, &s->epoch, &s->top1, &s->top5, &s->tepoch, &s->ttop1};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) *arrays[i] = xmalloc(sizeof(double) * (size_t)(m->n + 1));
     for (int i = 0; i < m->n; i++) {
         const MetricRecord *r = &m->rec[i];
-        if (!r->is_epoch && isfinite(r->loss)) { sx[ns] = (double)r->step; sl[ns] = r->loss; slr[ns++] = r->lr; }
-        if (r->is_epoch && r->top1 >= 0) { ex[ne] = r->epoch + 1; e1[ne] = r->top1; e5[ne++] = r->top5; }
+        if (!r->is_epoch && isfinite(r->loss) && isfinite(r->lr)) {
+            s->step[s->ns] = (double)r->step; s->loss[s->ns] = r->loss; s->lr[s->ns++] = r->lr;
+        }
+        if (!r->is_epoch) continue;
+        if (r->top1 >= 0 && isfinite(r->val_loss)) { s->vstep[s->nv] = (double)r->step; s->vloss[s->nv++] = r->val_loss; }
+        if (r->top1 >= 0) { s->epoch[s->ne] = r->epoch; s->top1[s->ne] = r->top1; s->top5[s->ne++] = r->top5; }
+        if (r->train_top1 >= 0) { s->tepoch[s->nt] = r->epoch; s->ttop1[s->nt++] = r->train_top1; }
     }
-    Buf b = {0};
-    int H = TOP + 2 * PANEL_H + GAP + 60;
-    put(&b, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif'>\n", W, H);
-    put(&b, "<rect width='100%%' height='100%%' fill='white'/>\n");
-    put(&b, "<text x='%d' y='24' font-size='15' text-anchor='middle'>%s</text>\n", W / 2, title);
+}
 
+static void series_free(Series *s) {
+    free(s->step); free(s->loss); free(s->lr); free(s->vstep); free(s->vloss);
+    free(s->epoch); free(s->top1); free(s->top5); free(s->tepoch); free(s->ttop1);
+}
+
+static void loss_panel(Buf *b, const Series *s) {
     Axes a = {0, 1, 0, 1, TOP};
-    if (ns > 0) {
-        range(sx, ns, &a.x0, &a.x1);
-        range(sl, ns, &a.y0, &a.y1);
+    if (s->ns > 0) {
+        range(s->step, s->ns, &a.x0, &a.x1);
+        double lo, hi;
+        range(s->loss, s->ns, &lo, &a.y1);
+        if (s->nv > 0) { range(s->vloss, s->nv, &lo, &hi); if (hi > a.y1) a.y1 = hi; }
         a.y0 = 0;
+        if (s->ns == 1) { a.x0 = 0; a.x1 = s->step[0] > 0 ? s->step[0] : 1; }
     }
-    frame(&b, &a, "optimizer step", "training loss", "%g", 1.0);
-    polyline(&b, &a, sx, sl, ns, "#1f77b4", "");
-    if (ns > 0) {
+    frame(b, &a, "optimizer step", "loss", "%g", 1.0, 1);
+    polyline(b, &a, s->step, s->loss, s->ns, "#1f77b4", "", 0);
+    if (s->ns == 1) markers(b, &a, s->step, s->loss, 1, "#1f77b4");
+    markers(b, &a, s->vstep, s->vloss, s->nv, "#d62728");
+    if (s->ns > 0) {
         Axes l = a;
-        range(slr, ns, &l.y0, &l.y1);
+        range(s->lr, s->ns, &l.y0, &l.y1);
         l.y0 = 0;
-        polyline(&b, &l, sx, slr, ns, "#ff7f0e", "stroke-dasharray='5,3'");
+        polyline(b, &l, s->step, s->lr, s->ns, "#ff7f0e", "stroke-dasharray='5,3'", 1);
         double ys = nice_step(l.y1 - l.y0, 5);
         for (double y = 0; y <= l.y1 + 1e-15; y += ys)
-            put(&b, "<text x='%d' y='%.1f' font-size='11' fill='#ff7f0e'>%.3g</text>\n", LEFT + PLOT_W + 6, py(&l, y) + 4, y);
+            put(b, "<text x='%d' y='%.1f' font-size='11' fill='#ff7f0e'>%.3g</text>\n", LEFT + PLOT_W + 6, py(&l, y) + 4, y);
     }
-    put(&b, "<text x='%d' y='%d' font-size='12' fill='#1f77b4'>loss</text><text x='%d' y='%d' font-size='12' fill='#ff7f0e'>learning rate (right axis)</text>\n",
-        LEFT + 10, TOP + 16, LEFT + 60, TOP + 16);
+    /* the legend sits above the panel, where no curve can run through it */
+    put(b, "<text x='%d' y='%d' font-size='12' fill='#1f77b4'>training loss</text>"
+           "<text x='%d' y='%d' font-size='12' fill='#d62728'>&#9679; validation loss</text>"
+           "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>- - learning rate (right axis)</text>\n",
+        LEFT, TOP - 8, LEFT + 110, TOP - 8, LEFT + 250, TOP - 8);
+}
 
+static void accuracy_panel(Buf *b, const Series *s) {
     Axes e = {0.5, 1.5, 0, 1, TOP + PANEL_H + GAP};
-    if (ne > 0) { e.x0 = 0; e.x1 = ex[ne - 1] + 0.5; }
-    frame(&b, &e, "epoch", "validation accuracy", "%g%%", 100.0);
-    polyline(&b, &e, ex, e1, ne, "#2ca02c", "");
-    polyline(&b, &e, ex, e5, ne, "#9467bd", "");
-    for (int i = 0; i < ne; i++)
-        put(&b, "<circle cx='%.1f' cy='%.1f' r='3' fill='#2ca02c'/><circle cx='%.1f' cy='%.1f' r='3' fill='#9467bd'/>\n",
-            px(&e, ex[i]), py(&e, e1[i]), px(&e, ex[i]), py(&e, e5[i]));
-    if (ne > 0)
-        put(&b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>top-1 %.2f%%</text><text x='%d' y='%d' font-size='12' fill='#9467bd'>top-5 %.2f%%</text>\n",
-            LEFT + 10, e.top + 16, 100 * e1[ne - 1], LEFT + 120, e.top + 16, 100 * e5[ne - 1]);
-    else
-        put(&b, "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet (--val_dir)</text>\n", LEFT + PLOT_W / 2, e.top + PANEL_H / 2);
+    double last = 0;
+    if (s->ne > 0) last = s->epoch[s->ne - 1];
+    if (s->nt > 0 && s->tepoch[s->nt - 1] > last) last = s->tepoch[s->nt - 1];
+    if (last > 0) { e.x0 = 0; e.x1 = last + 0.5; }
+    frame(b, &e, "epoch", "accuracy", "%g%%", 100.0, 1);
+    polyline(b, &e, s->epoch, s->top1, s->ne, "#2ca02c", "", 0);
+    polyline(b, &e, s->epoch, s->top5, s->ne, "#9467bd", "", 0);
+    polyline(b, &e, s->tepoch, s->ttop1, s->nt, "#2ca02c", "stroke-dasharray='2,3'", 0);
+    markers(b, &e, s->epoch, s->top1, s->ne, "#2ca02c");
+    markers(b, &e, s->epoch, s->top5, s->ne, "#9467bd");
+    int y = e.top - 8;
+    if (s->ne > 0)
+        put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>validation top-1 %.2f%%</text>"
+               "<text x='%d' y='%d' font-size='12' fill='#9467bd'>validation top-5 %.2f%%</text>\n",
+            LEFT, y, 100 * s->top1[s->ne - 1], LEFT + 180, y, 100 * s->top5[s->ne - 1]);
+    if (s->nt > 0)
+        put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%%</text>\n",
+            LEFT + 360, y, 100 * s->ttop1[s->nt - 1]);
+    if (s->ne == 0)
+        put(b, "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet (--val_dir)</text>\n",
+            LEFT + PLOT_W / 2, e.top + PANEL_H / 2);
+}
+
+int curves_write_svg(const char *path, const MetricsLog *m, const char *title, Error *err) {
+    Series s;
+    series_collect(&s, m);
+    Buf b = {0};
+    char esc[600];
+    xml_escape_text(title, esc, sizeof esc);
+    int H = TOP + 2 * PANEL_H + GAP + 60;
+    put(&b, "<?xml version='1.0' encoding='UTF-8'?>\n");
+    put(&b, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif'>\n", W, H);
+    put(&b, "<rect width='100%%' height='100%%' fill='white'/>\n");
+    put(&b, "<text x='%d' y='22' font-size='15' text-anchor='middle'>%s</text>\n", W / 2, esc);
+    loss_panel(&b, &s);
+    accuracy_panel(&b, &s);
     put(&b, "</svg>\n");
     int rc = atomic_write_text(path, b.s, err);
-    free(b.s); free(sx); free(sl); free(slr); free(ex); free(e1); free(e5);
+    free(b.s);
+    series_free(&s);
     return rc;
 }

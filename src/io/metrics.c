@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,27 +31,56 @@ static int parse_line(const char *line, MetricRecord *r) {
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
     memset(r, 0, sizeof *r);
     r->is_epoch = cJSON_IsString(type) && strcmp(type->valuestring, "epoch") == 0;
-    r->step = (int64_t)num(o, "step", 0);
-    r->epoch = (int)num(o, "epoch", 0);
-    r->loss = num(o, "loss", 0);
+    double step = num(o, "step", -1), epoch = num(o, "epoch", 0);
+    r->step = step >= 0 && step < 9e15 ? (int64_t)step : -1;
+    r->epoch = epoch >= 0 && epoch < 1e9 ? (int)epoch : 0;
+    r->loss = num(o, "loss", NAN);
+    r->train_top1 = num(o, "train_top1", -1);
     r->lr = num(o, "lr", 0);
     r->img_s = num(o, "img_s", 0);
     r->time = num(o, "time", 0);
+    r->val_loss = num(o, "val_loss", NAN);
     r->top1 = num(o, "top1", -1);
     r->top5 = num(o, "top5", -1);
-    r->val_images = (int64_t)num(o, "val_images", 0);
-    r->val_skipped = (int64_t)num(o, "val_skipped", 0);
+    double vi = num(o, "val_images", 0), vs = num(o, "val_skipped", 0);
+    r->val_images = vi >= 0 && vi < 9e15 ? (int64_t)vi : 0;
+    r->val_skipped = vs >= 0 && vs < 9e15 ? (int64_t)vs : 0;
     cJSON_Delete(o);
-    return 0;
+    return r->step >= 0 ? 0 : -1;
+}
+
+/* Appends ,"key":value — null for a value that is not finite (JSON has no NaN). */
+static size_t put_num(char *buf, size_t len, size_t n, const char *key, const char *fmt, double v) {
+    if (n >= len) return n;
+    int k = isfinite(v) ? snprintf(buf + n, len - n, ",\"%s\":", key) : snprintf(buf + n, len - n, ",\"%s\":null", key);
+    if (k > 0) n += (size_t)k;
+    if (isfinite(v) && n < len) {
+        k = snprintf(buf + n, len - n, fmt, v);
+        if (k > 0) n += (size_t)k;
+    }
+    return n;
 }
 
 static void format_line(const MetricRecord *r, char *buf, size_t len) {
-    int n = snprintf(buf, len, "{\"type\":\"%s\",\"step\":%lld,\"epoch\":%d,\"loss\":%.6g,\"lr\":%.6g,\"img_s\":%.2f,\"time\":%.2f",
-                     r->is_epoch ? "epoch" : "step", (long long)r->step, r->epoch, r->loss, r->lr, r->img_s, r->time);
-    if (r->is_epoch && r->top1 >= 0 && n > 0 && (size_t)n < len)
-        n += snprintf(buf + n, len - (size_t)n, ",\"top1\":%.6f,\"top5\":%.6f,\"val_images\":%lld,\"val_skipped\":%lld",
-                      r->top1, r->top5, (long long)r->val_images, (long long)r->val_skipped);
-    if (n > 0 && (size_t)n < len) snprintf(buf + n, len - (size_t)n, "}\n");
+    int k = snprintf(buf, len, "{\"type\":\"%s\",\"step\":%lld,\"epoch\":%d", r->is_epoch ? "epoch" : "step",
+                     (long long)r->step, r->epoch);
+    size_t n = k > 0 ? (size_t)k : 0;
+    n = put_num(buf, len, n, "loss", "%.6g", r->loss);
+    if (r->train_top1 >= 0) n = put_num(buf, len, n, "train_top1", "%.6f", r->train_top1);
+    n = put_num(buf, len, n, "lr", "%.6g", r->lr);
+    n = put_num(buf, len, n, "img_s", "%.2f", r->img_s);
+    n = put_num(buf, len, n, "time", "%.2f", r->time);
+    if (r->is_epoch && r->top1 >= 0) {
+        n = put_num(buf, len, n, "val_loss", "%.6g", r->val_loss);
+        n = put_num(buf, len, n, "top1", "%.6f", r->top1);
+        n = put_num(buf, len, n, "top5", "%.6f", r->top5);
+        if (n < len) {
+            k = snprintf(buf + n, len - n, ",\"val_images\":%lld,\"val_skipped\":%lld", (long long)r->val_images,
+                         (long long)r->val_skipped);
+            if (k > 0) n += (size_t)k;
+        }
+    }
+    if (n < len) snprintf(buf + n, len - n, "}\n");
 }
 
 int metrics_open(MetricsLog *m, const char *path, int64_t keep_until_step, Error *err) {

@@ -2,11 +2,16 @@
  * metrics.h — the run's history: RUN_DIR/metrics.jsonl, one JSON object per
  * logged step and per finished epoch, kept in memory too for the curves.
  *
- *   {"type":"step","step":120,"epoch":2,"loss":1.23,"lr":0.01,"img_s":310.5,"time":421.7}
- *   {"type":"epoch","step":468,"epoch":0,"loss":1.5,"lr":0.01,"img_s":305.2,"time":1530.2,
- *    "top1":0.81,"top5":0.98,"val_images":10000,"val_skipped":0}
- * step = optimizer steps done; epoch counts from 0; time = training seconds
- * since the run began (summed over resumes); top1/top5 are fractions.
+ *   {"type":"step","step":120,"epoch":2,"loss":1.23,"train_top1":0.61,"lr":0.01,"img_s":310.5,"time":421.7}
+ *   {"type":"epoch","step":468,"epoch":1,"loss":1.5,"train_top1":0.55,"lr":0.01,"img_s":305.2,"time":1530.2,
+ *    "val_loss":1.31,"top1":0.81,"top5":0.98,"val_images":10000,"val_skipped":0}
+ * step = optimizer steps done; epoch counts from 1 as on the console (a step
+ * record's epoch is the one in progress, an epoch record's the one finished);
+ * loss and train_top1 average the steps since the previous record of the same
+ * type (train_top1: top-1 of the training batches, with augmentation and
+ * dropout on); time = training seconds since the run began, summed over
+ * resumes; top1/top5 are fractions. A value that is not finite is written as
+ * null, so every line is valid JSON.
  */
 #ifndef ALEXNET_METRICS_H
 #define ALEXNET_METRICS_H
@@ -21,7 +26,8 @@ typedef struct {
     int64_t step;
     int epoch;
     double loss, lr, img_s, time;
-    double top1, top5;          /* epoch records with evaluation; < 0 when none */
+    double train_top1;          /* < 0 when not measured */
+    double val_loss, top1, top5; /* epoch records with evaluation; top1 < 0 when none */
     int64_t val_images, val_skipped;
 } MetricRecord;
 

@@ -1,44 +1,52 @@
 /*
- * config.c — TrainConfig defaults and its JSON form (via cJSON). One table
- * lists every field once, so saving and loading can't drift apart.
+ * config.c — TrainConfig defaults, its one validation and its JSON form (via
+ * cJSON). One table lists every field once, with its range, so saving,
+ * loading, the CLI's flags and validation can't drift apart.
  */
 #include "train/config.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "train/lr_schedule.h"
 
 typedef enum { F_STR, F_INT, F_I64, F_U64, F_DBL } FieldType;
 typedef struct {
     const char *name;
     FieldType type;
     size_t offset, size;
+    double min, max;   /* numeric fields: the allowed range, inclusive */
 } Field;
 
-#define S(f) {#f, F_STR, offsetof(TrainConfig, f), sizeof(((TrainConfig *)0)->f)}
-#define I(f) {#f, F_INT, offsetof(TrainConfig, f), sizeof(int)}
-#define L(f) {#f, F_I64, offsetof(TrainConfig, f), sizeof(int64_t)}
-#define U(f) {#f, F_U64, offsetof(TrainConfig, f), sizeof(uint64_t)}
-#define D(f) {#f, F_DBL, offsetof(TrainConfig, f), sizeof(double)}
+#define S(f) {#f, F_STR, offsetof(TrainConfig, f), sizeof(((TrainConfig *)0)->f), 0, 0}
+#define I(f, lo, hi) {#f, F_INT, offsetof(TrainConfig, f), sizeof(int), lo, hi}
+#define L(f, lo, hi) {#f, F_I64, offsetof(TrainConfig, f), sizeof(int64_t), lo, hi}
+#define U(f, lo, hi) {#f, F_U64, offsetof(TrainConfig, f), sizeof(uint64_t), lo, hi}
+#define D(f, lo, hi) {#f, F_DBL, offsetof(TrainConfig, f), sizeof(double), lo, hi}
 static const Field FIELDS[] = {
-    S(data_dir), S(val_dir), I(per_batch_size), I(eval_batch_size), I(image_size), I(workers), I(color_jitter),
-    I(strict_data), D(min_crop_scale), L(max_image_pixels), S(backbone), S(pretrained), D(dropout),
-    S(lr_scheduler), S(lr_epochs), D(lr), D(momentum), D(weight_decay), D(eta_min), D(lr_gamma), D(warmup_epochs),
-    I(T_max), I(max_epoch), I(label_smooth), D(label_smooth_factor), S(smoothing_form), U(seed), I(threads),
-    S(device), S(backend), S(precision), I(is_distributed), S(out_dir), I(ckpt_interval), L(save_every_steps),
-    I(log_interval), L(max_steps),
+    S(data_dir), S(val_dir), I(per_batch_size, 1, 65536), I(image_size, 63, 4096), I(workers, 0, 1024),
+    I(color_jitter, 0, 1), I(strict_data, 0, 1), D(min_crop_scale, 0.001, 1), L(max_image_pixels, 1, 1e12),
+    S(backbone), S(pretrained), D(dropout, -1, 0.99), S(lr_scheduler), S(lr_epochs), D(lr, 0, 1e3),
+    D(momentum, 0, 1), D(weight_decay, 0, 1), D(eta_min, 0, 1e3), D(lr_gamma, 0, 1e3), D(warmup_epochs, 0, 1e6),
+    I(T_max, 0, 1e6), I(max_epoch, 1, 1e6), I(label_smooth, 0, 1), D(label_smooth_factor, 0, 1),
+    S(smoothing_form), U(seed, 0, CONFIG_MAX_SEED), I(threads, 0, 1024), S(device), S(backend), S(precision),
+    I(is_distributed, -1, 1), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
+    L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12),
 };
 #undef S
 #undef I
 #undef L
 #undef U
 #undef D
+#define N_FIELDS (sizeof FIELDS / sizeof FIELDS[0])
 
 void config_defaults(TrainConfig *c) {
     memset(c, 0, sizeof *c);
     c->per_batch_size = 256;
-    c->eval_batch_size = 0; /* 0: per_batch_size */
     c->image_size = 224;
     c->workers = 0;         /* 0: one per core */
     c->color_jitter = 1;
@@ -54,7 +62,7 @@ void config_defaults(TrainConfig *c) {
     c->eta_min = 0.0;
     c->lr_gamma = 0.1;
     c->warmup_epochs = 5;
-    c->T_max = 150;
+    c->T_max = 0;           /* follows max_epoch: the seed's 150 with 150 epochs */
     c->max_epoch = 150;
     c->label_smooth = 1;
     c->label_smooth_factor = 0.1;
@@ -63,28 +71,111 @@ void config_defaults(TrainConfig *c) {
     snprintf(c->device, sizeof c->device, "cpu");
     snprintf(c->precision, sizeof c->precision, "auto");
     c->is_distributed = -1;
+    c->save_best = 1;
     c->log_interval = 20;
 }
 
-char *config_to_json(const TrainConfig *c) {
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
+static const Field *find_field(const char *name) {
+    for (size_t i = 0; i < N_FIELDS; i++)
+        if (strcmp(FIELDS[i].name, name) == 0) return &FIELDS[i];
+    return NULL;
+}
+
+int config_field_range(const char *name, double *min, double *max) {
+    const Field *f = find_field(name);
+    if (!f || f->type == F_STR) return 0;
+    *min = f->min;
+    *max = f->max;
+    return 1;
+}
+
+static double field_number(const TrainConfig *c, const Field *f) {
+    const char *p = (const char *)c + f->offset;
+    switch (f->type) {
+    case F_INT: return *(const int *)p;
+    case F_I64: return (double)*(const int64_t *)p;
+    case F_U64: return (double)*(const uint64_t *)p;
+    case F_DBL: return *(const double *)p;
+    case F_STR: break;
+    }
+    return 0;
+}
+
+static int one_of(const char *v, const char *const *names) {
+    for (; *names; names++)
+        if (strcmp(v, *names) == 0) return 1;
+    return 0;
+}
+
+int config_validate(const TrainConfig *c, const char *source, Error *err) {
+    for (size_t i = 0; i < N_FIELDS; i++) {
         const Field *f = &FIELDS[i];
-        const char *p = (const char *)c + f->offset;
-        char num[32];
-        switch (f->type) {
-        case F_STR: cJSON_AddStringToObject(o, f->name, p); break;
-        case F_INT: cJSON_AddNumberToObject(o, f->name, *(const int *)p); break;
-        case F_DBL: cJSON_AddNumberToObject(o, f->name, *(const double *)p); break;
-        /* 64-bit integers as strings: JSON numbers are doubles */
-        case F_I64: snprintf(num, sizeof num, "%lld", (long long)*(const int64_t *)p); cJSON_AddStringToObject(o, f->name, num); break;
-        case F_U64: snprintf(num, sizeof num, "%llu", (unsigned long long)*(const uint64_t *)p); cJSON_AddStringToObject(o, f->name, num); break;
+        if (f->type == F_STR) continue;
+        double v = field_number(c, f);
+        if (!(v >= f->min && v <= f->max)) {
+            if (source)
+                return error_set(err, "%s: '%s' is %.17g, outside [%g, %g]; the file is damaged or was edited",
+                                 source, f->name, v, f->min, f->max);
+            return error_set(err, "--%s %.17g: must be between %g and %g", f->name, v, f->min, f->max);
         }
     }
+    static const char *const forms[] = {"seed", "torch", NULL}, *const devices[] = {"cpu", "gpu", "cuda", NULL},
+                              *const precisions[] = {"auto", "fp32", "bf16", NULL},
+                              *const backends[] = {"", "ref", "dnnl", "cuda", NULL};
+    const char *bad = NULL, *want = NULL, *value = NULL;
+    if (!one_of(c->smoothing_form, forms)) bad = "smoothing_form", want = "seed or torch", value = c->smoothing_form;
+    else if (!one_of(c->device, devices)) bad = "device", want = "cpu or gpu", value = c->device;
+    else if (!one_of(c->precision, precisions)) bad = "precision", want = "auto, fp32 or bf16", value = c->precision;
+    else if (!one_of(c->backend, backends)) bad = "backend", want = "ref, dnnl or cuda", value = c->backend;
+    if (bad) {
+        if (source) return error_set(err, "%s: '%s' is \"%s\": must be %s", source, bad, value, want);
+        return error_set(err, "--%s %s: must be %s", bad, value, want);
+    }
+    LrSchedule probe = {0};
+    Error sub = {{0}};
+    if (lr_kind_parse(&probe.kind, c->lr_scheduler, &sub) != 0 || lr_milestones_parse(&probe, c->lr_epochs, &sub) != 0) {
+        if (source) return error_set(err, "%s: %s", source, sub.msg);
+        return error_set(err, "%s", sub.msg);
+    }
+    return 0;
+}
+
+cJSON *config_to_cjson(const TrainConfig *c) {
+    cJSON *o = cJSON_CreateObject();
+    CHECK(o, "out of memory writing the configuration");
+    for (size_t i = 0; i < N_FIELDS; i++) {
+        const Field *f = &FIELDS[i];
+        const char *p = (const char *)c + f->offset;
+        if (f->type == F_STR) cJSON_AddStringToObject(o, f->name, p);
+        else cJSON_AddNumberToObject(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
+    }
+    return o;
+}
+
+char *config_to_json(const TrainConfig *c) {
+    cJSON *o = config_to_cjson(c);
     char *s = cJSON_Print(o);
     cJSON_Delete(o);
     CHECK(s, "cJSON_Print failed");
     return s;
+}
+
+/* A JSON value as an integer in [lo, hi]: a number with no fraction, or (as
+ * older versions saved 64-bit fields) a string of digits. */
+static int json_integer(const cJSON *v, double lo, double hi, double *out) {
+    double x;
+    if (cJSON_IsNumber(v)) {
+        x = v->valuedouble;
+    } else if (cJSON_IsString(v)) {
+        char *end;
+        x = strtod(v->valuestring, &end);
+        if (end == v->valuestring || *end) return 0;
+    } else {
+        return 0;
+    }
+    if (!isfinite(x) || x != floor(x) || x < lo || x > hi) return 0;
+    *out = x;
+    return 1;
 }
 
 int config_from_json(TrainConfig *c, const char *json, Error *err) {
@@ -93,27 +184,30 @@ int config_from_json(TrainConfig *c, const char *json, Error *err) {
         cJSON_Delete(o);
         return error_set(err, "the saved training configuration is not valid JSON");
     }
-    for (size_t i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; i++) {
+    for (size_t i = 0; i < N_FIELDS; i++) {
         const Field *f = &FIELDS[i];
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f->name);
         if (!v) continue;
         char *p = (char *)c + f->offset;
+        double x = 0;
         int ok = 1;
         switch (f->type) {
         case F_STR:
-            if ((ok = cJSON_IsString(v)) != 0) snprintf(p, f->size, "%s", v->valuestring);
+            ok = cJSON_IsString(v) && strlen(v->valuestring) < f->size;
+            if (ok) snprintf(p, f->size, "%s", v->valuestring);
             break;
         case F_INT:
-            if ((ok = cJSON_IsNumber(v)) != 0) *(int *)p = v->valueint;
-            break;
-        case F_DBL:
-            if ((ok = cJSON_IsNumber(v)) != 0) *(double *)p = v->valuedouble;
+            if ((ok = json_integer(v, -2147483648.0, 2147483647.0, &x)) != 0) *(int *)p = (int)x;
             break;
         case F_I64:
-            if ((ok = cJSON_IsString(v) && sscanf(v->valuestring, "%lld", (long long *)p) == 1) != 0) {}
+            if ((ok = json_integer(v, -9.2e18, 9.2e18, &x)) != 0) *(int64_t *)p = (int64_t)x;
             break;
         case F_U64:
-            if ((ok = cJSON_IsString(v) && sscanf(v->valuestring, "%llu", (unsigned long long *)p) == 1) != 0) {}
+            if ((ok = json_integer(v, 0, 1.8e19, &x)) != 0) *(uint64_t *)p = (uint64_t)x;
+            break;
+        case F_DBL:
+            ok = cJSON_IsNumber(v) && isfinite(v->valuedouble);
+            if (ok) *(double *)p = v->valuedouble;
             break;
         }
         if (!ok) {

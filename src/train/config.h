@@ -1,8 +1,9 @@
 /*
- * config.h — everything that defines a training run. Defaults are the seed's
- * recipe (recipe.md). The whole struct is saved in the run directory (as
- * JSON) so `alexnet train --resume RUN_DIR` continues with exactly the same
- * settings.
+ * config.h — everything that defines a training run, and the one check of it.
+ * Defaults are the seed's recipe (recipe.md). The whole struct is saved in
+ * the run's state so `alexnet train --resume RUN_DIR` continues with exactly
+ * the same settings; the CLI and resume validate it with the same function
+ * (config_validate), so a saved configuration can't bypass a range check.
  */
 #ifndef ALEXNET_CONFIG_H
 #define ALEXNET_CONFIG_H
@@ -11,10 +12,13 @@
 
 #include "common/util.h"
 
+/* Seeds are stored as JSON numbers (doubles): integers up to 2^53 are exact. */
+#define CONFIG_MAX_SEED 9007199254740991.0
+
 typedef struct {
     /* data */
     char data_dir[1024], val_dir[1024];
-    int per_batch_size, eval_batch_size, image_size, workers, color_jitter, strict_data;
+    int per_batch_size, image_size, workers, color_jitter, strict_data;
     double min_crop_scale;
     int64_t max_image_pixels;
     /* model */
@@ -23,7 +27,7 @@ typedef struct {
     /* optimisation */
     char lr_scheduler[32], lr_epochs[256];
     double lr, momentum, weight_decay, eta_min, lr_gamma, warmup_epochs;
-    int T_max, max_epoch;
+    int T_max, max_epoch;         /* T_max 0: max_epoch (resolved when the run starts) */
     int label_smooth;             /* 0/1, the seed's switch */
     double label_smooth_factor;
     char smoothing_form[8];       /* "seed" (eps/(K-1)) or "torch" (eps/K) */
@@ -35,16 +39,32 @@ typedef struct {
     /* output */
     char out_dir[1024];
     int ckpt_interval;            /* epochs between epoch_N.safetensors; 0 = none */
+    int save_best;                /* 1: keep best.safetensors (with --val_dir) */
     int64_t save_every_steps;     /* mid-epoch resumable state; 0 = epoch ends only */
     int log_interval;             /* steps between metrics lines / plain progress lines */
     int64_t max_steps;            /* stop (resumably) after this many steps in total; 0 = no limit */
 } TrainConfig;
 
 void config_defaults(TrainConfig *c);
-/* JSON object text of the whole config (caller frees). */
+
+/* The allowed range of a numeric field (by its name, which is also its flag's
+ * name); 0 when name is not a numeric field. The CLI takes its ranges from
+ * here. */
+int config_field_range(const char *name, double *min, double *max);
+
+/* Every field in range and every name known. source: NULL when the values
+ * came from flags (messages say "--lr_gamma ..."), else where they came from
+ * (messages say "SOURCE: 'lr_gamma' ..."). 0, or -1 with err set. */
+int config_validate(const TrainConfig *c, const char *source, Error *err);
+
+/* JSON object text of the whole config, numbers as numbers (caller frees). */
 char *config_to_json(const TrainConfig *c);
-/* Fills c from JSON written by config_to_json; unknown keys are ignored,
- * missing keys keep their current value. -1 with a message on malformed JSON. */
+/* The same as a cJSON object (caller owns it), to add more members. */
+struct cJSON *config_to_cjson(const TrainConfig *c);
+/* Fills c from JSON written by config_to_json (64-bit integers also as
+ * strings, as older versions wrote them); unknown keys are ignored, missing
+ * keys keep their current value. -1 with a message on malformed JSON or a
+ * value of the wrong type. Does not validate ranges: call config_validate. */
 int config_from_json(TrainConfig *c, const char *json, Error *err);
 
 #endif

@@ -14,6 +14,16 @@ int label_rank(const float *z, int k, int label) {
     return rank;
 }
 
+double label_xent(const float *z, int k, int label) {
+    if (!isfinite(z[label])) return INFINITY;
+    double m = z[label];
+    for (int j = 0; j < k; j++)
+        if (z[j] > m) m = z[j];
+    double sum = 0.0;
+    for (int j = 0; j < k; j++) sum += exp((double)z[j] - m);
+    return log(sum) + m - (double)z[label];
+}
+
 int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err) {
     memset(out, 0, sizeof *out);
     int K = be->net->num_classes;
@@ -29,6 +39,7 @@ int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *ou
                 int r = label_rank(logits + (size_t)i * K, K, b.labels[i]);
                 out->correct1 += r < 1;
                 out->correct5 += r < 5;
+                out->loss_sum += label_xent(logits + (size_t)i * K, K, b.labels[i]);
             }
             out->images += b.n;
         }
@@ -40,6 +51,7 @@ int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *ou
     int64_t v[5] = {out->images, out->correct1, out->correct5, out->skipped, failed};
     dist_sum_i64(d, v, 5);
     out->images = v[0]; out->correct1 = v[1]; out->correct5 = v[2]; out->skipped = v[3];
+    dist_sum_doubles(d, &out->loss_sum, 1);
     if (v[4] && !failed) return error_set(err, "evaluation failed on another rank (bad file with --strict_data)");
     return failed ? -1 : 0;
 }

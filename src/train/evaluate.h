@@ -14,11 +14,15 @@
 
 typedef struct {
     int64_t images, correct1, correct5, skipped;
+    double loss_sum;   /* sum over images of the cross-entropy -log softmax(logits)[label], no smoothing */
 } EvalCounts;
 
 /* Rank of the true class among the logits (0 = predicted), ties broken
  * towards the lower class index; a non-finite true logit ranks last. */
 int label_rank(const float *logits, int k, int label);
+/* -log softmax(logits)[label], computed stably in double; +inf for a
+ * non-finite true logit. */
+double label_xent(const float *logits, int k, int label);
 
 /* Runs the whole evaluation set. logits: scratch of [max_batch, K] floats.
  * Returns 0, or -1 with err set (a bad file in strict mode). */

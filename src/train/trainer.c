@@ -1,14 +1,20 @@
 /*
- * trainer.c — the training loop (see trainer.h).
+ * trainer.c — the training loop (see trainer.h), in the order a run lives:
+ * open (data, model, backend, the run contract, the run directory), then per
+ * epoch the steps and the end of the epoch (evaluate, checkpoint, plot), then
+ * close.
  *
  * Exactness: every random choice is a function of (seed, epoch, sample) or
  * (seed, step, layer, element), the loader can start an epoch at any batch,
- * and the saved state holds parameters, momentum and the position. So a run
- * resumed from any saved state replays bit for bit what the uninterrupted
- * run would have done (same machine, same thread count).
+ * and the saved state holds parameters, momentum, the position and the
+ * running sums of the metrics. So a run resumed from any saved state replays
+ * bit for bit what the uninterrupted run would have done (same machine, same
+ * thread count), its metrics included.
  */
 #include "train/trainer.h"
 
+#include <cjson/cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -25,6 +31,7 @@
 #include "io/curves_svg.h"
 #include "io/metrics.h"
 #include "train/evaluate.h"
+#include "train/fingerprint.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
 
@@ -39,41 +46,45 @@ void run_path(char *buf, size_t len, const char *dir, const char *file) {
     snprintf(buf, len, "%s/%s", dir, file);
 }
 
-/* A failure while running, from whichever rank met it. */
-static void report(const Dist *d, const char *msg) {
-    fflush(stdout);
-    if (d->world > 1) fprintf(stderr, "alexnet train [rank %d]: error: %s\n", d->rank, msg);
-    else fprintf(stderr, "alexnet train: error: %s\n", msg);
-}
-
-/* Everything a run holds; released in one place. */
+/* Sums behind a metrics record: since the last record (window) or over the
+ * epoch. Saved in the state, so records after a resume are exact. */
 typedef struct {
+    double loss;           /* sum of per-step mean losses */
+    int64_t steps;
+    int64_t correct, seen; /* training top-1 over the batches */
+    double seconds;        /* time spent in steps (not in evaluation or saving) */
+} Sums;
+
+/* Everything a run holds; released in run_close. */
+typedef struct {
+    TrainConfig c;
+    Dist *d;
+    int is0;
     Dataset train, val;
     int have_val;
     Net net;
     Backend be;
+    int be_created;
     Loader *train_loader, *val_loader;
     float *params, *momentum, *logits;
     MetricsLog metrics;
     int metrics_open;
+    LrSchedule sched;
+    LossArgs loss;
+    const char *backend_name;
+    Precision precision;
+    int threads, workers, backend_comm;
+    int64_t S, img_global;       /* steps per epoch; images per step over all ranks */
+    RunFingerprint fp;
+    /* position */
+    int epoch;
+    int64_t batch, step;
+    double best;
+    Sums epoch_sums, window;
+    /* timing */
+    double time_base, t_session, end_seconds;
+    Progress prog;
 } Run;
-
-static void run_free(Run *r) {
-    if (r->train_loader) loader_destroy(r->train_loader);
-    if (r->val_loader) loader_destroy(r->val_loader);
-    backend_destroy(&r->be);
-    if (r->metrics_open) metrics_close(&r->metrics);
-    dataset_free(&r->train);
-    if (r->have_val) dataset_free(&r->val);
-    free(r->params); free(r->momentum); free(r->logits);
-}
-
-static int same_classes(const Dataset *a, const Dataset *b) {
-    if (a->n_classes != b->n_classes) return 0;
-    for (int i = 0; i < a->n_classes; i++)
-        if (strcmp(a->classes[i], b->classes[i]) != 0) return 0;
-    return 1;
-}
 
 static Precision precision_of(const TrainConfig *c, const char *backend) {
     if (strcmp(c->precision, "bf16") == 0) return PRECISION_BF16;
@@ -81,310 +92,580 @@ static Precision precision_of(const TrainConfig *c, const char *backend) {
     return strcmp(backend, "cuda") == 0 ? PRECISION_BF16 : PRECISION_FP32;
 }
 
+/* A failure while running, from whichever rank met it. */
+static void report(Run *r, const char *msg) {
+    progress_done(&r->prog);
+    fflush(stdout);
+    if (r->d->world > 1) fprintf(stderr, "alexnet train [rank %d]: error: %s\n", r->d->rank, msg);
+    else fprintf(stderr, "alexnet train: error: %s\n", msg);
+}
+
+/* ------------------------------------------------------------ the state */
+
+static cJSON *sums_to_json(const Sums *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "loss", s->loss);
+    cJSON_AddNumberToObject(o, "steps", (double)s->steps);
+    cJSON_AddNumberToObject(o, "correct", (double)s->correct);
+    cJSON_AddNumberToObject(o, "seen", (double)s->seen);
+    cJSON_AddNumberToObject(o, "seconds", s->seconds);
+    return o;
+}
+
+static int sums_from_json(const cJSON *o, Sums *s) {
+    const char *keys[] = {"loss", "steps", "correct", "seen", "seconds"};
+    double v[5];
+    for (int i = 0; i < 5; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || (i != 0 && (x->valuedouble < 0 || x->valuedouble > 9e15)))
+            return -1;
+        v[i] = x->valuedouble;
+    }
+    s->loss = v[0]; s->steps = (int64_t)v[1]; s->correct = (int64_t)v[2]; s->seen = (int64_t)v[3]; s->seconds = v[4];
+    return s->correct <= s->seen ? 0 : -1;
+}
+
+/* The trainer's own record in the state: the fingerprint and the sums. */
+static char *run_record_json(const Run *r) {
+    cJSON *o = cJSON_CreateObject();
+    char *fp = fingerprint_to_json(&r->fp);
+    cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
+    free(fp);
+    cJSON_AddItemToObject(o, "epoch_sums", sums_to_json(&r->epoch_sums));
+    cJSON_AddItemToObject(o, "window_sums", sums_to_json(&r->window));
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    CHECK(s, "cJSON_Print failed");
+    return s;
+}
+
+static int run_record_parse(const char *json, RunFingerprint *fp, Sums *epoch_sums, Sums *window, Error *err) {
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "fingerprint");
+    int rc = -1;
+    char *fs = cJSON_IsObject(f) ? cJSON_PrintUnformatted(f) : NULL;
+    if (fs && fingerprint_from_json(fp, fs, err) == 0) {
+        rc = sums_from_json(cJSON_GetObjectItemCaseSensitive(o, "epoch_sums"), epoch_sums) ||
+                     sums_from_json(cJSON_GetObjectItemCaseSensitive(o, "window_sums"), window)
+                 ? error_set(err, "the saved running sums are malformed")
+                 : 0;
+    } else if (!fs) {
+        error_set(err, "the saved run record is malformed");
+    }
+    free(fs);
+    cJSON_Delete(o);
+    return rc;
+}
+
 /* Rank 0 writes the model files of a finished epoch (or an interruption). */
-static int save_model_files(Run *r, const TrainConfig *c, int epochs_done, int64_t step, int is_best, Error *err) {
+static int save_model_files(Run *r, int epochs_done, int is_best, Error *err) {
+    const TrainConfig *c = &r->c;
     char path[4200];
     r->be.vt->get_params(r->be.ctx, r->params);
     run_path(path, sizeof path, c->out_dir, "last.safetensors");
-    if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, step, err) != 0) return -1;
-    if (is_best) {
+    if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, err) != 0) return -1;
+    if (is_best && c->save_best) {
         run_path(path, sizeof path, c->out_dir, "best.safetensors");
-        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, step, err) != 0) return -1;
+        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, err) != 0) return -1;
     }
     if (c->ckpt_interval > 0 && epochs_done > 0 && epochs_done % c->ckpt_interval == 0) {
         char name[64];
         snprintf(name, sizeof name, "epoch_%d.safetensors", epochs_done);
         run_path(path, sizeof path, c->out_dir, name);
-        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, step, err) != 0) return -1;
+        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, err) != 0) return -1;
     }
     return 0;
 }
 
-static int save_state(Run *r, const TrainConfig *c, int epoch, int64_t batch, int64_t step, double best, Error *err) {
+static int save_state(Run *r, Error *err) {
     char path[4200];
     r->be.vt->get_params(r->be.ctx, r->params);
     r->be.vt->get_momentum(r->be.ctx, r->momentum);
-    TrainPosition pos = {epoch, batch, step, best, config_to_json(c)};
-    run_path(path, sizeof path, c->out_dir, STATE_FILE);
+    TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c), run_record_json(r)};
+    run_path(path, sizeof path, r->c.out_dir, STATE_FILE);
     int rc = checkpoint_save_state(path, &r->net, r->params, r->momentum, &pos, err);
     free(pos.config_json);
+    free(pos.run_json);
     return rc;
 }
 
-static void print_summary(const Run *r, const TrainConfig *c, const Dist *d, const LrSchedule *s, const char *backend,
-                          Precision prec, int threads, int workers) {
+/* ------------------------------------------------------------ opening */
+
+/* The datasets; a validation folder may hold a subset of the training
+ * classes (matched by name). */
+static int open_data(Run *r, Error *err) {
+    const TrainConfig *c = &r->c;
+    if (dataset_scan(&r->train, c->data_dir, err) != 0) return -1;
+    if (r->train.n_classes < 2)
+        return error_set(err, "--data_dir %s has one class folder (%s): a classifier needs at least two. Is it the "
+                         "folder of class folders, not one class?", c->data_dir, r->train.classes[0]);
+    if (!c->val_dir[0]) return 0;
+    if (dataset_scan(&r->val, c->val_dir, err) != 0) return -1;
+    r->have_val = 1;
+    int *map = xmalloc(sizeof(int) * (size_t)r->val.n_classes);
+    for (int i = 0; i < r->val.n_classes; i++) {
+        map[i] = -1;
+        for (int j = 0; j < r->train.n_classes && map[i] < 0; j++)
+            if (strcmp(r->val.classes[i], r->train.classes[j]) == 0) map[i] = j;
+        if (map[i] < 0) {
+            error_set(err, "--val_dir %s has a class folder '%s' that --data_dir %s lacks; the validation classes must "
+                      "be training classes (a subset is fine)", c->val_dir, r->val.classes[i], c->data_dir);
+            free(map);
+            return -1;
+        }
+    }
+    for (int64_t i = 0; i < r->val.n; i++) r->val.labels[i] = map[r->val.labels[i]];
+    free(map);
+    return 0;
+}
+
+static int open_model(Run *r, const TrainPosition *resume, Error *err) {
+    TrainConfig *c = &r->c;
+    if (net_build(&r->net, c->backbone, r->train.n_classes, c->image_size, (float)c->dropout, err) != 0) return -1;
+    if (c->T_max <= 0) c->T_max = c->max_epoch; /* resolved once, kept by resumes */
+    r->backend_name = c->backend[0] ? c->backend : backend_default(c->device);
+    r->threads = c->threads > 0 ? c->threads : cpu_count();
+#ifdef _OPENMP
+    omp_set_num_threads(r->threads);
+#endif
+    r->precision = precision_of(c, r->backend_name);
+    BackendOptions bo = {r->threads, r->d->local_rank, r->precision, c->seed}; /* one GPU per local rank */
+    if (backend_create(&r->be, r->backend_name, &r->net, c->per_batch_size, &bo, err) != 0) return -1;
+    r->be_created = 1;
+    size_t P = r->net.param_count;
+    r->params = xaligned_alloc(P * sizeof(float));
+    r->momentum = xaligned_alloc(P * sizeof(float));
+    r->logits = xmalloc((size_t)c->per_batch_size * r->net.num_classes * sizeof(float));
+    if (resume) {
+        char path[4200];
+        run_path(path, sizeof path, c->out_dir, STATE_FILE);
+        return checkpoint_load_state(path, &r->net, r->params, r->momentum, err);
+    }
+    if (c->pretrained[0]) return checkpoint_load_params(c->pretrained, &r->net, r->params, err);
+    net_init_params(&r->net, r->params, c->seed);
+    return 0;
+}
+
+static int open_loaders(Run *r, Error *err) {
+    const TrainConfig *c = &r->c;
+    r->workers = c->workers > 0 ? c->workers : cpu_count();
+    LoaderConfig lc = {LOADER_TRAIN, c->per_batch_size, c->image_size, r->workers, c->seed, c->color_jitter,
+                       (float)c->min_crop_scale, r->d->rank, r->d->world, r->be.vt->input_format(r->be.ctx),
+                       c->max_image_pixels, c->strict_data, 0};
+    if (!(r->train_loader = loader_create(&r->train, &lc, err))) return -1;
+    r->S = loader_batches_per_epoch(r->train_loader);
+    r->img_global = (int64_t)c->per_batch_size * r->d->world;
+    if (r->S < 1)
+        return error_set(err, "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
+                         c->data_dir, (long long)r->train.n, (long long)r->img_global);
+    if (r->have_val) {
+        LoaderConfig vc = lc;
+        vc.mode = LOADER_EVAL;
+        if (!(r->val_loader = loader_create(&r->val, &vc, err))) return -1;
+    }
+    LrSchedule *s = &r->sched;
+    if (lr_kind_parse(&s->kind, c->lr_scheduler, err) != 0 || lr_milestones_parse(s, c->lr_epochs, err) != 0) return -1;
+    s->base = c->lr; s->eta_min = c->eta_min; s->gamma = c->lr_gamma;
+    s->warmup_epochs = c->warmup_epochs; s->T_max = c->T_max; s->steps_per_epoch = r->S;
+    r->loss = (LossArgs){c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
+                         strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED, (int)r->img_global};
+    return 0;
+}
+
+static void make_fingerprint(Run *r) {
+    RunFingerprint *f = &r->fp;
+    memset(f, 0, sizeof *f);
+    f->world_size = r->d->world;
+    f->global_batch = (int)r->img_global;
+    f->train_images = r->train.n;
+    f->train_files_hash = fingerprint_files(&r->train);
+    f->num_classes = r->train.n_classes;
+    f->classes_hash = fingerprint_classes(r->train.classes, r->train.n_classes);
+    f->val_images = r->have_val ? r->val.n : -1;
+    f->val_files_hash = r->have_val ? fingerprint_files(&r->val) : 0;
+    f->param_count = (int64_t)r->net.param_count;
+    snprintf(f->backbone, sizeof f->backbone, "%s", r->net.backbone);
+}
+
+/* The saved position and sums, checked against this run before anything is
+ * trained: the same model, classes, global batch and data. */
+static int restore_position(Run *r, const TrainPosition *pos, int allow_data_change, Error *err) {
+    r->epoch = pos->epoch;
+    r->batch = pos->batch;
+    r->step = pos->step;
+    r->best = pos->best_top1;
+    if (pos->run_json) { /* states from before the fingerprint have none: nothing to compare */
+        RunFingerprint saved;
+        if (run_record_parse(pos->run_json, &saved, &r->epoch_sums, &r->window, err) != 0) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return error_set(err, "%s/%s: %s", r->c.out_dir, STATE_FILE, msg);
+        }
+        if (fingerprint_check_resume(&saved, &r->fp, allow_data_change, r->c.out_dir, err) != 0) return -1;
+    }
+    if (allow_data_change && r->batch > r->S) r->batch = r->S; /* fewer images now: this epoch is over */
+    int consistent = allow_data_change || (int64_t)pos->epoch * r->S + pos->batch == pos->step;
+    if (pos->epoch < 0 || r->batch < 0 || r->batch > r->S || pos->step < 0 || !consistent ||
+        !(pos->best_top1 >= -1 && pos->best_top1 <= 1))
+        return error_set(err, "%s/%s: the saved position (epoch %d, batch %lld, step %lld) does not fit this run's "
+                         "%lld steps per epoch; the file is damaged, or the data changed", r->c.out_dir, STATE_FILE,
+                         pos->epoch, (long long)pos->batch, (long long)pos->step, (long long)r->S);
+    return 0;
+}
+
+/* config.json: the effective configuration (what this run really uses),
+ * typed, with the class list and the fingerprint. */
+static int write_config_json(Run *r, Error *err) {
+    TrainConfig eff = r->c;
+    eff.threads = r->threads;
+    eff.workers = r->workers;
+    char dropout[32];
+    snprintf(dropout, sizeof dropout, "%g", r->net.dropout); /* the float's shortest decimal, not its double */
+    eff.dropout = strtod(dropout, NULL);
+    snprintf(eff.backend, sizeof eff.backend, "%s", r->backend_name);
+    snprintf(eff.precision, sizeof eff.precision, "%s", r->precision == PRECISION_BF16 ? "bf16" : "fp32");
+    cJSON *o = config_to_cjson(&eff);
+    cJSON_AddNumberToObject(o, "num_classes", r->train.n_classes);
+    cJSON *classes = cJSON_AddArrayToObject(o, "classes");
+    for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, cJSON_CreateString(r->train.classes[i]));
+    cJSON_AddNumberToObject(o, "steps_per_epoch", (double)r->S);
+    char *fp = fingerprint_to_json(&r->fp);
+    cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
+    free(fp);
+    cJSON_AddStringToObject(o, "version", "alexnet.c " ALX_VERSION);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    CHECK(text, "cJSON_Print failed");
+    char path[4200];
+    run_path(path, sizeof path, r->c.out_dir, "config.json");
+    int rc = atomic_write_text(path, text, err);
+    free(text);
+    return rc;
+}
+
+static void print_summary(const Run *r, int resumed) {
+    const TrainConfig *c = &r->c;
     const Net *n = &r->net;
     char sched[512];
-    lr_describe(s, sched, sizeof sched);
+    lr_describe(&r->sched, sched, sizeof sched);
     printf("alexnet train: %lld images in %d classes (%s)", (long long)r->train.n, r->train.n_classes, c->data_dir);
     if (r->have_val) printf(", validation %lld images (%s)", (long long)r->val.n, c->val_dir);
     printf("\n  model      %s, %dx%d input, %d classes, dropout %.2f, %.1f M parameters, %.2f GFLOP/image forward\n",
            n->backbone, n->image_size, n->image_size, n->num_classes, n->dropout, n->param_count / 1e6,
            2 * net_forward_macs(n) / 1e9);
-    printf("  backend    %s, %s, %d threads, %d loader workers\n", backend, prec == PRECISION_BF16 ? "bf16" : "fp32",
-           threads, workers);
-    printf("  batch      %d per process x %d process%s = %d global; %lld steps per epoch, %d epochs\n",
-           c->per_batch_size, d->world, d->world > 1 ? "es" : "", c->per_batch_size * d->world,
-           (long long)s->steps_per_epoch, c->max_epoch);
+    printf("  backend    %s, %s, %d threads, %d loader workers\n", r->backend_name,
+           r->precision == PRECISION_BF16 ? "bf16" : "fp32", r->threads, r->workers);
+    printf("  batch      %d per process x %d process%s = %lld global; %lld steps per epoch, %d epochs\n",
+           c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->S,
+           c->max_epoch);
     printf("  schedule   %s\n", sched);
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
            c->label_smooth ? c->label_smooth_factor : 0.0, c->smoothing_form);
     printf("  optimizer  SGD momentum %g, weight decay %g on weights only\n", c->momentum, c->weight_decay);
     printf("  run dir    %s\n", c->out_dir);
-    if (d->world == 1 && c->lr == 0.13 && c->per_batch_size == 256)
-        printf("  note       lr 0.13 is the seed's value for 8 x 256 = 2048 images per step; its 1-device script uses 0.01625\n");
+    /* the seed's lr 0.13 is for 2048 images per step; linear scaling gives the rest */
+    double scaled = 0.13 * (double)r->img_global / 2048.0;
+    if (c->lr > 0 && (c->lr > 2 * scaled || c->lr < 0.5 * scaled))
+        printf("  note       lr %g at a global batch of %lld is %.2gx the seed's rate per image (0.13 at 2048); the "
+               "linear-scaling rule gives %.4g\n", c->lr, (long long)r->img_global, c->lr / scaled, scaled);
+    if (!resumed && c->warmup_epochs > 0 && c->warmup_epochs >= c->max_epoch)
+        warnf("--warmup_epochs %g is not shorter than the run (--max_epoch %d): the lr rises for the whole run and "
+              "never reaches --lr %g; lower --warmup_epochs", c->warmup_epochs, c->max_epoch, c->lr);
+    if (r->sched.kind == LR_COSINE_ANNEALING && c->T_max < c->max_epoch)
+        printf("  note       T_max %d < max_epoch %d: after epoch %d the seed's cosine rises again\n", c->T_max,
+               c->max_epoch, c->T_max);
     fflush(stdout);
 }
 
-int train_run(const TrainConfig *cfg_in, const TrainPosition *resume, Dist *d, Error *err) {
-    TrainConfig cfg = *cfg_in;
-    TrainConfig *c = &cfg;
-    Run r;
-    memset(&r, 0, sizeof r);
-    int is0 = d->rank == 0, status = 2;
-    char path[4200];
+static void attach_allreduce(Run *r) {
+    if (r->d->world > 1 && r->be.vt->comm_init) {
+        Error err = {{0}};
+        uint8_t id[COMM_ID_BYTES] = {0};
+        if (r->is0 && r->be.vt->comm_create_id(r->be.ctx, id, &err) != 0) FATAL("%s", err.msg);
+        dist_bcast(r->d, id, sizeof id, 0);
+        if (r->be.vt->comm_init(r->be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
+        r->backend_comm = 1;
+    } else {
+        dist_grads_attach(r->d, &r->net, r->be.vt->grad_buffer(r->be.ctx), 25u << 20);
+    }
+}
 
-    /* --- data and model --- */
-    if (dataset_scan(&r.train, c->data_dir, err) != 0) goto out;
-    if (c->val_dir[0]) {
-        if (dataset_scan(&r.val, c->val_dir, err) != 0) goto out;
-        r.have_val = 1;
-        if (!same_classes(&r.train, &r.val)) {
-            error_set(err, "--val_dir %s has classes that differ from --data_dir %s (%d vs %d folders, or other names)",
-                      c->val_dir, c->data_dir, r.val.n_classes, r.train.n_classes);
-            goto out;
+/* Everything up to the first step. Returns 0, or 2 (a user error; err is set
+ * on the ranks that met one, empty on the others). Every rank reaches the
+ * agreement points, so a problem on any rank stops all of them cleanly. */
+static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *err) {
+    int failed = open_data(r, err) != 0 || open_model(r, resume, err) != 0 || open_loaders(r, err) != 0;
+    if (!failed) {
+        make_fingerprint(r);
+        if (resume) failed = restore_position(r, resume, allow_data_change, err) != 0;
+        else r->best = -1.0;
+    }
+    if (failed && r->d->world > 1) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        error_set(err, "rank %d: %s", r->d->rank, msg);
+    }
+    if (dist_any(r->d, failed)) return 2;
+    if (fingerprint_check_ranks(r->d, &r->fp, r->c.data_dir, err) != 0) return 2;
+
+    size_t P = r->net.param_count;
+    dist_bcast(r->d, r->params, P * sizeof(float), 0);
+    dist_bcast(r->d, r->momentum, P * sizeof(float), 0);
+    r->be.vt->set_params(r->be.ctx, r->params);
+    r->be.vt->set_momentum(r->be.ctx, r->momentum);
+
+    failed = 0;
+    if (r->is0) {
+        char path[4200];
+        run_path(path, sizeof path, r->c.out_dir, "metrics.jsonl");
+        failed = mkdir_p(r->c.out_dir, err) != 0 || write_config_json(r, err) != 0 ||
+                 metrics_open(&r->metrics, path, resume ? r->step : -1, err) != 0;
+        r->metrics_open = !failed;
+        if (!failed) {
+            print_summary(r, resume != NULL);
+            if (resume)
+                printf("resuming at epoch %d, batch %lld (step %lld)\n", r->epoch + 1, (long long)r->batch,
+                       (long long)r->step);
         }
     }
-    if (net_build(&r.net, c->backbone, r.train.n_classes, c->image_size, (float)c->dropout, err) != 0) goto out;
-    if (c->T_max <= 0) c->T_max = c->max_epoch;
+    if (dist_any(r->d, failed)) return 2;
+    attach_allreduce(r);
+    progress_init(&r->prog, r->is0, r->c.log_interval);
+    /* mpirun hands ranks a pseudo-terminal even when its own output is a file: plain lines there */
+    if (r->d->world > 1) r->prog.tty = 0;
+    r->time_base = r->is0 ? metrics_last_time(&r->metrics) : 0.0;
+    r->t_session = now_seconds();
+    return 0;
+}
 
-    /* --- backend and parameters --- */
-    const char *backend = c->backend[0] ? c->backend : backend_default(c->device);
-    int threads = c->threads > 0 ? c->threads : cpu_count();
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    BackendOptions bo = {threads, d->local_rank, precision_of(c, backend), c->seed}; /* one GPU per local rank */
-    if (backend_create(&r.be, backend, &r.net, c->per_batch_size, &bo, err) != 0) goto out;
-    size_t P = r.net.param_count;
-    r.params = xaligned_alloc(P * sizeof(float));
-    r.momentum = xaligned_alloc(P * sizeof(float));
-    r.logits = xmalloc((size_t)c->per_batch_size * r.net.num_classes * sizeof(float));
-    if (resume) {
-        run_path(path, sizeof path, c->out_dir, STATE_FILE);
-        if (checkpoint_load_state(path, &r.net, r.params, r.momentum, err) != 0) goto out;
-    } else if (c->pretrained[0]) {
-        if (checkpoint_load_params(c->pretrained, &r.net, r.params, err) != 0) goto out;
-    } else {
-        net_init_params(&r.net, r.params, c->seed);
-    }
-    dist_bcast(d, r.params, P * sizeof(float), 0);
-    dist_bcast(d, r.momentum, P * sizeof(float), 0);
-    r.be.vt->set_params(r.be.ctx, r.params);
-    r.be.vt->set_momentum(r.be.ctx, r.momentum);
+static void run_close(Run *r) {
+    if (r->train_loader) loader_destroy(r->train_loader);
+    if (r->val_loader) loader_destroy(r->val_loader);
+    if (r->be_created) backend_destroy(&r->be);
+    if (r->metrics_open) metrics_close(&r->metrics);
+    dataset_free(&r->train);
+    if (r->have_val) dataset_free(&r->val);
+    free(r->params); free(r->momentum); free(r->logits);
+}
 
-    /* --- loaders and schedule --- */
-    int workers = c->workers > 0 ? c->workers : cpu_count();
-    InputFormat fmt = r.be.vt->input_format(r.be.ctx);
-    LoaderConfig lc = {LOADER_TRAIN, c->per_batch_size, c->image_size, workers, c->seed, c->color_jitter,
-                       (float)c->min_crop_scale, d->rank, d->world, fmt, c->max_image_pixels, c->strict_data, 0};
-    if (!(r.train_loader = loader_create(&r.train, &lc, err))) goto out;
-    int64_t S = loader_batches_per_epoch(r.train_loader);
-    if (S < 1) {
-        error_set(err, "--data_dir %s has %lld images: fewer than one global batch of %d; lower --per_batch_size",
-                  c->data_dir, (long long)r.train.n, c->per_batch_size * d->world);
-        goto out;
-    }
-    if (r.have_val) {
-        LoaderConfig vc = lc;
-        vc.mode = LOADER_EVAL;
-        vc.batch = c->per_batch_size;
-        if (!(r.val_loader = loader_create(&r.val, &vc, err))) goto out;
-    }
-    LrSchedule sched = {0};
-    if (lr_kind_parse(&sched.kind, c->lr_scheduler, err) != 0) goto out;
-    if (lr_milestones_parse(&sched, c->lr_epochs, err) != 0) goto out;
-    sched.base = c->lr; sched.eta_min = c->eta_min; sched.gamma = c->lr_gamma;
-    sched.warmup_epochs = c->warmup_epochs; sched.T_max = c->T_max; sched.steps_per_epoch = S;
-    LossArgs la = {c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
-                   strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED, c->per_batch_size * d->world};
+/* ------------------------------------------------------------ one epoch */
 
-    /* --- run directory (rank 0) --- */
-    int start_epoch = resume ? resume->epoch : 0;
-    int64_t start_batch = resume ? resume->batch : 0, step = resume ? resume->step : 0;
-    double best = resume ? resume->best_top1 : -1.0;
-    if (is0) {
-        if (mkdir_p(c->out_dir, err) != 0) goto out;
-        char *json = config_to_json(c);
-        run_path(path, sizeof path, c->out_dir, "config.json");
-        int rc = atomic_write_text(path, json, err);
-        free(json);
-        if (rc != 0) goto out;
-        run_path(path, sizeof path, c->out_dir, "metrics.jsonl");
-        if (metrics_open(&r.metrics, path, resume ? step : -1, err) != 0) goto out;
-        r.metrics_open = 1;
-        print_summary(&r, c, d, &sched, backend, bo.precision, threads, workers);
-        if (resume) printf("resuming at epoch %d, batch %lld (step %lld)\n", start_epoch + 1, (long long)start_batch, (long long)step);
-    }
+static void add_sums(Sums *s, double loss, double correct, double seen, double seconds) {
+    s->loss += loss;
+    s->steps++;
+    s->correct += (int64_t)correct;
+    s->seen += (int64_t)seen;
+    s->seconds += seconds;
+}
 
-    /* --- gradient all-reduce: in the backend (NCCL) or over MPI buckets --- */
-    int backend_comm = 0;
-    if (d->world > 1 && r.be.vt->comm_init) {
-        uint8_t id[COMM_ID_BYTES] = {0};
-        if (is0 && r.be.vt->comm_create_id(r.be.ctx, id, err) != 0) FATAL("%s", err->msg);
-        dist_bcast(d, id, sizeof id, 0);
-        if (r.be.vt->comm_init(r.be.ctx, d->rank, d->world, id, err) != 0) FATAL("%s", err->msg);
-        backend_comm = 1;
-    } else {
-        dist_grads_attach(d, &r.net, r.be.vt->grad_buffer(r.be.ctx), 25u << 20);
-    }
+/* A step record from the window, which then starts afresh. */
+static void log_window(Run *r, double lr) {
+    Sums *w = &r->window;
+    if (w->steps == 0) return;
+    MetricRecord m = {0, r->step, r->epoch + 1, w->loss / (double)w->steps, lr,
+                      w->seconds > 0 ? (double)w->steps * (double)r->img_global / w->seconds : 0.0,
+                      r->time_base + now_seconds() - r->t_session,
+                      w->seen ? (double)w->correct / (double)w->seen : -1.0, NAN, -1, -1, 0, 0};
+    if (r->is0) metrics_add(&r->metrics, &m);
+    memset(w, 0, sizeof *w);
+}
 
+static void print_divergence(Run *r, double loss) {
+    if (!r->is0) return;
+    char path[4200];
+    run_path(path, sizeof path, r->c.out_dir, "last.safetensors");
+    progress_done(&r->prog);
+    fprintf(stderr, "alexnet train: error: the loss is not finite (%g) at step %lld (epoch %d, batch %lld/%lld); "
+                    "stopping. %s%s. Try a lower --lr or a longer --warmup_epochs.\n",
+            loss, (long long)r->step + 1, r->epoch + 1, (long long)r->batch + 1, (long long)r->S,
+            path_exists(path) ? "The last good checkpoint is kept: " : "No checkpoint was saved yet (the first comes at "
+                                                                        "the end of epoch 1, or with --save_every_steps)",
+            path_exists(path) ? path : "");
+}
+
+typedef enum { EPOCH_DONE, EPOCH_STOPPED, EPOCH_FAILED } EpochEnd;
+
+/* The steps of r->epoch from r->batch on. *why_stopped: "interrupted" or
+ * "reached --max_steps" when a stop was asked for (even at the epoch's last
+ * batch, which then still gets its end of epoch). */
+static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
+    const TrainConfig *c = &r->c;
+    Dist *d = r->d;
+    int K = r->net.num_classes;
+    loader_start_epoch(r->train_loader, r->epoch, r->batch);
+    Batch b;
+    int rc;
+    while ((rc = loader_next(r->train_loader, &b, err)) == 1) {
+        double t0 = now_seconds(), lr = lr_at(&r->sched, r->step);
+        ForwardArgs fa = {1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)c->per_batch_size};
+        backend_forward(&r->be, b.data, b.n, &fa);
+        r->be.vt->read_logits(r->be.ctx, r->logits, b.n);
+        double correct = 0;
+        for (int i = 0; i < b.n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b.labels[i]) == 0;
+        /* the hook only when there is something to overlap: a GPU backend syncs per call */
+        GradReadyFn ready = d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
+        double loss = backend_backward(&r->be, b.labels, b.n, &r->loss, ready, d);
+        if (!r->backend_comm) dist_grads_wait(d);
+        double v[5] = {loss, isfinite(loss) ? 0.0 : 1.0, g_interrupted ? 1.0 : 0.0, correct, (double)b.n};
+        dist_sum_doubles(d, v, 5);
+        loader_release(r->train_loader, &b);
+        if (v[1] > 0) {
+            print_divergence(r, v[0]);
+            err->msg[0] = '\0';
+            return EPOCH_FAILED;
+        }
+        SgdArgs sg = {(float)lr, (float)c->momentum, (float)c->weight_decay};
+        backend_sgd_update(&r->be, &sg);
+        r->step++;
+        r->batch++;
+        double secs = now_seconds() - t0;
+        add_sums(&r->window, v[0], v[3], v[4], secs);
+        add_sums(&r->epoch_sums, v[0], v[3], v[4], secs);
+
+        /* speed and ETA from step time only; evaluation and saving are added per epoch end */
+        double sec_per_step = r->window.seconds / (double)r->window.steps;
+        double remaining = (double)(r->S - r->batch) + (double)(c->max_epoch - r->epoch - 1) * (double)r->S;
+        if (c->max_steps > 0 && remaining > (double)(c->max_steps - r->step)) remaining = (double)(c->max_steps - r->step);
+        double eta = remaining * sec_per_step + (double)(c->max_epoch - r->epoch) * r->end_seconds;
+        progress_step(&r->prog, r->epoch, c->max_epoch, r->batch, r->S, r->step, v[0], lr,
+                      (double)r->img_global / sec_per_step, eta);
+        if (r->step % c->log_interval == 0) log_window(r, lr);
+
+        int interrupted = v[2] > 0, at_limit = c->max_steps > 0 && r->step >= c->max_steps;
+        if (interrupted || at_limit) *why_stopped = interrupted ? "interrupted" : "reached --max_steps";
+        if (*why_stopped && r->batch == r->S) break; /* the end of the epoch saves everything */
+        if (*why_stopped || (c->save_every_steps > 0 && r->step % c->save_every_steps == 0)) {
+            if (r->is0 && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, 0, err) != 0))) {
+                report(r, err->msg);
+                return EPOCH_FAILED;
+            }
+            if (*why_stopped) return EPOCH_STOPPED;
+        }
+    }
+    if (rc < 0) {
+        report(r, err->msg);
+        return EPOCH_FAILED;
+    }
+    return EPOCH_DONE;
+}
+
+/* Evaluate, then rank 0 records and saves everything of the finished epoch. */
+static int run_end_epoch(Run *r, Error *err) {
+    const TrainConfig *c = &r->c;
+    double t0 = now_seconds();
+    log_window(r, lr_at(&r->sched, r->step - 1)); /* a run shorter than --log_interval still gets step records */
+    EvalCounts ev = {0};
+    if (r->have_val && evaluate(&r->be, r->val_loader, r->d, r->logits, &ev, err) != 0) {
+        report(r, err->msg);
+        return -1;
+    }
+    double top1 = ev.images ? (double)ev.correct1 / (double)ev.images : -1;
+    double top5 = ev.images ? (double)ev.correct5 / (double)ev.images : -1;
+    double val_loss = ev.images ? ev.loss_sum / (double)ev.images : NAN;
+    int is_best = r->have_val && top1 > r->best;
+    if (is_best) r->best = top1;
+    const Sums *e = &r->epoch_sums;
+    double mean_loss = e->steps ? e->loss / (double)e->steps : NAN;
+    double train_top1 = e->seen ? (double)e->correct / (double)e->seen : -1;
+    double img_s = e->seconds > 0 ? (double)e->steps * (double)r->img_global / e->seconds : 0.0;
+    int done = r->epoch + 1;
+    r->epoch = done;
+    r->batch = 0;
+    memset(&r->epoch_sums, 0, sizeof r->epoch_sums);
+    int rc = 0;
+    if (r->is0) {
+        progress_done(&r->prog);
+        char line[320];
+        int n = snprintf(line, sizeof line, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s", done,
+                         c->max_epoch, mean_loss, 100 * train_top1, img_s);
+        if (r->have_val)
+            snprintf(line + n, sizeof line - (size_t)n, "; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)",
+                     val_loss, 100 * top1, 100 * top5, (long long)ev.images, ev.skipped ? ", some skipped" : "");
+        progress_line(&r->prog, "%s\n", line);
+        MetricRecord m = {1, r->step, done, mean_loss, lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), img_s,
+                          r->time_base + now_seconds() - r->t_session, train_top1, val_loss, top1, top5, ev.images,
+                          ev.skipped};
+        metrics_add(&r->metrics, &m);
+        char path[4200], title[1400];
+        run_path(path, sizeof path, c->out_dir, "curves.svg");
+        snprintf(title, sizeof title, "alexnet.c — %s on %s", r->net.backbone, c->data_dir);
+        rc = save_model_files(r, done, is_best, err) != 0 || save_state(r, err) != 0 ||
+                     curves_write_svg(path, &r->metrics, title, err) != 0
+                 ? -1
+                 : 0;
+        if (rc != 0) report(r, err->msg);
+    }
+    r->end_seconds = now_seconds() - t0;
+    return dist_any(r->d, rc != 0) ? -1 : 0;
+}
+
+/* ------------------------------------------------------------ the run */
+
+static void print_done(const Run *r) {
+    const TrainConfig *c = &r->c;
+    char dur[32];
+    format_duration(now_seconds() - r->t_session, dur, sizeof dur);
+    printf("done: %d epochs, %lld steps, %s this session", c->max_epoch, (long long)r->step, dur);
+    if (r->best >= 0) printf("; best val top-1 %.2f%%", 100 * r->best);
+    printf("\n  model:   %s/last.safetensors%s\n  metrics: %s/metrics.jsonl\n  curves:  %s/curves.svg\n", c->out_dir,
+           r->best >= 0 && c->save_best ? " (best: best.safetensors)" : "", c->out_dir, c->out_dir);
+    const Dist *d = r->d;
+    if (d->comm_steps > 0) {
+        double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
+        printf("all-reduce: %.1f MB in %d buckets; %.1f ms per step from the first bucket to the last, %.1f ms of it "
+               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r->net.param_count,
+               d->n_buckets, span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
+    }
+}
+
+int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_data_change, Dist *d, Error *err) {
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.c = *cfg;
+    r.d = d;
+    r.is0 = d->rank == 0;
+    err->msg[0] = '\0';
+    int status = run_open(&r, resume, allow_data_change, err);
+    if (status != 0) {
+        run_close(&r);
+        return status;
+    }
+    if (r.c.max_steps > 0 && r.step >= r.c.max_steps) {
+        if (r.is0)
+            printf("%s is at step %lld, already at --max_steps %lld: nothing to train. Continue with: alexnet train "
+                   "--resume %s\n", r.c.out_dir, (long long)r.step, (long long)r.c.max_steps, r.c.out_dir);
+        run_close(&r);
+        return 0;
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 
-    /* --- the loop --- */
-    Progress prog;
-    /* mpirun hands ranks a pseudo-terminal even when its own output is a file: plain lines there */
-    progress_init(&prog, is0, c->log_interval);
-    if (d->world > 1) prog.tty = 0;
-    double time_base = is0 ? metrics_last_time(&r.metrics) : 0.0, t_run = now_seconds();
-    double t_mark = now_seconds(), loss_sum = 0.0;
-    int64_t img_global = (int64_t)c->per_batch_size * d->world, mark_steps = 0;
-    int stop = 0;
     status = 1;
-    for (int epoch = start_epoch; epoch < c->max_epoch && !stop; epoch++) {
-        int64_t batch = epoch == start_epoch ? start_batch : 0;
-        double epoch_loss = 0.0, t_epoch = now_seconds();
-        int64_t epoch_steps = 0;
-        loader_start_epoch(r.train_loader, epoch, batch);
-        Batch b;
-        int rc;
-        while ((rc = loader_next(r.train_loader, &b, err)) == 1) {
-            double lr = lr_at(&sched, step);
-            ForwardArgs fa = {1, (uint64_t)step, (uint64_t)d->rank * (uint64_t)c->per_batch_size};
-            backend_forward(&r.be, b.data, b.n, &fa);
-            /* the hook only when there is something to overlap: a GPU backend syncs per call */
-            GradReadyFn ready = d->world > 1 && !backend_comm ? dist_grad_ready : NULL;
-            double loss = backend_backward(&r.be, b.labels, b.n, &la, ready, d);
-            if (!backend_comm) dist_grads_wait(d);
-            double v[3] = {loss, isfinite(loss) ? 0.0 : 1.0, g_interrupted ? 1.0 : 0.0};
-            dist_sum_doubles(d, v, 3);
-            loader_release(r.train_loader, &b);
-            if (v[1] > 0) {
-                progress_done(&prog);
-                if (is0)
-                    fprintf(stderr, "alexnet train: error: the loss is not finite (%g) at step %lld (epoch %d, batch %lld); "
-                            "stopping. The last good checkpoint in %s is kept. Try a lower --lr or a longer warmup.\n",
-                            loss, (long long)step, epoch + 1, (long long)batch, c->out_dir);
-                status = 1;
-                goto out_noerr;
-            }
-            SgdArgs sg = {(float)lr, (float)c->momentum, (float)c->weight_decay};
-            backend_sgd_update(&r.be, &sg);
-            step++; batch++; epoch_steps++; mark_steps++;
-            loss_sum += v[0];
-            epoch_loss += v[0];
-
-            double now = now_seconds(), img_s = (double)mark_steps * (double)img_global / (now - t_mark + 1e-12);
-            double remaining = (double)(S - batch) + (double)(c->max_epoch - epoch - 1) * (double)S;
-            progress_step(&prog, epoch, c->max_epoch, batch, S, step, v[0], lr, img_s, remaining * img_global / img_s);
-            if (is0 && step % c->log_interval == 0) {
-                MetricRecord m = {0, step, epoch, loss_sum / (double)mark_steps, lr, img_s,
-                                  time_base + now - t_run, -1, -1, 0, 0};
-                metrics_add(&r.metrics, &m);
-                loss_sum = 0.0; mark_steps = 0; t_mark = now;
-            }
-            int interrupted = v[2] > 0, at_limit = c->max_steps > 0 && step >= c->max_steps;
-            if (interrupted || at_limit || (c->save_every_steps > 0 && step % c->save_every_steps == 0)) {
-                if (is0 && (save_state(&r, c, epoch, batch, step, best, err) != 0 ||
-                            ((interrupted || at_limit) && save_model_files(&r, c, epoch, step, 0, err) != 0))) {
-                    progress_done(&prog);
-                    report(d, err->msg);
-                    goto out_noerr;
-                }
-                if (interrupted || at_limit) {
-                    progress_done(&prog);
-                    if (is0)
-                        printf("%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: alexnet train --resume %s\n",
-                               interrupted ? "interrupted" : "reached --max_steps", (long long)step, epoch + 1,
-                               (long long)batch, (long long)S, c->out_dir);
-                    stop = 1;
-                    break;
-                }
-            }
-        }
-        if (rc < 0) {
-            progress_done(&prog);
-            report(d, err->msg);
-            goto out_noerr;
-        }
-        if (stop) break;
-
-        /* --- end of epoch: evaluate, checkpoint, plot --- */
-        double train_img_s = (double)epoch_steps * (double)img_global / (now_seconds() - t_epoch + 1e-12);
-        EvalCounts ev = {0};
-        if (r.have_val) {
-            if (evaluate(&r.be, r.val_loader, d, r.logits, &ev, err) != 0) {
-                progress_done(&prog);
-                report(d, err->msg);
-                goto out_noerr;
-            }
-        }
-        double top1 = ev.images ? (double)ev.correct1 / (double)ev.images : -1;
-        double top5 = ev.images ? (double)ev.correct5 / (double)ev.images : -1;
-        int is_best = r.have_val && top1 > best;
-        if (is_best) best = top1;
-        if (is0) {
-            double mean_loss = epoch_steps ? epoch_loss / (double)epoch_steps : NAN;
-            progress_done(&prog);
-            char line[256];
-            int n = snprintf(line, sizeof line, "epoch %d/%d done: train loss %.4f, %.1f img/s", epoch + 1,
-                             c->max_epoch, mean_loss, train_img_s);
-            if (r.have_val)
-                snprintf(line + n, sizeof line - (size_t)n, "; val top-1 %.2f%% top-5 %.2f%% (%lld images%s)", 100 * top1,
-                         100 * top5, (long long)ev.images, ev.skipped ? ", some skipped" : "");
-            progress_line(&prog, "%s\n", line);
-            MetricRecord m = {1, step, epoch, mean_loss, lr_at(&sched, step > 0 ? step - 1 : 0), train_img_s,
-                              time_base + now_seconds() - t_run, top1, top5, ev.images, ev.skipped};
-            metrics_add(&r.metrics, &m);
-            run_path(path, sizeof path, c->out_dir, "curves.svg");
-            char title[256];
-            snprintf(title, sizeof title, "alexnet.c — %s on %.180s", r.net.backbone, c->data_dir);
-            if (save_model_files(&r, c, epoch + 1, step, is_best, err) != 0 ||
-                save_state(&r, c, epoch + 1, 0, step, best, err) != 0 ||
-                curves_write_svg(path, &r.metrics, title, err) != 0) {
-                report(d, err->msg);
-                goto out_noerr;
-            }
-        }
-        if (dist_any(d, g_interrupted != 0)) {
-            if (is0) printf("interrupted after epoch %d; state saved. Continue with: alexnet train --resume %s\n", epoch + 1, c->out_dir);
-            stop = 1;
-        }
+    const char *why_stopped = NULL;
+    while (r.epoch < r.c.max_epoch) {
+        EpochEnd end = run_epoch(&r, &why_stopped, err);
+        if (end == EPOCH_FAILED) goto out;
+        if (end == EPOCH_DONE && run_end_epoch(&r, err) != 0) goto out;
+        if (end == EPOCH_DONE && !why_stopped && dist_any(d, g_interrupted != 0)) why_stopped = "interrupted";
+        if (why_stopped) break;
     }
-    if (is0 && !stop) {
-        char dur[32];
-        format_duration(now_seconds() - t_run, dur, sizeof dur);
-        printf("done: %d epochs, %lld steps, %s this session", c->max_epoch, (long long)step, dur);
-        if (best >= 0) printf("; best val top-1 %.2f%%", 100 * best);
-        printf("\n  model:   %s/last.safetensors%s\n  metrics: %s/metrics.jsonl\n  curves:  %s/curves.svg\n", c->out_dir,
-               best >= 0 ? " (best: best.safetensors)" : "", c->out_dir, c->out_dir);
-    }
-    if (is0 && d->comm_steps > 0) {
-        double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
-        printf("all-reduce: %.1f MB in %d buckets; %.1f ms per step from the first bucket to the last, %.1f ms of it "
-               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r.net.param_count, d->n_buckets,
-               span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
+    if (r.is0) {
+        progress_done(&r.prog);
+        if (why_stopped)
+            printf("%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: alexnet train --resume %s\n",
+                   why_stopped, (long long)r.step, r.batch ? r.epoch + 1 : r.epoch, (long long)(r.batch ? r.batch : r.S),
+                   (long long)r.S, r.c.out_dir);
+        else
+            print_done(&r);
     }
     status = 0;
-out_noerr:
-    err->msg[0] = '\0';
 out:
+    err->msg[0] = '\0'; /* failures while running were reported where they happened */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    run_free(&r);
+    run_close(&r);
     return status;
 }

@@ -12,8 +12,11 @@
 
 /* Runs (or, with resume != NULL, continues) a training run. Returns the exit
  * status: 0 done or cleanly interrupted, 1 failure while running (non-finite
- * loss, I/O), 2 a user error (message in err). */
-int train_run(const TrainConfig *cfg, const TrainPosition *resume, Dist *d, Error *err);
+ * loss, I/O; already reported), 2 a user error found before the first step
+ * (message in err on the ranks that have one; every rank returns 2, so the
+ * job ends without MPI_Abort). allow_data_change: resume even though the
+ * training files differ from the run's (--allow_data_change). */
+int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_data_change, Dist *d, Error *err);
 
 /* Paths inside a run directory. */
 void run_path(char *buf, size_t len, const char *dir, const char *file);
