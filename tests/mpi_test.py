@@ -8,6 +8,9 @@ usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | f
   order of the gradient summation differs. Tolerances in group_equivalence.
 - eval: distributed eval counts equal the single-process counts on a set of
   23 images (not a multiple of the batch 4 or of the world size 2 or 3).
+- contract: ranks whose data differ (or that fail in setup) stop the job
+  with exit 2, each naming its own problem; a 2-rank run resumes with 1
+  process only with the same global batch.
 - failure: killing one rank mid-step makes the job exit non-zero within 60 s,
   and the run then resumes with 2 ranks and finishes.
 The harness runs as root on 2 cores, so it passes --allow-run-as-root and
@@ -148,13 +151,52 @@ def group_failure(tmp):
     check(sum(r["type"] == "epoch" for r in recs) == 3, "all 3 epochs recorded after the resume")
 
 
+def mpmd(per_rank_args):
+    """mpirun's MPMD form: rank i runs with its own arguments (a node whose copy of the data differs)."""
+    cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none"]
+    for i, args in enumerate(per_rank_args):
+        cmd += ([":"] if i else []) + ["-np", "1", BIN] + args
+    return cmd
+
+
+def group_contract(tmp):
+    """The ranks check that they agree before training, each printing its own
+    problem with its rank, and end with exit 2 and no MPI_Abort; a run is
+    resumed only with the global batch it was trained with."""
+    data = os.path.join(tmp, "data")
+    make_dataset(os.path.join(data, "train"), per_class=8)
+    other = os.path.join(tmp, "other")
+    shutil.copytree(data, other)
+    os.remove(os.path.join(other, "train", "class_2", "img_005.jpg"))
+    out = os.path.join(tmp, "run")
+    a = train_args(data, out, 4)
+    b = train_args(other, out, 4)
+    rc, so, se = run(mpmd([a, b]), timeout=300)
+    check(rc == 2 and "[rank 1]" in se and "23 images" in se and "24" in se and "MPI_ABORT" not in se.upper().replace(" ", "_"),
+          f"a rank whose data lacks a file: rank 1 names the difference, exit 2, no abort (rc={rc}) {se[-600:]}")
+    check(not os.path.exists(os.path.join(out, "train_state.safetensors")), "nothing was trained")
+    c = train_args(os.path.join(tmp, "nonexistent"), out, 4)
+    rc, so, se = run(mpmd([a, c]), timeout=300)
+    check(rc == 2 and "rank 1" in se and "nonexistent" in se and "MPI_ABORT" not in se.upper().replace(" ", "_"),
+          f"a setup error on rank 1 only is printed with its rank, exit 2 (rc={rc}) {se[-600:]}")
+    # a 2-rank run resumed with 1 rank: refused, then continued with the same global batch
+    rc, so, se = run(mpirun(2, a + ["--max_epoch", "1"]))
+    check(rc == 0, f"2-rank run (rc={rc}) {se[-300:]}")
+    rc, so, se = run([BIN, "train", "--resume", out, "--max_epoch", "2"])
+    check(rc == 2 and "global batch of 8" in se and "--per_batch_size 8" in se,
+          f"resuming a 2 x 4 run with 1 process is refused naming --per_batch_size 8 ({se.strip()[:400]})")
+    rc, so, se = run([BIN, "train", "--resume", out, "--max_epoch", "2", "--per_batch_size", "8"])
+    check(rc == 0 and "resuming at epoch 2" in so, f"1 process x 8 continues it (rc={rc}) {se[-300:]}")
+
+
 def main():
     global BIN, MPIEXEC
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     tmp = tempfile.mkdtemp(prefix=f"alexnet-mpi-{group}-")
     try:
-        {"equivalence": group_equivalence, "eval": group_eval, "failure": group_failure}[group](tmp)
+        {"equivalence": group_equivalence, "eval": group_eval, "failure": group_failure,
+         "contract": group_contract}[group](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILS:

@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""train_test.py — end-to-end tests of a training run's contract and outputs.
+
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs)
+
+- contract: the saved configuration goes through the same range checks as the
+  flags; the run fingerprint (global batch, data, classes) is checked on
+  resume with a message naming both values and the flag that overrides it;
+  one-class data, a validation folder with a class the training data lacks,
+  warmup longer than the run, the linear-scaling note.
+- resume: --max_steps stops one session and the printed command continues the
+  run; a stop on an epoch's last batch leaves no empty epoch and no lost
+  epoch record, and ends bit-identical to the uninterrupted run; --resume
+  takes the state file; relative data paths and moved data; divergence names
+  the step the progress line showed.
+- outputs: metrics.jsonl is strict JSON on every line (no NaN) with epochs
+  counted from 1, train top-1 and validation loss; config.json is the
+  effective typed configuration; curves.svg is well-formed XML for any folder
+  name; --save_best 0.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+
+import st_write
+from cli_test import FAILS, check, make_dataset, tensors_equal
+
+BIN = None
+
+
+def run(args, cwd=None, timeout=600):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return p.returncode, p.stdout, p.stderr
+
+
+def base_args(train, out, extra=()):
+    return ["train", "--data_dir", train, "--per_batch_size", "8", "--image_size", "64", "--max_epoch", "2",
+            "--lr", "0.01", "--warmup_epochs", "0", "--out", out, "--log_interval", "1", "--workers", "2",
+            "--threads", "2", "--seed", "5"] + list(extra)
+
+
+def strict_json_lines(path):
+    """Parses every line with NaN/Infinity refused (Python's json accepts them by default)."""
+    def refuse(c):
+        raise ValueError(f"non-JSON constant {c}")
+    return [json.loads(line, parse_constant=refuse) for line in open(path) if line.strip()]
+
+
+def edit_state(path, config=None, run=None):
+    """Rewrites train_state.safetensors with the saved configuration or run record changed."""
+    tensors, meta = st_write.load(path)
+    if config:
+        c = json.loads(meta["config"])
+        c.update(config)
+        meta["config"] = json.dumps(c)
+    if run:
+        r = json.loads(meta["run"])
+        r["fingerprint"].update(run)
+        meta["run"] = json.dumps(r)
+    st_write.save(path, tensors, meta)
+
+
+def one_line_error(rc, se, words, what):
+    lines = [l for l in se.strip().splitlines() if l and "note:" not in l]
+    check(rc == 2 and lines and "error" in lines[0] and all(w in lines[0] for w in words),
+          f"{what}: exit 2, one line naming {words} ({rc}: {se.strip()[:400]})")
+
+
+def group_contract(tmp):
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=8)
+    out = os.path.join(tmp, "run")
+    rc, so, se = run(base_args(train, out, ["--max_epoch", "1"]))
+    check(rc == 0, f"a short run (rc={rc}) {se[-300:]}")
+    state = os.path.join(out, "train_state.safetensors")
+    saved = dict(st_write.load(state)[1])
+
+    # the saved configuration is validated like the flags
+    for field, value, word in (("log_interval", 0, "log_interval"), ("per_batch_size", -3, "per_batch_size"),
+                               ("lr_scheduler", "cosine", "cosine"), ("momentum", 7, "momentum"),
+                               ("max_image_pixels", 1e300, "max_image_pixels"), ("T_max", 2.5, "T_max")):
+        edit_state(state, config={field: value})
+        rc, so, se = run(["train", "--resume", out, "--max_epoch", "2"])
+        one_line_error(rc, se, [word], f"a saved {field}={value} is refused on resume")
+        st_write.save(state, *st_write.load(state)[:1], saved)
+
+    # a different global batch: named, with the --per_batch_size that keeps it
+    gb = os.path.join(tmp, "gb")
+    rc, so, se = run(base_args(train, gb, ["--max_epoch", "1", "--per_batch_size", "16"]))
+    rc, so, se = run(["train", "--resume", gb, "--max_epoch", "2", "--per_batch_size", "8"])
+    one_line_error(rc, se, ["16", "8", "--per_batch_size 16"], "resuming with another global batch")
+    # as a 2 x 8 run would have saved it
+    edit_state(os.path.join(gb, "train_state.safetensors"), config={"per_batch_size": 8}, run={"world_size": 2})
+    rc, so, se = run(["train", "--resume", gb, "--max_epoch", "2"])
+    one_line_error(rc, se, ["16", "--per_batch_size 16"], "resuming a 2-process run with 1 process")
+    rc, so, se = run(["train", "--resume", gb, "--max_epoch", "2", "--per_batch_size", "16"])
+    check(rc == 0, f"--per_batch_size keeping the global batch is accepted (rc={rc}) {se[-300:]}")
+
+    # the training data changed: refused, --allow_data_change continues
+    os.remove(os.path.join(train, "class_1", "img_003.jpg"))
+    rc, so, se = run(["train", "--resume", out, "--max_epoch", "2"])
+    one_line_error(rc, se, ["23", "24", "--allow_data_change"], "resuming on data with a file less")
+    rc, so, se = run(["train", "--resume", out, "--max_epoch", "2", "--allow_data_change"])
+    check(rc == 0, f"--allow_data_change continues the run (rc={rc}) {se[-300:]}")
+    os.rename(os.path.join(train, "class_2"), os.path.join(train, "class_9"))
+    rc, so, se = run(["train", "--resume", out, "--max_epoch", "3", "--allow_data_change"])
+    one_line_error(rc, se, ["classes"], "resuming on data whose classes changed (no override)")
+
+    # one class; a validation class the training data lacks; a subset is fine
+    one = os.path.join(tmp, "one")
+    make_dataset(one, classes=1, per_class=8)
+    rc, so, se = run(base_args(one, os.path.join(tmp, "r1")))
+    one_line_error(rc, se, ["one class", one], "a one-class dataset")
+    t3, v2, v4 = os.path.join(tmp, "t3"), os.path.join(tmp, "v2"), os.path.join(tmp, "v4")
+    make_dataset(t3, per_class=8)
+    make_dataset(v2, classes=2, per_class=3, seed=2)
+    make_dataset(v4, classes=4, per_class=2, seed=2)
+    rc, so, se = run(base_args(t3, os.path.join(tmp, "r2"), ["--val_dir", v4]))
+    one_line_error(rc, se, ["class_3"], "a validation class the training data lacks")
+    r3 = os.path.join(tmp, "r3")
+    rc, so, se = run(base_args(t3, r3, ["--val_dir", v2, "--max_epoch", "1"]))
+    epochs = [r for r in strict_json_lines(os.path.join(r3, "metrics.jsonl")) if r["type"] == "epoch"] if rc == 0 else []
+    check(rc == 0 and epochs and epochs[0]["val_images"] == 6, f"a validation folder with a subset of the classes "
+          f"trains and evaluates (rc={rc}) {se[-300:]}")
+
+    # warnings and notes that change what a user does
+    rc, so, se = run(base_args(t3, os.path.join(tmp, "r4"), ["--warmup_epochs", "5", "--max_epoch", "1"]))
+    check(rc == 0 and "warmup" in se and "never reaches" in se, f"warmup longer than the run is said ({se[-300:]})")
+    check("linear-scaling" in so, f"lr 0.01 at a global batch of 8 gets the linear-scaling note ({so[:800]})")
+    rc, so, se = run(base_args(t3, os.path.join(tmp, "r5"), ["--lr", "0.0005", "--max_epoch", "1"]))
+    check(rc == 0 and "linear-scaling" not in so, "an lr near the scaled seed value gets no note")
+
+
+def group_resume(tmp):
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=8)   # 24 images, batch 8: 3 steps per epoch
+    ref = os.path.join(tmp, "ref")
+    rc, so, se = run(base_args(train, ref, ["--max_epoch", "3"]))
+    check(rc == 0, f"uninterrupted run (rc={rc}) {se[-300:]}")
+
+    # --max_steps, then exactly the command printed
+    ms = os.path.join(tmp, "ms")
+    rc, so, se = run(base_args(train, ms, ["--max_epoch", "3", "--max_steps", "2"]))
+    cont = [l for l in so.splitlines() if "Continue with:" in l]
+    check(rc == 0 and cont and cont[0].endswith(f"alexnet train --resume {ms}"), f"--max_steps prints how to continue: {so[-300:]}")
+    rc, so, se = run(["train", "--resume", ms])
+    state = st_write.load(os.path.join(ms, "train_state.safetensors"))[1]
+    check(rc == 0 and state["step"] == "9" and "done: 3 epochs" in so,
+          f"the printed command continues the run to its end (step {state.get('step')}, rc={rc}) {so[-300:]}")
+    check(tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(ms, "last.safetensors")),
+          "a --max_steps stop + resume ends bit-identical to the uninterrupted run")
+
+    # a stop on an epoch's last batch (step 3 of 3), and --max_steps on resume stops exactly there
+    eb = os.path.join(tmp, "eb")
+    rc, so, se = run(base_args(train, eb, ["--max_epoch", "3", "--max_steps", "3"]))
+    recs = strict_json_lines(os.path.join(eb, "metrics.jsonl"))
+    check(rc == 0 and [r["epoch"] for r in recs if r["type"] == "epoch"] == [1], f"a stop at an epoch's last batch still "
+          f"writes that epoch's record ({[(r['type'], r['epoch']) for r in recs]})")
+    rc, so, se = run(["train", "--resume", os.path.join(eb, "train_state.safetensors"), "--max_steps", "5"])
+    state = st_write.load(os.path.join(eb, "train_state.safetensors"))[1]
+    check(rc == 0 and state["step"] == "5", f"--resume (given the state file) --max_steps 5 stops at step 5, not 6 "
+          f"(step {state.get('step')}) {se[-200:]}")
+    rc, so, se = run(["train", "--resume", eb, "--max_steps", "5"])
+    state = st_write.load(os.path.join(eb, "train_state.safetensors"))[1]
+    check(rc == 0 and state["step"] == "5" and "nothing to train" in so, f"resuming at --max_steps trains no step ({so[-200:]})")
+    rc, so, se = run(["train", "--resume", eb])
+    recs = strict_json_lines(os.path.join(eb, "metrics.jsonl"))
+    ep = [r for r in recs if r["type"] == "epoch"]
+    check(rc == 0 and [r["epoch"] for r in ep] == [1, 2, 3] and all(r["loss"] is not None for r in recs),
+          f"after the resumes: epochs 1, 2, 3 once each, no null loss ({[(r['epoch'], r['loss']) for r in ep]})")
+    ref_ep = [r for r in strict_json_lines(os.path.join(ref, "metrics.jsonl")) if r["type"] == "epoch"]
+    check([r["loss"] for r in ep] == [r["loss"] for r in ref_ep] and
+          [r["train_top1"] for r in ep] == [r["train_top1"] for r in ref_ep],
+          "epoch records after stops and resumes equal the uninterrupted run's (running sums saved)")
+    check(tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(eb, "last.safetensors")),
+          "stopped at an epoch end and resumed: bit-identical weights")
+
+    # relative data path; resume from another directory; data moved and named again
+    rel = os.path.join(tmp, "rel")
+    os.makedirs(rel)
+    shutil.copytree(train, os.path.join(rel, "data"))
+    rc, so, se = run(base_args("data", "run", ["--max_epoch", "1"]), cwd=rel)
+    cfg = json.load(open(os.path.join(rel, "run", "config.json"))) if rc == 0 else {}
+    check(rc == 0 and os.path.isabs(cfg.get("data_dir", "")), f"a relative --data_dir is stored absolute ({cfg.get('data_dir')})")
+    rc, so, se = run(["train", "--resume", os.path.join(rel, "run"), "--max_epoch", "2"], cwd="/")
+    check(rc == 0, f"resume from another working directory (rc={rc}) {se[-200:]}")
+    moved = os.path.join(tmp, "moved")
+    shutil.move(os.path.join(rel, "data"), moved)
+    rc, so, se = run(["train", "--resume", os.path.join(rel, "run"), "--max_epoch", "3"])
+    check(rc == 2 and os.path.join(rel, "data") in se, f"moved data: the old path is named ({se.strip()[:200]})")
+    rc, so, se = run(["train", "--resume", os.path.join(rel, "run"), "--max_epoch", "3", "--data_dir", moved])
+    check(rc == 0, f"--data_dir on resume points at the moved data (rc={rc}) {se[-200:]}")
+
+    # divergence: the step in the message is the one the progress line showed
+    dv = os.path.join(tmp, "dv")
+    rc, so, se = run(base_args(train, dv, ["--lr", "1000", "--max_epoch", "1", "--label_smooth", "0"]))
+    recs = strict_json_lines(os.path.join(dv, "metrics.jsonl")) if os.path.exists(os.path.join(dv, "metrics.jsonl")) else []
+    last = max([r["step"] for r in recs], default=0)
+    check(rc == 1 and "not finite" in se and f"at step {last + 1} " in se and "No checkpoint was saved yet" in se,
+          f"divergence names the failing step {last + 1} and says no checkpoint exists yet ({se.strip()[-400:]})")
+
+
+def group_outputs(tmp):
+    # a folder name with XML specials, a script tag and multi-byte UTF-8, long enough to be cut
+    name = ("R&D <script>alert(1)</script> \"q\" 'a' — " + "é" * 300)[:110]
+    root = os.path.join(tmp, name, name, name)  # over 600 bytes: the title is cut
+    train, val = os.path.join(root, "train"), os.path.join(tmp, "val")
+    make_dataset(train, per_class=8)
+    make_dataset(val, per_class=3, seed=1)
+    out = os.path.join(tmp, "run")
+    rc, so, se = run(base_args(train, out, ["--val_dir", val, "--max_epoch", "2", "--log_interval", "100"]))
+    check(rc == 0, f"train (rc={rc}) {se[-300:]}")
+    recs = strict_json_lines(os.path.join(out, "metrics.jsonl"))
+    steps = [r for r in recs if r["type"] == "step"]
+    epochs = [r for r in recs if r["type"] == "epoch"]
+    check([r["epoch"] for r in epochs] == [1, 2] and [r["epoch"] for r in steps] == [1, 2],
+          f"epochs count from 1; a run shorter than --log_interval still has a step record per epoch ({recs})")
+    check(all(0 <= r["train_top1"] <= 1 for r in recs) and all(r["val_loss"] > 0 for r in epochs),
+          "training top-1 on every record, validation loss on every epoch record")
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    check(cfg["threads"] == 2 and cfg["backend"] in ("dnnl", "ref") and cfg["dropout"] == 0.35 and cfg["T_max"] == 2
+          and cfg["precision"] == "fp32" and cfg["classes"] == ["class_0", "class_1", "class_2"]
+          and isinstance(cfg["per_batch_size"], int) and isinstance(cfg["max_image_pixels"], int)
+          and isinstance(cfg["seed"], int) and cfg["fingerprint"]["global_batch"] == 8,
+          f"config.json is the effective, typed configuration with the classes ({ {k: cfg.get(k) for k in ('threads', 'backend', 'dropout', 'T_max', 'precision', 'seed')} })")
+    svg = open(os.path.join(out, "curves.svg"), encoding="utf-8").read()
+    try:
+        tree = ET.fromstring(svg.encode())
+        ok = not any(e.tag.endswith("script") for e in tree.iter())
+        title = [e.text for e in tree.iter() if e.tag.endswith("text")][0]
+        ok = ok and "R&D <script>" in title
+    except ET.ParseError as e:
+        print(e)
+        ok = False
+    check(ok, "curves.svg is well-formed XML with the folder name escaped (no script element), cut on a character")
+    nb = os.path.join(tmp, "nobest")
+    rc, so, se = run(base_args(train, nb, ["--val_dir", val, "--max_epoch", "1", "--save_best", "0"]))
+    check(rc == 0 and not os.path.exists(os.path.join(nb, "best.safetensors")) and
+          os.path.exists(os.path.join(nb, "last.safetensors")), "--save_best 0 keeps no best.safetensors")
+    # T_max follows --max_epoch when not given: the lr of epoch 2 of 4 is the cosine over 4 epochs
+    t4 = os.path.join(tmp, "t4")
+    rc, so, se = run(base_args(train, t4, ["--max_epoch", "4", "--max_steps", "4"]))
+    cfg = json.load(open(os.path.join(t4, "config.json"))) if rc == 0 else {}
+    lr = [r["lr"] for r in strict_json_lines(os.path.join(t4, "metrics.jsonl")) if r["type"] == "step"]
+    import math
+    want = 0.01 * (1 + math.cos(math.pi * 1 / 4)) / 2
+    check(cfg.get("T_max") == 4 and abs(lr[3] - want) < 1e-6, f"T_max defaults to --max_epoch (T_max {cfg.get('T_max')}, "
+          f"lr at step 4 {lr[3] if len(lr) > 3 else None} vs {want:.6f})")
+
+
+def main():
+    global BIN
+    BIN = os.path.abspath(sys.argv[1])
+    group = sys.argv[2]
+    tmp = tempfile.mkdtemp(prefix=f"alexnet-train-{group}-")
+    try:
+        {"contract": group_contract, "resume": group_resume, "outputs": group_outputs}[group](tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if FAILS:
+        print(f"{len(FAILS)} check(s) FAILED")
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
