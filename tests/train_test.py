@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -17,6 +17,7 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs)
   counted from 1, train top-1 and validation loss; config.json is the
   effective typed configuration; curves.svg is well-formed XML for any folder
   name; --save_best 0.
+- help: every default `train --help` prints is the one a run uses.
 """
 import json
 import os
@@ -252,13 +253,45 @@ def group_outputs(tmp):
           f"lr at step 4 {lr[3] if len(lr) > 3 else None} vs {want:.6f})")
 
 
+def group_help(tmp):
+    """Every default `train --help` prints is the one a run really uses: a run
+    given only --data_dir (and a short length) saves its requested
+    configuration in its state; each printed default must equal it (T_max 0
+    and dropout -1 are printed as such and resolved as documented)."""
+    import re
+    rc, so, se = run(["train", "--help"])
+    printed = dict(re.findall(r"^  --(\w+) \S+ +.*\(default ([^)]*)\)$", so, re.M))
+    check(rc == 0 and len(printed) >= 25, f"train --help prints defaults ({len(printed)} found)")
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=3)
+    out = os.path.join(tmp, "run")
+    rc, so, se = run(["train", "--data_dir", train, "--out", out, "--max_steps", "1", "--per_batch_size", "8",
+                      "--image_size", "64"])
+    check(rc == 0, f"a run with defaults (rc={rc}) {se[-300:]}")
+    saved = json.loads(st_write.load(os.path.join(out, "train_state.safetensors"))[1]["config"])
+    given = {"data_dir", "out", "max_steps", "per_batch_size", "image_size"}
+    for flag, default in sorted(printed.items()):
+        if flag in given or flag not in saved:
+            continue
+        want = saved[flag]
+        if flag == "T_max":
+            ok = default == "0" and want == saved["max_epoch"]   # 0: follows --max_epoch
+        elif isinstance(want, (int, float)):
+            ok = float(default) == float(want)
+        else:
+            ok = default == want
+        check(ok, f"--{flag}: help says {default}, a run uses {want}")
+    cfg = json.load(open(os.path.join(out, "config.json")))
+    check(printed.get("dropout") == "-1" and cfg["dropout"] == 0.35, "--dropout -1 resolves to the backbone's 0.35")
+
+
 def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     group = sys.argv[2]
     tmp = tempfile.mkdtemp(prefix=f"alexnet-train-{group}-")
     try:
-        {"contract": group_contract, "resume": group_resume, "outputs": group_outputs}[group](tmp)
+        {"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help}[group](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILS:
