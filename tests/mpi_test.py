@@ -182,6 +182,11 @@ def group_contract(tmp):
     # a 2-rank run resumed with 1 rank: refused, then continued with the same global batch
     rc, so, se = run(mpirun(2, a + ["--max_epoch", "1"]))
     check(rc == 0, f"2-rank run (rc={rc}) {se[-300:]}")
+    ev = ["eval", "--pretrained", os.path.join(out, "last.safetensors"), "--per_batch_size", "4", "--json",
+          "--backend", "ref", "--threads", "1", "--workers", "1", "--data_dir"]
+    rc, so, se = run(mpmd([ev + [os.path.join(data, "train")], ev + [os.path.join(other, "train")]]), timeout=300)
+    check(rc == 2 and "eval [rank 1]" in se and "23 images" in se, f"distributed eval on differing data stops, rank 1 "
+          f"naming it (rc={rc}) {se[-400:]}")
     rc, so, se = run([BIN, "train", "--resume", out, "--max_epoch", "2"])
     check(rc == 2 and "global batch of 8" in se and "--per_batch_size 8" in se,
           f"resuming a 2 x 4 run with 1 process is refused naming --per_batch_size 8 ({se.strip()[:400]})")

@@ -17,6 +17,7 @@
 #include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/fingerprint.h"
 
 int cmd_eval(int argc, char **argv) {
     const char *data_dir = NULL, *pretrained = NULL, *device = "cpu", *backend = NULL, *precision = "fp32";
@@ -86,6 +87,15 @@ int cmd_eval(int argc, char **argv) {
 
     Dist d;
     if (dist_init(&d, is_distributed, &argc, &argv, &err) != 0) { free(params); dataset_free(&ds); return cli_usage_error("eval", err.msg); }
+    /* every rank must see the same images: its share of them depends on the list */
+    RunFingerprint fp = {d.world, batch * d.world, ds.n, fingerprint_files(&ds), net.num_classes,
+                         fingerprint_classes(ds.classes, ds.n_classes), -1, 0, (int64_t)net.param_count, ""};
+    snprintf(fp.backbone, sizeof fp.backbone, "%s", net.backbone);
+    if (fingerprint_check_ranks(&d, &fp, "eval", data_dir, &err) != 0) {
+        if (err.msg[0]) fprintf(stderr, "alexnet eval: error: %s\n", err.msg);
+        free(params); dataset_free(&ds); dist_finalize(&d);
+        return 2;
+    }
     if (threads <= 0) threads = cpu_count();
 #ifdef _OPENMP
     omp_set_num_threads(threads);

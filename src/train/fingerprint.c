@@ -141,7 +141,7 @@ int fingerprint_check_resume(const RunFingerprint *s, const RunFingerprint *now,
     return 0;
 }
 
-int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *data_dir, Error *err) {
+int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *cmd, const char *data_dir, Error *err) {
     if (d->world == 1) return 0;
     RunFingerprint root = *mine;
     dist_bcast(d, &root, sizeof root, 0);
@@ -162,8 +162,8 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *dat
                  mine->backbone, (long long)mine->param_count, root.backbone, (long long)root.param_count);
     if (what[0]) {
         fflush(stdout);
-        fprintf(stderr, "alexnet train [rank %d]: error: %s; every rank must read the same data (a shared "
-                        "filesystem, or identical copies)\n", d->rank, what);
+        fprintf(stderr, "alexnet %s [rank %d]: error: %s; every rank must read the same data (a shared "
+                        "filesystem, or identical copies)\n", cmd, d->rank, what);
         fflush(stderr);
     }
     int64_t bad = what[0] != 0;

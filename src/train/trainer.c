@@ -406,7 +406,7 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
         error_set(err, "rank %d: %s", r->d->rank, msg);
     }
     if (dist_any(r->d, failed)) return 2;
-    if (fingerprint_check_ranks(r->d, &r->fp, r->c.data_dir, err) != 0) return 2;
+    if (fingerprint_check_ranks(r->d, &r->fp, "train", r->c.data_dir, err) != 0) return 2;
 
     size_t P = r->net.param_count;
     dist_bcast(r->d, r->params, P * sizeof(float), 0);
@@ -533,7 +533,7 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
 
         int interrupted = v[2] > 0, at_limit = c->max_steps > 0 && r->step >= c->max_steps;
         if (interrupted || at_limit) *why_stopped = interrupted ? "interrupted" : "reached --max_steps";
-        if (*why_stopped && r->batch == r->S) break; /* the end of the epoch saves everything */
+        if (r->batch == r->S) continue; /* the end of the epoch saves everything */
         if (*why_stopped || (c->save_every_steps > 0 && r->step % c->save_every_steps == 0)) {
             if (r->is0 && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, 0, err) != 0))) {
                 report(r, err->msg);
