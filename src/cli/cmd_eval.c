@@ -47,6 +47,7 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!data_dir) return cli_usage_error("eval", "--data_dir is required");
     if (!pretrained) return cli_usage_error("eval", "--pretrained is required (a .safetensors checkpoint)");
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) return cli_usage_error("eval", "--device must be cpu or gpu");
     if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0) return cli_usage_error("eval", "--precision must be fp32 or bf16");
 
     ModelInfo info;
