@@ -90,6 +90,10 @@ def group_flags(tmp):
                             (["train", "--data_dir", tr, "--model", "alexnet"], "--backbone")):
         rc, so, se = run(args)
         check(usage_error(rc, se, want_hint), f"{' '.join(args[3:])}: exit 2 with '{want_hint}' ({se.strip()[:200]})")
+    rc, so, se = run(["bench_data", "--help"])
+    check(usage_error(rc, se, "did you mean 'bench-data'?"), f"a near command name is suggested ({se.strip()[:200]})")
+    rc, so, se = run(["frobnicate"])
+    check(usage_error(rc, se, "frobnicate") and "did you mean" not in se, "no command suggested when none is near")
     rc, so, se = run(["train", "--data_dir", tr, "--bogus", "1"])
     check(usage_error(rc, se, "--bogus") and "did you mean" not in se, f"no suggestion when nothing is close: {se.strip()}")
     # --help lists the aliases that apply
