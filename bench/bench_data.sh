@@ -20,7 +20,7 @@ PER_CLASS=${PER_CLASS:-60}
 
 [ -x "$ALEXNET" ] || { echo "bench_data: $ALEXNET not found (build first, or set ALEXNET=...)" >&2; exit 2; }
 if [ ! -d "$DATA" ]; then
-  "$ALEXNET" prepare synthetic --out "$DATA" --classes 10 --per_class "$PER_CLASS" --size 500x375 --seed 1
+  "$ALEXNET" prepare synthetic --out "$DATA" --num_classes 10 --per_class "$PER_CLASS" --size 500x375 --seed 1
 fi
 
 ours=(); theirs=()

@@ -1,5 +1,5 @@
 """The peer for bench_data.sh: torchvision's ImageFolder + DataLoader with the
-seed's train transforms (as in /work/shared/anchors/torch_loader_bench.py).
+seed's train transforms (as in bench/anchors/torch_loader_bench.py).
 Prints one JSON object with img_s; the first batch (worker start-up) is not
 timed, like `alexnet bench-data`."""
 import argparse

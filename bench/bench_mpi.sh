@@ -18,7 +18,7 @@ HALF=$(( NC / 2 > 0 ? NC / 2 : 1 ))
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$BIN" prepare synthetic --out "$work/data" --classes 10 --per_class $(( GB * (STEPS + 4) / 10 + 1 )) --size 96x96 >/dev/null
+"$BIN" prepare synthetic --out "$work/data" --num_classes 10 --per_class $(( GB * (STEPS + 4) / 10 + 1 )) --size 96x96 >/dev/null
 
 img_s() { # mean img/s of the step records after the first 2 (warm-up)
   /usr/bin/python3 -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1]) if '\"type\":\"step\"' in l][2:]; print('%.1f' % (sum(x['img_s'] for x in r)/len(r)))" "$1"

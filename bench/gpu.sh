@@ -155,7 +155,7 @@ stage "end to end: alexnet train from 500x375 JPEG files (the seed's augmentatio
 if [ -x "$BUILD/alexnet" ] && [ "$(left)" -gt 150 ] && [ -z "${GPU_SKIP_E2E:-}" ]; then
     E2E=/tmp/alexnet-e2e
     rm -rf "$E2E"
-    timeout 60 "$BUILD/alexnet" prepare synthetic --out "$E2E/data" --classes 10 --per_class 800 --size 500x375 | tail -1
+    timeout 60 "$BUILD/alexnet" prepare synthetic --out "$E2E/data" --num_classes 10 --per_class 800 --size 500x375 | tail -1
     W=$(nproc)
     echo "--- input pipeline alone (bench-data, $W workers, u8 and float outputs)"
     timeout 40 "$BUILD/alexnet" bench-data --data_dir "$E2E/data" --workers "$W" --image_size 224 --per_batch_size 256 --batches 40 --json 2>&1 | tail -1

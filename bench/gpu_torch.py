@@ -2,7 +2,7 @@
 """gpu_torch.py — the PyTorch side of bench/gpu.sh: torchvision AlexNet on the
 same GPU, synthetic data resident on the GPU, momentum SGD with weight decay
 and label smoothing 0.1, timed with CUDA events (warm-up first). The same
-method as /work/shared/anchors/torch_gpu_anchor.py, which measured the issue's
+method as bench/anchors/torch_gpu_anchor.py, which measured the issue's
 targets on an H200.
 
 usage: gpu_torch.py [--batch 256] [--steps 30] [--variants fp32,bf16_cl,compile_bf16_cl]

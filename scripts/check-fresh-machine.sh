@@ -54,8 +54,8 @@ cd /alexnet
 echo "-- make build"
 make build JOBS=2
 echo "-- prepare synthetic, a one-epoch train, eval --json, predict --json"
-build/alexnet prepare synthetic --out /tmp/syn --classes 3 --per_class 12 --size 96x80
-build/alexnet prepare synthetic --out /tmp/syn-val --classes 3 --per_class 4 --size 96x80 --seed 7
+build/alexnet prepare synthetic --out /tmp/syn --num_classes 3 --per_class 12 --size 96x80
+build/alexnet prepare synthetic --out /tmp/syn-val --num_classes 3 --per_class 4 --size 96x80 --seed 7
 build/alexnet train --data_dir /tmp/syn --val_dir /tmp/syn-val --out /tmp/run --image_size 64 \
   --per_batch_size 8 --max_epoch 1 --warmup_epochs 0 --lr 0.01 --workers 2
 test -s /tmp/run/last.safetensors

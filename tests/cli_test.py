@@ -111,7 +111,7 @@ def group_basic(tmp):
     ok = rc == 0
     if ok:
         p = json.loads(so.strip().splitlines()[0])
-        ok = len(p["top5"]) == 3 and p["top5"][0]["class"].startswith("class_") and abs(sum(t["prob"] for t in p["top5"]) - 1) < 1e-5
+        ok = len(p["top"]) == 3 and p["top"][0]["class"].startswith("class_") and abs(sum(t["prob"] for t in p["top"]) - 1) < 1e-5
     check(ok, f"predict --json gives class names and probabilities: {so[:300]} {se[-300:]}")
     # a second train into the same dir is refused (no lost work)
     rc, so, se = run(train_args(data, out))
@@ -284,7 +284,7 @@ def group_interop(tmp):
     rc, so, se = run(["predict", "--pretrained", path, "--image_size", "64", "--json", png])
     ok = rc == 0
     if ok:
-        got = json.loads(so.strip().splitlines()[0])["top5"]
+        got = json.loads(so.strip().splitlines()[0])["top"]
         order = torch.argsort(want, descending=True)[:5].tolist()
         ok = [g["index"] for g in got] == order and all(abs(g["prob"] - want[g["index"]].item()) < 1e-4 for g in got)
         print("torchvision:", [(i, round(want[i].item(), 6)) for i in order], "\nours:       ",

@@ -1,25 +1,98 @@
 /*
- * args.c — command-line flag parsing for the `alexnet` commands (see args.h).
+ * args.c — command-line flag parsing for the `alexnet` commands (see args.h):
+ * the flag table, torchvision train.py's spellings as aliases, "did you mean"
+ * for unknown flags, and the --threads oversubscription warning.
  */
 #include "cli/args.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
-/* Compares a user-typed flag name with a spec name, treating '-' as '_'. */
-static int name_eq(const char *typed, size_t len, const char *spec) {
+typedef enum {
+    AL_PLAIN,     /* same meaning, another spelling */
+    AL_SMOOTHING, /* --label-smoothing EPS: epsilon, smoothing on when EPS > 0, torch's form */
+    AL_DATA_ROOT, /* --data-path ROOT: torchvision's ROOT/train and ROOT/val */
+    AL_WEIGHTS,   /* --weights FILE: a file here, not torchvision's enum name */
+} AliasKind;
+
+/* torchvision's references/classification/train.py spellings whose meaning
+ * is ours (README "Coming from torchvision"). An alias applies to a command
+ * only when that command has the target flag. */
+static const struct {
+    const char *alias, *target;
+    AliasKind kind;
+} ALIASES[] = {
+    {"batch_size", "per_batch_size", AL_PLAIN},
+    {"b", "per_batch_size", AL_PLAIN},
+    {"epochs", "max_epoch", AL_PLAIN},
+    {"data_path", "data_dir", AL_DATA_ROOT},
+    {"output_dir", "out", AL_PLAIN},
+    {"label_smoothing", "label_smooth_factor", AL_SMOOTHING},
+    {"print_freq", "log_interval", AL_PLAIN},
+    {"weights", "pretrained", AL_WEIGHTS},
+    {"wd", "weight_decay", AL_PLAIN},
+    {"j", "workers", AL_PLAIN},
+    {"lr_warmup_epochs", "warmup_epochs", AL_PLAIN},
+    {"lr_min", "eta_min", AL_PLAIN},
+};
+#define N_ALIASES ((int)(sizeof ALIASES / sizeof ALIASES[0]))
+
+/* torchvision flags with no same-meaning counterpart: what to use instead. */
+static const struct {
+    const char *flag, *needs, *hint;
+} TV_HINTS[] = {
+    {"model", "backbone", "torchvision's --model: here --backbone; alexnet_torchvision is torchvision's AlexNet"},
+    {"lr_step_size", "lr_epochs", "torchvision's --lr-step-size: here --lr_scheduler step --lr_epochs E1,E2,... (milestones)"},
+    {"train_crop_size", "image_size", "torchvision's crop sizes: here --image_size S (train crop S; eval resizes to S*256/224, crops S)"},
+    {"val_crop_size", "image_size", "torchvision's crop sizes: here --image_size S (train crop S; eval resizes to S*256/224, crops S)"},
+    {"val_resize_size", "image_size", "torchvision's crop sizes: here --image_size S (train crop S; eval resizes to S*256/224, crops S)"},
+    {"amp", "precision", "torchvision's --amp: here --precision bf16 (GPU)"},
+    {"lr_warmup_method", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)"},
+    {"lr_warmup_decay", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)"},
+    {"test_only", NULL, "torchvision's --test-only: here the command alexnet eval --data_dir VAL --pretrained CKPT"},
+    {"start_epoch", "resume", "torchvision's --start-epoch: here --resume RUN_DIR continues where the run stopped"},
+    {"world_size", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..."},
+    {"dist_url", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..."},
+    {"opt", NULL, "SGD with momentum is the only optimiser here"},
+    {"use_deterministic_algorithms", NULL, "runs here are deterministic already (same flags and seed, same bits)"},
+};
+
+static void normalise(const char *typed, size_t len, char *out, size_t size) {
     size_t i = 0;
-    for (; i < len && spec[i]; i++) {
-        char c = typed[i] == '-' ? '_' : typed[i];
-        if (c != spec[i]) return 0;
-    }
-    return i == len && spec[i] == '\0';
+    for (; i < len && i + 1 < size; i++) out[i] = typed[i] == '-' ? '_' : typed[i];
+    out[i] = '\0';
 }
 
-static int set_value(const ArgSpec *s, const char *v, Error *err) {
+static const ArgSpec *find_spec(const ArgSpec *specs, int nspecs, const char *name) {
+    for (int k = 0; k < nspecs; k++)
+        if (strcmp(specs[k].name, name) == 0) return &specs[k];
+    return NULL;
+}
+
+static int find_alias(const ArgSpec *specs, int nspecs, const char *name) {
+    for (int a = 0; a < N_ALIASES; a++)
+        if (strcmp(ALIASES[a].alias, name) == 0 && find_spec(specs, nspecs, ALIASES[a].target)) return a;
+    return -1;
+}
+
+/* The alias as a user types it: -j, --batch-size. */
+static void alias_spelling(int a, char *out, size_t size) {
+    const char *n = ALIASES[a].alias;
+    if (strlen(n) == 1) {
+        snprintf(out, size, "-%s", n);
+        return;
+    }
+    snprintf(out, size, "--%s", n);
+    for (char *p = out + 2; *p; p++)
+        if (*p == '_') *p = '-';
+}
+
+static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *err) {
     char *end;
     errno = 0;
     int ranged = s->min <= s->max;
@@ -28,12 +101,12 @@ static int set_value(const ArgSpec *s, const char *v, Error *err) {
     case ARG_I64: {
         long long x = strtoll(v, &end, 10);
         if (end == v || *end || errno)
-            return error_set(err, "--%s expects an integer (got '%s')", s->name, v);
+            return error_set(err, "%s expects an integer (got '%s')", flag, v);
         if (ranged && ((double)x < s->min || (double)x > s->max))
-            return error_set(err, "--%s must be between %.0f and %.0f (got %s)", s->name, s->min, s->max, v);
+            return error_set(err, "%s must be between %.0f and %.0f (got %s)", flag, s->min, s->max, v);
         if (s->type == ARG_INT) {
             if (x < -2147483647LL || x > 2147483647LL)
-                return error_set(err, "--%s is out of range (got %s)", s->name, v);
+                return error_set(err, "%s is out of range (got %s)", flag, v);
             *(int *)s->dst = (int)x;
         } else {
             *(int64_t *)s->dst = (int64_t)x;
@@ -43,14 +116,14 @@ static int set_value(const ArgSpec *s, const char *v, Error *err) {
     case ARG_FLOAT: {
         double x = strtod(v, &end);
         if (end == v || *end || errno || !isfinite(x))
-            return error_set(err, "--%s expects a number (got '%s')", s->name, v);
+            return error_set(err, "%s expects a number (got '%s')", flag, v);
         if (ranged && (x < s->min || x > s->max))
-            return error_set(err, "--%s must be between %g and %g (got %s)", s->name, s->min, s->max, v);
+            return error_set(err, "%s must be between %g and %g (got %s)", flag, s->min, s->max, v);
         *(double *)s->dst = x;
         return 0;
     }
     case ARG_STR:
-        if (!*v) return error_set(err, "--%s expects a value (got an empty string)", s->name);
+        if (!*v) return error_set(err, "%s expects a value (got an empty string)", flag);
         *(const char **)s->dst = v;
         return 0;
     case ARG_FLAG:
@@ -60,43 +133,203 @@ static int set_value(const ArgSpec *s, const char *v, Error *err) {
     return 0;
 }
 
-int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first,
-               const char **positional, int max_pos, int *npos, int *help, Error *err) {
+static int levenshtein(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int row[64];
+    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int up = row[j];
+            int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            int best = sub < up + 1 ? sub : up + 1;
+            row[j] = best < row[j - 1] + 1 ? best : row[j - 1] + 1;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+/* How close a typed name is to a candidate: lower is closer, -1 not close. */
+static int closeness(const char *typed, const char *cand) {
+    size_t lt = strlen(typed), lc = strlen(cand);
+    int d = levenshtein(typed, cand);
+    size_t shorter = lt < lc ? lt : lc;
+    int allowed = shorter >= 8 ? 3 : shorter >= 5 ? 2 : 1;
+    if (d <= allowed) return d;
+    if (lt >= 5 && strstr(cand, typed)) return 10; /* --batch -> per_batch_size */
+    return -1;
+}
+
+/* "unknown option '--x'" plus, when one is close, "; did you mean --y?" or a
+ * torchvision hint. */
+static int unknown_option(const ArgSpec *specs, int nspecs, const char *shown, const char *name, Error *err) {
+    for (size_t h = 0; h < sizeof TV_HINTS / sizeof TV_HINTS[0]; h++)
+        if (strcmp(TV_HINTS[h].flag, name) == 0 && (!TV_HINTS[h].needs || find_spec(specs, nspecs, TV_HINTS[h].needs)))
+            return error_set(err, "unknown option '%s' (%s)", shown, TV_HINTS[h].hint);
+    const char *best = NULL;
+    int best_d = 1000;
+    for (int k = 0; k < nspecs; k++) {
+        if (!specs[k].help) continue;
+        int d = closeness(name, specs[k].name);
+        if (d >= 0 && d < best_d) best = specs[k].name, best_d = d;
+    }
+    for (int a = 0; a < N_ALIASES; a++) {
+        if (strlen(ALIASES[a].alias) < 2 || !find_spec(specs, nspecs, ALIASES[a].target)) continue;
+        int d = closeness(name, ALIASES[a].alias);
+        if (d >= 0 && d < best_d) best = ALIASES[a].target, best_d = d;
+    }
+    if (best) return error_set(err, "unknown option '%s'; did you mean --%s?", shown, best);
+    return error_set(err, "unknown option '%s'", shown);
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Values the parser makes up (ROOT/train, ...): static, one parse per process. */
+static char root_paths[2][4200];
+
+typedef struct {
+    const ArgSpec *spec;
+    const char *value;
+} Implied;
+
+/* The value an alias gives its target, and settings it implies for other
+ * flags (applied at the end unless given explicitly). */
+static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag, const char *v, const ArgSpec *target,
+                       Implied *imp, int *nimp, Error *err) {
+    switch (ALIASES[a].kind) {
+    case AL_PLAIN:
+        return set_value(target, flag, v, err);
+    case AL_SMOOTHING: {
+        if (set_value(target, flag, v, err) != 0) return -1;
+        const ArgSpec *on = find_spec(specs, nspecs, "label_smooth"), *form = find_spec(specs, nspecs, "smoothing_form");
+        if (on) imp[(*nimp)++] = (Implied){on, *(double *)target->dst > 0 ? "1" : "0"};
+        if (form) imp[(*nimp)++] = (Implied){form, "torch"};
+        return 0;
+    }
+    case AL_DATA_ROOT: {
+        if (!*v) return set_value(target, flag, v, err);
+        const ArgSpec *val = find_spec(specs, nspecs, "val_dir");
+        snprintf(root_paths[0], sizeof root_paths[0], "%s/train", v);
+        snprintf(root_paths[1], sizeof root_paths[1], "%s/val", v);
+        int has_train = is_dir(root_paths[0]), has_val = is_dir(root_paths[1]);
+        if (!has_train && !has_val) return set_value(target, flag, v, err);
+        if (val) { /* train: ROOT/train, validated on ROOT/val */
+            if (has_val) imp[(*nimp)++] = (Implied){val, root_paths[1]};
+            return set_value(target, flag, has_train ? root_paths[0] : v, err);
+        }
+        if (find_spec(specs, nspecs, "pretrained")) /* eval: ROOT/val */
+            return set_value(target, flag, has_val ? root_paths[1] : v, err);
+        return set_value(target, flag, has_train ? root_paths[0] : v, err);
+    }
+    case AL_WEIGHTS: {
+        struct stat st;
+        if (stat(v, &st) != 0 && !strchr(v, '/') && !strstr(v, ".safetensors"))
+            return error_set(err, "%s takes a .safetensors file here (got '%s'); torchvision's weight names are not "
+                                  "downloaded: save a torchvision state_dict with safetensors (README: Interop with PyTorch)",
+                             flag, v);
+        return set_value(target, flag, v, err);
+    }
+    }
+    return 0;
+}
+
+static void warn_threads(const ArgSpec *specs, int nspecs, const char *cmd, const unsigned char *given) {
+    for (int k = 0; k < nspecs; k++) {
+        if (!given[k] || strcmp(specs[k].name, "threads") != 0 || specs[k].type != ARG_INT) continue;
+        int t = *(int *)specs[k].dst, cores = cpu_count();
+        if (t > cores)
+            fprintf(stderr, "alexnet %s: warning: --threads %d is more than the %d cores here; oversubscribed threads "
+                            "run many times slower (use --threads 0 for all cores)\n", cmd, t, cores);
+    }
+}
+
+static int parse(const char *cmd, const ArgSpec *specs, int nspecs, int argc, char **argv, int first,
+                   const char **positional, int max_pos, int *npos, int *help, Error *err) {
     if (npos) *npos = 0;
     if (help) *help = 0;
+    unsigned char given[128] = {0};
+    Implied imp[16];
+    int nimp = 0, asked_help = 0;
+    if (nspecs > (int)sizeof given) return error_set(err, "internal: too many flags");
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            if (help) *help = 1;
+            asked_help = 1;
             continue;
         }
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            if (a[0] == '-' && a[1] != '\0' && strcmp(a, "-") != 0)
+        int dashes = strncmp(a, "--", 2) == 0 && a[2] != '\0' ? 2 : a[0] == '-' && a[1] != '\0' && a[1] != '-' ? 1 : 0;
+        if (!dashes) {
+            if (a[0] == '-' && a[1] != '\0')
                 return error_set(err, "unknown option '%s'", a);
             if (!positional || !npos || *npos >= max_pos)
                 return error_set(err, "unexpected argument '%s'", a);
             positional[(*npos)++] = a;
             continue;
         }
-        const char *name = a + 2, *eq = strchr(name, '=');
+        const char *name = a + dashes, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *inline_value = eq ? eq + 1 : NULL;
+        if (dashes == 1 && len > 1 && !eq && strspn(name + 1, "0123456789") == len - 1) { /* -j4, as argparse takes it */
+            len = 1;
+            inline_value = name + 1;
+        }
+        char norm[128];
+        normalise(name, len, norm, sizeof norm);
         const ArgSpec *s = NULL;
-        for (int k = 0; k < nspecs; k++)
-            if (name_eq(name, len, specs[k].name)) s = &specs[k];
-        if (!s) return error_set(err, "unknown option '--%.*s'", (int)len, name);
+        int alias = -1;
+        if (dashes == 2) s = find_spec(specs, nspecs, norm);
+        if (!s) {
+            alias = find_alias(specs, nspecs, norm);
+            if (alias >= 0 && (strlen(ALIASES[alias].alias) == 1) != (dashes == 1)) alias = -1;
+            if (alias >= 0) s = find_spec(specs, nspecs, ALIASES[alias].target);
+        }
+        if (!s) {
+            char shown[160];
+            snprintf(shown, sizeof shown, "%.*s", (int)(len + (size_t)dashes), a);
+            return unknown_option(specs, nspecs, shown, norm, err);
+        }
+        char flag[160];
+        if (alias >= 0) alias_spelling(alias, flag, sizeof flag);
+        else snprintf(flag, sizeof flag, "--%s", s->name);
         const char *value = NULL;
         if (s->type == ARG_FLAG) {
-            if (eq) return error_set(err, "--%s takes no value", s->name);
-        } else if (eq) {
-            value = eq + 1;
+            if (inline_value) return error_set(err, "%s takes no value", flag);
+        } else if (inline_value) {
+            value = inline_value;
         } else {
-            if (i + 1 >= argc) return error_set(err, "--%s expects a value", s->name);
+            if (i + 1 >= argc) return error_set(err, "%s expects a value", flag);
             value = argv[++i];
         }
-        if (set_value(s, value, err) != 0) return -1;
+        int rc = alias >= 0 ? apply_alias(specs, nspecs, alias, flag, value ? value : "", s, imp, &nimp, err)
+                            : set_value(s, flag, value, err);
+        if (rc != 0) return -1;
+        if (nimp > 12) return error_set(err, "too many torchvision-style flags");
+        given[s - specs] = 1;
         if (s->seen) *s->seen = 1;
     }
+    for (int k = 0; k < nimp; k++) {
+        int idx = (int)(imp[k].spec - specs);
+        if (given[idx]) continue;
+        char flag[160];
+        snprintf(flag, sizeof flag, "--%s", imp[k].spec->name);
+        if (set_value(imp[k].spec, flag, imp[k].value, err) != 0) return -1;
+        if (imp[k].spec->seen) *imp[k].spec->seen = 1;
+    }
+    if (help) *help = asked_help;
+    if (!asked_help && cmd) warn_threads(specs, nspecs, cmd, given);
     return 0;
+}
+
+int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first,
+               const char **positional, int max_pos, int *npos, int *help, Error *err) {
+    const char *cmd = argc > 1 ? argv[1] : NULL;
+    return parse(cmd, specs, nspecs, argc, argv, first, positional, max_pos, npos, help, err);
 }
 
 void args_print_help(const char *cmd, const char *synopsis, const char *about, const ArgSpec *specs, int nspecs) {
@@ -120,6 +353,26 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
     }
     printf("  %-28s %s\n", "--help", "show this help");
     printf("\nFlags may be spelled with underscores (--per_batch_size) or dashes (--per-batch-size).\n");
+    int any = 0, col = 0;
+    for (int a = 0; a < N_ALIASES; a++) {
+        if (!find_spec(specs, nspecs, ALIASES[a].target)) continue;
+        char sp[64], item[160];
+        alias_spelling(a, sp, sizeof sp);
+        snprintf(item, sizeof item, "%s = --%s", sp, ALIASES[a].target);
+        if (!any) printf("torchvision train.py spellings (README: Coming from torchvision):\n ");
+        else if (col + (int)strlen(item) > 96) col = 0, printf(",\n ");
+        else col += printf(",");
+        col += printf(" %s", item);
+        any = 1;
+    }
+    if (!any) return;
+    printf("\n");
+    if (find_alias(specs, nspecs, "data_path") >= 0)
+        printf("  --data-path ROOT with ROOT/train, ROOT/val (torchvision's layout): %s\n",
+               find_spec(specs, nspecs, "val_dir") ? "trains on ROOT/train, validates on ROOT/val"
+               : find_spec(specs, nspecs, "pretrained") ? "evaluates ROOT/val" : "reads ROOT/train");
+    if (find_alias(specs, nspecs, "label_smoothing") >= 0)
+        printf("  --label-smoothing EPS: torch's smoothing (--smoothing_form torch), on when EPS > 0 (--label_smooth)\n");
 }
 
 int cli_usage_error(const char *cmd, const char *msg) {

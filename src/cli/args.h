@@ -6,6 +6,12 @@
  * (the seed's spelling, --per_batch_size) or dashes (--per-batch-size).
  * Values are validated (whole-string numbers, ranges); the first problem is
  * reported in err, naming the flag. `--help` / `-h` sets *help.
+ *
+ * torchvision train.py's spellings are aliases where the meaning is the same
+ * (--batch-size, -j, --epochs, ...; the table is in args.c and README "Coming
+ * from torchvision"), each only in commands that have its target flag. An
+ * unknown flag's error suggests the closest flag ("did you mean ...?").
+ * A --threads above the core count warns on stderr.
  */
 #ifndef ALEXNET_ARGS_H
 #define ALEXNET_ARGS_H
@@ -31,7 +37,7 @@ typedef struct {
     int *seen;         /* optional: set to 1 when the flag was given */
 } ArgSpec;
 
-/* Parses argv[first..argc). Positional arguments (not starting with --) are
+/* Parses argv[first..argc) (argv[1] is the command, for messages). Positional arguments (not starting with --) are
  * collected into positional[] (at most max_pos; more is an error).
  * Returns 0, or -1 with err set. */
 int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first,

@@ -158,10 +158,11 @@ static double gflops(double flops_per_sample, int batch, double ms) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *backend = NULL, *backbone = "alexnet";
+    const char *backend = NULL, *backbone = "alexnet", *device = "cpu";
     int image_size = 224, batch = 64, classes = 1000, threads = 0, steps = 5, warmup = 1, json = 0, profile_steps = -1;
     ArgSpec specs[] = {
-        {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: the fastest CPU backend built)", 1, 0, NULL},
+        {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
+        {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
         {"backbone", ARG_STR, &backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
         {"image_size", ARG_INT, &image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL},
         {"per_batch_size", ARG_INT, &batch, "images per step", 1, 65536, NULL},
@@ -181,6 +182,7 @@ int cmd_bench(int argc, char **argv) {
                         specs, nspecs);
         return 0;
     }
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) return cli_usage_error("bench", "--device must be cpu or gpu");
     if (profile_steps < 0) profile_steps = steps;
     Net net;
     if (net_build(&net, backbone, classes, image_size, -1.0f, &err) != 0) return cli_usage_error("bench", err.msg);
@@ -188,7 +190,7 @@ int cmd_bench(int argc, char **argv) {
 #ifdef _OPENMP
     omp_set_num_threads(threads);
 #endif
-    const char *be_name = backend ? backend : backend_default("cpu");
+    const char *be_name = backend ? backend : backend_default(device);
     BackendOptions bo = {threads, 0, PRECISION_FP32, 1};
     Backend be;
     double rss_before = peak_rss_mb();

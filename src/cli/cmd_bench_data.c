@@ -16,19 +16,20 @@ int cmd_bench_data(int argc, char **argv) {
     const char *cmd = "bench-data";
     const char *data_dir = NULL, *format = "nchw";
     int workers = 2, image_size = 224, batch = 64, batches = 0, json = 0, color_jitter = 1, exact = 0;
-    int64_t seed = 1, max_pixels = 0;
+    int64_t seed = 1, max_pixels = 100000000;
     double scale_min = 0.08;
     ArgSpec specs[] = {
         {"data_dir", ARG_STR, &data_dir, "image folder (DIR/<class>/<image>)", 1, 0, NULL},
-        {"workers", ARG_INT, &workers, "decoding threads", 1, 256, NULL},
+        {"workers", ARG_INT, &workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
         {"image_size", ARG_INT, &image_size, "output size S", 8, 4096, NULL},
         {"per_batch_size", ARG_INT, &batch, "batch size", 1, 1 << 16, NULL},
         {"batches", ARG_INT, &batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL},
         {"color_jitter", ARG_INT, &color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL},
-        {"scale_min", ARG_FLOAT, &scale_min, "RandomResizedCrop scale lower bound", 1e-6, 1, NULL},
+        {"min_crop_scale", ARG_FLOAT, &scale_min, "RandomResizedCrop smallest area fraction", 0.001, 1, NULL},
+        {"scale_min", ARG_FLOAT, &scale_min, NULL, 0.001, 1, NULL}, /* the old name, hidden */
         {"format", ARG_STR, &format, "output: nchw, nhwc (float) or u8 (bytes, NHWC)", 1, 0, NULL},
         {"seed", ARG_I64, &seed, "random seed", 0, 9.2e18, NULL},
-        {"max_image_pixels", ARG_I64, &max_pixels, "reject images with more pixels (0 = 100M)", 0, 9e18, NULL},
+        {"max_image_pixels", ARG_I64, &max_pixels, "reject images declaring more pixels", 1, 1e12, NULL},
         {"exact", ARG_FLAG, &exact, "decode JPEGs at full size (no DCT scaling)", 1, 0, NULL},
         {"json", ARG_FLAG, &json, "print one JSON object", 1, 0, NULL},
     };
@@ -41,6 +42,7 @@ int cmd_bench_data(int argc, char **argv) {
         return 0;
     }
     if (!data_dir) return cli_usage_error(cmd, "--data_dir is required");
+    if (workers == 0) workers = cpu_count();
     InputFormat fmt;
     if (strcmp(format, "nchw") == 0) fmt = INPUT_F32_NCHW;
     else if (strcmp(format, "nhwc") == 0) fmt = INPUT_F32_NHWC;

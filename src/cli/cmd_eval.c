@@ -32,7 +32,7 @@ int cmd_eval(int argc, char **argv) {
         {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"precision", ARG_STR, &precision, "fp32 | bf16 (GPU)", 1, 0, NULL},
+        {"precision", ARG_STR, &precision, "fp32 | bf16 (GPU) | auto (as train: bf16 on GPU, fp32 on CPU)", 1, 0, NULL},
         {"strict_data", ARG_FLAG, &strict, "stop at the first unreadable image instead of skipping it", 1, 0, NULL},
         {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels", 1, 1e12, NULL},
         {"is_distributed", ARG_INT, &is_distributed, "1: split over MPI ranks, 0: off, -1: auto", -1, 1, NULL},
@@ -48,7 +48,10 @@ int cmd_eval(int argc, char **argv) {
     }
     if (!data_dir) return cli_usage_error("eval", "--data_dir is required");
     if (!pretrained) return cli_usage_error("eval", "--pretrained is required (a .safetensors checkpoint)");
-    if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0) return cli_usage_error("eval", "--precision must be fp32 or bf16");
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) return cli_usage_error("eval", "--device must be cpu or gpu");
+    if (strcmp(precision, "auto") == 0) precision = strcmp(device, "cpu") == 0 ? "fp32" : "bf16";
+    if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0)
+        return cli_usage_error("eval", "--precision must be fp32, bf16 or auto");
 
     ModelInfo info;
     if (checkpoint_inspect(pretrained, &info, &err) != 0) return cli_usage_error("eval", err.msg);

@@ -1,9 +1,16 @@
 /*
- * cmd_info.c — `alexnet info`: what a bug report needs — version, build
- * options, libraries and their versions, CPU features, GPUs.
+ * cmd_info.c — `alexnet info [--json]`: what a bug report needs — version,
+ * git commit, compiler, OS, the libraries and their versions (oneDNN, MPI,
+ * CUDA, cuDNN, NCCL, image and JSON libraries), CPU features and GPUs.
+ * The facts are gathered once into a JSON object; the text form prints the
+ * same keys, one per line.
  */
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -11,12 +18,61 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <zlib.h>
+#ifdef ALEXNET_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+#ifdef ALEXNET_HAVE_MPI
+#include <mpi.h>
+#endif
+#ifdef ALEXNET_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 #include "backend/backend.h"
+#include "cli/args.h"
+#include "cli/build_info.h"
 #include "cli/commands.h"
 #include "common/util.h"
 
-static void cpu_features(void) {
+static void add(cJSON *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void add(cJSON *o, const char *key, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    cJSON_AddStringToObject(o, key, buf);
+}
+
+static void compiler(cJSON *o) {
+#if defined(__clang__)
+    add(o, "compiler", "clang %s", __clang_version__);
+#elif defined(__GNUC__)
+    add(o, "compiler", "GCC %s", __VERSION__);
+#else
+    add(o, "compiler", "unknown C compiler");
+#endif
+}
+
+static void os(cJSON *o) {
+    char line[512], pretty[256] = "unknown";
+    FILE *f = fopen("/etc/os-release", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "PRETTY_NAME=", 12) != 0) continue;
+        char *v = line + 12;
+        v[strcspn(v, "\n")] = '\0';
+        size_t n = strlen(v);
+        if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) v[n - 1] = '\0', v++;
+        snprintf(pretty, sizeof pretty, "%.250s", v);
+    }
+    if (f) fclose(f);
+    add(o, "os", "%s", pretty);
+    struct utsname u;
+    if (uname(&u) == 0) add(o, "kernel", "%s %s %s", u.sysname, u.release, u.machine);
+    else add(o, "kernel", "unknown");
+}
+
+static void cpu(cJSON *o) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[4096], model[256] = "unknown";
     int cores = 0;
@@ -29,6 +85,7 @@ static void cpu_features(void) {
         } else if (strncmp(line, "processor", 9) == 0) {
             cores++;
         } else if (strncmp(line, "flags", 5) == 0) {
+            line[strcspn(line, "\n")] = ' ';
             for (int i = 0; i < 5; i++) {
                 char pat[32];
                 snprintf(pat, sizeof pat, " %s ", wanted[i]);
@@ -37,29 +94,122 @@ static void cpu_features(void) {
         }
     }
     if (f) fclose(f);
-    printf("cpu:          %s, %d logical cores\n", model, cores);
-    printf("cpu features:");
-    for (int i = 0; i < 5; i++) printf(" %s%s", have[i] ? "+" : "-", wanted[i]);
-    printf("\n");
+    cpu_set_t set;
+    int usable = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
+    add(o, "cpu", "%s, %d logical cores (%d usable by this process; --threads 0 uses %d)", model, cores, usable, cpu_count());
+    char feats[128] = "";
+    for (int i = 0; i < 5; i++)
+        snprintf(feats + strlen(feats), sizeof feats - strlen(feats), "%s%s%s", i ? " " : "", have[i] ? "+" : "-", wanted[i]);
+    add(o, "cpu_features", "%s", feats);
+}
+
+static void onednn(cJSON *o) {
+#ifdef ALEXNET_HAVE_DNNL
+    const dnnl_version_t *v = dnnl_version();
+    const char *rt = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB"
+                   : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "other";
+    add(o, "onednn", "%d.%d.%d (git %s, CPU runtime %s)", v->major, v->minor, v->patch, v->hash, rt);
+#else
+    add(o, "onednn", "not built (no dnnl backend; apt-get install libdnnl-dev and reconfigure)");
+#endif
+}
+
+static void mpi(cJSON *o) {
+#ifdef ALEXNET_HAVE_MPI
+    char lib[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0, major = 0, minor = 0;
+    MPI_Get_library_version(lib, &len); /* both may be called before MPI_Init */
+    MPI_Get_version(&major, &minor);
+    lib[strcspn(lib, "\n")] = '\0';
+    add(o, "mpi", "%s (MPI %d.%d)", lib, major, minor);
+#else
+    add(o, "mpi", "not built (no multi-process training; apt-get install libopenmpi-dev and reconfigure)");
+#endif
+}
+
+static void cuda(cJSON *o) {
+#ifdef ALEXNET_HAVE_CUDA
+    CudaInfo ci;
+    cuda_backend_info(&ci);
+    add(o, "cuda_runtime", "%s", ci.runtime);
+    add(o, "cuda_driver", "%s", ci.driver);
+    add(o, "cudnn", "%s", ci.cudnn);
+    add(o, "nccl", "%s", ci.nccl);
+    cJSON *g = cJSON_AddArrayToObject(o, "gpus");
+    for (int i = 0; i < ci.n_gpus; i++) cJSON_AddItemToArray(g, cJSON_CreateString(ci.gpus[i]));
+    if (ci.n_gpus == 0) add(o, "no_gpu", "%s", ci.no_gpu);
+#else
+    add(o, "cuda_runtime", "not built (no CUDA toolkit when configured; docs: GPU)");
+    cJSON_AddArrayToObject(o, "gpus");
+    add(o, "no_gpu", "built without CUDA");
+#endif
+}
+
+static cJSON *gather(void) {
+    cJSON *o = cJSON_CreateObject();
+    add(o, "alexnet", "%s", ALX_VERSION);
+    add(o, "git_commit", "%s", alexnet_git_commit);
+    add(o, "build_type", "%s", ALEXNET_BUILD_TYPE);
+    compiler(o);
+    os(o);
+    add(o, "backends", "%s (default on cpu: %s)", backend_names(), backend_default("cpu"));
+    onednn(o);
+    mpi(o);
+    cuda(o);
+#ifdef LIBJPEG_TURBO_VERSION
+    add(o, "libjpeg", "API %d (libjpeg-turbo)", JPEG_LIB_VERSION);
+#else
+    add(o, "libjpeg", "API %d", JPEG_LIB_VERSION);
+#endif
+    add(o, "libpng", "%s", png_get_libpng_ver(NULL));
+    add(o, "zlib", "%s", zlibVersion());
+    add(o, "cjson", "%s", cJSON_Version());
+#ifdef _OPENMP
+    add(o, "openmp", "%d, max threads %d", _OPENMP, omp_get_max_threads());
+#endif
+    cpu(o);
+    return o;
+}
+
+static void print_text(const cJSON *o) {
+    for (const cJSON *e = o->child; e; e = e->next) {
+        char key[64];
+        snprintf(key, sizeof key, "%s:", e->string);
+        if (cJSON_IsString(e) && strcmp(e->string, "no_gpu") != 0) {
+            printf("%-15s %s\n", key, e->valuestring);
+        } else if (cJSON_IsArray(e) && !e->child) {
+            const cJSON *why = cJSON_GetObjectItemCaseSensitive(o, "no_gpu");
+            printf("%-15s none (%s)\n", key, cJSON_IsString(why) ? why->valuestring : "unknown");
+        } else if (cJSON_IsArray(e)) {
+            int i = 0;
+            for (const cJSON *g = e->child; g; g = g->next) printf("%-15s %s\n", i++ ? "" : key, g->valuestring);
+        }
+    }
 }
 
 int cmd_info(int argc, char **argv) {
-    (void)argc; (void)argv;
-    printf("alexnet.c     %s (%s build)\n", ALX_VERSION, ALEXNET_BUILD_TYPE);
-    printf("backends:     %s (default on cpu: %s)\n", backend_names(), backend_default("cpu"));
-    printf("libjpeg:      API %d%s\n", JPEG_LIB_VERSION,
-#ifdef LIBJPEG_TURBO_VERSION
-           " (libjpeg-turbo)"
-#else
-           ""
-#endif
-    );
-    printf("libpng:       %s\n", png_get_libpng_ver(NULL));
-    printf("zlib:         %s\n", zlibVersion());
-    printf("cJSON:        %s\n", cJSON_Version());
-#ifdef _OPENMP
-    printf("OpenMP:       %d, max threads %d\n", _OPENMP, omp_get_max_threads());
-#endif
-    cpu_features();
+    int json = 0, help;
+    ArgSpec specs[] = {
+        {"json", ARG_FLAG, &json, "print only one JSON object on stdout (same keys as the text)", 1, 0, NULL},
+    };
+    int n = (int)(sizeof specs / sizeof specs[0]);
+    Error err = {{0}};
+    if (args_parse(specs, n, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error("info", err.msg);
+    if (help) {
+        args_print_help("info", "[--json]",
+                        "What a bug report needs: version, git commit, compiler, OS, library versions (oneDNN, MPI,\n"
+                        "CUDA, cuDNN, NCCL, ...), CPU features and GPUs.",
+                        specs, n);
+        return 0;
+    }
+    cJSON *o = gather();
+    if (json) {
+        char *s = cJSON_Print(o);
+        printf("%s\n", s);
+        free(s);
+    } else {
+        print_text(o);
+    }
+    cJSON_Delete(o);
     return 0;
 }

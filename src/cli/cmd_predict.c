@@ -1,7 +1,9 @@
 /*
- * cmd_predict.c — `alexnet predict`: top-5 classes and probabilities for each
- * image, with the class names stored in the checkpoint (index when absent).
+ * cmd_predict.c — `alexnet predict`: the top-K classes and probabilities for
+ * each image, named from --class_names FILE, else from the checkpoint's
+ * metadata (the index when neither names them).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,19 +40,19 @@ static void top_k(const float *z, int K, int k, int *idx, double *prob) {
     }
 }
 
-static void print_result(const char *file, const float *z, int K, const ModelInfo *info, int json) {
-    int k = K < 5 ? K : 5, idx[5];
-    double prob[5];
+/* names: [K] or NULL. */
+static void print_result(const char *file, const float *z, int K, int k, char *const *names, int json) {
+    int *idx = xmalloc(sizeof(int) * (size_t)k);
+    double *prob = xmalloc(sizeof(double) * (size_t)k);
     top_k(z, K, k, idx, prob);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr;
         cJSON_AddStringToObject(o, "file", file);
-        arr = cJSON_AddArrayToObject(o, "top5");
+        arr = cJSON_AddArrayToObject(o, "top");
         for (int t = 0; t < k; t++) {
             cJSON *e = cJSON_CreateObject();
             cJSON_AddNumberToObject(e, "index", idx[t]);
-            if (info->n_classes_named) cJSON_AddStringToObject(e, "class", info->class_names[idx[t]]);
-            else cJSON_AddStringToObject(e, "class", "");
+            cJSON_AddStringToObject(e, "class", names ? names[idx[t]] : "");
             cJSON_AddNumberToObject(e, "prob", prob[t]);
             cJSON_AddItemToArray(arr, e);
         }
@@ -61,16 +63,61 @@ static void print_result(const char *file, const float *z, int K, const ModelInf
     } else {
         printf("%s\n", file);
         for (int t = 0; t < k; t++) {
-            if (info->n_classes_named) printf("  %6.2f%%  %s (%d)\n", 100 * prob[t], info->class_names[idx[t]], idx[t]);
+            if (names) printf("  %6.2f%%  %s (%d)\n", 100 * prob[t], names[idx[t]], idx[t]);
             else printf("  %6.2f%%  class %d\n", 100 * prob[t], idx[t]);
         }
     }
     fflush(stdout);
+    free(idx);
+    free(prob);
+}
+
+/* Reads one class name per line (a last empty line is allowed) into
+ * info->class_names, replacing the checkpoint's. 0, or -1 with err. */
+static int read_class_names(const char *path, ModelInfo *info, Error *err) {
+    FILE *f = fopen(path, "r");
+    if (!f) return error_set(err, "--class_names %s: cannot open it (%s)", path, strerror(errno));
+    char **names = xcalloc((size_t)info->num_classes, sizeof(char *));
+    char line[1024];
+    int n = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        if (len == sizeof line - 1 && line[len - 1] != '\n') {
+            rc = error_set(err, "--class_names %s: line %d is longer than %zu characters", path, n + 1, sizeof line - 2);
+            break;
+        }
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0]) {
+            int c = fgetc(f);
+            if (c == EOF) break; /* the file's last line, empty */
+            rc = error_set(err, "--class_names %s: line %d is empty (one class name per line)", path, n + 1);
+            break;
+        }
+        if (n >= info->num_classes) {
+            n++;
+            continue;
+        }
+        names[n] = xmalloc(strlen(line) + 1);
+        memcpy(names[n++], line, strlen(line) + 1);
+    }
+    fclose(f);
+    if (rc == 0 && n != info->num_classes)
+        rc = error_set(err, "--class_names %s has %d names but the checkpoint predicts %d classes", path, n, info->num_classes);
+    if (rc != 0) {
+        for (int i = 0; i < info->num_classes; i++) free(names[i]);
+        free(names);
+        return -1;
+    }
+    for (int i = 0; i < info->n_classes_named; i++) free(info->class_names[i]);
+    free(info->class_names);
+    info->class_names = names;
+    info->n_classes_named = n;
+    return 0;
 }
 
 int cmd_predict(int argc, char **argv) {
-    const char *pretrained = NULL, *device = "cpu", *backend = NULL;
-    int json = 0, image_size = 0, threads = 0;
+    const char *pretrained = NULL, *device = "cpu", *backend = NULL, *class_names = NULL;
+    int json = 0, image_size = 0, threads = 0, topk = 5, topk_seen = 0;
     int64_t mpixels = 100000000;
     ArgSpec specs[] = {
         {"pretrained", ARG_STR, &pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
@@ -79,7 +126,9 @@ int cmd_predict(int argc, char **argv) {
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
         {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels", 1, 1e12, NULL},
-        {"json", ARG_FLAG, &json, "one JSON object per image", 1, 0, NULL},
+        {"topk", ARG_INT, &topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000, &topk_seen},
+        {"class_names", ARG_STR, &class_names, "class names, one per line in label order (else the checkpoint's)", 1, 0, NULL},
+        {"json", ARG_FLAG, &json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}", 1, 0, NULL},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), help, nfiles = 0;
     const char **files = xmalloc(sizeof(char *) * MAX_IMAGES);
@@ -89,17 +138,30 @@ int cmd_predict(int argc, char **argv) {
         return cli_usage_error("predict", err.msg);
     }
     if (help) {
-        args_print_help("predict", "--pretrained CKPT [--json] IMAGE...",
-                        "Top-5 classes with probabilities for each image (eval transform: resize S*256/224, center crop S).",
+        args_print_help("predict", "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE...",
+                        "Top-K classes with probabilities for each image (eval transform: resize S*256/224, center crop S).",
                         specs, nspecs);
         free(files);
         return 0;
     }
     if (!pretrained) { free(files); return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)"); }
     if (nfiles == 0) { free(files); return cli_usage_error("predict", "no images given"); }
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) { free(files); return cli_usage_error("predict", "--device must be cpu or gpu"); }
 
     ModelInfo info;
     if (checkpoint_inspect(pretrained, &info, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
+    if (class_names && read_class_names(class_names, &info, &err) != 0) {
+        free(files); model_info_free(&info);
+        return cli_usage_error("predict", err.msg);
+    }
+    if (topk > info.num_classes) {
+        if (topk_seen) {
+            error_set(&err, "--topk %d is more than the %d classes of %s", topk, info.num_classes, pretrained);
+            free(files); model_info_free(&info);
+            return cli_usage_error("predict", err.msg);
+        }
+        topk = info.num_classes;
+    }
     Net net;
     int size = image_size ? image_size : info.image_size;
     float *params = NULL;
@@ -140,7 +202,8 @@ int cmd_predict(int argc, char **argv) {
         if (n == 0) continue;
         backend_forward(&be, batch, n, &fa);
         be.vt->read_logits(be.ctx, logits, n);
-        for (int j = 0; j < n; j++) print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, &info, json);
+        for (int j = 0; j < n; j++) print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, topk,
+                                                  info.n_classes_named ? info.class_names : NULL, json);
     }
     backend_destroy(&be);
     free(batch); free(logits); free(params); free(files);

@@ -1,13 +1,31 @@
 /*
  * cmd_prepare.c — `alexnet prepare fashion-mnist|synthetic`: makes image
- * folders (DIR/<split>/<class>/<image>.jpg) the loader reads.
+ * folders (DIR/<split>/<class>/<image>.jpg) the loader reads. --out must be
+ * new or empty: writing into an old dataset would mix its images with the
+ * new ones.
  */
+#include <dirent.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/prepare.h"
+
+/* 0 when `out` does not exist or is an empty folder; else -1 with err. */
+static int check_out_empty(const char *out, Error *err) {
+    DIR *d = opendir(out);
+    if (!d) return 0; /* missing (created later), or not a folder (make_dirs says so) */
+    long entries = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) entries++;
+    closedir(d);
+    if (entries)
+        return error_set(err, "--out %s is not empty (%ld entries); writing into it would mix old and new images: "
+                              "remove it or choose a new folder", out, entries);
+    return 0;
+}
 
 static int run_fmnist(int argc, char **argv) {
     const char *cmd = "prepare fashion-mnist";
@@ -16,20 +34,26 @@ static int run_fmnist(int argc, char **argv) {
     ArgSpec specs[] = {
         {"out", ARG_STR, &c.out, "output folder: OUT/train/<class>/*.jpg and OUT/val/<class>/*.jpg", 1, 0, NULL},
         {"source", ARG_STR, &c.source, "folder of the IDX files (Debian's dataset-fashion-mnist)", 1, 0, NULL},
-        {"limit", ARG_I64, &limit, "only the first N images of each split (0 = all)", 0, 1e9, NULL},
+        {"limit", ARG_I64, &limit, "N images per split, the first N/10 of each class (0 = all; else >= 10)", 0, 1e9, NULL},
     };
     int n = sizeof specs / sizeof specs[0], help;
     Error err = {{0}};
     if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
     if (help) {
-        args_print_help(cmd, "--out DIR [--source DIR]",
+        args_print_help(cmd, "--out DIR [--source DIR] [--limit N]",
                         "Converts Fashion-MNIST (gzipped IDX: train-images-idx3-ubyte.gz, ...) to 28x28 grayscale\n"
                         "JPEGs (quality 100). Class folders are 0-T-shirt_top ... 9-Ankle_boot so that sorted\n"
-                        "order is label order.",
+                        "order is label order. DIR must be new or empty.",
                         specs, n);
         return 0;
     }
     if (!c.out) return cli_usage_error(cmd, "--out is required");
+    if (limit > 0 && limit < 10) {
+        snprintf(err.msg, sizeof err.msg, "--limit %lld leaves some of the 10 classes without images; use 10 or more (0: all)",
+                 (long long)limit);
+        return cli_usage_error(cmd, err.msg);
+    }
+    if (check_out_empty(c.out, &err) != 0) return cli_usage_error(cmd, err.msg);
     c.limit = limit;
     int rc = prepare_fashion_mnist(&c, &err);
     if (rc == -1) return cli_usage_error(cmd, err.msg);
@@ -47,7 +71,8 @@ static int run_synthetic(int argc, char **argv) {
     int64_t seed = 1;
     ArgSpec specs[] = {
         {"out", ARG_STR, &c.out, "output folder: OUT/class_NNN/img_NNNNN.jpg", 1, 0, NULL},
-        {"classes", ARG_INT, &c.classes, "number of classes", 1, 1000, NULL},
+        {"num_classes", ARG_INT, &c.classes, "number of classes", 1, 1000, NULL},
+        {"classes", ARG_INT, &c.classes, NULL, 1, 1000, NULL}, /* the old name, hidden */
         {"per_class", ARG_INT, &c.per_class, "images per class", 1, 1e7, NULL},
         {"size", ARG_STR, &size, "image size WxH", 1, 0, NULL},
         {"quality", ARG_INT, &c.quality, "JPEG quality", 1, 100, NULL},
@@ -57,9 +82,9 @@ static int run_synthetic(int argc, char **argv) {
     Error err = {{0}};
     if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
     if (help) {
-        args_print_help(cmd, "--out DIR [--classes C] [--per_class N] [--size WxH] [--seed S]",
+        args_print_help(cmd, "--out DIR [--num_classes C] [--per_class N] [--size WxH] [--seed S]",
                         "Writes photo-like JPEGs (gradients, texture, shapes, noise; shape and hue depend on\n"
-                        "the class) for tests and benchmarks. Deterministic in the flags.",
+                        "the class) for tests and benchmarks. Deterministic in the flags. DIR must be new or empty.",
                         specs, n);
         return 0;
     }
@@ -69,6 +94,7 @@ static int run_synthetic(int argc, char **argv) {
         snprintf(err.msg, sizeof err.msg, "--size expects WxH, e.g. 500x375 (got '%s')", size);
         return cli_usage_error(cmd, err.msg);
     }
+    if (check_out_empty(c.out, &err) != 0) return cli_usage_error(cmd, err.msg);
     c.seed = (uint64_t)seed;
     double t0 = now_seconds();
     int rc = prepare_synthetic(&c, &err);
@@ -87,8 +113,8 @@ int cmd_prepare(int argc, char **argv) {
     if (strcmp(what, "fashion-mnist") == 0 || strcmp(what, "fashion_mnist") == 0) return run_fmnist(argc, argv);
     if (strcmp(what, "synthetic") == 0) return run_synthetic(argc, argv);
     if (strcmp(what, "--help") == 0 || strcmp(what, "-h") == 0) {
-        printf("usage: alexnet prepare fashion-mnist --out DIR [--source DIR]\n"
-               "       alexnet prepare synthetic --out DIR [--classes C] [--per_class N] [--size WxH] [--seed S]\n"
+        printf("usage: alexnet prepare fashion-mnist --out DIR [--source DIR] [--limit N]\n"
+               "       alexnet prepare synthetic --out DIR [--num_classes C] [--per_class N] [--size WxH] [--seed S]\n"
                "(alexnet prepare <what> --help for the options)\n");
         return 0;
     }

@@ -1,6 +1,7 @@
 /*
  * main.c — `alexnet <command>`: dispatches to the command implementations.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,11 +11,11 @@
 static const Command COMMANDS[] = {
     {"train", cmd_train, "train AlexNet (the seed's recipe; --resume RUN_DIR continues a run)"},
     {"eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images"},
-    {"predict", cmd_predict, "top-5 classes of images"},
+    {"predict", cmd_predict, "top-K classes of images (default 5)"},
     {"bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s"},
     {"prepare", cmd_prepare, "make image folders: Fashion-MNIST from its IDX files, or synthetic JPEGs"},
     {"bench-data", cmd_bench_data, "input-pipeline throughput (decode + augment), images per second"},
-    {"info", cmd_info, "version, build options, libraries, CPU and GPU features"},
+    {"info", cmd_info, "for bug reports: version, git commit, compiler, OS, library versions, CPU, GPUs"},
 };
 
 static void usage(FILE *f) {
@@ -34,6 +35,18 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
         if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc, argv);
-    fprintf(stderr, "alexnet: error: unknown command '%s'\nRun 'alexnet --help' for the list of commands.\n", argv[1]);
+    /* bench_data, Train, evaluate: the command meant, when one is unmistakable */
+    const char *near = NULL;
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
+        const char *c = COMMANDS[i].name, *a = argv[1];
+        size_t k = 0;
+        while (a[k] && c[k] && (tolower((unsigned char)a[k]) == c[k] || (a[k] == '_' && c[k] == '-'))) k++;
+        if ((!a[k] && !c[k]) || (k >= 4 && !c[k])) near = c;
+    }
+    if (near)
+        fprintf(stderr, "alexnet: error: unknown command '%s'; did you mean '%s'?\nRun 'alexnet --help' for the list of commands.\n",
+                argv[1], near);
+    else
+        fprintf(stderr, "alexnet: error: unknown command '%s'\nRun 'alexnet --help' for the list of commands.\n", argv[1]);
     return 2;
 }

@@ -19,7 +19,7 @@ extern const char *const FMNIST_CLASSES[10];
 typedef struct {
     const char *out;     /* writes out/train/<class>/NNNNN.jpg and out/val/<class>/NNNNN.jpg */
     const char *source;  /* folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz */
-    int64_t limit;       /* > 0: only the first `limit` images of each split */
+    int64_t limit;       /* > 0: `limit` images per split, the first limit/10 of each class */
     int quiet;
 } FmnistConfig;
 

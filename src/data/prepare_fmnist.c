@@ -5,9 +5,11 @@
  * train-* becomes out/train, t10k-* becomes out/val. Images are written as
  * 28x28 grayscale JPEGs at quality 100 (error at most a few levels; the
  * loader replicates gray to RGB). File names are the index within the split
- * (00000.jpg ...), so folder order is the IDX order.
+ * (00000.jpg ...), so folder order is the IDX order. A limit takes the
+ * first limit/10 images of each class, so no class folder is left empty.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/idx.h"
@@ -52,11 +54,18 @@ static int write_split(const FmnistConfig *c, const char *prefix, const char *sp
             goto out;
         }
     }
-    if (c->limit > 0 && c->limit < n) n = c->limit;
+    /* --limit N: the first N/10 images of each class (file order), so every
+     * class gets images; file names stay the IDX index. */
+    int64_t *pick = xmalloc(sizeof(int64_t) * (size_t)(n > 0 ? n : 1)), m = 0;
+    int64_t quota[10];
+    for (int k = 0; k < 10; k++) quota[k] = c->limit > 0 ? c->limit / 10 + (k < c->limit % 10) : n;
+    for (int64_t i = 0; i < n; i++)
+        if (quota[lb.data[i]] > 0) quota[lb.data[i]]--, pick[m++] = i;
     int failed = 0;
     Error first = {{0}};
 #pragma omp parallel for schedule(dynamic, 64)
-    for (int64_t i = 0; i < n; i++) {
+    for (int64_t j = 0; j < m; j++) {
+        int64_t i = pick[j];
         int failed_now;
 #pragma omp atomic read
         failed_now = failed;
@@ -74,12 +83,13 @@ static int write_split(const FmnistConfig *c, const char *prefix, const char *sp
             }
         }
     }
+    free(pick);
     if (failed) {
         if (err) *err = first;
         rc = -2;
         goto out;
     }
-    if (!c->quiet) printf("prepare: %s: %lld images -> %s/%s/<class>/\n", prefix, (long long)n, c->out, split);
+    if (!c->quiet) printf("prepare: %s: %lld images -> %s/%s/<class>/\n", prefix, (long long)m, c->out, split);
     rc = 0;
 out:
     idx_free(&im);
