@@ -44,7 +44,12 @@ ETA_MIN=${ETA_MIN:-0.002}
 
 start=$(date +%s)
 if [ ! -d "$DATA/train" ] || [ ! -d "$DATA/val" ]; then
-  "$BIN" prepare fashion-mnist --out "$DATA"
+  # prepared beside, then moved into place: an interrupted preparation leaves
+  # no half-filled $DATA (prepare refuses a non-empty folder)
+  rm -rf "$DATA.partial"
+  "$BIN" prepare fashion-mnist --out "$DATA.partial"
+  rm -rf "$DATA"
+  mv "$DATA.partial" "$DATA"
 fi
 
 if [ -f "$RUN/train_state.safetensors" ]; then
