@@ -46,9 +46,14 @@ start=$(date +%s)
 if [ ! -d "$DATA/train" ] || [ ! -d "$DATA/val" ]; then
   # prepared beside, then moved into place: an interrupted preparation leaves
   # no half-filled $DATA (prepare refuses a non-empty folder)
+  if [ -e "$DATA" ] && [ -n "$(ls -A "$DATA" 2>/dev/null)" ]; then
+    echo "make run: $DATA exists but holds no train/ and val/ folders; remove it, or set DATA=another/folder" >&2
+    exit 2
+  fi
   rm -rf "$DATA.partial"
+  mkdir -p "$(dirname "$DATA")"
   "$BIN" prepare fashion-mnist --out "$DATA.partial"
-  rm -rf "$DATA"
+  rmdir "$DATA" 2>/dev/null || true
   mv "$DATA.partial" "$DATA"
 fi
 
