@@ -98,16 +98,21 @@ int cmd_predict(int argc, char **argv) {
     if (!pretrained) { free(files); return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)"); }
     if (nfiles == 0) { free(files); return cli_usage_error("predict", "no images given"); }
 
-    ModelInfo info;
-    if (checkpoint_inspect(pretrained, &info, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
+    ModelFile ckpt;
+    if (checkpoint_open(pretrained, &ckpt, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
+    /* The weights are converted into params; the class names stay with info. */
+    ModelInfo info = ckpt.info;
+    memset(&ckpt.info, 0, sizeof ckpt.info);
     Net net;
     int size = image_size ? image_size : info.image_size;
     float *params = NULL;
     int rc = net_build(&net, info.backbone, info.num_classes, size, 0.0f, &err);
+    if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
     if (rc == 0) {
         params = xaligned_alloc(net.param_count * sizeof(float));
-        rc = checkpoint_load_params(pretrained, &net, params, &err);
+        rc = checkpoint_load(&ckpt, &net, params, &err);
     }
+    checkpoint_close(&ckpt);
     Backend be;
     if (threads <= 0) threads = cpu_count();
 #ifdef _OPENMP

@@ -105,16 +105,19 @@ static void read_region(PngDecoder *d, int x0, int y0, int x1, int y1, Pixels *o
     if (!alpha) png_set_filler(png, 0xFF, PNG_FILLER_AFTER);
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    CHECK(png_get_channels(png, info) == 4 && png_get_bit_depth(png, info) == 8,
-          "libpng produced %d channels of %d bits", png_get_channels(png, info), png_get_bit_depth(png, info));
+    if (png_get_channels(png, info) != 4 || png_get_bit_depth(png, info) != 8) {
+        snprintf(d->msg, sizeof d->msg, "libpng produced %d channels of %d bits instead of RGBX",
+                 png_get_channels(png, info), png_get_bit_depth(png, info));
+        longjmp(d->jb, 1);
+    }
     size_t rowbytes = png_get_rowbytes(png, info);
-    CHECK(rowbytes == (size_t)W * 4, "unexpected PNG row size");
+    if (rowbytes != (size_t)W * 4) png_error(png, "unexpected row size");
 
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
     if (x1 > W) x1 = W;
     if (y1 > H) y1 = H;
-    CHECK(x0 < x1 && y0 < y1, "empty PNG region");
+    if (!(x0 < x1 && y0 < y1)) png_error(png, "empty region");
     size_t stride = (size_t)(x1 - x0) * 4;
     uint8_t *dst = pixels_reserve(out, stride * (size_t)(y1 - y0));
     if (passes > 1) {
