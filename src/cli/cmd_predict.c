@@ -100,18 +100,18 @@ int cmd_predict(int argc, char **argv) {
 
     ModelFile ckpt;
     if (checkpoint_open(pretrained, &ckpt, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
-    /* The weights are converted into params; the class names stay with info. */
-    ModelInfo info = ckpt.info;
-    memset(&ckpt.info, 0, sizeof ckpt.info);
     Net net;
-    int size = image_size ? image_size : info.image_size;
+    int size = image_size ? image_size : ckpt.info.image_size;
     float *params = NULL;
-    int rc = net_build(&net, info.backbone, info.num_classes, size, 0.0f, &err);
+    int rc = net_build(&net, ckpt.info.backbone, ckpt.info.num_classes, size, 0.0f, &err);
     if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
     if (rc == 0) {
         params = xaligned_alloc(net.param_count * sizeof(float));
         rc = checkpoint_load(&ckpt, &net, params, &err);
     }
+    /* The weights are in params now; only the class names are kept. */
+    ModelInfo info = ckpt.info;
+    memset(&ckpt.info, 0, sizeof ckpt.info);
     checkpoint_close(&ckpt);
     Backend be;
     if (threads <= 0) threads = cpu_count();
