@@ -185,6 +185,7 @@ static void read_region(JpegDecoder *d, int scale_num, int x0, int y0, int x1, i
     size_t in_stride = (size_t)cw * 4;
     int rows = y1 - y0;
     uint8_t *buf = pixels_reserve(out, in_stride * (size_t)rows);
+    if (!buf) fail(d, "not enough memory for %zu bytes of pixels", in_stride * (size_t)rows);
     if (y0 > 0) {
         JDIMENSION skipped = jpeg_skip_scanlines(c, (JDIMENSION)y0);
         if (skipped != (JDIMENSION)y0) fail(d, "could skip only %u of the first %d rows", skipped, y0);

@@ -81,11 +81,13 @@ int png_decoder_open(PngDecoder *d, const uint8_t *data, size_t size, int *width
     return 0;
 }
 
+/* Room for `bytes` bytes of rows, or a libpng error (a bad file) when memory is short. */
 static uint8_t *reserve_row(PngDecoder *d, size_t bytes) {
     if (bytes > d->row_cap) {
         free(d->row);
-        d->row = xmalloc(bytes);
-        d->row_cap = bytes;
+        d->row = malloc(bytes);
+        d->row_cap = d->row ? bytes : 0;
+        if (!d->row) png_error(d->png, "not enough memory for the rows");
     }
     return d->row;
 }
@@ -120,6 +122,7 @@ static void read_region(PngDecoder *d, int x0, int y0, int x1, int y1, Pixels *o
     if (!(x0 < x1 && y0 < y1)) png_error(png, "empty region");
     size_t stride = (size_t)(x1 - x0) * 4;
     uint8_t *dst = pixels_reserve(out, stride * (size_t)(y1 - y0));
+    if (!dst) png_error(png, "not enough memory for the pixels");
     if (passes > 1) {
         uint8_t *img = reserve_row(d, rowbytes * (size_t)H);
         for (int p = 0; p < passes; p++)

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/image.h"
@@ -103,8 +104,9 @@ static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, in
     size_t need = resample_tmp_bytes(&w->ax, &w->ay);
     if (need > w->tmp_cap) {
         free(w->tmp);
-        w->tmp = xmalloc(need);
-        w->tmp_cap = need;
+        w->tmp = malloc(need);
+        w->tmp_cap = w->tmp ? need : 0;
+        if (!w->tmp) return error_set(err, "%s: not enough memory (%zu bytes) to resample the image", path, need);
     }
     resample_rgbx(dst, w->pix.px, w->pix.stride, w->pix.x0, w->pix.y0, &w->ax, &w->ay, w->tmp);
     if (w->pix.cap > KEEP_SCRATCH) pixels_free(&w->pix);
