@@ -4,6 +4,10 @@
  * (fuzz/CMakeLists.txt) replay the seed corpora and every input that once
  * crashed, in the normal and the ASan+UBSan builds.
  *
+ * Outside the sanitizers the address space is capped at 2 GiB, like the
+ * fuzzer's -malloc_limit_mb=2048, so an input that makes a parser allocate
+ * gigabytes fails here too (as "out of memory").
+ *
  * usage: replay_<target> FILE_OR_DIR...   (exit 0 when every input returns)
  */
 #include <dirent.h>
@@ -11,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -36,6 +41,10 @@ static int run_file(const char *path) {
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int main(int argc, char **argv) {
+#ifndef __SANITIZE_ADDRESS__
+    struct rlimit as = {(rlim_t)2 << 30, (rlim_t)2 << 30};
+    if (setrlimit(RLIMIT_AS, &as) != 0) perror("replay: setrlimit");
+#endif
     if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     int files = 0;
     for (int i = 1; i < argc; i++) {
