@@ -14,7 +14,8 @@ or metadata key, out-of-range metadata numbers. Images (predict): a 60-byte
 PNG header of 1,300,000,000 x 1 pixels under --max_image_pixels 1e12 (the
 resampler's int overflow), a side over 65535, a progressive 4:4:4 JPEG whose
 coefficients need more than the decoder's memory. IDX (prepare fashion-mnist):
-a 30-byte file declaring 4 GB.
+a 30-byte file declaring 4 GB. A FIFO in place of any of these files is
+refused instead of waiting forever for a writer.
 """
 import gzip
 import io
@@ -75,7 +76,7 @@ Image.new("RGB", (40, 30), (90, 120, 200)).save(img)
 
 
 def reject(name, content, words, cmd="eval", bound=30):
-    p = content if os.path.isdir(str(content)) else put(name, content)
+    p = content if isinstance(content, str) else put(name, content)
     args = (["eval", "--data_dir", os.path.dirname(val), "--pretrained", p] if cmd == "eval"
             else ["predict", "--pretrained", p, img])
     rc, so, se, secs = run(args)
@@ -91,6 +92,9 @@ twice = (b'{"__metadata__":{"a":"1"},"x":{"dtype":"F32","shape":[0],"data_offset
 for cmd in ("eval", "predict"):
     reject("metadata_twice.safetensors", header_file(twice), ["__metadata__ appears twice"], cmd)
     reject("a_folder", os.path.join(tmp, "val"), ["is a directory"], cmd)
+fifo = os.path.join(tmp, "fifo.safetensors")  # opening one used to wait for a writer forever
+os.mkfifo(fifo)
+reject("a_fifo", fifo, ["not a regular file"], "predict", bound=20)
 reject("meta_key_twice.safetensors", header_file(b'{"__metadata__":{"a":"1","a":"2"}}'), ["'a' appears twice"])
 reject("tensor_twice.safetensors", header_file(b'{"t":' + json.dumps(empty).encode() + b',"t":' +
                                                json.dumps(empty).encode() + b'}'), ["'t' appears twice"])
@@ -166,6 +170,13 @@ rc, so, se, secs = run(["predict", "--pretrained", model, p])
 check(rc == 0 and "class" in so, f"predict of a valid 65535x1 PNG works (rc {rc}): {se.strip()[:300]}")
 
 
+fifo_img = os.path.join(tmp, "fifo.jpg")
+os.mkfifo(fifo_img)
+model = os.path.join(tmp, "model.safetensors")
+rc, so, se, secs = run(["predict", "--pretrained", model, fifo_img], timeout=30)
+check(rc == 2 and fifo_img in se and "not a regular file" in se, f"predict of a FIFO: no hang (rc {rc}): {se.strip()[:200]}")
+
+
 def progressive(subsampling):
     b = io.BytesIO()
     Image.new("RGB", (64, 64), (10, 200, 30)).save(b, "JPEG", progressive=True, subsampling=subsampling, quality=90)
@@ -191,6 +202,10 @@ p = subprocess.run(["/bin/sh", "-c", f'ulimit -v 1500000 2>/dev/null; exec "$0" 
                    capture_output=True, text=True, timeout=120)
 check(p.returncode == 2 and "train-images-idx3-ubyte.gz" in p.stderr and "ends early" in p.stderr,
       f"IDX declaring 4 GB: clear error under a 1.5 GB address-space limit (rc {p.returncode}): {p.stderr.strip()[:300]}")
+os.remove(os.path.join(src, "train-images-idx3-ubyte.gz"))
+os.mkfifo(os.path.join(src, "train-images-idx3-ubyte.gz"))
+rc, so, se, secs = run(["prepare", "fashion-mnist", "--source", src, "--out", os.path.join(tmp, "out")], timeout=30)
+check(rc == 2 and "not a regular file" in se, f"IDX FIFO: no hang (rc {rc}): {se.strip()[:200]}")
 
 if FAILS:
     print(f"parsers_cli: {len(FAILS)} checks FAILED")

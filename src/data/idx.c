@@ -4,8 +4,11 @@
 #include "data/idx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -33,8 +36,19 @@ static int read_exact(gzFile f, void *dst, size_t n, const char *path, const cha
 int idx_read(const char *path, int ndim, IdxArray *a, Error *err) {
     memset(a, 0, sizeof *a);
     CHECK(ndim >= 1 && ndim <= 4, "idx_read: ndim %d", ndim);
-    gzFile f = gzopen(path, "rb");
-    if (!f) return error_set(err, "cannot open %s: %s", path, errno ? strerror(errno) : "out of memory");
+    /* Opened without blocking (a FIFO would wait for a writer) and refused unless a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return error_set(err, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return error_set(err, "cannot read %s: not a regular file", path);
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return error_set(err, "cannot open %s: out of memory", path);
+    }
     uint8_t magic[4];
     if (read_exact(f, magic, 4, path, "header", err) != 0) goto fail;
     if (magic[0] != 0 || magic[1] != 0) {

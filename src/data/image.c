@@ -62,7 +62,8 @@ void image_decoder_destroy(ImageDecoder *d) {
 }
 
 static int read_file(ImageDecoder *d, const char *path, int64_t max_pixels, Error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named like an image must not block the worker forever. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

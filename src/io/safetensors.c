@@ -6,10 +6,12 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/atomic_file.h"
 
@@ -42,8 +44,14 @@ void st_free(StFile *f) {
 }
 
 static int read_all(StFile *f, const char *path, Error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return error_set(err, "cannot open %s: %s", path, strerror(errno));
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return error_set(err, "cannot open %s: %s", path, strerror(e));
+    }
     struct stat st;
     int got_stat = fstat(fileno(fp), &st) == 0;
     if (!got_stat || !S_ISREG(st.st_mode)) {
