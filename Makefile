@@ -2,10 +2,13 @@
 #   make run     install, build, prepare Fashion-MNIST, train, evaluate, print results
 #   make test    install, build, run the test suite (also under ASan+UBSan)
 #   make build   install and build only
+#   make fuzz    libFuzzer targets under ASan+UBSan, FUZZ_SECONDS each (docs/FUZZING.md)
 #   make test CTEST_ARGS="-L fresh"   a subset of the suite (ctest's own filters)
 JOBS      ?= $(shell nproc)
 BUILD     ?= build
 ASAN      ?= build-asan
+FUZZ      ?= build-fuzz
+FUZZ_SECONDS ?= 60
 DATA      ?= data/fashion-mnist
 RUN_DIR   ?= runs/fashion-mnist
 CMAKE_ARGS ?=
@@ -15,7 +18,7 @@ CTEST_ARGS ?=
 # backend or MPI (plain `cmake` keeps them optional: AUTO).
 REQUIRE   ?= -DALEXNET_WITH_DNNL=ON -DALEXNET_WITH_MPI=ON
 
-.PHONY: all build compile test test-fast test-asan run clean
+.PHONY: all build compile test test-fast test-asan fuzz run clean
 
 all: build
 
@@ -42,10 +45,19 @@ test-asan:
 	cmake --build $(ASAN) -j $(JOBS)
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE no_asan $(CTEST_ARGS)
 
+# Every fuzz target for FUZZ_SECONDS, one after the other (clang, own build
+# dir, no optional backends: the parsers are what is fuzzed).
+fuzz:
+	@scripts/install-deps.sh fuzz
+	cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DALEXNET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DALEXNET_WITH_DNNL=OFF -DALEXNET_WITH_MPI=OFF -DALEXNET_WITH_CUDA=OFF
+	cmake --build $(FUZZ) -j $(JOBS)
+	scripts/run-fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
+
 run:
 	@scripts/install-deps.sh run
 	@$(MAKE) --no-print-directory compile
 	scripts/run-fashion-mnist.sh $(BUILD)/alexnet $(DATA) $(RUN_DIR)
 
 clean:
-	rm -rf $(BUILD) $(ASAN)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ)

@@ -9,7 +9,7 @@
 #   MODE   build  compiler, CMake, libjpeg-turbo, libpng, cJSON, oneDNN, Open MPI
 #          run    build + Debian's Fashion-MNIST (make run's dataset)
 #          test   run + Python with PyTorch, torchvision, PIL, NumPy (tests only)
-#          fuzz   test + clang with libFuzzer (make fuzz)
+#          fuzz   test + clang with libFuzzer and OpenMP (make fuzz)
 #          check  mmdebstrap (the fresh-machine check of .ci/run)
 #   --list             print the packages of MODE, one a line, install nothing
 #   --release NAME     the Debian release to list for (default: this machine's)
@@ -39,7 +39,7 @@ build=(make build-essential cmake pkg-config zlib1g-dev
        libopenmpi-dev openmpi-bin)                    # multi-process training (optional part)
 run=(dataset-fashion-mnist)
 test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps)
-fuzz=(clang libclang-rt-dev)
+fuzz=(clang libclang-rt-dev libomp-dev)                # libFuzzer, ASan/UBSan runtimes, OpenMP for clang
 check=(mmdebstrap iproute2 util-linux)
 case "$release" in
   bookworm|trixie) ;;

@@ -53,39 +53,41 @@ int cmd_eval(int argc, char **argv) {
     if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0)
         return cli_usage_error("eval", "--precision must be fp32, bf16 or auto");
 
-    ModelInfo info;
-    if (checkpoint_inspect(pretrained, &info, &err) != 0) return cli_usage_error("eval", err.msg);
+    ModelFile ckpt;
+    if (checkpoint_open(pretrained, &ckpt, &err) != 0) return cli_usage_error("eval", err.msg);
+    const ModelInfo *info = &ckpt.info;
     Dataset ds;
-    if (dataset_scan(&ds, data_dir, &err) != 0) { model_info_free(&info); return cli_usage_error("eval", err.msg); }
+    if (dataset_scan(&ds, data_dir, &err) != 0) { checkpoint_close(&ckpt); return cli_usage_error("eval", err.msg); }
     /* Labels: by class name when the checkpoint names its classes and every
      * folder is one of them (a subset of the classes evaluates correctly);
      * otherwise by the sorted folder order. */
-    int by_name = info.n_classes_named > 0;
+    int by_name = info->n_classes_named > 0;
     int *map = xmalloc(sizeof(int) * (size_t)ds.n_classes);
     for (int i = 0; i < ds.n_classes && by_name; i++) {
         map[i] = -1;
-        for (int j = 0; j < info.n_classes_named; j++)
-            if (strcmp(ds.classes[i], info.class_names[j]) == 0) map[i] = j;
+        for (int j = 0; j < info->n_classes_named; j++)
+            if (strcmp(ds.classes[i], info->class_names[j]) == 0) map[i] = j;
         by_name = map[i] >= 0;
     }
     if (by_name) {
         for (int64_t i = 0; i < ds.n; i++) ds.labels[i] = map[ds.labels[i]];
-    } else if (ds.n_classes != info.num_classes) {
+    } else if (ds.n_classes != info->num_classes) {
         error_set(&err, "%s has %d class folders but %s predicts %d classes%s", data_dir, ds.n_classes,
-                 pretrained, info.num_classes, info.n_classes_named ? " (and the folder names are not among its class names)" : "");
-        free(map); dataset_free(&ds); model_info_free(&info);
+                 pretrained, info->num_classes, info->n_classes_named ? " (and the folder names are not among its class names)" : "");
+        free(map); dataset_free(&ds); checkpoint_close(&ckpt);
         return cli_usage_error("eval", err.msg);
-    } else if (info.n_classes_named) {
+    } else if (info->n_classes_named) {
         warnf("the class folders of %s differ from the checkpoint's class names; labels follow the sorted folder order", data_dir);
     }
     free(map);
 
     Net net;
-    int size = image_size ? image_size : info.image_size;
-    int rc = net_build(&net, info.backbone, info.num_classes, size, 0.0f, &err);
+    int size = image_size ? image_size : info->image_size;
+    int rc = net_build(&net, info->backbone, info->num_classes, size, 0.0f, &err);
+    if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
     float *params = rc == 0 ? xaligned_alloc(net.param_count * sizeof(float)) : NULL;
-    if (rc == 0) rc = checkpoint_load_params(pretrained, &net, params, &err);
-    model_info_free(&info);
+    if (rc == 0) rc = checkpoint_load(&ckpt, &net, params, &err);
+    checkpoint_close(&ckpt);
     if (rc != 0) { free(params); dataset_free(&ds); return cli_usage_error("eval", err.msg); }
 
     Dist d;

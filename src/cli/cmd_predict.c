@@ -148,28 +148,33 @@ int cmd_predict(int argc, char **argv) {
     if (nfiles == 0) { free(files); return cli_usage_error("predict", "no images given"); }
     if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) { free(files); return cli_usage_error("predict", "--device must be cpu or gpu"); }
 
-    ModelInfo info;
-    if (checkpoint_inspect(pretrained, &info, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
-    if (class_names && read_class_names(class_names, &info, &err) != 0) {
-        free(files); model_info_free(&info);
+    ModelFile ckpt;
+    if (checkpoint_open(pretrained, &ckpt, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
+    if (class_names && read_class_names(class_names, &ckpt.info, &err) != 0) {
+        free(files); checkpoint_close(&ckpt);
         return cli_usage_error("predict", err.msg);
     }
-    if (topk > info.num_classes) {
+    if (topk > ckpt.info.num_classes) {
         if (topk_seen) {
-            error_set(&err, "--topk %d is more than the %d classes of %s", topk, info.num_classes, pretrained);
-            free(files); model_info_free(&info);
+            error_set(&err, "--topk %d is more than the %d classes of %s", topk, ckpt.info.num_classes, pretrained);
+            free(files); checkpoint_close(&ckpt);
             return cli_usage_error("predict", err.msg);
         }
-        topk = info.num_classes;
+        topk = ckpt.info.num_classes;
     }
     Net net;
-    int size = image_size ? image_size : info.image_size;
+    int size = image_size ? image_size : ckpt.info.image_size;
     float *params = NULL;
-    int rc = net_build(&net, info.backbone, info.num_classes, size, 0.0f, &err);
+    int rc = net_build(&net, ckpt.info.backbone, ckpt.info.num_classes, size, 0.0f, &err);
+    if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
     if (rc == 0) {
         params = xaligned_alloc(net.param_count * sizeof(float));
-        rc = checkpoint_load_params(pretrained, &net, params, &err);
+        rc = checkpoint_load(&ckpt, &net, params, &err);
     }
+    /* The weights are in params now; only the class names are kept. */
+    ModelInfo info = ckpt.info;
+    memset(&ckpt.info, 0, sizeof ckpt.info);
+    checkpoint_close(&ckpt);
     Backend be;
     if (threads <= 0) threads = cpu_count();
 #ifdef _OPENMP

@@ -4,12 +4,16 @@
 #include "data/idx.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
 #define IDX_MAX_BYTES (1LL << 32)
+#define IDX_FIRST_CHUNK ((size_t)1 << 20)
 
 /* Reads exactly n bytes; 0, or -1 if the file ends first or is corrupt. */
 static int read_exact(gzFile f, void *dst, size_t n, const char *path, const char *what, Error *err) {
@@ -32,8 +36,19 @@ static int read_exact(gzFile f, void *dst, size_t n, const char *path, const cha
 int idx_read(const char *path, int ndim, IdxArray *a, Error *err) {
     memset(a, 0, sizeof *a);
     CHECK(ndim >= 1 && ndim <= 4, "idx_read: ndim %d", ndim);
-    gzFile f = gzopen(path, "rb");
-    if (!f) return error_set(err, "cannot open %s: %s", path, errno ? strerror(errno) : "out of memory");
+    /* Opened without blocking (a FIFO would wait for a writer) and refused unless a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return error_set(err, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return error_set(err, "cannot read %s: not a regular file", path);
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return error_set(err, "cannot open %s: out of memory", path);
+    }
     uint8_t magic[4];
     if (read_exact(f, magic, 4, path, "header", err) != 0) goto fail;
     if (magic[0] != 0 || magic[1] != 0) {
@@ -67,8 +82,23 @@ int idx_read(const char *path, int ndim, IdxArray *a, Error *err) {
     }
     a->ndim = ndim;
     a->size = (size_t)total;
-    a->data = xmalloc(a->size);
-    if (read_exact(f, a->data, a->size, path, "data", err) != 0) goto fail;
+    /* The buffer grows with the data actually read, so a few header bytes
+     * declaring gigabytes cost no more memory than the file holds. */
+    size_t cap = a->size < IDX_FIRST_CHUNK ? a->size : IDX_FIRST_CHUNK, have = 0;
+    a->data = xmalloc(cap);
+    while (have < a->size) {
+        if (have == cap) {
+            cap = cap * 2 < a->size ? cap * 2 : a->size;
+            uint8_t *p = realloc(a->data, cap);
+            if (!p) {
+                error_set(err, "%s: not enough memory for the %lld bytes its header declares", path, (long long)total);
+                goto fail;
+            }
+            a->data = p;
+        }
+        if (read_exact(f, a->data + have, cap - have, path, "data", err) != 0) goto fail;
+        have = cap;
+    }
     uint8_t extra;
     int more = gzread(f, &extra, 1);
     if (more != 0) {

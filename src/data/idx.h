@@ -20,7 +20,9 @@ typedef struct {
 
 /* Reads path (gzip or plain) expecting ndim dimensions of unsigned bytes.
  * 0, or -1 with err naming the file: wrong magic, type or rank, a zero or
- * absurd size, a short or over-long file, a corrupt gzip stream. */
+ * absurd size, a short or over-long file, a corrupt gzip stream. Memory
+ * grows with the bytes read (at most twice them), so a short file
+ * declaring gigabytes allocates little. */
 int idx_read(const char *path, int ndim, IdxArray *a, Error *err);
 void idx_free(IdxArray *a);
 

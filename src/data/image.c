@@ -62,7 +62,8 @@ void image_decoder_destroy(ImageDecoder *d) {
 }
 
 static int read_file(ImageDecoder *d, const char *path, int64_t max_pixels, Error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO named like an image must not block the worker forever. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -112,7 +113,7 @@ int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width
     Error e;
     int rc = -1, w = 0, h = 0;
     switch (d->fmt) {
-    case IMAGE_JPEG: rc = jpeg_decoder_open(d->jpeg, d->file, d->size, &w, &h, &e); break;
+    case IMAGE_JPEG: rc = jpeg_decoder_open(d->jpeg, d->file, d->size, image_jpeg_memory(max_pixels), &w, &h, &e); break;
     case IMAGE_PNG: rc = png_decoder_open(d->png, d->file, d->size, &w, &h, &e); break;
     case IMAGE_UNKNOWN: {
         const uint8_t *p = d->file;
@@ -131,6 +132,10 @@ int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width
         d->fmt = IMAGE_UNKNOWN;
         return error_set(err, "%s: image has no pixels (%dx%d)", path, w, h);
     }
+    if (w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
+        d->fmt = IMAGE_UNKNOWN;
+        return error_set(err, "%s: header declares %dx%d pixels; each side may be at most %d", path, w, h, IMAGE_MAX_SIDE);
+    }
     if ((int64_t)w * h > max_pixels) {
         d->fmt = IMAGE_UNKNOWN;
         return error_set(err, "%s: header declares %dx%d = %lld pixels, more than the limit of %lld "
@@ -142,6 +147,20 @@ int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width
     *width = w;
     *height = h;
     return 0;
+}
+
+size_t image_jpeg_memory(int64_t max_pixels) {
+    if (max_pixels <= 0) max_pixels = IMAGE_DEFAULT_MAX_PIXELS;
+    return (size_t)(3 * max_pixels) + ((size_t)16 << 20);
+}
+
+void image_close(ImageDecoder *d) {
+    d->fmt = IMAGE_UNKNOWN;
+    if (d->cap > KEEP_FILE_BUFFER) {
+        free(d->file);
+        d->file = NULL;
+        d->cap = 0;
+    }
 }
 
 int image_can_scale(const ImageDecoder *d) {
@@ -169,12 +188,7 @@ int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1,
     }
     const char *kind = d->fmt == IMAGE_PNG ? "PNG" : "JPEG";
     d->warning = d->fmt == IMAGE_JPEG ? jpeg_decoder_warning(d->jpeg) : NULL;
-    d->fmt = IMAGE_UNKNOWN;
-    if (d->cap > KEEP_FILE_BUFFER) {
-        free(d->file);
-        d->file = NULL;
-        d->cap = 0;
-    }
+    image_close(d);
     if (rc != 0) return error_set(err, "%s: corrupt %s data: %s", d->path, kind, e.msg);
     return 0;
 }

@@ -17,6 +17,9 @@
 #include "data/pixels.h"
 
 #define IMAGE_DEFAULT_MAX_PIXELS 100000000LL /* like PIL's decompression-bomb guard */
+/* Each side at most this many pixels, whatever the pixel limit (JPEG's own
+ * limit is 65500): keeps every per-row and per-column size small. */
+#define IMAGE_MAX_SIDE 65535
 
 typedef enum { IMAGE_UNKNOWN = 0, IMAGE_JPEG, IMAGE_PNG } ImageFormat;
 
@@ -30,9 +33,18 @@ void image_decoder_destroy(ImageDecoder *d);
 
 /* Reads the file and its header. Fails (-1, err names the file and the
  * reason) on a missing/empty/unreadable file, an unknown format, a bad header,
- * or a header declaring more than max_pixels pixels (0: the default) — before
- * any pixel memory is allocated. */
+ * a side over IMAGE_MAX_SIDE or a header declaring more than max_pixels
+ * pixels (0: the default) — before any pixel memory is allocated. */
 int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width, int *height, Error *err);
+
+/* What libjpeg may allocate per decoder under a pixel limit (its
+ * max_memory_to_use): 3 bytes per allowed pixel + 16 MiB. A progressive or
+ * multi-scan JPEG keeps all its coefficients (2 bytes a pixel for gray, 3
+ * for 4:2:0, 6 for 4:4:4, 8 for CMYK); one needing more is a bad file. */
+size_t image_jpeg_memory(int64_t max_pixels);
+
+/* Closes an open image without decoding it (image_decode closes it too). */
+void image_close(ImageDecoder *d);
 
 /* Whether the open image can be decoded at scale n/8 < 1 (JPEG). */
 int image_can_scale(const ImageDecoder *d);

@@ -13,10 +13,12 @@
 #include "data/jpeg_decode.h"
 
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jpeglib.h>
+#include <math.h>
 
 /* Like TurboJPEG's TJFLAG_LIMITSCANS: a progressive file with thousands of
  * tiny scans can keep a decoder busy for minutes. */
@@ -53,6 +55,16 @@ static void on_output(j_common_ptr c) {
     (void)c;
 }
 
+/* A failure found by our own checks inside the libjpeg calls: same exit as libjpeg's. */
+static void fail(JpegDecoder *d, const char *fmt, ...) ALX_PRINTF(2, 3);
+static void fail(JpegDecoder *d, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(d->msg, sizeof d->msg, fmt, ap);
+    va_end(ap);
+    longjmp(d->jb, 1);
+}
+
 static void on_progress(j_common_ptr c) {
     JpegDecoder *d = (JpegDecoder *)c->client_data;
     if (c->is_decompressor && ((j_decompress_ptr)c)->input_scan_number > JPEG_MAX_SCANS) {
@@ -87,7 +99,25 @@ static void close_image(JpegDecoder *d) {
     d->active = 0;
 }
 
-int jpeg_decoder_open(JpegDecoder *d, const uint8_t *data, size_t size, int *width, int *height, Error *err) {
+/* Bytes of the whole-image coefficient buffer libjpeg keeps for a
+ * progressive or multi-scan file (jdcoefct.c: every component's blocks,
+ * rounded up to whole MCUs, 64 coefficients of 2 bytes); 0 for a
+ * single-scan file, which is decoded row by row. */
+static double coefficient_bytes(const struct jpeg_decompress_struct *c) {
+    if (!c->progressive_mode && c->comps_in_scan >= c->num_components) return 0;
+    double bytes = 0;
+    for (int i = 0; i < c->num_components; i++) {
+        const jpeg_component_info *ci = &c->comp_info[i];
+        double w = ci->width_in_blocks, h = ci->height_in_blocks;
+        w = ceil(w / ci->h_samp_factor) * ci->h_samp_factor;
+        h = ceil(h / ci->v_samp_factor) * ci->v_samp_factor;
+        bytes += w * h * 64 * sizeof(JCOEF);
+    }
+    return bytes;
+}
+
+int jpeg_decoder_open(JpegDecoder *d, const uint8_t *data, size_t size, size_t max_memory, int *width, int *height,
+                      Error *err) {
     close_image(d);
     d->has_warning = 0;
     d->jerr.num_warnings = 0;
@@ -96,8 +126,14 @@ int jpeg_decoder_open(JpegDecoder *d, const uint8_t *data, size_t size, int *wid
         return error_set(err, "%s", d->msg);
     }
     d->active = 1;
+    d->cinfo.mem->max_memory_to_use = (long)max_memory;
     jpeg_mem_src(&d->cinfo, data, (unsigned long)size);
     jpeg_read_header(&d->cinfo, TRUE);
+    double coef = coefficient_bytes(&d->cinfo);
+    if (coef > (double)max_memory)
+        fail(d, "a %s JPEG of %ux%u pixels needs %.0f MB of coefficients to decode, more than the decoder's %.0f MB "
+                "(raise --max_image_pixels to allow it)", d->cinfo.progressive_mode ? "progressive" : "multi-scan",
+             d->cinfo.image_width, d->cinfo.image_height, coef / 1e6, (double)max_memory / 1e6);
     *width = (int)d->cinfo.image_width;
     *height = (int)d->cinfo.image_height;
     return 0;
@@ -138,20 +174,21 @@ static void read_region(JpegDecoder *d, int scale_num, int x0, int y0, int x1, i
     if (y0 < 0) y0 = 0;
     if (x1 > W) x1 = W;
     if (y1 > H) y1 = H;
-    CHECK(x0 < x1 && y0 < y1, "empty JPEG region [%d,%d)x[%d,%d) of %dx%d", x0, x1, y0, y1, W, H);
+    if (!(x0 < x1 && y0 < y1)) fail(d, "empty region [%d,%d)x[%d,%d) of the %dx%d image", x0, x1, y0, y1, W, H);
     /* Fancy (triangle) chroma upsampling treats a crop edge as an image edge,
      * which changes the edge column; one column of margin keeps the asked
      * columns identical to a full decode. */
     int cx0 = x0 > 0 ? x0 - 1 : 0, cx1 = x1 < W ? x1 + 1 : W;
     JDIMENSION xoff = (JDIMENSION)cx0, cw = (JDIMENSION)(cx1 - cx0);
     if (cx0 > 0 || cx1 < W) jpeg_crop_scanline(c, &xoff, &cw);
-    CHECK(c->output_components == 4, "libjpeg gave %d components", c->output_components);
+    if (c->output_components != 4) fail(d, "libjpeg gave %d components instead of 4", c->output_components);
     size_t in_stride = (size_t)cw * 4;
     int rows = y1 - y0;
     uint8_t *buf = pixels_reserve(out, in_stride * (size_t)rows);
+    if (!buf) fail(d, "not enough memory for %zu bytes of pixels", in_stride * (size_t)rows);
     if (y0 > 0) {
         JDIMENSION skipped = jpeg_skip_scanlines(c, (JDIMENSION)y0);
-        CHECK(skipped == (JDIMENSION)y0, "jpeg_skip_scanlines skipped %u of %d rows", skipped, y0);
+        if (skipped != (JDIMENSION)y0) fail(d, "could skip only %u of the first %d rows", skipped, y0);
     }
     while ((int)c->output_scanline < y1) {
         JSAMPROW ptrs[16];
@@ -159,7 +196,7 @@ static void read_region(JpegDecoder *d, int scale_num, int x0, int y0, int x1, i
         if (want > 16) want = 16;
         for (int r = 0; r < want; r++) ptrs[r] = buf + (size_t)((int)c->output_scanline - y0 + r) * in_stride;
         JDIMENSION got = jpeg_read_scanlines(c, ptrs, (JDIMENSION)want);
-        CHECK(got > 0, "libjpeg returned no rows");
+        if (got == 0) fail(d, "no rows after row %u", c->output_scanline);
     }
     close_image(d);
     if (cmyk) cmyk_to_rgbx(buf, (size_t)cw * (size_t)rows);
@@ -176,7 +213,7 @@ static void read_region(JpegDecoder *d, int scale_num, int x0, int y0, int x1, i
 
 int jpeg_decoder_read(JpegDecoder *d, int scale_num, int x0, int y0, int x1, int y1, Pixels *out, Error *err) {
     CHECK(d->active, "jpeg_decoder_read without an open image");
-    CHECK(scale_num >= 1 && scale_num <= 8, "bad JPEG scale %d/8", scale_num);
+    CHECK(scale_num >= 1 && scale_num <= 8, "bad JPEG scale %d/8", scale_num); /* callers pass 1..8 */
     if (setjmp(d->jb)) {
         close_image(d);
         return error_set(err, "%s", d->msg);

@@ -22,8 +22,12 @@ JpegDecoder *jpeg_decoder_create(void);
 void jpeg_decoder_destroy(JpegDecoder *d);
 
 /* Reads the header of the JPEG in data[0..size) (which must stay alive until
- * the next open). 0 with the full-size width and height, or -1. */
-int jpeg_decoder_open(JpegDecoder *d, const uint8_t *data, size_t size, int *width, int *height, Error *err);
+ * the next open). libjpeg may then allocate at most max_memory bytes
+ * (max_memory_to_use); a progressive or multi-scan file whose coefficients
+ * alone need more fails here, from its header. 0 with the full-size width
+ * and height, or -1. */
+int jpeg_decoder_open(JpegDecoder *d, const uint8_t *data, size_t size, size_t max_memory, int *width, int *height,
+                      Error *err);
 
 /* Decodes rows [y0, y1) and columns [x0, x1) of the open image scaled by
  * scale_num/8 (1..8; coordinates in the scaled image, clamped to it) into out

@@ -28,12 +28,14 @@ typedef struct {
     size_t cap;
 } Pixels;
 
-/* Makes room for `bytes` bytes (contents not kept). */
+/* Makes room for `bytes` bytes (contents not kept); NULL when memory is
+ * short (the image is then a bad file, not the end of the process). */
 static inline uint8_t *pixels_reserve(Pixels *p, size_t bytes) {
     if (bytes > p->cap) {
         free(p->buf);
         p->cap = bytes + bytes / 4;
-        p->buf = xmalloc(p->cap);
+        p->buf = malloc(p->cap);
+        if (!p->buf) p->cap = 0;
     }
     p->px = p->buf;
     return p->buf;

@@ -81,11 +81,13 @@ int png_decoder_open(PngDecoder *d, const uint8_t *data, size_t size, int *width
     return 0;
 }
 
+/* Room for `bytes` bytes of rows, or a libpng error (a bad file) when memory is short. */
 static uint8_t *reserve_row(PngDecoder *d, size_t bytes) {
     if (bytes > d->row_cap) {
         free(d->row);
-        d->row = xmalloc(bytes);
-        d->row_cap = bytes;
+        d->row = malloc(bytes);
+        d->row_cap = d->row ? bytes : 0;
+        if (!d->row) png_error(d->png, "not enough memory for the rows");
     }
     return d->row;
 }
@@ -105,18 +107,22 @@ static void read_region(PngDecoder *d, int x0, int y0, int x1, int y1, Pixels *o
     if (!alpha) png_set_filler(png, 0xFF, PNG_FILLER_AFTER);
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
-    CHECK(png_get_channels(png, info) == 4 && png_get_bit_depth(png, info) == 8,
-          "libpng produced %d channels of %d bits", png_get_channels(png, info), png_get_bit_depth(png, info));
+    if (png_get_channels(png, info) != 4 || png_get_bit_depth(png, info) != 8) {
+        snprintf(d->msg, sizeof d->msg, "libpng produced %d channels of %d bits instead of RGBX",
+                 png_get_channels(png, info), png_get_bit_depth(png, info));
+        longjmp(d->jb, 1);
+    }
     size_t rowbytes = png_get_rowbytes(png, info);
-    CHECK(rowbytes == (size_t)W * 4, "unexpected PNG row size");
+    if (rowbytes != (size_t)W * 4) png_error(png, "unexpected row size");
 
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
     if (x1 > W) x1 = W;
     if (y1 > H) y1 = H;
-    CHECK(x0 < x1 && y0 < y1, "empty PNG region");
+    if (!(x0 < x1 && y0 < y1)) png_error(png, "empty region");
     size_t stride = (size_t)(x1 - x0) * 4;
     uint8_t *dst = pixels_reserve(out, stride * (size_t)(y1 - y0));
+    if (!dst) png_error(png, "not enough memory for the pixels");
     if (passes > 1) {
         uint8_t *img = reserve_row(d, rowbytes * (size_t)H);
         for (int p = 0; p < passes; p++)

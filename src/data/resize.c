@@ -24,12 +24,14 @@ static double triangle(double x) {
     return x < 1.0 ? 1.0 - x : 0.0;
 }
 
-void resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi, int out_size, int o0, int n,
-                        int mirror) {
-    CHECK(n > 0 && o0 >= 0 && o0 + n <= out_size && lo < hi, "bad resample axis");
+int resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi, int out_size, int o0, int n,
+                       int mirror) {
+    if (!(n > 0 && o0 >= 0 && n <= out_size - o0 && lo < hi && in0 < in1 && in1 - in0 <= RESAMPLE_MAX_SPAN))
+        return -1;
     double scale = (in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * filterscale;
+    /* ksize <= 2 * RESAMPLE_MAX_SPAN + 3, and n * ksize is sized in size_t. */
     int ksize = (int)ceil(support) * 2 + 1;
     if (n > a->cap_n) {
         free(a->start);
@@ -38,10 +40,11 @@ void resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi,
         a->len = xmalloc(sizeof *a->len * (size_t)n);
         a->cap_n = n;
     }
-    if (n * ksize > a->cap_k) {
+    size_t nk = (size_t)n * (size_t)ksize;
+    if (nk > a->cap_k) {
         free(a->k);
-        a->k = xmalloc(sizeof *a->k * (size_t)n * (size_t)ksize);
-        a->cap_k = n * ksize;
+        a->k = xmalloc(sizeof *a->k * nk);
+        a->cap_k = nk;
     }
     if (ksize > a->cap_w) {
         free(a->w);
@@ -81,12 +84,13 @@ void resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi,
             k[count++] = q;
         }
         while (count > 0 && k[count - 1] == 0) count--;
-        CHECK(count > 0, "resample: no taps for output %d", o0 + i);
+        if (count == 0) return -1; /* no source pixel under this output sample */
         a->start[dst] = lo + xmin + first;
         a->len[dst] = count;
         if (a->start[dst] < a->first) a->first = a->start[dst];
         if (a->start[dst] + count > a->last) a->last = a->start[dst] + count;
     }
+    return 0;
 }
 
 void resample_axis_free(ResampleAxis *a) {

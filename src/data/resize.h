@@ -26,11 +26,20 @@ typedef struct {
     int *len;          /* [n] taps of each output sample */
     int32_t *k;        /* [n][ksize] fixed-point weights */
     double *w;         /* [ksize] scratch for the float weights */
-    int cap_n, cap_k, cap_w; /* allocated sizes (reused) */
+    int cap_n, cap_w;  /* allocated sizes (reused) */
+    size_t cap_k;
 } ResampleAxis;
 
-void resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi, int out_size, int o0, int n,
-                        int mirror);
+/* Longest source interval (in pixels) an axis may span: a side cap of the
+ * images (IMAGE_MAX_SIDE) fits, and every size below stays far from
+ * overflowing. */
+#define RESAMPLE_MAX_SPAN 1000000
+
+/* Sets up an axis; 0, or -1 when the geometry is empty or out of range (an
+ * empty source interval, an interval longer than RESAMPLE_MAX_SPAN, a window
+ * outside [0, out_size), or an output sample with no source pixel). */
+int resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi, int out_size, int o0, int n,
+                       int mirror);
 void resample_axis_free(ResampleAxis *a);
 
 /* Bytes of scratch resample_rgbx needs. */

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "data/image.h"
@@ -83,22 +84,29 @@ static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, in
     int lox = (int)floor(in0x), hix = (int)ceil(in1x), loy = (int)floor(in0y), hiy = (int)ceil(in1y);
     if (hix > sw) hix = sw;
     if (hiy > sh) hiy = sh;
-    resample_axis_init(&w->ax, in0x, in1x, lox, hix, out, win, S, mirror);
-    resample_axis_init(&w->ay, in0y, in1y, loy, hiy, out, win, S, 0);
+    if (resample_axis_init(&w->ax, in0x, in1x, lox, hix, out, win, S, mirror) != 0 ||
+        resample_axis_init(&w->ay, in0y, in1y, loy, hiy, out, win, S, 0) != 0) {
+        image_close(w->dec);
+        return error_set(err, "%s: cannot resample the %dx%d crop at (%d, %d) of the %dx%d image to %d pixels", path, cw,
+                         ch, cx, cy, w->width, w->height, out);
+    }
     if (image_decode(w->dec, num, w->ax.first, w->ay.first, w->ax.last, w->ay.last, &w->pix, err) != 0) return -1;
     const char *warn = image_warning(w->dec);
     if (warn) {
         snprintf(w->warning, sizeof w->warning, "%s: %s", path, warn);
         w->has_warning = 1;
     }
-    CHECK(w->pix.x0 <= w->ax.first && w->pix.x0 + w->pix.w >= w->ax.last && w->pix.y0 <= w->ay.first &&
-              w->pix.y0 + w->pix.h >= w->ay.last,
-          "decoder returned a smaller rectangle than asked");
+    if (!(w->pix.x0 <= w->ax.first && w->pix.x0 + w->pix.w >= w->ax.last && w->pix.y0 <= w->ay.first &&
+          w->pix.y0 + w->pix.h >= w->ay.last))
+        return error_set(err, "%s: the decoder returned rows %d..%d, columns %d..%d of %d..%d, %d..%d (a damaged file?)",
+                         path, w->pix.y0, w->pix.y0 + w->pix.h, w->pix.x0, w->pix.x0 + w->pix.w, w->ay.first,
+                         w->ay.last, w->ax.first, w->ax.last);
     size_t need = resample_tmp_bytes(&w->ax, &w->ay);
     if (need > w->tmp_cap) {
         free(w->tmp);
-        w->tmp = xmalloc(need);
-        w->tmp_cap = need;
+        w->tmp = malloc(need);
+        w->tmp_cap = w->tmp ? need : 0;
+        if (!w->tmp) return error_set(err, "%s: not enough memory (%zu bytes) to resample the image", path, need);
     }
     resample_rgbx(dst, w->pix.px, w->pix.stride, w->pix.x0, w->pix.y0, &w->ax, &w->ay, w->tmp);
     if (w->pix.cap > KEEP_SCRATCH) pixels_free(&w->pix);
@@ -126,7 +134,8 @@ int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const
         a = &drawn;
     }
     const CropBox *c = &a->crop;
-    if (c->i < 0 || c->j < 0 || c->h <= 0 || c->w <= 0 || c->i + c->h > w->height || c->j + c->w > w->width) {
+    if (c->i < 0 || c->j < 0 || c->h <= 0 || c->w <= 0 || c->h > w->height - c->i || c->w > w->width - c->j) {
+        image_close(w->dec);
         return error_set(err, "%s: crop box (top %d, left %d, %dx%d) is outside the %dx%d image", path, c->i, c->j,
                          c->w, c->h, w->width, w->height);
     }

@@ -5,11 +5,10 @@
 #include "io/checkpoint.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "io/safetensors.h"
 
 void model_info_free(ModelInfo *info) {
     for (int i = 0; i < info->n_classes_named; i++) free(info->class_names[i]);
@@ -63,25 +62,58 @@ static const char *infer_backbone(const StFile *f) {
     return "alexnet";
 }
 
-int checkpoint_inspect(const char *path, ModelInfo *info, Error *err) {
-    memset(info, 0, sizeof *info);
+/* A whole decimal number in [lo, hi] and nothing else. */
+static int parse_int(const char *s, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Metadata key as an integer in [lo, hi]; absent leaves *out. */
+static int meta_int(const StFile *f, const char *key, long long lo, long long hi, long long *out, Error *err) {
+    const char *v = st_meta(f, key);
+    if (v && parse_int(v, lo, hi, out) != 0)
+        return error_set(err, "%s: metadata %s '%.40s' is not a whole number in [%lld, %lld]", f->path, key, v, lo, hi);
+    return 0;
+}
+
+void checkpoint_close(ModelFile *m) {
+    model_info_free(&m->info);
+    st_free(&m->st);
+}
+
+/* What the tensors and metadata describe; every number is range-checked here,
+ * before anything is sized from it. */
+static int describe(ModelFile *m, Error *err) {
+    const StFile *f = &m->st;
+    ModelInfo *info = &m->info;
     info->epoch = -1;
-    StFile f;
-    if (st_read(&f, path, err) != 0) return -1;
-    const StTensor *head = st_find(&f, "classifier.6.weight");
-    if (!head || head->ndim != 2) {
-        st_free(&f);
-        return error_set(err, "%s: not an AlexNet checkpoint (no classifier.6.weight tensor)", path);
-    }
+    const StTensor *head = st_find(f, "classifier.6.weight");
+    if (!head || head->ndim != 2)
+        return error_set(err, "%s: not an AlexNet checkpoint (no 2-D classifier.6.weight tensor)", f->path);
+    if (head->shape[0] < 1 || head->shape[0] > CHECKPOINT_MAX_CLASSES || head->shape[1] < 1)
+        return error_set(err, "%s: classifier.6.weight has shape %lldx%lld; a classifier has 1 to %d classes and some inputs",
+                         f->path, (long long)head->shape[0], (long long)head->shape[1], CHECKPOINT_MAX_CLASSES);
     info->num_classes = (int)head->shape[0];
-    const char *bb = st_meta(&f, "backbone");
-    snprintf(info->backbone, sizeof info->backbone, "%s", bb ? bb : infer_backbone(&f));
-    const char *size = st_meta(&f, "image_size");
-    info->image_size = size ? atoi(size) : 224;
-    const char *ep = st_meta(&f, "epoch"), *st = st_meta(&f, "step");
-    if (ep) info->epoch = atoi(ep);
-    if (st) info->step = atoll(st);
-    const char *classes = st_meta(&f, "classes");
+    const char *bb = st_meta(f, "backbone");
+    if (bb && strlen(bb) >= sizeof info->backbone)
+        return error_set(err, "%s: metadata backbone '%.40s...' is not a backbone name", f->path, bb);
+    snprintf(info->backbone, sizeof info->backbone, "%s", bb ? bb : infer_backbone(f));
+    long long size = 224, epoch = -1, step = 0;
+    if (meta_int(f, "image_size", NET_MIN_IMAGE, 4096, &size, err) != 0) return -1;
+    if (meta_int(f, "epoch", 0, 1000000000, &epoch, err) != 0) return -1;
+    if (meta_int(f, "step", 0, INT64_MAX, &step, err) != 0) return -1;
+    info->image_size = (int)size;
+    info->epoch = (int)epoch;
+    info->step = step;
+    Net probe; /* an unknown backbone named with the file */
+    Error e;
+    if (net_build(&probe, info->backbone, info->num_classes, info->image_size, 0.0f, &e) != 0)
+        return error_set(err, "%s: %s", f->path, e.msg);
+    const char *classes = st_meta(f, "classes");
     if (classes) {
         cJSON *arr = cJSON_Parse(classes);
         int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
@@ -97,11 +129,33 @@ int checkpoint_inspect(const char *path, ModelInfo *info, Error *err) {
         }
         cJSON_Delete(arr);
     }
-    st_free(&f);
     return 0;
 }
 
-static int load_named(const StFile *f, const Net *net, const char *prefix, float *buf, Error *err) {
+int checkpoint_open(const char *path, ModelFile *m, Error *err) {
+    memset(m, 0, sizeof *m);
+    if (st_read(&m->st, path, err) != 0) return -1;
+    if (describe(m, err) != 0) {
+        checkpoint_close(m);
+        return -1;
+    }
+    return 0;
+}
+
+int checkpoint_inspect(const char *path, ModelInfo *info, Error *err) {
+    ModelFile m;
+    if (checkpoint_open(path, &m, err) != 0) {
+        memset(info, 0, sizeof *info);
+        return -1;
+    }
+    *info = m.info;
+    memset(&m.info, 0, sizeof m.info);
+    checkpoint_close(&m);
+    return 0;
+}
+
+/* Every tensor of net under prefix is present, floating point, with net's shape. */
+static int match_named(const StFile *f, const Net *net, const char *prefix, Error *err) {
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
         char name[80];
@@ -111,32 +165,49 @@ static int load_named(const StFile *f, const Net *net, const char *prefix, float
         int same = s->ndim == p->ndim;
         for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
         if (!same) {
-            char want[64] = "", got[64] = "";
+            char want[64] = "", got[200] = "";
             for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->shape[d]);
             for (int d = 0; d < s->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)s->shape[d]);
-            return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name, got, want);
+            return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name, s->ndim ? got : "(scalar)", want);
         }
-        if (st_to_f32(s, buf + p->offset, err) != 0) return -1;
+        if (s->dtype != ST_F32 && s->dtype != ST_F16 && s->dtype != ST_BF16 && s->dtype != ST_F64)
+            return error_set(err, "%s: tensor '%s' has dtype %s; a floating-point tensor is needed", f->path, name,
+                             st_dtype_name(s->dtype));
     }
     return 0;
 }
 
-int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err) {
-    ModelInfo info;
-    if (checkpoint_inspect(path, &info, err) != 0) return -1;
-    int mismatch = strcmp(info.backbone, net->backbone) != 0 &&
-                   !(strcmp(net->backbone, "alexnet_2012") != 0 && strcmp(info.backbone, "alexnet_2012") != 0);
-    if (mismatch || info.num_classes != net->num_classes) {
-        error_set(err, "%s holds a %s with %d classes; this model is a %s with %d classes", path, info.backbone,
-                  info.num_classes, net->backbone, net->num_classes);
-        model_info_free(&info);
-        return -1;
+static int load_named(const StFile *f, const Net *net, const char *prefix, float *buf, Error *err) {
+    if (match_named(f, net, prefix, err) != 0) return -1;
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        char name[80];
+        snprintf(name, sizeof name, "%s%s", prefix, p->name);
+        if (st_to_f32(st_find(f, name), buf + p->offset, err) != 0) return -1;
     }
-    model_info_free(&info);
-    StFile f;
-    if (st_read(&f, path, err) != 0) return -1;
-    int rc = load_named(&f, net, "", params, err);
-    st_free(&f);
+    return 0;
+}
+
+int checkpoint_match(const ModelFile *m, const Net *net, Error *err) {
+    const ModelInfo *info = &m->info;
+    int mismatch = strcmp(info->backbone, net->backbone) != 0 &&
+                   !(strcmp(net->backbone, "alexnet_2012") != 0 && strcmp(info->backbone, "alexnet_2012") != 0);
+    if (mismatch || info->num_classes != net->num_classes)
+        return error_set(err, "%s holds a %s with %d classes; this model is a %s with %d classes", m->st.path,
+                         info->backbone, info->num_classes, net->backbone, net->num_classes);
+    return match_named(&m->st, net, "", err);
+}
+
+int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *err) {
+    if (checkpoint_match(m, net, err) != 0) return -1;
+    return load_named(&m->st, net, "", params, err);
+}
+
+int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err) {
+    ModelFile m;
+    if (checkpoint_open(path, &m, err) != 0) return -1;
+    int rc = checkpoint_load(&m, net, params, err);
+    checkpoint_close(&m);
     return rc;
 }
 
@@ -166,10 +237,20 @@ int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err)
         st_free(&f);
         return error_set(err, "%s: not a training state file (position or configuration missing)", path);
     }
-    pos->epoch = atoi(ep);
-    pos->batch = atoll(batch);
-    pos->step = atoll(step);
-    pos->best_top1 = atof(best);
+    long long e = 0, b = 0, s = 0;
+    char *end;
+    double top1 = strtod(best, &end);
+    int bad_top1 = end == best || *end || !(top1 == -1.0 || (top1 >= 0.0 && top1 <= 1.0));
+    if (meta_int(&f, "epoch", 0, 1000000000, &e, err) != 0 || meta_int(&f, "batch", 0, INT64_MAX, &b, err) != 0 ||
+        meta_int(&f, "step", 0, INT64_MAX, &s, err) != 0 ||
+        (bad_top1 && error_set(err, "%s: metadata best_top1 '%.40s' is not -1 or a fraction", path, best))) {
+        st_free(&f);
+        return -1;
+    }
+    pos->epoch = (int)e;
+    pos->batch = b;
+    pos->step = s;
+    pos->best_top1 = top1;
     size_t len = strlen(cfg) + 1;
     pos->config_json = xmalloc(len);
     memcpy(pos->config_json, cfg, len);

@@ -18,7 +18,11 @@
 #include <stdint.h>
 
 #include "common/util.h"
+#include "io/safetensors.h"
 #include "model/net.h"
+
+/* The most classes a checkpoint may declare (the range of bench --num_classes). */
+#define CHECKPOINT_MAX_CLASSES 1000000
 
 typedef struct {
     char backbone[32];
@@ -35,13 +39,28 @@ void model_info_free(ModelInfo *info);
 int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names,
                           int epoch, int64_t step, Error *err);
 
-/* Reads what a model file describes (backbone — from metadata, else inferred
- * from the shapes —, classes, image size) without loading weights. */
+/* A model file read once: its bytes and what they describe. Opening checks
+ * everything a net will be sized from (class count 1..CHECKPOINT_MAX_CLASSES,
+ * image size, epoch, step: errors name the file and the value), so a caller
+ * can build the Net from info, call checkpoint_match before allocating the
+ * parameters, then checkpoint_load. */
+typedef struct {
+    StFile st;
+    ModelInfo info;
+} ModelFile;
+
+int checkpoint_open(const char *path, ModelFile *m, Error *err);
+void checkpoint_close(ModelFile *m);
+/* 0 when the file holds every tensor of net (backbone, class count, names,
+ * shapes, floating-point dtypes); else -1 naming the file and what differs. */
+int checkpoint_match(const ModelFile *m, const Net *net, Error *err);
+/* checkpoint_match, then the weights as float32 into params[net->param_count]. */
+int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *err);
+
+/* checkpoint_open + the info alone (no weights kept). */
 int checkpoint_inspect(const char *path, ModelInfo *info, Error *err);
 
-/* Loads weights into params for net; every tensor of net must be present with
- * the exact shape. Errors name the file and say what differs (backbone,
- * number of classes, missing tensor, shape). */
+/* checkpoint_open + checkpoint_load: one read of the file. */
 int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err);
 
 typedef struct {
@@ -55,7 +74,8 @@ typedef struct {
 
 int checkpoint_save_state(const char *path, const Net *net, const float *params, const float *momentum,
                           const TrainPosition *pos, Error *err);
-/* Reads the configuration and position only (to rebuild the run before loading tensors). */
+/* Reads the configuration and position only (to rebuild the run before
+ * loading tensors); epoch, batch, step and best_top1 are range-checked. */
 int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err);
 int checkpoint_load_state(const char *path, const Net *net, float *params, float *momentum, Error *err);
 

@@ -6,13 +6,16 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/atomic_file.h"
 
-#define ST_MAX_HEADER (100u << 20)
+#define ST_MAX_HEADER (100u << 20) /* the format's own limit */
 
 static const struct {
     const char *name;
@@ -41,16 +44,35 @@ void st_free(StFile *f) {
 }
 
 static int read_all(StFile *f, const char *path, Error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return error_set(err, "cannot open %s: %s", path, strerror(errno));
-    if (fseek(fp, 0, SEEK_END) != 0) { fclose(fp); return error_set(err, "cannot read %s: not a regular file", path); }
-    long size = ftell(fp);
-    if (size < 0 || fseek(fp, 0, SEEK_SET) != 0) { fclose(fp); return error_set(err, "cannot read %s: not a regular file", path); }
-    f->bytes = xmalloc((size_t)size);
-    f->size = (size_t)size;
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!fp) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        return error_set(err, "cannot open %s: %s", path, strerror(e));
+    }
+    struct stat st;
+    int got_stat = fstat(fileno(fp), &st) == 0;
+    if (!got_stat || !S_ISREG(st.st_mode)) {
+        fclose(fp);
+        return error_set(err, "cannot read %s: %s (a .safetensors file is needed)", path,
+                         got_stat && S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+    }
+    if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2) {
+        fclose(fp);
+        return error_set(err, "cannot read %s: file of %lld bytes is too large", path, (long long)st.st_size);
+    }
+    f->size = (size_t)st.st_size;
+    f->bytes = malloc(f->size ? f->size : 1);
+    if (!f->bytes) {
+        fclose(fp);
+        return error_set(err, "cannot read %s: not enough memory for its %zu bytes", path, f->size);
+    }
     size_t got = fread(f->bytes, 1, f->size, fp);
+    int extra = got == f->size && fgetc(fp) != EOF;
     fclose(fp);
-    if (got != f->size) return error_set(err, "cannot read %s: short read", path);
+    if (got != f->size || extra) return error_set(err, "cannot read %s: it changed size while being read", path);
     return 0;
 }
 
@@ -58,6 +80,11 @@ typedef struct { size_t begin, end; } Range;
 static int cmp_range(const void *a, const void *b) {
     const Range *x = a, *y = b;
     return x->begin < y->begin ? -1 : x->begin > y->begin;
+}
+
+/* A JSON number that is a whole number in [0, max]. */
+static int whole(const cJSON *v, double max) {
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
 }
 
 static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, size_t data_size,
@@ -72,34 +99,70 @@ static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, siz
     int d = -1;
     for (int i = 0; i < N_DTYPES; i++)
         if (DTYPES[i].name && strcmp(dt->valuestring, DTYPES[i].name) == 0) d = i;
-    if (d < 0) return error_set(err, "%s: tensor '%s' has unsupported dtype %s", path, name, dt->valuestring);
+    if (d < 0) return error_set(err, "%s: tensor '%s' has unsupported dtype %.32s", path, name, dt->valuestring);
     t->dtype = (StDtype)d;
     t->ndim = cJSON_GetArraySize(sh);
     if (t->ndim > ST_MAX_DIMS) return error_set(err, "%s: tensor '%s' has %d dimensions (max %d)", path, name, t->ndim, ST_MAX_DIMS);
-    double numel = 1;
+    /* numel, and the product of the non-zero sizes: both stay below
+     * ST_MAX_ELEMENTS, so no product of sizes overflows anywhere later (a
+     * [1e15, 1e15, 0] tensor is empty but useless and refused). */
+    double numel = 1, nonzero = 1;
     int i = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, sh) {
-        if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) || v->valuedouble > 1e15)
-            return error_set(err, "%s: tensor '%s' has an invalid shape", path, name);
+        if (!whole(v, ST_MAX_ELEMENTS)) return error_set(err, "%s: tensor '%s' has an invalid shape", path, name);
         t->shape[i++] = (int64_t)v->valuedouble;
         numel *= v->valuedouble;
+        if (v->valuedouble > 0) nonzero *= v->valuedouble;
+        if (nonzero > ST_MAX_ELEMENTS) return error_set(err, "%s: tensor '%s' is impossibly large", path, name);
     }
-    if (numel > 1e15) return error_set(err, "%s: tensor '%s' is impossibly large", path, name);
     t->numel = (int64_t)numel;
     if (cJSON_GetArraySize(off) != 2) return error_set(err, "%s: tensor '%s' data_offsets must have 2 numbers", path, name);
-    double b = cJSON_GetArrayItem(off, 0)->valuedouble, e = cJSON_GetArrayItem(off, 1)->valuedouble;
-    if (!cJSON_IsNumber(cJSON_GetArrayItem(off, 0)) || !cJSON_IsNumber(cJSON_GetArrayItem(off, 1)) || b < 0 || e < b ||
-        b != floor(b) || e != floor(e) || e > (double)data_size)
+    const cJSON *ob = cJSON_GetArrayItem(off, 0), *oe = cJSON_GetArrayItem(off, 1);
+    if (!whole(ob, (double)data_size) || !whole(oe, (double)data_size) || oe->valuedouble < ob->valuedouble)
         return error_set(err, "%s: tensor '%s' data_offsets [%.0f, %.0f] lie outside the %zu data bytes (file truncated?)",
-                         path, name, b, e, data_size);
-    t->nbytes = (size_t)(e - b);
+                         path, name, cJSON_IsNumber(ob) ? ob->valuedouble : -1.0,
+                         cJSON_IsNumber(oe) ? oe->valuedouble : -1.0, data_size);
+    size_t b = (size_t)ob->valuedouble, e = (size_t)oe->valuedouble;
+    t->nbytes = e - b;
     if ((double)t->nbytes != numel * DTYPES[d].size)
         return error_set(err, "%s: tensor '%s' has %zu bytes but shape and dtype need %.0f", path, name, t->nbytes,
                          numel * DTYPES[d].size);
-    t->data = data + (size_t)b;
+    t->data = data + b;
     t->name = xstrdup(name);
     return 0;
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const StTensor *)a)->name, ((const StTensor *)b)->name);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int read_metadata(StFile *f, const cJSON *item, const char *path, Error *err) {
+    if (f->meta_keys) return error_set(err, "%s: __metadata__ appears twice", path);
+    if (!cJSON_IsObject(item)) return error_set(err, "%s: __metadata__ is not an object", path);
+    int m = cJSON_GetArraySize(item);
+    f->meta_keys = xcalloc((size_t)m, sizeof(char *));
+    f->meta_values = xcalloc((size_t)m, sizeof(char *));
+    const cJSON *kv;
+    cJSON_ArrayForEach(kv, item) {
+        if (!cJSON_IsString(kv)) return error_set(err, "%s: metadata '%s' is not a string", path, kv->string);
+        f->meta_keys[f->n_meta] = xstrdup(kv->string);
+        f->meta_values[f->n_meta++] = xstrdup(kv->valuestring);
+    }
+    /* Duplicate keys would make st_meta's answer depend on their order. */
+    char **sorted = xmalloc(sizeof(char *) * (size_t)(m > 0 ? m : 1));
+    memcpy(sorted, f->meta_keys, sizeof(char *) * (size_t)m);
+    qsort(sorted, (size_t)m, sizeof(char *), cmp_str);
+    int dup = -1;
+    for (int i = 1; i < m && dup < 0; i++)
+        if (strcmp(sorted[i - 1], sorted[i]) == 0) dup = i;
+    int rc = dup < 0 ? 0 : error_set(err, "%s: metadata key '%s' appears twice", path, sorted[dup]);
+    free(sorted);
+    return rc;
 }
 
 int st_read(StFile *f, const char *path, Error *err) {
@@ -126,24 +189,22 @@ int st_read(StFile *f, const char *path, Error *err) {
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
         if (strcmp(item->string, "__metadata__") == 0) {
-            if (!cJSON_IsObject(item)) { error_set(err, "%s: __metadata__ is not an object", path); goto fail; }
-            int m = cJSON_GetArraySize(item);
-            f->meta_keys = xcalloc((size_t)m, sizeof(char *));
-            f->meta_values = xcalloc((size_t)m, sizeof(char *));
-            const cJSON *kv;
-            cJSON_ArrayForEach(kv, item) {
-                if (!cJSON_IsString(kv)) { error_set(err, "%s: metadata '%s' is not a string", path, kv->string); goto fail; }
-                f->meta_keys[f->n_meta] = xstrdup(kv->string);
-                f->meta_values[f->n_meta++] = xstrdup(kv->valuestring);
-            }
+            if (read_metadata(f, item, path, err) != 0) goto fail;
             continue;
         }
-        if (st_find(f, item->string)) { error_set(err, "%s: tensor '%s' appears twice", path, item->string); goto fail; }
         if (parse_tensor(&f->tensors[f->n], item, data, data_size, path, err) != 0) goto fail;
         ranges[f->n].begin = (size_t)(f->tensors[f->n].data - data);
         ranges[f->n].end = ranges[f->n].begin + f->tensors[f->n].nbytes;
         f->n++;
     }
+    /* Sorted by name: duplicates are neighbours and st_find is a binary search
+     * (a header of millions of tiny entries loads in O(n log n)). */
+    qsort(f->tensors, (size_t)f->n, sizeof *f->tensors, cmp_tensor_name);
+    for (int i = 1; i < f->n; i++)
+        if (strcmp(f->tensors[i - 1].name, f->tensors[i].name) == 0) {
+            error_set(err, "%s: tensor '%s' appears twice", path, f->tensors[i].name);
+            goto fail;
+        }
     qsort(ranges, (size_t)f->n, sizeof *ranges, cmp_range);
     for (int i = 1; i < f->n; i++)
         if (ranges[i].begin < ranges[i - 1].end) { error_set(err, "%s: tensors overlap in the data section", path); goto fail; }
@@ -158,9 +219,8 @@ fail:
 }
 
 const StTensor *st_find(const StFile *f, const char *name) {
-    for (int i = 0; i < f->n; i++)
-        if (f->tensors[i].name && strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
-    return NULL;
+    StTensor key = {.name = (char *)name};
+    return f->n > 0 ? bsearch(&key, f->tensors, (size_t)f->n, sizeof key, cmp_tensor_name) : NULL;
 }
 
 const char *st_meta(const StFile *f, const char *key) {

@@ -5,8 +5,9 @@
  * "__metadata__": {string: string}}, then the raw little-endian tensor bytes.
  *
  * Reading validates everything a damaged or hostile file could get wrong
- * (sizes, JSON, dtypes, shapes, offsets inside the data, overlaps) and names
- * the problem and the file. Writing is atomic: temporary file, fsync, rename.
+ * (a folder or other non-file, sizes, JSON, dtypes, shapes, offsets inside
+ * the data, overlaps, duplicate names or metadata) in O(n log n) for n
+ * entries, and names the problem and the file. Writing is atomic: temporary file, fsync, rename.
  */
 #ifndef ALEXNET_SAFETENSORS_H
 #define ALEXNET_SAFETENSORS_H
@@ -17,6 +18,8 @@
 #include "common/util.h"
 
 #define ST_MAX_DIMS 8
+/* Most elements of a tensor (and product of its non-zero sizes): 2^50. */
+#define ST_MAX_ELEMENTS 1125899906842624.0
 
 typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_U8 } StDtype;
 
@@ -35,7 +38,7 @@ typedef struct {
     uint8_t *bytes;           /* the whole file */
     size_t size;
     int n;
-    StTensor *tensors;
+    StTensor *tensors;        /* sorted by name */
     int n_meta;
     char **meta_keys, **meta_values;
 } StFile;
