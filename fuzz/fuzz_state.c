@@ -1,8 +1,9 @@
 /*
  * fuzz_state.c — libFuzzer target: the run-state loader of `train --resume`
  * on arbitrary bytes: checkpoint_read_state_info, then the configuration it
- * carries through config_from_json (and back to JSON), as cmd_train does
- * before it rebuilds the run.
+ * carries through config_from_json and config_validate (and back to JSON), and
+ * the run record (fingerprint, running sums) through run_record_parse, as
+ * cmd_train and the trainer do before they rebuild the run.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "fuzz_file.h"
 #include "io/checkpoint.h"
 #include "train/config.h"
+#include "train/fingerprint.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write_file("state", data, size);
@@ -18,7 +20,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (checkpoint_read_state_info(path, &pos, &err) != 0) return 0;
     TrainConfig c;
     config_defaults(&c);
-    if (config_from_json(&c, pos.config_json, &err) == 0) free(config_to_json(&c));
+    if (config_from_json(&c, pos.config_json, &err) == 0) {
+        config_validate(&c, "state", &err);
+        free(config_to_json(&c));
+    }
+    if (pos.run_json) {
+        RunFingerprint fp;
+        RunSums epoch, window;
+        if (run_record_parse(pos.run_json, &fp, &epoch, &window, &err) == 0)
+            free(run_record_to_json(&fp, &epoch, &window));
+    }
     free(pos.config_json);
+    free(pos.run_json);
     return 0;
 }

@@ -173,3 +173,56 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *cmd
                               "its difference above); stopping", (long long)bad, d->world);
     return 0;
 }
+
+static cJSON *sums_to_json(const RunSums *s) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "loss", s->loss);
+    cJSON_AddNumberToObject(o, "steps", (double)s->steps);
+    cJSON_AddNumberToObject(o, "correct", (double)s->correct);
+    cJSON_AddNumberToObject(o, "seen", (double)s->seen);
+    cJSON_AddNumberToObject(o, "seconds", s->seconds);
+    return o;
+}
+
+static int sums_from_json(const cJSON *o, RunSums *s) {
+    const char *keys[] = {"loss", "steps", "correct", "seen", "seconds"};
+    double v[5];
+    for (int i = 0; i < 5; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || (i != 0 && (x->valuedouble < 0 || x->valuedouble > 9e15)))
+            return -1;
+        v[i] = x->valuedouble;
+    }
+    s->loss = v[0]; s->steps = (int64_t)v[1]; s->correct = (int64_t)v[2]; s->seen = (int64_t)v[3]; s->seconds = v[4];
+    return s->correct <= s->seen ? 0 : -1;
+}
+
+char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const RunSums *window) {
+    cJSON *o = cJSON_CreateObject();
+    CHECK(o, "out of memory writing the run record");
+    char *f = fingerprint_to_json(fp);
+    cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(f));
+    free(f);
+    cJSON_AddItemToObject(o, "epoch_sums", sums_to_json(epoch));
+    cJSON_AddItemToObject(o, "window_sums", sums_to_json(window));
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    CHECK(s, "cJSON_Print failed");
+    return s;
+}
+
+int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, Error *err) {
+    cJSON *o = cJSON_Parse(json);
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "fingerprint");
+    char *fs = cJSON_IsObject(f) ? cJSON_PrintUnformatted(f) : NULL;
+    int rc = -1;
+    if (!fs) error_set(err, "the saved run record is malformed");
+    else if (fingerprint_from_json(fp, fs, err) == 0)
+        rc = sums_from_json(cJSON_GetObjectItemCaseSensitive(o, "epoch_sums"), epoch) ||
+                     sums_from_json(cJSON_GetObjectItemCaseSensitive(o, "window_sums"), window)
+                 ? error_set(err, "the saved running sums are malformed")
+                 : 0;
+    free(fs);
+    cJSON_Delete(o);
+    return rc;
+}

@@ -6,8 +6,9 @@
  * schedule are only meaningful for one global batch and one dataset: resuming
  * a 4-rank run with 2 ranks would shift the batch index, and a rank whose copy
  * of the data lacks one file draws another permutation (samples duplicated or
- * skipped). The fingerprint is saved in the run's state, compared on resume,
- * and compared across ranks at the start of every run.
+ * skipped). The fingerprint is saved in the run's state (with the running
+ * sums of the metrics), compared on resume, and compared across ranks at the
+ * start of every run.
  */
 #ifndef ALEXNET_FINGERPRINT_H
 #define ALEXNET_FINGERPRINT_H
@@ -29,6 +30,20 @@ typedef struct {
     int64_t param_count;
     char backbone[32];
 } RunFingerprint;
+
+/* Sums behind a metrics record: since the last record (window) or over the
+ * epoch. Saved in the state, so records after a resume are exact. */
+typedef struct {
+    double loss;           /* sum of per-step mean losses */
+    int64_t steps;
+    int64_t correct, seen; /* training top-1 over the batches */
+    double seconds;        /* time spent in steps (not in evaluation or saving) */
+} RunSums;
+
+/* The trainer's record in the state ("run" metadata): the fingerprint and
+ * the running sums, as JSON (caller frees) and back (-1 with a message). */
+char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const RunSums *window);
+int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, Error *err);
 
 /* FNV-1a over the class names (with separators). */
 uint64_t fingerprint_classes(char *const *names, int n);

@@ -46,15 +46,6 @@ void run_path(char *buf, size_t len, const char *dir, const char *file) {
     snprintf(buf, len, "%s/%s", dir, file);
 }
 
-/* Sums behind a metrics record: since the last record (window) or over the
- * epoch. Saved in the state, so records after a resume are exact. */
-typedef struct {
-    double loss;           /* sum of per-step mean losses */
-    int64_t steps;
-    int64_t correct, seen; /* training top-1 over the batches */
-    double seconds;        /* time spent in steps (not in evaluation or saving) */
-} Sums;
-
 /* Everything a run holds; released in run_close. */
 typedef struct {
     TrainConfig c;
@@ -80,7 +71,7 @@ typedef struct {
     int epoch;
     int64_t batch, step;
     double best;
-    Sums epoch_sums, window;
+    RunSums epoch_sums, window;
     /* timing */
     double time_base, t_session, end_seconds;
     Progress prog;
@@ -101,61 +92,6 @@ static void report(Run *r, const char *msg) {
 }
 
 /* ------------------------------------------------------------ the state */
-
-static cJSON *sums_to_json(const Sums *s) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "loss", s->loss);
-    cJSON_AddNumberToObject(o, "steps", (double)s->steps);
-    cJSON_AddNumberToObject(o, "correct", (double)s->correct);
-    cJSON_AddNumberToObject(o, "seen", (double)s->seen);
-    cJSON_AddNumberToObject(o, "seconds", s->seconds);
-    return o;
-}
-
-static int sums_from_json(const cJSON *o, Sums *s) {
-    const char *keys[] = {"loss", "steps", "correct", "seen", "seconds"};
-    double v[5];
-    for (int i = 0; i < 5; i++) {
-        const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || (i != 0 && (x->valuedouble < 0 || x->valuedouble > 9e15)))
-            return -1;
-        v[i] = x->valuedouble;
-    }
-    s->loss = v[0]; s->steps = (int64_t)v[1]; s->correct = (int64_t)v[2]; s->seen = (int64_t)v[3]; s->seconds = v[4];
-    return s->correct <= s->seen ? 0 : -1;
-}
-
-/* The trainer's own record in the state: the fingerprint and the sums. */
-static char *run_record_json(const Run *r) {
-    cJSON *o = cJSON_CreateObject();
-    char *fp = fingerprint_to_json(&r->fp);
-    cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
-    free(fp);
-    cJSON_AddItemToObject(o, "epoch_sums", sums_to_json(&r->epoch_sums));
-    cJSON_AddItemToObject(o, "window_sums", sums_to_json(&r->window));
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    CHECK(s, "cJSON_Print failed");
-    return s;
-}
-
-static int run_record_parse(const char *json, RunFingerprint *fp, Sums *epoch_sums, Sums *window, Error *err) {
-    cJSON *o = cJSON_Parse(json);
-    const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "fingerprint");
-    int rc = -1;
-    char *fs = cJSON_IsObject(f) ? cJSON_PrintUnformatted(f) : NULL;
-    if (fs && fingerprint_from_json(fp, fs, err) == 0) {
-        rc = sums_from_json(cJSON_GetObjectItemCaseSensitive(o, "epoch_sums"), epoch_sums) ||
-                     sums_from_json(cJSON_GetObjectItemCaseSensitive(o, "window_sums"), window)
-                 ? error_set(err, "the saved running sums are malformed")
-                 : 0;
-    } else if (!fs) {
-        error_set(err, "the saved run record is malformed");
-    }
-    free(fs);
-    cJSON_Delete(o);
-    return rc;
-}
 
 /* Rank 0 writes the model files of a finished epoch (or an interruption). */
 static int save_model_files(Run *r, int epochs_done, int is_best, Error *err) {
@@ -181,7 +117,8 @@ static int save_state(Run *r, Error *err) {
     char path[4200];
     r->be.vt->get_params(r->be.ctx, r->params);
     r->be.vt->get_momentum(r->be.ctx, r->momentum);
-    TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c), run_record_json(r)};
+    TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c),
+                         run_record_to_json(&r->fp, &r->epoch_sums, &r->window)};
     run_path(path, sizeof path, r->c.out_dir, STATE_FILE);
     int rc = checkpoint_save_state(path, &r->net, r->params, r->momentum, &pos, err);
     free(pos.config_json);
@@ -450,7 +387,7 @@ static void run_close(Run *r) {
 
 /* ------------------------------------------------------------ one epoch */
 
-static void add_sums(Sums *s, double loss, double correct, double seen, double seconds) {
+static void add_sums(RunSums *s, double loss, double correct, double seen, double seconds) {
     s->loss += loss;
     s->steps++;
     s->correct += (int64_t)correct;
@@ -460,7 +397,7 @@ static void add_sums(Sums *s, double loss, double correct, double seen, double s
 
 /* A step record from the window, which then starts afresh. */
 static void log_window(Run *r, double lr) {
-    Sums *w = &r->window;
+    RunSums *w = &r->window;
     if (w->steps == 0) return;
     MetricRecord m = {0, r->step, r->epoch + 1, w->loss / (double)w->steps, lr,
                       w->seconds > 0 ? (double)w->steps * (double)r->img_global / w->seconds : 0.0,
@@ -564,7 +501,7 @@ static int run_end_epoch(Run *r, Error *err) {
     double val_loss = ev.images ? ev.loss_sum / (double)ev.images : NAN;
     int is_best = r->have_val && top1 > r->best;
     if (is_best) r->best = top1;
-    const Sums *e = &r->epoch_sums;
+    const RunSums *e = &r->epoch_sums;
     double mean_loss = e->steps ? e->loss / (double)e->steps : NAN;
     double train_top1 = e->seen ? (double)e->correct / (double)e->seen : -1;
     double img_s = e->seconds > 0 ? (double)e->steps * (double)r->img_global / e->seconds : 0.0;
