@@ -292,19 +292,24 @@ def group_interop(tmp):
     check(ok, f"a torchvision safetensors file loads and gives torchvision's probabilities (|diff| < 1e-4) {se[-300:]}")
 
 
-def main():
-    global BIN
-    BIN = os.path.abspath(sys.argv[1])
-    group = sys.argv[2]
-    tmp = tempfile.mkdtemp(prefix=f"alexnet-cli-{group}-")
+def run_group(groups, name, prefix):
+    """Runs one test group in a fresh temporary folder, then exits 1 if any check failed."""
+    tmp = tempfile.mkdtemp(prefix=f"alexnet-{prefix}-{name}-")
     try:
-        {"basic": group_basic, "resume": group_resume, "checkpoints": group_checkpoints, "interop": group_interop}[group](tmp)
+        groups[name](tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if FAILS:
         print(f"{len(FAILS)} check(s) FAILED")
         sys.exit(1)
     print("all checks passed")
+
+
+def main():
+    global BIN
+    BIN = os.path.abspath(sys.argv[1])
+    run_group({"basic": group_basic, "resume": group_resume, "checkpoints": group_checkpoints,
+               "interop": group_interop}, sys.argv[2], "cli")
 
 
 if __name__ == "__main__":

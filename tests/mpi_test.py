@@ -22,13 +22,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 
 import torch
 
 import st_write
-from cli_test import make_dataset, check, FAILS
+from cli_test import check, make_dataset, run_group
 
 BIN = MPIEXEC = None
 
@@ -198,16 +197,8 @@ def main():
     global BIN, MPIEXEC
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
-    tmp = tempfile.mkdtemp(prefix=f"alexnet-mpi-{group}-")
-    try:
-        {"equivalence": group_equivalence, "eval": group_eval, "failure": group_failure,
-         "contract": group_contract}[group](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print(f"{len(FAILS)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
+    run_group({"equivalence": group_equivalence, "eval": group_eval, "failure": group_failure,
+               "contract": group_contract}, group, "mpi")
 
 
 if __name__ == "__main__":

@@ -24,11 +24,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import xml.etree.ElementTree as ET
 
 import st_write
-from cli_test import FAILS, check, make_dataset, tensors_equal
+from cli_test import check, make_dataset, run_group, tensors_equal
 
 BIN = None
 
@@ -288,16 +287,8 @@ def group_help(tmp):
 def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
-    group = sys.argv[2]
-    tmp = tempfile.mkdtemp(prefix=f"alexnet-train-{group}-")
-    try:
-        {"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help}[group](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print(f"{len(FAILS)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
+    run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help},
+              sys.argv[2], "train")
 
 
 if __name__ == "__main__":
