@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -18,6 +18,7 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
   effective typed configuration; curves.svg is well-formed XML for any folder
   name; --save_best 0.
 - help: every default `train --help` prints is the one a run uses.
+- finetune: --pretrained made for other classes loads all but the last layer.
 """
 import json
 import os
@@ -284,10 +285,49 @@ def group_help(tmp):
     check(printed.get("dropout") == "-1" and cfg["dropout"] == 0.35, "--dropout -1 resolves to the backbone's 0.35")
 
 
+def group_finetune(tmp):
+    """--pretrained for other classes: a 1000-class torchvision file trains on
+    a 3-class folder with everything but classifier.6 loaded (with lr 0 the
+    loaded tensors stay bit-identical) and classifier.6 initialised as the
+    backbone's (N(0, 0.01), zero bias); a file for the same classes loads whole."""
+    import torch
+    import torchvision
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=8)
+    torch.manual_seed(0)
+    tv = torchvision.models.alexnet(num_classes=1000).state_dict()
+    src = os.path.join(tmp, "tv1000.safetensors")
+    st_write.save(src, tv)
+    out = os.path.join(tmp, "ft")
+    rc, so, se = run(base_args(train, out, ["--pretrained", src, "--max_epoch", "1", "--lr", "0", "--weight_decay", "0"]))
+    check(rc == 0 and "fine-tuning" in so and "1000" in so and "classifier.6." in so,
+          f"a 1000-class file fine-tunes on 3 classes and says so (rc={rc}) {so[-400:]} {se[-300:]}")
+    got = st_write.load(os.path.join(out, "last.safetensors"))[0] if rc == 0 else {}
+    same = all(bool((got[k] == tv[k]).all()) for k in tv if not k.startswith("classifier.6.")) if got else False
+    check(same, "every tensor but classifier.6 is the file's, bit for bit (lr 0)")
+    w = got.get("classifier.6.weight")
+    check(w is not None and tuple(w.shape) == (3, 4096) and 0.008 < w.std().item() < 0.012
+          and bool((got["classifier.6.bias"] == 0).all()), "classifier.6 is new: 3 x 4096, std ~0.01, zero bias")
+    # our own 3-class file: same classes load whole; other class names re-initialise the head
+    out2 = os.path.join(tmp, "ft2")
+    rc, so, se = run(base_args(train, out2, ["--pretrained", os.path.join(out, "last.safetensors"), "--max_epoch", "1",
+                                             "--lr", "0", "--weight_decay", "0"]))
+    got2 = st_write.load(os.path.join(out2, "last.safetensors"))[0] if rc == 0 else {}
+    check(rc == 0 and "fine-tuning" not in so and got2 and all(bool((got2[k] == got[k]).all()) for k in got),
+          f"a file for the same classes loads whole (rc={rc}) {se[-300:]}")
+    other = os.path.join(tmp, "other")
+    for i, name in enumerate(("cat", "dog", "emu")):
+        shutil.copytree(os.path.join(train, f"class_{i}"), os.path.join(other, name))
+    rc, so, se = run(base_args(other, os.path.join(tmp, "ft3"), ["--pretrained", os.path.join(out, "last.safetensors"),
+                                                              "--max_epoch", "1"]))
+    check(rc == 0 and "other names" in so, f"same class count, other names: the head is replaced (rc={rc}) {so[-300:]}")
+
+
 def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
-    run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help},
+    run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help,
+               "finetune": group_finetune},
               sys.argv[2], "train")
 
 

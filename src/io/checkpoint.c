@@ -154,25 +154,30 @@ int checkpoint_inspect(const char *path, ModelInfo *info, Error *err) {
     return 0;
 }
 
+/* The tensor `name` of f exists with p's shape and a floating-point dtype. */
+static int match_one(const StFile *f, const ParamTensor *p, const char *name, Error *err) {
+    const StTensor *s = st_find(f, name);
+    if (!s) return error_set(err, "%s: tensor '%s' is missing", f->path, name);
+    int same = s->ndim == p->ndim;
+    for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
+    if (!same) {
+        char want[64] = "", got[200] = "";
+        for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->shape[d]);
+        for (int d = 0; d < s->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)s->shape[d]);
+        return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name, s->ndim ? got : "(scalar)", want);
+    }
+    if (s->dtype != ST_F32 && s->dtype != ST_F16 && s->dtype != ST_BF16 && s->dtype != ST_F64)
+        return error_set(err, "%s: tensor '%s' has dtype %s; a floating-point tensor is needed", f->path, name,
+                         st_dtype_name(s->dtype));
+    return 0;
+}
+
 /* Every tensor of net under prefix is present, floating point, with net's shape. */
 static int match_named(const StFile *f, const Net *net, const char *prefix, Error *err) {
     for (int t = 0; t < net->n_params; t++) {
-        const ParamTensor *p = &net->params[t];
         char name[80];
-        snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        const StTensor *s = st_find(f, name);
-        if (!s) return error_set(err, "%s: tensor '%s' is missing", f->path, name);
-        int same = s->ndim == p->ndim;
-        for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
-        if (!same) {
-            char want[64] = "", got[200] = "";
-            for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->shape[d]);
-            for (int d = 0; d < s->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)s->shape[d]);
-            return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name, s->ndim ? got : "(scalar)", want);
-        }
-        if (s->dtype != ST_F32 && s->dtype != ST_F16 && s->dtype != ST_BF16 && s->dtype != ST_F64)
-            return error_set(err, "%s: tensor '%s' has dtype %s; a floating-point tensor is needed", f->path, name,
-                             st_dtype_name(s->dtype));
+        snprintf(name, sizeof name, "%s%s", prefix, net->params[t].name);
+        if (match_one(f, &net->params[t], name, err) != 0) return -1;
     }
     return 0;
 }
@@ -201,6 +206,25 @@ int checkpoint_match(const ModelFile *m, const Net *net, Error *err) {
 int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *err) {
     if (checkpoint_match(m, net, err) != 0) return -1;
     return load_named(&m->st, net, "", params, err);
+}
+
+int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, const char *skip_prefix, Error *err) {
+    const ModelInfo *info = &m->info;
+    if (strcmp(info->backbone, net->backbone) != 0 &&
+        !(strcmp(net->backbone, "alexnet_2012") != 0 && strcmp(info->backbone, "alexnet_2012") != 0))
+        return error_set(err, "%s holds a %s; this model is a %s", m->st.path, info->backbone, net->backbone);
+    size_t skip = strlen(skip_prefix);
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        if (strncmp(p->name, skip_prefix, skip) == 0) continue;
+        if (match_one(&m->st, p, p->name, err) != 0) return -1;
+    }
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        if (strncmp(p->name, skip_prefix, skip) == 0) continue;
+        if (st_to_f32(st_find(&m->st, p->name), params + p->offset, err) != 0) return -1;
+    }
+    return 0;
 }
 
 int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err) {

@@ -156,6 +156,34 @@ static int open_data(Run *r, Error *err) {
     return 0;
 }
 
+/* --pretrained: the whole model when it was made for these classes; for
+ * other classes (another count, or other names) everything but the last
+ * layer, which keeps the backbone's initialisation — fine-tuning. */
+static int load_pretrained(Run *r, Error *err) {
+    const TrainConfig *c = &r->c;
+    ModelFile m;
+    if (checkpoint_open(c->pretrained, &m, err) != 0) return -1;
+    const ModelInfo *info = &m.info;
+    int same = info->num_classes == r->train.n_classes;
+    for (int i = 0; same && i < info->n_classes_named && i < r->train.n_classes; i++) same = strcmp(info->class_names[i], r->train.classes[i]) == 0;
+    int rc;
+    if (same) {
+        rc = checkpoint_load(&m, &r->net, r->params, err);
+    } else {
+        const ParamTensor *head = &r->net.params[r->net.n_params - 1];
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "%.*s", (int)(strrchr(head->name, '.') - head->name + 1), head->name);
+        rc = checkpoint_load_except(&m, &r->net, r->params, prefix, err);
+        if (rc == 0 && r->is0)
+            printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %s layer is replaced by a new one "
+                   "(initialised as the backbone's), everything else is loaded\n", c->pretrained, info->num_classes,
+                   info->n_classes_named ? "named " : "", r->train.n_classes,
+                   info->num_classes == r->train.n_classes ? " with other names" : "", prefix);
+    }
+    checkpoint_close(&m);
+    return rc;
+}
+
 static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     TrainConfig *c = &r->c;
     if (net_build(&r->net, c->backbone, r->train.n_classes, c->image_size, (float)c->dropout, err) != 0) return -1;
@@ -178,9 +206,8 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
         run_path(path, sizeof path, c->out_dir, STATE_FILE);
         return checkpoint_load_state(path, &r->net, r->params, r->momentum, err);
     }
-    if (c->pretrained[0]) return checkpoint_load_params(c->pretrained, &r->net, r->params, err);
     net_init_params(&r->net, r->params, c->seed);
-    return 0;
+    return c->pretrained[0] ? load_pretrained(r, err) : 0;
 }
 
 static int open_loaders(Run *r, Error *err) {
