@@ -158,6 +158,7 @@ static void loss_panel(Buf *b, const Series *s) {
     Axes a = {0, 1, 0, 1, TOP};
     if (s->ns > 0) {
         range(s->step, s->ns, &a.x0, &a.x1);
+        a.x0 = 0; /* the run starts at step 0, whatever was logged first */
         double lo, hi;
         range(s->loss, s->ns, &lo, &a.y1);
         if (s->nv > 0) { range(s->vloss, s->nv, &lo, &hi); if (hi > a.y1) a.y1 = hi; }
@@ -196,13 +197,14 @@ static void accuracy_panel(Buf *b, const Series *s) {
     polyline(b, &e, s->tepoch, s->ttop1, s->nt, "#2ca02c", "stroke-dasharray='2,3'", 0);
     markers(b, &e, s->epoch, s->top1, s->ne, "#2ca02c");
     markers(b, &e, s->epoch, s->top5, s->ne, "#9467bd");
+    markers(b, &e, s->tepoch, s->ttop1, s->nt, "#98df8a");
     int y = e.top - 8;
     if (s->ne > 0)
         put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>validation top-1 %.2f%%</text>"
                "<text x='%d' y='%d' font-size='12' fill='#9467bd'>validation top-5 %.2f%%</text>\n",
             LEFT, y, 100 * s->top1[s->ne - 1], LEFT + 180, y, 100 * s->top5[s->ne - 1]);
     if (s->nt > 0)
-        put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%%</text>\n",
+        put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%% (light dots)</text>\n",
             LEFT + 360, y, 100 * s->ttop1[s->nt - 1]);
     if (s->ne == 0)
         put(b, "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet (--val_dir)</text>\n",
