@@ -12,13 +12,13 @@
  */
 #include "data/jpeg_decode.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jpeglib.h>
-#include <math.h>
 
 /* Like TurboJPEG's TJFLAG_LIMITSCANS: a progressive file with thousands of
  * tiny scans can keep a decoder busy for minutes. */
@@ -213,7 +213,7 @@ static void read_region(JpegDecoder *d, int scale_num, int x0, int y0, int x1, i
 
 int jpeg_decoder_read(JpegDecoder *d, int scale_num, int x0, int y0, int x1, int y1, Pixels *out, Error *err) {
     CHECK(d->active, "jpeg_decoder_read without an open image");
-    CHECK(scale_num >= 1 && scale_num <= 8, "bad JPEG scale %d/8", scale_num); /* callers pass 1..8 */
+    CHECK(scale_num >= 1 && scale_num <= 8, "bad JPEG scale %d/8", scale_num);
     if (setjmp(d->jb)) {
         close_image(d);
         return error_set(err, "%s", d->msg);
