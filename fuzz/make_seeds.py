@@ -131,6 +131,18 @@ state = safetensors(model_tensors("model.") + model_tensors("momentum."), state_
 put("state", "train_state.safetensors", state)
 put("state", "fresh_state.safetensors", safetensors([], dict(state_meta, best_top1="-1", batch="0")))
 put("safetensors", "train_state.safetensors", state)
+# the current form: numbers as numbers, and the run record (fingerprint, running sums)
+typed = {k: (int(v) if isinstance(v, str) and v.isdigit() else v) for k, v in config.items() if k != "eval_batch_size"}
+typed.update(T_max=3, save_best=1, data_dir="/data/train", val_dir="/data/val")
+run_record = {"fingerprint": {"world_size": 2, "global_batch": 16, "train_images": 48,
+                              "train_files_hash": "0123456789abcdef", "num_classes": 3,
+                              "classes_hash": "fedcba9876543210", "val_images": -1,
+                              "val_files_hash": "0000000000000000", "param_count": 57016131, "backbone": "alexnet"},
+              "epoch_sums": {"loss": 3.3, "steps": 3, "correct": 10, "seen": 48, "seconds": 1.5},
+              "window_sums": {"loss": 1.1, "steps": 1, "correct": 4, "seen": 16, "seconds": 0.5}}
+put("state", "train_state_run.safetensors",
+    safetensors(model_tensors("model.") + model_tensors("momentum."),
+                dict(state_meta, config=json.dumps(typed), run=json.dumps(run_record))))
 
 
 def idx(dims, data):
