@@ -8,7 +8,7 @@
 #      exactly `install-deps.sh --list --release RELEASE test` (the one list).
 #   2. The repository's files (tracked and untracked-but-not-ignored) copied in.
 #   3. Inside it, as root, in a chroot with no network (unshare --net) and
-#      private mounts: `make build` (the install step finds nothing missing),
+#      private mounts (scripts/in-root.sh): `make build` (the install step finds nothing missing),
 #      a short real job (prepare synthetic, a one-epoch train, eval --json,
 #      predict --json), then the README's `make test` on the quick subset
 #      labelled "fresh" (one test per dependency of the suite), optimised and
@@ -112,17 +112,7 @@ for release in "${releases[@]}"; do
   done
   say "building and running inside (chroot, no network)"
   set +e
-  unshare --mount --net --fork bash -c '
-    set -e
-    root=$1; shift
-    mount --make-rprivate /
-    mount -t proc proc "$root/proc"
-    mount --rbind /dev "$root/dev"
-    mount --rbind /sys "$root/sys"
-    mount -t tmpfs tmpfs "$root/dev/shm"
-    ip link set lo up   # Open MPI: its launcher reaches the ranks over loopback TCP
-    exec chroot "$root" /bin/bash -c "$1"
-  ' check "$root" "$inside"
+  scripts/in-root.sh "$root" "$inside"
   rc=$?
   set -e
   if [ $rc -eq 0 ]; then

@@ -32,7 +32,22 @@ if [ -z "$release" ]; then
   release=$( (. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)
 fi
 
-# --- the lists. Names that differ between releases are spelled out per release.
+# --- the lists. Every name exists in both releases under the same name
+# (trixie checked 2026-12-01: `mmdebstrap --variant=minbase --include=<the
+# test list> trixie ROOT`, and `apt-cache policy` there for fuzz and check),
+# so one list serves both; a name that ever differs goes into the case on
+# $release below. What differs is what the names bring:
+#   package               Debian 12 bookworm     Debian 13 trixie
+#   gcc, cmake            12.2, 3.25             14.2, 3.31
+#   libdnnl-dev           2.6.3 (libdnnl2)       3.7.2 (libdnnl3.6): the 3.x C API,
+#                                                handled in src/backend/dnnl/dnnl_compat.c
+#   libopenmpi-dev        4.1.4                  5.0.7
+#   libjpeg62-turbo-dev   2.1.5                  2.1.5
+#   libpng-dev, libcjson-dev  1.6.39, 1.7.15     1.6.48, 1.7.18
+#   python3               3.11                   3.13
+#   python3-torch, -torchvision  1.13.1, 0.14.1  2.6.0, 0.21.0
+#   python3-numpy, -pil   1.24, 9.4              2.2, 11.1
+#   clang (fuzz)          14                     19
 build=(make build-essential cmake pkg-config zlib1g-dev
        libjpeg62-turbo-dev libpng-dev libcjson-dev   # images and JSON (required)
        libdnnl-dev                                    # fast CPU backend (optional part)

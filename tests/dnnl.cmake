@@ -1,11 +1,11 @@
-# oneDNN backend tests. test_dnnl_ops / test_dnnl_net (registered by the glob
+# oneDNN backend tests. test_dnnl_ops / test_dnnl_net / test_dnnl_compat (registered by the glob
 # in CMakeLists.txt) exit 77, skipped, when the build has no dnnl backend.
 # oneDNN picks its kernels by the CPU's ISA: on AVX-512 machines the default
-# run uses the AVX-512 kernels (and Winograd for the 3x3 convolutions); the
+# run uses the AVX-512 kernels (and, on oneDNN 2.x, Winograd for the 3x3 convolutions); the
 # *_avx2 runs repeat the op-by-op test and the 2012 golden test capped at
 # AVX2 (direct kernels only, GEMM first layer), so both kernel families are
 # checked on whatever CPU runs the tests.
-foreach(t test_dnnl_ops test_dnnl_net)
+foreach(t test_dnnl_ops test_dnnl_net test_dnnl_compat)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77 LABELS dnnl)
   endif()

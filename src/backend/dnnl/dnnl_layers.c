@@ -24,7 +24,7 @@ static float scratch_placeholder;
 
 /* --- memory objects, primitives ------------------------------------------ */
 
-static dnnl_memory_t mem(DnnlPlan *p, const dnnl_memory_desc_t *md, const void *ptr) {
+static dnnl_memory_t mem(DnnlPlan *p, Md md, const void *ptr) {
     CHECK(ptr, "oneDNN plan: memory without a buffer");
     if (p->n_mems == p->cap_mems) {
         p->cap_mems = p->cap_mems ? 2 * p->cap_mems : 64;
@@ -42,55 +42,46 @@ static dnnl_memory_t mem(DnnlPlan *p, const dnnl_memory_desc_t *md, const void *
 /* Creates the primitive of pd into e and binds its scratchpad (if any). */
 static void prim_make(DnnlPlan *p, DnnlExec *e, const_dnnl_primitive_desc_t pd) {
     DNNL_CHECK(dnnl_primitive_create(&e->prim, pd));
-    dnnl_memory_desc_t smd = pd_md(pd, dnnl_query_scratchpad_md);
-    size_t sb = md_bytes(&smd);
+    Md smd = md_query(&p->mds, pd, dnnl_query_scratchpad_md);
+    size_t sb = md_size(smd);
     if (!sb) return;
     if (sb > p->scratch_bytes) p->scratch_bytes = sb;
-    dnnl_memory_t m = mem(p, &smd, SCRATCH_PLACEHOLDER);
+    dnnl_memory_t m = mem(p, smd, SCRATCH_PLACEHOLDER);
     p->scratch_mems = realloc(p->scratch_mems, (size_t)(p->n_scratch + 1) * sizeof *p->scratch_mems);
     CHECK(p->scratch_mems, "out of memory");
     p->scratch_mems[p->n_scratch++] = m;
     exec_add(e, DNNL_ARG_SCRATCHPAD, m);
 }
 
-static dnnl_primitive_desc_t pd_make(DnnlPlan *p, const void *op_desc, int relu, const_dnnl_primitive_desc_t hint) {
-    dnnl_primitive_desc_t pd;
-    DNNL_CHECK(dnnl_primitive_desc_create(&pd, op_desc, relu ? p->attr_relu : p->attr, p->engine, hint));
-    return pd;
-}
-
 /* A reorder src_md@src -> dst_md@dst into e. */
-static void reorder_make(DnnlPlan *p, DnnlExec *e, const dnnl_memory_desc_t *src_md, const void *src,
-                         const dnnl_memory_desc_t *dst_md, void *dst) {
+static void reorder_make(DnnlPlan *p, DnnlExec *e, Md src_md, const void *src, Md dst_md, void *dst) {
     dnnl_primitive_desc_t pd;
-    DNNL_CHECK(dnnl_reorder_primitive_desc_create(&pd, src_md, p->engine, dst_md, p->engine, p->attr));
+    DNNL_CHECK(pd_reorder(&pd, p->engine, src_md, dst_md, p->attr));
     prim_make(p, e, pd);
     exec_add(e, DNNL_ARG_FROM, mem(p, src_md, src));
     exec_add(e, DNNL_ARG_TO, mem(p, dst_md, dst));
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
 }
 
-static float *buf_alloc(const dnnl_memory_desc_t *md) { return xaligned_alloc(md_bytes(md)); }
+static float *buf_alloc(Md md) { return xaligned_alloc(md_size(md)); }
 
 static void impl_copy(char *dst, size_t len, const_dnnl_primitive_desc_t pd) { snprintf(dst, len, "%s", pd_impl(pd)); }
 
 /* --- shapes ---------------------------------------------------------------- */
 
-static dnnl_memory_desc_t in_plain(const DnnlPlan *p, const Layer *l) { return md4(p->B, l->in_c, l->in_h, l->in_w, dnnl_nchw); }
-static dnnl_memory_desc_t out_plain(const DnnlPlan *p, const Layer *l) { return md4(p->B, l->out_c, l->out_h, l->out_w, dnnl_nchw); }
+static Md in_plain(DnnlPlan *p, const Layer *l) { return md4(&p->mds, p->B, l->in_c, l->in_h, l->in_w, dnnl_nchw); }
+static Md out_plain(DnnlPlan *p, const Layer *l) { return md4(&p->mds, p->B, l->out_c, l->out_h, l->out_w, dnnl_nchw); }
 
 /* Conv weights as torchvision stores them: OIHW, or GOIHW for groups (the same bytes). */
-static dnnl_memory_desc_t conv_w_md(const Layer *l, dnnl_format_tag_t tag_any_or_plain) {
-    dnnl_memory_desc_t md;
+static Md conv_w_md(DnnlPlan *p, const Layer *l, dnnl_format_tag_t tag_any_or_plain) {
     int G = l->groups, O = l->out_c, I = l->in_c, K = l->kernel;
+    int any = tag_any_or_plain == dnnl_format_tag_any;
     if (G == 1) {
-        dnnl_dims_t d = {O, I, K, K};
-        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, tag_any_or_plain == dnnl_format_tag_any ? tag_any_or_plain : dnnl_oihw));
-    } else {
-        dnnl_dims_t d = {G, O / G, I / G, K, K};
-        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 5, d, dnnl_f32, tag_any_or_plain == dnnl_format_tag_any ? tag_any_or_plain : dnnl_goihw));
+        dnnl_dim_t d[4] = {O, I, K, K};
+        return md_new(&p->mds, 4, d, any ? dnnl_format_tag_any : dnnl_oihw);
     }
-    return md;
+    dnnl_dim_t d[5] = {G, O / G, I / G, K, K};
+    return md_new(&p->mds, 5, d, any ? dnnl_format_tag_any : dnnl_goihw);
 }
 
 static void conv_geometry(const DLayer *d, dnnl_dims_t strides, dnnl_dims_t pad_l, dnnl_dims_t pad_r) {
@@ -101,37 +92,58 @@ static void conv_geometry(const DLayer *d, dnnl_dims_t strides, dnnl_dims_t pad_
 }
 
 /* The weights' desc: torchvision's OIHW/GOIHW, or [O, Cs, ks, ks] in space-to-depth form. */
-static dnnl_memory_desc_t conv_weights(const DLayer *d, dnnl_format_tag_t tag) {
-    if (!d->s2d) return conv_w_md(d->l, tag);
+static Md conv_weights(DnnlPlan *p, const DLayer *d, dnnl_format_tag_t tag) {
+    if (!d->s2d) return conv_w_md(p, d->l, tag);
     S2dGeom g = dnnl_s2d_geom(d->l);
-    return md4(d->l->out_c, g.Cs, g.ks, g.ks, tag == dnnl_format_tag_any ? tag : dnnl_oihw);
+    return md4(&p->mds, d->l->out_c, g.Cs, g.ks, g.ks, tag == dnnl_format_tag_any ? tag : dnnl_oihw);
 }
 
-/* 3x3 stride-1 convolutions try Winograd F(4x4, 3x3) first (oneDNN has it
- * for fp32 on AVX-512: 2.25x fewer multiplies; training 61 vs 48 img/s at
+/* 3x3 stride-1 convolutions try Winograd F(4x4, 3x3) first (oneDNN 2.x has
+ * it for fp32 on AVX-512: 2.25x fewer multiplies; training 61 vs 48 img/s at
  * 224 px on this project's CPU); shapes it does not implement, CPUs without
- * AVX-512 and ALEXNET_DNNL_WINOGRAD=0 use the direct kernels. */
+ * AVX-512, oneDNN 3.2 and later on x64 (which removed it) and
+ * ALEXNET_DNNL_WINOGRAD=0 use the direct kernels. */
 static int wino_candidate(const DLayer *d) {
     const char *e = getenv("ALEXNET_DNNL_WINOGRAD");
     return d->l->kernel == 3 && d->l->stride == 1 && !d->s2d && !(e && strcmp(e, "0") == 0);
 }
 
-/* A conv pd with alg d->alg, falling back to direct when oneDNN has no Winograd for it. */
-static dnnl_primitive_desc_t conv_pd(DnnlPlan *p, DLayer *d, dnnl_convolution_desc_t *cd, int relu,
+typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } ConvPass;
+
+static dnnl_status_t conv_pd_try(DnnlPlan *p, const DLayer *d, ConvPass pass, dnnl_alg_kind_t alg,
+                                 dnnl_primitive_desc_t *pd, Md src, Md w, Md b, Md dst,
+                                 const_dnnl_primitive_desc_t hint) {
+    dnnl_dims_t st, pl, pr;
+    conv_geometry(d, st, pl, pr);
+    switch (pass) {
+    case CONV_FWD:
+        return pd_conv_fwd(pd, p->engine, alg, src, w, b, dst, st, pl, pr, d->fused_relu ? p->attr_relu : p->attr);
+    case CONV_BWD_DATA:
+        return pd_conv_bwd_data(pd, p->engine, alg, src, w, dst, st, pl, pr, hint, p->attr);
+    default:
+        return pd_conv_bwd_weights(pd, p->engine, alg, src, w, b, dst, st, pl, pr, hint, p->attr);
+    }
+}
+
+/* A conv pd of one pass (src/w/b/dst are the diff descs where the pass
+ * computes those) with alg d->alg, falling back to direct when oneDNN has no
+ * Winograd for it; a forward that falls back sets d->alg to direct. */
+static dnnl_primitive_desc_t conv_pd(DnnlPlan *p, DLayer *d, ConvPass pass, Md src, Md w, Md b, Md dst,
                                      const_dnnl_primitive_desc_t hint) {
     dnnl_primitive_desc_t pd;
     if (d->alg == dnnl_convolution_winograd) {
-        if (dnnl_primitive_desc_create(&pd, cd, relu ? p->attr_relu : p->attr, p->engine, hint) == dnnl_success) return pd;
-        cd->alg_kind = dnnl_convolution_direct;
+        if (conv_pd_try(p, d, pass, d->alg, &pd, src, w, b, dst, hint) == dnnl_success) return pd;
+        if (pass == CONV_FWD) d->alg = dnnl_convolution_direct;
     }
-    return pd_make(p, cd, relu, hint);
+    DNNL_CHECK(conv_pd_try(p, d, pass, dnnl_convolution_direct, &pd, src, w, b, dst, hint));
+    return pd;
 }
 
-static dnnl_memory_desc_t conv_src_any(const DnnlPlan *p, const DLayer *d) {
+static Md conv_src_any(DnnlPlan *p, const DLayer *d) {
     const Layer *l = d->l;
-    if (!d->s2d) return md4(p->B, l->in_c, l->in_h, l->in_w, dnnl_format_tag_any);
+    if (!d->s2d) return md4(&p->mds, p->B, l->in_c, l->in_h, l->in_w, dnnl_format_tag_any);
     S2dGeom g = dnnl_s2d_geom(l);
-    return md4(p->B, g.Cs, g.Hs, g.Ws, dnnl_format_tag_any);
+    return md4(&p->mds, p->B, g.Cs, g.Hs, g.Ws, dnnl_format_tag_any);
 }
 
 static int lrn_native(const Layer *l) { return l->lrn_size % 2 == 1; }
@@ -145,53 +157,41 @@ typedef struct {
 
 /* Forward pd of layer i given its incoming layout amd[i] (unset for i == 0:
  * the layer picks the input layout). Sets src_md/dst_md. */
-static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, const dnnl_memory_desc_t *in_md) {
+static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     const Layer *l = d->l;
+    MdPool *mds = &p->mds;
     int B = p->B;
     switch (l->kind) {
     case LAYER_CONV: {
-        dnnl_memory_desc_t src = conv_src_any(p, d);
-        dnnl_memory_desc_t dst = md4(B, l->out_c, l->out_h, l->out_w, dnnl_format_tag_any);
-        dnnl_memory_desc_t w = conv_weights(d, dnnl_format_tag_any), b = md1(l->out_c);
-        dnnl_dims_t st, pl, pr;
-        conv_geometry(d, st, pl, pr);
-        dnnl_convolution_desc_t cd;
+        Md dst = md4(mds, B, l->out_c, l->out_h, l->out_w, dnnl_format_tag_any);
         d->alg = wino_candidate(d) ? dnnl_convolution_winograd : dnnl_convolution_direct;
-        DNNL_CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, d->alg,
-                                                      &src, &w, &b, &dst, st, pl, pr));
-        ps->fwd = conv_pd(p, d, &cd, d->fused_relu, NULL);
-        if (cd.alg_kind != d->alg) d->alg = dnnl_convolution_direct;
-        d->src_md = pd_md(ps->fwd, dnnl_query_src_md);
-        d->dst_md = pd_md(ps->fwd, dnnl_query_dst_md);
-        if (d->dst_md.format_desc.blocking.inner_nblks == 0 && p->native_block) {
+        ps->fwd = conv_pd(p, d, CONV_FWD, conv_src_any(p, d), conv_weights(p, d, dnnl_format_tag_any),
+                          md1(mds, l->out_c), dst, NULL);
+        d->src_md = pd_md(mds, ps->fwd, dnnl_query_src_md);
+        d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
+        if (md_layout(d->dst_md).inner_nblks == 0 && p->native_block) {
             /* A plain output means im2col GEMM (the 3-channel first layer on
              * AVX2, where no direct kernel takes a plain input). Its output is
              * reordered to the blocked layout so pooling and the weight
              * gradient run the direct kernels (4x faster there). */
             d->raw_md = d->dst_md;
-            d->dst_md = md4(B, l->out_c, l->out_h, l->out_w, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
+            d->dst_md = md4(mds, B, l->out_c, l->out_h, l->out_w, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
         }
         break;
     }
     case LAYER_MAXPOOL: {
-        dnnl_memory_desc_t dst = md4(B, l->out_c, l->out_h, l->out_w, dnnl_format_tag_any);
-        dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel}, dil = {0, 0}, pad = {0, 0};
-        dnnl_pooling_v2_desc_t pd;
-        DNNL_CHECK(dnnl_pooling_v2_forward_desc_init(&pd, dnnl_forward_training, dnnl_pooling_max, in_md, &dst,
-                                                     st, k, dil, pad, pad));
-        ps->fwd = pd_make(p, &pd, 0, NULL);
-        d->src_md = *in_md;
-        d->dst_md = pd_md(ps->fwd, dnnl_query_dst_md);
+        Md dst = md4(mds, B, l->out_c, l->out_h, l->out_w, dnnl_format_tag_any);
+        dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
+        DNNL_CHECK(pd_maxpool_fwd(&ps->fwd, p->engine, in_md, dst, st, k, p->attr));
+        d->src_md = in_md;
+        d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
         break;
     }
     case LAYER_LRN:
         if (lrn_native(l)) {
-            dnnl_lrn_desc_t ld;
-            DNNL_CHECK(dnnl_lrn_forward_desc_init(&ld, dnnl_forward_training, dnnl_lrn_across_channels, in_md,
-                                                  l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k));
-            ps->fwd = pd_make(p, &ld, 0, NULL);
-            d->src_md = *in_md;
-            d->dst_md = pd_md(ps->fwd, dnnl_query_dst_md);
+            DNNL_CHECK(pd_lrn_fwd(&ps->fwd, p->engine, in_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, p->attr));
+            d->src_md = in_md;
+            d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
         } else {
             d->own = 1; /* oneDNN's window for even sizes is [c-(n-1)/2, c+(n-1)/2], PyTorch's is not symmetric */
             d->src_md = in_plain(p, l);
@@ -200,18 +200,12 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, const dnnl_memor
         break;
     case LAYER_RELU:
         if (d->absorbed) {
-            d->src_md = d->dst_md = *in_md;
-            dnnl_eltwise_desc_t ed;
-            DNNL_CHECK(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
-                                                      in_md, 0.0f, 0.0f));
-            ps->relu = pd_make(p, &ed, 0, NULL);
+            d->src_md = d->dst_md = in_md;
+            DNNL_CHECK(pd_relu_fwd(&ps->relu, p->engine, in_md, p->attr));
         } else {
-            dnnl_eltwise_desc_t ed;
-            DNNL_CHECK(dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
-                                                      in_md, 0.0f, 0.0f));
-            ps->fwd = pd_make(p, &ed, 0, NULL);
-            d->src_md = *in_md;
-            d->dst_md = pd_md(ps->fwd, dnnl_query_dst_md);
+            DNNL_CHECK(pd_relu_fwd(&ps->fwd, p->engine, in_md, p->attr));
+            d->src_md = in_md;
+            d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
         }
         break;
     case LAYER_AVGPOOL:
@@ -222,13 +216,10 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, const dnnl_memor
         break;
     case LAYER_LINEAR: {
         int in = l->in_c * l->in_h * l->in_w;
-        dnnl_memory_desc_t src = md2(B, in), b = md1(l->out_c), dst = md2(B, l->out_c);
-        dnnl_memory_desc_t w;
-        dnnl_dims_t wd = {l->out_c, in};
-        DNNL_CHECK(dnnl_memory_desc_init_by_tag(&w, 2, wd, dnnl_f32, dnnl_format_tag_any));
-        dnnl_inner_product_desc_t id;
-        DNNL_CHECK(dnnl_inner_product_forward_desc_init(&id, dnnl_forward_training, &src, &w, &b, &dst));
-        ps->fwd = pd_make(p, &id, d->fused_relu, NULL);
+        dnnl_dim_t wd[2] = {l->out_c, in};
+        Md w = md_new(mds, 2, wd, dnnl_format_tag_any);
+        DNNL_CHECK(pd_ip_fwd(&ps->fwd, p->engine, md2(mds, B, in), w, md1(mds, l->out_c), md2(mds, B, l->out_c),
+                             d->fused_relu ? p->attr_relu : p->attr));
         d->src_md = in_plain(p, l);
         d->dst_md = out_plain(p, l);
         break;
@@ -243,63 +234,65 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
     const Layer *l = d->l;
     const Net *net = p->net;
     int i = d->index;
-    if (d->cvt) reorder_make(p, &d->cvt_fwd, &p->amd[i], p->act[i], &d->src_md, d->cvt_buf);
+    if (d->cvt) reorder_make(p, &d->cvt_fwd, p->amd[i], p->act[i], d->src_md, d->cvt_buf);
     if (d->own || d->absorbed) return;
     prim_make(p, &d->fwd, ps->fwd);
     switch (l->kind) {
     case LAYER_CONV: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        dnnl_memory_desc_t flat = conv_weights(d, dnnl_oihw), wmd = pd_md(ps->fwd, dnnl_query_weights_md), bmd = md1(l->out_c);
-        if (d->s2d) d->s2d_w = buf_alloc(&flat);
+        Md flat = conv_weights(p, d, dnnl_oihw), wmd = pd_md(&p->mds, ps->fwd, dnnl_query_weights_md);
+        Md bmd = md1(&p->mds, l->out_c);
+        if (d->s2d) d->s2d_w = buf_alloc(flat);
         const float *w = d->s2d ? d->s2d_w : p->params + pw->offset;
-        if (!md_equal(&wmd, &flat)) {
-            d->w_fwd_buf = buf_alloc(&wmd);
-            reorder_make(p, &d->w_fwd, &flat, w, &wmd, d->w_fwd_buf);
+        if (!md_same(wmd, flat)) {
+            d->w_fwd_buf = buf_alloc(wmd);
+            reorder_make(p, &d->w_fwd, flat, w, wmd, d->w_fwd_buf);
             w = d->w_fwd_buf;
         }
-        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, &d->src_md, d->x));
-        exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, &wmd, w));
-        exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, &bmd, p->params + pb->offset));
-        if (d->raw_md.ndims) {
-            d->raw_buf = buf_alloc(&d->raw_md);
-            exec_add(&d->fwd, DNNL_ARG_DST, mem(p, &d->raw_md, d->raw_buf));
-            reorder_make(p, &d->post_cvt, &d->raw_md, d->raw_buf, &d->dst_md, d->y);
+        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
+        exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, wmd, w));
+        exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, bmd, p->params + pb->offset));
+        if (d->raw_md) {
+            d->raw_buf = buf_alloc(d->raw_md);
+            exec_add(&d->fwd, DNNL_ARG_DST, mem(p, d->raw_md, d->raw_buf));
+            reorder_make(p, &d->post_cvt, d->raw_md, d->raw_buf, d->dst_md, d->y);
         } else {
-            exec_add(&d->fwd, DNNL_ARG_DST, mem(p, &d->dst_md, d->y));
+            exec_add(&d->fwd, DNNL_ARG_DST, mem(p, d->dst_md, d->y));
         }
         break;
     }
     case LAYER_MAXPOOL:
     case LAYER_LRN: {
-        dnnl_memory_desc_t ws = pd_md(ps->fwd, dnnl_query_workspace_md);
-        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, &d->src_md, d->x));
-        exec_add(&d->fwd, DNNL_ARG_DST, mem(p, &d->dst_md, d->y));
-        if (md_bytes(&ws)) {
-            d->workspace = buf_alloc(&ws);
-            exec_add(&d->fwd, DNNL_ARG_WORKSPACE, mem(p, &ws, d->workspace));
+        Md ws = md_query(&p->mds, ps->fwd, dnnl_query_workspace_md);
+        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
+        exec_add(&d->fwd, DNNL_ARG_DST, mem(p, d->dst_md, d->y));
+        if (md_size(ws)) {
+            d->workspace = buf_alloc(ws);
+            exec_add(&d->fwd, DNNL_ARG_WORKSPACE, mem(p, ws, d->workspace));
         }
         break;
     }
     case LAYER_RELU:
-        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, &d->src_md, d->x));
-        exec_add(&d->fwd, DNNL_ARG_DST, mem(p, &d->dst_md, d->y));
+        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
+        exec_add(&d->fwd, DNNL_ARG_DST, mem(p, d->dst_md, d->y));
         break;
     case LAYER_LINEAR: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
         int in = l->in_c * l->in_h * l->in_w;
-        dnnl_memory_desc_t src = md2(p->B, in), w = md2(l->out_c, in), b = md1(l->out_c), dst = md2(p->B, l->out_c);
-        dnnl_memory_desc_t wmd = pd_md(ps->fwd, dnnl_query_weights_md);
+        MdPool *mds = &p->mds;
+        Md src = md2(mds, p->B, in), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c), dst = md2(mds, p->B, l->out_c);
+        Md wmd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
         const float *wp = p->params + pw->offset;
-        if (!md_equal(&wmd, &w)) {
+        if (!md_same(wmd, w)) {
             /* the forward's preferred (blocked) weights: re-blocked when the params change */
-            d->w_fwd_buf = buf_alloc(&wmd);
-            reorder_make(p, &d->w_fwd, &w, wp, &wmd, d->w_fwd_buf);
+            d->w_fwd_buf = buf_alloc(wmd);
+            reorder_make(p, &d->w_fwd, w, wp, wmd, d->w_fwd_buf);
             wp = d->w_fwd_buf;
         }
-        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, &src, d->x));
-        exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, &wmd, wp));
-        exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, &b, p->params + pb->offset));
-        exec_add(&d->fwd, DNNL_ARG_DST, mem(p, &dst, d->y));
+        exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, src, d->x));
+        exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, wmd, wp));
+        exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
+        exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
         break;
     }
     default:
@@ -312,56 +305,49 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
 static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     const Layer *l = d->l;
     const Net *net = p->net;
+    MdPool *mds = &p->mds;
     int i = d->index, B = p->B;
     float *dy = p->dbuf[d->dy_buf], *dx = p->dbuf[d->dx_buf];
-    if (d->cvt && d->need_dx) reorder_make(p, &d->cvt_bwd, &d->src_md, dx, &p->amd[i], p->dbuf[d->dxa_buf]);
+    if (d->cvt && d->need_dx) reorder_make(p, &d->cvt_bwd, d->src_md, dx, p->amd[i], p->dbuf[d->dxa_buf]);
     if (d->own) return;
     switch (l->kind) {
     case LAYER_CONV: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        dnnl_memory_desc_t flat = conv_weights(d, dnnl_oihw), any = conv_weights(d, dnnl_format_tag_any), bmd = md1(l->out_c);
-        dnnl_dims_t st, pl, pr;
-        conv_geometry(d, st, pl, pr);
-        dnnl_memory_desc_t wfwd = pd_md(ps->fwd, dnnl_query_weights_md);
+        Md flat = conv_weights(p, d, dnnl_oihw), any = conv_weights(p, d, dnnl_format_tag_any), bmd = md1(mds, l->out_c);
+        Md wfwd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
         if (d->need_dx) {
-            dnnl_convolution_desc_t cd;
-            DNNL_CHECK(dnnl_convolution_backward_data_desc_init(&cd, d->alg, &d->src_md, &any,
-                                                                &d->dst_md, st, pl, pr));
-            dnnl_primitive_desc_t pd = conv_pd(p, d, &cd, 0, ps->fwd);
+            dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_DATA, d->src_md, any, NULL, d->dst_md, ps->fwd);
             impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
-            dnnl_memory_desc_t wmd = pd_md(pd, dnnl_query_weights_md);
+            Md wmd = pd_md(mds, pd, dnnl_query_weights_md);
             const float *w = p->params + pw->offset;
-            if (md_equal(&wmd, &wfwd) && d->w_fwd_buf) {
+            if (md_same(wmd, wfwd) && d->w_fwd_buf) {
                 w = d->w_fwd_buf;
-            } else if (!md_equal(&wmd, &flat)) {
-                d->w_bwd_buf = buf_alloc(&wmd);
-                reorder_make(p, &d->w_bwd, &flat, p->params + pw->offset, &wmd, d->w_bwd_buf);
+            } else if (!md_same(wmd, flat)) {
+                d->w_bwd_buf = buf_alloc(wmd);
+                reorder_make(p, &d->w_bwd, flat, p->params + pw->offset, wmd, d->w_bwd_buf);
                 w = d->w_bwd_buf;
             }
             prim_make(p, &d->bwd_data, pd);
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, &d->dst_md, dy));
-            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, &wmd, w));
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, &d->src_md, dx));
+            exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
+            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, wmd, w));
+            exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, d->src_md, dx));
             DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         }
-        dnnl_convolution_desc_t cd;
-        DNNL_CHECK(dnnl_convolution_backward_weights_desc_init(&cd, d->alg, &d->src_md, &any, &bmd,
-                                                               &d->dst_md, st, pl, pr));
-        dnnl_primitive_desc_t pd = conv_pd(p, d, &cd, 0, ps->fwd);
+        dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_WEIGHTS, d->src_md, any, bmd, d->dst_md, ps->fwd);
         impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
-        dnnl_memory_desc_t dwmd = pd_md(pd, dnnl_query_diff_weights_md);
-        if (d->s2d) d->s2d_dw = buf_alloc(&flat);
+        Md dwmd = pd_md(mds, pd, dnnl_query_diff_weights_md);
+        if (d->s2d) d->s2d_dw = buf_alloc(flat);
         float *dw = d->s2d ? d->s2d_dw : p->grads + pw->offset;
-        if (!md_equal(&dwmd, &flat)) {
-            d->dw_buf = buf_alloc(&dwmd);
-            reorder_make(p, &d->dw_flat, &dwmd, d->dw_buf, &flat, dw);
+        if (!md_same(dwmd, flat)) {
+            d->dw_buf = buf_alloc(dwmd);
+            reorder_make(p, &d->dw_flat, dwmd, d->dw_buf, flat, dw);
             dw = d->dw_buf;
         }
         prim_make(p, &d->bwd_weights, pd);
-        exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, &d->src_md, d->x));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, &d->dst_md, dy));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, &dwmd, dw));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, &bmd, p->grads + pb->offset));
+        exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, dwmd, dw));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, bmd, p->grads + pb->offset));
         DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         break;
     }
@@ -370,24 +356,20 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
         if (!d->need_dx) break;
         dnnl_primitive_desc_t pd;
         if (l->kind == LAYER_MAXPOOL) {
-            dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel}, dil = {0, 0}, pad = {0, 0};
-            dnnl_pooling_v2_desc_t bd;
-            DNNL_CHECK(dnnl_pooling_v2_backward_desc_init(&bd, dnnl_pooling_max, &d->src_md, &d->dst_md, st, k, dil, pad, pad));
-            pd = pd_make(p, &bd, 0, ps->fwd);
+            dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
+            DNNL_CHECK(pd_maxpool_bwd(&pd, p->engine, d->src_md, d->dst_md, st, k, ps->fwd, p->attr));
         } else {
-            dnnl_lrn_desc_t bd;
-            DNNL_CHECK(dnnl_lrn_backward_desc_init(&bd, dnnl_lrn_across_channels, &d->src_md, &d->src_md,
-                                                   l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k));
-            pd = pd_make(p, &bd, 0, ps->fwd);
+            DNNL_CHECK(pd_lrn_bwd(&pd, p->engine, d->src_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, ps->fwd,
+                                  p->attr));
         }
         impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
         prim_make(p, &d->bwd_data, pd);
-        if (l->kind == LAYER_LRN) exec_add(&d->bwd_data, DNNL_ARG_SRC, mem(p, &d->src_md, d->x));
-        exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, &d->dst_md, dy));
-        exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, &d->src_md, dx));
+        if (l->kind == LAYER_LRN) exec_add(&d->bwd_data, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
+        exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
+        exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, d->src_md, dx));
         if (d->workspace) {
-            dnnl_memory_desc_t ws = pd_md(ps->fwd, dnnl_query_workspace_md);
-            exec_add(&d->bwd_data, DNNL_ARG_WORKSPACE, mem(p, &ws, d->workspace));
+            Md ws = pd_md(mds, ps->fwd, dnnl_query_workspace_md);
+            exec_add(&d->bwd_data, DNNL_ARG_WORKSPACE, mem(p, ws, d->workspace));
         }
         DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         break;
@@ -395,41 +377,38 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     case LAYER_RELU: {
         if (!d->need_dx) break;
         /* in place on the incoming gradient; the ReLU's output is act[i+1] (fused or not) */
-        dnnl_eltwise_desc_t ed;
-        DNNL_CHECK(dnnl_eltwise_backward_desc_init(&ed, dnnl_eltwise_relu_use_dst_for_bwd, &d->dst_md, &d->dst_md, 0.0f, 0.0f));
-        dnnl_primitive_desc_t pd = pd_make(p, &ed, 0, d->absorbed ? ps->relu : ps->fwd);
+        dnnl_primitive_desc_t pd;
+        DNNL_CHECK(pd_relu_bwd(&pd, p->engine, d->dst_md, d->absorbed ? ps->relu : ps->fwd, p->attr));
         impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
         prim_make(p, &d->relu_bwd, pd);
-        exec_add(&d->relu_bwd, DNNL_ARG_DST, mem(p, &d->dst_md, p->act[i + 1]));
-        exec_add(&d->relu_bwd, DNNL_ARG_DIFF_DST, mem(p, &d->dst_md, dy));
-        exec_add(&d->relu_bwd, DNNL_ARG_DIFF_SRC, mem(p, &d->dst_md, dx));
+        exec_add(&d->relu_bwd, DNNL_ARG_DST, mem(p, d->dst_md, p->act[i + 1]));
+        exec_add(&d->relu_bwd, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
+        exec_add(&d->relu_bwd, DNNL_ARG_DIFF_SRC, mem(p, d->dst_md, dx));
         DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         break;
     }
     case LAYER_LINEAR: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
         int in = l->in_c * l->in_h * l->in_w;
-        dnnl_memory_desc_t src = md2(B, in), w = md2(l->out_c, in), b = md1(l->out_c), dst = md2(B, l->out_c);
+        Md src = md2(mds, B, in), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c), dst = md2(mds, B, l->out_c);
         if (d->need_dx) {
-            dnnl_inner_product_desc_t id;
-            DNNL_CHECK(dnnl_inner_product_backward_data_desc_init(&id, &src, &w, &dst));
-            dnnl_primitive_desc_t pd = pd_make(p, &id, 0, ps->fwd);
+            dnnl_primitive_desc_t pd;
+            DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, w, dst, ps->fwd, p->attr));
             impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
             prim_make(p, &d->bwd_data, pd);
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, &dst, dy));
-            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, &w, p->params + pw->offset));
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, &src, dx));
+            exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, dst, dy));
+            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, w, p->params + pw->offset));
+            exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, src, dx));
             DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         }
-        dnnl_inner_product_desc_t id;
-        DNNL_CHECK(dnnl_inner_product_backward_weights_desc_init(&id, &src, &w, &b, &dst));
-        dnnl_primitive_desc_t pd = pd_make(p, &id, 0, ps->fwd);
+        dnnl_primitive_desc_t pd;
+        DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr));
         impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
         prim_make(p, &d->bwd_weights, pd);
-        exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, &src, d->x));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, &dst, dy));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, &w, p->grads + pw->offset));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, &b, p->grads + pb->offset));
+        exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, src, d->x));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, dst, dy));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, w, p->grads + pw->offset));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, b, p->grads + pb->offset));
         DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         break;
     }
@@ -443,17 +422,15 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
 /* The channel block oneDNN's direct convolutions use on this CPU (8 on AVX2,
  * 16 on AVX-512), from a probe descriptor; 0 if they block nothing. */
 static int native_block(DnnlPlan *p) {
-    dnnl_memory_desc_t src = md4(2, 32, 8, 8, dnnl_format_tag_any), dst = md4(2, 32, 8, 8, dnnl_format_tag_any);
-    dnnl_memory_desc_t w = md4(32, 32, 3, 3, dnnl_format_tag_any);
+    MdPool *mds = &p->mds;
+    Md src = md4(mds, 2, 32, 8, 8, dnnl_format_tag_any), dst = md4(mds, 2, 32, 8, 8, dnnl_format_tag_any);
+    Md w = md4(mds, 32, 32, 3, 3, dnnl_format_tag_any);
     dnnl_dims_t st = {1, 1}, pad = {1, 1};
-    dnnl_convolution_desc_t cd;
-    DNNL_CHECK(dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct, &src, &w, NULL,
-                                                  &dst, st, pad, pad));
-    dnnl_primitive_desc_t pd = pd_make(p, &cd, 0, NULL);
-    dnnl_memory_desc_t md = pd_md(pd, dnnl_query_dst_md);
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(pd_conv_fwd(&pd, p->engine, dnnl_convolution_direct, src, w, NULL, dst, st, pad, pad, p->attr));
+    Md md = pd_md(mds, pd, dnnl_query_dst_md);
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-    const dnnl_blocking_desc_t *b = &md.format_desc.blocking;
-    return b->inner_nblks == 1 && b->inner_idxs[0] == 1 ? (int)b->inner_blks[0] : 0;
+    return md_channel_block(md);
 }
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
@@ -481,7 +458,7 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t se
     DNNL_CHECK(dnnl_primitive_attr_set_scratchpad_mode(p->attr_relu, dnnl_scratchpad_mode_user));
     dnnl_post_ops_t po;
     DNNL_CHECK(dnnl_post_ops_create(&po));
-    DNNL_CHECK(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
+    DNNL_CHECK(post_ops_append_relu(po));
     DNNL_CHECK(dnnl_primitive_attr_set_post_ops(p->attr_relu, po));
     DNNL_CHECK(dnnl_post_ops_destroy(po));
 
@@ -512,46 +489,46 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t se
     PassState ps[NET_MAX_LAYERS];
     memset(ps, 0, sizeof ps);
     const int S = net->image_size;
-    dnnl_memory_desc_t nchw_in = md4(B, 3, S, S, dnnl_nchw), nhwc_in = md4(B, 3, S, S, dnnl_nhwc);
+    Md nchw_in = md4(&p->mds, B, 3, S, S, dnnl_nchw), nhwc_in = md4(&p->mds, B, 3, S, S, dnnl_nhwc);
     size_t dmax = (size_t)B * net->num_classes * sizeof(float);
     for (int i = 0; i < L; i++) {
         DLayer *d = &p->layers[i];
         if (i == 0 && d->l->kind != LAYER_CONV) p->amd[0] = nchw_in;
-        forward_desc(p, d, &ps[i], i == 0 ? &p->amd[0] : &p->amd[i]);
+        forward_desc(p, d, &ps[i], p->amd[i]);
         if (i == 0) {
             if (d->l->kind == LAYER_CONV) p->amd[0] = d->src_md;
-            p->act[0] = buf_alloc(&p->amd[0]);
+            p->act[0] = buf_alloc(p->amd[0]);
             p->act_owned[0] = 1;
         }
-        d->cvt = !md_equal(&d->src_md, &p->amd[i]);
-        if (d->cvt) d->cvt_buf = buf_alloc(&d->src_md);
+        d->cvt = !md_same(d->src_md, p->amd[i]);
+        if (d->cvt) d->cvt_buf = buf_alloc(d->src_md);
         d->x = d->cvt ? d->cvt_buf : p->act[i];
         p->amd[i + 1] = d->dst_md;
         if (d->absorbed) {
             p->act[i + 1] = p->act[i];
         } else {
-            p->act[i + 1] = buf_alloc(&d->dst_md);
+            p->act[i + 1] = buf_alloc(d->dst_md);
             p->act_owned[i + 1] = 1;
         }
         d->y = p->act[i + 1];
-        dmax = max_sz(dmax, max_sz(md_bytes(&d->src_md), max_sz(md_bytes(&d->dst_md), md_bytes(&p->amd[i]))));
+        dmax = max_sz(dmax, max_sz(md_size(d->src_md), max_sz(md_size(d->dst_md), md_size(p->amd[i]))));
     }
     if (p->layers[0].s2d) {
         S2dGeom g = dnnl_s2d_geom(p->layers[0].l);
-        dnnl_memory_desc_t plain = md4(B, g.Cs, g.Hs, g.Ws, dnnl_nchw);
+        Md plain = md4(&p->mds, B, g.Cs, g.Hs, g.Ws, dnnl_nchw);
         p->input_format = INPUT_F32_NCHW;
         p->input_reorder = 1;
-        p->input_stage = buf_alloc(&plain);
-        if (!md_equal(&plain, &p->amd[0])) reorder_make(p, &p->input_cvt, &plain, p->input_stage, &p->amd[0], p->act[0]);
-    } else if (md_equal(&p->amd[0], &nchw_in)) {
+        p->input_stage = buf_alloc(plain);
+        if (!md_same(plain, p->amd[0])) reorder_make(p, &p->input_cvt, plain, p->input_stage, p->amd[0], p->act[0]);
+    } else if (md_same(p->amd[0], nchw_in)) {
         p->input_format = INPUT_F32_NCHW;
-    } else if (md_equal(&p->amd[0], &nhwc_in)) {
+    } else if (md_same(p->amd[0], nhwc_in)) {
         p->input_format = INPUT_F32_NHWC;
     } else {
         p->input_format = INPUT_F32_NCHW;
         p->input_reorder = 1;
-        p->input_stage = buf_alloc(&nchw_in);
-        reorder_make(p, &p->input_cvt, &nchw_in, p->input_stage, &p->amd[0], p->act[0]);
+        p->input_stage = buf_alloc(nchw_in);
+        reorder_make(p, &p->input_cvt, nchw_in, p->input_stage, p->amd[0], p->act[0]);
     }
     p->dbuf[0] = xaligned_alloc(dmax);
     p->dbuf[1] = xaligned_alloc(dmax);
@@ -596,6 +573,7 @@ void dnnl_plan_free(DnnlPlan *p) {
         if (p->act_owned[i]) free(p->act[i]);
     for (int i = 0; i < p->n_mems; i++) DNNL_CHECK(dnnl_memory_destroy(p->mems[i]));
     free(p->mems); free(p->scratch_mems);
+    md_pool_free(&p->mds);
     free(p->input_stage); free(p->dbuf[0]); free(p->dbuf[1]); free(p->scratch);
     free(p->params); free(p->grads); free(p->momentum);
     DNNL_CHECK(dnnl_primitive_attr_destroy(p->attr));
@@ -607,15 +585,15 @@ void dnnl_plan_free(DnnlPlan *p) {
 
 void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
     char a[32], b[32];
-    md_describe(&p->amd[0], a, sizeof a);
+    md_describe(p->amd[0], a, sizeof a);
     fprintf(f, "dnnl plan: batch %d, %d threads, input %s%s, scratchpad %.1f MiB\n", p->B, p->threads, a,
             p->input_reorder ? " (reordered from nchw)" : "", p->scratch_bytes / 1048576.0);
     for (int i = 0; i < p->net->n_layers; i++) {
         const DLayer *d = &p->layers[i];
-        md_describe(&d->src_md, a, sizeof a);
-        md_describe(&d->dst_md, b, sizeof b);
+        md_describe(d->src_md, a, sizeof a);
+        md_describe(d->dst_md, b, sizeof b);
         fprintf(f, "  %-13s %-8s %-9s -> %-9s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name, layer_kind_name(d->l->kind), a, b,
-                d->cvt ? " [reorder in]" : d->s2d ? " [space-to-depth]" : "", d->raw_md.ndims ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
+                d->cvt ? " [reorder in]" : d->s2d ? " [space-to-depth]" : "", d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
                 d->own ? "own" : d->impl_fwd, d->impl_bwd_data[0] ? d->impl_bwd_data : "-",
                 d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
     }

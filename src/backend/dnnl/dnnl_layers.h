@@ -25,7 +25,8 @@
  * backward-weights, so grad_buffer() is always the flat gradient.
  *
  * Kernels. 3x3 stride-1 convolutions use Winograd where oneDNN has it
- * (AVX-512), a strided first convolution runs in space-to-depth form
+ * (2.x on AVX-512; 3.2 and later dropped x64 Winograd, see dnnl_compat.h),
+ * a strided first convolution runs in space-to-depth form
  * (dnnl_ops.h), and a GEMM convolution with a plain output is reordered to
  * the blocked layout. ALEXNET_DNNL_WINOGRAD=0 / ALEXNET_DNNL_NO_S2D=1 turn
  * the first two off; ALEXNET_DNNL_VERBOSE=1 prints the plan.
@@ -49,7 +50,7 @@ typedef struct {
     int absorbed;              /* ReLU run inside the previous layer */
     int own;                   /* computed by dnnl_ops.c on plain NCHW (avgpool, dropout, even-size LRN) */
     int need_dx;               /* some layer below has parameters */
-    dnnl_memory_desc_t src_md, dst_md;
+    Md src_md, dst_md;
     int cvt;                   /* src_md differs from amd[index]: reorders around the layer */
     float *cvt_buf;            /* [src_md] the converted input, kept for backward */
     const float *x;            /* what forward reads: act[index] or cvt_buf (plain for own ops) */
@@ -58,7 +59,7 @@ typedef struct {
     int s2d;                   /* first conv run in space-to-depth form (dnnl_ops.h) */
     dnnl_alg_kind_t alg;       /* conv: direct or Winograd */
     float *s2d_w, *s2d_dw;     /* [O, Cs, ks, ks] plain: transformed weights, their gradient */
-    dnnl_memory_desc_t raw_md;  /* conv computed by GEMM: its plain output, reordered (post_cvt) to dst_md */
+    Md raw_md;                 /* conv computed by GEMM: its plain output, reordered (post_cvt) to dst_md; else NULL */
     float *raw_buf;
     DnnlExec post_cvt;
     DnnlExec fwd, bwd_data, bwd_weights, relu_bwd;
@@ -85,13 +86,14 @@ typedef struct {
     int params_dirty;                     /* conv weights need re-blocking before forward */
 
     float *act[NET_MAX_LAYERS + 1];       /* act[i]: input of layer i, in amd[i] */
-    dnnl_memory_desc_t amd[NET_MAX_LAYERS + 1];
+    Md amd[NET_MAX_LAYERS + 1];
     int act_owned[NET_MAX_LAYERS + 1];    /* 0 for aliases */
     float *dbuf[2];                       /* backward ping-pong, max activation bytes each */
     float *scratch;                       /* the shared user scratchpad */
     size_t scratch_bytes;
     DLayer layers[NET_MAX_LAYERS];
 
+    MdPool mds;                           /* every memory desc, released in destroy */
     dnnl_memory_t *mems;                  /* every memory object, released in destroy */
     int n_mems, cap_mems;
     dnnl_memory_t *scratch_mems;          /* the subset bound to the scratchpad */

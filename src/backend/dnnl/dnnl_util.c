@@ -11,58 +11,53 @@ void dnnl_check_at(dnnl_status_t s, const char *call, const char *file, int line
     if (s != dnnl_success) fatal_at(file, line, "oneDNN call failed with %s: %s", dnnl_status2str(s), call);
 }
 
-dnnl_memory_desc_t md4(int n, int c, int h, int w, dnnl_format_tag_t tag) {
-    dnnl_memory_desc_t md;
-    dnnl_dims_t d = {n, c, h, w};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 4, d, dnnl_f32, tag));
-    return md;
+Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag) {
+    dnnl_dim_t d[4] = {n, c, h, w};
+    return md_new(pool, 4, d, tag);
 }
 
-dnnl_memory_desc_t md1(int d0) {
-    dnnl_memory_desc_t md;
-    dnnl_dims_t d = {d0};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 1, d, dnnl_f32, dnnl_a));
-    return md;
+Md md1(MdPool *pool, int d0) {
+    dnnl_dim_t d[1] = {d0};
+    return md_new(pool, 1, d, dnnl_a);
 }
 
-dnnl_memory_desc_t md2(int d0, int d1) {
-    dnnl_memory_desc_t md;
-    dnnl_dims_t d = {d0, d1};
-    DNNL_CHECK(dnnl_memory_desc_init_by_tag(&md, 2, d, dnnl_f32, dnnl_ab));
-    return md;
+Md md2(MdPool *pool, int d0, int d1) {
+    dnnl_dim_t d[2] = {d0, d1};
+    return md_new(pool, 2, d, dnnl_ab);
 }
 
-int md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b) { return dnnl_memory_desc_equal(a, b); }
-
-size_t md_bytes(const dnnl_memory_desc_t *md) { return dnnl_memory_desc_get_size(md); }
-
-void md_describe(const dnnl_memory_desc_t *md, char *buf, size_t len) {
-    if (md->format_kind != dnnl_blocked) {
+void md_describe(Md md, char *buf, size_t len) {
+    MdLayout b = md_layout(md);
+    if (!b.blocked) {
         snprintf(buf, len, "?");
         return;
     }
-    /* Dimensions in decreasing outer stride, lower case when blocked inside. */
-    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    /* Dimensions in decreasing outer stride, upper case when blocked inside. */
     int order[DNNL_MAX_NDIMS];
-    for (int i = 0; i < md->ndims; i++) order[i] = i;
-    for (int i = 0; i < md->ndims; i++)
-        for (int j = i + 1; j < md->ndims; j++)
-            if (b->strides[order[j]] > b->strides[order[i]]) { int t = order[i]; order[i] = order[j]; order[j] = t; }
+    for (int i = 0; i < b.ndims; i++) order[i] = i;
+    for (int i = 0; i < b.ndims; i++)
+        for (int j = i + 1; j < b.ndims; j++)
+            if (b.strides[order[j]] > b.strides[order[i]]) { int t = order[i]; order[i] = order[j]; order[j] = t; }
     size_t o = 0;
-    for (int i = 0; i < md->ndims && o + 2 < len; i++) {
+    for (int i = 0; i < b.ndims && o + 2 < len; i++) {
         int d = order[i], blocked = 0;
-        for (int k = 0; k < b->inner_nblks; k++) blocked |= b->inner_idxs[k] == d;
+        for (int k = 0; k < b.inner_nblks; k++) blocked |= b.inner_idxs[k] == d;
         buf[o++] = (char)((blocked ? 'A' : 'a') + d);
     }
-    for (int k = 0; k < b->inner_nblks && o + 8 < len; k++)
-        o += (size_t)snprintf(buf + o, len - o, "%d%c", (int)b->inner_blks[k], 'a' + (int)b->inner_idxs[k]);
+    for (int k = 0; k < b.inner_nblks && o + 8 < len; k++)
+        o += (size_t)snprintf(buf + o, len - o, "%d%c", (int)b.inner_blks[k], 'a' + (int)b.inner_idxs[k]);
     buf[o < len ? o : len - 1] = 0;
 }
 
-dnnl_memory_desc_t pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
-    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, what, 0);
+int md_channel_block(Md md) {
+    MdLayout b = md_layout(md);
+    return b.blocked && b.inner_nblks == 1 && b.inner_idxs[0] == 1 ? (int)b.inner_blks[0] : 0;
+}
+
+Md pd_md(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
+    Md md = md_query(pool, pd, what);
     CHECK(md, "oneDNN: memory-desc query %d failed", (int)what);
-    return *md;
+    return md;
 }
 
 const char *pd_impl(const_dnnl_primitive_desc_t pd) {

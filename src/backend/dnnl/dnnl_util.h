@@ -10,23 +10,24 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "backend/dnnl/dnnl_compat.h"
 #include "common/util.h"
 
 void dnnl_check_at(dnnl_status_t s, const char *call, const char *file, int line);
 #define DNNL_CHECK(call) dnnl_check_at((call), #call, __FILE__, __LINE__)
 
-/* [n, c, h, w] with a format tag (dnnl_nchw, dnnl_format_tag_any, ...). */
-dnnl_memory_desc_t md4(int n, int c, int h, int w, dnnl_format_tag_t tag);
-/* [d0] or [d0, d1] plain. */
-dnnl_memory_desc_t md1(int d0);
-dnnl_memory_desc_t md2(int d0, int d1);
-int md_equal(const dnnl_memory_desc_t *a, const dnnl_memory_desc_t *b);
-size_t md_bytes(const dnnl_memory_desc_t *md);
+/* f32 descs owned by pool: [n, c, h, w] with a format tag (dnnl_nchw,
+ * dnnl_format_tag_any, ...); [d0] or [d0, d1] plain. */
+Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag);
+Md md1(MdPool *pool, int d0);
+Md md2(MdPool *pool, int d0, int d1);
 /* "nChw16c"-like summary of a blocked md, for logs ("?" when unnamed). */
-void md_describe(const dnnl_memory_desc_t *md, char *buf, size_t len);
+void md_describe(Md md, char *buf, size_t len);
+/* The channel block of an [n, c, h, w] md (16 for nChw16c), 0 when unblocked. */
+int md_channel_block(Md md);
 
-/* The memory-desc query of a primitive descriptor, by value. */
-dnnl_memory_desc_t pd_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
+/* The memory-desc query of a primitive descriptor; fails when it has none. */
+Md pd_md(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what);
 const char *pd_impl(const_dnnl_primitive_desc_t pd);
 
 /* One primitive with its argument list, fixed at create() time. */
