@@ -10,7 +10,8 @@
 #   3. Inside it, as root, in a chroot with no network (unshare --net) and
 #      private mounts (scripts/in-root.sh): `make build` (the install step finds nothing missing),
 #      a short real job (prepare synthetic, a one-epoch train, eval --json,
-#      predict --json), then the README's `make test` on the quick subset
+#      predict --json, prepare fashion-mnist --limit 100: make run's dataset),
+#      then the README's `make test` on the quick subset
 #      labelled "fresh" (one test per dependency of the suite), optimised and
 #      under ASan+UBSan.
 #
@@ -66,6 +67,9 @@ first=$(find /tmp/syn-val -name '*.jpg' | sort | head -n 1)
 build/alexnet predict --pretrained /tmp/run/last.safetensors --json "$first" > /tmp/predict.json
 cat /tmp/predict.json
 python3 -c 'import json; [json.loads(l) for l in open("/tmp/predict.json") if l.strip()]'
+echo "-- prepare fashion-mnist --limit 100 (make run's dataset package)"
+build/alexnet prepare fashion-mnist --out /tmp/fmnist --limit 100
+test "$(find /tmp/fmnist -name '*.jpg' | wc -l)" -eq 200
 echo "-- make test CTEST_ARGS='-L fresh'"
 make test JOBS=2 CTEST_ARGS="-L fresh"
 EOF

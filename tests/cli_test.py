@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """cli_test.py — end-to-end tests of the `alexnet` program on tiny datasets.
 
-usage: cli_test.py ALEXNET_BINARY GROUP     (GROUP: basic | resume | checkpoints | interop)
+usage: cli_test.py ALEXNET_BINARY GROUP     (GROUP: basic | resume | checkpoints | interop | predict)
 
 Each group is one ctest entry. Datasets are generated here with PIL (photo-like
 enough for a few steps), runs use 64 px inputs so each takes seconds.
@@ -292,6 +292,33 @@ def group_interop(tmp):
     check(ok, f"a torchvision safetensors file loads and gives torchvision's probabilities (|diff| < 1e-4) {se[-300:]}")
 
 
+def group_predict(tmp):
+    """predict on folders: walked like a data folder (nested, sorted, hidden names and other
+    extensions skipped), a bad file named and counted at the end, the others predicted."""
+    data = os.path.join(tmp, "data")
+    make_dataset(os.path.join(data, "train"), per_class=8)
+    out = os.path.join(tmp, "run")
+    rc, so, se = run(["train", "--data_dir", os.path.join(data, "train"), "--per_batch_size", "8", "--image_size", "64",
+                      "--max_epoch", "1", "--out", out, "--threads", "2", "--max_steps", "1"])
+    check(rc == 0, f"train (rc={rc}) {se[-300:]}")
+    photos = os.path.join(tmp, "photos")
+    make_dataset(os.path.join(photos, "a", "deeper"), classes=2, per_class=3, seed=4)  # a/deeper/class_{0,1}/img_00{0,1,2}.jpg
+    make_dataset(os.path.join(photos, "b"), classes=1, per_class=2, seed=5)
+    open(os.path.join(photos, "b", "notes.txt"), "w").write("not an image")
+    shutil.copy(os.path.join(photos, "b", "class_0", "img_000.jpg"), os.path.join(photos, "b", ".hidden.jpg"))
+    open(os.path.join(photos, "b", "class_0", "broken.jpg"), "wb").write(b"\xff\xd8 not really")
+    single = os.path.join(photos, "b", "class_0", "img_001.jpg")
+    rc, so, se = run(["predict", "--pretrained", os.path.join(out, "last.safetensors"), "--json", photos, single])
+    files = [json.loads(l)["file"] for l in so.splitlines() if l.strip()] if so.strip() else []
+    want = sorted(os.path.relpath(os.path.join(d, f), photos) for d, _, fs in os.walk(photos) for f in fs
+                  if f.endswith(".jpg") and not f.startswith(".") and f != "broken.jpg")
+    got = [os.path.relpath(f, photos) for f in files]
+    check(got[:-1] == want and got[-1] == os.path.relpath(single, photos),
+          f"a folder gives its images in the loader's order, then the single file ({got} vs {want})")
+    check(rc != 0 and "broken.jpg" in se and "1 of 10 images could not be read" in se,
+          f"the bad file is named and counted at the end, the rest predicted (rc={rc}) {se.strip()[-300:]}")
+
+
 def run_group(groups, name, prefix):
     """Runs one test group in a fresh temporary folder, then exits 1 if any check failed."""
     tmp = tempfile.mkdtemp(prefix=f"alexnet-{prefix}-{name}-")
@@ -309,7 +336,7 @@ def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     run_group({"basic": group_basic, "resume": group_resume, "checkpoints": group_checkpoints,
-               "interop": group_interop}, sys.argv[2], "cli")
+               "interop": group_interop, "predict": group_predict}, sys.argv[2], "cli")
 
 
 if __name__ == "__main__":

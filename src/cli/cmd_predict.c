@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -17,6 +18,7 @@
 #include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "data/dataset.h"
 #include "data/image.h"
 #include "io/checkpoint.h"
 
@@ -138,8 +140,10 @@ int cmd_predict(int argc, char **argv) {
         return cli_usage_error("predict", err.msg);
     }
     if (help) {
-        args_print_help("predict", "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE...",
-                        "Top-K classes with probabilities for each image (eval transform: resize S*256/224, center crop S).",
+        args_print_help("predict", "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
+                        "Top-K classes with probabilities for each image (eval transform: resize S*256/224, center crop S);\n"
+                        "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
+                        "results stream as they come, and an unreadable image is named and counted, not fatal.",
                         specs, nspecs);
         free(files);
         return 0;
@@ -194,22 +198,48 @@ int cmd_predict(int argc, char **argv) {
     const char *names[PREDICT_BATCH];
     int failed = 0;
     ForwardArgs fa = {0, 0, 0};
-    for (int i = 0; i < nfiles;) {
-        int n = 0;
-        for (; i < nfiles && n < PREDICT_BATCH; i++) {
-            if (image_load_eval(files[i], size, fmt, batch + (size_t)n * per_image, mpixels, &err) != 0) {
+    int64_t total = 0;
+    for (int a = 0; a < nfiles; a++) {
+        /* a folder is walked as the loader walks one: its images, sorted, hidden names skipped */
+        char **paths = NULL, *one[1] = {(char *)files[a]};
+        int64_t npaths = 1;
+        struct stat st;
+        if (stat(files[a], &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (dataset_list_images(files[a], &paths, &npaths, &err) != 0) {
                 fprintf(stderr, "alexnet predict: error: %s\n", err.msg);
                 failed++;
                 continue;
             }
-            names[n++] = files[i];
+            if (npaths == 0) fprintf(stderr, "alexnet predict: warning: folder %s holds no images (.jpg, .jpeg, .png)\n", files[a]);
         }
-        if (n == 0) continue;
-        backend_forward(&be, batch, n, &fa);
-        be.vt->read_logits(be.ctx, logits, n);
-        for (int j = 0; j < n; j++) print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, topk,
-                                                  info.n_classes_named ? info.class_names : NULL, json);
+        char **list = paths ? paths : one;
+        total += npaths;
+        for (int64_t i = 0; i < npaths;) {
+            int n = 0;
+            for (; i < npaths && n < PREDICT_BATCH; i++) {
+                if (image_load_eval(list[i], size, fmt, batch + (size_t)n * per_image, mpixels, &err) != 0) {
+                    fprintf(stderr, "alexnet predict: error: %s\n", err.msg);
+                    failed++;
+                    continue;
+                }
+                names[n++] = list[i];
+            }
+            if (n == 0) continue;
+            backend_forward(&be, batch, n, &fa);
+            be.vt->read_logits(be.ctx, logits, n);
+            for (int j = 0; j < n; j++)
+                print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, topk,
+                             info.n_classes_named ? info.class_names : NULL, json);
+            fflush(stdout); /* results stream, batch by batch */
+        }
+        if (paths) {
+            for (int64_t i = 0; i < npaths; i++) free(paths[i]);
+            free(paths);
+        }
     }
+    if (failed)
+        fprintf(stderr, "alexnet predict: %d of %lld image%s could not be read (named above); the others were predicted\n",
+                failed, (long long)total, total == 1 ? "" : "s");
     backend_destroy(&be);
     free(batch); free(logits); free(params); free(files);
     model_info_free(&info);

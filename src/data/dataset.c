@@ -209,6 +209,23 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     return 0;
 }
 
+int dataset_list_images(const char *dir, char ***paths, int64_t *n, Error *err) {
+    EntryList list = {0};
+    *paths = NULL;
+    *n = 0;
+    if (scan_class_dir(&list, dir, 0, 0, err) != 0) {
+        for (int64_t i = 0; i < list.n; i++) free(list.v[i].path);
+        free(list.v);
+        return -1;
+    }
+    qsort(list.v, (size_t)list.n, sizeof *list.v, cmp_entry);
+    *paths = xmalloc(sizeof **paths * (size_t)(list.n + 1));
+    for (int64_t i = 0; i < list.n; i++) (*paths)[i] = list.v[i].path;
+    *n = list.n;
+    free(list.v);
+    return 0;
+}
+
 void dataset_free(Dataset *ds) {
     if (!ds) return;
     for (int64_t i = 0; i < ds->n; i++) free(ds->paths[i]);

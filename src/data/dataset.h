@@ -30,6 +30,11 @@ typedef struct {
 int dataset_scan(Dataset *ds, const char *dir, Error *err);
 void dataset_free(Dataset *ds);
 
+/* Every image file under dir (recursively), with the scan's rules (extensions,
+ * hidden names skipped) and order. *paths (n entries, each and the array
+ * freed by the caller). 0, or -1 with a message naming the folder. */
+int dataset_list_images(const char *dir, char ***paths, int64_t *n, Error *err);
+
 /* 1 if the name ends in .jpg, .jpeg or .png (any case). */
 int dataset_is_image_name(const char *name);
 
