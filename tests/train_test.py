@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | ema)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -19,6 +19,7 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
   name; --save_best 0.
 - help: every default `train --help` prints is the one a run uses.
 - finetune: --pretrained made for other classes loads all but the last layer.
+- ema: --model_ema by hand-computed values, resumed bit for bit, evaluated and plotted.
 """
 import json
 import os
@@ -323,11 +324,59 @@ def group_finetune(tmp):
     check(rc == 0 and "other names" in so, f"same class count, other names: the head is replaced (rc={rc}) {so[-300:]}")
 
 
+def group_ema(tmp):
+    """--model_ema as torchvision's train.py: alpha = min(1, (1 - decay) * global batch * steps / epochs), the
+    first update copies the weights, then ema += alpha * (w - ema) every --model_ema_steps steps; checked by
+    hand over three steps, and a stopped-and-resumed run equals the uninterrupted one bit for bit (EMA too)."""
+    import torch
+    train, val = os.path.join(tmp, "train"), os.path.join(tmp, "val")
+    make_dataset(train, per_class=8)            # 24 images, batch 8: 3 steps per epoch
+    make_dataset(val, per_class=3, seed=1)
+    ema_args = ["--model_ema", "--model_ema_steps", "1", "--model_ema_decay", "0.9", "--max_epoch", "2",
+                "--val_dir", val, "--lr", "0.05"]
+    run_dir = os.path.join(tmp, "ema")
+    states = []
+    for n in (1, 2, 3):
+        args = base_args(train, run_dir, ema_args + ["--max_steps", str(n)]) if n == 1 else \
+            ["train", "--resume", run_dir, "--max_steps", str(n)]
+        rc, so, se = run(args)
+        check(rc == 0, f"step {n} (rc={rc}) {se[-300:]}")
+        states.append(st_write.load(os.path.join(run_dir, "train_state.safetensors")))
+    alpha = min(1.0, (1 - 0.9) * 8 * 1 / 2)     # 0.4
+    names = [k[len("model."):] for k in states[0][0] if k.startswith("model.")]
+    want = {k: states[0][0]["model." + k].clone() for k in names}   # the first update copies
+    ok = all(torch.equal(states[0][0]["ema." + k], want[k]) for k in names)
+    for t in (1, 2):
+        for k in names:
+            e, w = want[k], states[t][0]["model." + k]
+            want[k] = e + torch.tensor(alpha, dtype=torch.float32) * (w - e)
+        ok = ok and all(torch.allclose(states[t][0]["ema." + k], want[k], rtol=0, atol=1e-6) for k in names)
+    check(ok and states[2][1].get("ema_updates") == "3", f"EMA after 1, 2, 3 steps equals the hand-computed lerp "
+          f"(alpha {alpha}; ema_updates {states[2][1].get('ema_updates')})")
+    rc, so, se = run(["train", "--resume", run_dir])
+    ref = os.path.join(tmp, "ref")
+    rc2, so2, se2 = run(base_args(train, ref, ema_args))
+    check(rc == 0 and rc2 == 0 and "EMA top-1" in so2, f"both runs finish, the EMA is evaluated ({rc}, {rc2}) {so2[-300:]}")
+    a = st_write.load(os.path.join(ref, "train_state.safetensors"))[0]
+    b = st_write.load(os.path.join(run_dir, "train_state.safetensors"))[0]
+    check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
+          "stopped three times and resumed: model, momentum and EMA bit-identical to the uninterrupted run")
+    recs = strict_json_lines(os.path.join(ref, "metrics.jsonl"))
+    ep = [r for r in recs if r["type"] == "epoch"]
+    check(len(ep) == 2 and all(0 <= r["ema_top1"] <= r["ema_top5"] <= 1 for r in ep), "epoch records carry ema_top1/top5")
+    meta = st_write.load(os.path.join(ref, "best.safetensors"))[1]
+    best = max(max(r["top1"], r["ema_top1"]) for r in ep)
+    check(meta.get("weights") in ("ema", "raw"), f"best.safetensors says which weights it holds ({meta.get('weights')})")
+    svg = open(os.path.join(ref, "curves.svg")).read()
+    check("EMA top-1" in svg and ET.fromstring(svg.encode()) is not None, "curves.svg draws the EMA")
+    check(abs(best - max(r["top1"] for r in ep)) < 1e-12 or meta.get("weights") == "ema", "the better of the two is kept")
+
+
 def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help,
-               "finetune": group_finetune},
+               "finetune": group_finetune, "ema": group_ema},
               sys.argv[2], "train")
 
 

@@ -195,6 +195,9 @@ int cmd_train(int argc, char **argv) {
         {"save_every_steps", ARG_I64, &c.save_every_steps, "save resumable state every N steps within epochs (0: epoch ends)", 0, 0, NULL},
         {"log_interval", ARG_INT, &c.log_interval, "steps between metrics records and plain progress lines", 0, 0, NULL},
         {"max_steps", ARG_I64, &c.max_steps, "stop this session (resumably) at N steps in total (0: no limit; not kept by --resume)", 0, 0, NULL},
+        {"model_ema", ARG_FLAG, &c.model_ema, "also keep an EMA of the weights, evaluated beside them (torchvision's --model-ema)", 1, 0, NULL},
+        {"model_ema_steps", ARG_INT, &c.model_ema_steps, "steps between EMA updates", 0, 0, NULL},
+        {"model_ema_decay", ARG_FLOAT, &c.model_ema_decay, "EMA decay, adjusted as torchvision does for batch and epochs", 0, 0, NULL},
     };
     enum { NSPECS = sizeof specs / sizeof specs[0] };
     int seen[NSPECS] = {0};

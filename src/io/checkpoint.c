@@ -32,7 +32,7 @@ static StWriteTensor *param_tensors(const Net *net, const float *buf, const char
 }
 
 int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names,
-                          int epoch, int64_t step, Error *err) {
+                          int epoch, int64_t step, const char *weights, Error *err) {
     StWriteTensor t[NET_MAX_PARAMS];
     char names[NET_MAX_PARAMS][64];
     param_tensors(net, params, "", names, t);
@@ -48,9 +48,10 @@ int checkpoint_save_model(const char *path, const Net *net, const float *params,
     snprintf(ncls, sizeof ncls, "%d", net->num_classes);
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(st, sizeof st, "%lld", (long long)step);
-    const char *keys[] = {"format", "backbone", "num_classes", "classes", "image_size", "epoch", "step", "version"};
-    const char *vals[] = {"pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION};
-    int rc = st_write(path, t, net->n_params, keys, vals, 8, err);
+    const char *keys[] = {"format", "backbone", "num_classes", "classes", "image_size", "epoch", "step", "version",
+                          "weights"};
+    const char *vals[] = {"pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION, weights};
+    int rc = st_write(path, t, net->n_params, keys, vals, weights ? 9 : 8, err);
     if (classes_json != classes_json_buf) free(classes_json);
     return rc;
 }
@@ -236,19 +237,26 @@ int checkpoint_load_params(const char *path, const Net *net, float *params, Erro
 }
 
 int checkpoint_save_state(const char *path, const Net *net, const float *params, const float *momentum,
-                          const TrainPosition *pos, Error *err) {
-    StWriteTensor t[2 * NET_MAX_PARAMS];
-    char names[2 * NET_MAX_PARAMS][64];
+                          const float *ema, const TrainPosition *pos, Error *err) {
+    StWriteTensor t[3 * NET_MAX_PARAMS];
+    char names[3 * NET_MAX_PARAMS][64];
     param_tensors(net, params, "model.", names, t);
     param_tensors(net, momentum, "momentum.", names + net->n_params, t + net->n_params);
+    if (ema) param_tensors(net, ema, "ema.", names + 2 * net->n_params, t + 2 * net->n_params);
+    int ntensors = (ema ? 3 : 2) * net->n_params;
     char ep[16], batch[32], step[32], best[32];
     snprintf(ep, sizeof ep, "%d", pos->epoch);
     snprintf(batch, sizeof batch, "%lld", (long long)pos->batch);
     snprintf(step, sizeof step, "%lld", (long long)pos->step);
     snprintf(best, sizeof best, "%.17g", pos->best_top1);
-    const char *keys[] = {"epoch", "batch", "step", "best_top1", "config", "version", "run"};
-    const char *vals[] = {ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION, pos->run_json};
-    return st_write(path, t, 2 * net->n_params, keys, vals, pos->run_json ? 7 : 6, err);
+    char ema_updates[32];
+    snprintf(ema_updates, sizeof ema_updates, "%lld", (long long)pos->ema_updates);
+    const char *keys[8] = {"epoch", "batch", "step", "best_top1", "config", "version"};
+    const char *vals[8] = {ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION};
+    int nmeta = 6;
+    if (pos->run_json) keys[nmeta] = "run", vals[nmeta++] = pos->run_json;
+    if (ema) keys[nmeta] = "ema_updates", vals[nmeta++] = ema_updates;
+    return st_write(path, t, ntensors, keys, vals, nmeta, err);
 }
 
 int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err) {
@@ -275,6 +283,12 @@ int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err)
     pos->batch = b;
     pos->step = s;
     pos->best_top1 = top1;
+    long long ema_updates = 0;
+    if (st_meta(&f, "ema_updates") && meta_int(&f, "ema_updates", 0, INT64_MAX, &ema_updates, err) != 0) {
+        st_free(&f);
+        return -1;
+    }
+    pos->ema_updates = ema_updates;
     size_t len = strlen(cfg) + 1;
     pos->config_json = xmalloc(len);
     memcpy(pos->config_json, cfg, len);
@@ -288,11 +302,12 @@ int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err)
     return 0;
 }
 
-int checkpoint_load_state(const char *path, const Net *net, float *params, float *momentum, Error *err) {
+int checkpoint_load_state(const char *path, const Net *net, float *params, float *momentum, float *ema, Error *err) {
     StFile f;
     if (st_read(&f, path, err) != 0) return -1;
     int rc = load_named(&f, net, "model.", params, err);
     if (rc == 0) rc = load_named(&f, net, "momentum.", momentum, err);
+    if (rc == 0 && ema) rc = load_named(&f, net, "ema.", ema, err);
     st_free(&f);
     return rc;
 }

@@ -35,9 +35,11 @@ typedef struct {
 
 void model_info_free(ModelInfo *info);
 
-/* Writes a model file atomically. class_names may be NULL. */
+/* Writes a model file atomically. class_names may be NULL; weights, when not
+ * NULL, is stored as metadata "weights" ("ema" or "raw": which of the two a
+ * best.safetensors holds). */
 int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names,
-                          int epoch, int64_t step, Error *err);
+                          int epoch, int64_t step, const char *weights, Error *err);
 
 /* A model file read once: its bytes and what they describe. Opening checks
  * everything a net will be sized from (class count 1..CHECKPOINT_MAX_CLASSES,
@@ -76,13 +78,15 @@ typedef struct {
     double best_top1;          /* -1 when no evaluation yet */
     char *config_json;         /* owned */
     char *run_json;            /* owned; the trainer's own record (fingerprint, running sums); NULL in old states */
+    int64_t ema_updates;       /* EMA updates so far (0: the next one copies the weights) */
 } TrainPosition;
 
+/* ema: the weights' moving average ("ema.<name>" tensors), or NULL without --model_ema. */
 int checkpoint_save_state(const char *path, const Net *net, const float *params, const float *momentum,
-                          const TrainPosition *pos, Error *err);
+                          const float *ema, const TrainPosition *pos, Error *err);
 /* Reads the configuration and position only (to rebuild the run before
  * loading tensors); epoch, batch, step and best_top1 are range-checked. */
 int checkpoint_read_state_info(const char *path, TrainPosition *pos, Error *err);
-int checkpoint_load_state(const char *path, const Net *net, float *params, float *momentum, Error *err);
+int checkpoint_load_state(const char *path, const Net *net, float *params, float *momentum, float *ema, Error *err);
 
 #endif

@@ -126,16 +126,18 @@ static void range(const double *v, int n, double *lo, double *hi) {
 
 /* The series the two panels draw, from the metrics records. */
 typedef struct {
-    int ns, nv, ne, nt;
+    int ns, nv, ne, nt, nm;
     double *step, *loss, *lr;          /* step records [ns] */
     double *vstep, *vloss;             /* epoch records with a validation loss [nv] */
     double *epoch, *top1, *top5;       /* epoch records with validation accuracy [ne] */
     double *tepoch, *ttop1;            /* epoch records with training accuracy [nt] */
+    double *mepoch, *mtop1;            /* epoch records with the EMA's accuracy [nm] */
 } Series;
 
 static void series_collect(Series *s, const MetricsLog *m) {
     memset(s, 0, sizeof *s);
-    double **arrays[] = {&s->step, &s->loss, &s->lr, &s->vstep, &s->vloss, &s->epoch, &s->top1, &s->top5, &s->tepoch, &s->ttop1};
+    double **arrays[] = {&s->step, &s->loss, &s->lr, &s->vstep, &s->vloss, &s->epoch, &s->top1, &s->top5, &s->tepoch,
+                         &s->ttop1, &s->mepoch, &s->mtop1};
     for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) *arrays[i] = xmalloc(sizeof(double) * (size_t)(m->n + 1));
     for (int i = 0; i < m->n; i++) {
         const MetricRecord *r = &m->rec[i];
@@ -146,12 +148,13 @@ static void series_collect(Series *s, const MetricsLog *m) {
         if (r->top1 >= 0 && isfinite(r->val_loss)) { s->vstep[s->nv] = (double)r->step; s->vloss[s->nv++] = r->val_loss; }
         if (r->top1 >= 0) { s->epoch[s->ne] = r->epoch; s->top1[s->ne] = r->top1; s->top5[s->ne++] = r->top5; }
         if (r->train_top1 >= 0) { s->tepoch[s->nt] = r->epoch; s->ttop1[s->nt++] = r->train_top1; }
+        if (r->ema_top1 >= 0) { s->mepoch[s->nm] = r->epoch; s->mtop1[s->nm++] = r->ema_top1; }
     }
 }
 
 static void series_free(Series *s) {
     free(s->step); free(s->loss); free(s->lr); free(s->vstep); free(s->vloss);
-    free(s->epoch); free(s->top1); free(s->top5); free(s->tepoch); free(s->ttop1);
+    free(s->epoch); free(s->top1); free(s->top5); free(s->tepoch); free(s->ttop1); free(s->mepoch); free(s->mtop1);
 }
 
 static void loss_panel(Buf *b, const Series *s) {
@@ -198,6 +201,8 @@ static void accuracy_panel(Buf *b, const Series *s) {
     markers(b, &e, s->epoch, s->top1, s->ne, "#2ca02c");
     markers(b, &e, s->epoch, s->top5, s->ne, "#9467bd");
     markers(b, &e, s->tepoch, s->ttop1, s->nt, "#98df8a");
+    polyline(b, &e, s->mepoch, s->mtop1, s->nm, "#ff7f0e", "stroke-dasharray='6,3'", 0);
+    markers(b, &e, s->mepoch, s->mtop1, s->nm, "#ff7f0e");
     int y = e.top - 8;
     if (s->ne > 0)
         put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>validation top-1 %.2f%%</text>"
@@ -206,6 +211,9 @@ static void accuracy_panel(Buf *b, const Series *s) {
     if (s->nt > 0)
         put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%% (light dots)</text>\n",
             LEFT + 360, y, 100 * s->ttop1[s->nt - 1]);
+    if (s->nm > 0)
+        put(b, "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>EMA top-1 %.2f%%</text>\n", LEFT + 360, y - 14,
+            100 * s->mtop1[s->nm - 1]);
     if (s->ne == 0)
         put(b, "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet (--val_dir)</text>\n",
             LEFT + PLOT_W / 2, e.top + PANEL_H / 2);

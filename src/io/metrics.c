@@ -42,6 +42,8 @@ static int parse_line(const char *line, MetricRecord *r) {
     r->val_loss = num(o, "val_loss", NAN);
     r->top1 = num(o, "top1", -1);
     r->top5 = num(o, "top5", -1);
+    r->ema_top1 = num(o, "ema_top1", -1);
+    r->ema_top5 = num(o, "ema_top5", -1);
     double vi = num(o, "val_images", 0), vs = num(o, "val_skipped", 0);
     r->val_images = vi >= 0 && vi < 9e15 ? (int64_t)vi : 0;
     r->val_skipped = vs >= 0 && vs < 9e15 ? (int64_t)vs : 0;
@@ -78,6 +80,10 @@ static void format_line(const MetricRecord *r, char *buf, size_t len) {
             k = snprintf(buf + n, len - n, ",\"val_images\":%lld,\"val_skipped\":%lld", (long long)r->val_images,
                          (long long)r->val_skipped);
             if (k > 0) n += (size_t)k;
+        }
+        if (r->ema_top1 >= 0) {
+            n = put_num(buf, len, n, "ema_top1", "%.6f", r->ema_top1);
+            n = put_num(buf, len, n, "ema_top5", "%.6f", r->ema_top5);
         }
     }
     if (n < len) snprintf(buf + n, len - n, "}\n");

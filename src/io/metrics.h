@@ -4,7 +4,7 @@
  *
  *   {"type":"step","step":120,"epoch":2,"loss":1.23,"train_top1":0.61,"lr":0.01,"img_s":310.5,"time":421.7}
  *   {"type":"epoch","step":468,"epoch":1,"loss":1.5,"train_top1":0.55,"lr":0.01,"img_s":305.2,"time":1530.2,
- *    "val_loss":1.31,"top1":0.81,"top5":0.98,"val_images":10000,"val_skipped":0}
+ *    "val_loss":1.31,"top1":0.81,"top5":0.98,"val_images":10000,"val_skipped":0[,"ema_top1":..,"ema_top5":..]}
  * step = optimizer steps done; epoch counts from 1 as on the console (a step
  * record's epoch is the one in progress, an epoch record's the one finished);
  * loss and train_top1 average the steps since the previous record of the same
@@ -28,6 +28,7 @@ typedef struct {
     double loss, lr, img_s, time;
     double train_top1;          /* < 0 when not measured */
     double val_loss, top1, top5; /* epoch records with evaluation; top1 < 0 when none */
+    double ema_top1, ema_top5;   /* the weights' EMA (--model_ema); < 0 when none */
     int64_t val_images, val_skipped;
 } MetricRecord;
 

@@ -35,7 +35,8 @@ static const Field FIELDS[] = {
     I(T_max, 0, 1e6), I(max_epoch, 1, 1e6), I(label_smooth, 0, 1), D(label_smooth_factor, 0, 1),
     S(smoothing_form), U(seed, 0, CONFIG_MAX_SEED), I(threads, 0, 1024), S(device), S(backend), S(precision),
     I(is_distributed, -1, 1), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
-    L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12),
+    L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12), I(model_ema, 0, 1),
+    I(model_ema_steps, 1, 1e6), D(model_ema_decay, 0, 1),
 };
 #undef S
 #undef I
@@ -73,6 +74,9 @@ void config_defaults(TrainConfig *c) {
     c->is_distributed = -1;
     c->save_best = 1;
     c->log_interval = 20;
+    c->model_ema = 0;
+    c->model_ema_steps = 32;        /* torchvision's defaults */
+    c->model_ema_decay = 0.99998;
 }
 
 static const Field *find_field(const char *name) {

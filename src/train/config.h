@@ -43,6 +43,10 @@ typedef struct {
     int64_t save_every_steps;     /* mid-epoch resumable state; 0 = epoch ends only */
     int log_interval;             /* steps between metrics lines / plain progress lines */
     int64_t max_steps;            /* stop (resumably) after this many steps in total; 0 = no limit */
+    /* weight averaging, as torchvision's train.py defines it */
+    int model_ema;                /* 1: keep an exponential moving average of the weights */
+    int model_ema_steps;          /* steps between EMA updates */
+    double model_ema_decay;       /* per-update decay before torchvision's adjustment for batch and epochs */
 } TrainConfig;
 
 void config_defaults(TrainConfig *c);

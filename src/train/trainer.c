@@ -58,6 +58,9 @@ typedef struct {
     int be_created;
     Loader *train_loader, *val_loader;
     float *params, *momentum, *logits;
+    float *ema;                  /* [param_count] the weights' moving average (--model_ema), else NULL */
+    int64_t ema_updates;         /* 0: the next update copies the weights */
+    double ema_decay;            /* per update, after torchvision's adjustment */
     MetricsLog metrics;
     int metrics_open;
     LrSchedule sched;
@@ -94,21 +97,27 @@ static void report(Run *r, const char *msg) {
 /* ------------------------------------------------------------ the state */
 
 /* Rank 0 writes the model files of a finished epoch (or an interruption). */
-static int save_model_files(Run *r, int epochs_done, int is_best, Error *err) {
+/* best: NULL, or the weights that just became the best (the model's or its
+ * EMA, best_kind "raw" or "ema"). */
+static int save_model_files(Run *r, int epochs_done, const float *best, const char *best_kind, Error *err) {
     const TrainConfig *c = &r->c;
     char path[4200];
     r->be.vt->get_params(r->be.ctx, r->params);
     run_path(path, sizeof path, c->out_dir, "last.safetensors");
-    if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, err) != 0) return -1;
-    if (is_best && c->save_best) {
+    if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+        return -1;
+    if (best && c->save_best) {
         run_path(path, sizeof path, c->out_dir, "best.safetensors");
-        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, err) != 0) return -1;
+        if (checkpoint_save_model(path, &r->net, best, r->train.classes, epochs_done, r->step,
+                                  r->ema ? best_kind : NULL, err) != 0)
+            return -1;
     }
     if (c->ckpt_interval > 0 && epochs_done > 0 && epochs_done % c->ckpt_interval == 0) {
         char name[64];
         snprintf(name, sizeof name, "epoch_%d.safetensors", epochs_done);
         run_path(path, sizeof path, c->out_dir, name);
-        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, err) != 0) return -1;
+        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+            return -1;
     }
     return 0;
 }
@@ -118,9 +127,9 @@ static int save_state(Run *r, Error *err) {
     r->be.vt->get_params(r->be.ctx, r->params);
     r->be.vt->get_momentum(r->be.ctx, r->momentum);
     TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c),
-                         run_record_to_json(&r->fp, &r->epoch_sums, &r->window)};
+                         run_record_to_json(&r->fp, &r->epoch_sums, &r->window), r->ema_updates};
     run_path(path, sizeof path, r->c.out_dir, STATE_FILE);
-    int rc = checkpoint_save_state(path, &r->net, r->params, r->momentum, &pos, err);
+    int rc = checkpoint_save_state(path, &r->net, r->params, r->momentum, r->ema, &pos, err);
     free(pos.config_json);
     free(pos.run_json);
     return rc;
@@ -201,13 +210,41 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     r->params = xaligned_alloc(P * sizeof(float));
     r->momentum = xaligned_alloc(P * sizeof(float));
     r->logits = xmalloc((size_t)c->per_batch_size * r->net.num_classes * sizeof(float));
+    if (c->model_ema) {
+        /* torchvision's train.py: alpha = min(1, (1 - decay) * global batch * steps / epochs) */
+        double adjust = (double)c->per_batch_size * r->d->world * c->model_ema_steps / c->max_epoch;
+        double alpha = (1.0 - c->model_ema_decay) * adjust;
+        r->ema_decay = 1.0 - (alpha < 1.0 ? alpha : 1.0);
+        r->ema = xaligned_alloc(P * sizeof(float));
+    }
     if (resume) {
         char path[4200];
         run_path(path, sizeof path, c->out_dir, STATE_FILE);
-        return checkpoint_load_state(path, &r->net, r->params, r->momentum, err);
+        r->ema_updates = resume->ema_updates;
+        return checkpoint_load_state(path, &r->net, r->params, r->momentum, r->ema, err);
     }
     net_init_params(&r->net, r->params, c->seed);
-    return c->pretrained[0] ? load_pretrained(r, err) : 0;
+    int rc = c->pretrained[0] ? load_pretrained(r, err) : 0;
+    if (r->ema) memcpy(r->ema, r->params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
+    return rc;
+}
+
+/* One EMA update from the backend's current weights: torch's lerp form,
+ * ema += (1 - decay) * (w - ema); the first update (and every one during the
+ * warmup epochs, as torchvision resets its count there) copies the weights. */
+static void ema_update(Run *r) {
+    r->be.vt->get_params(r->be.ctx, r->params);
+    size_t P = r->net.param_count;
+    float w = (float)(1.0 - r->ema_decay);
+    if (r->ema_updates == 0) {
+        memcpy(r->ema, r->params, P * sizeof(float));
+    } else {
+        float *restrict e = r->ema;
+        const float *restrict p = r->params;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < P; i++) e[i] += w * (p[i] - e[i]);
+    }
+    r->ema_updates = r->epoch < r->c.warmup_epochs ? 0 : r->ema_updates + 1;
 }
 
 static int open_loaders(Run *r, Error *err) {
@@ -409,7 +446,7 @@ static void run_close(Run *r) {
     if (r->metrics_open) metrics_close(&r->metrics);
     dataset_free(&r->train);
     if (r->have_val) dataset_free(&r->val);
-    free(r->params); free(r->momentum); free(r->logits);
+    free(r->params); free(r->momentum); free(r->logits); free(r->ema);
 }
 
 /* ------------------------------------------------------------ one epoch */
@@ -426,10 +463,11 @@ static void add_sums(RunSums *s, double loss, double correct, double seen, doubl
 static void log_window(Run *r, double lr) {
     RunSums *w = &r->window;
     if (w->steps == 0) return;
-    MetricRecord m = {0, r->step, r->epoch + 1, w->loss / (double)w->steps, lr,
-                      w->seconds > 0 ? (double)w->steps * (double)r->img_global / w->seconds : 0.0,
-                      r->time_base + now_seconds() - r->t_session,
-                      w->seen ? (double)w->correct / (double)w->seen : -1.0, NAN, -1, -1, 0, 0};
+    MetricRecord m = {.is_epoch = 0, .step = r->step, .epoch = r->epoch + 1, .loss = w->loss / (double)w->steps,
+                      .lr = lr, .img_s = w->seconds > 0 ? (double)w->steps * (double)r->img_global / w->seconds : 0.0,
+                      .time = r->time_base + now_seconds() - r->t_session,
+                      .train_top1 = w->seen ? (double)w->correct / (double)w->seen : -1.0, .val_loss = NAN,
+                      .top1 = -1, .top5 = -1, .ema_top1 = -1, .ema_top5 = -1};
     if (r->is0) metrics_add(&r->metrics, &m);
     memset(w, 0, sizeof *w);
 }
@@ -482,6 +520,7 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
         backend_sgd_update(&r->be, &sg);
         r->step++;
         r->batch++;
+        if (r->ema && r->step % c->model_ema_steps == 0) ema_update(r);
         double secs = now_seconds() - t0;
         add_sums(&r->window, v[0], v[3], v[4], secs);
         add_sums(&r->epoch_sums, v[0], v[3], v[4], secs);
@@ -499,7 +538,7 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
         if (interrupted || at_limit) *why_stopped = interrupted ? "interrupted" : "reached --max_steps";
         if (r->batch == r->S) continue; /* the end of the epoch saves everything */
         if (*why_stopped || (c->save_every_steps > 0 && r->step % c->save_every_steps == 0)) {
-            if (r->is0 && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, 0, err) != 0))) {
+            if (r->is0 && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, NULL, NULL, err) != 0))) {
                 report(r, err->msg);
                 return EPOCH_FAILED;
             }
@@ -526,8 +565,29 @@ static int run_end_epoch(Run *r, Error *err) {
     double top1 = ev.images ? (double)ev.correct1 / (double)ev.images : -1;
     double top5 = ev.images ? (double)ev.correct5 / (double)ev.images : -1;
     double val_loss = ev.images ? ev.loss_sum / (double)ev.images : NAN;
-    int is_best = r->have_val && top1 > r->best;
-    if (is_best) r->best = top1;
+    double ema_top1 = -1, ema_top5 = -1;
+    if (r->have_val && r->ema) {
+        /* the EMA in the backend's place for one evaluation, then the model back, bit for bit */
+        EvalCounts ev_ema = {0};
+        r->be.vt->get_params(r->be.ctx, r->params);
+        r->be.vt->set_params(r->be.ctx, r->ema);
+        int rc = evaluate(&r->be, r->val_loader, r->d, r->logits, &ev_ema, err);
+        r->be.vt->set_params(r->be.ctx, r->params);
+        if (rc != 0) {
+            report(r, err->msg);
+            return -1;
+        }
+        ema_top1 = ev_ema.images ? (double)ev_ema.correct1 / (double)ev_ema.images : -1;
+        ema_top5 = ev_ema.images ? (double)ev_ema.correct5 / (double)ev_ema.images : -1;
+    }
+    const float *best = NULL;
+    const char *best_kind = "raw";
+    if (r->have_val && (top1 > r->best || ema_top1 > r->best)) {
+        int ema_wins = ema_top1 > top1;
+        best = ema_wins ? r->ema : r->params;
+        best_kind = ema_wins ? "ema" : "raw";
+        r->best = ema_wins ? ema_top1 : top1;
+    }
     const RunSums *e = &r->epoch_sums;
     double mean_loss = e->steps ? e->loss / (double)e->steps : NAN;
     double train_top1 = e->seen ? (double)e->correct / (double)e->seen : -1;
@@ -543,17 +603,21 @@ static int run_end_epoch(Run *r, Error *err) {
         int n = snprintf(line, sizeof line, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s", done,
                          c->max_epoch, mean_loss, 100 * train_top1, img_s);
         if (r->have_val)
-            snprintf(line + n, sizeof line - (size_t)n, "; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)",
-                     val_loss, 100 * top1, 100 * top5, (long long)ev.images, ev.skipped ? ", some skipped" : "");
+            n += snprintf(line + n, sizeof line - (size_t)n, "; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)",
+                          val_loss, 100 * top1, 100 * top5, (long long)ev.images, ev.skipped ? ", some skipped" : "");
+        if (ema_top1 >= 0 && n > 0 && (size_t)n < sizeof line)
+            snprintf(line + n, sizeof line - (size_t)n, "; EMA top-1 %.2f%% top-5 %.2f%%", 100 * ema_top1, 100 * ema_top5);
         progress_line(&r->prog, "%s\n", line);
-        MetricRecord m = {1, r->step, done, mean_loss, lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), img_s,
-                          r->time_base + now_seconds() - r->t_session, train_top1, val_loss, top1, top5, ev.images,
-                          ev.skipped};
+        MetricRecord m = {.is_epoch = 1, .step = r->step, .epoch = done, .loss = mean_loss,
+                          .lr = lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), .img_s = img_s,
+                          .time = r->time_base + now_seconds() - r->t_session, .train_top1 = train_top1,
+                          .val_loss = val_loss, .top1 = top1, .top5 = top5, .ema_top1 = ema_top1, .ema_top5 = ema_top5,
+                          .val_images = ev.images, .val_skipped = ev.skipped};
         metrics_add(&r->metrics, &m);
         char path[4200], title[1400];
         run_path(path, sizeof path, c->out_dir, "curves.svg");
         snprintf(title, sizeof title, "alexnet.c — %s on %s", r->net.backbone, c->data_dir);
-        rc = save_model_files(r, done, is_best, err) != 0 || save_state(r, err) != 0 ||
+        rc = save_model_files(r, done, best, best_kind, err) != 0 || save_state(r, err) != 0 ||
                      curves_write_svg(path, &r->metrics, title, err) != 0
                  ? -1
                  : 0;
