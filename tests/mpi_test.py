@@ -17,11 +17,13 @@ The harness runs as root on 2 cores, so it passes --allow-run-as-root and
 --oversubscribe; users don't need them.
 """
 import json
+import shlex
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 import torch
@@ -150,12 +152,19 @@ def group_failure(tmp):
     check(sum(r["type"] == "epoch" for r in recs) == 3, "all 3 epochs recorded after the resume")
 
 
-def mpmd(per_rank_args):
-    """mpirun's MPMD form: rank i runs with its own arguments (a node whose copy of the data differs)."""
-    cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none"]
+def mpmd(tmp, per_rank_args):
+    """Rank i runs with its own arguments (a node whose copy of the data differs). Not mpirun's MPMD
+    ':' form: Debian 13's Open MPI 5.0.7 mpiexec segfaults on it (even for /bin/true), so one program,
+    a shell script, picks each rank's command line by its rank."""
+    fd, script = tempfile.mkstemp(prefix="mpmd-", suffix=".sh", dir=tmp)
+    lines = ["#!/bin/sh", 'case "${OMPI_COMM_WORLD_RANK:-$PMIX_RANK}" in']
     for i, args in enumerate(per_rank_args):
-        cmd += ([":"] if i else []) + ["-np", "1", BIN] + args
-    return cmd
+        lines.append(f"  {i}) exec {shlex.quote(BIN)} {' '.join(shlex.quote(a) for a in args)} ;;")
+    lines += ["esac", "echo 'mpmd: no rank number in the environment' >&2", "exit 3"]
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none",
+            "-np", str(len(per_rank_args)), "/bin/sh", script]
 
 
 def group_contract(tmp):
@@ -170,12 +179,12 @@ def group_contract(tmp):
     out = os.path.join(tmp, "run")
     a = train_args(data, out, 4)
     b = train_args(other, out, 4)
-    rc, so, se = run(mpmd([a, b]), timeout=300)
+    rc, so, se = run(mpmd(tmp, [a, b]), timeout=300)
     check(rc == 2 and "[rank 1]" in se and "23 images" in se and "24" in se and "MPI_ABORT" not in se.upper().replace(" ", "_"),
           f"a rank whose data lacks a file: rank 1 names the difference, exit 2, no abort (rc={rc}) {se[-600:]}")
     check(not os.path.exists(os.path.join(out, "train_state.safetensors")), "nothing was trained")
     c = train_args(os.path.join(tmp, "nonexistent"), out, 4)
-    rc, so, se = run(mpmd([a, c]), timeout=300)
+    rc, so, se = run(mpmd(tmp, [a, c]), timeout=300)
     check(rc == 2 and "rank 1" in se and "nonexistent" in se and "MPI_ABORT" not in se.upper().replace(" ", "_"),
           f"a setup error on rank 1 only is printed with its rank, exit 2 (rc={rc}) {se[-600:]}")
     # a 2-rank run resumed with 1 rank: refused, then continued with the same global batch
@@ -183,7 +192,7 @@ def group_contract(tmp):
     check(rc == 0, f"2-rank run (rc={rc}) {se[-300:]}")
     ev = ["eval", "--pretrained", os.path.join(out, "last.safetensors"), "--per_batch_size", "4", "--json",
           "--backend", "ref", "--threads", "1", "--workers", "1", "--data_dir"]
-    rc, so, se = run(mpmd([ev + [os.path.join(data, "train")], ev + [os.path.join(other, "train")]]), timeout=300)
+    rc, so, se = run(mpmd(tmp, [ev + [os.path.join(data, "train")], ev + [os.path.join(other, "train")]]), timeout=300)
     check(rc == 2 and "eval [rank 1]" in se and "23 images" in se, f"distributed eval on differing data stops, rank 1 "
           f"naming it (rc={rc}) {se[-400:]}")
     rc, so, se = run([BIN, "train", "--resume", out, "--max_epoch", "2"])
