@@ -194,11 +194,14 @@ static int load_named(const StFile *f, const Net *net, const char *prefix, float
     return 0;
 }
 
+/* alexnet and alexnet_torchvision share their geometry; alexnet_2012 is its own. */
+static int backbone_compatible(const char *file, const char *net) {
+    return strcmp(file, net) == 0 || (strcmp(file, "alexnet_2012") != 0 && strcmp(net, "alexnet_2012") != 0);
+}
+
 int checkpoint_match(const ModelFile *m, const Net *net, Error *err) {
     const ModelInfo *info = &m->info;
-    int mismatch = strcmp(info->backbone, net->backbone) != 0 &&
-                   !(strcmp(net->backbone, "alexnet_2012") != 0 && strcmp(info->backbone, "alexnet_2012") != 0);
-    if (mismatch || info->num_classes != net->num_classes)
+    if (!backbone_compatible(info->backbone, net->backbone) || info->num_classes != net->num_classes)
         return error_set(err, "%s holds a %s with %d classes; this model is a %s with %d classes", m->st.path,
                          info->backbone, info->num_classes, net->backbone, net->num_classes);
     return match_named(&m->st, net, "", err);
@@ -211,8 +214,7 @@ int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *er
 
 int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, const char *skip_prefix, Error *err) {
     const ModelInfo *info = &m->info;
-    if (strcmp(info->backbone, net->backbone) != 0 &&
-        !(strcmp(net->backbone, "alexnet_2012") != 0 && strcmp(info->backbone, "alexnet_2012") != 0))
+    if (!backbone_compatible(info->backbone, net->backbone))
         return error_set(err, "%s holds a %s; this model is a %s", m->st.path, info->backbone, net->backbone);
     size_t skip = strlen(skip_prefix);
     for (int t = 0; t < net->n_params; t++) {
