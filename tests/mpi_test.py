@@ -79,6 +79,22 @@ def group_equivalence(tmp):
     worst = max(rel_err(b[k], a[k]) for k in a if k.startswith("momentum."))
     check(worst <= 1e-5, f"step 1: the same averaged gradient in every tensor (worst normalised error {worst:.2e})")
 
+    # --freeze features: the frozen tensors are left out of the all-reduce; the trained ones agree as above
+    fz = ["--max_steps", "1", "--freeze", "features", "--lr_backbone_scale", "0.5"]
+    rc1, _, se1 = run([BIN] + train_args(data, p("f1"), 8, fz))
+    rc2, so, se2 = run(mpirun(2, train_args(data, p("f2"), 4, fz)))
+    check(rc1 == 0 and rc2 == 0, f"one frozen step on 1 and 2 ranks ({rc1}, {rc2}) {se1[-200:]} {se2[-300:]}")
+    a, _ = st_write.load(p("f1") + "/train_state.safetensors")
+    b, _ = st_write.load(p("f2") + "/train_state.safetensors")
+    w0, _ = st_write.load(p("init") + "/last.safetensors")
+    trained = [k for k in a if k.startswith("momentum.classifier.")]
+    frozen = [k for k in a if k.startswith("momentum.features.")]
+    worst = max(rel_err(b[k], a[k]) for k in trained)
+    check(trained and frozen and worst <= 1e-5 and all(bool((b[k] == 0).all() and (a[k] == 0).all()) for k in frozen)
+          and all(bool((b["model." + k] == w0[k]).all()) for k in w0 if k.startswith("features.")),
+          f"--freeze features on 2 ranks: frozen tensors untouched, the classifier's gradient as 1 process's "
+          f"(worst {worst:.2e})")
+
     one, two = p("one"), p("two")
     rc1, _, se1 = run([BIN] + train_args(data, one, 8))
     rc2, _, se2 = run(mpirun(2, train_args(data, two, 4)))

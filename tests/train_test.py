@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | ema)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | freeze | ema)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -19,6 +19,9 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
   name; --save_best 0.
 - help: every default `train --help` prints is the one a run uses.
 - finetune: --pretrained made for other classes loads all but the last layer.
+- freeze: --freeze features / backbone and --lr_backbone_scale: frozen tensors
+  bit-identical after training (and after a resume), the rest trains, the loss
+  falls, the result loads in torchvision strictly; bad values are refused.
 - ema: --model_ema by hand-computed values, resumed bit for bit, evaluated and plotted.
 """
 import json
@@ -324,6 +327,75 @@ def group_finetune(tmp):
     check(rc == 0 and "other names" in so, f"same class count, other names: the head is replaced (rc={rc}) {so[-300:]}")
 
 
+def group_freeze(tmp):
+    """--freeze features from torchvision's 1000-class file on a 3-class folder: every features.* tensor is the
+    file's bit for bit after 4 epochs (and after a stop and --resume, which keeps the freeze), the classifier
+    changed, the loss fell, and the result loads into torchvision's AlexNet(num_classes=3) strictly.
+    --freeze backbone trains only classifier.6; --lr_backbone_scale 0 leaves all but classifier.6 unchanged."""
+    import torch
+    import torchvision
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=8)
+    torch.manual_seed(0)
+    tv = torchvision.models.alexnet(num_classes=1000).state_dict()
+    src = os.path.join(tmp, "tv1000.safetensors")
+    st_write.save(src, tv)
+
+    def trained(out, extra):
+        rc, so, se = run(base_args(train, out, ["--pretrained", src, "--max_epoch", "4", "--lr", "0.05"] + extra))
+        got = st_write.load(os.path.join(out, "last.safetensors"))[0] if rc == 0 else {}
+        return rc, so, se, got
+
+    def unchanged(got, keys):
+        return bool(got) and all(bool((got[k] == tv[k]).all()) for k in keys)
+
+    features = [k for k in tv if k.startswith("features.")]
+    classifier = [k for k in tv if k.startswith("classifier.") and not k.startswith("classifier.6.")]
+    out = os.path.join(tmp, "features")
+    rc, so, se, got = trained(out, ["--freeze", "features"])
+    check(rc == 0 and "--freeze features" in so and "less work" in so,
+          f"--freeze features trains and says what it saves (rc={rc}) {so[-600:]} {se[-300:]}")
+    check(unchanged(got, features), "--freeze features: every features.* tensor is the file's, bit for bit")
+    check(got and all(not bool((got[k] == tv[k]).all()) for k in classifier), "the classifier's loaded layers trained")
+    ep = [r["loss"] for r in strict_json_lines(os.path.join(out, "metrics.jsonl")) if r["type"] == "epoch"] if rc == 0 else []
+    check(len(ep) == 4 and ep[-1] < ep[0], f"the loss falls with the features frozen: {ep}")
+    cfg = json.load(open(os.path.join(out, "config.json"))) if rc == 0 else {}
+    check(cfg.get("freeze") == "features" and cfg.get("lr_backbone_scale") == 1, f"config.json records the freeze: {cfg}")
+    model = torchvision.models.alexnet(num_classes=3)
+    try:
+        model.load_state_dict(got, strict=True)
+        loads = True
+    except Exception as e:  # noqa: BLE001 - the message is the diagnostic
+        loads = str(e)
+    check(loads is True, f"the fine-tuned file loads into torchvision's AlexNet(num_classes=3) strictly: {loads}")
+
+    # a stop and a resume keep the freeze (the flag is the run's, not the session's)
+    out2 = os.path.join(tmp, "resumed")
+    rc, so, se = run(base_args(train, out2, ["--pretrained", src, "--max_epoch", "4", "--lr", "0.05", "--freeze",
+                                             "features", "--max_steps", "5"]))
+    rc2, so2, se2 = run(["train", "--resume", out2])
+    got2 = st_write.load(os.path.join(out2, "last.safetensors"))[0] if rc == 0 and rc2 == 0 else {}
+    check(unchanged(got2, features) and tensors_equal(os.path.join(out, "last.safetensors"),
+                                                      os.path.join(out2, "last.safetensors")),
+          f"stopped at step 5 and resumed: still frozen, and bit-identical to the uninterrupted run "
+          f"({rc}, {rc2}) {se2[-300:]}")
+
+    rc, so, se, got = trained(os.path.join(tmp, "backbone"), ["--freeze", "backbone"])
+    check(rc == 0 and unchanged(got, features + classifier) and not bool((got["classifier.6.weight"] == 0).all()),
+          f"--freeze backbone trains only classifier.6 (rc={rc}) {se[-300:]}")
+    rc, so, se, got = trained(os.path.join(tmp, "scale0"), ["--lr_backbone_scale", "0"])
+    check(rc == 0 and "lr x 0" in so and unchanged(got, features + classifier),
+          f"--lr_backbone_scale 0 leaves everything but the head unchanged (rc={rc}) {so[-400:]} {se[-300:]}")
+    rc, so, se, got = trained(os.path.join(tmp, "scale"), ["--lr_backbone_scale", "0.1", "--freeze", "features"])
+    check(rc == 0 and got and all(not bool((got[k] == tv[k]).all()) for k in classifier),
+          f"--lr_backbone_scale 0.1 still trains the backbone's unfrozen layers (rc={rc})")
+
+    for flags, words in ((["--freeze", "classifier"], ["--freeze", "classifier"]),
+                         (["--lr_backbone_scale", "-1"], ["--lr_backbone_scale"])):
+        rc, so, se = run(base_args(train, os.path.join(tmp, "bad"), flags))
+        one_line_error(rc, se, words, " ".join(flags))
+
+
 def group_ema(tmp):
     """--model_ema as torchvision's train.py: alpha = min(1, (1 - decay) * global batch * steps / epochs), the
     first update copies the weights, then ema += alpha * (w - ema) every --model_ema_steps steps; checked by
@@ -376,7 +448,7 @@ def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help,
-               "finetune": group_finetune, "ema": group_ema},
+               "finetune": group_finetune, "freeze": group_freeze, "ema": group_ema},
               sys.argv[2], "train")
 
 

@@ -142,15 +142,13 @@ static void run_profiled(Backend *be, const void *x, const int32_t *labels, int 
     free(tmp);
 }
 
-static int first_param_layer(const Net *net) {
-    for (int i = 0; i < net->n_layers; i++)
-        if (net->layers[i].weight >= 0) return i;
-    return -1;
-}
-
+/* Backward FLOPs of layer i: its weight gradient if it trains, its input
+ * gradient if a trained layer lies below (net_backward_macs, per layer). */
 static double layer_bwd_flops(const Net *net, int i) {
+    int below = 0;
+    for (int j = 0; j < i; j++) below |= layer_trains(net, &net->layers[j]);
     double macs = layer_forward_macs(&net->layers[i]);
-    return (i == first_param_layer(net) ? 2.0 : 4.0) * macs;
+    return 2.0 * macs * ((layer_trains(net, &net->layers[i]) ? 1 : 0) + (below ? 1 : 0));
 }
 
 static double gflops(double flops_per_sample, int batch, double ms) {
@@ -159,6 +157,7 @@ static double gflops(double flops_per_sample, int batch, double ms) {
 
 int cmd_bench(int argc, char **argv) {
     const char *backend = NULL, *backbone = "alexnet", *device = "cpu";
+    const char *freeze = "none";
     int image_size = 224, batch = 64, classes = 1000, threads = 0, steps = 5, warmup = 1, json = 0, profile_steps = -1;
     ArgSpec specs[] = {
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
@@ -171,6 +170,7 @@ int cmd_bench(int argc, char **argv) {
         {"steps", ARG_INT, &steps, "timed steps per measurement (median reported)", 1, 100000, NULL},
         {"warmup", ARG_INT, &warmup, "untimed steps first", 0, 100000, NULL},
         {"profile_steps", ARG_INT, &profile_steps, "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL},
+        {"freeze", ARG_STR, &freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL},
         {"json", ARG_FLAG, &json, "print one JSON object instead of the tables", 1, 0, NULL},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), help;
@@ -185,7 +185,8 @@ int cmd_bench(int argc, char **argv) {
     if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) return cli_usage_error("bench", "--device must be cpu or gpu");
     if (profile_steps < 0) profile_steps = steps;
     Net net;
-    if (net_build(&net, backbone, classes, image_size, -1.0f, &err) != 0) return cli_usage_error("bench", err.msg);
+    if (net_build(&net, backbone, classes, image_size, -1.0f, &err) != 0 || net_set_training(&net, freeze, 1.0, &err) != 0)
+        return cli_usage_error("bench", err.msg);
     if (threads <= 0) threads = cpu_count();
 #ifdef _OPENMP
     omp_set_num_threads(threads);
@@ -259,8 +260,9 @@ int cmd_bench(int argc, char **argv) {
         free(s);
         cJSON_Delete(o);
     } else {
-        printf("bench: %s backend, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)\n",
-               be_name, backbone, image_size, image_size, batch, classes, threads, steps);
+        printf("bench: %s backend, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
+               be_name, backbone, image_size, image_size, batch, classes, threads, steps,
+               strcmp(freeze, "none") ? ", --freeze " : "", strcmp(freeze, "none") ? freeze : "");
         printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", train_img_s, batch / t.train_best,
                1e3 * t.train_med, step_flops * batch / t.train_med / 1e9);
         printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", infer_img_s, batch / t.infer_best,

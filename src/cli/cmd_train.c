@@ -21,7 +21,7 @@
 /* String flags land here, then are copied into the fixed-size config fields. */
 typedef struct {
     const char *data_dir, *val_dir, *backbone, *pretrained, *lr_scheduler, *lr_epochs, *smoothing_form;
-    const char *device, *backend, *precision, *out, *resume;
+    const char *device, *backend, *precision, *out, *resume, *freeze;
 } StrFlags;
 
 /* What may change when a run is resumed: where the data is, how fast it runs,
@@ -127,7 +127,8 @@ static int load_new(TrainConfig *c, const StrFlags *s, Error *err) {
         copy_str(c->smoothing_form, sizeof c->smoothing_form, s->smoothing_form, "smoothing_form", err) ||
         copy_str(c->device, sizeof c->device, s->device, "device", err) ||
         copy_str(c->backend, sizeof c->backend, s->backend, "backend", err) ||
-        copy_str(c->precision, sizeof c->precision, s->precision, "precision", err))
+        copy_str(c->precision, sizeof c->precision, s->precision, "precision", err) ||
+        copy_str(c->freeze, sizeof c->freeze, s->freeze, "freeze", err))
         return -1;
     if (config_validate(c, NULL, err) != 0) return -1;
     if (s->pretrained && !path_exists(s->pretrained)) return error_set(err, "--pretrained %s: no such file", s->pretrained);
@@ -152,7 +153,7 @@ int cmd_train(int argc, char **argv) {
     config_defaults(&c);
     StrFlags s = {0};
     s.backbone = c.backbone; s.lr_scheduler = c.lr_scheduler; s.lr_epochs = c.lr_epochs;
-    s.smoothing_form = c.smoothing_form; s.device = c.device; s.precision = c.precision;
+    s.smoothing_form = c.smoothing_form; s.device = c.device; s.precision = c.precision; s.freeze = c.freeze;
     int64_t seed = (int64_t)c.seed;
     int allow_data_change = 0;
     ArgSpec specs[] = {
@@ -175,6 +176,8 @@ int cmd_train(int argc, char **argv) {
         {"backbone", ARG_STR, &s.backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
         {"dropout", ARG_FLOAT, &c.dropout, "dropout rate (-1: the backbone's: 0.35 alexnet, 0.5 others)", 0, 0, NULL},
         {"pretrained", ARG_STR, &s.pretrained, "start from these weights (.safetensors, ours or torchvision's)", 1, 0, NULL},
+        {"freeze", ARG_STR, &s.freeze, "none | features (train only the classifier) | backbone (only the last layer)", 1, 0, NULL},
+        {"lr_backbone_scale", ARG_FLOAT, &c.lr_backbone_scale, "lr factor for every trained layer but the last", 0, 0, NULL},
         {"image_size", ARG_INT, &c.image_size, "input size S (>= 63); eval resizes to S*256/224 and crops S", 0, 0, NULL},
         {"color_jitter", ARG_INT, &c.color_jitter, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code", 0, 0, NULL},
         {"min_crop_scale", ARG_FLOAT, &c.min_crop_scale, "RandomResizedCrop smallest area fraction", 0, 0, NULL},

@@ -131,6 +131,7 @@ void dist_grad_ready(void *dist, int param) {
     Dist *d = dist;
     if (d->world == 1 || d->n_buckets == 0) return;
     int b = d->bucket_of[param];
+    if (b < 0) return;
     if (--d->remaining[b] == 0) start_bucket(d, b);
     /* drive progress of what is in flight: MPI progresses inside MPI calls */
     int done;
@@ -161,6 +162,11 @@ void dist_grads_attach(Dist *d, const Net *net, float *grads, size_t bucket_byte
     if (d->world == 1) return;
     size_t acc = 0;
     for (int t = net->n_params - 1; t >= 0; t--) {
+        if (net->params[t].frozen) { /* no gradient to sum; a bucket stays one contiguous range */
+            d->bucket_of[t] = -1;
+            acc = 0;
+            continue;
+        }
         if (acc == 0) {
             int b = d->n_buckets++;
             d->bucket_tensors[b] = 0;

@@ -32,7 +32,7 @@ typedef struct {
     /* gradient buckets */
     float *grads;
     int n_buckets;
-    int bucket_of[NET_MAX_PARAMS];       /* param -> bucket */
+    int bucket_of[NET_MAX_PARAMS];       /* param -> bucket; -1: frozen, not summed */
     int remaining[DIST_MAX_BUCKETS];     /* tensors not yet ready in this step */
     int bucket_tensors[DIST_MAX_BUCKETS];
     size_t bucket_offset[DIST_MAX_BUCKETS], bucket_count[DIST_MAX_BUCKETS];

@@ -72,6 +72,7 @@ static void add_param(Net *n, Layer *l, const char *suffix, int ndim, const int 
     p->offset = n->param_count;
     p->decay = decay;
     p->layer = (int)(l - n->layers);
+    p->lr_scale = 1.0f;
     n->param_count += p->numel;
 }
 
@@ -204,6 +205,47 @@ int net_find_param(const Net *net, const char *name) {
     for (int i = 0; i < net->n_params; i++)
         if (strcmp(net->params[i].name, name) == 0) return i;
     return -1;
+}
+
+/* --- fine-tuning: what trains ------------------------------------------------ */
+
+int net_set_training(Net *net, const char *freeze, double backbone_lr_scale, Error *err) {
+    int head = net->n_layers - 1;
+    int features = strcmp(freeze, "features") == 0, backbone = strcmp(freeze, "backbone") == 0;
+    if (!features && !backbone && strcmp(freeze, "none") != 0)
+        return error_set(err, "--freeze %s: expected none, features (the convolutions) or backbone (all but the last "
+                              "layer)", freeze);
+    if (!(backbone_lr_scale >= 0.0 && backbone_lr_scale <= 1000.0))
+        return error_set(err, "--lr_backbone_scale %g: expected a factor in [0, 1000]", backbone_lr_scale);
+    for (int t = 0; t < net->n_params; t++) {
+        ParamTensor *p = &net->params[t];
+        int is_head = p->layer == head;
+        p->frozen = (features && strncmp(p->name, "features.", 9) == 0) || (backbone && !is_head);
+        p->lr_scale = is_head ? 1.0f : (float)backbone_lr_scale;
+    }
+    return 0;
+}
+
+size_t net_trained_count(const Net *net) {
+    size_t n = 0;
+    for (int t = 0; t < net->n_params; t++)
+        if (!net->params[t].frozen) n += net->params[t].numel;
+    return n;
+}
+
+double net_backward_macs(const Net *net) {
+    double m = 0;
+    int below = 0; /* a trained layer lies below: the input gradient is needed */
+    for (int i = 0; i < net->n_layers; i++) {
+        const Layer *l = &net->layers[i];
+        double macs = layer_forward_macs(l);
+        if (below) m += macs;
+        if (layer_trains(net, l)) {
+            m += macs;
+            below = 1;
+        }
+    }
+    return m;
 }
 
 /* --- initialisation: every value is a pure function of (seed, tensor, element) --- */

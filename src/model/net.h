@@ -61,6 +61,8 @@ typedef struct {
     size_t offset, numel;        /* in floats, into the flat buffer */
     int decay;                   /* 1: weight decay applies (weights), 0: biases */
     int layer;                   /* owning layer index */
+    int frozen;                  /* 1: not trained (--freeze): no gradient, momentum or weight decay */
+    float lr_scale;              /* the optimizer's lr for this tensor is lr * lr_scale (1 by default) */
 } ParamTensor;
 
 typedef struct {
@@ -113,6 +115,24 @@ double layer_forward_macs(const Layer *l);
 
 /* Finds a parameter by name; -1 when absent. */
 int net_find_param(const Net *net, const char *name);
+
+/* Fine-tuning: which tensors train, and at which lr.
+ *   freeze "none"      everything trains (the default)
+ *          "features"  the convolutions (every "features.*" tensor) are frozen
+ *          "backbone"  everything but the last layer (the classifier head) is frozen
+ *   backbone_lr_scale  multiplies the lr of every trained tensor but the head's
+ * 0, or -1 with a user-facing message naming --freeze / --lr_backbone_scale. */
+int net_set_training(Net *net, const char *freeze, double backbone_lr_scale, Error *err);
+/* The layer has parameters and they train. */
+static inline int layer_trains(const Net *net, const Layer *l) {
+    return l->weight >= 0 && !net->params[l->weight].frozen;
+}
+/* Floats of the tensors that train. */
+size_t net_trained_count(const Net *net);
+/* Multiply-accumulates of one backward pass for one sample, given what trains:
+ * a trained layer's weight gradient, and the input gradient of every layer
+ * above the first trained one (below it nothing needs a gradient). */
+double net_backward_macs(const Net *net);
 
 /* Fills the flat parameter buffer with the preset's initialisation, keyed by seed. */
 void net_init_params(const Net *net, float *params, uint64_t seed);

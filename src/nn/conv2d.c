@@ -86,16 +86,18 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dou
         for (int g = 0; g < s->groups; g++) {
             const float *x = inp + ((size_t)n * s->c + (size_t)g * cg) * s->h * s->w;
             const float *dy = dout + ((size_t)n * s->oc + (size_t)g * og) * P;
-            float *dwg = dweight + (size_t)g * og * R;
-            /* dbias[o] += sum_p dy[o, p] */
-            for (int o = 0; o < og; o++) {
-                float acc = 0.0f;
-                for (int p = 0; p < P; p++) acc += dy[(size_t)o * P + p];
-                dbias[g * og + o] += acc;
+            if (dweight) {
+                /* dbias[o] += sum_p dy[o, p] */
+                for (int o = 0; o < og; o++) {
+                    float acc = 0.0f;
+                    for (int p = 0; p < P; p++) acc += dy[(size_t)o * P + p];
+                    dbias[g * og + o] += acc;
+                }
+                /* dweight[o, r] += sum_p dy[o, p] * colT[p, r] */
+                float *dwg = dweight + (size_t)g * og * R;
+                unfold(col, 1, (size_t)R, x, s, cg);
+                gemm_acc_ab(dwg, dy, (size_t)P, 1, col, og, P, R);
             }
-            /* dweight[o, r] += sum_p dy[o, p] * colT[p, r] */
-            unfold(col, 1, (size_t)R, x, s, cg);
-            gemm_acc_ab(dwg, dy, (size_t)P, 1, col, og, P, R);
             if (dinp) {
                 /* dcol[r, p] = sum_o weight[o, r] * dy[o, p]; then fold back */
                 const float *wg = weight + (size_t)g * og * R;

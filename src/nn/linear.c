@@ -17,13 +17,15 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
 
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int n, int in, int out_features) {
-    for (int o = 0; o < out_features; o++) {
-        float acc = 0.0f;
-        for (int s = 0; s < n; s++) acc += dout[(size_t)s * out_features + o];
-        dbias[o] += acc;
+    if (dweight) {
+        for (int o = 0; o < out_features; o++) {
+            float acc = 0.0f;
+            for (int s = 0; s < n; s++) acc += dout[(size_t)s * out_features + o];
+            dbias[o] += acc;
+        }
+        /* dweight[o, i] += sum_s dout[s, o] * inp[s, i] */
+        gemm_acc_ab(dweight, dout, 1, (size_t)out_features, inp, out_features, n, in);
     }
-    /* dweight[o, i] += sum_s dout[s, o] * inp[s, i] */
-    gemm_acc_ab(dweight, dout, 1, (size_t)out_features, inp, out_features, n, in);
     /* dinp[s, i] += sum_o dout[s, o] * weight[o, i] */
     if (dinp) gemm_acc_ab(dinp, dout, (size_t)out_features, 1, weight, n, out_features, in);
 }

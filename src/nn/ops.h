@@ -30,7 +30,8 @@ size_t conv2d_workspace(const ConvShape *s);
 /* out[n,oc,oh,ow] = bias[oc] + sum weight[oc, c/g, kh, kw] * inp[n, c, ...] */
 void conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
                     const ConvShape *s, float *workspace);
-/* dinp may be NULL (first layer). dweight[oc, c/g, k, k], dbias[oc]. */
+/* dinp may be NULL (first layer); dweight and dbias together may be NULL
+ * (frozen layer). dweight[oc, c/g, k, k], dbias[oc]. */
 void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, const ConvShape *s, float *workspace);
 
@@ -80,6 +81,7 @@ void dropout_backward(float *dinp, const float *dout, int n, size_t features, co
 /* out[n, o] = bias[o] + sum_i weight[o, i] * inp[n, i] */
 void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
                     int n, int in, int out_features);
+/* dinp may be NULL (first layer); dweight and dbias together may be NULL (frozen layer). */
 void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                      const float *inp, const float *weight, int n, int in, int out_features);
 

@@ -36,7 +36,7 @@ static const Field FIELDS[] = {
     S(smoothing_form), U(seed, 0, CONFIG_MAX_SEED), I(threads, 0, 1024), S(device), S(backend), S(precision),
     I(is_distributed, -1, 1), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
     L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12), I(model_ema, 0, 1),
-    I(model_ema_steps, 1, 1e6), D(model_ema_decay, 0, 1),
+    I(model_ema_steps, 1, 1e6), D(model_ema_decay, 0, 1), S(freeze), D(lr_backbone_scale, 0, 1000),
 };
 #undef S
 #undef I
@@ -77,6 +77,8 @@ void config_defaults(TrainConfig *c) {
     c->model_ema = 0;
     c->model_ema_steps = 32;        /* torchvision's defaults */
     c->model_ema_decay = 0.99998;
+    snprintf(c->freeze, sizeof c->freeze, "none");
+    c->lr_backbone_scale = 1.0;
 }
 
 static const Field *find_field(const char *name) {
@@ -125,12 +127,14 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     }
     static const char *const forms[] = {"seed", "torch", NULL}, *const devices[] = {"cpu", "gpu", "cuda", NULL},
                               *const precisions[] = {"auto", "fp32", "bf16", NULL},
-                              *const backends[] = {"", "ref", "dnnl", "cuda", NULL};
+                              *const backends[] = {"", "ref", "dnnl", "cuda", NULL},
+                              *const freezes[] = {"none", "features", "backbone", NULL};
     const char *bad = NULL, *want = NULL, *value = NULL;
     if (!one_of(c->smoothing_form, forms)) bad = "smoothing_form", want = "seed or torch", value = c->smoothing_form;
     else if (!one_of(c->device, devices)) bad = "device", want = "cpu or gpu", value = c->device;
     else if (!one_of(c->precision, precisions)) bad = "precision", want = "auto, fp32 or bf16", value = c->precision;
     else if (!one_of(c->backend, backends)) bad = "backend", want = "ref, dnnl or cuda", value = c->backend;
+    else if (!one_of(c->freeze, freezes)) bad = "freeze", want = "none, features or backbone", value = c->freeze;
     if (bad) {
         if (source) return error_set(err, "%s: '%s' is \"%s\": must be %s", source, bad, value, want);
         return error_set(err, "--%s %s: must be %s", bad, value, want);

@@ -24,6 +24,8 @@ typedef struct {
     /* model */
     char backbone[32], pretrained[1024];
     double dropout;               /* < 0: the preset's */
+    char freeze[16];              /* none | features | backbone: what does not train (net_set_training) */
+    double lr_backbone_scale;     /* lr factor of every trained tensor but the last layer's */
     /* optimisation */
     char lr_scheduler[32], lr_epochs[256];
     double lr, momentum, weight_decay, eta_min, lr_gamma, warmup_epochs;

@@ -184,10 +184,10 @@ static int load_pretrained(Run *r, Error *err) {
         snprintf(prefix, sizeof prefix, "%.*s", (int)(strrchr(head->name, '.') - head->name + 1), head->name);
         rc = checkpoint_load_except(&m, &r->net, r->params, prefix, err);
         if (rc == 0 && r->is0)
-            printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %s layer is replaced by a new one "
+            printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %.*s layer is replaced by a new one "
                    "(initialised as the backbone's), everything else is loaded\n", c->pretrained, info->num_classes,
                    info->n_classes_named ? "named " : "", r->train.n_classes,
-                   info->num_classes == r->train.n_classes ? " with other names" : "", prefix);
+                   info->num_classes == r->train.n_classes ? " with other names" : "", (int)strlen(prefix) - 1, prefix);
     }
     checkpoint_close(&m);
     return rc;
@@ -195,7 +195,9 @@ static int load_pretrained(Run *r, Error *err) {
 
 static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     TrainConfig *c = &r->c;
-    if (net_build(&r->net, c->backbone, r->train.n_classes, c->image_size, (float)c->dropout, err) != 0) return -1;
+    if (net_build(&r->net, c->backbone, r->train.n_classes, c->image_size, (float)c->dropout, err) != 0 ||
+        net_set_training(&r->net, c->freeze, c->lr_backbone_scale, err) != 0)
+        return -1;
     if (c->T_max <= 0) c->T_max = c->max_epoch; /* resolved once, kept by resumes */
     r->backend_name = c->backend[0] ? c->backend : backend_default(c->device);
     r->threads = c->threads > 0 ? c->threads : cpu_count();
@@ -344,6 +346,28 @@ static int write_config_json(Run *r, Error *err) {
     return rc;
 }
 
+/* What --freeze and --lr_backbone_scale leave training, and the backward work a freeze saves. */
+static void print_training_set(const Run *r) {
+    const TrainConfig *c = &r->c;
+    const Net *n = &r->net;
+    if (strcmp(c->freeze, "none") != 0) {
+        Net all = *n;
+        Error ignored = {{0}};
+        net_set_training(&all, "none", 1.0, &ignored);
+        double fwd = net_forward_macs(n), bwd = net_backward_macs(n), bwd_all = net_backward_macs(&all);
+        printf("  trains     --freeze %s: %.2f M of %.1f M parameters (frozen: no gradient, momentum or weight decay); "
+               "backward %.2f instead of %.2f GFLOP/image, a step %.0f%% less work\n", c->freeze,
+               net_trained_count(n) / 1e6, n->param_count / 1e6, 2 * bwd / 1e9, 2 * bwd_all / 1e9,
+               100.0 * (bwd_all - bwd) / (fwd + bwd_all));
+        if (!c->pretrained[0])
+            printf("  note       --freeze %s without --pretrained keeps those layers at their random initialisation\n",
+                   c->freeze);
+    }
+    if (c->lr_backbone_scale != 1.0)
+        printf("  trains     lr x %g for every trained layer but the last (%s)\n", c->lr_backbone_scale,
+               n->layers[n->n_layers - 1].name);
+}
+
 static void print_summary(const Run *r, int resumed) {
     const TrainConfig *c = &r->c;
     const Net *n = &r->net;
@@ -363,6 +387,7 @@ static void print_summary(const Run *r, int resumed) {
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
            c->label_smooth ? c->label_smooth_factor : 0.0, c->smoothing_form);
     printf("  optimizer  SGD momentum %g, weight decay %g on weights only\n", c->momentum, c->weight_decay);
+    print_training_set(r);
     printf("  run dir    %s\n", c->out_dir);
     /* the seed's lr 0.13 is for 2048 images per step; linear scaling gives the rest */
     double scaled = 0.13 * (double)r->img_global / 2048.0;

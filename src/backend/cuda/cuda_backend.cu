@@ -81,10 +81,13 @@ static int plan_layers(CudaCtx *c, Error *err) {
     const Net *net = c->net;
     int L = net->n_layers;
     Layout prev = LAYOUT_NHWC;
+    int first_trained = L; /* backward stops at the lowest layer whose parameters train */
+    for (int i = L - 1; i >= 0; i--)
+        if (layer_trains(net, &net->layers[i])) first_trained = i;
     for (int i = 0; i < L; i++) {
         const Layer *l = &net->layers[i];
         LayerPlan *p = &c->plan[i];
-        p->need_dx = i > 0;
+        p->need_dx = i > first_trained;
         p->wc_off = -1;
         p->in_layout = prev;
         p->mask_in = i > 0 && c->plan[i - 1].fused;
@@ -210,6 +213,8 @@ static void plan_memory(CudaCtx *c) {
         d->off = (long long)pt->offset;
         d->numel = (long long)pt->numel;
         d->decay = pt->decay;
+        d->frozen = pt->frozen;
+        d->lr_scale = pt->lr_scale;
         d->wc_off = -1;
         d->block0 = tab->blocks;
         tab->blocks += (int)((pt->numel + SGD_ITEMS_PER_BLOCK - 1) / SGD_ITEMS_PER_BLOCK);
@@ -522,23 +527,28 @@ static void enqueue_backward(CudaCtx *c, int n) {
         void *next_dy = dx;
         int next_masked = 0;
         long hw_in = (long)l->in_h * l->in_w;
+        int trains = layer_trains(net, l);
+        if (!trains && !p->need_dx) break; /* nothing below needs a gradient */
         if (i < L - 1) prof_mark(c, 1, i, 0);
         switch (l->kind) {
         case LAYER_CONV: {
             const void *mask = p->relu_fused && !masked ? p->out : NULL;
-            k_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
-                        (long long)n * l->out_h * l->out_w, l->out_c, s);
-            layers_conv_backward_filter(c, i, x, dy, c->dwc);
-            k_wgrad_to_flat(dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
-                            l->kernel, l->kernel, p->conv.cg, s);
+            if (trains) {
+                k_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
+                            (long long)n * l->out_h * l->out_w, l->out_c, s);
+                layers_conv_backward_filter(c, i, x, dy, c->dwc);
+                k_wgrad_to_flat(dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
+                                l->kernel, l->kernel, p->conv.cg, s);
+            }
             if (p->need_dx) layers_conv_backward_data(c, i, dy, dx);
             break;
         }
         case LAYER_LINEAR: {
             const void *mask = p->relu_fused && !masked ? p->out : NULL;
-            k_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial, n, l->out_c, s);
+            if (trains) k_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial, n, l->out_c, s);
             void *dxl = !p->need_dx ? NULL : p->flatten ? c->dflat : dx;
-            layers_linear_backward(c, i, p->flatten ? p->flat : x, dy, param_ptr(c->grads, net, l->weight), dxl, n);
+            layers_linear_backward(c, i, p->flatten ? p->flat : x, dy,
+                                   trains ? param_ptr(c->grads, net, l->weight) : NULL, dxl, n);
             if (p->need_dx && p->flatten) {
                 EltOp op = {0, 0.0f, 0, 0, NULL};
                 k_eltwise_bwd(dt, c->dflat, x, p->mask_in, dx, n, l->in_c, hw_in, LAYOUT_NHWC, LAYOUT_FLAT, op, s);

@@ -604,7 +604,8 @@ __global__ void sgd_kernel(SgdTable tab, float *w, const float *g, float *v, T *
     int t = 0;
     while (t + 1 < tab.n && (int)blockIdx.x >= tab.t[t + 1].block0) t++;
     const SgdTensor &d = tab.t[t];
-    float wdt = d.decay ? wd : 0.0f;
+    float wdt = d.decay ? wd : 0.0f, lrt = lr * d.lr_scale;
+    int step = update && !d.frozen;
     long long base = (long long)(blockIdx.x - d.block0) * SGD_ITEMS_PER_BLOCK;
 #pragma unroll 4
     for (int it = 0; it < SGD_ITEMS_PER_BLOCK / THREADS; it++) {
@@ -612,10 +613,10 @@ __global__ void sgd_kernel(SgdTable tab, float *w, const float *g, float *v, T *
         if (j >= d.numel) break;
         long long i = d.off + j;
         float wi = w[i];
-        if (update) {
+        if (step) {
             /* explicit roundings: the same operations, in the same order, as sgd_update_host */
             float vi = __fadd_rn(__fmul_rn(m, v[i]), __fadd_rn(g[i], __fmul_rn(wdt, wi)));
-            wi = __fsub_rn(wi, __fmul_rn(lr, vi));
+            wi = __fsub_rn(wi, __fmul_rn(lrt, vi));
             v[i] = vi;
             w[i] = wi;
         }

@@ -95,12 +95,15 @@ void k_wgrad_to_flat(DType dt, const void *dwc, float *grad, int K, int cg, int 
 /* The fused optimizer over the flat buffers, tensor by tensor (PyTorch's
  * form: v = m*v + (g + wd*w) with wd on weights only, w -= lr*v), also
  * writing each tensor's compute copy (conv weights re-laid to KRSC with cp
- * channels). With update = 0 it only refreshes the compute copies. */
+ * channels). Frozen tensors keep their values and momentum; each tensor's lr
+ * is lr * lr_scale. With update = 0 it only refreshes the compute copies. */
 #define SGD_MAX_TENSORS 16
 typedef struct {
     long long off, numel;  /* in the flat buffers */
     long long wc_off;      /* in the compute-weight buffer; -1: none */
     int decay, conv;       /* conv: KRSC re-layout with the dims below */
+    int frozen;            /* not updated (--freeze) */
+    float lr_scale;        /* this tensor's lr is lr * lr_scale */
     int K, cg, R, S, cp;
     int block0;            /* first block of this tensor */
 } SgdTensor;

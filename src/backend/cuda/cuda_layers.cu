@@ -313,8 +313,9 @@ void layers_linear_backward(CudaCtx *c, int i, const void *x, const void *dy, fl
     int in = l->in_c * l->in_h * l->in_w, out = l->out_c;
     cudaDataType t = blas_type(c);
     const float one = 1.0f, zero = 0.0f;
-    CUBLAS_CHECK(cublasGemmEx(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, t, in, dy, t, out, &zero, dw,
-                              CUDA_R_32F, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+    if (dw)
+        CUBLAS_CHECK(cublasGemmEx(c->cublas, CUBLAS_OP_N, CUBLAS_OP_T, in, out, n, &one, x, t, in, dy, t, out, &zero,
+                                  dw, CUDA_R_32F, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     if (dx)
         CUBLAS_CHECK(cublasGemmEx(c->cublas, CUBLAS_OP_N, CUBLAS_OP_N, in, n, out, &one, weight_ptr(c, i), t, in, dy, t,
                                   out, &zero, dx, t, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));

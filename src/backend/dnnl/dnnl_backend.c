@@ -168,8 +168,9 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
     for (int i = L - 1; i >= 0; i--) {
         DLayer *d = &p->layers[i];
         const Layer *l = d->l;
-        if (!d->need_dx && l->weight < 0) break;
-        if (l->weight >= 0) {
+        int trains = layer_trains(net, l);
+        if (!d->need_dx && !trains) break; /* nothing below needs a gradient */
+        if (trains) {
             exec_run(&d->bwd_weights, p->stream);
             exec_run(&d->dw_flat, p->stream);
             if (d->s2d) {

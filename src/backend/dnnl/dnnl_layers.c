@@ -333,6 +333,7 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
             exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, d->src_md, dx));
             DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         }
+        if (!layer_trains(net, l)) break; /* frozen: no weight gradient */
         dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_WEIGHTS, d->src_md, any, bmd, d->dst_md, ps->fwd);
         impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
         Md dwmd = pd_md(mds, pd, dnnl_query_diff_weights_md);
@@ -401,6 +402,7 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
             exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, src, dx));
             DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         }
+        if (!layer_trains(net, l)) break; /* frozen: no weight gradient */
         dnnl_primitive_desc_t pd;
         DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr));
         impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
@@ -466,17 +468,18 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t se
     size_t P = net->param_count;
     p->params = xaligned_alloc(P * sizeof(float));
     p->grads = xaligned_alloc(P * sizeof(float));
+    memset(p->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
     p->momentum = xaligned_alloc(P * sizeof(float));
     p->params_dirty = 1;
 
-    /* fusion and which layers need an input gradient */
+    /* fusion and which layers need an input gradient: those above a layer whose parameters train */
     int seen_params = 0;
     for (int i = 0; i < L; i++) {
         DLayer *d = &p->layers[i];
         d->l = &net->layers[i];
         d->index = i;
         d->need_dx = seen_params;
-        if (d->l->weight >= 0) seen_params = 1;
+        if (layer_trains(net, d->l)) seen_params = 1;
         d->s2d = i == 0 && d->l->kind == LAYER_CONV && d->l->groups == 1 && d->l->stride >= 2 &&
                  d->l->stride <= d->l->kernel && !getenv("ALEXNET_DNNL_NO_S2D");
         if (d->l->kind == LAYER_RELU && i > 0 && (net->layers[i - 1].kind == LAYER_CONV || net->layers[i - 1].kind == LAYER_LINEAR)) {
@@ -548,7 +551,7 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t se
     /* pass 3 */
     for (int i = 0; i < L; i++) {
         forward_args(p, &p->layers[i], &ps[i]);
-        if (p->layers[i].need_dx || p->layers[i].l->weight >= 0) backward_build(p, &p->layers[i], &ps[i]);
+        if (p->layers[i].need_dx || layer_trains(net, p->layers[i].l)) backward_build(p, &p->layers[i], &ps[i]);
     }
     for (int i = 0; i < L; i++) {
         if (ps[i].fwd) DNNL_CHECK(dnnl_primitive_desc_destroy(ps[i].fwd));

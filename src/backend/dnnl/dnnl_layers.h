@@ -49,7 +49,7 @@ typedef struct {
     int fused_relu;            /* conv/linear: a ReLU post-op (the next layer is absorbed) */
     int absorbed;              /* ReLU run inside the previous layer */
     int own;                   /* computed by dnnl_ops.c on plain NCHW (avgpool, dropout, even-size LRN) */
-    int need_dx;               /* some layer below has parameters */
+    int need_dx;               /* some layer below has parameters that train */
     Md src_md, dst_md;
     int cvt;                   /* src_md differs from amd[index]: reorders around the layer */
     float *cvt_buf;            /* [src_md] the converted input, kept for backward */

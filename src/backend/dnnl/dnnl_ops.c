@@ -61,11 +61,12 @@ void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *
 }
 
 void dnnl_sgd_update(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a) {
-    const float m = a->momentum, lr = a->lr;
+    const float m = a->momentum;
 #pragma omp parallel
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
-        const float wd = p->decay ? a->weight_decay : 0.0f;
+        if (p->frozen) continue;
+        const float wd = p->decay ? a->weight_decay : 0.0f, lr = a->lr * p->lr_scale;
         float *restrict w = params + p->offset, *restrict v = momentum + p->offset;
         const float *restrict g = grads + p->offset;
         long cnt = (long)p->numel;

@@ -22,6 +22,7 @@ typedef struct {
     float *act[NET_MAX_LAYERS + 1];   /* act[0] input [B,3,S,S]; act[i+1] output of layer i */
     float *dbuf[2];                   /* gradient ping-pong, [B, max activation] each */
     float *workspace;                 /* conv im2col */
+    int first_trained;                /* lowest layer whose parameters train: backward stops there */
     int profiling;
     double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
 } RefCtx;
@@ -41,6 +42,10 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
     size_t P = net->param_count, B = (size_t)max_batch;
     c->params = xaligned_alloc(P * sizeof(float));
     c->grads = xaligned_alloc(P * sizeof(float));
+    memset(c->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
+    c->first_trained = net->n_layers;
+    for (int i = net->n_layers - 1; i >= 0; i--)
+        if (layer_trains(net, &net->layers[i])) c->first_trained = i;
     c->momentum = xaligned_alloc(P * sizeof(float));
     c->act[0] = xaligned_alloc(B * 3 * net->image_size * net->image_size * sizeof(float));
     size_t ws = 1;
@@ -139,17 +144,20 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
     for (int i = L - 1; i >= 0; i--) {
         const Layer *l = &net->layers[i];
         const float *x = c->act[i], *y = c->act[i + 1];
-        int need_dx = i > 0;
+        int trains = layer_trains(net, l), need_dx = i > c->first_trained;
+        if (!trains && !need_dx) break; /* nothing below needs a gradient */
         if (need_dx) memset(dx, 0, (size_t)n * layer_in_elems(l) * sizeof(float));
         float *dw = NULL, *db = NULL;
         const float *w = NULL;
         if (l->weight >= 0) {
             const ParamTensor *pw = &net->params[l->weight], *pb = &net->params[l->weight + 1];
-            dw = c->grads + pw->offset;
-            db = c->grads + pb->offset;
             w = c->params + pw->offset;
-            memset(dw, 0, pw->numel * sizeof(float));
-            memset(db, 0, pb->numel * sizeof(float));
+            if (trains) {
+                dw = c->grads + pw->offset;
+                db = c->grads + pb->offset;
+                memset(dw, 0, pw->numel * sizeof(float));
+                memset(db, 0, pb->numel * sizeof(float));
+            }
         }
         switch (l->kind) {
         case LAYER_CONV: {
@@ -178,7 +186,7 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
             c->bwd_ms[i] += 1e3 * (t1 - t0);
             t0 = t1;
         }
-        if (l->weight >= 0 && ready) {
+        if (trains && ready) {
             ready(user, l->weight + 1);
             ready(user, l->weight);
         }
