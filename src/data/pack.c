@@ -96,9 +96,10 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *e = d + ioff + i * PACK_RECORD_BYTES;
         if (pack_get32(e + 12) >= nclasses) {
+            error_set(err, "%s: record %llu (%s) has label %u, but there are %llu classes; re-create it", name,
+                      (unsigned long long)i, p->names[i], pack_get32(e + 12), (unsigned long long)nclasses);
             pack_close(p);
-            return error_set(err, "%s: record %llu (%s) has label %u, but there are %llu classes; re-create it", name,
-                             (unsigned long long)i, p->names[i], pack_get32(e + 12), (unsigned long long)nclasses);
+            return -1;
         }
     }
     p->path = xmalloc(strlen(name) + 1);
