@@ -16,9 +16,11 @@ usage: data_pack.py DATA_TOOL ALEXNET
 """
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 from PIL import Image
@@ -213,6 +215,22 @@ for off in list(range(0, 140, 3)) + list(range(ioff, ioff + 64, 5)):
     p = damaged("any.pack", flip(off))
     r = tool(exe, "loader", p, "eval", 1, 4, 48, 0, check=False)
     C.check(r.returncode in (0, 2), f"flipped byte {off}: exit {r.returncode} {r.stderr[-200:]}")
+
+# Ctrl-C while packing: no pack, no temporary file
+big = os.path.join(d, "big")
+r = run("prepare", "synthetic", "--out", big, "--num_classes", 2, "--per_class", 400, "--size", "500x375")
+C.check(r.returncode == 0, f"prepare synthetic: {r.stderr}")
+out = os.path.join(d, "big.pack")
+proc = subprocess.Popen([alexnet, "prepare", "pack", "--data_dir", big, "--out", out, "--workers", "1"],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+t0 = time.time()
+while time.time() - t0 < 30 and not [f for f in os.listdir(d) if f.startswith("big.pack.tmp.")]:
+    time.sleep(0.01)
+time.sleep(0.3)
+proc.send_signal(signal.SIGINT)
+proc.communicate(timeout=60)
+C.check(proc.returncode == -signal.SIGINT, f"interrupted: killed by SIGINT ({proc.returncode}; it finished first?)")
+C.check(not [f for f in os.listdir(d) if f.startswith("big.pack")], f"interrupted: nothing left {os.listdir(d)}")
 
 # bench-data and eval-style use from the CLI
 r = run("bench-data", "--data_dir", jpack, "--batches", 2, "--per_batch_size", 4, "--workers", 2, "--json")

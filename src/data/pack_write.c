@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,22 @@ static void convert(Converter *cv, const PackConfig *c, const char *path, Item *
     it->ok = 1;
 }
 
+/* Ctrl-C or a kill while packing: the temporary file goes too (it never
+ * looks like a pack, but it can be gigabytes). */
+static char interrupted_tmp[4096];
+
+static void on_signal(int sig) {
+    if (interrupted_tmp[0]) unlink(interrupted_tmp);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void cleanup_on_signals(const char *tmp) {
+    snprintf(interrupted_tmp, sizeof interrupted_tmp, "%s", tmp ? tmp : "");
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], tmp ? on_signal : SIG_DFL);
+}
+
 static void progress(int64_t done, int64_t total, double t0, int final) {
     double dt = now_seconds() - t0, rate = dt > 0 ? (double)done / dt : 0;
     double eta = rate > 0 ? (double)(total - done) / rate : 0;
@@ -258,6 +275,7 @@ int pack_write(const PackConfig *c, PackStats *st, Error *err) {
         dataset_free(&ds);
         return -2;
     }
+    cleanup_on_signals(a.tmp);
     uint8_t *zeros = xcalloc(1, 1 << 16);
     for (uint64_t left = doff; left > 0;) {
         size_t k = left > (1 << 16) ? (1 << 16) : (size_t)left;
@@ -361,6 +379,7 @@ int pack_write(const PackConfig *c, PackStats *st, Error *err) {
         rc = atomic_commit(&a, err) == 0 ? 0 : -2;
     }
     if (rc == -1) atomic_abort(&a);
+    cleanup_on_signals(NULL);
     st->images = kept;
     st->skipped = skipped;
     st->bytes = (int64_t)pos;
