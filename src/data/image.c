@@ -157,7 +157,9 @@ int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixel
     case IMAGE_RAW:
         w = src->raw_w;
         h = src->raw_h;
-        rc = h > 0 && (uint64_t)w * (uint64_t)h * 3 == d->size ? 0 : error_set(&e, "%zu bytes are not %dx%d RGB", d->size, w, h);
+        rc = h > 0 && (uint64_t)w * (uint64_t)h * 3 == d->size
+                 ? 0
+                 : error_set(&e, "%zu bytes are not %dx%d RGB", d->size, w, h);
         break;
     case IMAGE_JPEG: rc = jpeg_decoder_open(d->jpeg, d->data, d->size, image_jpeg_memory(max_pixels), &w, &h, &e); break;
     case IMAGE_PNG: rc = png_decoder_open(d->png, d->data, d->size, &w, &h, &e); break;
