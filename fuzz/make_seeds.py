@@ -156,6 +156,39 @@ put("idx", "labels.gz", b"\x00" + gzip.compress(labels_idx, mtime=0))
 put("idx", "images_plain", b"\x02" + images_idx)
 put("idx", "rank4", b"\x03" + idx([1, 2, 1, 2], bytes(4)))
 
+def pack(records, classes, raw=False):
+    """A pack file (src/data/pack.h) of (name, label, w, h, bytes) records."""
+    cls = b"".join(c.encode() + b"\0" for c in classes)
+    names = b"".join(r[0].encode() + b"\0" for r in records)
+    ioff = 4096 + len(cls) + len(names)
+    doff = ioff + 32 * len(records)
+    index, data = b"", b""
+    for name, label, w, h, b in records:
+        index += struct.pack("<QIIIIII", doff + len(data), len(b), label, w, h, zlib.crc32(b), 0)
+        data += b
+    meta = zlib.crc32(names, zlib.crc32(cls))
+    meta = zlib.crc32(index, meta)
+    info = json.dumps({"source": "seed", "mode": "raw" if raw else "jpeg"}).encode()
+    hdr = bytearray(4096)
+    hdr[0:8] = b"ALEXPACK"
+    struct.pack_into("<IIIIIII", hdr, 8, 1, 4096, 2 if raw else 1, 0 if raw else 90, 0, 256, len(classes))
+    struct.pack_into("<QQQQQQQQQIi", hdr, 40, len(records), 0, 4096, len(cls), 4096 + len(cls), len(names), ioff,
+                     doff, doff + len(data), meta, len(info))
+    hdr[120:120 + len(info)] = info
+    struct.pack_into("<I", hdr, 4092, zlib.crc32(bytes(hdr[:4092])))
+    return bytes(hdr) + cls + names + index + data
+
+
+small = photo(20, 14)
+packed = pack([("a/x.jpg", 0, 20, 14, saved(small, "JPEG", quality=90)),
+               ("b/y.png", 1, 20, 14, saved(small, "PNG")),
+               ("b/z.jpg", 1, 9, 11, saved(photo(9, 11, "L"), "JPEG", quality=75))], ["a", "b"])
+put("pack", "jpeg", b"\x07" + packed)
+put("pack", "jpeg_nofix", b"\x00" + packed)
+put("pack", "truncated", b"\x07" + packed[:-30])
+put("pack", "raw", b"\x07" + pack([("c/r.jpg", 0, 6, 5, bytes(range(90))), ("d/s.png", 1, 3, 2, bytes(18))],
+                                   ["c", "d"], raw=True))
+
 ARGS = {
     "table": (0, ["--count", "5", "--big=123", "--rate", "-0.5", "--name", "x", "--json", "pos1", "--", "-"]),
     "table_help": (0, ["--hidden=3", "-h", "--any-int", "-7"]),

@@ -13,9 +13,9 @@ build=${1:?usage: run-fuzz.sh BUILD SECONDS [TARGET...]}
 seconds=${2:?usage: run-fuzz.sh BUILD SECONDS [TARGET...]}
 shift 2
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(safetensors state image idx args)
+[ ${#targets[@]} -eq 0 ] && targets=(safetensors state image idx args pack)
 
-declare -A max_len=([safetensors]=16384 [state]=16384 [image]=65536 [idx]=4096 [args]=1024)
+declare -A max_len=([safetensors]=16384 [state]=16384 [image]=65536 [idx]=4096 [args]=1024 [pack]=20000)
 declare -A dict=([safetensors]=fuzz/safetensors.dict [state]=fuzz/safetensors.dict [args]=fuzz/args.dict)
 failed=()
 summary=()

@@ -12,5 +12,7 @@ foreach(t decode transforms bad_files)
 endforeach()
 add_test(NAME data_cli COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/data_cli.py $<TARGET_FILE:alexnet>
          WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
-set_tests_properties(data_decode data_transforms data_bad_files data_cli PROPERTIES TIMEOUT 300 LABELS data)
+add_test(NAME data_pack COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/data_pack.py $<TARGET_FILE:data_tool>
+         $<TARGET_FILE:alexnet> WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})
+set_tests_properties(data_decode data_transforms data_bad_files data_cli data_pack PROPERTIES TIMEOUT 300 LABELS data)
 set_tests_properties(test_data_loader PROPERTIES LABELS data)

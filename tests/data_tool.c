@@ -16,6 +16,11 @@
  *   speed DIR NUM                         single-thread decode img/s at NUM/8
  *   ycck IN W H OUT                       writes raw CMYK bytes as a YCCK JPEG
  *                                         (PIL can't write YCCK)
+ *   pack PACK                             lists a pack: "classes N", the names,
+ *                                         "record I label L w W h H size S name N..."
+ *   packrec PACK I OUT                    writes record I's stored bytes to OUT
+ *
+ * FILE may also be PACK@I: record I of a pack, read the way the loader does.
  *
  * FMT is nchw, nhwc or u8. Outputs are raw little-endian arrays.
  */
@@ -83,8 +88,23 @@ static int cmd_decode(const char *path, const char *out) {
     return cmd_region(path, 8, 0, 0, w, h, out);
 }
 
+/* FILE or PACK@I as an image source; *ds holds the pack (free it after). */
+static int open_source(const char *arg, Dataset *ds, ImageSource *src, Error *err) {
+    memset(ds, 0, sizeof *ds);
+    memset(src, 0, sizeof *src);
+    src->name = arg;
+    const char *at = strrchr(arg, '@');
+    if (!at) return 0;
+    char pack[4096];
+    snprintf(pack, sizeof pack, "%.*s", (int)(at - arg), arg);
+    if (dataset_scan(ds, pack, err) != 0) return -1;
+    int64_t i = atoll(at + 1);
+    if (i < 0 || i >= ds->n) return error_set(err, "%s has no record %lld", pack, (long long)i);
+    return dataset_source(ds, i, src, err);
+}
+
 static int cmd_transform(int argc, char **argv, int train) {
-    const char *path = argv[2], *out = argv[3];
+    const char *out = argv[3];
     int S = atoi(argv[4]);
     InputFormat fmt;
     if (parse_fmt(argv[5], &fmt) != 0) return 2;
@@ -94,14 +114,18 @@ static int cmd_transform(int argc, char **argv, int train) {
     void *buf = malloc(bytes);
     Error err;
     int rc;
-    if (train) {
+    Dataset ds;
+    ImageSource src;
+    if (open_source(argv[2], &ds, &src, &err) != 0) {
+        rc = -1;
+    } else if (train) {
         if (argc < 19) return 2;
         Augment a = {{atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), atoi(argv[10])}, atoi(argv[11]), atoi(argv[12]),
                      {(float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15])},
                      {(uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18])}};
-        rc = sample_train(w, path, NULL, &a, buf, fmt, &err);
+        rc = sample_train_src(w, &src, NULL, &a, buf, fmt, &err);
     } else {
-        rc = sample_eval(w, path, buf, fmt, &err);
+        rc = sample_eval_src(w, &src, buf, fmt, &err);
     }
     if (rc != 0) {
         fprintf(stderr, "data_tool: %s\n", err.msg);
@@ -110,6 +134,39 @@ static int cmd_transform(int argc, char **argv, int train) {
     }
     free(buf);
     sample_worker_destroy(w);
+    dataset_free(&ds);
+    return rc;
+}
+
+static int cmd_pack(const char *path) {
+    Dataset ds;
+    Error err;
+    if (dataset_scan(&ds, path, &err) != 0 || !ds.pack) {
+        fprintf(stderr, "data_tool: %s\n", ds.pack ? err.msg : "not a pack");
+        return 2;
+    }
+    printf("classes %d\n", ds.n_classes);
+    for (int c = 0; c < ds.n_classes; c++) printf("%s\n", ds.classes[c]);
+    for (int64_t i = 0; i < ds.n; i++) {
+        PackRecord r;
+        pack_record(ds.pack, i, &r);
+        printf("record %lld label %d w %u h %u size %u name %s\n", (long long)i, ds.labels[i], r.width, r.height,
+               r.size, ds.pack->names[i]);
+    }
+    printf("skipped %lld mode %d\n", (long long)ds.pack->skipped, (int)ds.pack->mode);
+    dataset_free(&ds);
+    return 0;
+}
+
+static int cmd_packrec(const char *path, int64_t i, const char *out) {
+    Dataset ds;
+    ImageSource src;
+    Error err;
+    char arg[4200];
+    snprintf(arg, sizeof arg, "%s@%lld", path, (long long)i);
+    int rc = open_source(arg, &ds, &src, &err) == 0 ? write_raw(out, src.data, src.size) : 1;
+    if (rc && !src.data) fprintf(stderr, "data_tool: %s\n", err.msg);
+    dataset_free(&ds);
     return rc;
 }
 
@@ -248,6 +305,8 @@ int main(int argc, char **argv) {
     if (strcmp(c, "predict") == 0 && argc == 6) return cmd_predict(argv[2], argv[3], atoi(argv[4]), argv[5]);
     if (strcmp(c, "loader") == 0) return cmd_loader(argc, argv);
     if (strcmp(c, "speed") == 0 && argc == 4) return cmd_speed(argv[2], atoi(argv[3]));
+    if (strcmp(c, "pack") == 0 && argc == 3) return cmd_pack(argv[2]);
+    if (strcmp(c, "packrec") == 0 && argc == 5) return cmd_packrec(argv[2], atoll(argv[3]), argv[4]);
     if (strcmp(c, "ycck") == 0 && argc == 6) return cmd_ycck(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
     fprintf(stderr, "data_tool: bad command line (see the comment atop tests/data_tool.c)\n");
     return 2;

@@ -1,6 +1,6 @@
 # Data-parallel tests over Open MPI on localhost (only when the build has MPI).
 if(ALEXNET_HAVE_MPI)
-  foreach(group equivalence eval failure contract)
+  foreach(group equivalence eval failure contract pack)
     add_test(NAME mpi_${group}
              COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/mpi_test.py $<TARGET_FILE:alexnet> ${MPIEXEC_EXECUTABLE} ${group}
              WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})

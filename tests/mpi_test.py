@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """mpi_test.py — data-parallel training and evaluation over Open MPI on localhost.
 
-usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | failure)
+usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | contract | failure | pack)
 
 - equivalence: 2 ranks x batch B/2 train like 1 process x batch B (same data
   order by construction; dropout keyed by the global sample index); only the
@@ -13,6 +13,11 @@ usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | f
   process only with the same global batch.
 - failure: killing one rank mid-step makes the job exit non-zero within 60 s,
   and the run then resumes with 2 ranks and finishes.
+- pack: 2 ranks training and evaluating from pack files (alexnet prepare
+  pack) shard them like folders: images within the pack's size bound are
+  stored as they are, so the run ends bit-identical to the same run from the
+  folders, and eval counts equal; ranks given a pack and a folder (other
+  data) stop with exit 2.
 The harness runs as root on 2 cores, so it passes --allow-run-as-root and
 --oversubscribe; users don't need them.
 """
@@ -135,6 +140,38 @@ def group_eval(tmp):
         check(se.count("top-1") == 1, f"{n} ranks: only rank 0 prints")
 
 
+def group_pack(tmp):
+    data, packs = os.path.join(tmp, "data"), os.path.join(tmp, "packs")
+    make_dataset(os.path.join(data, "train"), per_class=8)
+    make_dataset(os.path.join(data, "val"), classes=3, per_class=8, seed=5)
+    os.remove(os.path.join(data, "val", "class_2", "img_007.jpg"))  # 23 images
+    os.makedirs(packs)
+    for split in ("train", "val"):
+        rc, so, se = run([BIN, "prepare", "pack", "--data_dir", os.path.join(data, split), "--out",
+                          os.path.join(packs, split), "--quiet"])
+        check(rc == 0, f"prepare pack {split} (rc={rc}) {se[-200:]}")
+    p = lambda name: os.path.join(tmp, name)
+    extra = ["--max_epoch", "1", "--val_dir"]
+    rc1, _, se1 = run(mpirun(2, train_args(data, p("folder"), 4, extra + [os.path.join(data, "val")])))
+    rc2, so, se2 = run(mpirun(2, train_args(packs, p("pack"), 4, extra + [os.path.join(packs, "val")])))
+    check(rc1 == 0 and rc2 == 0, f"2 ranks from folders and from packs ({rc1}, {rc2}) {se1[-200:]} {se2[-300:]}")
+    a, _ = st_write.load(p("folder") + "/last.safetensors")
+    b, _ = st_write.load(p("pack") + "/last.safetensors")
+    check(a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a),
+          "2 ranks from packs end bit-identical to 2 ranks from the folders")
+    args = lambda v: ["eval", "--data_dir", v, "--pretrained", p("pack") + "/last.safetensors", "--per_batch_size", "4",
+                      "--json", "--backend", "ref", "--threads", "1", "--workers", "1"]
+    rc, so, se = run([BIN] + args(os.path.join(data, "val")))
+    single = json.loads(so) if rc == 0 else None
+    rc, so, se = run(mpirun(2, args(os.path.join(packs, "val"))))
+    res = json.loads(so) if rc == 0 else None
+    check(single is not None and single["images"] == 23 and res == single,
+          f"eval of the val pack on 2 ranks counts what the folder does on 1 ({res} vs {single}) {se[-300:]}")
+    # rank 1 reads the folder, rank 0 the pack: other data, stopped
+    rc, so, se = run(mpmd(tmp, [train_args(packs, p("mixed"), 4), train_args(data, p("mixed"), 4)]), timeout=300)
+    check(rc == 2 and "[rank 1]" in se, f"a pack on one rank and its folder on another: exit 2 (rc={rc}) {se[-400:]}")
+
+
 def group_failure(tmp):
     data = os.path.join(tmp, "data")
     make_dataset(os.path.join(data, "train"), per_class=16)
@@ -223,7 +260,7 @@ def main():
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     run_group({"equivalence": group_equivalence, "eval": group_eval, "failure": group_failure,
-               "contract": group_contract}, group, "mpi")
+               "contract": group_contract, "pack": group_pack}, group, "mpi")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | freeze | ema)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | freeze | ema | pack)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -23,6 +23,8 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
   bit-identical after training (and after a resume), the rest trains, the loss
   falls, the result loads in torchvision strictly; bad values are refused.
 - ema: --model_ema by hand-computed values, resumed bit for bit, evaluated and plotted.
+- pack: a run from a pack file resumed mid-epoch ends bit-identical; a pack of
+  images within its bound trains like its folder; the folder can't resume it.
 """
 import json
 import os
@@ -394,6 +396,28 @@ def group_freeze(tmp):
                          (["--lr_backbone_scale", "-1"], ["--lr_backbone_scale"])):
         rc, so, se = run(base_args(train, os.path.join(tmp, "bad"), flags))
         one_line_error(rc, se, words, " ".join(flags))
+def group_pack(tmp):
+    """Training from a pack file (alexnet prepare pack): stopped mid-epoch and
+    resumed it ends bit-identical to the uninterrupted run from the pack, which
+    equals the run from the folder (images within the bound are stored as they
+    are); the pack is other data than its folder for --resume."""
+    train, pack = os.path.join(tmp, "train"), os.path.join(tmp, "train.pack")
+    make_dataset(train, per_class=8)   # 24 images, batch 8: 3 steps per epoch
+    rc, so, se = run(["prepare", "pack", "--data_dir", train, "--out", pack])
+    check(rc == 0 and "24 images in 3 classes" in so, f"prepare pack (rc={rc}) {so} {se[-300:]}")
+    ref, folder, ms = (os.path.join(tmp, n) for n in ("ref", "folder", "ms"))
+    rc, so, se = run(base_args(pack, ref))
+    check(rc == 0 and "24 images in 3 classes" in so, f"uninterrupted run from the pack (rc={rc}) {se[-300:]}")
+    rc, so, se = run(base_args(train, folder))
+    check(rc == 0 and tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(folder, "last.safetensors")),
+          f"the pack trains bit-identically to its folder (rc={rc})")
+    rc, so, se = run(base_args(pack, ms, ["--max_steps", "4"]))   # stops mid-epoch 2
+    check(rc == 0, f"stopped at step 4 (rc={rc}) {se[-300:]}")
+    rc, so, se = run(["train", "--resume", ms, "--data_dir", train])
+    one_line_error(rc, se, ["other files", "--allow_data_change"], "resuming a pack run with its folder")
+    rc, so, se = run(["train", "--resume", ms])
+    check(rc == 0 and tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(ms, "last.safetensors")),
+          f"resumed mid-epoch from the pack: bit-identical to the uninterrupted run (rc={rc}) {se[-300:]}")
 
 
 def group_ema(tmp):
@@ -448,7 +472,7 @@ def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help,
-               "finetune": group_finetune, "freeze": group_freeze, "ema": group_ema},
+               "finetune": group_finetune, "freeze": group_freeze, "ema": group_ema, "pack": group_pack},
               sys.argv[2], "train")
 
 

@@ -19,7 +19,7 @@ int cmd_bench_data(int argc, char **argv) {
     int64_t seed = 1, max_pixels = 100000000;
     double scale_min = 0.08;
     ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &data_dir, "image folder (DIR/<class>/<image>)", 1, 0, NULL},
+        {"data_dir", ARG_STR, &data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL},
         {"workers", ARG_INT, &workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
         {"image_size", ARG_INT, &image_size, "output size S", 8, 4096, NULL},
         {"per_batch_size", ARG_INT, &batch, "batch size", 1, 1 << 16, NULL},

@@ -24,7 +24,7 @@ int cmd_eval(int argc, char **argv) {
     int batch = 32, workers = 0, threads = 0, json = 0, image_size = 0, strict = 0, is_distributed = -1;
     int64_t mpixels = 100000000;
     ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &data_dir, "images to evaluate: DIR/<class>/<image>", 1, 0, NULL},
+        {"data_dir", ARG_STR, &data_dir, "images to evaluate: DIR/<class>/<image>, or a pack file", 1, 0, NULL},
         {"pretrained", ARG_STR, &pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
         {"per_batch_size", ARG_INT, &batch, "images per forward pass", 1, 65536, NULL},
         {"image_size", ARG_INT, &image_size, "input size (0: the checkpoint's, else 224)", 0, 4096, NULL},

@@ -157,8 +157,8 @@ int cmd_train(int argc, char **argv) {
     int64_t seed = (int64_t)c.seed;
     int allow_data_change = 0;
     ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &s.data_dir, "training images: DIR/<class>/<image>", 1, 0, NULL},
-        {"val_dir", ARG_STR, &s.val_dir, "validation images (all or some of the classes), evaluated after every epoch", 1, 0, NULL},
+        {"data_dir", ARG_STR, &s.data_dir, "training images: DIR/<class>/<image>, or a pack file (prepare pack)", 1, 0, NULL},
+        {"val_dir", ARG_STR, &s.val_dir, "validation images (folder or pack; all or some of the classes), evaluated after every epoch", 1, 0, NULL},
         {"per_batch_size", ARG_INT, &c.per_batch_size, "images per step per process", 0, 0, NULL},
         {"lr", ARG_FLOAT, &c.lr, "base learning rate", 0, 0, NULL},
         {"lr_scheduler", ARG_STR, &s.lr_scheduler, "cosine_annealing | step | exponential", 1, 0, NULL},

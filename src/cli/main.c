@@ -13,7 +13,7 @@ static const Command COMMANDS[] = {
     {"eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images"},
     {"predict", cmd_predict, "top-K classes of images (default 5)"},
     {"bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s"},
-    {"prepare", cmd_prepare, "make image folders: Fashion-MNIST from its IDX files, or synthetic JPEGs"},
+    {"prepare", cmd_prepare, "make image folders (Fashion-MNIST from its IDX files, synthetic JPEGs) or pack one into a file"},
     {"bench-data", cmd_bench_data, "input-pipeline throughput (decode + augment), images per second"},
     {"info", cmd_info, "for bug reports: version, git commit, compiler, OS, library versions, CPU, GPUs"},
 };

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -148,11 +149,57 @@ static int scan_class_dir(EntryList *l, const char *dir, int32_t label, int dept
     return rc;
 }
 
+/* A pack file as a Dataset: classes copied, paths shown as PACK/<name>. */
+static int open_pack(Dataset *ds, const char *path, Error *err) {
+    Pack *p = xcalloc(1, sizeof *p);
+    if (pack_open(p, path, err) != 0) {
+        free(p);
+        return -1;
+    }
+    size_t plen = strlen(path), total = 0;
+    for (int64_t i = 0; i < p->n; i++) total += plen + strlen(p->names[i]) + 2;
+    ds->root = str_dup(path);
+    ds->pack = p;
+    ds->n_classes = p->n_classes;
+    ds->classes = xmalloc(sizeof *ds->classes * (size_t)p->n_classes);
+    for (int c = 0; c < p->n_classes; c++) ds->classes[c] = str_dup(p->classes[c]);
+    ds->n = p->n;
+    ds->paths = xmalloc(sizeof *ds->paths * (size_t)p->n);
+    ds->labels = xmalloc(sizeof *ds->labels * (size_t)p->n);
+    ds->path_block = xmalloc(total);
+    char *q = ds->path_block;
+    for (int64_t i = 0; i < p->n; i++) {
+        PackRecord r;
+        pack_record(p, i, &r);
+        ds->labels[i] = (int32_t)r.label;
+        ds->paths[i] = q;
+        q += sprintf(q, "%s/%s", path, p->names[i]) + 1;
+    }
+    return 0;
+}
+
+int dataset_source(const Dataset *ds, int64_t i, ImageSource *src, Error *err) {
+    memset(src, 0, sizeof *src);
+    src->name = ds->paths[i];
+    if (!ds->pack) return 0;
+    PackRecord r;
+    if (pack_read(ds->pack, i, &src->data, &r, err) != 0) return -1;
+    src->size = r.size;
+    if (ds->pack->mode == PACK_RAW) {
+        src->raw_w = (int)r.width;
+        src->raw_h = (int)r.height;
+    }
+    return 0;
+}
+
 int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     memset(ds, 0, sizeof *ds);
     struct stat st;
     if (stat(dir, &st) != 0) return error_set(err, "data folder %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode)) return error_set(err, "data folder %s is not a folder", dir);
+    if (S_ISREG(st.st_mode) && pack_sniff(dir)) return open_pack(ds, dir, err);
+    if (!S_ISDIR(st.st_mode))
+        return error_set(err, "data folder %s is not a folder, nor an alexnet pack (make one with alexnet prepare pack)",
+                         dir);
 
     Name *names;
     int n;
@@ -228,7 +275,13 @@ int dataset_list_images(const char *dir, char ***paths, int64_t *n, Error *err) 
 
 void dataset_free(Dataset *ds) {
     if (!ds) return;
-    for (int64_t i = 0; i < ds->n; i++) free(ds->paths[i]);
+    if (ds->pack) {
+        pack_close(ds->pack);
+        free(ds->pack);
+        free(ds->path_block);
+    } else {
+        for (int64_t i = 0; i < ds->n; i++) free(ds->paths[i]);
+    }
     for (int c = 0; c < ds->n_classes; c++) free(ds->classes[c]);
     free(ds->paths);
     free(ds->labels);

@@ -8,6 +8,12 @@
  * files and folders (names starting with '.') are ignored; files count by
  * extension (.jpg .jpeg .png, any case) — the decoder later decides the real
  * format from the file's first bytes.
+ *
+ * A pack file (pack.h, made by `alexnet prepare pack`) is accepted wherever a
+ * folder is: its classes and records, in the order they were packed (the
+ * folder's scan order), with paths shown as PACK/<relative path>. The loader
+ * asks dataset_source() for "the bytes of sample i" and never needs to know
+ * which of the two it reads.
  */
 #ifndef ALEXNET_DATASET_H
 #define ALEXNET_DATASET_H
@@ -15,6 +21,8 @@
 #include <stdint.h>
 
 #include "common/util.h"
+#include "data/image.h"
+#include "data/pack.h"
 
 typedef struct {
     char *root;
@@ -23,11 +31,18 @@ typedef struct {
     int64_t n;
     char **paths;     /* [n] full paths, root/class/... */
     int32_t *labels;  /* [n] class index of each path */
+    Pack *pack;       /* NULL: a folder; else the records come from this pack */
+    char *path_block; /* pack: the storage behind paths[] */
 } Dataset;
 
-/* 0, or -1 with a message naming the folder: missing, not a folder,
- * unreadable, no class folder, or a class folder without images. */
+/* 0, or -1 with a message naming the folder: missing, not a folder (nor a
+ * pack), unreadable, no class folder, or a class folder without images; or
+ * the pack's problem (wrong magic or version, damaged header or index). */
 int dataset_scan(Dataset *ds, const char *dir, Error *err);
+
+/* Where sample i's bytes are: its file, or its pack record (checked against
+ * the pack's end and, once, its CRC32). 0, or -1 with err naming the sample. */
+int dataset_source(const Dataset *ds, int64_t i, ImageSource *src, Error *err);
 void dataset_free(Dataset *ds);
 
 /* Every image file under dir (recursively), with the scan's rules (extensions,

@@ -19,7 +19,8 @@
 
 struct ImageDecoder {
     const char *path;  /* of the open image (the caller's string) */
-    uint8_t *file;     /* its bytes */
+    const uint8_t *data; /* its bytes: file, or the caller's memory */
+    uint8_t *file;     /* buffer for files read */
     size_t size, cap;
     ImageFormat fmt;
     int width, height;
@@ -100,23 +101,70 @@ static int read_file(ImageDecoder *d, const char *path, int64_t max_pixels, Erro
     }
     close(fd);
     d->size = size;
+    d->data = d->file;
     return 0;
 }
 
 int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width, int *height, Error *err) {
+    ImageSource src = {.name = path};
+    return image_open_source(d, &src, max_pixels, width, height, err);
+}
+
+/* Copies [x0,x1) x [y0,y1) of raw RGB into RGBX pixels. */
+static int read_raw(const ImageDecoder *d, int x0, int y0, int x1, int y1, Pixels *out, Error *err) {
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > d->width) x1 = d->width;
+    if (y1 > d->height) y1 = d->height;
+    if (!(x0 < x1 && y0 < y1))
+        return error_set(err, "empty region [%d,%d)x[%d,%d) of the %dx%d image", x0, x1, y0, y1, d->width, d->height);
+    size_t w = (size_t)(x1 - x0), stride = w * 4;
+    uint8_t *buf = pixels_reserve(out, stride * (size_t)(y1 - y0));
+    if (!buf) return error_set(err, "not enough memory for %zu bytes of pixels", stride * (size_t)(y1 - y0));
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *s = d->data + ((size_t)y * (size_t)d->width + (size_t)x0) * 3;
+        uint8_t *o = buf + (size_t)(y - y0) * stride;
+        for (size_t x = 0; x < w; x++, s += 3, o += 4) {
+            o[0] = s[0];
+            o[1] = s[1];
+            o[2] = s[2];
+            o[3] = 255;
+        }
+    }
+    *out = (Pixels){.px = buf, .x0 = x0, .y0 = y0, .w = (int)w, .h = y1 - y0, .stride = stride,
+                    .full_w = d->width, .full_h = d->height, .scale_num = 8, .buf = out->buf, .cap = out->cap};
+    return 0;
+}
+
+int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixels, int *width, int *height,
+                      Error *err) {
     if (max_pixels <= 0) max_pixels = IMAGE_DEFAULT_MAX_PIXELS;
+    const char *path = src->name;
     d->path = path;
     d->fmt = IMAGE_UNKNOWN;
     d->warning = NULL;
-    if (read_file(d, path, max_pixels, err) != 0) return -1;
-    d->fmt = image_sniff(d->file, d->size);
     Error e;
     int rc = -1, w = 0, h = 0;
+    if (src->data) {
+        d->data = src->data;
+        d->size = src->size;
+        if (d->size == 0) return error_set(err, "%s: empty record (0 bytes)", path);
+    } else if (read_file(d, path, max_pixels, err) != 0) {
+        return -1;
+    }
+    d->fmt = src->raw_w > 0 ? IMAGE_RAW : image_sniff(d->data, d->size);
     switch (d->fmt) {
-    case IMAGE_JPEG: rc = jpeg_decoder_open(d->jpeg, d->file, d->size, image_jpeg_memory(max_pixels), &w, &h, &e); break;
-    case IMAGE_PNG: rc = png_decoder_open(d->png, d->file, d->size, &w, &h, &e); break;
+    case IMAGE_RAW:
+        w = src->raw_w;
+        h = src->raw_h;
+        rc = h > 0 && (uint64_t)w * (uint64_t)h * 3 == d->size
+                 ? 0
+                 : error_set(&e, "%zu bytes are not %dx%d RGB", d->size, w, h);
+        break;
+    case IMAGE_JPEG: rc = jpeg_decoder_open(d->jpeg, d->data, d->size, image_jpeg_memory(max_pixels), &w, &h, &e); break;
+    case IMAGE_PNG: rc = png_decoder_open(d->png, d->data, d->size, &w, &h, &e); break;
     case IMAGE_UNKNOWN: {
-        const uint8_t *p = d->file;
+        const uint8_t *p = d->data;
         const char *what = other_format(p, d->size);
         if (what) return error_set(err, "%s: not a JPEG or PNG file (%s)", path, what);
         return error_set(err, "%s: not a JPEG or PNG file (starts with %02x %02x %02x %02x)", path, p[0],
@@ -124,7 +172,7 @@ int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width
     }
     }
     if (rc != 0) {
-        const char *kind = d->fmt == IMAGE_PNG ? "PNG" : "JPEG";
+        const char *kind = d->fmt == IMAGE_PNG ? "PNG" : d->fmt == IMAGE_RAW ? "raw" : "JPEG";
         d->fmt = IMAGE_UNKNOWN;
         return error_set(err, "%s: bad %s header: %s", path, kind, e.msg);
     }
@@ -182,11 +230,14 @@ int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1,
     int rc;
     if (d->fmt == IMAGE_JPEG) {
         rc = jpeg_decoder_read(d->jpeg, scale_num, x0, y0, x1, y1, out, &e);
+    } else if (d->fmt == IMAGE_RAW) {
+        CHECK(scale_num == 8, "raw pixels can't be decoded at scale %d/8", scale_num);
+        rc = read_raw(d, x0, y0, x1, y1, out, &e);
     } else {
         CHECK(scale_num == 8, "PNG can't be decoded at scale %d/8", scale_num);
         rc = png_decoder_read(d->png, x0, y0, x1, y1, out, &e);
     }
-    const char *kind = d->fmt == IMAGE_PNG ? "PNG" : "JPEG";
+    const char *kind = d->fmt == IMAGE_PNG ? "PNG" : d->fmt == IMAGE_RAW ? "raw" : "JPEG";
     d->warning = d->fmt == IMAGE_JPEG ? jpeg_decoder_warning(d->jpeg) : NULL;
     image_close(d);
     if (rc != 0) return error_set(err, "%s: corrupt %s data: %s", d->path, kind, e.msg);

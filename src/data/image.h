@@ -21,7 +21,17 @@
  * limit is 65500): keeps every per-row and per-column size small. */
 #define IMAGE_MAX_SIDE 65535
 
-typedef enum { IMAGE_UNKNOWN = 0, IMAGE_JPEG, IMAGE_PNG } ImageFormat;
+typedef enum { IMAGE_UNKNOWN = 0, IMAGE_JPEG, IMAGE_PNG, IMAGE_RAW } ImageFormat;
+
+/* Where an image's bytes are: a file (data NULL: name is read), or bytes in
+ * memory (a pack record; name is only for messages) holding a JPEG or PNG
+ * file, or raw RGB pixels when raw_w > 0. */
+typedef struct {
+    const char *name;
+    const uint8_t *data;
+    size_t size;
+    int raw_w, raw_h;
+} ImageSource;
 
 /* The format from the first bytes: JPEG (FF D8 FF) or PNG (89 'PNG' 0D 0A 1A 0A). */
 ImageFormat image_sniff(const uint8_t *data, size_t size);
@@ -36,6 +46,10 @@ void image_decoder_destroy(ImageDecoder *d);
  * a side over IMAGE_MAX_SIDE or a header declaring more than max_pixels
  * pixels (0: the default) — before any pixel memory is allocated. */
 int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width, int *height, Error *err);
+/* The same for any source; the bytes of an in-memory one must stay alive
+ * until the image is decoded or closed. */
+int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixels, int *width, int *height,
+                      Error *err);
 
 /* What libjpeg may allocate per decoder under a pixel limit (its
  * max_memory_to_use): 3 bytes per allowed pixel + 16 MiB. A progressive or

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jpeglib.h>
@@ -27,9 +28,7 @@ static void on_output(j_common_ptr c) {
 }
 
 /* The libjpeg calls; errors longjmp out of here. */
-static void compress(struct jpeg_compress_struct *c, FILE *f, const uint8_t *px, int w, int h, int channels,
-                     int quality) {
-    jpeg_stdio_dest(c, f);
+static void compress(struct jpeg_compress_struct *c, const uint8_t *px, int w, int h, int channels, int quality) {
     c->image_width = (JDIMENSION)w;
     c->image_height = (JDIMENSION)h;
     c->input_components = channels;
@@ -60,8 +59,34 @@ int jpeg_write_file(const char *path, const uint8_t *px, int w, int h, int chann
         return error_set(err, "cannot write %s: %s", path, e.msg);
     }
     jpeg_create_compress(&c);
-    compress(&c, f, px, w, h, channels, quality);
+    jpeg_stdio_dest(&c, f);
+    compress(&c, px, w, h, channels, quality);
     jpeg_destroy_compress(&c);
     if (fclose(f) != 0) return error_set(err, "cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+int jpeg_encode_mem(const uint8_t *px, int w, int h, int channels, int quality, uint8_t **out, size_t *size,
+                    Error *err) {
+    CHECK(channels == 1 || channels == 3, "jpeg_encode_mem: %d channels", channels);
+    struct jpeg_compress_struct c;
+    EncodeError e;
+    memset(&c, 0, sizeof c);
+    unsigned char *buf = NULL;
+    unsigned long len = 0;
+    c.err = jpeg_std_error(&e.pub);
+    e.pub.error_exit = on_error;
+    e.pub.output_message = on_output;
+    if (setjmp(e.jb)) {
+        jpeg_destroy_compress(&c);
+        free(buf);
+        return error_set(err, "JPEG encoding failed: %s", e.msg);
+    }
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &buf, &len);
+    compress(&c, px, w, h, channels, quality);
+    jpeg_destroy_compress(&c);
+    *out = buf;
+    *size = len;
     return 0;
 }

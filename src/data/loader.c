@@ -127,7 +127,8 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
         s->indices[j] = idx;
         s->labels[j] = ds->labels[idx];
         s->ok[j] = 1;
-        if (sample_eval(sw, ds->paths[idx], out, c->format, &e) != 0) {
+        ImageSource src;
+        if (dataset_source(ds, idx, &src, &e) != 0 || sample_eval_src(sw, &src, out, c->format, &e) != 0) {
             note_bad(l, idx, &e);
             s->ok[j] = 0;
             bad = 1;
@@ -150,7 +151,8 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
             d = (int64_t)(((uint64_t)w * (uint64_t)ds->n) >> 32);
         }
         AugmentKey key = {c->seed, epoch, (uint32_t)idx, attempt};
-        if (sample_train(sw, ds->paths[d], &key, NULL, out, c->format, &e) == 0) {
+        ImageSource src;
+        if (dataset_source(ds, d, &src, &e) == 0 && sample_train_src(sw, &src, &key, NULL, out, c->format, &e) == 0) {
             s->indices[j] = d;
             s->labels[j] = ds->labels[d];
             if (sample_worker_warning(sw)) note_warning(l, d, sample_worker_warning(sw), failed, err);

@@ -118,15 +118,27 @@ static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, in
     return 0;
 }
 
-static int open_image(SampleWorker *w, const char *path, Error *err) {
+static int open_image(SampleWorker *w, const ImageSource *src, Error *err) {
     w->has_warning = 0;
     w->width = w->height = 0;
-    return image_open(w->dec, path, w->cfg.max_pixels, &w->width, &w->height, err);
+    return image_open_source(w->dec, src, w->cfg.max_pixels, &w->width, &w->height, err);
 }
 
 int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const Augment *fixed, void *out,
                  InputFormat fmt, Error *err) {
-    if (open_image(w, path, err) != 0) return -1;
+    ImageSource src = {.name = path};
+    return sample_train_src(w, &src, key, fixed, out, fmt, err);
+}
+
+int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err) {
+    ImageSource src = {.name = path};
+    return sample_eval_src(w, &src, out, fmt, err);
+}
+
+int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *key, const Augment *fixed, void *out,
+                     InputFormat fmt, Error *err) {
+    const char *path = src->name;
+    if (open_image(w, src, err) != 0) return -1;
     Augment drawn;
     const Augment *a = fixed;
     if (!a) {
@@ -146,8 +158,9 @@ int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const
     return 0;
 }
 
-int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err) {
-    if (open_image(w, path, err) != 0) return -1;
+int sample_eval_src(SampleWorker *w, const ImageSource *src, void *out, InputFormat fmt, Error *err) {
+    const char *path = src->name;
+    if (open_image(w, src, err) != 0) return -1;
     const int S = w->cfg.image_size, R = eval_resize_size(S);
     int off = (int)nearbyint((R - S) / 2.0); /* CenterCrop: int(round((R - S) / 2)) */
     if (produce(w, path, 0, 0, w->width, w->height, R, off, 0, w->rgb, err) != 0) return -1;

@@ -15,6 +15,7 @@
 
 #include "backend/backend.h"
 #include "common/util.h"
+#include "data/image.h"
 #include "data/transforms.h"
 
 typedef struct {
@@ -38,6 +39,11 @@ int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const
 
 /* Eval sample: resize to round(S*256/224) square, centre crop S. */
 int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err);
+
+/* The same from any source (a file, or a pack record in memory). */
+int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *key, const Augment *fixed, void *out,
+                     InputFormat fmt, Error *err);
+int sample_eval_src(SampleWorker *w, const ImageSource *src, void *out, InputFormat fmt, Error *err);
 
 /* "path: reason" for the last sample's file if the decoder warned but the
  * image was still used (e.g. a JPEG ending mid-scan), or NULL. */

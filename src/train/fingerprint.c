@@ -35,6 +35,11 @@ uint64_t fingerprint_files(const Dataset *ds) {
         h = fnv(h, p, strlen(p) + 1);
         h = fnv(h, &ds->labels[i], sizeof ds->labels[i]);
     }
+    if (ds->pack) { /* other pixels than the folder's: a pack is other data */
+        int32_t how[4] = {(int32_t)ds->pack->mode, ds->pack->quality, ds->pack->max_side, ds->pack->short_side};
+        h = fnv(h, "pack", 5);
+        h = fnv(h, how, sizeof how);
+    }
     return h;
 }
 

@@ -47,7 +47,9 @@ int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSu
 
 /* FNV-1a over the class names (with separators). */
 uint64_t fingerprint_classes(char *const *names, int n);
-/* FNV-1a over each file's path relative to the dataset root, and its label. */
+/* FNV-1a over each file's path relative to the dataset root, and its label;
+ * for a pack also how it was made (its mode, quality and size bound), so a
+ * pack and its source folder are different data. */
 uint64_t fingerprint_files(const Dataset *ds);
 
 /* JSON object text (caller frees) and back; -1 with a message when malformed. */
