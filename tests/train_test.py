@@ -396,6 +396,8 @@ def group_freeze(tmp):
                          (["--lr_backbone_scale", "-1"], ["--lr_backbone_scale"])):
         rc, so, se = run(base_args(train, os.path.join(tmp, "bad"), flags))
         one_line_error(rc, se, words, " ".join(flags))
+
+
 def group_pack(tmp):
     """Training from a pack file (alexnet prepare pack): stopped mid-epoch and
     resumed it ends bit-identical to the uninterrupted run from the pack, which
