@@ -13,10 +13,11 @@ DATA      ?= data/fashion-mnist
 RUN_DIR   ?= runs/fashion-mnist
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
-# The install step brings oneDNN and Open MPI, so the make path requires them:
-# a missing one fails here instead of quietly building without the dnnl
-# backend or MPI (plain `cmake` keeps them optional: AUTO).
-REQUIRE   ?= -DALEXNET_WITH_DNNL=ON -DALEXNET_WITH_MPI=ON
+# The install step brings oneDNN, Open MPI and protobuf-c + onnx.proto, so the
+# make path requires them: a missing one fails here instead of quietly building
+# without the dnnl backend, MPI or ONNX export (plain `cmake` keeps them
+# optional: AUTO).
+REQUIRE   ?= -DALEXNET_WITH_DNNL=ON -DALEXNET_WITH_MPI=ON -DALEXNET_WITH_ONNX=ON
 
 .PHONY: all build compile test test-fast test-asan fuzz run clean
 
