@@ -51,7 +51,7 @@ test-asan:
 fuzz:
 	@scripts/install-deps.sh fuzz
 	cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DALEXNET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DALEXNET_WITH_DNNL=OFF -DALEXNET_WITH_MPI=OFF -DALEXNET_WITH_CUDA=OFF
+	  -DALEXNET_WITH_DNNL=OFF -DALEXNET_WITH_MPI=OFF -DALEXNET_WITH_CUDA=OFF -DALEXNET_WITH_ONNX=OFF
 	cmake --build $(FUZZ) -j $(JOBS)
 	scripts/run-fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 

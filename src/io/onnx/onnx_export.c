@@ -132,7 +132,7 @@ static void init_i64(Builder *b, const char *name, int n, const int64_t *values)
 }
 
 static void init_param(Builder *b, const ParamTensor *p, const float *params) {
-    int64_t dims[4];
+    int64_t dims[4] = {0};
     for (int i = 0; i < p->ndim; i++) dims[i] = p->shape[i];
     init_f32(b, p->name, p->ndim, dims, params + p->offset);
 }
