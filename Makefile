@@ -13,10 +13,11 @@ DATA      ?= data/fashion-mnist
 RUN_DIR   ?= runs/fashion-mnist
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
-# The install step brings oneDNN and Open MPI, so the make path requires them:
-# a missing one fails here instead of quietly building without the dnnl
-# backend or MPI (plain `cmake` keeps them optional: AUTO).
-REQUIRE   ?= -DALEXNET_WITH_DNNL=ON -DALEXNET_WITH_MPI=ON
+# The install step brings oneDNN, Open MPI and protobuf-c + onnx.proto, so the
+# make path requires them: a missing one fails here instead of quietly building
+# without the dnnl backend, MPI or ONNX export (plain `cmake` keeps them
+# optional: AUTO).
+REQUIRE   ?= -DALEXNET_WITH_DNNL=ON -DALEXNET_WITH_MPI=ON -DALEXNET_WITH_ONNX=ON
 
 .PHONY: all build compile test test-fast test-asan fuzz run clean
 
@@ -50,7 +51,7 @@ test-asan:
 fuzz:
 	@scripts/install-deps.sh fuzz
 	cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang -DALEXNET_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DALEXNET_WITH_DNNL=OFF -DALEXNET_WITH_MPI=OFF -DALEXNET_WITH_CUDA=OFF
+	  -DALEXNET_WITH_DNNL=OFF -DALEXNET_WITH_MPI=OFF -DALEXNET_WITH_CUDA=OFF -DALEXNET_WITH_ONNX=OFF
 	cmake --build $(FUZZ) -j $(JOBS)
 	scripts/run-fuzz.sh $(FUZZ) $(FUZZ_SECONDS)
 

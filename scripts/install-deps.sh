@@ -6,9 +6,11 @@
 # bare root filesystem from `--list`, so a package missing here fails CI.
 #
 # usage: scripts/install-deps.sh [--list] [--release CODENAME] [MODE]
-#   MODE   build  compiler, CMake, libjpeg-turbo, libpng, cJSON, oneDNN, Open MPI
+#   MODE   build  compiler, CMake, libjpeg-turbo, libpng, cJSON, oneDNN, Open MPI,
+#                 protobuf-c + ONNX's schema (export)
 #          run    build + Debian's Fashion-MNIST (make run's dataset)
-#          test   run + Python with PyTorch, torchvision, PIL, NumPy (tests only)
+#          test   run + Python with PyTorch, torchvision, PIL, NumPy, ONNX's checker,
+#                 venv (onnxruntime comes from PyPI into a virtualenv; tests only)
 #          fuzz   test + clang with libFuzzer and OpenMP (make fuzz)
 #          check  mmdebstrap (the fresh-machine check of .ci/run)
 #   --list             print the packages of MODE, one a line, install nothing
@@ -48,12 +50,17 @@ fi
 #   python3-torch, -torchvision  1.13.1, 0.14.1  2.6.0, 0.21.0
 #   python3-numpy, -pil   1.24, 9.4              2.2, 11.1
 #   clang (fuzz)          14                     19
+#   libprotobuf-c-dev, protobuf-c-compiler  1.4.1  1.5.1 (trixie names checked 2026-12-01
+#                                                with apt-cache policy against trixie's index)
+#   libonnx-dev, python3-onnx  1.12.0            1.17.0 (onnx/onnx.proto in both)
 build=(make build-essential cmake pkg-config zlib1g-dev
        libjpeg62-turbo-dev libpng-dev libcjson-dev   # images and JSON (required)
        libdnnl-dev                                    # fast CPU backend (optional part)
-       libopenmpi-dev openmpi-bin)                    # multi-process training (optional part)
+       libopenmpi-dev openmpi-bin                     # multi-process training (optional part)
+       libprotobuf-c-dev protobuf-c-compiler libonnx-dev)  # ONNX export (optional part)
 run=(dataset-fashion-mnist)
-test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps)
+test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps
+      python3-onnx python3-venv)                     # onnx.checker; a virtualenv for onnxruntime
 fuzz=(clang libclang-rt-dev libomp-dev)                # libFuzzer, ASan/UBSan runtimes, OpenMP for clang
 check=(mmdebstrap iproute2 util-linux)
 case "$release" in

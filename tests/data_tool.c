@@ -7,8 +7,8 @@
  *                                         prints "x0 y0 w h full_w full_h"
  *   train FILE OUT S FMT EXACT I J H W FLIP JITTER FB FC FS O0 O1 O2
  *                                         train transform with fixed parameters
- *   eval FILE OUT S FMT EXACT             eval transform
- *   predict FILE OUT S FMT                image_load_eval()
+ *   eval FILE OUT S FMT EXACT [R]         eval transform (R: --val_resize_size)
+ *   predict FILE OUT S FMT [R]            image_load_eval()
  *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH]
  *                                         one epoch; prints per batch
  *                                         "batch B n N bad K hash H idx I..."
@@ -108,7 +108,7 @@ static int cmd_transform(int argc, char **argv, int train) {
     int S = atoi(argv[4]);
     InputFormat fmt;
     if (parse_fmt(argv[5], &fmt) != 0) return 2;
-    SampleConfig cfg = {.image_size = S, .exact = atoi(argv[6])};
+    SampleConfig cfg = {.image_size = S, .exact = atoi(argv[6]), .resize_size = !train && argc > 7 ? atoi(argv[7]) : 0};
     SampleWorker *w = sample_worker_create(&cfg);
     size_t bytes = input_sample_bytes(fmt, S);
     void *buf = malloc(bytes);
@@ -170,13 +170,13 @@ static int cmd_packrec(const char *path, int64_t i, const char *out) {
     return rc;
 }
 
-static int cmd_predict(const char *path, const char *out, int S, const char *fmts) {
+static int cmd_predict(const char *path, const char *out, int S, const char *fmts, int R) {
     InputFormat fmt;
     if (parse_fmt(fmts, &fmt) != 0) return 2;
     size_t bytes = input_sample_bytes(fmt, S);
     void *buf = malloc(bytes);
     Error err;
-    int rc = image_load_eval(path, S, fmt, buf, 0, &err) == 0 ? 0 : 1;
+    int rc = image_load_eval(path, S, R, fmt, buf, 0, &err) == 0 ? 0 : 1;
     if (rc != 0) fprintf(stderr, "data_tool: %s\n", err.msg);
     else rc = write_raw(out, buf, bytes);
     free(buf);
@@ -301,8 +301,9 @@ int main(int argc, char **argv) {
     if (strcmp(c, "region") == 0 && argc == 9)
         return cmd_region(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]), argv[8]);
     if (strcmp(c, "train") == 0) return cmd_transform(argc, argv, 1);
-    if (strcmp(c, "eval") == 0 && argc == 7) return cmd_transform(argc, argv, 0);
-    if (strcmp(c, "predict") == 0 && argc == 6) return cmd_predict(argv[2], argv[3], atoi(argv[4]), argv[5]);
+    if (strcmp(c, "eval") == 0 && (argc == 7 || argc == 8)) return cmd_transform(argc, argv, 0);
+    if (strcmp(c, "predict") == 0 && (argc == 6 || argc == 7))
+        return cmd_predict(argv[2], argv[3], atoi(argv[4]), argv[5], argc == 7 ? atoi(argv[6]) : 0);
     if (strcmp(c, "loader") == 0) return cmd_loader(argc, argv);
     if (strcmp(c, "speed") == 0 && argc == 4) return cmd_speed(argv[2], atoi(argv[3]));
     if (strcmp(c, "pack") == 0 && argc == 3) return cmd_pack(argv[2]);

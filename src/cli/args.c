@@ -48,9 +48,7 @@ static const struct {
 } TV_HINTS[] = {
     {"model", "backbone", "torchvision's --model: here --backbone; alexnet_torchvision is torchvision's AlexNet"},
     {"lr_step_size", "lr_epochs", "torchvision's --lr-step-size: here --lr_scheduler step --lr_epochs E1,E2,... (milestones)"},
-    {"train_crop_size", "image_size", "torchvision's crop sizes: here --image_size S (train crop S; eval resizes to S*256/224, crops S)"},
-    {"val_crop_size", "image_size", "torchvision's crop sizes: here --image_size S (train crop S; eval resizes to S*256/224, crops S)"},
-    {"val_resize_size", "image_size", "torchvision's crop sizes: here --image_size S (train crop S; eval resizes to S*256/224, crops S)"},
+    {"train_crop_size", "val_crop_size", "--train_crop_size is the training crop (alexnet train); the crop here is --val_crop_size"},
     {"amp", "precision", "torchvision's --amp: here --precision bf16 (GPU)"},
     {"lr_warmup_method", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)"},
     {"lr_warmup_decay", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)"},

@@ -14,20 +14,24 @@
 #include "cli/commands.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "data/transforms.h"
 #include "dist/dist.h"
 #include "io/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/fingerprint.h"
 
 int cmd_eval(int argc, char **argv) {
-    const char *data_dir = NULL, *pretrained = NULL, *device = "cpu", *backend = NULL, *precision = "fp32";
-    int batch = 32, workers = 0, threads = 0, json = 0, image_size = 0, strict = 0, is_distributed = -1;
+    const char *data_dir = NULL, *pretrained = NULL, *device = "cpu", *backend = NULL, *precision = "fp32", *tta = "none";
+    int batch = 32, workers = 0, threads = 0, json = 0, image_size = 0, resize_size = 0, strict = 0, is_distributed = -1;
     int64_t mpixels = 100000000;
     ArgSpec specs[] = {
         {"data_dir", ARG_STR, &data_dir, "images to evaluate: DIR/<class>/<image>, or a pack file", 1, 0, NULL},
         {"pretrained", ARG_STR, &pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
         {"per_batch_size", ARG_INT, &batch, "images per forward pass", 1, 65536, NULL},
-        {"image_size", ARG_INT, &image_size, "input size (0: the checkpoint's, else 224)", 0, 4096, NULL},
+        {"image_size", ARG_INT, &image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, NULL},
+        {"val_crop_size", ARG_INT, &image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL},
+        {"val_resize_size", ARG_INT, &resize_size, "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL},
+        {"tta", ARG_STR, &tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL},
         {"workers", ARG_INT, &workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
         {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
@@ -43,7 +47,7 @@ int cmd_eval(int argc, char **argv) {
     if (args_parse(specs, nspecs, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error("eval", err.msg);
     if (help) {
         args_print_help("eval", "--data_dir VAL --pretrained CKPT [options]",
-                        "Top-1 and top-5 accuracy over every image (resize to S*256/224, center crop S, normalize).", specs, nspecs);
+                        "Top-1 and top-5 accuracy over every image (resize, center crop, normalize).", specs, nspecs);
         return 0;
     }
     if (!data_dir) return cli_usage_error("eval", "--data_dir is required");
@@ -52,6 +56,7 @@ int cmd_eval(int argc, char **argv) {
     if (strcmp(precision, "auto") == 0) precision = strcmp(device, "cpu") == 0 ? "fp32" : "bf16";
     if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0)
         return cli_usage_error("eval", "--precision must be fp32, bf16 or auto");
+    if (strcmp(tta, "none") != 0 && strcmp(tta, "flip") != 0) return cli_usage_error("eval", "--tta must be none or flip");
 
     ModelFile ckpt;
     if (checkpoint_open(pretrained, &ckpt, &err) != 0) return cli_usage_error("eval", err.msg);
@@ -83,7 +88,10 @@ int cmd_eval(int argc, char **argv) {
 
     Net net;
     int size = image_size ? image_size : info->image_size;
-    int rc = net_build(&net, info->backbone, info->num_classes, size, 0.0f, &err);
+    int rc = size < NET_MIN_IMAGE ? error_set(&err, "--val_crop_size (--image_size) %d: AlexNet needs at least %d pixels",
+                                              size, NET_MIN_IMAGE)
+                                  : eval_geometry_check(size, resize_size, &err);
+    if (rc == 0) rc = net_build(&net, info->backbone, info->num_classes, size, 0.0f, &err);
     if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
     float *params = rc == 0 ? xaligned_alloc(net.param_count * sizeof(float)) : NULL;
     if (rc == 0) rc = checkpoint_load(&ckpt, &net, params, &err);
@@ -116,7 +124,7 @@ int cmd_eval(int argc, char **argv) {
     }
     be.vt->set_params(be.ctx, params);
     LoaderConfig lc = {LOADER_EVAL, batch, size, workers > 0 ? workers : cpu_count(), 0, 0, 0.08f, d.rank, d.world,
-                       be.vt->input_format(be.ctx), mpixels, strict, 0};
+                       be.vt->input_format(be.ctx), mpixels, strict, 0, resize_size};
     Loader *loader = loader_create(&ds, &lc, &err);
     int status = 0;
     if (!loader) {
@@ -125,7 +133,7 @@ int cmd_eval(int argc, char **argv) {
         float *logits = xmalloc((size_t)batch * net.num_classes * sizeof(float));
         double t0 = now_seconds();
         EvalCounts ev;
-        if (evaluate(&be, loader, &d, logits, &ev, &err) != 0) {
+        if (evaluate_tta(&be, loader, &d, logits, strcmp(tta, "flip") == 0, &ev, &err) != 0) {
             if (d.rank == 0) fprintf(stderr, "alexnet eval: error: %s\n", err.msg);
             status = 1;
         } else if (d.rank == 0) {
@@ -138,8 +146,8 @@ int cmd_eval(int argc, char **argv) {
                    pretrained, data_dir, 100 * top1, 100 * top5, (long long)ev.images, (long long)ev.skipped,
                    (double)ev.images / (secs > 0 ? secs : 1), be_name);
             if (json)
-                printf("{\"top1\": %.6f, \"top5\": %.6f, \"images\": %lld, \"skipped\": %lld}\n", top1, top5,
-                       (long long)ev.images, (long long)ev.skipped);
+                printf("{\"top1\": %.6f, \"top5\": %.6f, \"loss\": %.9g, \"images\": %lld, \"skipped\": %lld}\n", top1,
+                       top5, ev.images ? ev.loss_sum / (double)ev.images : 0.0, (long long)ev.images, (long long)ev.skipped);
             fflush(stdout);
         }
         free(logits);

@@ -20,6 +20,7 @@
 #include "cli/commands.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/transforms.h"
 #include "io/checkpoint.h"
 
 #define PREDICT_BATCH 16
@@ -42,8 +43,8 @@ static void top_k(const float *z, int K, int k, int *idx, double *prob) {
     }
 }
 
-/* names: [K] or NULL. */
-static void print_result(const char *file, const float *z, int K, int k, char *const *names, int json) {
+/* names: [K] or NULL; logits: add every logit to the JSON object. */
+static void print_result(const char *file, const float *z, int K, int k, char *const *names, int json, int logits) {
     int *idx = xmalloc(sizeof(int) * (size_t)k);
     double *prob = xmalloc(sizeof(double) * (size_t)k);
     top_k(z, K, k, idx, prob);
@@ -57,6 +58,10 @@ static void print_result(const char *file, const float *z, int K, int k, char *c
             cJSON_AddStringToObject(e, "class", names ? names[idx[t]] : "");
             cJSON_AddNumberToObject(e, "prob", prob[t]);
             cJSON_AddItemToArray(arr, e);
+        }
+        if (logits) {
+            arr = cJSON_AddArrayToObject(o, "logits");
+            for (int j = 0; j < K; j++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(z[j]));
         }
         char *s = cJSON_PrintUnformatted(o);
         printf("%s\n", s);
@@ -118,12 +123,15 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    const char *pretrained = NULL, *device = "cpu", *backend = NULL, *class_names = NULL;
-    int json = 0, image_size = 0, threads = 0, topk = 5, topk_seen = 0;
+    const char *pretrained = NULL, *device = "cpu", *backend = NULL, *class_names = NULL, *tta = "none";
+    int json = 0, want_logits = 0, image_size = 0, resize_size = 0, threads = 0, topk = 5, topk_seen = 0;
     int64_t mpixels = 100000000;
     ArgSpec specs[] = {
         {"pretrained", ARG_STR, &pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
-        {"image_size", ARG_INT, &image_size, "input size (0: the checkpoint's, else 224)", 0, 4096, NULL},
+        {"image_size", ARG_INT, &image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, NULL},
+        {"val_crop_size", ARG_INT, &image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL},
+        {"val_resize_size", ARG_INT, &resize_size, "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL},
+        {"tta", ARG_STR, &tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL},
         {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
@@ -131,6 +139,7 @@ int cmd_predict(int argc, char **argv) {
         {"topk", ARG_INT, &topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000, &topk_seen},
         {"class_names", ARG_STR, &class_names, "class names, one per line in label order (else the checkpoint's)", 1, 0, NULL},
         {"json", ARG_FLAG, &json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}", 1, 0, NULL},
+        {"logits", ARG_FLAG, &want_logits, "with --json: also \"logits\", every class's (after --tta's mean)", 1, 0, NULL},
     };
     int nspecs = (int)(sizeof specs / sizeof specs[0]), help, nfiles = 0;
     const char **files = xmalloc(sizeof(char *) * MAX_IMAGES);
@@ -141,7 +150,7 @@ int cmd_predict(int argc, char **argv) {
     }
     if (help) {
         args_print_help("predict", "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
-                        "Top-K classes with probabilities for each image (eval transform: resize S*256/224, center crop S);\n"
+                        "Top-K classes with probabilities for each image (eval transform: resize, center crop, normalize);\n"
                         "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
                         "results stream as they come, and an unreadable image is named and counted, not fatal.",
                         specs, nspecs);
@@ -151,6 +160,9 @@ int cmd_predict(int argc, char **argv) {
     if (!pretrained) { free(files); return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)"); }
     if (nfiles == 0) { free(files); return cli_usage_error("predict", "no images given"); }
     if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) { free(files); return cli_usage_error("predict", "--device must be cpu or gpu"); }
+    if (strcmp(tta, "none") != 0 && strcmp(tta, "flip") != 0) { free(files); return cli_usage_error("predict", "--tta must be none or flip"); }
+    int flip = strcmp(tta, "flip") == 0;
+    if (want_logits && !json) { free(files); return cli_usage_error("predict", "--logits goes with --json"); }
 
     ModelFile ckpt;
     if (checkpoint_open(pretrained, &ckpt, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
@@ -169,6 +181,12 @@ int cmd_predict(int argc, char **argv) {
     Net net;
     int size = image_size ? image_size : ckpt.info.image_size;
     float *params = NULL;
+    if (size < NET_MIN_IMAGE)
+        error_set(&err, "--val_crop_size (--image_size) %d: AlexNet needs at least %d pixels", size, NET_MIN_IMAGE);
+    if (size < NET_MIN_IMAGE || eval_geometry_check(size, resize_size, &err) != 0) {
+        free(files); checkpoint_close(&ckpt);
+        return cli_usage_error("predict", err.msg);
+    }
     int rc = net_build(&net, ckpt.info.backbone, ckpt.info.num_classes, size, 0.0f, &err);
     if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
     if (rc == 0) {
@@ -193,8 +211,9 @@ int cmd_predict(int argc, char **argv) {
     be.vt->set_params(be.ctx, params);
     InputFormat fmt = be.vt->input_format(be.ctx);
     size_t per_image = (size_t)3 * size * size * (fmt == INPUT_U8_NHWC ? 1 : sizeof(float));
-    unsigned char *batch = xmalloc(per_image * PREDICT_BATCH);
-    float *logits = xmalloc(sizeof(float) * PREDICT_BATCH * (size_t)net.num_classes);
+    unsigned char *batch = xmalloc(per_image * PREDICT_BATCH), *mirrored = flip ? xmalloc(per_image * PREDICT_BATCH) : NULL;
+    const size_t nlogits = PREDICT_BATCH * (size_t)net.num_classes;
+    float *logits = xmalloc(sizeof(float) * nlogits), *logits_flip = flip ? xmalloc(sizeof(float) * nlogits) : NULL;
     const char *names[PREDICT_BATCH];
     int failed = 0;
     ForwardArgs fa = {0, 0, 0};
@@ -217,7 +236,7 @@ int cmd_predict(int argc, char **argv) {
         for (int64_t i = 0; i < npaths;) {
             int n = 0;
             for (; i < npaths && n < PREDICT_BATCH; i++) {
-                if (image_load_eval(list[i], size, fmt, batch + (size_t)n * per_image, mpixels, &err) != 0) {
+                if (image_load_eval(list[i], size, resize_size, fmt, batch + (size_t)n * per_image, mpixels, &err) != 0) {
                     fprintf(stderr, "alexnet predict: error: %s\n", err.msg);
                     failed++;
                     continue;
@@ -227,9 +246,15 @@ int cmd_predict(int argc, char **argv) {
             if (n == 0) continue;
             backend_forward(&be, batch, n, &fa);
             be.vt->read_logits(be.ctx, logits, n);
+            if (flip) {
+                input_mirror(mirrored, batch, n, size, fmt);
+                backend_forward(&be, mirrored, n, &fa);
+                be.vt->read_logits(be.ctx, logits_flip, n);
+                tta_mean(logits, logits_flip, (size_t)n * (size_t)net.num_classes);
+            }
             for (int j = 0; j < n; j++)
                 print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, topk,
-                             info.n_classes_named ? info.class_names : NULL, json);
+                             info.n_classes_named ? info.class_names : NULL, json, want_logits);
             fflush(stdout); /* results stream, batch by batch */
         }
         if (paths) {
@@ -241,7 +266,7 @@ int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "alexnet predict: %d of %lld image%s could not be read (named above); the others were predicted\n",
                 failed, (long long)total, total == 1 ? "" : "s");
     backend_destroy(&be);
-    free(batch); free(logits); free(params); free(files);
+    free(batch); free(mirrored); free(logits); free(logits_flip); free(params); free(files);
     model_info_free(&info);
     return failed ? 2 : 0;
 }

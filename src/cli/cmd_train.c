@@ -155,7 +155,7 @@ int cmd_train(int argc, char **argv) {
     s.backbone = c.backbone; s.lr_scheduler = c.lr_scheduler; s.lr_epochs = c.lr_epochs;
     s.smoothing_form = c.smoothing_form; s.device = c.device; s.precision = c.precision; s.freeze = c.freeze;
     int64_t seed = (int64_t)c.seed;
-    int allow_data_change = 0;
+    int allow_data_change = 0, train_crop = 0;
     ArgSpec specs[] = {
         {"data_dir", ARG_STR, &s.data_dir, "training images: DIR/<class>/<image>, or a pack file (prepare pack)", 1, 0, NULL},
         {"val_dir", ARG_STR, &s.val_dir, "validation images (folder or pack; all or some of the classes), evaluated after every epoch", 1, 0, NULL},
@@ -178,7 +178,10 @@ int cmd_train(int argc, char **argv) {
         {"pretrained", ARG_STR, &s.pretrained, "start from these weights (.safetensors, ours or torchvision's)", 1, 0, NULL},
         {"freeze", ARG_STR, &s.freeze, "none | features (train only the classifier) | backbone (only the last layer)", 1, 0, NULL},
         {"lr_backbone_scale", ARG_FLOAT, &c.lr_backbone_scale, "lr factor for every trained layer but the last", 0, 0, NULL},
-        {"image_size", ARG_INT, &c.image_size, "input size S (>= 63); eval resizes to S*256/224 and crops S", 0, 0, NULL},
+        {"image_size", ARG_INT, &c.image_size, "input size S (>= 63): the RandomResizedCrop size", 0, 0, NULL},
+        {"train_crop_size", ARG_INT, &train_crop, "the same as --image_size (torchvision's name)", 0, 0, NULL},
+        {"val_crop_size", ARG_INT, &c.val_crop_size, "validation center crop (0: --image_size; another size evaluates on its own copy of the net)", 0, 0, NULL},
+        {"val_resize_size", ARG_INT, &c.val_resize_size, "validation resize of the shorter side before the crop (0: round(crop*256/224) square)", 0, 0, NULL},
         {"color_jitter", ARG_INT, &c.color_jitter, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code", 0, 0, NULL},
         {"min_crop_scale", ARG_FLOAT, &c.min_crop_scale, "RandomResizedCrop smallest area fraction", 0, 0, NULL},
         {"workers", ARG_INT, &c.workers, "image decoding threads (0: one per core)", 0, 0, NULL},
@@ -207,8 +210,8 @@ int cmd_train(int argc, char **argv) {
     for (int i = 0; i < NSPECS; i++) {
         specs[i].seen = &seen[i];
         /* numeric ranges live in one place, config.c */
-        if (specs[i].type != ARG_STR && specs[i].type != ARG_FLAG &&
-            !config_field_range(specs[i].name, &specs[i].min, &specs[i].max))
+        const char *field = strcmp(specs[i].name, "train_crop_size") == 0 ? "image_size" : specs[i].name;
+        if (specs[i].type != ARG_STR && specs[i].type != ARG_FLAG && !config_field_range(field, &specs[i].min, &specs[i].max))
             FATAL("flag --%s has no range in config.c", specs[i].name);
     }
     int help;
@@ -222,6 +225,11 @@ int cmd_train(int argc, char **argv) {
         return 0;
     }
     c.seed = (uint64_t)seed;
+    if (flag_seen(specs, NSPECS, seen, "train_crop_size")) {
+        if (flag_seen(specs, NSPECS, seen, "image_size") && train_crop != c.image_size)
+            return cli_usage_error("train", "--train_crop_size and --image_size are the same setting; give one of them");
+        c.image_size = train_crop;
+    }
 
     TrainPosition pos = {0};
     if (s.resume) {

@@ -248,8 +248,9 @@ const char *image_warning(const ImageDecoder *d) {
     return d->warning;
 }
 
-int image_load_eval(const char *path, int image_size, InputFormat fmt, void *out, int64_t max_pixels, Error *err) {
-    SampleConfig cfg = {.image_size = image_size, .max_pixels = max_pixels};
+int image_load_eval(const char *path, int image_size, int resize_size, InputFormat fmt, void *out, int64_t max_pixels,
+                    Error *err) {
+    SampleConfig cfg = {.image_size = image_size, .max_pixels = max_pixels, .resize_size = resize_size};
     SampleWorker *w = sample_worker_create(&cfg);
     int rc = sample_eval(w, path, out, fmt, err);
     if (rc == 0 && sample_worker_warning(w)) warnf("%s (decoded anyway)", sample_worker_warning(w));

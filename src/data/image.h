@@ -75,9 +75,11 @@ int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1,
  * was decoded anyway), or NULL. */
 const char *image_warning(const ImageDecoder *d);
 
-/* The eval transform on one file — resize to round(S*256/224) square, centre
- * crop S — written to out in fmt (S*S*3 floats or bytes). The same code path
- * as the eval loader, so `predict` and `eval` see identical inputs. */
-int image_load_eval(const char *path, int image_size, InputFormat fmt, void *out, int64_t max_pixels, Error *err);
+/* The eval transform on one file — resize (eval_resized_dims: resize_size 0
+ * is the seed's round(S*256/224) square), centre crop S — written to out in
+ * fmt (S*S*3 floats or bytes). The same code path as the eval loader, so
+ * `predict` and `eval` see identical inputs. */
+int image_load_eval(const char *path, int image_size, int resize_size, InputFormat fmt, void *out, int64_t max_pixels,
+                    Error *err);
 
 #endif

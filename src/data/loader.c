@@ -293,7 +293,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     CHECK(pthread_cond_init(&l->work_cv, NULL) == 0, "pthread_cond_init");
     CHECK(pthread_cond_init(&l->done_cv, NULL) == 0, "pthread_cond_init");
 
-    SampleConfig sc = {c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels};
+    SampleConfig sc = {c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels, c.resize_size};
     l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
     for (int i = 0; i < c.workers; i++) {
         l->workers[i].l = l;

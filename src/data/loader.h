@@ -51,6 +51,7 @@ typedef struct {
     int64_t max_image_pixels; /* 0 = default 100M */
     int strict;
     int quiet;                /* 1: don't print per-file warnings (still counted) */
+    int resize_size;          /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
 } LoaderConfig;
 
 /* Less common knobs, kept out of LoaderConfig so its initialisers stay short. */

@@ -63,20 +63,20 @@ const char *sample_worker_warning(const SampleWorker *w) {
     return w->has_warning ? w->warning : NULL;
 }
 
-/* The smallest scale n/8 at which the crop still covers out x out pixels. */
-static int choose_scale(const SampleWorker *w, int cw, int ch, int out) {
+/* The smallest scale n/8 at which the crop still covers outw x outh pixels. */
+static int choose_scale(const SampleWorker *w, int cw, int ch, int outw, int outh) {
     if (w->cfg.exact || !image_can_scale(w->dec)) return 8;
     for (size_t s = 0; s < sizeof SCALES / sizeof SCALES[0]; s++)
-        if ((int64_t)cw * SCALES[s] >= 8LL * out && (int64_t)ch * SCALES[s] >= 8LL * out) return SCALES[s];
+        if ((int64_t)cw * SCALES[s] >= 8LL * outw && (int64_t)ch * SCALES[s] >= 8LL * outh) return SCALES[s];
     return 8;
 }
 
-/* Crop (cx, cy, cw, ch) of the open image, resized to out x out, of which the
- * S x S window at (win, win) is written to dst (mirrored if asked). */
-static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, int ch, int out, int win, int mirror,
-                   uint8_t *dst, Error *err) {
+/* Crop (cx, cy, cw, ch) of the open image, resized to outw x outh, of which
+ * the S x S window at (winx, winy) is written to dst (mirrored if asked). */
+static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, int ch, int outw, int outh, int winx,
+                   int winy, int mirror, uint8_t *dst, Error *err) {
     const int S = w->cfg.image_size;
-    int num = choose_scale(w, cw, ch, out);
+    int num = choose_scale(w, cw, ch, outw, outh);
     int sw, sh;
     image_scaled_size(w->dec, num, &sw, &sh);
     double f = num / 8.0;
@@ -84,11 +84,11 @@ static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, in
     int lox = (int)floor(in0x), hix = (int)ceil(in1x), loy = (int)floor(in0y), hiy = (int)ceil(in1y);
     if (hix > sw) hix = sw;
     if (hiy > sh) hiy = sh;
-    if (resample_axis_init(&w->ax, in0x, in1x, lox, hix, out, win, S, mirror) != 0 ||
-        resample_axis_init(&w->ay, in0y, in1y, loy, hiy, out, win, S, 0) != 0) {
+    if (resample_axis_init(&w->ax, in0x, in1x, lox, hix, outw, winx, S, mirror) != 0 ||
+        resample_axis_init(&w->ay, in0y, in1y, loy, hiy, outh, winy, S, 0) != 0) {
         image_close(w->dec);
-        return error_set(err, "%s: cannot resample the %dx%d crop at (%d, %d) of the %dx%d image to %d pixels", path, cw,
-                         ch, cx, cy, w->width, w->height, out);
+        return error_set(err, "%s: cannot resample the %dx%d crop at (%d, %d) of the %dx%d image to %dx%d pixels", path,
+                         cw, ch, cx, cy, w->width, w->height, outw, outh);
     }
     if (image_decode(w->dec, num, w->ax.first, w->ay.first, w->ax.last, w->ay.last, &w->pix, err) != 0) return -1;
     const char *warn = image_warning(w->dec);
@@ -152,7 +152,7 @@ int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *
                          c->w, c->h, w->width, w->height);
     }
     const int S = w->cfg.image_size;
-    if (produce(w, path, c->j, c->i, c->w, c->h, S, 0, a->flip, w->rgb, err) != 0) return -1;
+    if (produce(w, path, c->j, c->i, c->w, c->h, S, S, 0, 0, a->flip, w->rgb, err) != 0) return -1;
     color_jitter(w->rgb, (size_t)S * (size_t)S, a);
     write_sample(out, w->rgb, S, fmt);
     return 0;
@@ -161,9 +161,15 @@ int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *
 int sample_eval_src(SampleWorker *w, const ImageSource *src, void *out, InputFormat fmt, Error *err) {
     const char *path = src->name;
     if (open_image(w, src, err) != 0) return -1;
-    const int S = w->cfg.image_size, R = eval_resize_size(S);
-    int off = (int)nearbyint((R - S) / 2.0); /* CenterCrop: int(round((R - S) / 2)) */
-    if (produce(w, path, 0, 0, w->width, w->height, R, off, 0, w->rgb, err) != 0) return -1;
+    const int S = w->cfg.image_size;
+    int rw, rh;
+    eval_resized_dims(w->width, w->height, S, w->cfg.resize_size, &rw, &rh);
+    if (rw < S || rh < S) {
+        image_close(w->dec);
+        return error_set(err, "%s: the center crop %d is larger than the %dx%d resized image", path, S, rw, rh);
+    }
+    int offx = (int)nearbyint((rw - S) / 2.0), offy = (int)nearbyint((rh - S) / 2.0); /* CenterCrop: int(round(d / 2)) */
+    if (produce(w, path, 0, 0, w->width, w->height, rw, rh, offx, offy, 0, w->rgb, err) != 0) return -1;
     write_sample(out, w->rgb, S, fmt);
     return 0;
 }

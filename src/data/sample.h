@@ -24,6 +24,7 @@ typedef struct {
     int color_jitter;   /* 1: on */
     int exact;          /* 1: no DCT-domain downscaling */
     int64_t max_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */
+    int resize_size;    /* eval: see eval_resized_dims (0: the seed's square resize) */
 } SampleConfig;
 
 typedef struct SampleWorker SampleWorker; /* per-thread decoder and scratch */
@@ -37,7 +38,7 @@ void sample_worker_destroy(SampleWorker *w);
 int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const Augment *fixed, void *out,
                  InputFormat fmt, Error *err);
 
-/* Eval sample: resize to round(S*256/224) square, centre crop S. */
+/* Eval sample: resize (eval_resized_dims), centre crop S. */
 int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err);
 
 /* The same from any source (a file, or a pack record in memory). */

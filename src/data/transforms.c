@@ -192,3 +192,37 @@ void write_sample(void *dst, const uint8_t *planes, int image_size, InputFormat 
 int eval_resize_size(int image_size) {
     return (image_size * 256 + 112) / 224;
 }
+
+void eval_resized_dims(int width, int height, int crop, int resize, int *rw, int *rh) {
+    if (resize <= 0) {
+        *rw = *rh = eval_resize_size(crop);
+        return;
+    }
+    int64_t shorter = width <= height ? width : height, longer = width <= height ? height : width;
+    /* Python's int(r * long / short): a correctly rounded quotient, truncated */
+    int scaled = (int)((double)((int64_t)resize * longer) / (double)shorter);
+    *rw = width <= height ? resize : scaled;
+    *rh = width <= height ? scaled : resize;
+}
+
+int eval_geometry_check(int crop, int resize, Error *err) {
+    if (resize < 0) return error_set(err, "--val_resize_size %d: must be 0 (the seed's square resize) or a size", resize);
+    if (resize > 0 && resize < crop)
+        return error_set(err, "--val_resize_size %d is smaller than --val_crop_size %d: the centre crop must fit in the "
+                              "resized image (use a resize of at least the crop, or 0 for round(crop*256/224) square)",
+                         resize, crop);
+    return 0;
+}
+
+void input_mirror(void *dst, const void *src, int n, int image_size, InputFormat fmt) {
+    const size_t S = (size_t)image_size, px = fmt == INPUT_U8_NHWC ? 3 : fmt == INPUT_F32_NHWC ? 3 * sizeof(float) : sizeof(float);
+    const size_t rows = fmt == INPUT_F32_NCHW ? 3 * S * (size_t)n : S * (size_t)n, row = S * px;
+    const uint8_t *s = src;
+    uint8_t *d = dst;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t x = 0; x < S; x++) memcpy(d + r * row + x * px, s + r * row + (S - 1 - x) * px, px);
+}
+
+void tta_mean(float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] = (a[i] + b[i]) / 2.0f;
+}

@@ -5,7 +5,9 @@
  *   RandomHorizontalFlip(0.5)
  *   ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4)  (random order)
  *   ToTensor + Normalize(IMAGENET_MEAN, IMAGENET_STD)
- * and the eval transform Resize((R, R)), CenterCrop(S), R = round(S*256/224).
+ * and the eval transform: Resize((R, R)), R = round(S*256/224) (the seed's), or
+ * torchvision's Resize(R) (shorter side to R, --val_resize_size), then
+ * CenterCrop(S).
  *
  * Every random number of a sample comes from philox (RNG_AUGMENT, a = epoch,
  * b = sample index), so a sample is the same whatever thread makes it.
@@ -19,6 +21,7 @@
 #include <stdint.h>
 
 #include "backend/backend.h"
+#include "common/util.h"
 
 extern const float IMAGENET_MEAN[3], IMAGENET_STD[3];
 
@@ -76,5 +79,23 @@ void write_sample(void *dst, const uint8_t *planes, int image_size, InputFormat 
 
 /* R for the eval transform: round(S * 256 / 224). */
 int eval_resize_size(int image_size);
+
+/* The eval transform's resized size of a width x height image for crop S:
+ * resize 0, the seed's square round(S*256/224) on both sides; else
+ * torchvision's Resize(resize): the shorter side to resize, the longer to
+ * int(resize * long / short). */
+void eval_resized_dims(int width, int height, int crop, int resize, int *rw, int *rh);
+
+/* The eval geometry's one rule: resize 0 (the seed's square, always larger
+ * than the crop) or at least the crop, so the centre crop fits. 0, or -1 with
+ * err naming --val_resize_size and --val_crop_size. */
+int eval_geometry_check(int crop, int resize, Error *err);
+
+/* The flip test-time augmentation's logits: a = (a + b) / 2, element-wise in
+ * float (logits are averaged, not probabilities). */
+void tta_mean(float *a, const float *b, size_t n);
+
+/* n samples of fmt (S x S) mirrored left-right, src to dst (not overlapping). */
+void input_mirror(void *dst, const void *src, int n, int image_size, InputFormat fmt);
 
 #endif

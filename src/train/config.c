@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/transforms.h"
+#include "model/net.h"
 #include "train/lr_schedule.h"
 
 typedef enum { F_STR, F_INT, F_I64, F_U64, F_DBL } FieldType;
@@ -37,6 +39,7 @@ static const Field FIELDS[] = {
     I(is_distributed, -1, 1), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
     L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12), I(model_ema, 0, 1),
     I(model_ema_steps, 1, 1e6), D(model_ema_decay, 0, 1), S(freeze), D(lr_backbone_scale, 0, 1000),
+    I(val_resize_size, 0, 4096), I(val_crop_size, 0, 4096),
 };
 #undef S
 #undef I
@@ -79,6 +82,10 @@ void config_defaults(TrainConfig *c) {
     c->model_ema_decay = 0.99998;
     snprintf(c->freeze, sizeof c->freeze, "none");
     c->lr_backbone_scale = 1.0;
+}
+
+int config_val_crop(const TrainConfig *c) {
+    return c->val_crop_size > 0 ? c->val_crop_size : c->image_size;
 }
 
 static const Field *find_field(const char *name) {
@@ -139,8 +146,17 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
         if (source) return error_set(err, "%s: '%s' is \"%s\": must be %s", source, bad, value, want);
         return error_set(err, "--%s %s: must be %s", bad, value, want);
     }
-    LrSchedule probe = {0};
     Error sub = {{0}};
+    int crop = config_val_crop(c);
+    if (crop < NET_MIN_IMAGE) {
+        if (source) return error_set(err, "%s: 'val_crop_size' is %d: must be 0 or at least %d", source, crop, NET_MIN_IMAGE);
+        return error_set(err, "--val_crop_size %d: AlexNet needs at least %d pixels (0: --image_size)", crop, NET_MIN_IMAGE);
+    }
+    if (eval_geometry_check(crop, c->val_resize_size, &sub) != 0) {
+        if (source) return error_set(err, "%s: %s", source, sub.msg);
+        return error_set(err, "%s", sub.msg);
+    }
+    LrSchedule probe = {0};
     if (lr_kind_parse(&probe.kind, c->lr_scheduler, &sub) != 0 || lr_milestones_parse(&probe, c->lr_epochs, &sub) != 0) {
         if (source) return error_set(err, "%s: %s", source, sub.msg);
         return error_set(err, "%s", sub.msg);

@@ -21,6 +21,8 @@ typedef struct {
     int per_batch_size, image_size, workers, color_jitter, strict_data;
     double min_crop_scale;
     int64_t max_image_pixels;
+    int val_resize_size;          /* validation Resize(R), shorter side; 0: round(crop*256/224) square (the seed's) */
+    int val_crop_size;            /* validation CenterCrop; 0: image_size (the train crop) */
     /* model */
     char backbone[32], pretrained[1024];
     double dropout;               /* < 0: the preset's */
@@ -52,6 +54,9 @@ typedef struct {
 } TrainConfig;
 
 void config_defaults(TrainConfig *c);
+
+/* The validation crop: val_crop_size, or image_size when that is 0. */
+int config_val_crop(const TrainConfig *c);
 
 /* The allowed range of a numeric field (by its name, which is also its flag's
  * name); 0 when name is not a numeric field. The CLI takes its ranges from

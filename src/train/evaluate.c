@@ -4,7 +4,10 @@
 #include "train/evaluate.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "data/transforms.h"
 
 int label_rank(const float *z, int k, int label) {
     float t = z[label];
@@ -25,8 +28,15 @@ double label_xent(const float *z, int k, int label) {
 }
 
 int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err) {
+    return evaluate_tta(be, loader, d, logits, 0, out, err);
+}
+
+int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, EvalCounts *out, Error *err) {
     memset(out, 0, sizeof *out);
-    int K = be->net->num_classes;
+    int K = be->net->num_classes, S = be->net->image_size;
+    InputFormat fmt = be->vt->input_format(be->ctx);
+    void *mirrored = flip ? xaligned_alloc(input_sample_bytes(fmt, S) * (size_t)be->max_batch) : NULL;
+    float *logits_flip = flip ? xmalloc(sizeof(float) * (size_t)K * (size_t)be->max_batch) : NULL;
     loader_start_epoch(loader, 0, 0);
     Batch b;
     int rc, failed = 0;
@@ -35,6 +45,12 @@ int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *ou
         if (b.n > 0) {
             backend_forward(be, b.data, b.n, &fa);
             be->vt->read_logits(be->ctx, logits, b.n);
+            if (flip) {
+                input_mirror(mirrored, b.data, b.n, S, fmt);
+                backend_forward(be, mirrored, b.n, &fa);
+                be->vt->read_logits(be->ctx, logits_flip, b.n);
+                tta_mean(logits, logits_flip, (size_t)b.n * (size_t)K);
+            }
             for (int i = 0; i < b.n; i++) {
                 int r = label_rank(logits + (size_t)i * K, K, b.labels[i]);
                 out->correct1 += r < 1;
@@ -46,6 +62,8 @@ int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *ou
         out->skipped += b.bad;
         loader_release(loader, &b);
     }
+    free(mirrored);
+    free(logits_flip);
     if (rc < 0) failed = 1;
     /* every rank reaches the sum, also one that failed, so none waits forever */
     int64_t v[5] = {out->images, out->correct1, out->correct5, out->skipped, failed};

@@ -27,5 +27,8 @@ double label_xent(const float *logits, int k, int label);
 /* Runs the whole evaluation set. logits: scratch of [max_batch, K] floats.
  * Returns 0, or -1 with err set (a bad file in strict mode). */
 int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err);
+/* The same; flip 1: each image's logits are the mean of its own and its
+ * mirror's (test-time augmentation, eval --tta flip). */
+int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, EvalCounts *out, Error *err);
 
 #endif

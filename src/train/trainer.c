@@ -27,6 +27,7 @@
 #include "backend/backend.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "data/transforms.h"
 #include "io/atomic_file.h"
 #include "io/curves_svg.h"
 #include "io/metrics.h"
@@ -56,6 +57,9 @@ typedef struct {
     Net net;
     Backend be;
     int be_created;
+    Net val_net;                 /* --val_crop_size other than the train crop: validation runs here */
+    Backend val_be;
+    int val_be_created;
     Loader *train_loader, *val_loader;
     float *params, *momentum, *logits;
     float *ema;                  /* [param_count] the weights' moving average (--model_ema), else NULL */
@@ -208,6 +212,12 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     BackendOptions bo = {r->threads, r->d->local_rank, r->precision, c->seed}; /* one GPU per local rank */
     if (backend_create(&r->be, r->backend_name, &r->net, c->per_batch_size, &bo, err) != 0) return -1;
     r->be_created = 1;
+    if (r->have_val && config_val_crop(c) != c->image_size) { /* the weights are size-free (adaptive pool) */
+        if (net_build(&r->val_net, c->backbone, r->train.n_classes, config_val_crop(c), (float)c->dropout, err) != 0 ||
+            backend_create(&r->val_be, r->backend_name, &r->val_net, c->per_batch_size, &bo, err) != 0)
+            return -1;
+        r->val_be_created = 1;
+    }
     size_t P = r->net.param_count;
     r->params = xaligned_alloc(P * sizeof(float));
     r->momentum = xaligned_alloc(P * sizeof(float));
@@ -254,7 +264,7 @@ static int open_loaders(Run *r, Error *err) {
     r->workers = c->workers > 0 ? c->workers : cpu_count();
     LoaderConfig lc = {LOADER_TRAIN, c->per_batch_size, c->image_size, r->workers, c->seed, c->color_jitter,
                        (float)c->min_crop_scale, r->d->rank, r->d->world, r->be.vt->input_format(r->be.ctx),
-                       c->max_image_pixels, c->strict_data, 0};
+                       c->max_image_pixels, c->strict_data, 0, 0};
     if (!(r->train_loader = loader_create(&r->train, &lc, err))) return -1;
     r->S = loader_batches_per_epoch(r->train_loader);
     r->img_global = (int64_t)c->per_batch_size * r->d->world;
@@ -264,6 +274,9 @@ static int open_loaders(Run *r, Error *err) {
     if (r->have_val) {
         LoaderConfig vc = lc;
         vc.mode = LOADER_EVAL;
+        vc.image_size = config_val_crop(c);
+        vc.resize_size = c->val_resize_size;
+        if (r->val_be_created) vc.format = r->val_be.vt->input_format(r->val_be.ctx);
         if (!(r->val_loader = loader_create(&r->val, &vc, err))) return -1;
     }
     LrSchedule *s = &r->sched;
@@ -320,6 +333,7 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
  * typed, with the class list and the fingerprint. */
 static int write_config_json(Run *r, Error *err) {
     TrainConfig eff = r->c;
+    eff.val_crop_size = config_val_crop(&r->c);
     eff.threads = r->threads;
     eff.workers = r->workers;
     char dropout[32];
@@ -378,6 +392,11 @@ static void print_summary(const Run *r, int resumed) {
     printf("\n  model      %s, %dx%d input, %d classes, dropout %.2f, %.1f M parameters, %.2f GFLOP/image forward\n",
            n->backbone, n->image_size, n->image_size, n->num_classes, n->dropout, n->param_count / 1e6,
            2 * net_forward_macs(n) / 1e9);
+    if (r->have_val) {
+        int crop = config_val_crop(c), R = c->val_resize_size;
+        if (R) printf("  validation shorter side resized to %d, center crop %d\n", R, crop);
+        else printf("  validation resized to %dx%d, center crop %d\n", eval_resize_size(crop), eval_resize_size(crop), crop);
+    }
     printf("  backend    %s, %s, %d threads, %d loader workers\n", r->backend_name,
            r->precision == PRECISION_BF16 ? "bf16" : "fp32", r->threads, r->workers);
     printf("  batch      %d per process x %d process%s = %lld global; %lld steps per epoch, %d epochs\n",
@@ -468,6 +487,7 @@ static void run_close(Run *r) {
     if (r->train_loader) loader_destroy(r->train_loader);
     if (r->val_loader) loader_destroy(r->val_loader);
     if (r->be_created) backend_destroy(&r->be);
+    if (r->val_be_created) backend_destroy(&r->val_be);
     if (r->metrics_open) metrics_close(&r->metrics);
     dataset_free(&r->train);
     if (r->have_val) dataset_free(&r->val);
@@ -577,13 +597,27 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     return EPOCH_DONE;
 }
 
+/* Validation of the model (weights NULL) or of other weights (the EMA): on
+ * the training backend, other weights swapped in and the model's put back bit
+ * for bit, or on the backend built at --val_crop_size when that differs from
+ * the train crop. */
+static int validate(Run *r, const float *weights, EvalCounts *ev, Error *err) {
+    if (!r->val_be_created && !weights) return evaluate(&r->be, r->val_loader, r->d, r->logits, ev, err);
+    r->be.vt->get_params(r->be.ctx, r->params);
+    Backend *be = r->val_be_created ? &r->val_be : &r->be;
+    be->vt->set_params(be->ctx, weights ? weights : r->params);
+    int rc = evaluate(be, r->val_loader, r->d, r->logits, ev, err);
+    if (!r->val_be_created) be->vt->set_params(be->ctx, r->params);
+    return rc;
+}
+
 /* Evaluate, then rank 0 records and saves everything of the finished epoch. */
 static int run_end_epoch(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     double t0 = now_seconds();
     log_window(r, lr_at(&r->sched, r->step - 1)); /* a run shorter than --log_interval still gets step records */
     EvalCounts ev = {0};
-    if (r->have_val && evaluate(&r->be, r->val_loader, r->d, r->logits, &ev, err) != 0) {
+    if (r->have_val && validate(r, NULL, &ev, err) != 0) {
         report(r, err->msg);
         return -1;
     }
@@ -592,13 +626,8 @@ static int run_end_epoch(Run *r, Error *err) {
     double val_loss = ev.images ? ev.loss_sum / (double)ev.images : NAN;
     double ema_top1 = -1, ema_top5 = -1;
     if (r->have_val && r->ema) {
-        /* the EMA in the backend's place for one evaluation, then the model back, bit for bit */
         EvalCounts ev_ema = {0};
-        r->be.vt->get_params(r->be.ctx, r->params);
-        r->be.vt->set_params(r->be.ctx, r->ema);
-        int rc = evaluate(&r->be, r->val_loader, r->d, r->logits, &ev_ema, err);
-        r->be.vt->set_params(r->be.ctx, r->params);
-        if (rc != 0) {
+        if (validate(r, r->ema, &ev_ema, err) != 0) {
             report(r, err->msg);
             return -1;
         }
