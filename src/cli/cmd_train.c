@@ -183,7 +183,7 @@ int cmd_train(int argc, char **argv) {
         {"seed", ARG_I64, &seed, "random seed (init, shuffle, augmentation, dropout), < 2^53", 0, 0, NULL},
         {"device", ARG_STR, &s.device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &s.backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU, fp32 on CPU)", 1, 0, NULL},
+        {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL},
         {"is_distributed", ARG_INT, &c.is_distributed, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)", 0, 0, NULL},
         {"out", ARG_STR, &s.out, "run directory (default runs/alexnet-DATE-TIME)", 1, 0, NULL},
         {"resume", ARG_STR, &s.resume, "continue the run in this directory (or from its train_state.safetensors) exactly", 1, 0, NULL},
