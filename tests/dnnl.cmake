@@ -5,7 +5,7 @@
 # *_avx2 runs repeat the op-by-op test and the 2012 golden test capped at
 # AVX2 (direct kernels only, GEMM first layer), so both kernel families are
 # checked on whatever CPU runs the tests.
-foreach(t test_dnnl_ops test_dnnl_net test_dnnl_compat)
+foreach(t test_dnnl_ops test_dnnl_net test_dnnl_compat test_dnnl_bf16_train)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77 LABELS dnnl)
   endif()

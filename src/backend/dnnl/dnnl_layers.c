@@ -671,9 +671,9 @@ void dnnl_plan_free(DnnlPlan *p) {
 void dnnl_layer_precision(const DnnlPlan *p, int i, char *buf, size_t len) {
     const DLayer *d = &p->layers[i];
     const char *t = md_dtype(d->own ? d->src_md : d->dst_md) == dnnl_bf16 ? "bf16" : "fp32";
-    if (d->fp32_why) snprintf(buf, len, "fp32 (%s)", d->fp32_why);
-    else if (d->l->kind == LAYER_CONV && d->alg == dnnl_convolution_winograd) snprintf(buf, len, "fp32 wino");
-    else snprintf(buf, len, "%s", t);
+    const char *wino = d->l->kind == LAYER_CONV && d->alg == dnnl_convolution_winograd ? " wino" : "";
+    if (d->fp32_why) snprintf(buf, len, "fp32%s (%s)", wino, d->fp32_why);
+    else snprintf(buf, len, "%s%s", t, wino);
 }
 
 void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
