@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | ema)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | ema | precision)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -20,6 +20,11 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
 - help: every default `train --help` prints is the one a run uses.
 - finetune: --pretrained made for other classes loads all but the last layer.
 - ema: --model_ema by hand-computed values, resumed bit for bit, evaluated and plotted.
+- precision: a bf16 run stopped and resumed ends bit-identical to the
+  uninterrupted one and keeps bf16 when --precision fp32 is given on resume
+  (named as ignored); with oneDNN capped below native bf16
+  (ONEDNN_MAX_CPU_ISA=AVX512_CORE / AVX2) the default is fp32, printed, stored,
+  and bench's per-layer table is all fp32; a bad --precision is one line, exit 2.
 """
 import json
 import os
@@ -34,8 +39,9 @@ from cli_test import check, make_dataset, run_group, tensors_equal
 BIN = None
 
 
-def run(args, cwd=None, timeout=600):
-    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def run(args, cwd=None, timeout=600, env=None):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                       env=None if env is None else {**os.environ, **env})
     return p.returncode, p.stdout, p.stderr
 
 
@@ -372,11 +378,46 @@ def group_ema(tmp):
     check(abs(best - max(r["top1"] for r in ep)) < 1e-12 or meta.get("weights") == "ema", "the better of the two is kept")
 
 
+def group_precision(tmp):
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=8)   # 24 images, batch 8: 3 steps per epoch
+    ref = os.path.join(tmp, "ref")
+    rc, so, se = run(base_args(train, ref, ["--precision", "bf16"]))
+    check(rc == 0 and "bf16" in so, f"a bf16 run (rc={rc}) {se[-300:]}")
+    ms = os.path.join(tmp, "ms")
+    rc, so, se = run(base_args(train, ms, ["--precision", "bf16", "--max_steps", "4"]))
+    check(rc == 0, f"bf16 run stopped at step 4 (rc={rc}) {se[-300:]}")
+    rc, so, se = run(["train", "--resume", ms, "--precision", "fp32"])
+    cfg = json.load(open(os.path.join(ms, "config.json"))) if rc == 0 else {}
+    check(rc == 0 and "ignored: --precision" in se and ", bf16," in so and cfg.get("precision") == "bf16",
+          f"a bf16 run resumed with --precision fp32 stays bf16 and says the flag is ignored (rc={rc}) {se[-300:]}")
+    check(tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(ms, "last.safetensors")),
+          "bf16: a stop + resume ends bit-identical to the uninterrupted run")
+
+    for isa in ("AVX512_CORE", "AVX2"):
+        out = os.path.join(tmp, "isa-" + isa)
+        rc, so, se = run(base_args(train, out, ["--max_epoch", "1"]), env={"ONEDNN_MAX_CPU_ISA": isa})
+        cfg = json.load(open(os.path.join(out, "config.json"))) if rc == 0 else {}
+        check(rc == 0 and cfg.get("precision") == "fp32" and f"{cfg.get('backend')}, fp32," in so,
+              f"ONEDNN_MAX_CPU_ISA={isa}: the default precision is fp32, printed and stored ({cfg.get('precision')}) "
+              f"{so[-300:]} {se[-300:]}")
+        rc, so, se = run(["bench", "--image_size", "64", "--per_batch_size", "2", "--num_classes", "5", "--steps", "1",
+                          "--warmup", "0", "--threads", "2", "--json"], env={"ONEDNN_MAX_CPU_ISA": isa})
+        b = json.loads(so) if rc == 0 else {}
+        check(b.get("precision") == "fp32" and all(l["precision"].startswith("fp32") for l in b.get("layers", [{}])),
+              f"ONEDNN_MAX_CPU_ISA={isa}: bench runs fp32 in every layer ({so[-400:]} {se[-200:]})")
+
+    rc, so, se = run(base_args(train, os.path.join(tmp, "bad"), ["--precision", "fp16"]))
+    one_line_error(rc, se, ["precision", "fp16"], "train --precision fp16")
+    rc, so, se = run(["bench", "--precision", "fp16"])
+    one_line_error(rc, se, ["--precision"], "bench --precision fp16")
+
+
 def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help,
-               "finetune": group_finetune, "ema": group_ema},
+               "finetune": group_finetune, "ema": group_ema, "precision": group_precision},
               sys.argv[2], "train")
 
 

@@ -98,6 +98,10 @@ static int load_resumed(TrainConfig *c, const TrainConfig *flags, const StrFlags
     }
     /* --max_steps stops one session; the next resume goes on to the end */
     c->max_steps = 0;
+    /* states written before "auto" was resolved at the start hold "auto", which then meant fp32 on the CPU */
+    if (strcmp(c->precision, "auto") == 0)
+        snprintf(c->precision, sizeof c->precision, "%s",
+                 strcmp(c->backend[0] ? c->backend : backend_default(c->device), "cuda") == 0 ? "bf16" : "fp32");
 #define TAKE(field) do { if (flag_seen(specs, nspecs, seen, #field)) c->field = flags->field; } while (0)
     TAKE(max_epoch); TAKE(max_steps); TAKE(workers); TAKE(threads); TAKE(log_interval); TAKE(save_every_steps);
     TAKE(ckpt_interval); TAKE(save_best); TAKE(per_batch_size);
