@@ -134,9 +134,9 @@ int cmd_eval(int argc, char **argv) {
             double secs = now_seconds() - t0;
             /* With --json, stdout is the JSON object alone (for jq and scripts);
              * the human line goes to stderr. */
-            fprintf(json ? stderr : stdout, "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend)\n",
+            fprintf(json ? stderr : stdout, "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend, %s)\n",
                    pretrained, data_dir, 100 * top1, 100 * top5, (long long)ev.images, (long long)ev.skipped,
-                   (double)ev.images / (secs > 0 ? secs : 1), be_name);
+                   (double)ev.images / (secs > 0 ? secs : 1), be_name, precision_name(prec));
             if (json)
                 printf("{\"top1\": %.6f, \"top5\": %.6f, \"images\": %lld, \"skipped\": %lld}\n", top1, top5,
                        (long long)ev.images, (long long)ev.skipped);
