@@ -263,8 +263,8 @@ def group_outputs(tmp):
 def group_help(tmp):
     """Every default `train --help` prints is the one a run really uses: a run
     given only --data_dir (and a short length) saves its requested
-    configuration in its state; each printed default must equal it (T_max 0
-    and dropout -1 are printed as such and resolved as documented)."""
+    configuration in its state; each printed default must equal it (T_max 0,
+    dropout -1 and precision auto are printed as such and resolved as documented)."""
     import re
     rc, so, se = run(["train", "--help"])
     printed = dict(re.findall(r"^  --(\w+) \S+ +.*\(default ([^)]*)\)$", so, re.M))
@@ -283,6 +283,8 @@ def group_help(tmp):
         want = saved[flag]
         if flag == "T_max":
             ok = default == "0" and want == saved["max_epoch"]   # 0: follows --max_epoch
+        elif flag == "precision":
+            ok = default == "auto" and want in ("fp32", "bf16")   # auto: resolved for this machine at the start
         elif isinstance(want, (int, float)):
             ok = float(default) == float(want)
         else:
