@@ -5,12 +5,15 @@
 # *_avx2 runs repeat the op-by-op test and the 2012 golden test capped at
 # AVX2 (direct kernels only, GEMM first layer), so both kernel families are
 # checked on whatever CPU runs the tests.
-foreach(t test_dnnl_ops test_dnnl_net test_dnnl_compat)
+foreach(t test_dnnl_ops test_dnnl_net test_dnnl_compat test_dnnl_bf16_train)
   if(TEST ${t})
     set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77 LABELS dnnl)
   endif()
 endforeach()
 if(ALEXNET_HAVE_DNNL)
+  # bf16 op by op against the fp32 reference (skipped without native bf16)
+  add_test(NAME test_dnnl_ops_bf16 COMMAND test_dnnl_ops bf16)
+  set_tests_properties(test_dnnl_ops_bf16 PROPERTIES SKIP_RETURN_CODE 77 LABELS dnnl)
   add_test(NAME test_dnnl_ops_avx2 COMMAND test_dnnl_ops WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
   add_test(NAME golden_alexnet_2012_dnnl_avx2
            COMMAND golden_check ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_2012.safetensors dnnl)

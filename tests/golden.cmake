@@ -22,3 +22,13 @@ foreach(bb alexnet alexnet_2012)
     set_tests_properties(golden_${bb}_${be} PROPERTIES FIXTURES_REQUIRED golden_${bb} SKIP_RETURN_CODE 77)
   endforeach()
 endforeach()
+# bf16 on the oneDNN backend against PyTorch's CPU autocast bf16 (skipped without native bf16)
+if(ALEXNET_HAVE_DNNL)
+  add_test(NAME golden_gen_alexnet_bf16
+           COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/golden_torch.py --backbone alexnet --autocast
+                   --out ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_bf16.safetensors)
+  set_tests_properties(golden_gen_alexnet_bf16 PROPERTIES FIXTURES_SETUP golden_alexnet_bf16)
+  add_test(NAME golden_alexnet_dnnl_bf16
+           COMMAND golden_check ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_bf16.safetensors dnnl bf16)
+  set_tests_properties(golden_alexnet_dnnl_bf16 PROPERTIES FIXTURES_REQUIRED golden_alexnet_bf16 SKIP_RETURN_CODE 77)
+endif()

@@ -8,7 +8,12 @@ initial weights, inputs, labels, step-1 logits/loss/gradients, the loss of
 each step, the final weights and momentum buffers to a safetensors file that golden_check.c
 replays on each backend.
 
-usage: golden_torch.py --backbone alexnet|alexnet_2012 --out FILE
+With --autocast the forward runs under torch.autocast("cpu", bfloat16) —
+PyTorch's CPU mixed precision: convolutions and linear layers in bf16, fp32
+master weights, gradients and optimizer — and the loss is taken on the fp32
+logits: the reference for the oneDNN backend's bf16 mode (golden_check ... bf16).
+
+usage: golden_torch.py --backbone alexnet|alexnet_2012 --out FILE [--autocast]
 """
 import argparse
 import sys
@@ -51,6 +56,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--backbone", default="alexnet")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--autocast", action="store_true")
     args = ap.parse_args()
     torch.manual_seed(1234)
     torch.set_num_threads(1)
@@ -69,7 +75,9 @@ def main():
         out[f"input.{step}"] = x
         out[f"labels.{step}"] = y
         opt.zero_grad()
-        logits = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast):
+            logits = model(x)
+        logits = logits.float()
         loss = seed_smoothed_xent(logits, y, EPS)
         loss.backward()
         losses.append(loss.item())
@@ -85,7 +93,8 @@ def main():
         out[f"final.{n}"] = p.detach().clone()
         out[f"momentum.{n}"] = opt.state[p]["momentum_buffer"].detach().clone()
     st_write.save(args.out, out, {"backbone": args.backbone, "params": ",".join(names), "lr": LR,
-                                  "momentum": MOMENTUM, "weight_decay": WD, "smoothing": EPS})
+                                  "momentum": MOMENTUM, "weight_decay": WD, "smoothing": EPS,
+                                  "precision": "bf16" if args.autocast else "fp32"})
     print(f"wrote {args.out}: {len(out)} tensors, losses {losses}")
 
 

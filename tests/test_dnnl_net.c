@@ -24,7 +24,7 @@ static void presets(void) {
         CHECK(net_build(&net, cases[i].backbone, 10, cases[i].size, -1.0f, &err) == 0, "%s", err.msg);
         char t[64];
         snprintf(t, sizeof t, "%s %dpx", cases[i].backbone, cases[i].size);
-        CompareOpts o = {cases[i].batch, cases[i].batch, 3, 2, 1.0f};
+        CompareOpts o = {cases[i].batch, cases[i].batch, 3, 2, 1.0f, PRECISION_FP32};
         compare_backends(t, &net, &o);
     }
 }

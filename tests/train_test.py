@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """train_test.py — end-to-end tests of a training run's contract and outputs.
 
-usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | freeze | ema | pack)
+usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs | help | finetune | freeze | ema | pack |
+       precision)
 
 - contract: the saved configuration goes through the same range checks as the
   flags; the run fingerprint (global batch, data, classes) is checked on
@@ -25,6 +26,11 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
 - ema: --model_ema by hand-computed values, resumed bit for bit, evaluated and plotted.
 - pack: a run from a pack file resumed mid-epoch ends bit-identical; a pack of
   images within its bound trains like its folder; the folder can't resume it.
+- precision: a bf16 run stopped and resumed ends bit-identical to the
+  uninterrupted one and keeps bf16 when --precision fp32 is given on resume
+  (named as ignored); with oneDNN capped below native bf16
+  (ONEDNN_MAX_CPU_ISA=AVX512_CORE / AVX2) the default is fp32, printed, stored,
+  and bench's per-layer table is all fp32; a bad --precision is one line, exit 2.
 """
 import json
 import os
@@ -39,8 +45,9 @@ from cli_test import check, make_dataset, run_group, tensors_equal
 BIN = None
 
 
-def run(args, cwd=None, timeout=600):
-    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+def run(args, cwd=None, timeout=600, env=None):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                       env=None if env is None else {**os.environ, **env})
     return p.returncode, p.stdout, p.stderr
 
 
@@ -230,7 +237,7 @@ def group_outputs(tmp):
           "training top-1 on every record, validation loss on every epoch record")
     cfg = json.load(open(os.path.join(out, "config.json")))
     check(cfg["threads"] == 2 and cfg["backend"] in ("dnnl", "ref") and cfg["dropout"] == 0.35 and cfg["T_max"] == 2
-          and cfg["precision"] == "fp32" and cfg["classes"] == ["class_0", "class_1", "class_2"]
+          and cfg["precision"] in ("fp32", "bf16") and f"{cfg['backend']}, {cfg['precision']}," in so and cfg["classes"] == ["class_0", "class_1", "class_2"]
           and isinstance(cfg["per_batch_size"], int) and isinstance(cfg["max_image_pixels"], int)
           and isinstance(cfg["seed"], int) and cfg["fingerprint"]["global_batch"] == 8,
           f"config.json is the effective, typed configuration with the classes ({ {k: cfg.get(k) for k in ('threads', 'backend', 'dropout', 'T_max', 'precision', 'seed')} })")
@@ -262,8 +269,8 @@ def group_outputs(tmp):
 def group_help(tmp):
     """Every default `train --help` prints is the one a run really uses: a run
     given only --data_dir (and a short length) saves its requested
-    configuration in its state; each printed default must equal it (T_max 0
-    and dropout -1 are printed as such and resolved as documented)."""
+    configuration in its state; each printed default must equal it (T_max 0,
+    dropout -1 and precision auto are printed as such and resolved as documented)."""
     import re
     rc, so, se = run(["train", "--help"])
     printed = dict(re.findall(r"^  --(\w+) \S+ +.*\(default ([^)]*)\)$", so, re.M))
@@ -282,6 +289,8 @@ def group_help(tmp):
         want = saved[flag]
         if flag == "T_max":
             ok = default == "0" and want == saved["max_epoch"]   # 0: follows --max_epoch
+        elif flag == "precision":
+            ok = default == "auto" and want in ("fp32", "bf16")   # auto: resolved for this machine at the start
         elif isinstance(want, (int, float)):
             ok = float(default) == float(want)
         else:
@@ -470,11 +479,47 @@ def group_ema(tmp):
     check(abs(best - max(r["top1"] for r in ep)) < 1e-12 or meta.get("weights") == "ema", "the better of the two is kept")
 
 
+def group_precision(tmp):
+    train = os.path.join(tmp, "train")
+    make_dataset(train, per_class=8)   # 24 images, batch 8: 3 steps per epoch
+    ref = os.path.join(tmp, "ref")
+    rc, so, se = run(base_args(train, ref, ["--precision", "bf16"]))
+    check(rc == 0 and "bf16" in so, f"a bf16 run (rc={rc}) {se[-300:]}")
+    ms = os.path.join(tmp, "ms")
+    rc, so, se = run(base_args(train, ms, ["--precision", "bf16", "--max_steps", "4"]))
+    check(rc == 0, f"bf16 run stopped at step 4 (rc={rc}) {se[-300:]}")
+    rc, so, se = run(["train", "--resume", ms, "--precision", "fp32"])
+    cfg = json.load(open(os.path.join(ms, "config.json"))) if rc == 0 else {}
+    check(rc == 0 and "ignored: --precision" in se and ", bf16," in so and cfg.get("precision") == "bf16",
+          f"a bf16 run resumed with --precision fp32 stays bf16 and says the flag is ignored (rc={rc}) {se[-300:]}")
+    check(tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(ms, "last.safetensors")),
+          "bf16: a stop + resume ends bit-identical to the uninterrupted run")
+
+    for isa in ("AVX512_CORE", "AVX2"):
+        out = os.path.join(tmp, "isa-" + isa)
+        rc, so, se = run(base_args(train, out, ["--max_epoch", "1"]), env={"ONEDNN_MAX_CPU_ISA": isa})
+        cfg = json.load(open(os.path.join(out, "config.json"))) if rc == 0 else {}
+        check(rc == 0 and cfg.get("precision") == "fp32" and f"{cfg.get('backend')}, fp32," in so,
+              f"ONEDNN_MAX_CPU_ISA={isa}: the default precision is fp32, printed and stored ({cfg.get('precision')}) "
+              f"{so[-300:]} {se[-300:]}")
+        rc, so, se = run(["bench", "--image_size", "64", "--per_batch_size", "2", "--num_classes", "5", "--steps", "1",
+                          "--warmup", "0", "--threads", "2", "--json"], env={"ONEDNN_MAX_CPU_ISA": isa})
+        b = json.loads(so) if rc == 0 else {}
+        check(b.get("precision") == "fp32" and all(l["precision"].startswith("fp32") for l in b.get("layers", [{}])),
+              f"ONEDNN_MAX_CPU_ISA={isa}: bench runs fp32 in every layer ({so[-400:]} {se[-200:]})")
+
+    rc, so, se = run(base_args(train, os.path.join(tmp, "bad"), ["--precision", "fp16"]))
+    one_line_error(rc, se, ["precision", "fp16"], "train --precision fp16")
+    rc, so, se = run(["bench", "--precision", "fp16"])
+    one_line_error(rc, se, ["--precision"], "bench --precision fp16")
+
+
 def main():
     global BIN
     BIN = os.path.abspath(sys.argv[1])
     run_group({"contract": group_contract, "resume": group_resume, "outputs": group_outputs, "help": group_help,
-               "finetune": group_finetune, "freeze": group_freeze, "ema": group_ema, "pack": group_pack},
+               "finetune": group_finetune, "freeze": group_freeze, "ema": group_ema, "pack": group_pack,
+               "precision": group_precision},
               sys.argv[2], "train")
 
 

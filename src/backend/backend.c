@@ -36,6 +36,20 @@ const char *backend_default(const char *device) {
 #endif
 }
 
+Precision backend_auto_precision(const char *name) {
+    for (int i = 0; i < N_ALL; i++)
+        if (strcmp(ALL[i]->name, name) == 0 && ALL[i]->auto_precision) return ALL[i]->auto_precision();
+    return strcmp(name, "cuda") == 0 ? PRECISION_BF16 : PRECISION_FP32;
+}
+
+int precision_parse(const char *s, const char *backend, Precision *out) {
+    if (strcmp(s, "fp32") == 0) *out = PRECISION_FP32;
+    else if (strcmp(s, "bf16") == 0) *out = PRECISION_BF16;
+    else if (strcmp(s, "auto") == 0) *out = backend_auto_precision(backend);
+    else return -1;
+    return 0;
+}
+
 int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
                    const BackendOptions *opt, Error *err) {
     memset(b, 0, sizeof *b);

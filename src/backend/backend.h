@@ -104,6 +104,11 @@ typedef struct {
      * all-reduce. */
     int (*comm_create_id)(void *ctx, uint8_t *id, Error *err);
     int (*comm_init)(void *ctx, int rank, int world, const uint8_t *id, Error *err);
+    /* The precision "auto" means on this machine (dnnl: bf16 where the CPU
+     * has native bf16 dot products). */
+    Precision (*auto_precision)(void);
+    /* Layer i's compute precision for tables ("bf16", "fp32 wino", "fp32 (logits)"). */
+    void (*layer_precision)(void *ctx, int layer, char *buf, size_t len);
 } BackendVTable;
 
 #define COMM_ID_BYTES 128
@@ -119,6 +124,12 @@ struct Backend {
 const char *backend_names(void);
 /* The fastest backend built for the device kind: "cpu" -> dnnl if built else ref; "gpu"/"cuda" -> cuda. */
 const char *backend_default(const char *device);
+/* What --precision auto resolves to for a backend: its auto_precision hook;
+ * without one bf16 on "cuda", fp32 elsewhere. */
+Precision backend_auto_precision(const char *name);
+/* "fp32" / "bf16" / "auto" -> 0 with *out set (auto resolved for backend), or -1. */
+int precision_parse(const char *s, const char *backend, Precision *out);
+static inline const char *precision_name(Precision p) { return p == PRECISION_BF16 ? "bf16" : "fp32"; }
 /* Creates a backend by name ("ref", "dnnl", "cuda"). 0, or -1 with a user-facing message. */
 int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
                    const BackendOptions *opt, Error *err);

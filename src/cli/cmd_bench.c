@@ -156,12 +156,12 @@ static double gflops(double flops_per_sample, int batch, double ms) {
 }
 
 int cmd_bench(int argc, char **argv) {
-    const char *backend = NULL, *backbone = "alexnet", *device = "cpu";
-    const char *freeze = "none";
+    const char *backend = NULL, *backbone = "alexnet", *device = "cpu", *precision = "auto", *freeze = "none";
     int image_size = 224, batch = 64, classes = 1000, threads = 0, steps = 5, warmup = 1, json = 0, profile_steps = -1;
     ArgSpec specs[] = {
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
+        {"precision", ARG_STR, &precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1, 0, NULL},
         {"backbone", ARG_STR, &backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
         {"image_size", ARG_INT, &image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL},
         {"per_batch_size", ARG_INT, &batch, "images per step", 1, 65536, NULL},
@@ -192,7 +192,9 @@ int cmd_bench(int argc, char **argv) {
     omp_set_num_threads(threads);
 #endif
     const char *be_name = backend ? backend : backend_default(device);
-    BackendOptions bo = {threads, 0, PRECISION_FP32, 1};
+    Precision prec;
+    if (precision_parse(precision, be_name, &prec) != 0) return cli_usage_error("bench", "--precision must be fp32, bf16 or auto");
+    BackendOptions bo = {threads, 0, prec, 1};
     Backend be;
     double rss_before = peak_rss_mb();
     if (backend_create(&be, be_name, &net, batch, &bo, &err) != 0) return cli_usage_error("bench", err.msg);
@@ -225,6 +227,7 @@ int cmd_bench(int argc, char **argv) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "backend", be_name);
         cJSON_AddStringToObject(o, "backbone", backbone);
+        cJSON_AddStringToObject(o, "precision", precision_name(prec));
         cJSON_AddNumberToObject(o, "image_size", image_size);
         cJSON_AddNumberToObject(o, "batch", batch);
         cJSON_AddNumberToObject(o, "num_classes", classes);
@@ -247,6 +250,9 @@ int cmd_bench(int argc, char **argv) {
                 cJSON *e = cJSON_CreateObject();
                 cJSON_AddStringToObject(e, "name", l->name);
                 cJSON_AddStringToObject(e, "kind", layer_kind_name(l->kind));
+                char pr[48] = "";
+                if (be.vt->layer_precision) be.vt->layer_precision(be.ctx, i, pr, sizeof pr);
+                cJSON_AddStringToObject(e, "precision", pr[0] ? pr : precision_name(prec));
                 cJSON_AddNumberToObject(e, "fwd_ms", fwd[i]);
                 cJSON_AddNumberToObject(e, "bwd_ms", bwd[i]);
                 cJSON_AddNumberToObject(e, "infer_ms", inf[i]);
@@ -260,8 +266,8 @@ int cmd_bench(int argc, char **argv) {
         free(s);
         cJSON_Delete(o);
     } else {
-        printf("bench: %s backend, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
-               be_name, backbone, image_size, image_size, batch, classes, threads, steps,
+        printf("bench: %s backend, %s, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
+               be_name, precision_name(prec), backbone, image_size, image_size, batch, classes, threads, steps,
                strcmp(freeze, "none") ? ", --freeze " : "", strcmp(freeze, "none") ? freeze : "");
         printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", train_img_s, batch / t.train_best,
                1e3 * t.train_med, step_flops * batch / t.train_med / 1e9);
@@ -270,7 +276,7 @@ int cmd_bench(int argc, char **argv) {
         printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB"
                " (second half %+.1f)\n", peak, rss_before, t.rss_last - t.rss_first, t.rss_last - t.rss_mid);
         if (profiled) {
-            printf("\n%-14s %-8s %9s %8s %9s %8s %9s\n", "layer", "kind", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
+            printf("\n%-14s %-8s %-24s %9s %8s %9s %8s %9s\n", "layer", "kind", "precision", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
             double sf = 0, sb = 0, si = 0;
             for (int i = 0; i < L; i++) {
                 const Layer *l = &net.layers[i];
@@ -278,10 +284,13 @@ int cmd_bench(int argc, char **argv) {
                 char a[16] = "", b[16] = "";
                 if (gf > 0) snprintf(a, sizeof a, "%.1f", gf);
                 if (gb > 0) snprintf(b, sizeof b, "%.1f", gb);
-                printf("%-14s %-8s %9.2f %8s %9.2f %8s %9.2f\n", l->name, layer_kind_name(l->kind), fwd[i], a, bwd[i], b, inf[i]);
+                char pr[48] = "";
+                if (be.vt->layer_precision) be.vt->layer_precision(be.ctx, i, pr, sizeof pr);
+                printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", l->name, layer_kind_name(l->kind),
+                       pr[0] ? pr : precision_name(prec), fwd[i], a, bwd[i], b, inf[i]);
                 sf += fwd[i]; sb += bwd[i]; si += inf[i];
             }
-            printf("%-14s %-8s %9.2f %8s %9.2f %8s %9.2f\n", "total", "", sf, "", sb, "", si);
+            printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", "total", "", "", sf, "", sb, "", si);
             printf("(fused layers show 0 forward time: a ReLU fused into the convolution before it; the loss counts into the last layer's backward)\n");
         }
     }

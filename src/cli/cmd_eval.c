@@ -21,7 +21,7 @@
 #include "train/fingerprint.h"
 
 int cmd_eval(int argc, char **argv) {
-    const char *data_dir = NULL, *pretrained = NULL, *device = "cpu", *backend = NULL, *precision = "fp32", *tta = "none";
+    const char *data_dir = NULL, *pretrained = NULL, *device = "cpu", *backend = NULL, *precision = "auto", *tta = "none";
     int batch = 32, workers = 0, threads = 0, json = 0, image_size = 0, resize_size = 0, strict = 0, is_distributed = -1;
     int64_t mpixels = 100000000;
     ArgSpec specs[] = {
@@ -36,7 +36,7 @@ int cmd_eval(int argc, char **argv) {
         {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
         {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"precision", ARG_STR, &precision, "fp32 | bf16 (GPU) | auto (as train: bf16 on GPU, fp32 on CPU)", 1, 0, NULL},
+        {"precision", ARG_STR, &precision, "auto | fp32 | bf16 (auto, as train: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL},
         {"strict_data", ARG_FLAG, &strict, "stop at the first unreadable image instead of skipping it", 1, 0, NULL},
         {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels", 1, 1e12, NULL},
         {"is_distributed", ARG_INT, &is_distributed, "1: split over MPI ranks, 0: off, -1: auto", -1, 1, NULL},
@@ -53,8 +53,8 @@ int cmd_eval(int argc, char **argv) {
     if (!data_dir) return cli_usage_error("eval", "--data_dir is required");
     if (!pretrained) return cli_usage_error("eval", "--pretrained is required (a .safetensors checkpoint)");
     if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) return cli_usage_error("eval", "--device must be cpu or gpu");
-    if (strcmp(precision, "auto") == 0) precision = strcmp(device, "cpu") == 0 ? "fp32" : "bf16";
-    if (strcmp(precision, "fp32") != 0 && strcmp(precision, "bf16") != 0)
+    Precision prec;
+    if (precision_parse(precision, backend ? backend : backend_default(device), &prec) != 0)
         return cli_usage_error("eval", "--precision must be fp32, bf16 or auto");
     if (strcmp(tta, "none") != 0 && strcmp(tta, "flip") != 0) return cli_usage_error("eval", "--tta must be none or flip");
 
@@ -114,7 +114,7 @@ int cmd_eval(int argc, char **argv) {
     omp_set_num_threads(threads);
 #endif
     const char *be_name = backend ? backend : backend_default(device);
-    BackendOptions bo = {threads, 0, strcmp(precision, "bf16") == 0 ? PRECISION_BF16 : PRECISION_FP32, 0};
+    BackendOptions bo = {threads, 0, prec, 0};
     Backend be;
     if (backend_create(&be, be_name, &net, batch, &bo, &err) != 0) {
         free(params); dataset_free(&ds);
@@ -142,9 +142,9 @@ int cmd_eval(int argc, char **argv) {
             double secs = now_seconds() - t0;
             /* With --json, stdout is the JSON object alone (for jq and scripts);
              * the human line goes to stderr. */
-            fprintf(json ? stderr : stdout, "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend)\n",
+            fprintf(json ? stderr : stdout, "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend, %s)\n",
                    pretrained, data_dir, 100 * top1, 100 * top5, (long long)ev.images, (long long)ev.skipped,
-                   (double)ev.images / (secs > 0 ? secs : 1), be_name);
+                   (double)ev.images / (secs > 0 ? secs : 1), be_name, precision_name(prec));
             if (json)
                 printf("{\"top1\": %.6f, \"top5\": %.6f, \"loss\": %.9g, \"images\": %lld, \"skipped\": %lld}\n", top1,
                        top5, ev.images ? ev.loss_sum / (double)ev.images : 0.0, (long long)ev.images, (long long)ev.skipped);

@@ -98,6 +98,10 @@ static int load_resumed(TrainConfig *c, const TrainConfig *flags, const StrFlags
     }
     /* --max_steps stops one session; the next resume goes on to the end */
     c->max_steps = 0;
+    /* states written before "auto" was resolved at the start hold "auto", which then meant fp32 on the CPU */
+    if (strcmp(c->precision, "auto") == 0)
+        snprintf(c->precision, sizeof c->precision, "%s",
+                 strcmp(c->backend[0] ? c->backend : backend_default(c->device), "cuda") == 0 ? "bf16" : "fp32");
 #define TAKE(field) do { if (flag_seen(specs, nspecs, seen, #field)) c->field = flags->field; } while (0)
     TAKE(max_epoch); TAKE(max_steps); TAKE(workers); TAKE(threads); TAKE(log_interval); TAKE(save_every_steps);
     TAKE(ckpt_interval); TAKE(save_best); TAKE(per_batch_size);
@@ -189,7 +193,7 @@ int cmd_train(int argc, char **argv) {
         {"seed", ARG_I64, &seed, "random seed (init, shuffle, augmentation, dropout), < 2^53", 0, 0, NULL},
         {"device", ARG_STR, &s.device, "cpu | gpu", 1, 0, NULL},
         {"backend", ARG_STR, &s.backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU, fp32 on CPU)", 1, 0, NULL},
+        {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL},
         {"is_distributed", ARG_INT, &c.is_distributed, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)", 0, 0, NULL},
         {"out", ARG_STR, &s.out, "run directory (default runs/alexnet-DATE-TIME)", 1, 0, NULL},
         {"resume", ARG_STR, &s.resume, "continue the run in this directory (or from its train_state.safetensors) exactly", 1, 0, NULL},

@@ -84,10 +84,11 @@ typedef struct {
     Progress prog;
 } Run;
 
+/* "auto" resolved for the backend on this machine; config.json stores the result, so a resume keeps it. */
 static Precision precision_of(const TrainConfig *c, const char *backend) {
-    if (strcmp(c->precision, "bf16") == 0) return PRECISION_BF16;
-    if (strcmp(c->precision, "fp32") == 0) return PRECISION_FP32;
-    return strcmp(backend, "cuda") == 0 ? PRECISION_BF16 : PRECISION_FP32;
+    Precision p = PRECISION_FP32;
+    CHECK(precision_parse(c->precision, backend, &p) == 0, "precision '%s' passed config_validate", c->precision);
+    return p;
 }
 
 /* A failure while running, from whichever rank met it. */
@@ -209,6 +210,7 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     omp_set_num_threads(r->threads);
 #endif
     r->precision = precision_of(c, r->backend_name);
+    snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->precision)); /* resolved once, kept by resumes */
     BackendOptions bo = {r->threads, r->d->local_rank, r->precision, c->seed}; /* one GPU per local rank */
     if (backend_create(&r->be, r->backend_name, &r->net, c->per_batch_size, &bo, err) != 0) return -1;
     r->be_created = 1;

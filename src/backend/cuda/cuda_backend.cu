@@ -758,4 +758,6 @@ extern "C" const BackendVTable backend_cuda = {
     NULL,
     NULL,
 #endif
+    NULL, /* auto_precision: bf16 (backend_auto_precision) */
+    NULL, /* layer_precision */
 };

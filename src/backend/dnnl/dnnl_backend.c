@@ -43,12 +43,8 @@ static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt,
         error_set(err, "batch size must be at least 1");
         return NULL;
     }
-    if (opt->precision != PRECISION_FP32) {
-        error_set(err, "the dnnl backend computes in fp32 only");
-        return NULL;
-    }
     DnnlCtx *c = xcalloc(1, sizeof *c);
-    if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->seed, err) != 0) {
+    if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->precision, opt->seed, err) != 0) {
         free(c);
         return NULL;
     }
@@ -215,6 +211,12 @@ static void dn_sgd_step(void *ctx, const SgdArgs *a) {
     c->plan.params_dirty = 1;
 }
 
+static Precision dn_auto_precision(void) { return cpu_native_bf16() ? PRECISION_BF16 : PRECISION_FP32; }
+
+static void dn_layer_precision(void *ctx, int layer, char *buf, size_t len) {
+    dnnl_layer_precision(&((DnnlCtx *)ctx)->plan, layer, buf, len);
+}
+
 static void dn_set_profiling(void *ctx, int on) { ((DnnlCtx *)ctx)->profiling = on; }
 
 static void dn_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
@@ -242,4 +244,6 @@ const BackendVTable backend_dnnl = {
     .sgd_update = dn_sgd_step,
     .set_profiling = dn_set_profiling,
     .read_profile = dn_read_profile,
+    .auto_precision = dn_auto_precision,
+    .layer_precision = dn_layer_precision,
 };

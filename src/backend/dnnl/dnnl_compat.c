@@ -34,11 +34,11 @@ void md_pool_free(MdPool *pool) {
     memset(pool, 0, sizeof *pool);
 }
 
-Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_format_tag_t tag) {
+Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_memory_desc_t md;
     dnnl_dims_t d = {0};
     memcpy(d, dims, (size_t)ndims * sizeof *dims);
-    CHECK(dnnl_memory_desc_create_with_tag(&md, ndims, d, dnnl_f32, tag) == dnnl_success,
+    CHECK(dnnl_memory_desc_create_with_tag(&md, ndims, d, dt, tag) == dnnl_success,
           "oneDNN: cannot describe a %d-d tensor with format tag %d", ndims, (int)tag);
     return pool_add(pool, md);
 }
@@ -49,6 +49,12 @@ Md md_query(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
     dnnl_memory_desc_t md;
     CHECK(dnnl_memory_desc_clone(&md, q) == dnnl_success, "oneDNN: memory-desc clone failed");
     return pool_add(pool, md);
+}
+
+dnnl_data_type_t md_dtype(Md md) {
+    dnnl_data_type_t dt = dnnl_data_type_undef;
+    if (md) CHECK(dnnl_memory_desc_query(md, dnnl_query_data_type, &dt) == dnnl_success, "oneDNN: data-type query failed");
+    return dt;
 }
 
 MdLayout md_layout(Md md) {
@@ -165,11 +171,11 @@ static Md pool_copy(MdPool *pool, const dnnl_memory_desc_t *md) {
     return pool_add(pool, copy);
 }
 
-Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_format_tag_t tag) {
+Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_memory_desc_t md;
     dnnl_dims_t d = {0};
     memcpy(d, dims, (size_t)ndims * sizeof *dims);
-    CHECK(dnnl_memory_desc_init_by_tag(&md, ndims, d, dnnl_f32, tag) == dnnl_success,
+    CHECK(dnnl_memory_desc_init_by_tag(&md, ndims, d, dt, tag) == dnnl_success,
           "oneDNN: cannot describe a %d-d tensor with format tag %d", ndims, (int)tag);
     return pool_copy(pool, &md);
 }
@@ -178,6 +184,8 @@ Md md_query(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
     const dnnl_memory_desc_t *q = dnnl_primitive_desc_query_md(pd, what, 0);
     return q ? pool_copy(pool, q) : NULL;
 }
+
+dnnl_data_type_t md_dtype(Md md) { return md ? md->data_type : dnnl_data_type_undef; }
 
 MdLayout md_layout(Md md) {
     MdLayout l;
@@ -292,6 +300,12 @@ dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po) {
 }
 
 #endif
+
+/* The ISA values are supersets by bits in 2.x and 3.x alike (AMX includes AVX512_BF16). */
+int cpu_native_bf16(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
+    return (isa & bf16) == bf16;
+}
 
 dnnl_status_t pd_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst,
                          const_dnnl_primitive_attr_t attr) {

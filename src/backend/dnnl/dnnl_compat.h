@@ -38,8 +38,11 @@ typedef struct {
 } MdPool;
 
 void md_pool_free(MdPool *pool);
-/* A new f32 desc of ndims dims with a format tag (dnnl_format_tag_any for "let the primitive pick"). */
-Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_format_tag_t tag);
+/* A new desc of ndims dims, data type dt (f32 or bf16) and a format tag
+ * (dnnl_format_tag_any for "let the primitive pick"). */
+Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag);
+/* The data type of a desc (dnnl_data_type_undef for NULL). */
+dnnl_data_type_t md_dtype(Md md);
 /* A pool-owned copy of a primitive descriptor's memory desc; NULL when it has none. */
 Md md_query(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what);
 
@@ -90,6 +93,10 @@ dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md
                                 Md diff_dst, const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr);
 dnnl_status_t pd_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst,
                          const_dnnl_primitive_attr_t attr);
+
+/* 1 when the ISA oneDNN will use (after ONEDNN_MAX_CPU_ISA) has native bf16
+ * dot products: AVX512_BF16 or AMX. */
+int cpu_native_bf16(void);
 
 /* Appends a plain ReLU (no scale, slope 0) to post-ops. */
 dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po);

@@ -69,19 +69,23 @@ static void impl_copy(char *dst, size_t len, const_dnnl_primitive_desc_t pd) { s
 
 /* --- shapes ---------------------------------------------------------------- */
 
-static Md in_plain(DnnlPlan *p, const Layer *l) { return md4(&p->mds, p->B, l->in_c, l->in_h, l->in_w, dnnl_nchw); }
-static Md out_plain(DnnlPlan *p, const Layer *l) { return md4(&p->mds, p->B, l->out_c, l->out_h, l->out_w, dnnl_nchw); }
+static Md in_plain(DnnlPlan *p, const Layer *l, dnnl_data_type_t dt) {
+    return md4t(&p->mds, p->B, l->in_c, l->in_h, l->in_w, dt, dnnl_nchw);
+}
+static Md out_plain(DnnlPlan *p, const Layer *l, dnnl_data_type_t dt) {
+    return md4t(&p->mds, p->B, l->out_c, l->out_h, l->out_w, dt, dnnl_nchw);
+}
 
 /* Conv weights as torchvision stores them: OIHW, or GOIHW for groups (the same bytes). */
-static Md conv_w_md(DnnlPlan *p, const Layer *l, dnnl_format_tag_t tag_any_or_plain) {
+static Md conv_w_md(DnnlPlan *p, const Layer *l, dnnl_format_tag_t tag_any_or_plain, dnnl_data_type_t dt) {
     int G = l->groups, O = l->out_c, I = l->in_c, K = l->kernel;
     int any = tag_any_or_plain == dnnl_format_tag_any;
     if (G == 1) {
         dnnl_dim_t d[4] = {O, I, K, K};
-        return md_new(&p->mds, 4, d, any ? dnnl_format_tag_any : dnnl_oihw);
+        return md_new(&p->mds, 4, d, dt, any ? dnnl_format_tag_any : dnnl_oihw);
     }
     dnnl_dim_t d[5] = {G, O / G, I / G, K, K};
-    return md_new(&p->mds, 5, d, any ? dnnl_format_tag_any : dnnl_goihw);
+    return md_new(&p->mds, 5, d, dt, any ? dnnl_format_tag_any : dnnl_goihw);
 }
 
 static void conv_geometry(const DLayer *d, dnnl_dims_t strides, dnnl_dims_t pad_l, dnnl_dims_t pad_r) {
@@ -92,10 +96,10 @@ static void conv_geometry(const DLayer *d, dnnl_dims_t strides, dnnl_dims_t pad_
 }
 
 /* The weights' desc: torchvision's OIHW/GOIHW, or [O, Cs, ks, ks] in space-to-depth form. */
-static Md conv_weights(DnnlPlan *p, const DLayer *d, dnnl_format_tag_t tag) {
-    if (!d->s2d) return conv_w_md(p, d->l, tag);
+static Md conv_weights(DnnlPlan *p, const DLayer *d, dnnl_format_tag_t tag, dnnl_data_type_t dt) {
+    if (!d->s2d) return conv_w_md(p, d->l, tag, dt);
     S2dGeom g = dnnl_s2d_geom(d->l);
-    return md4(&p->mds, d->l->out_c, g.Cs, g.ks, g.ks, tag == dnnl_format_tag_any ? tag : dnnl_oihw);
+    return md4t(&p->mds, d->l->out_c, g.Cs, g.ks, g.ks, dt, tag == dnnl_format_tag_any ? tag : dnnl_oihw);
 }
 
 /* 3x3 stride-1 convolutions try Winograd F(4x4, 3x3) first (oneDNN 2.x has
@@ -105,7 +109,7 @@ static Md conv_weights(DnnlPlan *p, const DLayer *d, dnnl_format_tag_t tag) {
  * ALEXNET_DNNL_WINOGRAD=0 use the direct kernels. */
 static int wino_candidate(const DLayer *d) {
     const char *e = getenv("ALEXNET_DNNL_WINOGRAD");
-    return d->l->kernel == 3 && d->l->stride == 1 && !d->s2d && !(e && strcmp(e, "0") == 0);
+    return d->dt == dnnl_f32 && d->l->kernel == 3 && d->l->stride == 1 && !d->s2d && !(e && strcmp(e, "0") == 0);
 }
 
 typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } ConvPass;
@@ -141,12 +145,53 @@ static dnnl_primitive_desc_t conv_pd(DnnlPlan *p, DLayer *d, ConvPass pass, Md s
 
 static Md conv_src_any(DnnlPlan *p, const DLayer *d) {
     const Layer *l = d->l;
-    if (!d->s2d) return md4(&p->mds, p->B, l->in_c, l->in_h, l->in_w, dnnl_format_tag_any);
+    if (!d->s2d) return md4t(&p->mds, p->B, l->in_c, l->in_h, l->in_w, d->dt, dnnl_format_tag_any);
     S2dGeom g = dnnl_s2d_geom(l);
-    return md4(&p->mds, p->B, g.Cs, g.Hs, g.Ws, dnnl_format_tag_any);
+    return md4t(&p->mds, p->B, g.Cs, g.Hs, g.Ws, d->dt, dnnl_format_tag_any);
 }
 
 static int lrn_native(const Layer *l) { return l->lrn_size % 2 == 1; }
+
+/* A bf16 pd that oneDNN only has a reference (scalar) implementation of:
+ * slower than fp32, so the layer falls back. */
+static int pd_is_ref(const_dnnl_primitive_desc_t pd) { return strstr(pd_impl(pd), "ref") != NULL; }
+
+/* Layer named in the comma-separated list of ALEXNET_DNNL_FP32_LAYERS. */
+static int forced_fp32(const Layer *l) {
+    const char *e = getenv("ALEXNET_DNNL_FP32_LAYERS");
+    size_t n = strlen(l->name);
+    for (const char *s = e; s && *s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+        if (strncmp(s, l->name, n) == 0 && (s[n] == ',' || s[n] == '\0')) return 1;
+    return 0;
+}
+
+/* The precision rule of a bf16 plan: convolutions and linear layers in bf16,
+ * except the logits layer (the loss and its gradient in fp32, and 1% of the
+ * multiplies) and layers listed in ALEXNET_DNNL_FP32_LAYERS; forward_desc
+ * moves a layer oneDNN has no bf16 kernel for back to fp32. */
+static dnnl_data_type_t layer_dt(const DnnlPlan *p, DLayer *d) {
+    const Layer *l = d->l;
+    if (p->precision != PRECISION_BF16 || (l->kind != LAYER_CONV && l->kind != LAYER_LINEAR)) return dnnl_f32;
+    if (d->index == p->net->n_layers - 1) {
+        d->fp32_why = "logits";
+        return dnnl_f32;
+    }
+    if (forced_fp32(l)) {
+        d->fp32_why = "ALEXNET_DNNL_FP32_LAYERS";
+        return dnnl_f32;
+    }
+    return dnnl_bf16;
+}
+
+/* A bf16 pd that failed or is a reference kernel: destroyed, and the layer goes fp32. */
+static int bf16_kept(DLayer *d, dnnl_status_t s, dnnl_primitive_desc_t *pd) {
+    if (s == dnnl_success && !pd_is_ref(*pd)) return 1;
+    if (s == dnnl_success) DNNL_CHECK(dnnl_primitive_desc_destroy(*pd));
+    *pd = NULL;
+    d->dt = dnnl_f32;
+    d->fp32_why = "no bf16 kernel";
+    return 0;
+}
 
 /* --- pass 1: forward descriptors and layouts ------------------------------- */
 
@@ -163,10 +208,16 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     int B = p->B;
     switch (l->kind) {
     case LAYER_CONV: {
-        Md dst = md4(mds, B, l->out_c, l->out_h, l->out_w, dnnl_format_tag_any);
-        d->alg = wino_candidate(d) ? dnnl_convolution_winograd : dnnl_convolution_direct;
-        ps->fwd = conv_pd(p, d, CONV_FWD, conv_src_any(p, d), conv_weights(p, d, dnnl_format_tag_any),
-                          md1(mds, l->out_c), dst, NULL);
+        for (;;) {
+            Md dst = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, dnnl_format_tag_any);
+            Md src = conv_src_any(p, d), w = conv_weights(p, d, dnnl_format_tag_any, d->dt), b = md1(mds, l->out_c);
+            d->alg = wino_candidate(d) ? dnnl_convolution_winograd : dnnl_convolution_direct;
+            if (d->dt == dnnl_f32) {
+                ps->fwd = conv_pd(p, d, CONV_FWD, src, w, b, dst, NULL);
+                break;
+            }
+            if (bf16_kept(d, conv_pd_try(p, d, CONV_FWD, d->alg, &ps->fwd, src, w, b, dst, NULL), &ps->fwd)) break;
+        }
         d->src_md = pd_md(mds, ps->fwd, dnnl_query_src_md);
         d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
         if (md_layout(d->dst_md).inner_nblks == 0 && p->native_block) {
@@ -175,12 +226,12 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
              * reordered to the blocked layout so pooling and the weight
              * gradient run the direct kernels (4x faster there). */
             d->raw_md = d->dst_md;
-            d->dst_md = md4(mds, B, l->out_c, l->out_h, l->out_w, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
+            d->dst_md = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
         }
         break;
     }
     case LAYER_MAXPOOL: {
-        Md dst = md4(mds, B, l->out_c, l->out_h, l->out_w, dnnl_format_tag_any);
+        Md dst = md4t(mds, B, l->out_c, l->out_h, l->out_w, md_dtype(in_md), dnnl_format_tag_any);
         dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
         DNNL_CHECK(pd_maxpool_fwd(&ps->fwd, p->engine, in_md, dst, st, k, p->attr));
         d->src_md = in_md;
@@ -194,8 +245,8 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
             d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
         } else {
             d->own = 1; /* oneDNN's window for even sizes is [c-(n-1)/2, c+(n-1)/2], PyTorch's is not symmetric */
-            d->src_md = in_plain(p, l);
-            d->dst_md = out_plain(p, l);
+            d->src_md = in_plain(p, l, dnnl_f32);
+            d->dst_md = out_plain(p, l, dnnl_f32);
         }
         break;
     case LAYER_RELU:
@@ -211,17 +262,24 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     case LAYER_AVGPOOL:
     case LAYER_DROPOUT:
         d->own = 1;
-        d->src_md = in_plain(p, l);
-        d->dst_md = out_plain(p, l);
+        d->src_md = in_plain(p, l, dnnl_f32);
+        d->dst_md = out_plain(p, l, dnnl_f32);
         break;
     case LAYER_LINEAR: {
         int in = l->in_c * l->in_h * l->in_w;
         dnnl_dim_t wd[2] = {l->out_c, in};
-        Md w = md_new(mds, 2, wd, dnnl_format_tag_any);
-        DNNL_CHECK(pd_ip_fwd(&ps->fwd, p->engine, md2(mds, B, in), w, md1(mds, l->out_c), md2(mds, B, l->out_c),
-                             d->fused_relu ? p->attr_relu : p->attr));
-        d->src_md = in_plain(p, l);
-        d->dst_md = out_plain(p, l);
+        for (;;) {
+            Md w = md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
+            dnnl_status_t st = pd_ip_fwd(&ps->fwd, p->engine, md2t(mds, B, in, d->dt), w, md1(mds, l->out_c),
+                                         md2t(mds, B, l->out_c, d->dt), d->fused_relu ? p->attr_relu : p->attr);
+            if (d->dt == dnnl_f32) {
+                DNNL_CHECK(st);
+                break;
+            }
+            if (bf16_kept(d, st, &ps->fwd)) break;
+        }
+        d->src_md = in_plain(p, l, d->dt);
+        d->dst_md = out_plain(p, l, d->dt);
         break;
     }
     }
@@ -240,7 +298,7 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
     switch (l->kind) {
     case LAYER_CONV: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        Md flat = conv_weights(p, d, dnnl_oihw), wmd = pd_md(&p->mds, ps->fwd, dnnl_query_weights_md);
+        Md flat = conv_weights(p, d, dnnl_oihw, dnnl_f32), wmd = pd_md(&p->mds, ps->fwd, dnnl_query_weights_md);
         Md bmd = md1(&p->mds, l->out_c);
         if (d->s2d) d->s2d_w = buf_alloc(flat);
         const float *w = d->s2d ? d->s2d_w : p->params + pw->offset;
@@ -280,8 +338,8 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
         int in = l->in_c * l->in_h * l->in_w;
         MdPool *mds = &p->mds;
-        Md src = md2(mds, p->B, in), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c), dst = md2(mds, p->B, l->out_c);
-        Md wmd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
+        Md src = md2t(mds, p->B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
+        Md dst = md2t(mds, p->B, l->out_c, d->dt), wmd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
         const float *wp = p->params + pw->offset;
         if (!md_same(wmd, w)) {
             /* the forward's preferred (blocked) weights: re-blocked when the params change */
@@ -313,7 +371,9 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     switch (l->kind) {
     case LAYER_CONV: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        Md flat = conv_weights(p, d, dnnl_oihw), any = conv_weights(p, d, dnnl_format_tag_any), bmd = md1(mds, l->out_c);
+        /* bf16: the data gradient takes bf16 weights, the weight gradient is fp32 */
+        Md flat = conv_weights(p, d, dnnl_oihw, dnnl_f32), any = conv_weights(p, d, dnnl_format_tag_any, d->dt);
+        Md dany = conv_weights(p, d, dnnl_format_tag_any, dnnl_f32), bmd = md1(mds, l->out_c);
         Md wfwd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
         if (d->need_dx) {
             dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_DATA, d->src_md, any, NULL, d->dst_md, ps->fwd);
@@ -334,7 +394,7 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
             DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         }
         if (!layer_trains(net, l)) break; /* frozen: no weight gradient */
-        dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_WEIGHTS, d->src_md, any, bmd, d->dst_md, ps->fwd);
+        dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_WEIGHTS, d->src_md, dany, bmd, d->dst_md, ps->fwd);
         impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
         Md dwmd = pd_md(mds, pd, dnnl_query_diff_weights_md);
         if (d->s2d) d->s2d_dw = buf_alloc(flat);
@@ -391,25 +451,48 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     case LAYER_LINEAR: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
         int in = l->in_c * l->in_h * l->in_w;
-        Md src = md2(mds, B, in), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c), dst = md2(mds, B, l->out_c);
+        Md src = md2t(mds, B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
+        Md dst = md2t(mds, B, l->out_c, d->dt);
+        dnnl_dim_t wd[2] = {l->out_c, in};
         if (d->need_dx) {
+            /* fp32: the flat master weights in place; bf16: the forward's bf16 copy when the layouts agree */
             dnnl_primitive_desc_t pd;
-            DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, w, dst, ps->fwd, p->attr));
+            Md wq = d->dt == dnnl_f32 ? w : md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
+            DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, wq, dst, ps->fwd, p->attr));
             impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
+            Md wmd = pd_md(mds, pd, dnnl_query_weights_md);
+            const float *wp = p->params + pw->offset;
+            if (md_same(wmd, pd_md(mds, ps->fwd, dnnl_query_weights_md)) && d->w_fwd_buf) {
+                wp = d->w_fwd_buf;
+            } else if (!md_same(wmd, w)) {
+                d->w_bwd_buf = buf_alloc(wmd);
+                reorder_make(p, &d->w_bwd, w, p->params + pw->offset, wmd, d->w_bwd_buf);
+                wp = d->w_bwd_buf;
+            }
             prim_make(p, &d->bwd_data, pd);
             exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, dst, dy));
-            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, w, p->params + pw->offset));
+            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, wmd, wp));
             exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, src, dx));
             DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         }
         if (!layer_trains(net, l)) break; /* frozen: no weight gradient */
+        /* the fp32 weight gradient straight into the flat buffer, else through a reorder */
         dnnl_primitive_desc_t pd;
-        DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr));
+        if (pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr) != dnnl_success)
+            DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, md_new(mds, 2, wd, dnnl_f32, dnnl_format_tag_any), b, dst,
+                                         ps->fwd, p->attr));
         impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
+        Md dwmd = pd_md(mds, pd, dnnl_query_diff_weights_md);
+        float *dw = p->grads + pw->offset;
+        if (!md_same(dwmd, w)) {
+            d->dw_buf = buf_alloc(dwmd);
+            reorder_make(p, &d->dw_flat, dwmd, d->dw_buf, w, dw);
+            dw = d->dw_buf;
+        }
         prim_make(p, &d->bwd_weights, pd);
         exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, src, d->x));
         exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, dst, dy));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, w, p->grads + pw->offset));
+        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, dwmd, dw));
         exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, b, p->grads + pb->offset));
         DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
         break;
@@ -437,13 +520,14 @@ static int native_block(DnnlPlan *p) {
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t seed, Error *err) {
+int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision precision, uint64_t seed, Error *err) {
     memset(p, 0, sizeof *p);
     int L = net->n_layers;
     if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
         return error_set(err, "dnnl backend: the last layer must be a linear layer (its output is the logits)");
     p->net = net;
     p->B = B;
+    p->precision = precision;
     p->seed = seed;
 #ifdef _OPENMP
     if (threads > 0) omp_set_num_threads(threads);
@@ -479,6 +563,7 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t se
         d->l = &net->layers[i];
         d->index = i;
         d->need_dx = seen_params;
+        d->dt = layer_dt(p, d);
         if (layer_trains(net, d->l)) seen_params = 1;
         d->s2d = i == 0 && d->l->kind == LAYER_CONV && d->l->groups == 1 && d->l->stride >= 2 &&
                  d->l->stride <= d->l->kernel && !getenv("ALEXNET_DNNL_NO_S2D");
@@ -586,16 +671,27 @@ void dnnl_plan_free(DnnlPlan *p) {
     memset(p, 0, sizeof *p);
 }
 
+void dnnl_layer_precision(const DnnlPlan *p, int i, char *buf, size_t len) {
+    const DLayer *d = &p->layers[i];
+    const char *t = md_dtype(d->own ? d->src_md : d->dst_md) == dnnl_bf16 ? "bf16" : "fp32";
+    const char *wino = d->l->kind == LAYER_CONV && d->alg == dnnl_convolution_winograd ? " wino" : "";
+    if (d->fp32_why) snprintf(buf, len, "fp32%s (%s)", wino, d->fp32_why);
+    else snprintf(buf, len, "%s%s", t, wino);
+}
+
 void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
     char a[32], b[32];
     md_describe(p->amd[0], a, sizeof a);
-    fprintf(f, "dnnl plan: batch %d, %d threads, input %s%s, scratchpad %.1f MiB\n", p->B, p->threads, a,
-            p->input_reorder ? " (reordered from nchw)" : "", p->scratch_bytes / 1048576.0);
+    fprintf(f, "dnnl plan: batch %d, %d threads, %s, input %s%s, scratchpad %.1f MiB\n", p->B, p->threads,
+            p->precision == PRECISION_BF16 ? "bf16" : "fp32", a, p->input_reorder ? " (reordered from nchw)" : "",
+            p->scratch_bytes / 1048576.0);
     for (int i = 0; i < p->net->n_layers; i++) {
         const DLayer *d = &p->layers[i];
         md_describe(d->src_md, a, sizeof a);
         md_describe(d->dst_md, b, sizeof b);
-        fprintf(f, "  %-13s %-8s %-9s -> %-9s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name, layer_kind_name(d->l->kind), a, b,
+        char prec[48];
+        dnnl_layer_precision(p, i, prec, sizeof prec);
+        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name, layer_kind_name(d->l->kind), a, b, prec,
                 d->cvt ? " [reorder in]" : d->s2d ? " [space-to-depth]" : "", d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
                 d->own ? "own" : d->impl_fwd, d->impl_bwd_data[0] ? d->impl_bwd_data : "-",
                 d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");

@@ -12,6 +12,16 @@
  * A layer whose wanted src desc differs from amd[i] gets a reorder into its
  * cvt buffer before forward and the reverse reorder of its input gradient.
  *
+ * Precision (bf16 plans, BackendOptions.precision): convolutions and linear
+ * layers compute in bf16 (bf16 src, weights and dst; fp32 accumulation,
+ * bias, weight and bias gradients) unless the rule in dnnl_layers.c keeps
+ * them in fp32 (the logits layer; a layer oneDNN has no bf16 kernel for;
+ * ALEXNET_DNNL_FP32_LAYERS=name,...). Pooling, LRN and ReLU take their
+ * input's type; our own C ops stay fp32 plain. A change of type between
+ * layers is one more layout difference: the same cvt reorders convert it,
+ * and gradients travel in their activation's type. The flat master copies
+ * stay fp32; the weight reorders below round them to bf16.
+ *
  * Fusion. A ReLU right after a convolution or linear layer runs as that
  * layer's eltwise post-op; the ReLU layer is then `absorbed` (no forward of
  * its own; act[i] and act[i+1] alias) and its backward uses the fused output
@@ -49,6 +59,8 @@ typedef struct {
     int fused_relu;            /* conv/linear: a ReLU post-op (the next layer is absorbed) */
     int absorbed;              /* ReLU run inside the previous layer */
     int own;                   /* computed by dnnl_ops.c on plain NCHW (avgpool, dropout, even-size LRN) */
+    dnnl_data_type_t dt;       /* conv/linear: the compute type of src/weights/dst (f32 or bf16) */
+    const char *fp32_why;      /* conv/linear of a bf16 plan kept in fp32: why (the precision rule) */
     int need_dx;               /* some layer below has parameters that train */
     Md src_md, dst_md;
     int cvt;                   /* src_md differs from amd[index]: reorders around the layer */
@@ -73,6 +85,7 @@ typedef struct {
 typedef struct {
     const Net *net;
     int B, threads;
+    Precision precision;                  /* asked for; each layer's own type is DLayer.dt */
     int native_block;                     /* channel block of the direct convolutions (8 or 16) */
     uint64_t seed;
     dnnl_engine_t engine;
@@ -102,8 +115,10 @@ typedef struct {
 } DnnlPlan;
 
 /* Builds everything for net at batch B. Returns 0, or -1 with err set. */
-int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, uint64_t seed, Error *err);
+int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision precision, uint64_t seed, Error *err);
 void dnnl_plan_free(DnnlPlan *p);
+/* Layer i's precision for tables: "bf16", "fp32", "fp32 wino", "fp32 (why)". */
+void dnnl_layer_precision(const DnnlPlan *p, int i, char *buf, size_t len);
 /* One line per layer: layouts and implementations (ALEXNET_DNNL_VERBOSE=1). */
 void dnnl_plan_print(const DnnlPlan *p, FILE *f);
 

@@ -11,20 +11,24 @@ void dnnl_check_at(dnnl_status_t s, const char *call, const char *file, int line
     if (s != dnnl_success) fatal_at(file, line, "oneDNN call failed with %s: %s", dnnl_status2str(s), call);
 }
 
-Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag) {
+Md md4t(MdPool *pool, int n, int c, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_dim_t d[4] = {n, c, h, w};
-    return md_new(pool, 4, d, tag);
+    return md_new(pool, 4, d, dt, tag);
 }
+
+Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag) { return md4t(pool, n, c, h, w, dnnl_f32, tag); }
 
 Md md1(MdPool *pool, int d0) {
     dnnl_dim_t d[1] = {d0};
-    return md_new(pool, 1, d, dnnl_a);
+    return md_new(pool, 1, d, dnnl_f32, dnnl_a);
 }
 
-Md md2(MdPool *pool, int d0, int d1) {
+Md md2t(MdPool *pool, int d0, int d1, dnnl_data_type_t dt) {
     dnnl_dim_t d[2] = {d0, d1};
-    return md_new(pool, 2, d, dnnl_ab);
+    return md_new(pool, 2, d, dt, dnnl_ab);
 }
+
+Md md2(MdPool *pool, int d0, int d1) { return md2t(pool, d0, d1, dnnl_f32); }
 
 void md_describe(Md md, char *buf, size_t len) {
     MdLayout b = md_layout(md);

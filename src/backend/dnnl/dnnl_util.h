@@ -16,11 +16,14 @@
 void dnnl_check_at(dnnl_status_t s, const char *call, const char *file, int line);
 #define DNNL_CHECK(call) dnnl_check_at((call), #call, __FILE__, __LINE__)
 
-/* f32 descs owned by pool: [n, c, h, w] with a format tag (dnnl_nchw,
+/* Descs owned by pool (f32 unless a data type is given): [n, c, h, w] with a format tag (dnnl_nchw,
  * dnnl_format_tag_any, ...); [d0] or [d0, d1] plain. */
 Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag);
 Md md1(MdPool *pool, int d0);
 Md md2(MdPool *pool, int d0, int d1);
+/* The same with a data type (dnnl_f32 or dnnl_bf16). */
+Md md4t(MdPool *pool, int n, int c, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag);
+Md md2t(MdPool *pool, int d0, int d1, dnnl_data_type_t dt);
 /* "nChw16c"-like summary of a blocked md, for logs ("?" when unnamed). */
 void md_describe(Md md, char *buf, size_t len);
 /* The channel block of an [n, c, h, w] md (16 for nChw16c), 0 when unblocked. */
