@@ -26,6 +26,7 @@ from mpi_test import rel_err, train_args
 import netns_cluster
 
 BIN = MPIEXEC = None
+HOWS = os.environ.get("CLUSTER_LOSS", "kill link stall").split()
 
 
 def run(cmd, timeout=600):
@@ -86,6 +87,84 @@ def group_eval(tmp):
     check(res == single, f"2 nodes: the same counts ({res} vs {single}) {se[-300:]}")
 
 
+def rank_pid(c, i):
+    """The alexnet process running on node i, or None."""
+    p = subprocess.run(["ip", "netns", "pids", c.ns[i]], capture_output=True, text=True)
+    for pid in p.stdout.split():
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0].decode()) == os.path.basename(BIN) and b"train" in argv:
+            return int(pid)
+    return None
+
+
+def lose_node(c, args, metrics, how):
+    """Starts the job, waits for step 5, loses node2 (how: "kill" its rank,
+    "link" down, or "stall": its rank stopped, connections open) and returns
+    (seconds until the job ended or None, its exit status, its output)."""
+    # output to a file: a daemon left on a lost node holds mpirun's pipes open
+    log = open(os.path.join(c.tmp, f"job-{how}.log"), "w+")
+    proc = subprocess.Popen(mpirun(c, args), stdout=log, stderr=subprocess.STDOUT, text=True)
+    t0 = time.time()
+    while time.time() - t0 < 300 and proc.poll() is None:
+        if os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 5:
+            break
+        time.sleep(0.1)
+    if how == "link":
+        c.link_down(2)
+    else:
+        pid = rank_pid(c, 2)
+        check(pid is not None, "found rank 1's process on node2")
+        if pid:
+            os.kill(pid, signal.SIGKILL if how == "kill" else signal.SIGSTOP)
+    t_lost = time.time()
+    try:
+        proc.wait(timeout=60)
+        took = time.time() - t_lost
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        took = None
+    log.seek(0)
+    return took, proc.returncode, log.read()
+
+
+def group_node_loss(tmp):
+    """A node lost mid-run ends the job within 60 s with a message naming it,
+    and the run resumes from its last saved state: (1) rank 1's process on
+    node2 killed: Open MPI notices at once; resumed on both nodes. (2) node2
+    cut off the network (no TCP reset ever comes): mpirun's daemon keepalive
+    (the oob_tcp_keepalive_* options) notices in ~10 s; resumed on node1
+    alone with the same global batch. (3) rank 1 hangs (stopped; connections
+    and daemon fine, nothing for Open MPI to notice): rank 0's --dist_timeout
+    watchdog names node2 and ends the job; resumed on both nodes."""
+    data = os.path.join(tmp, "data")
+    make_dataset(os.path.join(data, "train"), per_class=16)
+    for how in HOWS:
+        out = os.path.join(tmp, f"run-{how}")
+        metrics = os.path.join(out, "metrics.jsonl")
+        args = train_args(data, out, 4, ["--max_epoch", "3", "--save_every_steps", "3", "--dist_timeout", "20"])
+        with netns_cluster.Cluster(2, tmp) as c:
+            took, rc, text = lose_node(c, args, metrics, how)
+            print(f"--- node2 lost ({how}): job output\n{text[-1500:]}")
+            check(took is not None and rc != 0, f"node2 lost ({how}): the job ends non-zero within 60 s "
+                  f"(rc={rc}, {'%.1f s' % took if took is not None else 'still running after 60 s'})")
+            named = "node2" in text or c.addr(2) in text
+            if how == "stall":
+                named = "Waiting for: rank 1 on node2" in text and "--dist_timeout 20" in text
+            check(named, f"node2 lost ({how}): the message names node2 or {c.addr(2)}")
+            if how != "link":
+                rc, so, se = run(mpirun(c, ["train", "--resume", out]))
+            else:  # the surviving node alone: 1 process x 8 keeps the global batch
+                rc, so, se = run(c.wrap(1, [BIN, "train", "--resume", out, "--per_batch_size", "8"]))
+        check(rc == 0 and "resuming" in so, f"node2 lost ({how}): --resume finishes (rc={rc}) {so[-300:]} {se[-300:]}")
+        recs = [json.loads(x) for x in open(metrics)] if os.path.exists(metrics) else []
+        check(sum(r["type"] == "epoch" for r in recs) == 3, f"node2 lost ({how}): all 3 epochs recorded after the resume")
+
+
 def main():
     global BIN, MPIEXEC
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -93,7 +172,7 @@ def main():
     if why:
         print(f"SKIPPED: {why}")
         sys.exit(77)
-    run_group({"mpirun": group_mpirun, "eval": group_eval}, group, "cluster")
+    run_group({"mpirun": group_mpirun, "eval": group_eval, "node_loss": group_node_loss}, group, "cluster")
 
 
 if __name__ == "__main__":

@@ -167,7 +167,10 @@ exec ip netns exec "$ns" unshare --uts sh -c 'hostname "$0"; exec sh -c "$1"' "$
                 # the nodes share this machine's cores: Open MPI would pin every node's rank 0 to core 0
                 "--bind-to", "none",
                 "--mca", "plm_rsh_agent", self.agent, "--mca", "btl", "tcp,self",
-                "--mca", "btl_tcp_if_include", net, "--mca", "oob_tcp_if_include", net]
+                "--mca", "btl_tcp_if_include", net, "--mca", "oob_tcp_if_include", net,
+                # notice a daemon whose node went silent in ~10 s, not the default 8 minutes
+                "--mca", "oob_tcp_keepalive_time", "5", "--mca", "oob_tcp_keepalive_intvl", "2",
+                "--mca", "oob_tcp_keepalive_probes", "3"]
 
     def link_stats(self, i):
         p = _ip("-n", self.ns[i], "-j", "-s", "link", "show", "dev", IFACE)
