@@ -2,7 +2,7 @@
 # on this machine as nodes, launched by mpirun with a hostfile (and Slurm).
 # They need root for the namespaces and exit 77, skipped, without it.
 if(ALEXNET_HAVE_MPI)
-  foreach(group mpirun eval node_loss)
+  foreach(group mpirun eval node_loss slurm)
     add_test(NAME cluster_${group}
              COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/cluster_test.py $<TARGET_FILE:alexnet> ${MPIEXEC_EXECUTABLE} ${group}
              WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR})

@@ -8,6 +8,9 @@ usage: cluster_test.py ALEXNET_BINARY MPIEXEC GROUP
                     mpi_test's equivalence), the gradients cross the links
                     (byte counters), placement printed per node
          eval       distributed eval over the 2 nodes counts what 1 process counts
+         slurm      srun --mpi=pmix over 2 nodes = 1 process at step 1, and the
+                    README's sbatch script (scripts/slurm-train.sbatch) trains a
+                    run that a second job resumes
          node_loss  a node whose rank is killed, and a node cut off the network,
                     each end the job within 60 s with a message naming the node;
                     --resume then finishes the run
@@ -24,6 +27,7 @@ import st_write
 from cli_test import check, make_dataset, run_group
 from mpi_test import rel_err, train_args
 import netns_cluster
+import slurm_cluster
 
 BIN = MPIEXEC = None
 HOWS = os.environ.get("CLUSTER_LOSS", "kill link stall").split()
@@ -165,6 +169,52 @@ def group_node_loss(tmp):
         check(sum(r["type"] == "epoch" for r in recs) == 3, f"node2 lost ({how}): all 3 epochs recorded after the resume")
 
 
+def group_slurm(tmp):
+    """srun --mpi=pmix -N 2 = 1 process at step 1 (as group_mpirun); the
+    README's sbatch script trains a run that a second job resumes to its end."""
+    why = slurm_cluster.unavailable()
+    if why:
+        print(f"SKIPPED: {why}")
+        sys.exit(77)
+    data = os.path.join(tmp, "data")
+    make_dataset(os.path.join(data, "train"), per_class=8)
+    one, two, job = (os.path.join(tmp, x) for x in ("one", "two", "job"))
+    rc, _, se = run([BIN] + train_args(data, one, 8, ["--max_steps", "1"]))
+    check(rc == 0, f"one step on 1 process (rc={rc}) {se[-300:]}")
+    net = f"{netns_cluster.SUBNET}.0/24"
+    os.environ.update(OMPI_MCA_btl="tcp,self", OMPI_MCA_btl_tcp_if_include=net, OMPI_MCA_oob_tcp_if_include=net)
+    with netns_cluster.Cluster(2, tmp) as c, slurm_cluster.Slurm(c) as s:
+        tx0 = c.tx_bytes(2)
+        p = s.run(["srun", "--mpi=pmix", "-N", "2", "--ntasks-per-node=1", BIN]
+                  + train_args(data, two, 4, ["--max_steps", "1"]), check=False, timeout=300)
+        check(p.returncode == 0 and "rank 1  node2:" in p.stdout,
+              f"srun --mpi=pmix: one step on 2 nodes (rc={p.returncode}) {p.stdout[-300:]} {p.stderr[-600:]}")
+        if p.returncode == 0:
+            a, _ = st_write.load(os.path.join(one, "train_state.safetensors"))
+            b, _ = st_write.load(os.path.join(two, "train_state.safetensors"))
+            worst = max(rel_err(b[k], a[k]) for k in a if k.startswith("momentum."))
+            check(worst <= 1e-5, f"srun step 1: the same averaged gradient in every tensor (worst {worst:.2e})")
+            grad_bytes = 4 * sum(v.numel() for k, v in a.items() if k.startswith("momentum."))
+            tx = c.tx_bytes(2) - tx0
+            check(tx >= 0.9 * grad_bytes, f"srun: the gradients crossed the links (node2 sent {tx} bytes, gradients {grad_bytes})")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "slurm-train.sbatch")
+        s.env["ALEXNET"] = BIN
+        sb = ["sbatch", "--wait", "--chdir", tmp, "-o", os.path.join(tmp, "job-%j.out"), script, job]
+        rcs = []
+        for extra in (["--max_steps", "4", "--save_every_steps", "2"], []):
+            p = s.run(sb + (train_args(data, job, 4, extra)[1:] if extra else []), check=False, timeout=400)
+            rcs.append(p.returncode)
+            outs = sorted(f for f in os.listdir(tmp) if f.startswith("job-"))
+            text = open(os.path.join(tmp, outs[-1])).read() if outs else ""
+            print(f"--- sbatch job {len(rcs)}: rc {p.returncode} {p.stdout.strip()} {p.stderr.strip()[-300:]}\n{text[-800:]}")
+        if rcs[0] != 0 or rcs[1] != 0:
+            print(s.logs())
+    check(rcs == [0, 0] and "resuming at epoch 2, batch 1 (step 4)" in text,
+          f"sbatch: a 2-node job trains 4 steps, a second job resumes it (rc {rcs})")
+    recs = [json.loads(x) for x in open(os.path.join(job, "metrics.jsonl"))] if os.path.exists(job) else []
+    check(sum(r["type"] == "epoch" for r in recs) == 2, "sbatch: both epochs recorded after the resume")
+
+
 def main():
     global BIN, MPIEXEC
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -172,7 +222,7 @@ def main():
     if why:
         print(f"SKIPPED: {why}")
         sys.exit(77)
-    run_group({"mpirun": group_mpirun, "eval": group_eval, "node_loss": group_node_loss}, group, "cluster")
+    run_group({"mpirun": group_mpirun, "eval": group_eval, "node_loss": group_node_loss, "slurm": group_slurm}, group, "cluster")
 
 
 if __name__ == "__main__":

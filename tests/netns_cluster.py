@@ -40,7 +40,7 @@ def unavailable():
     """None when namespaces can be made here, else the reason (for a skip)."""
     if os.geteuid() != 0:
         return "the cluster tests need root (network namespaces)"
-    for tool in ("ip", "unshare"):
+    for tool in ("ip", "unshare", "nsenter"):
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode != 0:
             return f"the cluster tests need `{tool}` (iproute2, util-linux)"
     name = f"ancprobe{os.getpid()}"
@@ -122,7 +122,7 @@ case "$host" in
 {cases}
   *) echo "node-agent: no node $host in this test cluster" >&2; exit 255 ;;
 esac
-exec ip netns exec "$ns" unshare --uts sh -c 'hostname "$0"; exec sh -c "$1"' "$name" "$*"
+exec nsenter --net=/run/netns/"$ns" unshare --uts sh -c 'hostname "$0"; exec sh -c "$1"' "$name" "$*"
 """)
         os.chmod(self.agent, 0o755)
 
@@ -148,7 +148,8 @@ exec ip netns exec "$ns" unshare --uts sh -c 'hostname "$0"; exec sh -c "$1"' "$
     # --- running things on nodes
     def wrap(self, i, cmd):
         """The command line that runs cmd on node i (own network namespace and hostname)."""
-        return ["ip", "netns", "exec", self.ns[i], "unshare", "--uts", "sh", "-c",
+        # nsenter, not `ip netns exec`: that remounts /sys, and slurmd needs the cgroup mounts in it
+        return ["nsenter", f"--net=/run/netns/{self.ns[i]}", "unshare", "--uts", "sh", "-c",
                 'hostname "$0"; exec "$@"', self.host(i)] + list(cmd)
 
     def run(self, i, cmd, timeout=600, check=True, **kw):
