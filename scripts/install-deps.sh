@@ -8,7 +8,8 @@
 # usage: scripts/install-deps.sh [--list] [--release CODENAME] [MODE]
 #   MODE   build  compiler, CMake, libjpeg-turbo, libpng, cJSON, oneDNN, Open MPI
 #          run    build + Debian's Fashion-MNIST (make run's dataset)
-#          test   run + Python with PyTorch, torchvision, PIL, NumPy (tests only)
+#          test   run + Python with PyTorch, torchvision, PIL, NumPy, and
+#                 iproute2, Slurm and munge for the network-namespace cluster (tests only)
 #          fuzz   test + clang with libFuzzer and OpenMP (make fuzz)
 #          check  mmdebstrap (the fresh-machine check of .ci/run)
 #   --list             print the packages of MODE, one a line, install nothing
@@ -53,7 +54,8 @@ build=(make build-essential cmake pkg-config zlib1g-dev
        libdnnl-dev                                    # fast CPU backend (optional part)
        libopenmpi-dev openmpi-bin)                    # multi-process training (optional part)
 run=(dataset-fashion-mnist)
-test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps)
+test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps
+      iproute2 slurmd slurmctld slurm-client munge)      # the two-node cluster tests (tests/cluster_test.py): ~25 MB
 fuzz=(clang libclang-rt-dev libomp-dev)                # libFuzzer, ASan/UBSan runtimes, OpenMP for clang
 check=(mmdebstrap iproute2 util-linux)
 case "$release" in
