@@ -209,6 +209,34 @@ def group_slurm(tmp):
             print(f"--- sbatch job {len(rcs)}: rc {p.returncode} {p.stdout.strip()} {p.stderr.strip()[-300:]}\n{text[-800:]}")
         if rcs[0] != 0 or rcs[1] != 0:
             print(s.logs())
+        # a hung rank under srun: the watchdog names node2, --kill-on-bad-exit ends the step
+        out = os.path.join(tmp, "hang")
+        log = open(os.path.join(tmp, "hang.log"), "w+")
+        proc = subprocess.Popen(c.wrap(1, ["srun", "--mpi=pmix", "--kill-on-bad-exit=1", "-N", "2", "--ntasks-per-node=1", BIN]
+                                       + train_args(data, out, 4, ["--dist_timeout", "15"])),
+                                stdout=log, stderr=subprocess.STDOUT, env=s.env)
+        metrics = os.path.join(out, "metrics.jsonl")
+        t0 = time.time()
+        while time.time() - t0 < 300 and proc.poll() is None and not (
+                os.path.exists(metrics) and sum(1 for _ in open(metrics)) >= 2):
+            time.sleep(0.1)
+        pid = rank_pid(c, 2)
+        check(pid is not None, "srun: found rank 1's process on node2")
+        if pid:
+            os.kill(pid, signal.SIGSTOP)
+        t_lost = time.time()
+        try:
+            proc.wait(timeout=60)
+            took = time.time() - t_lost
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            took = None
+        log.seek(0)
+        text_hang = log.read()
+        print(f"--- srun, rank 1 hung:\n{text_hang[-1000:]}")
+        check(took is not None and proc.returncode != 0 and "Waiting for: rank 1 on node2" in text_hang,
+              f"srun: a hung rank on node2 ends the job within 60 s, named (rc={proc.returncode}, took {took})")
     check(rcs == [0, 0] and "resuming at epoch 2, batch 1 (step 4)" in text,
           f"sbatch: a 2-node job trains 4 steps, a second job resumes it (rc {rcs})")
     recs = [json.loads(x) for x in open(os.path.join(job, "metrics.jsonl"))] if os.path.exists(job) else []
