@@ -250,6 +250,8 @@ def main():
     if why:
         print(f"SKIPPED: {why}")
         sys.exit(77)
+    # a test timeout's SIGTERM still stops the cluster (the with blocks' cleanup)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     run_group({"mpirun": group_mpirun, "eval": group_eval, "node_loss": group_node_loss, "slurm": group_slurm}, group, "cluster")
 
 

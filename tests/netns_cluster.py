@@ -21,6 +21,7 @@ reach it and waits for Ctrl-C: handy to try mpirun or Slurm by hand.
 """
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -51,10 +52,38 @@ def unavailable():
     return None
 
 
+def _kill_all_in(names):
+    for _ in range(3):
+        pids = []
+        for ns in names:
+            p = _ip("netns", "pids", ns, check=False)
+            pids += [int(x) for x in p.stdout.split()] if p.returncode == 0 else []
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+
+
+def sweep_stale():
+    """Removes the namespaces (and what runs in them) of clusters whose test
+    process is gone: one killed by a timeout had no chance to clean up."""
+    p = _ip("netns", "list", check=False)
+    stale = [m.group(0) for m in (re.match(r"anc(\d+)(n\d+|sw)$", line.split()[0]) for line in p.stdout.splitlines()
+                                  if line.strip())
+             if m and not os.path.exists(f"/proc/{m.group(1)}")]
+    _kill_all_in(stale)
+    for ns in stale:
+        _ip("netns", "del", ns, check=False)
+
+
 class Cluster:
     def __init__(self, n=2, tmp=None):
         self.n = n
-        self.tag = f"anc{os.getpid() % 100000}"
+        self.tag = f"anc{os.getpid()}"
         self.tmp = tmp or tempfile.mkdtemp(prefix="alexnet-cluster-")
         self.switch = f"{self.tag}sw"
         self.ns = {i: f"{self.tag}n{i}" for i in range(1, n + 1)}
@@ -87,6 +116,7 @@ class Cluster:
         self.stop()
 
     def start(self):
+        sweep_stale()
         _ip("netns", "add", self.switch)
         _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
         _ip("-n", self.switch, "link", "set", "br0", "up")
@@ -129,19 +159,7 @@ exec nsenter --net=/run/netns/"$ns" unshare --uts sh -c 'hostname "$0"; exec sh 
     def stop(self):
         """Kills everything running on the nodes, then deletes the namespaces (and so the links)."""
         names = list(self.ns.values()) + [self.switch]
-        for _ in range(3):
-            pids = []
-            for ns in names:
-                p = _ip("netns", "pids", ns, check=False)
-                pids += [int(x) for x in p.stdout.split()] if p.returncode == 0 else []
-            if not pids:
-                break
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(0.2)
+        _kill_all_in(names)
         for ns in names:
             _ip("netns", "del", ns, check=False)
 
