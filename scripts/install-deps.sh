@@ -10,7 +10,8 @@
 #                 protobuf-c + ONNX's schema (export)
 #          run    build + Debian's Fashion-MNIST (make run's dataset)
 #          test   run + Python with PyTorch, torchvision, PIL, NumPy, ONNX's checker,
-#                 venv (onnxruntime comes from PyPI into a virtualenv; tests only)
+#                 venv (onnxruntime comes from PyPI into a virtualenv), and iproute2,
+#                 Slurm and munge for the network-namespace cluster (tests only)
 #          fuzz   test + clang with libFuzzer and OpenMP (make fuzz)
 #          check  mmdebstrap (the fresh-machine check of .ci/run)
 #   --list             print the packages of MODE, one a line, install nothing
@@ -60,7 +61,8 @@ build=(make build-essential cmake pkg-config zlib1g-dev
        libprotobuf-c-dev protobuf-c-compiler libonnx-dev)  # ONNX export (optional part)
 run=(dataset-fashion-mnist)
 test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps
-      python3-onnx python3-venv)                     # onnx.checker; a virtualenv for onnxruntime
+      python3-onnx python3-venv                      # onnx.checker; a virtualenv for onnxruntime
+      iproute2 slurmd slurmctld slurm-client munge)  # the two-node cluster tests (tests/cluster_test.py): ~25 MB
 fuzz=(clang libclang-rt-dev libomp-dev)                # libFuzzer, ASan/UBSan runtimes, OpenMP for clang
 check=(mmdebstrap iproute2 util-linux)
 case "$release" in

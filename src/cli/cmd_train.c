@@ -28,7 +28,7 @@ typedef struct {
  * how long it goes on, what it logs and keeps. Everything else is the run's. */
 static const char *const RESUME_FLAGS[] = {"max_epoch", "max_steps", "workers", "threads", "log_interval",
                                            "save_every_steps", "ckpt_interval", "save_best", "data_dir", "val_dir",
-                                           "per_batch_size", "allow_data_change", "resume", NULL};
+                                           "per_batch_size", "allow_data_change", "resume", "dist_timeout", NULL};
 
 static int copy_str(char *dst, size_t size, const char *src, const char *flag, Error *err) {
     if (!src || src == dst) return 0;
@@ -104,7 +104,7 @@ static int load_resumed(TrainConfig *c, const TrainConfig *flags, const StrFlags
                  strcmp(c->backend[0] ? c->backend : backend_default(c->device), "cuda") == 0 ? "bf16" : "fp32");
 #define TAKE(field) do { if (flag_seen(specs, nspecs, seen, #field)) c->field = flags->field; } while (0)
     TAKE(max_epoch); TAKE(max_steps); TAKE(workers); TAKE(threads); TAKE(log_interval); TAKE(save_every_steps);
-    TAKE(ckpt_interval); TAKE(save_best); TAKE(per_batch_size);
+    TAKE(ckpt_interval); TAKE(save_best); TAKE(per_batch_size); TAKE(dist_timeout);
 #undef TAKE
     if (copy_dir(c->data_dir, sizeof c->data_dir, s->data_dir, "data_dir", err) != 0 ||
         copy_dir(c->val_dir, sizeof c->val_dir, s->val_dir, "val_dir", err) != 0)
@@ -195,6 +195,7 @@ int cmd_train(int argc, char **argv) {
         {"backend", ARG_STR, &s.backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
         {"precision", ARG_STR, &s.precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL},
         {"is_distributed", ARG_INT, &c.is_distributed, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)", 0, 0, NULL},
+        {"dist_timeout", ARG_FLOAT, &c.dist_timeout, "seconds the ranks wait for each other before naming a lost node and stopping (0: forever)", 0, 0, NULL},
         {"out", ARG_STR, &s.out, "run directory (default runs/alexnet-DATE-TIME)", 1, 0, NULL},
         {"resume", ARG_STR, &s.resume, "continue the run in this directory (or from its train_state.safetensors) exactly", 1, 0, NULL},
         {"allow_data_change", ARG_FLAG, &allow_data_change, "with --resume: continue although the training files changed", 1, 0, NULL},
@@ -255,6 +256,7 @@ int cmd_train(int argc, char **argv) {
         free(pos.run_json);
         return cli_usage_error("train", err.msg);
     }
+    d.timeout = c.dist_timeout;
     /* ranks sharing a machine share its cores */
     if (c.threads == 0 && d.local_world > 1) {
         int share = cpu_count() / d.local_world;

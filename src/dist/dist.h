@@ -13,6 +13,11 @@
  * soon as its last tensor is ready and drives progress of the earlier ones;
  * dist_grads_wait() completes them. The loss is already divided by the
  * global batch, so the sum is the mean gradient.
+ *
+ * Lost nodes: over TCP a peer whose machine or link died leaves a collective
+ * waiting forever (no reset ever arrives). Every collective here is
+ * non-blocking and polled with a deadline (d->timeout, --dist_timeout); when
+ * it passes, the rank names the hosts it was waiting for and aborts the job.
  */
 #ifndef ALEXNET_DIST_H
 #define ALEXNET_DIST_H
@@ -24,11 +29,19 @@
 #include "model/net.h"
 
 #define DIST_MAX_BUCKETS NET_MAX_PARAMS
+#define DIST_HOST_LEN 64
+#define DIST_LINE_LEN 256
+#define DIST_TIMEOUT_DEFAULT 300.0
 
 typedef struct {
     int rank, world;
     int local_rank, local_world; /* among the ranks on this machine (one GPU each) */
     int initialized;             /* we called MPI_Init */
+    char host[DIST_HOST_LEN];    /* this rank's machine (MPI's processor name) */
+    char *hosts;                 /* world x DIST_HOST_LEN: every rank's machine */
+    /* watchdog: a collective not finished after this many seconds means a
+     * lost node or network; the rank stops the job naming its peers' hosts */
+    double timeout;
     /* gradient buckets */
     float *grads;
     int n_buckets;
@@ -52,6 +65,18 @@ void dist_finalize(Dist *d);
 void dist_abort(Dist *d, int code);
 int dist_is_built(void);
 
+/* The machine rank r runs on ("this machine" without MPI). */
+const char *dist_host(const Dist *d, int rank);
+/* Rank 0 receives every rank's line (DIST_LINE_LEN at most) and prints them in
+ * rank order, each after prefix; a collective. */
+void dist_print_lines(Dist *d, const char *mine, const char *prefix);
+/* How many different machines the ranks run on. */
+int dist_node_count(const Dist *d);
+/* The CPUs this process may run on, as "0-3,8" (sched_getaffinity). */
+void dist_cpu_list(char *buf, size_t n);
+
+/* Every collective below waits at most d->timeout seconds (--dist_timeout);
+ * then the rank prints which hosts it was waiting for and ends the job. */
 void dist_bcast(Dist *d, void *buf, size_t bytes, int root);
 void dist_sum_doubles(Dist *d, double *v, int n);
 void dist_sum_i64(Dist *d, int64_t *v, int n);

@@ -36,7 +36,7 @@ static const Field FIELDS[] = {
     D(momentum, 0, 1), D(weight_decay, 0, 1), D(eta_min, 0, 1e3), D(lr_gamma, 0, 1e3), D(warmup_epochs, 0, 1e6),
     I(T_max, 0, 1e6), I(max_epoch, 1, 1e6), I(label_smooth, 0, 1), D(label_smooth_factor, 0, 1),
     S(smoothing_form), U(seed, 0, CONFIG_MAX_SEED), I(threads, 0, 1024), S(device), S(backend), S(precision),
-    I(is_distributed, -1, 1), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
+    I(is_distributed, -1, 1), D(dist_timeout, 0, 1e6), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
     L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12), I(model_ema, 0, 1),
     I(model_ema_steps, 1, 1e6), D(model_ema_decay, 0, 1), S(freeze), D(lr_backbone_scale, 0, 1000),
     I(val_resize_size, 0, 4096), I(val_crop_size, 0, 4096),
@@ -75,6 +75,7 @@ void config_defaults(TrainConfig *c) {
     snprintf(c->device, sizeof c->device, "cpu");
     snprintf(c->precision, sizeof c->precision, "auto");
     c->is_distributed = -1;
+    c->dist_timeout = 300; /* dist.h's DIST_TIMEOUT_DEFAULT */
     c->save_best = 1;
     c->log_interval = 20;
     c->model_ema = 0;

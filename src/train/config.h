@@ -40,6 +40,7 @@ typedef struct {
     int threads;
     char device[8], backend[16], precision[8];
     int is_distributed;           /* -1 auto (MPI environment), 0 off, 1 on */
+    double dist_timeout;          /* seconds a collective may wait for the other ranks; 0 = forever */
     /* output */
     char out_dir[1024];
     int ckpt_interval;            /* epochs between epoch_N.safetensors; 0 = none */

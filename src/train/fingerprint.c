@@ -167,8 +167,8 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *cmd
                  mine->backbone, (long long)mine->param_count, root.backbone, (long long)root.param_count);
     if (what[0]) {
         fflush(stdout);
-        fprintf(stderr, "alexnet %s [rank %d]: error: %s; every rank must read the same data (a shared "
-                        "filesystem, or identical copies)\n", cmd, d->rank, what);
+        fprintf(stderr, "alexnet %s [rank %d]: error: on %s, %s; every rank must read the same data (a shared "
+                        "filesystem, or identical copies)\n", cmd, d->rank, dist_host(d, d->rank), what);
         fflush(stderr);
     }
     int64_t bad = what[0] != 0;

@@ -424,6 +424,22 @@ static void print_summary(const Run *r, int resumed) {
     fflush(stdout);
 }
 
+/* Where each rank runs, one line per rank from rank 0: on a cluster the first
+ * thing to check (two ranks on one node, a GPU shared, threads over cores). */
+static void print_placement(Run *r) {
+    Dist *d = r->d;
+    if (d->world == 1) return;
+    char cpus[128], dev[32], line[DIST_LINE_LEN];
+    dist_cpu_list(cpus, sizeof cpus);
+    if (strcmp(r->c.device, "gpu") == 0) snprintf(dev, sizeof dev, "GPU %d", d->local_rank);
+    else snprintf(dev, sizeof dev, "CPU");
+    snprintf(line, sizeof line, "%s: local rank %d of %d, pid %d, %s, compute threads %d on CPUs %s", dist_host(d, d->rank),
+             d->local_rank, d->local_world, (int)getpid(), dev, r->threads, cpus);
+    if (r->is0) printf("alexnet train: %d processes on %d node%s\n", d->world, dist_node_count(d),
+                       dist_node_count(d) > 1 ? "s" : "");
+    dist_print_lines(d, line, "  rank ");
+}
+
 static void attach_allreduce(Run *r) {
     if (r->d->world > 1 && r->be.vt->comm_init) {
         Error err = {{0}};
@@ -454,6 +470,7 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
     }
     if (dist_any(r->d, failed)) return 2;
     if (fingerprint_check_ranks(r->d, &r->fp, "train", r->c.data_dir, err) != 0) return 2;
+    print_placement(r);
 
     size_t P = r->net.param_count;
     dist_bcast(r->d, r->params, P * sizeof(float), 0);
