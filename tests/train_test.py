@@ -23,7 +23,8 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
 - freeze: --freeze features / backbone and --lr_backbone_scale: frozen tensors
   bit-identical after training (and after a resume), the rest trains, the loss
   falls, the result loads in torchvision strictly; bad values are refused.
-- ema: --model_ema by hand-computed values, resumed bit for bit, evaluated and plotted.
+- ema: --model_ema by hand-computed values, resumed bit for bit (after stops and
+  after SIGKILL), evaluated and plotted.
 - pack: a run from a pack file resumed mid-epoch ends bit-identical; a pack of
   images within its bound trains like its folder; the folder can't resume it.
 - precision: a bf16 run stopped and resumed ends bit-identical to the
@@ -35,12 +36,13 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
 import st_write
-from cli_test import check, make_dataset, run_group, tensors_equal
+from cli_test import check, make_dataset, run_group, tensors_equal, wait_for_step
 
 BIN = None
 
@@ -434,7 +436,8 @@ def group_pack(tmp):
 def group_ema(tmp):
     """--model_ema as torchvision's train.py: alpha = min(1, (1 - decay) * global batch * steps / epochs), the
     first update copies the weights, then ema += alpha * (w - ema) every --model_ema_steps steps; checked by
-    hand over three steps, and a stopped-and-resumed run equals the uninterrupted one bit for bit (EMA too)."""
+    hand over three steps, and a run stopped three times, or killed with SIGKILL, and resumed equals the
+    uninterrupted one bit for bit (EMA too)."""
     import torch
     train, val = os.path.join(tmp, "train"), os.path.join(tmp, "val")
     make_dataset(train, per_class=8)            # 24 images, batch 8: 3 steps per epoch
@@ -468,6 +471,17 @@ def group_ema(tmp):
     b = st_write.load(os.path.join(run_dir, "train_state.safetensors"))[0]
     check(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a),
           "stopped three times and resumed: model, momentum and EMA bit-identical to the uninterrupted run")
+    # SIGKILL mid-run (state saved every step), then --resume: the EMA too ends bit-identical
+    killed = os.path.join(tmp, "killed")
+    proc = subprocess.Popen([BIN] + base_args(train, killed, ema_args + ["--save_every_steps", "1"]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    reached = wait_for_step(os.path.join(killed, "metrics.jsonl"), 4, proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    rc, so, se = run(["train", "--resume", killed])
+    c = st_write.load(os.path.join(killed, "train_state.safetensors"))[0] if rc == 0 else {}
+    check(reached and rc == 0 and c.keys() == a.keys() and all(torch.equal(a[k], c[k]) for k in a),
+          f"killed at step 4 and resumed: model, momentum and EMA bit-identical (reached={reached}, rc={rc}) {se[-300:]}")
     recs = strict_json_lines(os.path.join(ref, "metrics.jsonl"))
     ep = [r for r in recs if r["type"] == "epoch"]
     check(len(ep) == 2 and all(0 <= r["ema_top1"] <= r["ema_top5"] <= 1 for r in ep), "epoch records carry ema_top1/top5")
