@@ -29,6 +29,7 @@ exec unshare --mount --net --fork bash -c '
   set -e
   root=$1 bind=$2 cmd=$3
   mount --make-rprivate /
+  mount --bind "$root" "$root"   # a mount point, as / is on a machine (ip netns needs it)
   mkdir -p "$root/alexnet"
   [ -z "$bind" ] || mount --bind "$bind" "$root/alexnet"
   mount -t proc proc "$root/proc"
