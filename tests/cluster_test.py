@@ -94,6 +94,19 @@ def group_eval(tmp):
     check(res == single, f"2 nodes: the same counts ({res} vs {single}) stdout: {so[-600:]!r} stderr: {se[-600:]}")
 
 
+def wait_for_end(proc, log, t_lost):
+    """Seconds from t_lost until proc ended (None: still running after 60 s, then killed), and its log."""
+    try:
+        proc.wait(timeout=60)
+        took = time.time() - t_lost
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        took = None
+    log.seek(0)
+    return took, log.read()
+
+
 def rank_pid(c, i):
     """The alexnet process running on node i, or None."""
     p = subprocess.run(["ip", "netns", "pids", c.ns[i]], capture_output=True, text=True)
@@ -127,16 +140,8 @@ def lose_node(c, args, metrics, how):
         check(pid is not None, "found rank 1's process on node2")
         if pid:
             os.kill(pid, signal.SIGKILL if how == "kill" else signal.SIGSTOP)
-    t_lost = time.time()
-    try:
-        proc.wait(timeout=60)
-        took = time.time() - t_lost
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        took = None
-    log.seek(0)
-    return took, proc.returncode, log.read()
+    took, text = wait_for_end(proc, log, time.time())
+    return took, proc.returncode, text
 
 
 def group_node_loss(tmp):
@@ -227,16 +232,7 @@ def group_slurm(tmp):
         check(pid is not None, "srun: found rank 1's process on node2")
         if pid:
             os.kill(pid, signal.SIGSTOP)
-        t_lost = time.time()
-        try:
-            proc.wait(timeout=60)
-            took = time.time() - t_lost
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            took = None
-        log.seek(0)
-        text_hang = log.read()
+        took, text_hang = wait_for_end(proc, log, time.time())
         print(f"--- srun, rank 1 hung:\n{text_hang[-1000:]}")
         check(took is not None and proc.returncode != 0 and "Waiting for: rank 1 on node2" in text_hang,
               f"srun: a hung rank on node2 ends the job within 60 s, named (rc={proc.returncode}, took {took})")
