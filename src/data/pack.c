@@ -68,12 +68,13 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
     uint64_t ioff = pack_get64(d + PH_INDEX_OFF), doff = pack_get64(d + PH_DATA_OFF);
     uint64_t fbytes = pack_get64(d + PH_FILE_BYTES);
     uint32_t mode = pack_get32(d + PH_MODE), info_len = pack_get32(d + PH_INFO_LEN);
+    /* Every offset and length is below 2^60, so no sum of two or three of them wraps. */
     const uint64_t lim = 1ULL << 60;
     if (pack_get32(d + PH_HEADER_BYTES) != PACK_HEADER_BYTES || (mode != PACK_ENCODED && mode != PACK_RAW) ||
         nclasses < 1 || nclasses > PACK_MAX_CLASSES || n < 1 || n > (uint64_t)PACK_MAX_RECORDS ||
         info_len > PACK_INFO_MAX || d[PH_INFO + info_len] != 0 || coff != PACK_HEADER_BYTES || clen > lim ||
-        nlen > lim || fbytes > lim || noff < coff + clen || ioff < noff + nlen || doff < ioff + n * PACK_RECORD_BYTES ||
-        doff > fbytes)
+        noff > lim || nlen > lim || ioff > lim || fbytes > lim || noff < coff + clen || ioff < noff + nlen ||
+        doff < ioff + n * PACK_RECORD_BYTES || doff > fbytes)
         return error_set(err, "%s: the header's fields are inconsistent (a damaged pack or a bug in its writer); "
                          "re-create it", name);
     if (doff > size)
