@@ -7,9 +7,9 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/backend_host.h"
 #include "harness.h"
 #include "model/net.h"
-#include "train/sgd.h"
 
 static void test_torchvision_geometry(void) {
     Net net;

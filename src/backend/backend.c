@@ -55,6 +55,7 @@ int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
     memset(b, 0, sizeof *b);
     for (int i = 0; i < N_ALL; i++) {
         if (strcmp(ALL[i]->name, name) != 0) continue;
+        if (max_batch < 1) return error_set(err, "batch size must be at least 1");
         b->vt = ALL[i];
         b->net = net;
         b->max_batch = max_batch;

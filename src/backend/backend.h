@@ -79,14 +79,16 @@ typedef struct {
      * Net.params order: what data-parallel training all-reduces in place. */
     float *(*grad_buffer)(void *ctx);
 
-    /* input: n <= max_batch samples in input_format(), on the host. */
+    /* input: n samples in input_format(), on the host; 1 <= n <= max_batch
+     * (backend_forward checks it). */
     void (*forward)(void *ctx, const void *input, int n, const ForwardArgs *args);
     /* logits [n, num_classes] of the last forward, to the host. */
     void (*read_logits)(void *ctx, float *logits, int n);
     /* Loss of the last forward(train=1) and backward through the whole net.
      * Gradients are overwritten (not accumulated across calls). Calls
      * ready(user, param) as each parameter's gradient becomes final. Returns
-     * the loss, summed over the n samples and divided by the batch in args. */
+     * the loss, summed over the n samples and divided by the batch in args.
+     * n is the last forward's (backend_backward checks it). */
     double (*backward)(void *ctx, const int32_t *labels, int n, const LossArgs *args,
                        GradReadyFn ready, void *user);
     void (*sgd_update)(void *ctx, const SgdArgs *args);
@@ -118,6 +120,7 @@ struct Backend {
     void *ctx;
     const Net *net;
     int max_batch;
+    int n;            /* samples of the last backend_forward: backward must match */
 };
 
 /* Names compiled into this build, comma-separated ("ref, dnnl, cuda"). */
@@ -130,15 +133,23 @@ Precision backend_auto_precision(const char *name);
 /* "fp32" / "bf16" / "auto" -> 0 with *out set (auto resolved for backend), or -1. */
 int precision_parse(const char *s, const char *backend, Precision *out);
 static inline const char *precision_name(Precision p) { return p == PRECISION_BF16 ? "bf16" : "fp32"; }
-/* Creates a backend by name ("ref", "dnnl", "cuda"). 0, or -1 with a user-facing message. */
+/* Creates a backend by name ("ref", "dnnl", "cuda"). 0, or -1 with a
+ * user-facing message (also for max_batch < 1: no backend checks it again). */
 int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
                    const BackendOptions *opt, Error *err);
 void backend_destroy(Backend *b);
 
-/* Thin call-throughs that read better at call sites. */
-static inline void backend_forward(Backend *b, const void *x, int n, const ForwardArgs *a) { b->vt->forward(b->ctx, x, n, a); }
+/* Call-throughs that read better at call sites. They hold the batch checks
+ * of every backend (a failed one is a bug in the caller: CHECK), so the
+ * backends' forward and backward can trust n. */
+static inline void backend_forward(Backend *b, const void *x, int n, const ForwardArgs *a) {
+    CHECK(n >= 1 && n <= b->max_batch, "forward: batch %d outside [1, %d]", n, b->max_batch);
+    b->n = n;
+    b->vt->forward(b->ctx, x, n, a);
+}
 static inline double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *a,
                                       GradReadyFn ready, void *user) {
+    CHECK(n == b->n, "backward: batch %d differs from the last forward's %d", n, b->n);
     return b->vt->backward(b->ctx, labels, n, a, ready, user);
 }
 static inline void backend_sgd_update(Backend *b, const SgdArgs *a) { b->vt->sgd_update(b->ctx, a); }

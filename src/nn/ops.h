@@ -75,6 +75,8 @@ typedef struct {
 } DropoutKey;
 
 int dropout_keep(const DropoutKey *key, uint64_t element);
+/* out may equal inp. The map is linear, so it is also its own backward for a
+ * caller that overwrites the gradient in place (the dnnl backend). */
 void dropout_forward(float *out, const float *inp, int n, size_t features, const DropoutKey *key);
 void dropout_backward(float *dinp, const float *dout, int n, size_t features, const DropoutKey *key);
 

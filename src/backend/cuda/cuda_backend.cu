@@ -244,10 +244,6 @@ static void destroy_graphs(GraphSlot *slots) {
 static void cuda_destroy(void *ctx);
 
 static void *cuda_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
-    if (max_batch < 1) {
-        error_set(err, "batch size must be at least 1");
-        return NULL;
-    }
     char why[256] = "";
     int ndev = cuda_backend_device_count(why, sizeof why);
     if (ndev < 1) {
@@ -423,29 +419,25 @@ static float *cuda_grad_buffer(void *ctx) { return ((CudaCtx *)ctx)->grads; }
 /* ------------------------------------------------------------- profiling */
 
 static void prof_mark(CudaCtx *c, int dir, int i, int end) {
-    if (c->profiling) CUDA_CHECK(cudaEventRecord(c->plan[i].prof[dir][end], c->stream));
+    if (c->prof.on) CUDA_CHECK(cudaEventRecord(c->plan[i].prof[dir][end], c->stream));
 }
 
-/* Adds the timed layers of the last forward (dir 0) or backward (dir 1). */
+/* Adds the timed layers of the last forward or backward (dir: PROFILE_FWD, PROFILE_BWD). */
 static void prof_collect(CudaCtx *c, int dir) {
     int L = c->net->n_layers;
-    CUDA_CHECK(cudaEventSynchronize(c->plan[dir == 0 ? L - 1 : 0].prof[dir][1]));
+    CUDA_CHECK(cudaEventSynchronize(c->plan[dir == PROFILE_FWD ? L - 1 : 0].prof[dir][1]));
     for (int i = 0; i < L; i++) {
         float ms = 0.0f;
         CUDA_CHECK(cudaEventElapsedTime(&ms, c->plan[i].prof[dir][0], c->plan[i].prof[dir][1]));
-        (dir == 0 ? c->fwd_ms : c->bwd_ms)[i] += ms;
+        c->prof.ms[dir][i] += ms;
     }
 }
 
-static void cuda_set_profiling(void *ctx, int on) { ((CudaCtx *)ctx)->profiling = on; }
+static void cuda_set_profiling(void *ctx, int on) { ((CudaCtx *)ctx)->prof.on = on; }
 
 static void cuda_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
     CudaCtx *c = (CudaCtx *)ctx;
-    int L = c->net->n_layers;
-    memcpy(fwd_ms, c->fwd_ms, sizeof(double) * (size_t)L);
-    memcpy(bwd_ms, c->bwd_ms, sizeof(double) * (size_t)L);
-    memset(c->fwd_ms, 0, sizeof c->fwd_ms);
-    memset(c->bwd_ms, 0, sizeof c->bwd_ms);
+    profile_read(&c->prof, c->net->n_layers, fwd_ms, bwd_ms);
 }
 
 /* ---------------------------------------------------------- layer sequences */
@@ -465,7 +457,7 @@ static void enqueue_forward(CudaCtx *c, int n) {
         LayerPlan *p = &c->plan[i];
         const void *x = layer_input(c, i);
         long hw_in = (long)l->in_h * l->in_w;
-        if (i > 0) prof_mark(c, 0, i, 0);
+        if (i > 0) prof_mark(c, PROFILE_FWD, i, 0);
         switch (l->kind) {
         case LAYER_CONV:
             layers_conv_forward(c, i, x, p->out);
@@ -506,7 +498,7 @@ static void enqueue_forward(CudaCtx *c, int n) {
             break;
         }
         }
-        prof_mark(c, 0, i, 1);
+        prof_mark(c, PROFILE_FWD, i, 1);
     }
 }
 
@@ -529,7 +521,7 @@ static void enqueue_backward(CudaCtx *c, int n) {
         long hw_in = (long)l->in_h * l->in_w;
         int trains = layer_trains(net, l);
         if (!trains && !p->need_dx) break; /* nothing below needs a gradient */
-        if (i < L - 1) prof_mark(c, 1, i, 0);
+        if (i < L - 1) prof_mark(c, PROFILE_BWD, i, 0);
         switch (l->kind) {
         case LAYER_CONV: {
             const void *mask = p->relu_fused && !masked ? p->out : NULL;
@@ -591,7 +583,7 @@ static void enqueue_backward(CudaCtx *c, int n) {
             break;
         }
         if (l->weight >= 0) comm_layer_done(c, i);
-        prof_mark(c, 1, i, 1);
+        prof_mark(c, PROFILE_BWD, i, 1);
         dy = next_dy;
         masked = next_masked;
     }
@@ -604,7 +596,7 @@ typedef void (*EnqueueFn)(CudaCtx *c, int n);
  * library has done its lazy set-up), then captured once into a CUDA graph
  * and replayed. */
 static void run_sequence(CudaCtx *c, GraphSlot *slots, int n, EnqueueFn fn) {
-    if (!c->use_graphs || c->profiling) {
+    if (!c->use_graphs || c->prof.on) {
         fn(c, n);
         return;
     }
@@ -654,7 +646,6 @@ static void run_sequence(CudaCtx *c, GraphSlot *slots, int n, EnqueueFn fn) {
 
 static void cuda_forward(void *ctx, const void *input, int n, const ForwardArgs *a) {
     CudaCtx *c = (CudaCtx *)ctx;
-    CHECK(n >= 1 && n <= c->max_batch, "forward: batch %d outside [1, %d]", n, c->max_batch);
     CUDA_CHECK(cudaSetDevice(c->device));
     c->n = n;
     size_t bytes = (size_t)n * c->raw_bytes;
@@ -666,12 +657,12 @@ static void cuda_forward(void *ctx, const void *input, int n, const ForwardArgs 
     CUDA_CHECK(cudaMemcpyAsync(c->raw, c->h_raw, bytes, cudaMemcpyHostToDevice, c->copy_stream));
     CUDA_CHECK(cudaEventRecord(c->ev_copied, c->copy_stream));
     CUDA_CHECK(cudaStreamWaitEvent(c->stream, c->ev_copied, 0));
-    prof_mark(c, 0, 0, 0);
+    prof_mark(c, PROFILE_FWD, 0, 0);
     long hw = (long)c->net->image_size * c->net->image_size;
     k_input(c->dt, c->raw_fmt, c->raw, c->x0, n, hw, c->cp, c->keys, a->step, a->sample_offset, a->train, c->stream);
     CUDA_CHECK(cudaEventRecord(c->ev_raw_free, c->stream));
     run_sequence(c, c->fwd_graphs, n, enqueue_forward);
-    if (c->profiling) prof_collect(c, 0);
+    if (c->prof.on) prof_collect(c, PROFILE_FWD);
 }
 
 static void cuda_read_logits(void *ctx, float *logits, int n) {
@@ -689,12 +680,11 @@ static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossA
     CudaCtx *c = (CudaCtx *)ctx;
     const Net *net = c->net;
     int L = net->n_layers, K = net->num_classes;
-    CHECK(n == c->n, "backward: batch %d differs from the last forward's %d", n, c->n);
     for (int i = 0; i < n; i++) CHECK(labels[i] >= 0 && labels[i] < K, "label %d of sample %d outside [0, %d)", labels[i], i, K);
     CUDA_CHECK(cudaSetDevice(c->device));
     memcpy(c->h_labels, labels, (size_t)n * sizeof(int32_t)); /* free: the last backward synchronised past its upload */
     CUDA_CHECK(cudaMemcpyAsync(c->labels, c->h_labels, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice, c->stream));
-    prof_mark(c, 1, L - 1, 0);
+    prof_mark(c, PROFILE_BWD, L - 1, 0);
     double divisor = a->global_batch > 0 ? a->global_batch : n;
     k_softmax_xent(c->dt, (const float *)c->plan[L - 1].out, c->labels, c->g[0], c->row_loss, n, K, a->smoothing,
                    a->form == SMOOTH_TORCH ? 1 : 0, divisor, c->stream);
@@ -704,7 +694,7 @@ static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossA
     CUDA_CHECK(cudaEventSynchronize(c->ev_loss));
     double total = 0.0;
     for (int i = 0; i < n; i++) total += c->h_loss[i];
-    if (c->profiling) prof_collect(c, 1);
+    if (c->prof.on) prof_collect(c, PROFILE_BWD);
     if (ready) {
         /* a host-side consumer needs the gradients in memory now */
         CUDA_CHECK(cudaStreamSynchronize(c->stream));

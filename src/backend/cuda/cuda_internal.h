@@ -24,6 +24,7 @@
 
 extern "C" {
 #include "backend/backend.h"
+#include "backend/backend_host.h"
 }
 #include "backend/cuda/cuda_kernels.h"
 
@@ -55,7 +56,7 @@ typedef struct {
     uint8_t *argmax;          /* maxpool: window position of each output's maximum */
     ConvPlan conv;
     long long wc_off;         /* conv/linear: offset of the compute weights in ctx->wc; -1: params */
-    cudaEvent_t prof[2][2];   /* profiling: [fwd, bwd][start, end] */
+    cudaEvent_t prof[2][2];   /* profiling: [PROFILE_FWD or PROFILE_BWD][start, end] */
 } LayerPlan;
 
 typedef struct {
@@ -104,8 +105,7 @@ typedef struct CudaCtx {
     int n;                    /* samples of the last forward */
     int use_graphs;
     GraphSlot fwd_graphs[CUDA_GRAPH_SLOTS], bwd_graphs[CUDA_GRAPH_SLOTS];
-    int profiling, prof_pending_fwd, prof_pending_bwd;
-    double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
+    LayerProfile prof;        /* summed from the events of LayerPlan.prof */
 
     struct CommState *comm;
 } CudaCtx;

@@ -19,15 +19,14 @@
 #endif
 
 #include "backend/backend.h"
+#include "backend/backend_host.h"
 #include "backend/dnnl/dnnl_layers.h"
 #include "backend/dnnl/dnnl_ops.h"
 
 typedef struct {
     DnnlPlan plan;
-    int n;                           /* samples of the last forward */
     ForwardArgs fwd;                 /* keys of the last forward (dropout) */
-    int profiling;
-    double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
+    LayerProfile prof;
 } DnnlCtx;
 
 static void use_threads(const DnnlCtx *c) {
@@ -39,10 +38,6 @@ static void use_threads(const DnnlCtx *c) {
 }
 
 static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
-    if (max_batch < 1) {
-        error_set(err, "batch size must be at least 1");
-        return NULL;
-    }
     DnnlCtx *c = xcalloc(1, sizeof *c);
     if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->precision, opt->seed, err) != 0) {
         free(c);
@@ -73,11 +68,6 @@ static void dn_get_momentum(void *ctx, float *m) { DnnlCtx *c = ctx; memcpy(m, c
 static void dn_get_grads(void *ctx, float *g) { DnnlCtx *c = ctx; memcpy(g, c->plan.grads, nbytes(c)); }
 static float *dn_grad_buffer(void *ctx) { return ((DnnlCtx *)ctx)->plan.grads; }
 
-static DropoutKey dropout_key(const DnnlCtx *c, const DLayer *d) {
-    DropoutKey k = {c->plan.seed, c->fwd.step, c->fwd.sample_offset, (uint32_t)d->index, d->l->drop_p};
-    return k;
-}
-
 static size_t per_sample(int ch, int h, int w) { return (size_t)ch * h * w; }
 
 static void load_input(DnnlPlan *p, const void *input, int n) {
@@ -97,11 +87,9 @@ static void load_input(DnnlPlan *p, const void *input, int n) {
 static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
     DnnlCtx *c = ctx;
     DnnlPlan *p = &c->plan;
-    CHECK(n >= 1 && n <= p->B, "forward: batch %d outside [1, %d]", n, p->B);
     use_threads(c);
-    c->n = n;
     c->fwd = *args;
-    double t0 = c->profiling ? now_seconds() : 0.0;
+    double t0 = profile_start(&c->prof);
     load_input(p, input, n);
     if (p->params_dirty) {
         for (int i = 0; i < p->net->n_layers; i++) {
@@ -122,23 +110,16 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
         exec_run(&d->cvt_fwd, p->stream);
         if (l->kind == LAYER_DROPOUT) {
             size_t f = per_sample(l->out_c, l->out_h, l->out_w);
-            if (args->train && l->drop_p > 0.0f) {
-                DropoutKey k = dropout_key(c, d);
-                dnnl_dropout_apply(d->y, d->x, p->B, f, &k);
-            } else {
-                memcpy(d->y, d->x, (size_t)p->B * f * sizeof(float));
-            }
+            DropoutKey k;
+            if (dropout_key_for(&k, p->seed, args, i, l)) dropout_forward(d->y, d->x, p->B, f, &k);
+            else memcpy(d->y, d->x, (size_t)p->B * f * sizeof(float));
         } else if (d->own) {
             dnnl_own_forward(l, d->y, d->x, p->B);
         } else {
             exec_run(&d->fwd, p->stream);
             exec_run(&d->post_cvt, p->stream);
         }
-        if (c->profiling) {
-            double t1 = now_seconds();
-            c->fwd_ms[i] += 1e3 * (t1 - t0);
-            t0 = t1;
-        }
+        profile_lap(&c->prof, PROFILE_FWD, i, &t0);
     }
     DNNL_CHECK(dnnl_stream_wait(p->stream));
 }
@@ -152,10 +133,9 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
     DnnlCtx *c = ctx;
     DnnlPlan *p = &c->plan;
     const Net *net = p->net;
-    CHECK(n == c->n, "backward: batch %d differs from the last forward's %d", n, c->n);
     use_threads(c);
     int L = net->n_layers, K = net->num_classes;
-    double t0 = c->profiling ? now_seconds() : 0.0;
+    double t0 = profile_start(&c->prof);
     float *dlogits = p->dbuf[p->layers[L - 1].dy_buf];
     memset(dlogits, 0, (size_t)p->B * K * sizeof(float));
     double divisor = a->global_batch > 0 ? a->global_batch : n;
@@ -183,10 +163,10 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
             if (l->kind == LAYER_RELU) {
                 exec_run(&d->relu_bwd, p->stream);
             } else if (l->kind == LAYER_DROPOUT) {
-                if (c->fwd.train && l->drop_p > 0.0f) {
-                    DropoutKey k = dropout_key(c, d);
-                    dnnl_dropout_apply(dx, dy, p->B, per_sample(l->out_c, l->out_h, l->out_w), &k);
-                }
+                /* in place (dx == dy): the identity needs nothing; the mask is its own backward map */
+                DropoutKey k;
+                if (dropout_key_for(&k, p->seed, &c->fwd, i, l))
+                    dropout_forward(dx, dy, p->B, per_sample(l->out_c, l->out_h, l->out_w), &k);
             } else if (d->own) {
                 dnnl_own_backward(l, dx, dy, d->x, p->B);
             } else {
@@ -194,11 +174,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
             }
             exec_run(&d->cvt_bwd, p->stream);
         }
-        if (c->profiling) {
-            double t1 = now_seconds();
-            c->bwd_ms[i] += 1e3 * (t1 - t0);
-            t0 = t1;
-        }
+        profile_lap(&c->prof, PROFILE_BWD, i, &t0);
     }
     DNNL_CHECK(dnnl_stream_wait(p->stream));
     return loss;
@@ -207,7 +183,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
 static void dn_sgd_step(void *ctx, const SgdArgs *a) {
     DnnlCtx *c = ctx;
     use_threads(c);
-    dnnl_sgd_update(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a);
+    sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a);
     c->plan.params_dirty = 1;
 }
 
@@ -217,14 +193,11 @@ static void dn_layer_precision(void *ctx, int layer, char *buf, size_t len) {
     dnnl_layer_precision(&((DnnlCtx *)ctx)->plan, layer, buf, len);
 }
 
-static void dn_set_profiling(void *ctx, int on) { ((DnnlCtx *)ctx)->profiling = on; }
+static void dn_set_profiling(void *ctx, int on) { ((DnnlCtx *)ctx)->prof.on = on; }
 
 static void dn_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
     DnnlCtx *c = ctx;
-    memcpy(fwd_ms, c->fwd_ms, sizeof(double) * (size_t)c->plan.net->n_layers);
-    memcpy(bwd_ms, c->bwd_ms, sizeof(double) * (size_t)c->plan.net->n_layers);
-    memset(c->fwd_ms, 0, sizeof c->fwd_ms);
-    memset(c->bwd_ms, 0, sizeof c->bwd_ms);
+    profile_read(&c->prof, c->plan.net->n_layers, fwd_ms, bwd_ms);
 }
 
 const BackendVTable backend_dnnl = {

@@ -7,27 +7,7 @@
 
 #include <string.h>
 
-#include "common/philox.h"
 #include "nn/layer_shapes.h"
-
-void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, const DropoutKey *key) {
-    const float scale = 1.0f / (1.0f - key->p), p = key->p;
-    const uint32_t step = (uint32_t)key->step;
-#pragma omp parallel for schedule(static)
-    for (int s = 0; s < n; s++) {
-        uint64_t base = (key->sample_offset + (uint64_t)s) * features;
-        const float *x = in + (size_t)s * features;
-        float *y = out + (size_t)s * features;
-        size_t f = 0;
-        while (f < features) {
-            /* one Philox block serves 4 consecutive global elements (rng_word's layout) */
-            uint64_t e = base + f;
-            Philox4 r = rng_block(key->seed, RNG_DROPOUT, step, key->layer, (uint32_t)(e >> 2));
-            for (unsigned lane = (unsigned)(e & 3); lane < 4 && f < features; lane++, f++)
-                y[f] = rng_u01(r.v[lane]) >= p ? x[f] * scale : 0.0f;
-        }
-    }
-}
 
 static int avgpool_identity(const Layer *l) { return l->in_h == l->out_h && l->in_w == l->out_w; }
 
@@ -57,25 +37,6 @@ void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *
     } else {
         LrnShape s = layer_lrn_shape(l, n);
         lrn_backward(dx, dy, x, &s);
-    }
-}
-
-void dnnl_sgd_update(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a) {
-    const float m = a->momentum;
-#pragma omp parallel
-    for (int t = 0; t < net->n_params; t++) {
-        const ParamTensor *p = &net->params[t];
-        if (p->frozen) continue;
-        const float wd = p->decay ? a->weight_decay : 0.0f, lr = a->lr * p->lr_scale;
-        float *restrict w = params + p->offset, *restrict v = momentum + p->offset;
-        const float *restrict g = grads + p->offset;
-        long cnt = (long)p->numel;
-#pragma omp for simd schedule(static) nowait
-        for (long i = 0; i < cnt; i++) {
-            float vi = m * v[i] + (g[i] + wd * w[i]);
-            v[i] = vi;
-            w[i] -= lr * vi;
-        }
     }
 }
 

@@ -1,8 +1,10 @@
 /*
  * dnnl_ops.h — the parts of the oneDNN backend that run as our own C:
- * dropout (the exact counter-based mask of nn/ops.h), adaptive average
- * pooling, even-size LRN (oneDNN's window differs there), and the fused
- * momentum-SGD update over the flat buffers. Tensors are plain NCHW fp32.
+ * adaptive average pooling and even-size LRN (oneDNN's window differs
+ * there), through the reference ops of nn/ops.h, and the space-to-depth
+ * transform of the first convolution. Tensors are plain NCHW fp32. Dropout
+ * (nn/ops.h's dropout_forward) and the SGD update (backend_host.h) are the
+ * ones the reference backend runs too.
  */
 #ifndef ALEXNET_DNNL_OPS_H
 #define ALEXNET_DNNL_OPS_H
@@ -11,10 +13,6 @@
 
 #include "backend/backend.h"
 #include "nn/ops.h"
-
-/* out[s, f] = keep(s, f) ? in[s, f] / (1 - p) : 0 for s < n; features in
- * C,H,W order. Forward and backward are the same map; out may equal in. */
-void dnnl_dropout_apply(float *out, const float *in, int n, size_t features, const DropoutKey *key);
 
 /* Forward / backward of the own-code layers (avgpool, even-size LRN) over n
  * samples; x is the layer's input, dx is overwritten. */
@@ -42,8 +40,5 @@ void dnnl_s2d_input(float *dst, const float *x, int n, int B, const S2dGeom *g);
 void dnnl_s2d_weights(float *dst, const float *w, int O, const S2dGeom *g);
 /* The gradient of w'[O, Cs, ks, ks] back to w [O, C, k, k] (the zero taps' gradients are dropped). */
 void dnnl_s2d_fold(float *dw, const float *dws, int O, const S2dGeom *g);
-
-/* v = m*v + (g + wd*w); w -= lr*v over all tensors, one parallel region. */
-void dnnl_sgd_update(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a);
 
 #endif

@@ -10,12 +10,11 @@
 #endif
 
 #include "backend/backend.h"
+#include "backend/backend_host.h"
 #include "nn/layer_shapes.h"
-#include "train/sgd.h"
 
 typedef struct {
     const Net *net;
-    int max_batch, n;                 /* n: samples of the last forward */
     ForwardArgs fwd;                  /* keys of the last forward (dropout) */
     uint64_t seed;
     float *params, *grads, *momentum; /* [param_count] each */
@@ -23,21 +22,16 @@ typedef struct {
     float *dbuf[2];                   /* gradient ping-pong, [B, max activation] each */
     float *workspace;                 /* conv im2col */
     int first_trained;                /* lowest layer whose parameters train: backward stops there */
-    int profiling;
-    double fwd_ms[NET_MAX_LAYERS], bwd_ms[NET_MAX_LAYERS];
+    LayerProfile prof;
 } RefCtx;
 
 static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
-    if (max_batch < 1) {
-        error_set(err, "batch size must be at least 1");
-        return NULL;
-    }
+    (void)err;
 #ifdef _OPENMP
     if (opt->threads > 0) omp_set_num_threads(opt->threads);
 #endif
     RefCtx *c = xcalloc(1, sizeof *c);
     c->net = net;
-    c->max_batch = max_batch;
     c->seed = opt->seed;
     size_t P = net->param_count, B = (size_t)max_batch;
     c->params = xaligned_alloc(P * sizeof(float));
@@ -83,20 +77,13 @@ static void ref_get_momentum(void *ctx, float *m) { RefCtx *c = ctx; memcpy(m, c
 static void ref_get_grads(void *ctx, float *g) { RefCtx *c = ctx; memcpy(g, c->grads, nbytes(c)); }
 static float *ref_grad_buffer(void *ctx) { return ((RefCtx *)ctx)->grads; }
 
-static DropoutKey dropout_key(const RefCtx *c, int layer_index, const Layer *l) {
-    DropoutKey k = {c->seed, c->fwd.step, c->fwd.sample_offset, (uint32_t)layer_index, l->drop_p};
-    return k;
-}
-
 static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
     RefCtx *c = ctx;
     const Net *net = c->net;
-    CHECK(n >= 1 && n <= c->max_batch, "forward: batch %d outside [1, %d]", n, c->max_batch);
-    c->n = n;
     c->fwd = *args;
     memcpy(c->act[0], input, (size_t)n * 3 * net->image_size * net->image_size * sizeof(float));
+    double t0 = profile_start(&c->prof);
     for (int i = 0; i < net->n_layers; i++) {
-        double t0 = c->profiling ? now_seconds() : 0.0;
         const Layer *l = &net->layers[i];
         const float *x = c->act[i];
         float *y = c->act[i + 1];
@@ -108,19 +95,17 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
         case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_forward(y, x, &s); break; }
         case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_forward(y, x, &s); break; }
         case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_forward(y, x, &s); break; }
-        case LAYER_DROPOUT:
-            if (args->train && l->drop_p > 0.0f) {
-                DropoutKey k = dropout_key(c, i, l);
-                dropout_forward(y, x, n, layer_out_elems(l), &k);
-            } else {
-                memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
-            }
+        case LAYER_DROPOUT: {
+            DropoutKey k;
+            if (dropout_key_for(&k, c->seed, args, i, l)) dropout_forward(y, x, n, layer_out_elems(l), &k);
+            else memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
             break;
+        }
         case LAYER_LINEAR:
             linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c);
             break;
         }
-        if (c->profiling) c->fwd_ms[i] += 1e3 * (now_seconds() - t0);
+        profile_lap(&c->prof, PROFILE_FWD, i, &t0);
     }
 }
 
@@ -133,11 +118,10 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
                            GradReadyFn ready, void *user) {
     RefCtx *c = ctx;
     const Net *net = c->net;
-    CHECK(n == c->n, "backward: batch %d differs from the last forward's %d", n, c->n);
     int L = net->n_layers, K = net->num_classes;
     float *dy = c->dbuf[0], *dx = c->dbuf[1];
     memset(dy, 0, (size_t)n * K * sizeof(float));
-    double t0 = c->profiling ? now_seconds() : 0.0;
+    double t0 = profile_start(&c->prof);
     double divisor = a->global_batch > 0 ? a->global_batch : n;
     double loss = softmax_xent(dy, c->act[L], labels, n, K, a->smoothing, a->form, divisor);
 
@@ -169,23 +153,17 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
         case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_backward(dx, dy, x, &s); break; }
         case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_backward(dx, dy, &s); break; }
         case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_backward(dx, dy, x, &s); break; }
-        case LAYER_DROPOUT:
-            if (c->fwd.train && l->drop_p > 0.0f) {
-                DropoutKey k = dropout_key(c, i, l);
-                dropout_backward(dx, dy, n, layer_out_elems(l), &k);
-            } else {
-                memcpy(dx, dy, (size_t)n * layer_out_elems(l) * sizeof(float));
-            }
+        case LAYER_DROPOUT: {
+            DropoutKey k;
+            if (dropout_key_for(&k, c->seed, &c->fwd, i, l)) dropout_backward(dx, dy, n, layer_out_elems(l), &k);
+            else memcpy(dx, dy, (size_t)n * layer_out_elems(l) * sizeof(float));
             break;
+        }
         case LAYER_LINEAR:
             linear_backward(need_dx ? dx : NULL, dw, db, dy, x, w, n, (int)layer_in_elems(l), l->out_c);
             break;
         }
-        if (c->profiling) {
-            double t1 = now_seconds();
-            c->bwd_ms[i] += 1e3 * (t1 - t0);
-            t0 = t1;
-        }
+        profile_lap(&c->prof, PROFILE_BWD, i, &t0);
         if (trains && ready) {
             ready(user, l->weight + 1);
             ready(user, l->weight);
@@ -200,14 +178,11 @@ static void ref_sgd_update(void *ctx, const SgdArgs *a) {
     sgd_update_host(c->net, c->params, c->grads, c->momentum, a);
 }
 
-static void ref_set_profiling(void *ctx, int on) { ((RefCtx *)ctx)->profiling = on; }
+static void ref_set_profiling(void *ctx, int on) { ((RefCtx *)ctx)->prof.on = on; }
 
 static void ref_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
     RefCtx *c = ctx;
-    memcpy(fwd_ms, c->fwd_ms, sizeof(double) * (size_t)c->net->n_layers);
-    memcpy(bwd_ms, c->bwd_ms, sizeof(double) * (size_t)c->net->n_layers);
-    memset(c->fwd_ms, 0, sizeof c->fwd_ms);
-    memset(c->bwd_ms, 0, sizeof c->bwd_ms);
+    profile_read(&c->prof, c->net->n_layers, fwd_ms, bwd_ms);
 }
 
 const BackendVTable backend_ref = {
