@@ -156,7 +156,7 @@ static void plan_memory(CudaCtx *c) {
             p->wc_off = (long long)wc;
             wc += (n + 127) / 128 * 128;
             if (n > dwc) dwc = n;
-            size_t pf = k_bias_grad_partial_floats((long long)B * l->out_h * l->out_w, l->out_c);
+            size_t pf = cuda_bias_grad_partial_floats((long long)B * l->out_h * l->out_w, l->out_c);
             if (pf > partial) partial = pf;
         } else if (l->kind == LAYER_LINEAR) {
             if (c->dt == DT_BF16) {
@@ -167,7 +167,7 @@ static void plan_memory(CudaCtx *c) {
                 p->flat = dev_alloc(B * layer_in_elems(l) * es);
                 if (layer_in_elems(l) > dflat) dflat = layer_in_elems(l);
             }
-            size_t pf = k_bias_grad_partial_floats((long long)B, l->out_c);
+            size_t pf = cuda_bias_grad_partial_floats((long long)B, l->out_c);
             if (pf > partial) partial = pf;
         }
     }
@@ -311,17 +311,17 @@ static void *cuda_create(const Net *net, int max_batch, const BackendOptions *op
         int tries[3] = {c->cp, 8, 3};
         for (int t = 0; t < 3; t++) {
             c->cp = tries[t];
-            layers_conv_create(c, 0);
-            if (layers_conv_supported(c, 0)) break;
+            cuda_conv2d_create(c, 0);
+            if (cuda_conv2d_supported(c, 0)) break;
             if (t < 2) {
                 warnf("cuda: cuDNN has no algorithm for the first convolution with %d input channels; trying %d",
                       c->cp, tries[t + 1]);
-                layers_conv_destroy(c, 0);
+                cuda_conv2d_destroy(c, 0);
             }
         }
     }
     for (int i = first_conv ? 1 : 0; i < L; i++)
-        if (net->layers[i].kind == LAYER_CONV) layers_conv_create(c, i);
+        if (net->layers[i].kind == LAYER_CONV) cuda_conv2d_create(c, i);
     plan_memory(c);
     CUDA_CHECK(cudaDeviceSynchronize()); /* dev_alloc's memsets ran on the legacy stream */
 
@@ -334,7 +334,7 @@ static void *cuda_create(const Net *net, int max_batch, const BackendOptions *op
     CUDA_CHECK(cudaMalloc(&probe, limit ? limit : 1));
     size_t need = 0;
     for (int i = 0; i < L; i++)
-        if (net->layers[i].kind == LAYER_CONV) layers_conv_choose(c, i, probe, limit, &need);
+        if (net->layers[i].kind == LAYER_CONV) cuda_conv2d_choose(c, i, probe, limit, &need);
     CUDA_CHECK(cudaFree(probe));
     c->ws_size = need;
     c->ws = need ? dev_alloc(need) : NULL;
@@ -370,7 +370,7 @@ static void cuda_destroy(void *ctx) {
         for (int d = 0; d < 2; d++)
             for (int k = 0; k < 2; k++) cudaEventDestroy(p->prof[d][k]);
     }
-    layers_destroy(c);
+    cuda_layers_destroy(c);
     void *bufs[] = {c->params, c->grads, c->mom, c->wc, c->dwc, c->raw, c->x0, c->g[0], c->g[1],
                     c->dflat, c->partial, c->labels, c->row_loss, c->keys, c->ws, c->cublas_ws};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) cudaFree(bufs[k]);
@@ -407,7 +407,7 @@ static void copy_out(CudaCtx *c, float *dst, const float *src) {
 static void cuda_set_params(void *ctx, const float *p) {
     CudaCtx *c = (CudaCtx *)ctx;
     copy_in(c, c->params, p);
-    k_sgd(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, 0.0f, 0.0f, 0.0f, 0, c->stream);
+    cuda_sgd_apply(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, 0.0f, 0.0f, 0.0f, 0, c->stream);
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
 static void cuda_get_params(void *ctx, float *p) { CudaCtx *c = (CudaCtx *)ctx; copy_out(c, p, c->params); }
@@ -446,12 +446,18 @@ static const float *bias_of(const CudaCtx *c, const Layer *l) {
     return param_ptr(c->params, c->net, l->weight + 1);
 }
 
+/* Dropout layer i's key: the host part (see CudaDropout; the rest is DevKeys). */
+static CudaDropout dropout_key(const CudaCtx *c, int i) {
+    CudaDropout k = {c->seed, (uint32_t)i, c->net->layers[i].drop_p, c->keys};
+    return k;
+}
+
 static void enqueue_forward(CudaCtx *c, int n) {
     const Net *net = c->net;
     int L = net->n_layers;
     DType dt = c->dt;
     cudaStream_t s = c->stream;
-    layers_set_batch(c, n);
+    cuda_layers_set_batch(c, n);
     for (int i = 0; i < L; i++) {
         const Layer *l = &net->layers[i];
         LayerPlan *p = &c->plan[i];
@@ -460,41 +466,37 @@ static void enqueue_forward(CudaCtx *c, int n) {
         if (i > 0) prof_mark(c, PROFILE_FWD, i, 0);
         switch (l->kind) {
         case LAYER_CONV:
-            layers_conv_forward(c, i, x, p->out);
-            k_bias_act(dt, p->out, bias_of(c, l), (long long)n * l->out_h * l->out_w, l->out_c, p->relu_fused, s);
+            cuda_conv2d_forward(c, i, x, p->out);
+            cuda_bias_act(dt, p->out, bias_of(c, l), (long long)n * l->out_h * l->out_w, l->out_c, p->relu_fused, s);
             break;
         case LAYER_RELU:
             if (!p->fused) {
-                EltOp op = {1, 0.0f, 0, 0, NULL};
-                k_eltwise_fwd(dt, x, p->out, n, l->in_c, hw_in, p->in_layout, p->out_layout, op, s);
+                cuda_relu_forward(dt, x, p->out, n, l->in_c, hw_in, p->in_layout, p->out_layout, s);
             }
             break;
-        case LAYER_DROPOUT: {
-            EltOp op = {0, l->drop_p, (uint32_t)i, c->seed, c->keys};
-            k_eltwise_fwd(dt, x, p->out, n, l->in_c, hw_in, p->in_layout, p->out_layout, op, s);
+        case LAYER_DROPOUT:
+            cuda_dropout_forward(dt, x, p->out, n, l->in_c, hw_in, p->in_layout, p->out_layout, dropout_key(c, i), s);
             break;
-        }
         case LAYER_MAXPOOL:
-            k_maxpool_fwd(dt, x, p->out, p->argmax, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel,
+            cuda_maxpool_forward(dt, x, p->out, p->argmax, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel,
                           l->stride, s);
             break;
         case LAYER_AVGPOOL:
-            if (!p->alias) k_avgpool_fwd(dt, x, p->out, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, s);
+            if (!p->alias) cuda_avgpool_forward(dt, x, p->out, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, s);
             break;
         case LAYER_LRN:
-            k_lrn_fwd(dt, x, p->out, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k,
+            cuda_lrn_forward(dt, x, p->out, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k,
                       s);
             break;
         case LAYER_LINEAR: {
             const void *xin = x;
             if (p->flatten) {
-                EltOp op = {0, 0.0f, 0, 0, NULL};
-                k_eltwise_fwd(dt, x, p->flat, n, l->in_c, hw_in, LAYOUT_NHWC, LAYOUT_FLAT, op, s);
+                cuda_flatten_forward(dt, x, p->flat, n, l->in_c, hw_in, s);
                 xin = p->flat;
             }
             int last = i == L - 1;
-            layers_linear_forward(c, i, xin, p->out, n, last);
-            k_bias_act(last ? DT_F32 : dt, p->out, bias_of(c, l), n, l->out_c, p->relu_fused, s);
+            cuda_linear_forward(c, i, xin, p->out, n, last);
+            cuda_bias_act(last ? DT_F32 : dt, p->out, bias_of(c, l), n, l->out_c, p->relu_fused, s);
             break;
         }
         }
@@ -508,7 +510,7 @@ static void enqueue_backward(CudaCtx *c, int n) {
     int L = net->n_layers;
     DType dt = c->dt;
     cudaStream_t s = c->stream;
-    layers_set_batch(c, n);
+    cuda_layers_set_batch(c, n);
     void *dy = c->g[0];
     int masked = 0; /* dy already carries the mask of the fused ReLU below */
     for (int i = L - 1; i >= 0; i--) {
@@ -526,24 +528,23 @@ static void enqueue_backward(CudaCtx *c, int n) {
         case LAYER_CONV: {
             const void *mask = p->relu_fused && !masked ? p->out : NULL;
             if (trains) {
-                k_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
+                cuda_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
                             (long long)n * l->out_h * l->out_w, l->out_c, s);
-                layers_conv_backward_filter(c, i, x, dy, c->dwc);
-                k_wgrad_to_flat(dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
+                cuda_conv2d_backward_weights(c, i, x, dy, c->dwc);
+                cuda_wgrad_to_flat(dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
                                 l->kernel, l->kernel, p->conv.cg, s);
             }
-            if (p->need_dx) layers_conv_backward_data(c, i, dy, dx);
+            if (p->need_dx) cuda_conv2d_backward_data(c, i, dy, dx);
             break;
         }
         case LAYER_LINEAR: {
             const void *mask = p->relu_fused && !masked ? p->out : NULL;
-            if (trains) k_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial, n, l->out_c, s);
+            if (trains) cuda_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial, n, l->out_c, s);
             void *dxl = !p->need_dx ? NULL : p->flatten ? c->dflat : dx;
-            layers_linear_backward(c, i, p->flatten ? p->flat : x, dy,
+            cuda_linear_backward(c, i, p->flatten ? p->flat : x, dy,
                                    trains ? param_ptr(c->grads, net, l->weight) : NULL, dxl, n);
             if (p->need_dx && p->flatten) {
-                EltOp op = {0, 0.0f, 0, 0, NULL};
-                k_eltwise_bwd(dt, c->dflat, x, p->mask_in, dx, n, l->in_c, hw_in, LAYOUT_NHWC, LAYOUT_FLAT, op, s);
+                cuda_flatten_backward(dt, c->dflat, p->mask_in ? x : NULL, dx, n, l->in_c, hw_in, s);
                 next_masked = p->mask_in;
             }
             break;
@@ -553,32 +554,31 @@ static void enqueue_backward(CudaCtx *c, int n) {
                 next_dy = dy;
                 next_masked = masked;
             } else if (p->need_dx) {
-                EltOp op = {1, 0.0f, 0, 0, NULL};
-                k_eltwise_bwd(dt, dy, x, p->mask_in, dx, n, l->in_c, hw_in, p->in_layout, p->out_layout, op, s);
+                cuda_relu_backward(dt, dy, x, dx, n, l->in_c, hw_in, p->in_layout, p->out_layout, s);
                 next_masked = p->mask_in;
             }
             break;
         case LAYER_DROPOUT:
             if (p->need_dx) {
-                EltOp op = {0, l->drop_p, (uint32_t)i, c->seed, c->keys};
-                k_eltwise_bwd(dt, dy, x, p->mask_in, dx, n, l->in_c, hw_in, p->in_layout, p->out_layout, op, s);
+                cuda_dropout_backward(dt, dy, p->mask_in ? x : NULL, dx, n, l->in_c, hw_in, p->in_layout, p->out_layout,
+                                      dropout_key(c, i), s);
                 next_masked = p->mask_in;
             }
             break;
         case LAYER_MAXPOOL:
             if (p->need_dx) {
-                k_maxpool_bwd(dt, dy, p->argmax, p->mask_in ? x : NULL, dx, n, l->in_c, l->in_h, l->in_w, l->out_h,
+                cuda_maxpool_backward(dt, dy, p->argmax, p->mask_in ? x : NULL, dx, n, l->in_c, l->in_h, l->in_w, l->out_h,
                               l->out_w, l->kernel, l->stride, s);
                 next_masked = p->mask_in;
             }
             break;
         case LAYER_AVGPOOL:
             if (p->alias) next_dy = dy;
-            else if (p->need_dx) k_avgpool_bwd(dt, dy, dx, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, s);
+            else if (p->need_dx) cuda_avgpool_backward(dt, dy, dx, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, s);
             break;
         case LAYER_LRN:
             if (p->need_dx)
-                k_lrn_bwd(dt, x, dy, dx, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta,
+                cuda_lrn_backward(dt, x, dy, dx, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta,
                           l->lrn_k, s);
             break;
         }
@@ -659,7 +659,7 @@ static void cuda_forward(void *ctx, const void *input, int n, const ForwardArgs 
     CUDA_CHECK(cudaStreamWaitEvent(c->stream, c->ev_copied, 0));
     prof_mark(c, PROFILE_FWD, 0, 0);
     long hw = (long)c->net->image_size * c->net->image_size;
-    k_input(c->dt, c->raw_fmt, c->raw, c->x0, n, hw, c->cp, c->keys, a->step, a->sample_offset, a->train, c->stream);
+    cuda_input(c->dt, c->raw_fmt, c->raw, c->x0, n, hw, c->cp, c->keys, a->step, a->sample_offset, a->train, c->stream);
     CUDA_CHECK(cudaEventRecord(c->ev_raw_free, c->stream));
     run_sequence(c, c->fwd_graphs, n, enqueue_forward);
     if (c->prof.on) prof_collect(c, PROFILE_FWD);
@@ -686,7 +686,7 @@ static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossA
     CUDA_CHECK(cudaMemcpyAsync(c->labels, c->h_labels, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice, c->stream));
     prof_mark(c, PROFILE_BWD, L - 1, 0);
     double divisor = a->global_batch > 0 ? a->global_batch : n;
-    k_softmax_xent(c->dt, (const float *)c->plan[L - 1].out, c->labels, c->g[0], c->row_loss, n, K, a->smoothing,
+    cuda_softmax_xent(c->dt, (const float *)c->plan[L - 1].out, c->labels, c->g[0], c->row_loss, n, K, a->smoothing,
                    a->form == SMOOTH_TORCH ? 1 : 0, divisor, c->stream);
     CUDA_CHECK(cudaMemcpyAsync(c->h_loss, c->row_loss, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
     CUDA_CHECK(cudaEventRecord(c->ev_loss, c->stream));
@@ -706,7 +706,7 @@ static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossA
 static void cuda_sgd_update(void *ctx, const SgdArgs *a) {
     CudaCtx *c = (CudaCtx *)ctx;
     CUDA_CHECK(cudaSetDevice(c->device));
-    k_sgd(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, a->lr, a->momentum, a->weight_decay, 1, c->stream);
+    cuda_sgd_apply(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, a->lr, a->momentum, a->weight_decay, 1, c->stream);
 }
 
 /* ------------------------------------------------------------------ NCCL */

@@ -109,9 +109,9 @@ static void start_bucket(CudaCtx *c, Bucket *b) {
     float *g = c->grads + b->off;
     if (s->bf16) {
         void *h = (char *)s->buf16 + b->off * 2;
-        k_f32_to_bf16(g, h, b->count, s->stream);
+        cuda_f32_to_bf16(g, h, b->count, s->stream);
         NCCL_CHECK(ncclAllReduce(h, h, b->count, ncclBfloat16, ncclSum, s->comm, s->stream));
-        k_bf16_to_f32(h, g, b->count, s->stream);
+        cuda_bf16_to_f32(h, g, b->count, s->stream);
     } else {
         NCCL_CHECK(ncclAllReduce(g, g, b->count, ncclFloat, ncclSum, s->comm, s->stream));
     }

@@ -88,7 +88,7 @@ typedef struct CudaCtx {
     float *params, *grads, *mom;
     void *wc;
     size_t wc_elems;
-    void *dwc;                /* conv weight gradient in KRSC (dt), before k_wgrad_to_flat */
+    void *dwc;                /* conv weight gradient in KRSC (dt), before cuda_wgrad_to_flat */
     SgdTable sgd;
 
     void *raw, *h_raw;        /* device / pinned host input, raw format */
@@ -111,17 +111,17 @@ typedef struct CudaCtx {
 } CudaCtx;
 
 /* cuda_layers.cu: cuDNN convolutions and cuBLAS linear layers */
-void layers_conv_create(CudaCtx *c, int i);
-int layers_conv_supported(CudaCtx *c, int i);
-void layers_conv_destroy(CudaCtx *c, int i);
-void layers_conv_choose(CudaCtx *c, int i, void *ws, size_t ws_limit, size_t *ws_need);
-void layers_set_batch(CudaCtx *c, int n);
-void layers_conv_forward(CudaCtx *c, int i, const void *x, void *y);
-void layers_conv_backward_filter(CudaCtx *c, int i, const void *x, const void *dy, void *dw);
-void layers_conv_backward_data(CudaCtx *c, int i, const void *dy, void *dx);
-void layers_linear_forward(CudaCtx *c, int i, const void *x, void *y, int n, int y_f32);
-void layers_linear_backward(CudaCtx *c, int i, const void *x, const void *dy, float *dw, void *dx, int n);
-void layers_destroy(CudaCtx *c);
+void cuda_conv2d_create(CudaCtx *c, int i);
+int cuda_conv2d_supported(CudaCtx *c, int i);
+void cuda_conv2d_destroy(CudaCtx *c, int i);
+void cuda_conv2d_choose(CudaCtx *c, int i, void *ws, size_t ws_limit, size_t *ws_need);
+void cuda_layers_set_batch(CudaCtx *c, int n);
+void cuda_conv2d_forward(CudaCtx *c, int i, const void *x, void *y);
+void cuda_conv2d_backward_weights(CudaCtx *c, int i, const void *x, const void *dy, void *dw);
+void cuda_conv2d_backward_data(CudaCtx *c, int i, const void *dy, void *dx);
+void cuda_linear_forward(CudaCtx *c, int i, const void *x, void *y, int n, int y_f32);
+void cuda_linear_backward(CudaCtx *c, int i, const void *x, const void *dy, float *dw, void *dx, int n);
+void cuda_layers_destroy(CudaCtx *c);
 
 /* cuda_comm.cu: NCCL gradient all-reduce (no-ops without NCCL) */
 int comm_available(void);

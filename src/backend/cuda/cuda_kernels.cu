@@ -91,7 +91,7 @@ __global__ void input_kernel(RawFormat fmt, const void *raw, T *x0, long long pi
     }
 }
 
-void k_input(DType dt, RawFormat raw_fmt, const void *raw, void *x0, int n, long hw, int cp, DevKeys *keys,
+void cuda_input(DType dt, RawFormat raw_fmt, const void *raw, void *x0, int n, long hw, int cp, DevKeys *keys,
              unsigned long long step, unsigned long long sample_offset, int train, cudaStream_t s) {
     long long pixels = (long long)n * hw;
     DISPATCH(dt, input_kernel<T><<<blocks_for(pixels), THREADS, 0, s>>>(raw_fmt, raw, (T *)x0, pixels, hw, cp, keys,
@@ -116,7 +116,7 @@ __global__ void bias_act_kernel(T *y, const float *bias, long long vecs, int c, 
     *py = p;
 }
 
-void k_bias_act(DType dt, void *y, const float *bias, long long rows, int c, int relu, cudaStream_t s) {
+void cuda_bias_act(DType dt, void *y, const float *bias, long long rows, int c, int relu, cudaStream_t s) {
     DISPATCH_VEC(dt, c, {
         long long vecs = rows * c / V;
         bias_act_kernel<T, V><<<blocks_for(vecs), THREADS, 0, s>>>((T *)y, bias, vecs, c, relu);
@@ -138,7 +138,7 @@ static void bg_shape(long long rows, int c, int v, int *lanes, int *rg, int *blo
     *blocks = (int)(b < BG_MAX_BLOCKS ? b : BG_MAX_BLOCKS);
 }
 
-size_t k_bias_grad_partial_floats(long long rows, int c) {
+size_t cuda_bias_grad_partial_floats(long long rows, int c) {
     int lanes, rg, blocks;
     bg_shape(rows, c, 1, &lanes, &rg, &blocks); /* V = 1 gives the most blocks */
     return (size_t)blocks * c;
@@ -193,7 +193,7 @@ __global__ void bias_grad_final_kernel(const float *partial, float *db, int bloc
     db[j] = s;
 }
 
-void k_bias_grad(DType dt, void *dy, const void *mask_y, float *db, float *partial, long long rows, int c,
+void cuda_bias_grad(DType dt, void *dy, const void *mask_y, float *db, float *partial, long long rows, int c,
                  cudaStream_t s) {
     int lanes = 0, rg = 0, blocks = 0;
     DISPATCH_VEC(dt, c, {
@@ -249,7 +249,7 @@ __global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int
     }
 }
 
-void k_maxpool_fwd(DType dt, const void *x, void *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow,
+void cuda_maxpool_forward(DType dt, const void *x, void *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow,
                    int k, int stride, cudaStream_t s) {
     DISPATCH_VEC(dt, c, {
         long long total = (long long)n * oh * ow * (c / V);
@@ -310,7 +310,7 @@ __global__ void maxpool_bwd_kernel(const T *dy, const uint8_t *argmax, const T *
     *(Pack<T, V> *)(dx + e) = o;
 }
 
-void k_maxpool_bwd(DType dt, const void *dy, const uint8_t *argmax, const void *mask_x, void *dx, int n, int c, int h,
+void cuda_maxpool_backward(DType dt, const void *dy, const uint8_t *argmax, const void *mask_x, void *dx, int n, int c, int h,
                    int w, int oh, int ow, int k, int stride, cudaStream_t s) {
     DISPATCH_VEC(dt, c, {
         long long total = (long long)n * h * w * (c / V);
@@ -371,13 +371,13 @@ __global__ void avgpool_bwd_kernel(const T *dy, T *dx, int n, int c, int h, int 
     dx[i] = from_f<T>(acc);
 }
 
-void k_avgpool_fwd(DType dt, const void *x, void *y, int n, int c, int h, int w, int oh, int ow, cudaStream_t s) {
+void cuda_avgpool_forward(DType dt, const void *x, void *y, int n, int c, int h, int w, int oh, int ow, cudaStream_t s) {
     long long total = (long long)n * oh * ow * c;
     DISPATCH(dt, avgpool_fwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, n, c, h, w, oh, ow));
     KERNEL_CHECK();
 }
 
-void k_avgpool_bwd(DType dt, const void *dy, void *dx, int n, int c, int h, int w, int oh, int ow, cudaStream_t s) {
+void cuda_avgpool_backward(DType dt, const void *dy, void *dx, int n, int c, int h, int w, int oh, int ow, cudaStream_t s) {
     long long total = (long long)n * h * w * c;
     DISPATCH(dt, avgpool_bwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)dy, (T *)dx, n, c, h, w, oh, ow));
     KERNEL_CHECK();
@@ -430,14 +430,14 @@ __global__ void lrn_bwd_kernel(const T *x, const T *dy, T *dx, long long pixels,
     dx[i] = from_f<T>(to_f(pdy[ch]) * powf(own, -beta) - coef * to_f(px[ch]) * acc);
 }
 
-void k_lrn_fwd(DType dt, const void *x, void *y, long long pixels, int c, int size, float alpha, float beta, float k,
+void cuda_lrn_forward(DType dt, const void *x, void *y, long long pixels, int c, int size, float alpha, float beta, float k,
                cudaStream_t s) {
     DISPATCH(dt, lrn_fwd_kernel<T><<<blocks_for(pixels * c), THREADS, 0, s>>>((const T *)x, (T *)y, pixels, c, size,
                                                                               alpha, beta, k));
     KERNEL_CHECK();
 }
 
-void k_lrn_bwd(DType dt, const void *x, const void *dy, void *dx, long long pixels, int c, int size, float alpha,
+void cuda_lrn_backward(DType dt, const void *x, const void *dy, void *dx, long long pixels, int c, int size, float alpha,
                float beta, float k, cudaStream_t s) {
     DISPATCH(dt, lrn_bwd_kernel<T><<<blocks_for(pixels * c), THREADS, 0, s>>>((const T *)x, (const T *)dy, (T *)dx,
                                                                               pixels, c, size, alpha, beta, k));
@@ -460,6 +460,15 @@ __device__ __forceinline__ void lay_split(Layout l, long long i, int c, long hw,
     if (l == LAYOUT_FLAT) { *ch = (int)(r / hw); *q = (long)(r % hw); }
     else { *q = (long)(r / c); *ch = (int)(r % c); }
 }
+
+/* What an element-wise kernel does: ReLU, dropout (p > 0) or a plain copy. */
+typedef struct {
+    int relu;
+    float p;            /* dropout rate; 0: none */
+    uint32_t layer;     /* dropout key: layer index */
+    uint64_t seed;      /* dropout key: BackendOptions.seed */
+    const DevKeys *keys;
+} EltOp;
 
 /* 1 if the dropout mask keeps element (b, ch, q); *scale the factor for kept ones. */
 __device__ __forceinline__ int drop_keep(const EltOp &op, long long b, int ch, long q, int c, long hw, float *scale) {
@@ -503,20 +512,55 @@ __global__ void eltwise_bwd_kernel(const T *dy, const T *x, int mask_x, T *dx, l
     dx[i] = from_f<T>(g);
 }
 
-void k_eltwise_fwd(DType dt, const void *x, void *y, int n, int c, long hw, Layout in, Layout out, EltOp op,
-                   cudaStream_t s) {
+static void eltwise_forward(DType dt, const void *x, void *y, int n, int c, long hw, Layout in, Layout out, EltOp op,
+                            cudaStream_t s) {
     long long total = (long long)n * c * hw;
     DISPATCH(dt, eltwise_fwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, total, c, hw, in,
                                                                              out, op));
     KERNEL_CHECK();
 }
 
-void k_eltwise_bwd(DType dt, const void *dy, const void *x, int mask_x, void *dx, int n, int c, long hw, Layout in,
-                   Layout out, EltOp op, cudaStream_t s) {
+static void eltwise_backward(DType dt, const void *dy, const void *x, int mask_x, void *dx, int n, int c, long hw,
+                             Layout in, Layout out, EltOp op, cudaStream_t s) {
     long long total = (long long)n * c * hw;
     DISPATCH(dt, eltwise_bwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)dy, (const T *)x, mask_x,
                                                                              (T *)dx, total, c, hw, in, out, op));
     KERNEL_CHECK();
+}
+
+static const EltOp ELT_COPY = {0, 0.0f, 0, 0, NULL}, ELT_RELU = {1, 0.0f, 0, 0, NULL};
+
+static EltOp elt_dropout(CudaDropout key) {
+    EltOp op = {0, key.p, key.layer, key.seed, key.keys};
+    return op;
+}
+
+void cuda_relu_forward(DType dt, const void *x, void *y, int n, int c, long hw, Layout in, Layout out, cudaStream_t s) {
+    eltwise_forward(dt, x, y, n, c, hw, in, out, ELT_RELU, s);
+}
+
+void cuda_relu_backward(DType dt, const void *dy, const void *x, void *dx, int n, int c, long hw, Layout in, Layout out,
+                        cudaStream_t s) {
+    eltwise_backward(dt, dy, x, 1, dx, n, c, hw, in, out, ELT_RELU, s);
+}
+
+void cuda_dropout_forward(DType dt, const void *x, void *y, int n, int c, long hw, Layout in, Layout out,
+                          CudaDropout key, cudaStream_t s) {
+    eltwise_forward(dt, x, y, n, c, hw, in, out, elt_dropout(key), s);
+}
+
+void cuda_dropout_backward(DType dt, const void *dy, const void *mask_x, void *dx, int n, int c, long hw, Layout in,
+                           Layout out, CudaDropout key, cudaStream_t s) {
+    eltwise_backward(dt, dy, mask_x, mask_x != NULL, dx, n, c, hw, in, out, elt_dropout(key), s);
+}
+
+void cuda_flatten_forward(DType dt, const void *x, void *y, int n, int c, long hw, cudaStream_t s) {
+    eltwise_forward(dt, x, y, n, c, hw, LAYOUT_NHWC, LAYOUT_FLAT, ELT_COPY, s);
+}
+
+void cuda_flatten_backward(DType dt, const void *dy, const void *mask_x, void *dx, int n, int c, long hw,
+                           cudaStream_t s) {
+    eltwise_backward(dt, dy, mask_x, mask_x != NULL, dx, n, c, hw, LAYOUT_NHWC, LAYOUT_FLAT, ELT_COPY, s);
 }
 
 /* ------------------------------------------------------------------- loss */
@@ -561,7 +605,7 @@ __global__ void softmax_xent_kernel(const float *logits, const int32_t *labels, 
     if (threadIdx.x == 0) row_loss[row] = loss;
 }
 
-void k_softmax_xent(DType dt, const float *logits, const int32_t *labels, void *dlogits, double *row_loss, int n, int k,
+void cuda_softmax_xent(DType dt, const float *logits, const int32_t *labels, void *dlogits, double *row_loss, int n, int k,
                     float eps, int form, double divisor, cudaStream_t s) {
     double on, off;
     if (form == 0) {
@@ -590,7 +634,7 @@ __global__ void wgrad_to_flat_kernel(const T *dwc, float *grad, int K, int cg, i
     grad[j] = to_f(dwc[((k * R + r) * S + s_) * cp + ci]);
 }
 
-void k_wgrad_to_flat(DType dt, const void *dwc, float *grad, int K, int cg, int R, int S, int cp, cudaStream_t s) {
+void cuda_wgrad_to_flat(DType dt, const void *dwc, float *grad, int K, int cg, int R, int S, int cp, cudaStream_t s) {
     long long total = (long long)K * cg * R * S;
     DISPATCH(dt, wgrad_to_flat_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)dwc, grad, K, cg, R, S, cp));
     KERNEL_CHECK();
@@ -634,7 +678,7 @@ __global__ void sgd_kernel(SgdTable tab, float *w, const float *g, float *v, T *
     }
 }
 
-void k_sgd(DType dt, const SgdTable *tab, float *w, const float *g, float *v, void *wc, float lr, float momentum,
+void cuda_sgd_apply(DType dt, const SgdTable *tab, float *w, const float *g, float *v, void *wc, float lr, float momentum,
            float wd, int update, cudaStream_t s) {
     if (tab->blocks == 0) return;
     DISPATCH(dt, sgd_kernel<T><<<tab->blocks, THREADS, 0, s>>>(*tab, w, g, v, (T *)wc, lr, momentum, wd, update));
@@ -653,12 +697,12 @@ __global__ void bf16_to_f32_kernel(const bf16 *x, float *y, long long n) {
     if (i < n) y[i] = __bfloat162float(x[i]);
 }
 
-void k_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t s) {
+void cuda_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t s) {
     f32_to_bf16_kernel<<<blocks_for((long long)n), THREADS, 0, s>>>(x, (bf16 *)y, (long long)n);
     KERNEL_CHECK();
 }
 
-void k_bf16_to_f32(const void *x, float *y, size_t n, cudaStream_t s) {
+void cuda_bf16_to_f32(const void *x, float *y, size_t n, cudaStream_t s) {
     bf16_to_f32_kernel<<<blocks_for((long long)n), THREADS, 0, s>>>((const bf16 *)x, y, (long long)n);
     KERNEL_CHECK();
 }

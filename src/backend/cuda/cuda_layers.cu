@@ -40,7 +40,7 @@ static const void *layer_input(const CudaCtx *c, int i) { return i == 0 ? c->x0 
 
 /* ------------------------------------------------------------ descriptors */
 
-void layers_conv_create(CudaCtx *c, int i) {
+void cuda_conv2d_create(CudaCtx *c, int i) {
     const Layer *l = &c->net->layers[i];
     ConvPlan *p = &c->plan[i].conv;
     p->cg = (i == 0 && l->groups == 1) ? c->cp : l->in_c / l->groups;
@@ -124,7 +124,7 @@ static void no_algo(const Layer *l, const char *dir, int count, const int *algos
         no_algo((l), (dir), n_, a_, s_, m_, t_);                                    \
     } while (0)
 
-void layers_conv_choose(CudaCtx *c, int i, void *ws, size_t limit, size_t *ws_need) {
+void cuda_conv2d_choose(CudaCtx *c, int i, void *ws, size_t limit, size_t *ws_need) {
     const Layer *l = &c->net->layers[i];
     LayerPlan *lp = &c->plan[i];
     ConvPlan *p = &lp->conv;
@@ -178,7 +178,7 @@ void layers_conv_choose(CudaCtx *c, int i, void *ws, size_t limit, size_t *ws_ne
 /* cuDNN's heuristics (no buffers needed) offer a usable forward and
  * backward-filter algorithm for this layout: used to pick how many channels
  * the first layer's input is stored with. */
-int layers_conv_supported(CudaCtx *c, int i) {
+int cuda_conv2d_supported(CudaCtx *c, int i) {
     ConvPlan *p = &c->plan[i].conv;
     cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     cudnnConvolutionBwdFilterAlgoPerf_t bf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
@@ -197,8 +197,33 @@ int layers_conv_supported(CudaCtx *c, int i) {
     return kf >= 0 && kb >= 0;
 }
 
-/* Re-targets one conv's descriptors to batch n, keeping the Find choice when
- * it is valid and fits the workspace, else the best heuristic choice that does. */
+/* One pass's algorithm at the current batch: the Find choice (best,
+ * best_math) when it is valid and its workspace (ws_of) fits, else the best
+ * of cuDNN's heuristic choices (heuristic) that does. The three passes
+ * differ only in cuDNN's types and calls, hence the template. */
+template <typename Algo, typename Perf, int N, typename WsFn, typename HeurFn>
+static void keep_or_pick(CudaCtx *c, const Layer *l, const char *dir, cudnnConvolutionDescriptor_t desc, Algo best,
+                         cudnnMathType_t best_math, Algo *algo, cudnnMathType_t *math, WsFn ws_of, HeurFn heuristic,
+                         int (*allowed)(const CudaCtx *, Algo)) {
+    size_t sz = 0;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(desc, best_math));
+    if (ws_of(best, &sz) == CUDNN_STATUS_SUCCESS && sz <= c->ws_size) {
+        *algo = best;
+        *math = best_math;
+        return;
+    }
+    Perf perf[N];
+    int count = 0, k;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(desc, base_math(c)));
+    CUDNN_CHECK(heuristic(perf, &count));
+    PICK(c, perf, count, c->ws_size, allowed, k);
+    if (k < 0) REPORT_NONE(l, dir, perf, count);
+    *algo = perf[k].algo;
+    *math = perf[k].mathType;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(desc, *math));
+}
+
+/* Re-targets one conv's descriptors to batch n (keep_or_pick for each pass). */
 static void conv_set_batch(CudaCtx *c, int i, int n) {
     const Layer *l = &c->net->layers[i];
     LayerPlan *lp = &c->plan[i];
@@ -206,68 +231,48 @@ static void conv_set_batch(CudaCtx *c, int i, int n) {
     cudnnDataType_t t = cudnn_type(c);
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, t, n, p->cin, l->in_h, l->in_w));
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, t, n, l->out_c, l->out_h, l->out_w));
-    size_t sz = 0;
-    int k;
+    cudnnHandle_t h = c->cudnn;
 
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p->fwd_desc, p->fwd_best_math));
-    if (cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, p->x, p->w, p->fwd_desc, p->y, p->fwd_best, &sz) ==
-            CUDNN_STATUS_SUCCESS && sz <= c->ws_size) {
-        p->fwd = p->fwd_best;
-        p->fwd_math = p->fwd_best_math;
-    } else {
-        cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-        int nf = 0;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->fwd_desc, base_math(c)));
-        CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x, p->w, p->fwd_desc, p->y,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nf, fp));
-        PICK(c, fp, nf, c->ws_size, fwd_allowed, k);
-        if (k < 0) REPORT_NONE(l, "forward", fp, nf);
-        p->fwd = fp[k].algo;
-        p->fwd_math = fp[k].mathType;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->fwd_desc, p->fwd_math));
-    }
+    keep_or_pick<cudnnConvolutionFwdAlgo_t, cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+        c, l, "forward", p->fwd_desc, p->fwd_best, p->fwd_best_math, &p->fwd, &p->fwd_math,
+        [&](cudnnConvolutionFwdAlgo_t a, size_t *sz) {
+            return cudnnGetConvolutionForwardWorkspaceSize(h, p->x, p->w, p->fwd_desc, p->y, a, sz);
+        },
+        [&](cudnnConvolutionFwdAlgoPerf_t *perf, int *count) {
+            return cudnnGetConvolutionForwardAlgorithm_v7(h, p->x, p->w, p->fwd_desc, p->y,
+                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, count, perf);
+        },
+        fwd_allowed);
 
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_filter_desc, p->bwd_filter_best_math));
-    if (cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, p->x, p->y, p->bwd_filter_desc, p->w,
-                                                       p->bwd_filter_best, &sz) == CUDNN_STATUS_SUCCESS &&
-        sz <= c->ws_size) {
-        p->bwd_filter = p->bwd_filter_best;
-        p->bwd_filter_math = p->bwd_filter_best_math;
-    } else {
-        cudnnConvolutionBwdFilterAlgoPerf_t bf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-        int nb = 0;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_filter_desc, base_math(c)));
-        CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, p->x, p->y, p->bwd_filter_desc, p->w,
-                                                                  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &nb, bf));
-        PICK(c, bf, nb, c->ws_size, bwd_filter_allowed, k);
-        if (k < 0) REPORT_NONE(l, "backward-filter", bf, nb);
-        p->bwd_filter = bf[k].algo;
-        p->bwd_filter_math = bf[k].mathType;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_filter_desc, p->bwd_filter_math));
-    }
+    keep_or_pick<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t,
+                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+        c, l, "backward-filter", p->bwd_filter_desc, p->bwd_filter_best, p->bwd_filter_best_math, &p->bwd_filter,
+        &p->bwd_filter_math,
+        [&](cudnnConvolutionBwdFilterAlgo_t a, size_t *sz) {
+            return cudnnGetConvolutionBackwardFilterWorkspaceSize(h, p->x, p->y, p->bwd_filter_desc, p->w, a, sz);
+        },
+        [&](cudnnConvolutionBwdFilterAlgoPerf_t *perf, int *count) {
+            return cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p->x, p->y, p->bwd_filter_desc, p->w,
+                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, count, perf);
+        },
+        bwd_filter_allowed);
 
     if (!lp->need_dx) return;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_data_desc, p->bwd_data_best_math));
-    if (cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, p->w, p->y, p->bwd_data_desc, p->x, p->bwd_data_best,
-                                                     &sz) == CUDNN_STATUS_SUCCESS &&
-        sz <= c->ws_size) {
-        p->bwd_data = p->bwd_data_best;
-        p->bwd_data_math = p->bwd_data_best_math;
-    } else {
-        cudnnConvolutionBwdDataAlgoPerf_t bd[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        int nd = 0;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_data_desc, base_math(c)));
-        CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, p->w, p->y, p->bwd_data_desc, p->x,
-                                                                CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &nd, bd));
-        PICK(c, bd, nd, c->ws_size, bwd_data_allowed, k);
-        if (k < 0) REPORT_NONE(l, "backward-data", bd, nd);
-        p->bwd_data = bd[k].algo;
-        p->bwd_data_math = bd[k].mathType;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_data_desc, p->bwd_data_math));
-    }
+    keep_or_pick<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t,
+                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+        c, l, "backward-data", p->bwd_data_desc, p->bwd_data_best, p->bwd_data_best_math, &p->bwd_data,
+        &p->bwd_data_math,
+        [&](cudnnConvolutionBwdDataAlgo_t a, size_t *sz) {
+            return cudnnGetConvolutionBackwardDataWorkspaceSize(h, p->w, p->y, p->bwd_data_desc, p->x, a, sz);
+        },
+        [&](cudnnConvolutionBwdDataAlgoPerf_t *perf, int *count) {
+            return cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p->w, p->y, p->bwd_data_desc, p->x,
+                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, count, perf);
+        },
+        bwd_data_allowed);
 }
 
-void layers_set_batch(CudaCtx *c, int n) {
+void cuda_layers_set_batch(CudaCtx *c, int n) {
     if (c->desc_n == n) return;
     for (int i = 0; i < c->net->n_layers; i++)
         if (c->net->layers[i].kind == LAYER_CONV) conv_set_batch(c, i, n);
@@ -276,21 +281,21 @@ void layers_set_batch(CudaCtx *c, int n) {
 
 /* ---------------------------------------------------------- convolutions */
 
-void layers_conv_forward(CudaCtx *c, int i, const void *x, void *y) {
+void cuda_conv2d_forward(CudaCtx *c, int i, const void *x, void *y) {
     ConvPlan *p = &c->plan[i].conv;
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, p->x, x, p->w, weight_ptr(c, i), p->fwd_desc, p->fwd, c->ws,
                                         c->ws_size, &zero, p->y, y));
 }
 
-void layers_conv_backward_filter(CudaCtx *c, int i, const void *x, const void *dy, void *dw) {
+void cuda_conv2d_backward_weights(CudaCtx *c, int i, const void *x, const void *dy, void *dw) {
     ConvPlan *p = &c->plan[i].conv;
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionBackwardFilter(c->cudnn, &one, p->x, x, p->y, dy, p->bwd_filter_desc, p->bwd_filter,
                                                c->ws, c->ws_size, &zero, p->w, dw));
 }
 
-void layers_conv_backward_data(CudaCtx *c, int i, const void *dy, void *dx) {
+void cuda_conv2d_backward_data(CudaCtx *c, int i, const void *dy, void *dx) {
     ConvPlan *p = &c->plan[i].conv;
     const float one = 1.0f, zero = 0.0f;
     CUDNN_CHECK(cudnnConvolutionBackwardData(c->cudnn, &one, p->w, weight_ptr(c, i), p->y, dy, p->bwd_data_desc,
@@ -299,7 +304,7 @@ void layers_conv_backward_data(CudaCtx *c, int i, const void *dy, void *dx) {
 
 /* --------------------------------------------------------- linear layers */
 
-void layers_linear_forward(CudaCtx *c, int i, const void *x, void *y, int n, int y_f32) {
+void cuda_linear_forward(CudaCtx *c, int i, const void *x, void *y, int n, int y_f32) {
     const Layer *l = &c->net->layers[i];
     int in = l->in_c * l->in_h * l->in_w, out = l->out_c;
     cudaDataType t = blas_type(c);
@@ -308,7 +313,7 @@ void layers_linear_forward(CudaCtx *c, int i, const void *x, void *y, int n, int
                               &zero, y, y_f32 ? CUDA_R_32F : t, out, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-void layers_linear_backward(CudaCtx *c, int i, const void *x, const void *dy, float *dw, void *dx, int n) {
+void cuda_linear_backward(CudaCtx *c, int i, const void *x, const void *dy, float *dw, void *dx, int n) {
     const Layer *l = &c->net->layers[i];
     int in = l->in_c * l->in_h * l->in_w, out = l->out_c;
     cudaDataType t = blas_type(c);
@@ -321,7 +326,7 @@ void layers_linear_backward(CudaCtx *c, int i, const void *x, const void *dy, fl
                                   out, &zero, dx, t, in, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
-void layers_conv_destroy(CudaCtx *c, int i) {
+void cuda_conv2d_destroy(CudaCtx *c, int i) {
     ConvPlan *p = &c->plan[i].conv;
     if (p->x) cudnnDestroyTensorDescriptor(p->x);
     if (p->y) cudnnDestroyTensorDescriptor(p->y);
@@ -332,7 +337,7 @@ void layers_conv_destroy(CudaCtx *c, int i) {
     memset(p, 0, sizeof *p);
 }
 
-void layers_destroy(CudaCtx *c) {
+void cuda_layers_destroy(CudaCtx *c) {
     for (int i = 0; i < c->net->n_layers; i++)
-        if (c->net->layers[i].kind == LAYER_CONV) layers_conv_destroy(c, i);
+        if (c->net->layers[i].kind == LAYER_CONV) cuda_conv2d_destroy(c, i);
 }
