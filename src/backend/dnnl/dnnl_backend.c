@@ -11,6 +11,18 @@
  * Threads: BackendOptions.threads (0 = OpenMP's default, all cores). oneDNN's
  * kernels split work by the thread count fixed at create(), and every call
  * re-applies it, so results are bit-identical run to run for that count.
+ *
+ * Names in backend/dnnl: oneDNN's own API is dnnl_* (dnnl_forward and
+ * dnnl_backward are its enum values), so
+ *  - the vtable's functions, static here, are dn_ + the vtable entry
+ *    (dn_forward implements BackendVTable.forward, as ref_forward and
+ *    cuda_forward do in the other backends);
+ *  - what the backend's files share is dnnl_ + the subject of its file:
+ *    dnnl_plan_* and dnnl_layer_precision (dnnl_layers.c), dnnl_own_* and
+ *    dnnl_s2d_* (dnnl_ops.c), dnnl_check_at (dnnl_util.c);
+ *  - the small helpers of dnnl_util.h and the version-neutral wrappers of
+ *    dnnl_compat.h are named after what they handle: md_* (memory descs),
+ *    pd_* (primitive descs), exec_* (a primitive with its arguments).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -180,7 +192,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
     return loss;
 }
 
-static void dn_sgd_step(void *ctx, const SgdArgs *a) {
+static void dn_sgd_update(void *ctx, const SgdArgs *a) {
     DnnlCtx *c = ctx;
     use_threads(c);
     sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a);
@@ -214,7 +226,7 @@ const BackendVTable backend_dnnl = {
     .forward = dn_forward,
     .read_logits = dn_read_logits,
     .backward = dn_backward,
-    .sgd_update = dn_sgd_step,
+    .sgd_update = dn_sgd_update,
     .set_profiling = dn_set_profiling,
     .read_profile = dn_read_profile,
     .auto_precision = dn_auto_precision,

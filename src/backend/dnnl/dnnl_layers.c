@@ -200,38 +200,65 @@ typedef struct {
     dnnl_primitive_desc_t relu;  /* absorbed ReLU: a forward desc as the hint of its backward */
 } PassState;
 
+/* A convolution's forward pd in d->dt (bf16 falls back to fp32 when
+ * oneDNN has no real bf16 kernel); the layouts are the ones it picks. */
+static void conv_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
+    const Layer *l = d->l;
+    MdPool *mds = &p->mds;
+    int B = p->B;
+    for (;;) {
+        Md dst = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, dnnl_format_tag_any);
+        Md src = conv_src_any(p, d), w = conv_weights(p, d, dnnl_format_tag_any, d->dt), b = md1(mds, l->out_c);
+        d->alg = wino_candidate(d) ? dnnl_convolution_winograd : dnnl_convolution_direct;
+        if (d->dt == dnnl_f32) {
+            ps->fwd = conv_pd(p, d, CONV_FWD, src, w, b, dst, NULL);
+            break;
+        }
+        if (bf16_kept(d, conv_pd_try(p, d, CONV_FWD, d->alg, &ps->fwd, src, w, b, dst, NULL), &ps->fwd)) break;
+    }
+    d->src_md = pd_md(mds, ps->fwd, dnnl_query_src_md);
+    d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
+    if (md_layout(d->dst_md).inner_nblks == 0 && p->native_block) {
+        /* A plain output means im2col GEMM (the 3-channel first layer on
+         * AVX2, where no direct kernel takes a plain input). Its output is
+         * reordered to the blocked layout so pooling and the weight
+         * gradient run the direct kernels (4x faster there). */
+        d->raw_md = d->dst_md;
+        d->dst_md = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
+    }
+}
+
+/* A linear layer's forward pd in d->dt (bf16 falls back as for conv); plain src and dst. */
+static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
+    const Layer *l = d->l;
+    MdPool *mds = &p->mds;
+    int in = l->in_c * l->in_h * l->in_w;
+    dnnl_dim_t wd[2] = {l->out_c, in};
+    for (;;) {
+        Md w = md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
+        dnnl_status_t st = pd_ip_fwd(&ps->fwd, p->engine, md2t(mds, p->B, in, d->dt), w, md1(mds, l->out_c),
+                                     md2t(mds, p->B, l->out_c, d->dt), d->fused_relu ? p->attr_relu : p->attr);
+        if (d->dt == dnnl_f32) {
+            DNNL_CHECK(st);
+            break;
+        }
+        if (bf16_kept(d, st, &ps->fwd)) break;
+    }
+    d->src_md = in_plain(p, l, d->dt);
+    d->dst_md = out_plain(p, l, d->dt);
+}
+
 /* Forward pd of layer i given its incoming layout amd[i] (unset for i == 0:
  * the layer picks the input layout). Sets src_md/dst_md. */
 static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     const Layer *l = d->l;
     MdPool *mds = &p->mds;
-    int B = p->B;
     switch (l->kind) {
-    case LAYER_CONV: {
-        for (;;) {
-            Md dst = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, dnnl_format_tag_any);
-            Md src = conv_src_any(p, d), w = conv_weights(p, d, dnnl_format_tag_any, d->dt), b = md1(mds, l->out_c);
-            d->alg = wino_candidate(d) ? dnnl_convolution_winograd : dnnl_convolution_direct;
-            if (d->dt == dnnl_f32) {
-                ps->fwd = conv_pd(p, d, CONV_FWD, src, w, b, dst, NULL);
-                break;
-            }
-            if (bf16_kept(d, conv_pd_try(p, d, CONV_FWD, d->alg, &ps->fwd, src, w, b, dst, NULL), &ps->fwd)) break;
-        }
-        d->src_md = pd_md(mds, ps->fwd, dnnl_query_src_md);
-        d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
-        if (md_layout(d->dst_md).inner_nblks == 0 && p->native_block) {
-            /* A plain output means im2col GEMM (the 3-channel first layer on
-             * AVX2, where no direct kernel takes a plain input). Its output is
-             * reordered to the blocked layout so pooling and the weight
-             * gradient run the direct kernels (4x faster there). */
-            d->raw_md = d->dst_md;
-            d->dst_md = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
-        }
+    case LAYER_CONV:
+        conv_forward_desc(p, d, ps);
         break;
-    }
     case LAYER_MAXPOOL: {
-        Md dst = md4t(mds, B, l->out_c, l->out_h, l->out_w, md_dtype(in_md), dnnl_format_tag_any);
+        Md dst = md4t(mds, p->B, l->out_c, l->out_h, l->out_w, md_dtype(in_md), dnnl_format_tag_any);
         dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
         DNNL_CHECK(pd_maxpool_fwd(&ps->fwd, p->engine, in_md, dst, st, k, p->attr));
         d->src_md = in_md;
@@ -265,23 +292,9 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
         d->src_md = in_plain(p, l, dnnl_f32);
         d->dst_md = out_plain(p, l, dnnl_f32);
         break;
-    case LAYER_LINEAR: {
-        int in = l->in_c * l->in_h * l->in_w;
-        dnnl_dim_t wd[2] = {l->out_c, in};
-        for (;;) {
-            Md w = md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
-            dnnl_status_t st = pd_ip_fwd(&ps->fwd, p->engine, md2t(mds, B, in, d->dt), w, md1(mds, l->out_c),
-                                         md2t(mds, B, l->out_c, d->dt), d->fused_relu ? p->attr_relu : p->attr);
-            if (d->dt == dnnl_f32) {
-                DNNL_CHECK(st);
-                break;
-            }
-            if (bf16_kept(d, st, &ps->fwd)) break;
-        }
-        d->src_md = in_plain(p, l, d->dt);
-        d->dst_md = out_plain(p, l, d->dt);
+    case LAYER_LINEAR:
+        linear_forward_desc(p, d, ps);
         break;
-    }
     }
     if (ps->fwd) impl_copy(d->impl_fwd, sizeof d->impl_fwd, ps->fwd);
 }
@@ -360,143 +373,141 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
 
 /* --- pass 3: backward primitives ---------------------------------------------- */
 
-static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
+/* The weights a backward-data pass reads in its format wmd: the forward's
+ * copy when the formats agree, the flat master weights w when wmd is flat,
+ * else a copy of its own (re-blocked with the forward's when params change). */
+static const float *bwd_data_weights(DnnlPlan *p, DLayer *d, Md wmd, Md wfwd, Md flat, const float *w) {
+    if (md_same(wmd, wfwd) && d->w_fwd_buf) return d->w_fwd_buf;
+    if (md_same(wmd, flat)) return w;
+    d->w_bwd_buf = buf_alloc(wmd);
+    reorder_make(p, &d->w_bwd, flat, w, wmd, d->w_bwd_buf);
+    return d->w_bwd_buf;
+}
+
+/* The backward-data primitive of conv/linear pd (destroyed here): dy in dst
+ * and the weights -> dx in src. wfwd: the forward's weights desc; flat: the
+ * master weights' desc. */
+static void bwd_data_make(DnnlPlan *p, DLayer *d, dnnl_primitive_desc_t pd, Md wfwd, Md flat, Md src, Md dst) {
+    impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
+    Md wmd = pd_md(&p->mds, pd, dnnl_query_weights_md);
+    const float *w = bwd_data_weights(p, d, wmd, wfwd, flat, p->params + p->net->params[d->l->weight].offset);
+    prim_make(p, &d->bwd_data, pd);
+    exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, dst, p->dbuf[d->dy_buf]));
+    exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, wmd, w));
+    exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, src, p->dbuf[d->dx_buf]));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+}
+
+/* The backward-weights primitive of conv/linear pd (destroyed here): x in
+ * src and dy in dst -> the weight gradient into dw (desc flat; through
+ * dw_buf and a reorder when pd wants another format) and the bias gradient
+ * (desc bmd) into the flat gradient buffer. */
+static void bwd_weights_make(DnnlPlan *p, DLayer *d, dnnl_primitive_desc_t pd, Md src, Md dst, Md flat, float *dw,
+                             Md bmd) {
+    impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
+    Md dwmd = pd_md(&p->mds, pd, dnnl_query_diff_weights_md);
+    if (!md_same(dwmd, flat)) {
+        d->dw_buf = buf_alloc(dwmd);
+        reorder_make(p, &d->dw_flat, dwmd, d->dw_buf, flat, dw);
+        dw = d->dw_buf;
+    }
+    prim_make(p, &d->bwd_weights, pd);
+    exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, src, d->x));
+    exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, dst, p->dbuf[d->dy_buf]));
+    exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, dwmd, dw));
+    exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, bmd, p->grads + p->net->params[d->l->weight + 1].offset));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+}
+
+static void conv_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     const Layer *l = d->l;
-    const Net *net = p->net;
     MdPool *mds = &p->mds;
-    int i = d->index, B = p->B;
-    float *dy = p->dbuf[d->dy_buf], *dx = p->dbuf[d->dx_buf];
-    if (d->cvt && d->need_dx) reorder_make(p, &d->cvt_bwd, d->src_md, dx, p->amd[i], p->dbuf[d->dxa_buf]);
+    /* bf16: the data gradient takes bf16 weights, the weight gradient is fp32 */
+    Md flat = conv_weights(p, d, dnnl_oihw, dnnl_f32);
+    if (d->need_dx) {
+        Md any = conv_weights(p, d, dnnl_format_tag_any, d->dt);
+        dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_DATA, d->src_md, any, NULL, d->dst_md, ps->fwd);
+        bwd_data_make(p, d, pd, pd_md(mds, ps->fwd, dnnl_query_weights_md), flat, d->src_md, d->dst_md);
+    }
+    if (!layer_trains(p->net, l)) return; /* frozen: no weight gradient */
+    Md dany = conv_weights(p, d, dnnl_format_tag_any, dnnl_f32), bmd = md1(mds, l->out_c);
+    dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_WEIGHTS, d->src_md, dany, bmd, d->dst_md, ps->fwd);
+    if (d->s2d) d->s2d_dw = buf_alloc(flat);
+    float *dw = d->s2d ? d->s2d_dw : p->grads + p->net->params[l->weight].offset;
+    bwd_weights_make(p, d, pd, d->src_md, d->dst_md, flat, dw, bmd);
+}
+
+static void linear_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
+    const Layer *l = d->l;
+    MdPool *mds = &p->mds;
+    int in = l->in_c * l->in_h * l->in_w;
+    Md src = md2t(mds, p->B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
+    Md dst = md2t(mds, p->B, l->out_c, d->dt);
+    dnnl_dim_t wd[2] = {l->out_c, in};
+    dnnl_primitive_desc_t pd;
+    if (d->need_dx) {
+        /* fp32: the flat master weights in place; bf16: the forward's bf16 copy when the layouts agree */
+        Md wq = d->dt == dnnl_f32 ? w : md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
+        DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, wq, dst, ps->fwd, p->attr));
+        bwd_data_make(p, d, pd, pd_md(mds, ps->fwd, dnnl_query_weights_md), w, src, dst);
+    }
+    if (!layer_trains(p->net, l)) return; /* frozen: no weight gradient */
+    /* the fp32 weight gradient straight into the flat buffer, else through a reorder */
+    if (pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr) != dnnl_success)
+        DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, md_new(mds, 2, wd, dnnl_f32, dnnl_format_tag_any), b, dst,
+                                     ps->fwd, p->attr));
+    bwd_weights_make(p, d, pd, src, dst, w, p->grads + p->net->params[l->weight].offset, b);
+}
+
+static void pool_lrn_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
+    const Layer *l = d->l;
+    dnnl_primitive_desc_t pd;
+    if (l->kind == LAYER_MAXPOOL) {
+        dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
+        DNNL_CHECK(pd_maxpool_bwd(&pd, p->engine, d->src_md, d->dst_md, st, k, ps->fwd, p->attr));
+    } else {
+        DNNL_CHECK(pd_lrn_bwd(&pd, p->engine, d->src_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, ps->fwd,
+                              p->attr));
+    }
+    impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
+    prim_make(p, &d->bwd_data, pd);
+    if (l->kind == LAYER_LRN) exec_add(&d->bwd_data, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
+    exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, p->dbuf[d->dy_buf]));
+    exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, d->src_md, p->dbuf[d->dx_buf]));
+    if (d->workspace) {
+        Md ws = pd_md(&p->mds, ps->fwd, dnnl_query_workspace_md);
+        exec_add(&d->bwd_data, DNNL_ARG_WORKSPACE, mem(p, ws, d->workspace));
+    }
+    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+}
+
+/* In place on the incoming gradient; the ReLU's output is act[i+1] (fused or not). */
+static void relu_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
+    dnnl_primitive_desc_t pd;
+    DNNL_CHECK(pd_relu_bwd(&pd, p->engine, d->dst_md, d->absorbed ? ps->relu : ps->fwd, p->attr));
+    impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
+    prim_make(p, &d->relu_bwd, pd);
+    exec_add(&d->relu_bwd, DNNL_ARG_DST, mem(p, d->dst_md, p->act[d->index + 1]));
+    exec_add(&d->relu_bwd, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, p->dbuf[d->dy_buf]));
+    exec_add(&d->relu_bwd, DNNL_ARG_DIFF_SRC, mem(p, d->dst_md, p->dbuf[d->dx_buf]));
+    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+}
+
+/* Layer d's backward primitives and the reorder of its input gradient back to amd[i]. */
+static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
+    int i = d->index;
+    if (d->cvt && d->need_dx) reorder_make(p, &d->cvt_bwd, d->src_md, p->dbuf[d->dx_buf], p->amd[i], p->dbuf[d->dxa_buf]);
     if (d->own) return;
-    switch (l->kind) {
-    case LAYER_CONV: {
-        const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        /* bf16: the data gradient takes bf16 weights, the weight gradient is fp32 */
-        Md flat = conv_weights(p, d, dnnl_oihw, dnnl_f32), any = conv_weights(p, d, dnnl_format_tag_any, d->dt);
-        Md dany = conv_weights(p, d, dnnl_format_tag_any, dnnl_f32), bmd = md1(mds, l->out_c);
-        Md wfwd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
-        if (d->need_dx) {
-            dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_DATA, d->src_md, any, NULL, d->dst_md, ps->fwd);
-            impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
-            Md wmd = pd_md(mds, pd, dnnl_query_weights_md);
-            const float *w = p->params + pw->offset;
-            if (md_same(wmd, wfwd) && d->w_fwd_buf) {
-                w = d->w_fwd_buf;
-            } else if (!md_same(wmd, flat)) {
-                d->w_bwd_buf = buf_alloc(wmd);
-                reorder_make(p, &d->w_bwd, flat, p->params + pw->offset, wmd, d->w_bwd_buf);
-                w = d->w_bwd_buf;
-            }
-            prim_make(p, &d->bwd_data, pd);
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
-            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, wmd, w));
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, d->src_md, dx));
-            DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-        }
-        if (!layer_trains(net, l)) break; /* frozen: no weight gradient */
-        dnnl_primitive_desc_t pd = conv_pd(p, d, CONV_BWD_WEIGHTS, d->src_md, dany, bmd, d->dst_md, ps->fwd);
-        impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
-        Md dwmd = pd_md(mds, pd, dnnl_query_diff_weights_md);
-        if (d->s2d) d->s2d_dw = buf_alloc(flat);
-        float *dw = d->s2d ? d->s2d_dw : p->grads + pw->offset;
-        if (!md_same(dwmd, flat)) {
-            d->dw_buf = buf_alloc(dwmd);
-            reorder_make(p, &d->dw_flat, dwmd, d->dw_buf, flat, dw);
-            dw = d->dw_buf;
-        }
-        prim_make(p, &d->bwd_weights, pd);
-        exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, dwmd, dw));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, bmd, p->grads + pb->offset));
-        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-        break;
-    }
+    switch (d->l->kind) {
+    case LAYER_CONV: conv_backward_build(p, d, ps); break;
+    case LAYER_LINEAR: linear_backward_build(p, d, ps); break;
     case LAYER_MAXPOOL:
-    case LAYER_LRN: {
-        if (!d->need_dx) break;
-        dnnl_primitive_desc_t pd;
-        if (l->kind == LAYER_MAXPOOL) {
-            dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
-            DNNL_CHECK(pd_maxpool_bwd(&pd, p->engine, d->src_md, d->dst_md, st, k, ps->fwd, p->attr));
-        } else {
-            DNNL_CHECK(pd_lrn_bwd(&pd, p->engine, d->src_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, ps->fwd,
-                                  p->attr));
-        }
-        impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
-        prim_make(p, &d->bwd_data, pd);
-        if (l->kind == LAYER_LRN) exec_add(&d->bwd_data, DNNL_ARG_SRC, mem(p, d->src_md, d->x));
-        exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
-        exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, d->src_md, dx));
-        if (d->workspace) {
-            Md ws = pd_md(mds, ps->fwd, dnnl_query_workspace_md);
-            exec_add(&d->bwd_data, DNNL_ARG_WORKSPACE, mem(p, ws, d->workspace));
-        }
-        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    case LAYER_LRN:
+        if (d->need_dx) pool_lrn_backward_build(p, d, ps);
         break;
-    }
-    case LAYER_RELU: {
-        if (!d->need_dx) break;
-        /* in place on the incoming gradient; the ReLU's output is act[i+1] (fused or not) */
-        dnnl_primitive_desc_t pd;
-        DNNL_CHECK(pd_relu_bwd(&pd, p->engine, d->dst_md, d->absorbed ? ps->relu : ps->fwd, p->attr));
-        impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
-        prim_make(p, &d->relu_bwd, pd);
-        exec_add(&d->relu_bwd, DNNL_ARG_DST, mem(p, d->dst_md, p->act[i + 1]));
-        exec_add(&d->relu_bwd, DNNL_ARG_DIFF_DST, mem(p, d->dst_md, dy));
-        exec_add(&d->relu_bwd, DNNL_ARG_DIFF_SRC, mem(p, d->dst_md, dx));
-        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    case LAYER_RELU:
+        if (d->need_dx) relu_backward_build(p, d, ps);
         break;
-    }
-    case LAYER_LINEAR: {
-        const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        int in = l->in_c * l->in_h * l->in_w;
-        Md src = md2t(mds, B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
-        Md dst = md2t(mds, B, l->out_c, d->dt);
-        dnnl_dim_t wd[2] = {l->out_c, in};
-        if (d->need_dx) {
-            /* fp32: the flat master weights in place; bf16: the forward's bf16 copy when the layouts agree */
-            dnnl_primitive_desc_t pd;
-            Md wq = d->dt == dnnl_f32 ? w : md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
-            DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, wq, dst, ps->fwd, p->attr));
-            impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
-            Md wmd = pd_md(mds, pd, dnnl_query_weights_md);
-            const float *wp = p->params + pw->offset;
-            if (md_same(wmd, pd_md(mds, ps->fwd, dnnl_query_weights_md)) && d->w_fwd_buf) {
-                wp = d->w_fwd_buf;
-            } else if (!md_same(wmd, w)) {
-                d->w_bwd_buf = buf_alloc(wmd);
-                reorder_make(p, &d->w_bwd, w, p->params + pw->offset, wmd, d->w_bwd_buf);
-                wp = d->w_bwd_buf;
-            }
-            prim_make(p, &d->bwd_data, pd);
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, dst, dy));
-            exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, wmd, wp));
-            exec_add(&d->bwd_data, DNNL_ARG_DIFF_SRC, mem(p, src, dx));
-            DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-        }
-        if (!layer_trains(net, l)) break; /* frozen: no weight gradient */
-        /* the fp32 weight gradient straight into the flat buffer, else through a reorder */
-        dnnl_primitive_desc_t pd;
-        if (pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr) != dnnl_success)
-            DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, md_new(mds, 2, wd, dnnl_f32, dnnl_format_tag_any), b, dst,
-                                         ps->fwd, p->attr));
-        impl_copy(d->impl_bwd_weights, sizeof d->impl_bwd_weights, pd);
-        Md dwmd = pd_md(mds, pd, dnnl_query_diff_weights_md);
-        float *dw = p->grads + pw->offset;
-        if (!md_same(dwmd, w)) {
-            d->dw_buf = buf_alloc(dwmd);
-            reorder_make(p, &d->dw_flat, dwmd, d->dw_buf, w, dw);
-            dw = d->dw_buf;
-        }
-        prim_make(p, &d->bwd_weights, pd);
-        exec_add(&d->bwd_weights, DNNL_ARG_SRC, mem(p, src, d->x));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_DST, mem(p, dst, dy));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_WEIGHTS, mem(p, dwmd, dw));
-        exec_add(&d->bwd_weights, DNNL_ARG_DIFF_BIAS, mem(p, b, p->grads + pb->offset));
-        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-        break;
-    }
     default:
         break;
     }
@@ -520,21 +531,9 @@ static int native_block(DnnlPlan *p) {
 
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
-int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision precision, uint64_t seed, Error *err) {
-    memset(p, 0, sizeof *p);
-    int L = net->n_layers;
-    if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
-        return error_set(err, "dnnl backend: the last layer must be a linear layer (its output is the logits)");
-    p->net = net;
-    p->B = B;
-    p->precision = precision;
-    p->seed = seed;
-#ifdef _OPENMP
-    if (threads > 0) omp_set_num_threads(threads);
-    p->threads = omp_get_max_threads();
-#else
-    p->threads = 1;
-#endif
+/* The engine, the stream and the two primitive attributes (user
+ * scratchpad; plus a ReLU post-op). */
+static int plan_engine(DnnlPlan *p, Error *err) {
     if (dnnl_engine_create(&p->engine, dnnl_cpu, 0) != dnnl_success)
         return error_set(err, "dnnl backend: oneDNN has no CPU engine on this machine");
     DNNL_CHECK(dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags));
@@ -547,18 +546,15 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
     DNNL_CHECK(post_ops_append_relu(po));
     DNNL_CHECK(dnnl_primitive_attr_set_post_ops(p->attr_relu, po));
     DNNL_CHECK(dnnl_post_ops_destroy(po));
+    return 0;
+}
 
-    p->native_block = native_block(p);
-    size_t P = net->param_count;
-    p->params = xaligned_alloc(P * sizeof(float));
-    p->grads = xaligned_alloc(P * sizeof(float));
-    memset(p->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
-    p->momentum = xaligned_alloc(P * sizeof(float));
-    p->params_dirty = 1;
-
-    /* fusion and which layers need an input gradient: those above a layer whose parameters train */
+/* Per layer: its compute type, fusion, space-to-depth, and whether it needs
+ * an input gradient (it does above a layer whose parameters train). */
+static void plan_mark_layers(DnnlPlan *p) {
+    const Net *net = p->net;
     int seen_params = 0;
-    for (int i = 0; i < L; i++) {
+    for (int i = 0; i < net->n_layers; i++) {
         DLayer *d = &p->layers[i];
         d->l = &net->layers[i];
         d->index = i;
@@ -572,14 +568,13 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
             p->layers[i - 1].fused_relu = 1;
         }
     }
+}
 
-    /* pass 1 */
-    PassState ps[NET_MAX_LAYERS];
-    memset(ps, 0, sizeof ps);
-    const int S = net->image_size;
-    Md nchw_in = md4(&p->mds, B, 3, S, S, dnnl_nchw), nhwc_in = md4(&p->mds, B, 3, S, S, dnnl_nhwc);
-    size_t dmax = (size_t)B * net->num_classes * sizeof(float);
-    for (int i = 0; i < L; i++) {
+/* Pass 1: forward descriptors, activation buffers and input-side reorders.
+ * Returns the bytes a gradient ping-pong buffer needs. */
+static size_t plan_forward(DnnlPlan *p, PassState *ps, Md nchw_in) {
+    size_t dmax = (size_t)p->B * p->net->num_classes * sizeof(float);
+    for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
         if (i == 0 && d->l->kind != LAYER_CONV) p->amd[0] = nchw_in;
         forward_desc(p, d, &ps[i], p->amd[i]);
@@ -601,9 +596,17 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
         d->y = p->act[i + 1];
         dmax = max_sz(dmax, max_sz(md_size(d->src_md), max_sz(md_size(d->dst_md), md_size(p->amd[i]))));
     }
+    return dmax;
+}
+
+/* The input format the backend asks for, and the staging buffer and reorder
+ * when the first layer wants another layout (or space-to-depth). */
+static void plan_input(DnnlPlan *p, Md nchw_in) {
+    const int S = p->net->image_size;
+    Md nhwc_in = md4(&p->mds, p->B, 3, S, S, dnnl_nhwc);
     if (p->layers[0].s2d) {
         S2dGeom g = dnnl_s2d_geom(p->layers[0].l);
-        Md plain = md4(&p->mds, B, g.Cs, g.Hs, g.Ws, dnnl_nchw);
+        Md plain = md4(&p->mds, p->B, g.Cs, g.Hs, g.Ws, dnnl_nchw);
         p->input_format = INPUT_F32_NCHW;
         p->input_reorder = 1;
         p->input_stage = buf_alloc(plain);
@@ -618,12 +621,12 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
         p->input_stage = buf_alloc(nchw_in);
         reorder_make(p, &p->input_cvt, nchw_in, p->input_stage, p->amd[0], p->act[0]);
     }
-    p->dbuf[0] = xaligned_alloc(dmax);
-    p->dbuf[1] = xaligned_alloc(dmax);
+}
 
-    /* pass 2: gradient slots, from the logits (slot 0) down */
+/* Pass 2: the ping-pong slot of each gradient, from the logits (slot 0) down. */
+static void plan_grad_slots(DnnlPlan *p) {
     int cur = 0;
-    for (int i = L - 1; i >= 0; i--) {
+    for (int i = p->net->n_layers - 1; i >= 0; i--) {
         DLayer *d = &p->layers[i];
         LayerKind k = d->l->kind;
         int in_place = k == LAYER_RELU || k == LAYER_DROPOUT;
@@ -632,6 +635,41 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
         d->dxa_buf = d->cvt ? 1 - d->dx_buf : d->dx_buf;
         cur = d->dxa_buf;
     }
+}
+
+int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision precision, uint64_t seed, Error *err) {
+    memset(p, 0, sizeof *p);
+    int L = net->n_layers;
+    if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
+        return error_set(err, "dnnl backend: the last layer must be a linear layer (its output is the logits)");
+    p->net = net;
+    p->B = B;
+    p->precision = precision;
+    p->seed = seed;
+#ifdef _OPENMP
+    if (threads > 0) omp_set_num_threads(threads);
+    p->threads = omp_get_max_threads();
+#else
+    p->threads = 1;
+#endif
+    if (plan_engine(p, err) != 0) return -1;
+    p->native_block = native_block(p);
+    size_t P = net->param_count;
+    p->params = xaligned_alloc(P * sizeof(float));
+    p->grads = xaligned_alloc(P * sizeof(float));
+    memset(p->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
+    p->momentum = xaligned_alloc(P * sizeof(float));
+    p->params_dirty = 1;
+    plan_mark_layers(p);
+
+    PassState ps[NET_MAX_LAYERS];
+    memset(ps, 0, sizeof ps);
+    Md nchw_in = md4(&p->mds, B, 3, net->image_size, net->image_size, dnnl_nchw);
+    size_t dmax = plan_forward(p, ps, nchw_in);
+    plan_input(p, nchw_in);
+    p->dbuf[0] = xaligned_alloc(dmax);
+    p->dbuf[1] = xaligned_alloc(dmax);
+    plan_grad_slots(p);
 
     /* pass 3 */
     for (int i = 0; i < L; i++) {
