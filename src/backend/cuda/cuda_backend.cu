@@ -137,11 +137,12 @@ static int plan_layers(CudaCtx *c, Error *err) {
     return 0;
 }
 
-/* Allocates activations, scratch and parameter buffers; fills the SGD table. */
-static void plan_memory(CudaCtx *c) {
+/* The flat buffers, the compute weights and the scratch sized by the
+ * conv/linear layers (weight gradient, flatten, bias-gradient partials). */
+static void plan_weight_memory(CudaCtx *c) {
     const Net *net = c->net;
     int L = net->n_layers;
-    size_t B = (size_t)c->max_batch, es = dtype_size(c->dt), S = (size_t)net->image_size;
+    size_t B = (size_t)c->max_batch, es = dtype_size(c->dt);
     size_t P = net->param_count;
     c->params = (float *)dev_alloc(P * sizeof(float));
     c->grads = (float *)dev_alloc(P * sizeof(float));
@@ -176,7 +177,13 @@ static void plan_memory(CudaCtx *c) {
     c->dwc = dev_alloc(dwc * es);
     c->dflat = dev_alloc(B * dflat * es);
     c->partial = (float *)dev_alloc(partial * sizeof(float));
+}
 
+/* The input staging, every activation, the gradient ping-pong and the loss buffers. */
+static void plan_activation_memory(CudaCtx *c) {
+    const Net *net = c->net;
+    int L = net->n_layers;
+    size_t B = (size_t)c->max_batch, es = dtype_size(c->dt), S = (size_t)net->image_size;
     c->raw_bytes = 3 * S * S * (c->input == INPUT_U8_NHWC ? 1 : sizeof(float));
     c->raw = dev_alloc(B * c->raw_bytes);
     CUDA_CHECK(cudaHostAlloc(&c->h_raw, B * c->raw_bytes, cudaHostAllocDefault));
@@ -200,7 +207,11 @@ static void plan_memory(CudaCtx *c) {
     c->keys = (DevKeys *)dev_alloc(sizeof(DevKeys));
     CUDA_CHECK(cudaHostAlloc((void **)&c->h_labels, B * sizeof(int32_t), cudaHostAllocDefault));
     CUDA_CHECK(cudaHostAlloc((void **)&c->h_loss, B * sizeof(double), cudaHostAllocDefault));
+}
 
+/* The optimizer's table: each tensor's place in the flat and compute buffers. */
+static void plan_sgd_table(CudaCtx *c) {
+    const Net *net = c->net;
     SgdTable *tab = &c->sgd;
     memset(tab, 0, sizeof *tab);
     CHECK(net->n_params <= SGD_MAX_TENSORS, "too many parameter tensors for the cuda optimizer (%d)", net->n_params);
@@ -232,6 +243,13 @@ static void plan_memory(CudaCtx *c) {
     }
 }
 
+/* Allocates activations, scratch and parameter buffers; fills the SGD table. */
+static void plan_memory(CudaCtx *c) {
+    plan_weight_memory(c);
+    plan_activation_memory(c);
+    plan_sgd_table(c);
+}
+
 /* ---------------------------------------------------------------- create */
 
 static void destroy_graphs(GraphSlot *slots) {
@@ -243,24 +261,22 @@ static void destroy_graphs(GraphSlot *slots) {
 
 static void cuda_destroy(void *ctx);
 
-static void *cuda_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
+/* What create() refuses before touching the GPU: no device, a device
+ * ordinal out of range, a net whose last layer is not the logits' linear. */
+static int create_check(const Net *net, const BackendOptions *opt, Error *err) {
     char why[256] = "";
     int ndev = cuda_backend_device_count(why, sizeof why);
-    if (ndev < 1) {
-        error_set(err, "no usable CUDA GPU here (%s); use --device cpu", why);
-        return NULL;
-    }
-    if (opt->device < 0 || opt->device >= ndev) {
-        error_set(err, "GPU %d does not exist (this machine has %d)", opt->device, ndev);
-        return NULL;
-    }
+    if (ndev < 1) return error_set(err, "no usable CUDA GPU here (%s); use --device cpu", why);
+    if (opt->device < 0 || opt->device >= ndev)
+        return error_set(err, "GPU %d does not exist (this machine has %d)", opt->device, ndev);
     int L = net->n_layers;
-    if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR) {
-        error_set(err, "the cuda backend needs a network whose last layer is linear (the logits)");
-        return NULL;
-    }
-    CUDA_CHECK(cudaSetDevice(opt->device));
-    CudaCtx *c = (CudaCtx *)xcalloc(1, sizeof *c);
+    if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
+        return error_set(err, "the cuda backend needs a network whose last layer is linear (the logits)");
+    return 0;
+}
+
+/* The context's settings from the options and the environment knobs. */
+static void ctx_settings(CudaCtx *c, const Net *net, int max_batch, const BackendOptions *opt, int first_conv) {
     c->net = net;
     c->max_batch = max_batch;
     c->device = opt->device;
@@ -277,16 +293,14 @@ static void *cuda_create(const Net *net, int max_batch, const BackendOptions *op
     else if (in && strcmp(in, "f32nhwc") == 0) c->input = INPUT_F32_NHWC;
     else c->input = c->dt == DT_BF16 ? INPUT_U8_NHWC : INPUT_F32_NCHW;
     c->raw_fmt = c->input == INPUT_U8_NHWC ? RAW_U8_NHWC : c->input == INPUT_F32_NHWC ? RAW_F32_NHWC : RAW_F32_NCHW;
-    int first_conv = net->layers[0].kind == LAYER_CONV && net->layers[0].groups == 1;
     /* the first conv's input channels, padded with zeros: 4 in bf16 (aligned
      * 8-byte pixels for the tensor-core kernels), 3 in fp32 */
     c->cp = first_conv ? env_int("ALEXNET_CUDA_CPAD", c->dt == DT_BF16 ? 4 : 3) : 3;
     if (c->cp < 3 || c->cp > 8) c->cp = 4;
+}
 
-    if (plan_layers(c, err) != 0) {
-        free(c);
-        return NULL;
-    }
+/* Streams, library handles, events. */
+static void create_handles(CudaCtx *c) {
     CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaStreamCreateWithFlags(&c->copy_stream, cudaStreamNonBlocking));
     CUDNN_CHECK(cudnnCreate(&c->cudnn));
@@ -302,12 +316,15 @@ static void *cuda_create(const Net *net, int max_batch, const BackendOptions *op
     CUDA_CHECK(cudaEventCreateWithFlags(&c->ev_raw_free, ev));
     CUDA_CHECK(cudaEventCreateWithFlags(&c->ev_loss, ev));
     CUDA_CHECK(cudaEventCreateWithFlags(&c->ev_done, ev));
-    for (int i = 0; i < L; i++)
+    for (int i = 0; i < c->net->n_layers; i++)
         for (int d = 0; d < 2; d++)
             for (int k = 0; k < 2; k++) CUDA_CHECK(cudaEventCreate(&c->plan[i].prof[d][k]));
+}
 
+/* The cuDNN descriptors of every convolution; the first one's input
+ * channels as chosen in ctx_settings, else 8, else 3, whichever cuDNN supports. */
+static void create_convs(CudaCtx *c, int first_conv) {
     if (first_conv) {
-        /* as chosen above, else 8, else 3, whichever cuDNN supports */
         int tries[3] = {c->cp, 8, 3};
         for (int t = 0; t < 3; t++) {
             c->cp = tries[t];
@@ -320,12 +337,12 @@ static void *cuda_create(const Net *net, int max_batch, const BackendOptions *op
             }
         }
     }
-    for (int i = first_conv ? 1 : 0; i < L; i++)
-        if (net->layers[i].kind == LAYER_CONV) cuda_conv2d_create(c, i);
-    plan_memory(c);
-    CUDA_CHECK(cudaDeviceSynchronize()); /* dev_alloc's memsets ran on the legacy stream */
+    for (int i = first_conv ? 1 : 0; i < c->net->n_layers; i++)
+        if (c->net->layers[i].kind == LAYER_CONV) cuda_conv2d_create(c, i);
+}
 
-    /* algorithm search on the real buffers, then the workspace it needs */
+/* The algorithm search on the real buffers, then the workspace it needs. */
+static void choose_algorithms(CudaCtx *c) {
     size_t free_b = 0, total_b = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
     size_t limit = (size_t)env_int("ALEXNET_CUDA_WS_MB", 1024) << 20;
@@ -333,23 +350,44 @@ static void *cuda_create(const Net *net, int max_batch, const BackendOptions *op
     void *probe = NULL;
     CUDA_CHECK(cudaMalloc(&probe, limit ? limit : 1));
     size_t need = 0;
-    for (int i = 0; i < L; i++)
-        if (net->layers[i].kind == LAYER_CONV) cuda_conv2d_choose(c, i, probe, limit, &need);
+    for (int i = 0; i < c->net->n_layers; i++)
+        if (c->net->layers[i].kind == LAYER_CONV) cuda_conv2d_choose(c, i, probe, limit, &need);
     CUDA_CHECK(cudaFree(probe));
     c->ws_size = need;
     c->ws = need ? dev_alloc(need) : NULL;
-    c->desc_n = max_batch;
-    CUDA_CHECK(cudaDeviceSynchronize());
-    if (c->verbose) {
-        cudaDeviceProp prop;
-        CUDA_CHECK(cudaGetDeviceProperties(&prop, c->device));
-        CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-        fprintf(stderr, "cuda: %s, %d SMs, cuDNN %zu, %s, input %s (cp %d), graphs %s, workspace %.1f MiB, "
-                        "%.0f MiB of %.0f MiB in use\n",
-                prop.name, c->sms, cudnnGetVersion(), c->dt == DT_BF16 ? "bf16" : "fp32",
-                c->input == INPUT_U8_NHWC ? "u8 NHWC" : c->input == INPUT_F32_NHWC ? "f32 NHWC" : "f32 NCHW", c->cp,
-                c->use_graphs ? "on" : "off", need / 1048576.0, (total_b - free_b) / 1048576.0, total_b / 1048576.0);
+    c->desc_n = c->max_batch;
+}
+
+/* ALEXNET_CUDA_VERBOSE=1: device, settings and memory on stderr. */
+static void print_setup(const CudaCtx *c) {
+    size_t free_b = 0, total_b = 0;
+    cudaDeviceProp prop;
+    CUDA_CHECK(cudaGetDeviceProperties(&prop, c->device));
+    CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
+    fprintf(stderr, "cuda: %s, %d SMs, cuDNN %zu, %s, input %s (cp %d), graphs %s, workspace %.1f MiB, "
+                    "%.0f MiB of %.0f MiB in use\n",
+            prop.name, c->sms, cudnnGetVersion(), c->dt == DT_BF16 ? "bf16" : "fp32",
+            c->input == INPUT_U8_NHWC ? "u8 NHWC" : c->input == INPUT_F32_NHWC ? "f32 NHWC" : "f32 NCHW", c->cp,
+            c->use_graphs ? "on" : "off", c->ws_size / 1048576.0, (total_b - free_b) / 1048576.0, total_b / 1048576.0);
+}
+
+static void *cuda_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
+    if (create_check(net, opt, err) != 0) return NULL;
+    CUDA_CHECK(cudaSetDevice(opt->device));
+    CudaCtx *c = (CudaCtx *)xcalloc(1, sizeof *c);
+    int first_conv = net->layers[0].kind == LAYER_CONV && net->layers[0].groups == 1;
+    ctx_settings(c, net, max_batch, opt, first_conv);
+    if (plan_layers(c, err) != 0) {
+        free(c);
+        return NULL;
     }
+    create_handles(c);
+    create_convs(c, first_conv);
+    plan_memory(c);
+    CUDA_CHECK(cudaDeviceSynchronize()); /* dev_alloc's memsets ran on the legacy stream */
+    choose_algorithms(c);
+    CUDA_CHECK(cudaDeviceSynchronize());
+    if (c->verbose) print_setup(c);
     return c;
 }
 
@@ -504,6 +542,42 @@ static void enqueue_forward(CudaCtx *c, int n) {
     }
 }
 
+/* Conv layer i's backward: bias and weight gradients (when it trains; the
+ * bias pass first applies a fused ReLU's mask to dy unless already masked),
+ * then dx (when needed). */
+static void conv_backward(CudaCtx *c, int i, int n, const void *x, void *dy, void *dx, int masked, int trains) {
+    const Net *net = c->net;
+    const Layer *l = &net->layers[i];
+    const LayerPlan *p = &c->plan[i];
+    const void *mask = p->relu_fused && !masked ? p->out : NULL;
+    if (trains) {
+        cuda_bias_grad(c->dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
+                       (long long)n * l->out_h * l->out_w, l->out_c, c->stream);
+        cuda_conv2d_backward_weights(c, i, x, dy, c->dwc);
+        cuda_wgrad_to_flat(c->dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
+                           l->kernel, l->kernel, p->conv.cg, c->stream);
+    }
+    if (p->need_dx) cuda_conv2d_backward_data(c, i, dy, dx);
+}
+
+/* Linear layer i's backward, as conv_backward; a flattened input's gradient
+ * goes through dflat back to NHWC. Returns whether dx carries the mask of
+ * the fused ReLU below. */
+static int linear_backward(CudaCtx *c, int i, int n, const void *x, void *dy, void *dx, int masked, int trains) {
+    const Net *net = c->net;
+    const Layer *l = &net->layers[i];
+    const LayerPlan *p = &c->plan[i];
+    const void *mask = p->relu_fused && !masked ? p->out : NULL;
+    if (trains)
+        cuda_bias_grad(c->dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial, n, l->out_c, c->stream);
+    void *dxl = !p->need_dx ? NULL : p->flatten ? c->dflat : dx;
+    cuda_linear_backward(c, i, p->flatten ? p->flat : x, dy, trains ? param_ptr(c->grads, net, l->weight) : NULL, dxl,
+                         n);
+    if (!p->need_dx || !p->flatten) return 0;
+    cuda_flatten_backward(c->dt, c->dflat, p->mask_in ? x : NULL, dx, n, l->in_c, (long)l->in_h * l->in_w, c->stream);
+    return p->mask_in;
+}
+
 /* From dlogits in g[0] down to every parameter gradient (overwritten). */
 static void enqueue_backward(CudaCtx *c, int n) {
     const Net *net = c->net;
@@ -525,30 +599,12 @@ static void enqueue_backward(CudaCtx *c, int n) {
         if (!trains && !p->need_dx) break; /* nothing below needs a gradient */
         if (i < L - 1) prof_mark(c, PROFILE_BWD, i, 0);
         switch (l->kind) {
-        case LAYER_CONV: {
-            const void *mask = p->relu_fused && !masked ? p->out : NULL;
-            if (trains) {
-                cuda_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
-                            (long long)n * l->out_h * l->out_w, l->out_c, s);
-                cuda_conv2d_backward_weights(c, i, x, dy, c->dwc);
-                cuda_wgrad_to_flat(dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
-                                l->kernel, l->kernel, p->conv.cg, s);
-            }
-            if (p->need_dx) cuda_conv2d_backward_data(c, i, dy, dx);
+        case LAYER_CONV:
+            conv_backward(c, i, n, x, dy, dx, masked, trains);
             break;
-        }
-        case LAYER_LINEAR: {
-            const void *mask = p->relu_fused && !masked ? p->out : NULL;
-            if (trains) cuda_bias_grad(dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial, n, l->out_c, s);
-            void *dxl = !p->need_dx ? NULL : p->flatten ? c->dflat : dx;
-            cuda_linear_backward(c, i, p->flatten ? p->flat : x, dy,
-                                   trains ? param_ptr(c->grads, net, l->weight) : NULL, dxl, n);
-            if (p->need_dx && p->flatten) {
-                cuda_flatten_backward(dt, c->dflat, p->mask_in ? x : NULL, dx, n, l->in_c, hw_in, s);
-                next_masked = p->mask_in;
-            }
+        case LAYER_LINEAR:
+            next_masked = linear_backward(c, i, n, x, dy, dx, masked, trains);
             break;
-        }
         case LAYER_RELU:
             if (p->fused) {
                 next_dy = dy;
