@@ -208,6 +208,23 @@ void cuda_bias_grad(DType dt, void *dy, const void *mask_y, float *db, float *pa
 
 /* ---------------------------------------------------------------- maxpool */
 
+/* Element i of an NHWC tensor [.., h, w, cs] (cs channels or channel packs)
+ * as (sample b, row y, column x, channel ch). */
+struct NhwcIndex {
+    long long b;
+    int y, x, ch;
+};
+__device__ __forceinline__ NhwcIndex nhwc_split(long long i, int h, int w, int cs) {
+    NhwcIndex r;
+    r.ch = (int)(i % cs);
+    long long q = i / cs;
+    r.x = (int)(q % w);
+    q /= w;
+    r.y = (int)(q % h);
+    r.b = q / h;
+    return r;
+}
+
 template <typename T, int V>
 __global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow,
                                    int k, int stride) {
@@ -215,13 +232,9 @@ __global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int
     int cvs = c / V;
     long long total = (long long)n * oh * ow * cvs;
     if (i >= total) return;
-    int cv = (int)(i % cvs);
-    long long q = i / cvs;
-    int ox = (int)(q % ow);
-    q /= ow;
-    int oy = (int)(q % oh);
-    long long b = q / oh;
-    int y0 = oy * stride, x0 = ox * stride;
+    NhwcIndex e = nhwc_split(i, oh, ow, cvs);
+    long long b = e.b;
+    int cv = e.ch, y0 = e.y * stride, x0 = e.x * stride;
     const T *base = x + ((b * h + y0) * w + x0) * c + (long long)cv * V;
     Pack<T, V> p = *(const Pack<T, V> *)base;
     float best[V];
@@ -275,12 +288,9 @@ __global__ void maxpool_bwd_kernel(const T *dy, const uint8_t *argmax, const T *
     int cvs = c / V;
     long long total = (long long)n * h * w * cvs;
     if (i >= total) return;
-    int cv = (int)(i % cvs);
-    long long q = i / cvs;
-    int ix = (int)(q % w);
-    q /= w;
-    int iy = (int)(q % h);
-    long long b = q / h;
+    NhwcIndex at = nhwc_split(i, h, w, cvs);
+    long long b = at.b;
+    int cv = at.ch, iy = at.y, ix = at.x;
     float acc[V];
 #pragma unroll
     for (int j = 0; j < V; j++) acc[j] = 0.0f;
@@ -332,12 +342,9 @@ __global__ void avgpool_fwd_kernel(const T *x, T *y, int n, int c, int h, int w,
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long total = (long long)n * oh * ow * c;
     if (i >= total) return;
-    int ch = (int)(i % c);
-    long long q = i / c;
-    int ox = (int)(q % ow);
-    q /= ow;
-    int oy = (int)(q % oh);
-    long long b = q / oh;
+    NhwcIndex e = nhwc_split(i, oh, ow, c);
+    long long b = e.b;
+    int ch = e.ch, oy = e.y, ox = e.x;
     int y0 = win_start(oy, h, oh), y1 = win_end(oy, h, oh);
     int x0 = win_start(ox, w, ow), x1 = win_end(ox, w, ow);
     float acc = 0.0f;
@@ -351,12 +358,9 @@ __global__ void avgpool_bwd_kernel(const T *dy, T *dx, int n, int c, int h, int 
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long total = (long long)n * h * w * c;
     if (i >= total) return;
-    int ch = (int)(i % c);
-    long long q = i / c;
-    int ix = (int)(q % w);
-    q /= w;
-    int iy = (int)(q % h);
-    long long b = q / h;
+    NhwcIndex at = nhwc_split(i, h, w, c);
+    long long b = at.b;
+    int ch = at.ch, iy = at.y, ix = at.x;
     float acc = 0.0f;
     for (int oy = 0; oy < oh; oy++) {
         int y0 = win_start(oy, h, oh), y1 = win_end(oy, h, oh);

@@ -124,52 +124,64 @@ static void no_algo(const Layer *l, const char *dir, int count, const int *algos
         no_algo((l), (dir), n_, a_, s_, m_, t_);                                    \
     } while (0)
 
+/* One pass's fastest usable algorithm by cudnnFind* (find fills perf) under
+ * the workspace limit: it becomes both the current and the best choice, and
+ * *ws_need grows to its workspace. Returns its time in ms. The three passes
+ * differ only in cuDNN's types and calls, hence the template. */
+template <typename Algo, typename Perf, int N, typename FindFn>
+static float find_best(CudaCtx *c, const Layer *l, const char *dir, cudnnConvolutionDescriptor_t desc, size_t limit,
+                       size_t *ws_need, Algo *algo, Algo *best, cudnnMathType_t *math, cudnnMathType_t *best_math,
+                       FindFn find, int (*allowed)(const CudaCtx *, Algo)) {
+    Perf perf[N];
+    int count = 0, k;
+    CUDNN_CHECK(find(perf, &count));
+    PICK(c, perf, count, limit, allowed, k);
+    if (k < 0) REPORT_NONE(l, dir, perf, count);
+    *algo = *best = perf[k].algo;
+    *math = *best_math = perf[k].mathType;
+    CUDNN_CHECK(cudnnSetConvolutionMathType(desc, *math));
+    if (perf[k].memory > *ws_need) *ws_need = perf[k].memory;
+    return perf[k].time;
+}
+
 void cuda_conv2d_choose(CudaCtx *c, int i, void *ws, size_t limit, size_t *ws_need) {
     const Layer *l = &c->net->layers[i];
     LayerPlan *lp = &c->plan[i];
     ConvPlan *p = &lp->conv;
     const void *x = layer_input(c, i), *w = weight_ptr(c, i);
-    int k;
+    cudnnHandle_t h = c->cudnn;
 
-    cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int nf = 0;
-    CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(c->cudnn, p->x, x, p->w, w, p->fwd_desc, p->y, lp->out,
-                                                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nf, fp, ws, limit));
-    PICK(c, fp, nf, limit, fwd_allowed, k);
-    if (k < 0) REPORT_NONE(l, "forward", fp, nf);
-    p->fwd = p->fwd_best = fp[k].algo;
-    p->fwd_math = p->fwd_best_math = fp[k].mathType;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p->fwd_desc, p->fwd_math));
-    if (fp[k].memory > *ws_need) *ws_need = fp[k].memory;
-    float t_fwd = fp[k].time, t_bd = 0.0f;
+    float t_fwd = find_best<cudnnConvolutionFwdAlgo_t, cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT>(
+        c, l, "forward", p->fwd_desc, limit, ws_need, &p->fwd, &p->fwd_best, &p->fwd_math, &p->fwd_best_math,
+        [&](cudnnConvolutionFwdAlgoPerf_t *perf, int *count) {
+            return cudnnFindConvolutionForwardAlgorithmEx(h, p->x, x, p->w, w, p->fwd_desc, p->y, lp->out,
+                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, count, perf, ws, limit);
+        },
+        fwd_allowed);
 
-    cudnnConvolutionBwdFilterAlgoPerf_t bf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int nb = 0;
-    CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(c->cudnn, p->x, x, p->y, c->g[0], p->bwd_filter_desc,
-                                                              p->w, c->dwc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                              &nb, bf, ws, limit));
-    PICK(c, bf, nb, limit, bwd_filter_allowed, k);
-    if (k < 0) REPORT_NONE(l, "backward-filter", bf, nb);
-    p->bwd_filter = p->bwd_filter_best = bf[k].algo;
-    p->bwd_filter_math = p->bwd_filter_best_math = bf[k].mathType;
-    CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_filter_desc, p->bwd_filter_math));
-    if (bf[k].memory > *ws_need) *ws_need = bf[k].memory;
-    float t_bf = bf[k].time;
+    float t_bf = find_best<cudnnConvolutionBwdFilterAlgo_t, cudnnConvolutionBwdFilterAlgoPerf_t,
+                           CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT>(
+        c, l, "backward-filter", p->bwd_filter_desc, limit, ws_need, &p->bwd_filter, &p->bwd_filter_best,
+        &p->bwd_filter_math, &p->bwd_filter_best_math,
+        [&](cudnnConvolutionBwdFilterAlgoPerf_t *perf, int *count) {
+            return cudnnFindConvolutionBackwardFilterAlgorithmEx(h, p->x, x, p->y, c->g[0], p->bwd_filter_desc, p->w,
+                                                                 c->dwc, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, count,
+                                                                 perf, ws, limit);
+        },
+        bwd_filter_allowed);
 
-    if (lp->need_dx) {
-        cudnnConvolutionBwdDataAlgoPerf_t bd[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-        int nd = 0;
-        CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(c->cudnn, p->w, w, p->y, c->g[0], p->bwd_data_desc,
-                                                                p->x, c->g[1], CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                                &nd, bd, ws, limit));
-        PICK(c, bd, nd, limit, bwd_data_allowed, k);
-        if (k < 0) REPORT_NONE(l, "backward-data", bd, nd);
-        p->bwd_data = p->bwd_data_best = bd[k].algo;
-        p->bwd_data_math = p->bwd_data_best_math = bd[k].mathType;
-        CUDNN_CHECK(cudnnSetConvolutionMathType(p->bwd_data_desc, p->bwd_data_math));
-        if (bd[k].memory > *ws_need) *ws_need = bd[k].memory;
-        t_bd = bd[k].time;
-    }
+    float t_bd = 0.0f;
+    if (lp->need_dx)
+        t_bd = find_best<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t,
+                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
+            c, l, "backward-data", p->bwd_data_desc, limit, ws_need, &p->bwd_data, &p->bwd_data_best,
+            &p->bwd_data_math, &p->bwd_data_best_math,
+            [&](cudnnConvolutionBwdDataAlgoPerf_t *perf, int *count) {
+                return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p->w, w, p->y, c->g[0], p->bwd_data_desc, p->x,
+                                                                   c->g[1], CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                                                                   count, perf, ws, limit);
+            },
+            bwd_data_allowed);
     if (c->verbose)
         fprintf(stderr, "cuda: %-12s fwd algo %d (%.3f ms)  bwd-filter algo %d (%.3f ms)  bwd-data algo %d (%.3f ms)\n",
                 l->name, (int)p->fwd, t_fwd, (int)p->bwd_filter, t_bf, lp->need_dx ? (int)p->bwd_data : -1, t_bd);
