@@ -6,7 +6,7 @@
  *    (ref, dnnl; the cuda kernels take seed, layer and p from the host and
  *    read step and sample offset from device memory, DevKeys, so a captured
  *    CUDA graph sees each step's values);
- *  - sgd_update_host: momentum SGD over host buffers (ref, dnnl; cuda's k_sgd
+ *  - sgd_update_host: momentum SGD over host buffers (ref, dnnl; cuda's cuda_sgd_apply
  *    does the same operations in the same order on the device).
  * The batch checks every backend relies on are in backend.c / backend.h
  * (backend_create, backend_forward, backend_backward).
