@@ -104,8 +104,7 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
             n++;
             continue;
         }
-        names[n] = xmalloc(strlen(line) + 1);
-        memcpy(names[n++], line, strlen(line) + 1);
+        names[n++] = xstrdup(line);
     }
     fclose(f);
     if (rc == 0 && n != info->num_classes)

@@ -20,7 +20,7 @@
 /* 0 when `out` does not exist or is an empty folder; else -1 with err. */
 static int check_out_empty(const char *out, Error *err) {
     DIR *d = opendir(out);
-    if (!d) return 0; /* missing (created later), or not a folder (make_dirs says so) */
+    if (!d) return 0; /* missing (created later), or not a folder (mkdir_p says so) */
     long entries = 0;
     struct dirent *e;
     while ((e = readdir(d)))

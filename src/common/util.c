@@ -1,5 +1,5 @@
 /*
- * util.c — error reporting, checked allocation and the clock (see util.h).
+ * util.c — error reporting, checked allocation, folders and the clock (see util.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common/util.h"
@@ -77,6 +77,13 @@ void *aligned_alloc_check(size_t size, const char *file, int line) {
     return p;
 }
 
+char *strdup_check(const char *s, const char *file, int line) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc_check(n, file, line);
+    memcpy(d, s, n);
+    return d;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -85,19 +92,18 @@ double now_seconds(void) {
 
 int mkdir_p(const char *path, Error *err) {
     char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return error_set(err, "path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return error_set(err, "cannot create directory %s: %s", buf, strerror(errno));
-            struct stat st;
-            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-                return error_set(err, "%s exists and is not a directory", buf);
-            *p = c;
-            if (c == '\0') break;
-        }
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return error_set(err, "bad folder name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return error_set(err, "cannot create folder %s: %s", buf, strerror(errno));
+        struct stat st;
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return error_set(err, "%s exists and is not a folder", buf);
+        buf[i] = c;
     }
     return 0;
 }

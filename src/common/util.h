@@ -46,6 +46,9 @@ void *aligned_alloc_check(size_t size, const char *file, int line);
 #define xmalloc(n) malloc_check((n), __FILE__, __LINE__)
 #define xcalloc(n, s) calloc_check((n), (s), __FILE__, __LINE__)
 #define xaligned_alloc(n) aligned_alloc_check((n), __FILE__, __LINE__)
+/* A malloc'd copy of a string; release with free(). */
+char *strdup_check(const char *s, const char *file, int line);
+#define xstrdup(s) strdup_check((s), __FILE__, __LINE__)
 
 /* Called by FATAL before exiting (data-parallel runs register MPI_Abort so
  * the other ranks stop too). */
@@ -56,7 +59,7 @@ void set_log_rank(int rank);
 /* Warnings go to stderr with a common prefix so they can be grepped. */
 void warnf(const char *fmt, ...) ALX_PRINTF(1, 2);
 
-/* mkdir -p; 0 or -1 with a message naming the path. */
+/* mkdir -p; 0 or -1 with a message naming the folder. */
 int mkdir_p(const char *path, Error *err);
 /* 1 if path exists (any type). */
 int path_exists(const char *path);

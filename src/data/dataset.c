@@ -26,13 +26,6 @@ typedef struct {
     int64_t n, cap;
 } EntryList;
 
-static char *str_dup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = xmalloc(n);
-    memcpy(d, s, n);
-    return d;
-}
-
 static char *path_join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     char *p = xmalloc(a + b + 2);
@@ -92,7 +85,7 @@ static int list_dir(const char *dir, Name **names, int *count, Error *err) {
             CHECK(nv, "out of memory listing %s", dir);
             v = nv;
         }
-        v[n].name = str_dup(e->d_name);
+        v[n].name = xstrdup(e->d_name);
         v[n].type = e->d_type;
         n++;
         errno = 0;
@@ -158,11 +151,11 @@ static int open_pack(Dataset *ds, const char *path, Error *err) {
     }
     size_t plen = strlen(path), total = 0;
     for (int64_t i = 0; i < p->n; i++) total += plen + strlen(p->names[i]) + 2;
-    ds->root = str_dup(path);
+    ds->root = xstrdup(path);
     ds->pack = p;
     ds->n_classes = p->n_classes;
     ds->classes = xmalloc(sizeof *ds->classes * (size_t)p->n_classes);
-    for (int c = 0; c < p->n_classes; c++) ds->classes[c] = str_dup(p->classes[c]);
+    for (int c = 0; c < p->n_classes; c++) ds->classes[c] = xstrdup(p->classes[c]);
     ds->n = p->n;
     ds->paths = xmalloc(sizeof *ds->paths * (size_t)p->n);
     ds->labels = xmalloc(sizeof *ds->labels * (size_t)p->n);
@@ -208,7 +201,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     char **classes = xmalloc(sizeof *classes * ((size_t)n + 1));
     for (int i = 0; i < n; i++) {
         char *p = path_join(dir, names[i].name);
-        if (is_dir(p, names[i].type) == 1) classes[nc++] = str_dup(names[i].name);
+        if (is_dir(p, names[i].type) == 1) classes[nc++] = xstrdup(names[i].name);
         free(p);
     }
     free_names(names, n);
@@ -242,7 +235,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
             start = i;
         }
     }
-    ds->root = str_dup(dir);
+    ds->root = xstrdup(dir);
     ds->n_classes = nc;
     ds->classes = classes;
     ds->n = list.n;
