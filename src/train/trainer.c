@@ -20,9 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "backend/backend.h"
 #include "data/dataset.h"
@@ -34,6 +31,7 @@
 #include "train/evaluate.h"
 #include "train/fingerprint.h"
 #include "train/lr_schedule.h"
+#include "train/model_open.h"
 #include "train/progress.h"
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -54,14 +52,10 @@ typedef struct {
     int is0;
     Dataset train, val;
     int have_val;
-    Net net;
-    Backend be;
-    int be_created;
-    Net val_net;                 /* --val_crop_size other than the train crop: validation runs here */
-    Backend val_be;
-    int val_be_created;
+    Model model;                 /* the net, its weights (params) and the backend */
+    Model val_model;             /* --val_crop_size other than the train crop: validation runs here (no weights of its own) */
     Loader *train_loader, *val_loader;
-    float *params, *momentum, *logits;
+    float *momentum, *logits;
     float *ema;                  /* [param_count] the weights' moving average (--model_ema), else NULL */
     int64_t ema_updates;         /* 0: the next update copies the weights */
     double ema_decay;            /* per update, after torchvision's adjustment */
@@ -69,9 +63,7 @@ typedef struct {
     int metrics_open;
     LrSchedule sched;
     LossArgs loss;
-    const char *backend_name;
-    Precision precision;
-    int threads, workers, backend_comm;
+    int workers, backend_comm;
     int64_t S, img_global;       /* steps per epoch; images per step over all ranks */
     RunFingerprint fp;
     /* position */
@@ -83,13 +75,6 @@ typedef struct {
     double time_base, t_session, end_seconds;
     Progress prog;
 } Run;
-
-/* "auto" resolved for the backend on this machine; config.json stores the result, so a resume keeps it. */
-static Precision precision_of(const TrainConfig *c, const char *backend) {
-    Precision p = PRECISION_FP32;
-    CHECK(precision_parse(c->precision, backend, &p) == 0, "precision '%s' passed config_validate", c->precision);
-    return p;
-}
 
 /* A failure while running, from whichever rank met it. */
 static void report(Run *r, const char *msg) {
@@ -107,13 +92,13 @@ static void report(Run *r, const char *msg) {
 static int save_model_files(Run *r, int epochs_done, const float *best, const char *best_kind, Error *err) {
     const TrainConfig *c = &r->c;
     char path[4200];
-    r->be.vt->get_params(r->be.ctx, r->params);
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
     run_path(path, sizeof path, c->out_dir, "last.safetensors");
-    if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+    if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
         return -1;
     if (best && c->save_best) {
         run_path(path, sizeof path, c->out_dir, "best.safetensors");
-        if (checkpoint_save_model(path, &r->net, best, r->train.classes, epochs_done, r->step,
+        if (checkpoint_save_model(path, &r->model.net, best, r->train.classes, epochs_done, r->step,
                                   r->ema ? best_kind : NULL, err) != 0)
             return -1;
     }
@@ -121,7 +106,7 @@ static int save_model_files(Run *r, int epochs_done, const float *best, const ch
         char name[64];
         snprintf(name, sizeof name, "epoch_%d.safetensors", epochs_done);
         run_path(path, sizeof path, c->out_dir, name);
-        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+        if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
             return -1;
     }
     return 0;
@@ -129,12 +114,12 @@ static int save_model_files(Run *r, int epochs_done, const float *best, const ch
 
 static int save_state(Run *r, Error *err) {
     char path[4200];
-    r->be.vt->get_params(r->be.ctx, r->params);
-    r->be.vt->get_momentum(r->be.ctx, r->momentum);
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    r->model.be.vt->get_momentum(r->model.be.ctx, r->momentum);
     TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c),
                          run_record_to_json(&r->fp, &r->epoch_sums, &r->window), r->ema_updates};
     run_path(path, sizeof path, r->c.out_dir, STATE_FILE);
-    int rc = checkpoint_save_state(path, &r->net, r->params, r->momentum, r->ema, &pos, err);
+    int rc = checkpoint_save_state(path, &r->model.net, r->model.params, r->momentum, r->ema, &pos, err);
     free(pos.config_json);
     free(pos.run_json);
     return rc;
@@ -182,12 +167,12 @@ static int load_pretrained(Run *r, Error *err) {
     for (int i = 0; same && i < info->n_classes_named && i < r->train.n_classes; i++) same = strcmp(info->class_names[i], r->train.classes[i]) == 0;
     int rc;
     if (same) {
-        rc = checkpoint_load(&m, &r->net, r->params, err);
+        rc = checkpoint_load(&m, &r->model.net, r->model.params, err);
     } else {
-        const ParamTensor *head = &r->net.params[r->net.n_params - 1];
+        const ParamTensor *head = &r->model.net.params[r->model.net.n_params - 1];
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%.*s", (int)(strrchr(head->name, '.') - head->name + 1), head->name);
-        rc = checkpoint_load_except(&m, &r->net, r->params, prefix, err);
+        rc = checkpoint_load_except(&m, &r->model.net, r->model.params, prefix, err);
         if (rc == 0 && r->is0)
             printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %.*s layer is replaced by a new one "
                    "(initialised as the backbone's), everything else is loaded\n", c->pretrained, info->num_classes,
@@ -200,30 +185,25 @@ static int load_pretrained(Run *r, Error *err) {
 
 static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     TrainConfig *c = &r->c;
-    if (net_build(&r->net, c->backbone, r->train.n_classes, c->image_size, (float)c->dropout, err) != 0 ||
-        net_set_training(&r->net, c->freeze, c->lr_backbone_scale, err) != 0)
-        return -1;
     if (c->T_max <= 0) c->T_max = c->max_epoch; /* resolved once, kept by resumes */
-    r->backend_name = c->backend[0] ? c->backend : backend_default(c->device);
-    r->threads = c->threads > 0 ? c->threads : cpu_count();
-#ifdef _OPENMP
-    omp_set_num_threads(r->threads);
-#endif
-    r->precision = precision_of(c, r->backend_name);
-    snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->precision)); /* resolved once, kept by resumes */
-    BackendOptions bo = {r->threads, r->d->local_rank, r->precision, c->seed}; /* one GPU per local rank */
-    if (backend_create(&r->be, r->backend_name, &r->net, c->per_batch_size, &bo, err) != 0) return -1;
-    r->be_created = 1;
+    /* one GPU per local rank; "auto" precision is resolved once and kept by resumes (config.json stores it) */
+    ModelOptions o = {.backbone = c->backbone, .num_classes = r->train.n_classes, .image_size = c->image_size,
+                      .eval_resize = -1, .dropout = (float)c->dropout, .freeze = c->freeze,
+                      .lr_backbone_scale = c->lr_backbone_scale, .seed = c->seed, .backend = c->backend,
+                      .device = c->device, .precision = c->precision, .batch = c->per_batch_size,
+                      .threads = c->threads, .local_rank = r->d->local_rank};
+    if (model_open(&r->model, &o, err) != 0) return -1;
+    snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->model.precision));
     if (r->have_val && config_val_crop(c) != c->image_size) { /* the weights are size-free (adaptive pool) */
-        if (net_build(&r->val_net, c->backbone, r->train.n_classes, config_val_crop(c), (float)c->dropout, err) != 0 ||
-            backend_create(&r->val_be, r->backend_name, &r->val_net, c->per_batch_size, &bo, err) != 0)
-            return -1;
-        r->val_be_created = 1;
+        ModelOptions v = o;
+        v.image_size = config_val_crop(c);
+        v.freeze = NULL;
+        v.no_weights = 1;
+        if (model_open(&r->val_model, &v, err) != 0) return -1;
     }
-    size_t P = r->net.param_count;
-    r->params = xaligned_alloc(P * sizeof(float));
+    size_t P = r->model.net.param_count;
     r->momentum = xaligned_alloc(P * sizeof(float));
-    r->logits = xmalloc((size_t)c->per_batch_size * r->net.num_classes * sizeof(float));
+    r->logits = xmalloc((size_t)c->per_batch_size * r->model.net.num_classes * sizeof(float));
     if (c->model_ema) {
         /* torchvision's train.py: alpha = min(1, (1 - decay) * global batch * steps / epochs) */
         double adjust = (double)c->per_batch_size * r->d->world * c->model_ema_steps / c->max_epoch;
@@ -235,11 +215,10 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
         char path[4200];
         run_path(path, sizeof path, c->out_dir, STATE_FILE);
         r->ema_updates = resume->ema_updates;
-        return checkpoint_load_state(path, &r->net, r->params, r->momentum, r->ema, err);
+        return checkpoint_load_state(path, &r->model.net, r->model.params, r->momentum, r->ema, err);
     }
-    net_init_params(&r->net, r->params, c->seed);
     int rc = c->pretrained[0] ? load_pretrained(r, err) : 0;
-    if (r->ema) memcpy(r->ema, r->params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
+    if (r->ema) memcpy(r->ema, r->model.params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
     return rc;
 }
 
@@ -247,14 +226,14 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
  * ema += (1 - decay) * (w - ema); the first update (and every one during the
  * warmup epochs, as torchvision resets its count there) copies the weights. */
 static void ema_update(Run *r) {
-    r->be.vt->get_params(r->be.ctx, r->params);
-    size_t P = r->net.param_count;
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    size_t P = r->model.net.param_count;
     float w = (float)(1.0 - r->ema_decay);
     if (r->ema_updates == 0) {
-        memcpy(r->ema, r->params, P * sizeof(float));
+        memcpy(r->ema, r->model.params, P * sizeof(float));
     } else {
         float *restrict e = r->ema;
-        const float *restrict p = r->params;
+        const float *restrict p = r->model.params;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < P; i++) e[i] += w * (p[i] - e[i]);
     }
@@ -265,7 +244,7 @@ static int open_loaders(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     r->workers = c->workers > 0 ? c->workers : cpu_count();
     LoaderConfig lc = {LOADER_TRAIN, c->per_batch_size, c->image_size, r->workers, c->seed, c->color_jitter,
-                       (float)c->min_crop_scale, r->d->rank, r->d->world, r->be.vt->input_format(r->be.ctx),
+                       (float)c->min_crop_scale, r->d->rank, r->d->world, r->model.be.vt->input_format(r->model.be.ctx),
                        c->max_image_pixels, c->strict_data, 0, 0};
     if (!(r->train_loader = loader_create(&r->train, &lc, err))) return -1;
     r->S = loader_batches_per_epoch(r->train_loader);
@@ -278,7 +257,7 @@ static int open_loaders(Run *r, Error *err) {
         vc.mode = LOADER_EVAL;
         vc.image_size = config_val_crop(c);
         vc.resize_size = c->val_resize_size;
-        if (r->val_be_created) vc.format = r->val_be.vt->input_format(r->val_be.ctx);
+        if (r->val_model.has_backend) vc.format = r->val_model.be.vt->input_format(r->val_model.be.ctx);
         if (!(r->val_loader = loader_create(&r->val, &vc, err))) return -1;
     }
     LrSchedule *s = &r->sched;
@@ -301,8 +280,8 @@ static void make_fingerprint(Run *r) {
     f->classes_hash = fingerprint_classes(r->train.classes, r->train.n_classes);
     f->val_images = r->have_val ? r->val.n : -1;
     f->val_files_hash = r->have_val ? fingerprint_files(&r->val) : 0;
-    f->param_count = (int64_t)r->net.param_count;
-    snprintf(f->backbone, sizeof f->backbone, "%s", r->net.backbone);
+    f->param_count = (int64_t)r->model.net.param_count;
+    snprintf(f->backbone, sizeof f->backbone, "%s", r->model.net.backbone);
 }
 
 /* The saved position and sums, checked against this run before anything is
@@ -336,13 +315,13 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
 static int write_config_json(Run *r, Error *err) {
     TrainConfig eff = r->c;
     eff.val_crop_size = config_val_crop(&r->c);
-    eff.threads = r->threads;
+    eff.threads = r->model.threads;
     eff.workers = r->workers;
     char dropout[32];
-    snprintf(dropout, sizeof dropout, "%g", r->net.dropout); /* the float's shortest decimal, not its double */
+    snprintf(dropout, sizeof dropout, "%g", r->model.net.dropout); /* the float's shortest decimal, not its double */
     eff.dropout = strtod(dropout, NULL);
-    snprintf(eff.backend, sizeof eff.backend, "%s", r->backend_name);
-    snprintf(eff.precision, sizeof eff.precision, "%s", r->precision == PRECISION_BF16 ? "bf16" : "fp32");
+    snprintf(eff.backend, sizeof eff.backend, "%s", r->model.backend_name);
+    snprintf(eff.precision, sizeof eff.precision, "%s", r->model.precision == PRECISION_BF16 ? "bf16" : "fp32");
     cJSON *o = config_to_cjson(&eff);
     cJSON_AddNumberToObject(o, "num_classes", r->train.n_classes);
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
@@ -365,7 +344,7 @@ static int write_config_json(Run *r, Error *err) {
 /* What --freeze and --lr_backbone_scale leave training, and the backward work a freeze saves. */
 static void print_training_set(const Run *r) {
     const TrainConfig *c = &r->c;
-    const Net *n = &r->net;
+    const Net *n = &r->model.net;
     if (strcmp(c->freeze, "none") != 0) {
         Net all = *n;
         Error ignored = {{0}};
@@ -386,7 +365,7 @@ static void print_training_set(const Run *r) {
 
 static void print_summary(const Run *r, int resumed) {
     const TrainConfig *c = &r->c;
-    const Net *n = &r->net;
+    const Net *n = &r->model.net;
     char sched[512];
     lr_describe(&r->sched, sched, sizeof sched);
     printf("alexnet train: %lld images in %d classes (%s)", (long long)r->train.n, r->train.n_classes, c->data_dir);
@@ -399,8 +378,8 @@ static void print_summary(const Run *r, int resumed) {
         if (R) printf("  validation shorter side resized to %d, center crop %d\n", R, crop);
         else printf("  validation resized to %dx%d, center crop %d\n", eval_resize_size(crop), eval_resize_size(crop), crop);
     }
-    printf("  backend    %s, %s, %d threads, %d loader workers\n", r->backend_name,
-           r->precision == PRECISION_BF16 ? "bf16" : "fp32", r->threads, r->workers);
+    printf("  backend    %s, %s, %d threads, %d loader workers\n", r->model.backend_name,
+           r->model.precision == PRECISION_BF16 ? "bf16" : "fp32", r->model.threads, r->workers);
     printf("  batch      %d per process x %d process%s = %lld global; %lld steps per epoch, %d epochs\n",
            c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->S,
            c->max_epoch);
@@ -434,22 +413,22 @@ static void print_placement(Run *r) {
     if (strcmp(r->c.device, "gpu") == 0) snprintf(dev, sizeof dev, "GPU %d", d->local_rank);
     else snprintf(dev, sizeof dev, "CPU");
     snprintf(line, sizeof line, "%s: local rank %d of %d, pid %d, %s, compute threads %d on CPUs %s", dist_host(d, d->rank),
-             d->local_rank, d->local_world, (int)getpid(), dev, r->threads, cpus);
+             d->local_rank, d->local_world, (int)getpid(), dev, r->model.threads, cpus);
     if (r->is0) printf("alexnet train: %d processes on %d node%s\n", d->world, dist_node_count(d),
                        dist_node_count(d) > 1 ? "s" : "");
     dist_print_lines(d, line, "  rank ");
 }
 
 static void attach_allreduce(Run *r) {
-    if (r->d->world > 1 && r->be.vt->comm_init) {
+    if (r->d->world > 1 && r->model.be.vt->comm_init) {
         Error err = {{0}};
         uint8_t id[COMM_ID_BYTES] = {0};
-        if (r->is0 && r->be.vt->comm_create_id(r->be.ctx, id, &err) != 0) FATAL("%s", err.msg);
+        if (r->is0 && r->model.be.vt->comm_create_id(r->model.be.ctx, id, &err) != 0) FATAL("%s", err.msg);
         dist_bcast(r->d, id, sizeof id, 0);
-        if (r->be.vt->comm_init(r->be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
+        if (r->model.be.vt->comm_init(r->model.be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
         r->backend_comm = 1;
     } else {
-        dist_grads_attach(r->d, &r->net, r->be.vt->grad_buffer(r->be.ctx), 25u << 20);
+        dist_grads_attach(r->d, &r->model.net, r->model.be.vt->grad_buffer(r->model.be.ctx), 25u << 20);
     }
 }
 
@@ -472,11 +451,11 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
     if (fingerprint_check_ranks(r->d, &r->fp, "train", r->c.data_dir, err) != 0) return 2;
     print_placement(r);
 
-    size_t P = r->net.param_count;
-    dist_bcast(r->d, r->params, P * sizeof(float), 0);
+    size_t P = r->model.net.param_count;
+    dist_bcast(r->d, r->model.params, P * sizeof(float), 0);
     dist_bcast(r->d, r->momentum, P * sizeof(float), 0);
-    r->be.vt->set_params(r->be.ctx, r->params);
-    r->be.vt->set_momentum(r->be.ctx, r->momentum);
+    r->model.be.vt->set_params(r->model.be.ctx, r->model.params);
+    r->model.be.vt->set_momentum(r->model.be.ctx, r->momentum);
 
     failed = 0;
     if (r->is0) {
@@ -505,12 +484,12 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
 static void run_close(Run *r) {
     if (r->train_loader) loader_destroy(r->train_loader);
     if (r->val_loader) loader_destroy(r->val_loader);
-    if (r->be_created) backend_destroy(&r->be);
-    if (r->val_be_created) backend_destroy(&r->val_be);
+    model_close(&r->model);
+    model_close(&r->val_model);
     if (r->metrics_open) metrics_close(&r->metrics);
     dataset_free(&r->train);
     if (r->have_val) dataset_free(&r->val);
-    free(r->params); free(r->momentum); free(r->logits); free(r->ema);
+    free(r->momentum); free(r->logits); free(r->ema);
 }
 
 /* ------------------------------------------------------------ one epoch */
@@ -557,20 +536,20 @@ typedef enum { EPOCH_DONE, EPOCH_STOPPED, EPOCH_FAILED } EpochEnd;
 static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     const TrainConfig *c = &r->c;
     Dist *d = r->d;
-    int K = r->net.num_classes;
+    int K = r->model.net.num_classes;
     loader_start_epoch(r->train_loader, r->epoch, r->batch);
     Batch b;
     int rc;
     while ((rc = loader_next(r->train_loader, &b, err)) == 1) {
         double t0 = now_seconds(), lr = lr_at(&r->sched, r->step);
         ForwardArgs fa = {1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)c->per_batch_size};
-        backend_forward(&r->be, b.data, b.n, &fa);
-        r->be.vt->read_logits(r->be.ctx, r->logits, b.n);
+        backend_forward(&r->model.be, b.data, b.n, &fa);
+        r->model.be.vt->read_logits(r->model.be.ctx, r->logits, b.n);
         double correct = 0;
         for (int i = 0; i < b.n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b.labels[i]) == 0;
         /* the hook only when there is something to overlap: a GPU backend syncs per call */
         GradReadyFn ready = d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
-        double loss = backend_backward(&r->be, b.labels, b.n, &r->loss, ready, d);
+        double loss = backend_backward(&r->model.be, b.labels, b.n, &r->loss, ready, d);
         if (!r->backend_comm) dist_grads_wait(d);
         double v[5] = {loss, isfinite(loss) ? 0.0 : 1.0, g_interrupted ? 1.0 : 0.0, correct, (double)b.n};
         dist_sum_doubles(d, v, 5);
@@ -581,7 +560,7 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
             return EPOCH_FAILED;
         }
         SgdArgs sg = {(float)lr, (float)c->momentum, (float)c->weight_decay};
-        backend_sgd_update(&r->be, &sg);
+        backend_sgd_update(&r->model.be, &sg);
         r->step++;
         r->batch++;
         if (r->ema && r->step % c->model_ema_steps == 0) ema_update(r);
@@ -621,12 +600,12 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
  * for bit, or on the backend built at --val_crop_size when that differs from
  * the train crop. */
 static int validate(Run *r, const float *weights, EvalCounts *ev, Error *err) {
-    if (!r->val_be_created && !weights) return evaluate(&r->be, r->val_loader, r->d, r->logits, ev, err);
-    r->be.vt->get_params(r->be.ctx, r->params);
-    Backend *be = r->val_be_created ? &r->val_be : &r->be;
-    be->vt->set_params(be->ctx, weights ? weights : r->params);
+    if (!r->val_model.has_backend && !weights) return evaluate(&r->model.be, r->val_loader, r->d, r->logits, ev, err);
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    Backend *be = r->val_model.has_backend ? &r->val_model.be : &r->model.be;
+    be->vt->set_params(be->ctx, weights ? weights : r->model.params);
     int rc = evaluate(be, r->val_loader, r->d, r->logits, ev, err);
-    if (!r->val_be_created) be->vt->set_params(be->ctx, r->params);
+    if (!r->val_model.has_backend) be->vt->set_params(be->ctx, r->model.params);
     return rc;
 }
 
@@ -657,7 +636,7 @@ static int run_end_epoch(Run *r, Error *err) {
     const char *best_kind = "raw";
     if (r->have_val && (top1 > r->best || ema_top1 > r->best)) {
         int ema_wins = ema_top1 > top1;
-        best = ema_wins ? r->ema : r->params;
+        best = ema_wins ? r->ema : r->model.params;
         best_kind = ema_wins ? "ema" : "raw";
         r->best = ema_wins ? ema_top1 : top1;
     }
@@ -689,7 +668,7 @@ static int run_end_epoch(Run *r, Error *err) {
         metrics_add(&r->metrics, &m);
         char path[4200], title[1400];
         run_path(path, sizeof path, c->out_dir, "curves.svg");
-        snprintf(title, sizeof title, "alexnet.c — %s on %s", r->net.backbone, c->data_dir);
+        snprintf(title, sizeof title, "alexnet.c — %s on %s", r->model.net.backbone, c->data_dir);
         rc = save_model_files(r, done, best, best_kind, err) != 0 || save_state(r, err) != 0 ||
                      curves_write_svg(path, &r->metrics, title, err) != 0
                  ? -1
@@ -714,7 +693,7 @@ static void print_done(const Run *r) {
     if (d->comm_steps > 0) {
         double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
         printf("all-reduce: %.1f MB in %d buckets; %.1f ms per step from the first bucket to the last, %.1f ms of it "
-               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r->net.param_count,
+               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r->model.net.param_count,
                d->n_buckets, span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
     }
 }
