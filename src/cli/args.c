@@ -237,13 +237,13 @@ static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag
     return 0;
 }
 
-static void warn_threads(const ArgSpec *specs, int nspecs, const char *cmd, const unsigned char *given) {
+static void warn_threads(const ArgSpec *specs, int nspecs, const unsigned char *given) {
     for (int k = 0; k < nspecs; k++) {
         if (!given[k] || strcmp(specs[k].name, "threads") != 0 || specs[k].type != ARG_INT) continue;
         int t = *(int *)specs[k].dst, cores = cpu_count();
         if (t > cores)
-            fprintf(stderr, "alexnet %s: warning: --threads %d is more than the %d cores here; oversubscribed threads "
-                            "run many times slower (use --threads 0 for all cores)\n", cmd, t, cores);
+            warnf("--threads %d is more than the %d cores here; oversubscribed threads run many times slower (use "
+                  "--threads 0 for all cores)", t, cores);
     }
 }
 
@@ -320,7 +320,7 @@ static int parse(const char *cmd, const ArgSpec *specs, int nspecs, int argc, ch
         if (imp[k].spec->seen) *imp[k].spec->seen = 1;
     }
     if (help) *help = asked_help;
-    if (!asked_help && cmd) warn_threads(specs, nspecs, cmd, given);
+    if (!asked_help && cmd) warn_threads(specs, nspecs, given);
     return 0;
 }
 
@@ -374,7 +374,32 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
 }
 
 int cli_usage_error(const char *cmd, const char *msg) {
-    fflush(stdout);
-    fprintf(stderr, "alexnet %s: error: %s\nRun 'alexnet %s --help' for usage.\n", cmd, msg, cmd);
+    errorf("%s", msg);
+    fprintf(stderr, "Run 'alexnet %s --help' for usage.\n", cmd);
     return 2;
+}
+
+int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional,
+              int max_pos, int *npos, const char *synopsis, const char *about) {
+    int help, first = 2;
+    for (const char *c = cmd; *c; c++) first += *c == ' '; /* "prepare pack": flags from argv[3] */
+    Error err = {{0}};
+    if (args_parse(specs, nspecs, argc, argv, first, positional, max_pos, npos, &help, &err) != 0)
+        return cli_usage_error(cmd, err.msg);
+    if (!help) return CLI_GO_ON;
+    args_print_help(cmd, synopsis, about, specs, nspecs);
+    return 0;
+}
+
+int device_check(const char *device, Error *err) {
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0)
+        return error_set(err, "--device must be cpu or gpu");
+    return 0;
+}
+
+int infer_flags_check(const InferFlags *f, Error *err) {
+    if (!f->pretrained) return error_set(err, "--pretrained is required (a .safetensors checkpoint)");
+    if (device_check(f->device, err) != 0) return -1;
+    if (strcmp(f->tta, "none") != 0 && strcmp(f->tta, "flip") != 0) return error_set(err, "--tta must be none or flip");
+    return 0;
 }

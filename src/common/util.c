@@ -14,13 +14,25 @@
 
 static void (*fatal_hook)(int code);
 static int log_rank = -1;
+static const char *log_command;
 
 void set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
 void set_log_rank(int rank) { log_rank = rank; }
+void set_log_command(const char *cmd) { log_command = cmd; }
 
+/* "alexnet[ CMD][ [rank N]]: KIND: " */
 static void prefix(const char *kind) {
-    if (log_rank >= 0) fprintf(stderr, "alexnet [rank %d]: %s: ", log_rank, kind);
-    else fprintf(stderr, "alexnet: %s: ", kind);
+    fprintf(stderr, "alexnet%s%s", log_command ? " " : "", log_command ? log_command : "");
+    if (log_rank >= 0) fprintf(stderr, " [rank %d]", log_rank);
+    fprintf(stderr, ": %s: ", kind);
+}
+
+static void message(const char *kind, const char *fmt, va_list ap) {
+    fflush(stdout);
+    prefix(kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
 }
 
 int error_set(Error *err, const char *fmt, ...) {
@@ -46,14 +58,25 @@ void fatal_at(const char *file, int line, const char *fmt, ...) {
     exit(1);
 }
 
-void warnf(const char *fmt, ...) {
-    fflush(stdout);
-    prefix("warning");
+void errorf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    message("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+void warnf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    message("warning", fmt, ap);
+    va_end(ap);
+}
+
+void notef(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    message("note", fmt, ap);
+    va_end(ap);
 }
 
 void *malloc_check(size_t size, const char *file, int line) {
@@ -106,6 +129,10 @@ int mkdir_p(const char *path, Error *err) {
         buf[i] = c;
     }
     return 0;
+}
+
+void path_join(char *buf, size_t len, const char *dir, const char *file) {
+    snprintf(buf, len, "%s/%s", dir, file);
 }
 
 int path_exists(const char *path) {
