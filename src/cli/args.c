@@ -132,14 +132,14 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
 }
 
 static int levenshtein(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
+    size_t len_a = strlen(a), len_b = strlen(b);
+    if (len_a > 63 || len_b > 63) return 99;
     int row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
+    for (size_t j = 0; j <= len_b; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= len_a; i++) {
         int diag = row[0];
         row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
+        for (size_t j = 1; j <= len_b; j++) {
             int up = row[j];
             int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
             int best = sub < up + 1 ? sub : up + 1;
@@ -147,17 +147,17 @@ static int levenshtein(const char *a, const char *b) {
             diag = up;
         }
     }
-    return row[lb];
+    return row[len_b];
 }
 
 /* How close a typed name is to a candidate: lower is closer, -1 not close. */
 static int closeness(const char *typed, const char *cand) {
-    size_t lt = strlen(typed), lc = strlen(cand);
+    size_t len_typed = strlen(typed), len_cand = strlen(cand);
     int d = levenshtein(typed, cand);
-    size_t shorter = lt < lc ? lt : lc;
+    size_t shorter = len_typed < len_cand ? len_typed : len_cand;
     int allowed = shorter >= 8 ? 3 : shorter >= 5 ? 2 : 1;
     if (d <= allowed) return d;
-    if (lt >= 5 && strstr(cand, typed)) return 10; /* --batch -> per_batch_size */
+    if (len_typed >= 5 && strstr(cand, typed)) return 10; /* --batch -> per_batch_size */
     return -1;
 }
 
