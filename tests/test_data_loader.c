@@ -37,7 +37,7 @@ static void touch(const char *dir, const char *rel) {
     snprintf(d, sizeof d, "%s", p);
     *strrchr(d, '/') = 0;
     Error e;
-    CHECK(make_dirs(d, &e) == 0, "%s", e.msg);
+    CHECK(mkdir_p(d, &e) == 0, "%s", e.msg);
     FILE *f = fopen(p, "wb");
     CHECK(f, "cannot create %s", p);
     fputs("x", f);
@@ -357,7 +357,7 @@ static void test_empty_eval_batch(const Dataset *good) {
     }
     snprintf(p, sizeof p, "%s/b_good", d);
     Error e;
-    CHECK(make_dirs(p, &e) == 0, "%s", e.msg);
+    CHECK(mkdir_p(p, &e) == 0, "%s", e.msg);
     for (int i = 0; i < 5; i++) {
         snprintf(p, sizeof p, "%s/b_good/%d.jpg", d, i);
         FILE *in = fopen(good->paths[i], "rb"), *out = fopen(p, "wb");

@@ -132,14 +132,14 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
 }
 
 static int levenshtein(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
+    size_t len_a = strlen(a), len_b = strlen(b);
+    if (len_a > 63 || len_b > 63) return 99;
     int row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
+    for (size_t j = 0; j <= len_b; j++) row[j] = (int)j;
+    for (size_t i = 1; i <= len_a; i++) {
         int diag = row[0];
         row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
+        for (size_t j = 1; j <= len_b; j++) {
             int up = row[j];
             int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
             int best = sub < up + 1 ? sub : up + 1;
@@ -147,17 +147,17 @@ static int levenshtein(const char *a, const char *b) {
             diag = up;
         }
     }
-    return row[lb];
+    return row[len_b];
 }
 
 /* How close a typed name is to a candidate: lower is closer, -1 not close. */
 static int closeness(const char *typed, const char *cand) {
-    size_t lt = strlen(typed), lc = strlen(cand);
+    size_t len_typed = strlen(typed), len_cand = strlen(cand);
     int d = levenshtein(typed, cand);
-    size_t shorter = lt < lc ? lt : lc;
+    size_t shorter = len_typed < len_cand ? len_typed : len_cand;
     int allowed = shorter >= 8 ? 3 : shorter >= 5 ? 2 : 1;
     if (d <= allowed) return d;
-    if (lt >= 5 && strstr(cand, typed)) return 10; /* --batch -> per_batch_size */
+    if (len_typed >= 5 && strstr(cand, typed)) return 10; /* --batch -> per_batch_size */
     return -1;
 }
 
@@ -237,13 +237,13 @@ static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag
     return 0;
 }
 
-static void warn_threads(const ArgSpec *specs, int nspecs, const char *cmd, const unsigned char *given) {
+static void warn_threads(const ArgSpec *specs, int nspecs, const unsigned char *given) {
     for (int k = 0; k < nspecs; k++) {
         if (!given[k] || strcmp(specs[k].name, "threads") != 0 || specs[k].type != ARG_INT) continue;
         int t = *(int *)specs[k].dst, cores = cpu_count();
         if (t > cores)
-            fprintf(stderr, "alexnet %s: warning: --threads %d is more than the %d cores here; oversubscribed threads "
-                            "run many times slower (use --threads 0 for all cores)\n", cmd, t, cores);
+            warnf("--threads %d is more than the %d cores here; oversubscribed threads run many times slower (use "
+                  "--threads 0 for all cores)", t, cores);
     }
 }
 
@@ -320,7 +320,7 @@ static int parse(const char *cmd, const ArgSpec *specs, int nspecs, int argc, ch
         if (imp[k].spec->seen) *imp[k].spec->seen = 1;
     }
     if (help) *help = asked_help;
-    if (!asked_help && cmd) warn_threads(specs, nspecs, cmd, given);
+    if (!asked_help && cmd) warn_threads(specs, nspecs, given);
     return 0;
 }
 
@@ -374,7 +374,32 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
 }
 
 int cli_usage_error(const char *cmd, const char *msg) {
-    fflush(stdout);
-    fprintf(stderr, "alexnet %s: error: %s\nRun 'alexnet %s --help' for usage.\n", cmd, msg, cmd);
+    errorf("%s", msg);
+    fprintf(stderr, "Run 'alexnet %s --help' for usage.\n", cmd);
     return 2;
+}
+
+int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional,
+              int max_pos, int *npos, const char *synopsis, const char *about) {
+    int help, first = 2;
+    for (const char *c = cmd; *c; c++) first += *c == ' '; /* "prepare pack": flags from argv[3] */
+    Error err = {{0}};
+    if (args_parse(specs, nspecs, argc, argv, first, positional, max_pos, npos, &help, &err) != 0)
+        return cli_usage_error(cmd, err.msg);
+    if (!help) return CLI_GO_ON;
+    args_print_help(cmd, synopsis, about, specs, nspecs);
+    return 0;
+}
+
+int device_check(const char *device, Error *err) {
+    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0)
+        return error_set(err, "--device must be cpu or gpu");
+    return 0;
+}
+
+int infer_flags_check(const InferFlags *f, Error *err) {
+    if (!f->pretrained) return error_set(err, "--pretrained is required (a .safetensors checkpoint)");
+    if (device_check(f->device, err) != 0) return -1;
+    if (strcmp(f->tta, "none") != 0 && strcmp(f->tta, "flip") != 0) return error_set(err, "--tta must be none or flip");
+    return 0;
 }

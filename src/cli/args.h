@@ -50,4 +50,38 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
  * run --help, on stderr. Returns 2, the exit status for usage errors. */
 int cli_usage_error(const char *cmd, const char *msg);
 
+/* What a command's setup step returns to go on; anything else is the exit
+ * status to return (0 after --help, 2 after a usage error). */
+#define CLI_GO_ON (-1)
+
+/* Parses the flags of command cmd ("train", or "prepare pack": its words are
+ * argv[1..], the flags follow), prints the help when asked. CLI_GO_ON, 0
+ * (help shown) or 2 (reported). positional/max_pos/npos as args_parse. */
+int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional,
+              int max_pos, int *npos, const char *synopsis, const char *about);
+
+/* 0 when --device is cpu or gpu (cuda is taken for gpu), else -1 with err. */
+int device_check(const char *device, Error *err);
+
+/* The flags eval and predict share: a checkpoint and how images reach it. */
+typedef struct {
+    const char *pretrained, *device, *backend, *tta;
+    int image_size, resize_size, threads;
+    int64_t max_pixels;
+} InferFlags;
+#define INFER_FLAGS_DEFAULT {NULL, "cpu", NULL, "none", 0, 0, 0, 100000000}
+#define INFER_FLAG_SPECS(f) \
+    {"pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL}, \
+    {"image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, NULL}, \
+    {"val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL}, \
+    {"val_resize_size", ARG_INT, &(f).resize_size, \
+     "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL}, \
+    {"tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL}, \
+    {"threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL}, \
+    {"device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL}, \
+    {"backend", ARG_STR, &(f).backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL}, \
+    {"max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL}
+/* --pretrained given, --device and --tta known: 0, or -1 with err. */
+int infer_flags_check(const InferFlags *f, Error *err);
+
 #endif

@@ -18,15 +18,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #include <cjson/cJSON.h>
 
-#include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/philox.h"
+#include "train/model_open.h"
 
 static double peak_rss_mb(void) {
     struct rusage ru;
@@ -73,17 +70,16 @@ typedef struct {
 
 static void run_timed(Backend *be, const void *x, const int32_t *labels, int batch, int warmup, int steps,
                       float *logits, Timings *t) {
-    const Net *net = be->net;
-    ForwardArgs fa = {1, 0, 0};
-    LossArgs la = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sa = {0.01f, 0.9f, 1e-4f};
+    ForwardArgs train = {1, 0, 0};
+    LossArgs loss = {0.1f, SMOOTH_SEED, 0};
+    SgdArgs sgd = {0.01f, 0.9f, 1e-4f};
     double *ts = xmalloc(sizeof(double) * (size_t)steps);
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
-        fa.step = (uint64_t)s;
-        backend_forward(be, x, batch, &fa);
-        backend_backward(be, labels, batch, &la, NULL, NULL);
-        backend_sgd_update(be, &sa);
+        train.step = (uint64_t)s;
+        backend_forward(be, x, batch, &train);
+        backend_backward(be, labels, batch, &loss, NULL, NULL);
+        backend_sgd_update(be, &sgd);
         be->vt->read_logits(be->ctx, logits, 1);
         if (s >= warmup) {
             ts[s - warmup] = now_seconds() - t0;
@@ -96,10 +92,10 @@ static void run_timed(Backend *be, const void *x, const int32_t *labels, int bat
     for (int s = 1; s < steps; s++) t->train_best = fmin(t->train_best, ts[s]);
     t->train_med = median(ts, steps);
 
-    ForwardArgs fe = {0, 0, 0};
+    ForwardArgs inference = {0, 0, 0};
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
-        backend_forward(be, x, batch, &fe);
+        backend_forward(be, x, batch, &inference);
         be->vt->read_logits(be->ctx, logits, batch);
         if (s >= warmup) ts[s - warmup] = now_seconds() - t0;
     }
@@ -107,7 +103,6 @@ static void run_timed(Backend *be, const void *x, const int32_t *labels, int bat
     for (int s = 1; s < steps; s++) t->infer_best = fmin(t->infer_best, ts[s]);
     t->infer_med = median(ts, steps);
     free(ts);
-    (void)net;
 }
 
 /* Mean per-layer milliseconds of `steps` profiled train steps and inference passes. */
@@ -116,20 +111,20 @@ static void run_profiled(Backend *be, const void *x, const int32_t *labels, int 
     const Net *net = be->net;
     int L = net->n_layers;
     double *tmp = xcalloc((size_t)L, sizeof(double));
-    ForwardArgs fa = {1, 0, 0}, fe = {0, 0, 0};
-    LossArgs la = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sa = {0.01f, 0.9f, 1e-4f};
+    ForwardArgs train = {1, 0, 0}, inference = {0, 0, 0};
+    LossArgs loss = {0.1f, SMOOTH_SEED, 0};
+    SgdArgs sgd = {0.01f, 0.9f, 1e-4f};
     be->vt->set_profiling(be->ctx, 1);
     be->vt->read_profile(be->ctx, fwd, bwd); /* reset */
     for (int s = 0; s < steps; s++) {
-        backend_forward(be, x, batch, &fa);
-        backend_backward(be, labels, batch, &la, NULL, NULL);
-        backend_sgd_update(be, &sa);
+        backend_forward(be, x, batch, &train);
+        backend_backward(be, labels, batch, &loss, NULL, NULL);
+        backend_sgd_update(be, &sgd);
         be->vt->read_logits(be->ctx, logits, 1);
     }
     be->vt->read_profile(be->ctx, fwd, bwd);
     for (int s = 0; s < steps; s++) {
-        backend_forward(be, x, batch, &fe);
+        backend_forward(be, x, batch, &inference);
         be->vt->read_logits(be->ctx, logits, batch);
     }
     be->vt->read_profile(be->ctx, inf, tmp);
@@ -155,146 +150,168 @@ static double gflops(double flops_per_sample, int batch, double ms) {
     return ms > 0 && flops_per_sample > 0 ? flops_per_sample * batch / (ms * 1e6) : 0.0;
 }
 
-int cmd_bench(int argc, char **argv) {
-    const char *backend = NULL, *backbone = "alexnet", *device = "cpu", *precision = "auto", *freeze = "none";
-    int image_size = 224, batch = 64, classes = 1000, threads = 0, steps = 5, warmup = 1, json = 0, profile_steps = -1;
+typedef struct {
+    const char *backend, *backbone, *device, *precision, *freeze;
+    int image_size, batch, classes, threads, steps, warmup, json, profile_steps;
+} BenchFlags;
+
+static int parse_flags(BenchFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
-        {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
-        {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"precision", ARG_STR, &precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1, 0, NULL},
-        {"backbone", ARG_STR, &backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
-        {"image_size", ARG_INT, &image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL},
-        {"per_batch_size", ARG_INT, &batch, "images per step", 1, 65536, NULL},
-        {"num_classes", ARG_INT, &classes, "classifier outputs", 1, 1000000, NULL},
-        {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
-        {"steps", ARG_INT, &steps, "timed steps per measurement (median reported)", 1, 100000, NULL},
-        {"warmup", ARG_INT, &warmup, "untimed steps first", 0, 100000, NULL},
-        {"profile_steps", ARG_INT, &profile_steps, "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL},
-        {"freeze", ARG_STR, &freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL},
-        {"json", ARG_FLAG, &json, "print one JSON object instead of the tables", 1, 0, NULL},
+        {"device", ARG_STR, &f->device, "cpu | gpu", 1, 0, NULL},
+        {"backend", ARG_STR, &f->backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
+        {"precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1, 0, NULL},
+        {"backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
+        {"image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL},
+        {"per_batch_size", ARG_INT, &f->batch, "images per step", 1, 65536, NULL},
+        {"num_classes", ARG_INT, &f->classes, "classifier outputs", 1, 1000000, NULL},
+        {"threads", ARG_INT, &f->threads, "compute threads (0: all cores)", 0, 1024, NULL},
+        {"steps", ARG_INT, &f->steps, "timed steps per measurement (median reported)", 1, 100000, NULL},
+        {"warmup", ARG_INT, &f->warmup, "untimed steps first", 0, 100000, NULL},
+        {"profile_steps", ARG_INT, &f->profile_steps, "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL},
+        {"freeze", ARG_STR, &f->freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL},
+        {"json", ARG_FLAG, &f->json, "print one JSON object instead of the tables", 1, 0, NULL},
     };
-    int nspecs = (int)(sizeof specs / sizeof specs[0]), help;
+    int st = cli_parse("bench", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL, "[options]",
+                       "Train (forward+backward+SGD) and inference throughput on synthetic data, peak RSS, per-layer GFLOP/s.");
+    if (st != CLI_GO_ON) return st;
     Error err = {{0}};
-    if (args_parse(specs, nspecs, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error("bench", err.msg);
-    if (help) {
-        args_print_help("bench", "[options]",
-                        "Train (forward+backward+SGD) and inference throughput on synthetic data, peak RSS, per-layer GFLOP/s.",
-                        specs, nspecs);
-        return 0;
-    }
-    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) return cli_usage_error("bench", "--device must be cpu or gpu");
-    if (profile_steps < 0) profile_steps = steps;
-    Net net;
-    if (net_build(&net, backbone, classes, image_size, -1.0f, &err) != 0 || net_set_training(&net, freeze, 1.0, &err) != 0)
-        return cli_usage_error("bench", err.msg);
-    if (threads <= 0) threads = cpu_count();
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    const char *be_name = backend ? backend : backend_default(device);
-    Precision prec;
-    if (precision_parse(precision, be_name, &prec) != 0) return cli_usage_error("bench", "--precision must be fp32, bf16 or auto");
-    BackendOptions bo = {threads, 0, prec, 1};
-    Backend be;
-    double rss_before = peak_rss_mb();
-    if (backend_create(&be, be_name, &net, batch, &bo, &err) != 0) return cli_usage_error("bench", err.msg);
+    if (device_check(f->device, &err) != 0) return cli_usage_error("bench", err.msg);
+    if (f->profile_steps < 0) f->profile_steps = f->steps;
+    return CLI_GO_ON;
+}
 
-    float *params = xaligned_alloc(net.param_count * sizeof(float));
-    net_init_params(&net, params, 1);
-    be.vt->set_params(be.ctx, params);
-    memset(params, 0, net.param_count * sizeof(float));
-    be.vt->set_momentum(be.ctx, params);
-    free(params);
-    void *x = make_input(be.vt->input_format(be.ctx), batch, image_size);
+/* What one bench run measured. */
+typedef struct {
+    Timings t;
+    int profiled;
+    double fwd[NET_MAX_LAYERS], bwd[NET_MAX_LAYERS], inf[NET_MAX_LAYERS]; /* per layer, ms */
+    double rss_before, peak;      /* MiB: before the backend existed, the peak */
+    double step_flops, fwd_flops; /* per image: a train step, an inference */
+} Measured;
+
+/* The timed and profiled steps on a synthetic batch. */
+static void measure(Model *m, const BenchFlags *f, Measured *r) {
+    Backend *be = &m->be;
+    int batch = f->batch;
+    /* the backend holds the weights: their host copy becomes the zero momentum */
+    memset(m->params, 0, m->net.param_count * sizeof(float));
+    be->vt->set_momentum(be->ctx, m->params);
+    void *x = make_input(be->vt->input_format(be->ctx), batch, f->image_size);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)batch);
-    for (int i = 0; i < batch; i++) labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)classes);
-    float *logits = xmalloc(sizeof(float) * (size_t)batch * classes);
+    for (int i = 0; i < batch; i++) labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)f->classes);
+    float *logits = xmalloc(sizeof(float) * (size_t)batch * f->classes);
+    run_timed(be, x, labels, batch, f->warmup, f->steps, logits, &r->t);
+    r->profiled = f->profile_steps > 0 && be->vt->set_profiling && be->vt->read_profile;
+    if (r->profiled) run_profiled(be, x, labels, batch, f->profile_steps, logits, r->fwd, r->bwd, r->inf);
+    r->peak = peak_rss_mb();
+    r->fwd_flops = 2.0 * net_forward_macs(&m->net);
+    r->step_flops = 0;
+    for (int i = 0; i < m->net.n_layers; i++)
+        r->step_flops += 2.0 * layer_forward_macs(&m->net.layers[i]) + layer_bwd_flops(&m->net, i);
+    free(x); free(labels); free(logits);
+}
 
-    Timings t = {0};
-    run_timed(&be, x, labels, batch, warmup, steps, logits, &t);
-    int L = net.n_layers;
-    double fwd[NET_MAX_LAYERS] = {0}, bwd[NET_MAX_LAYERS] = {0}, inf[NET_MAX_LAYERS] = {0};
-    int profiled = profile_steps > 0 && be.vt->set_profiling && be.vt->read_profile;
-    if (profiled) run_profiled(&be, x, labels, batch, profile_steps, logits, fwd, bwd, inf);
-    double peak = peak_rss_mb();
+/* The precision a layer really runs in (a backend may keep some in fp32). */
+static const char *layer_precision(const Model *m, int i, char *buf, size_t size) {
+    buf[0] = '\0';
+    if (m->be.vt->layer_precision) m->be.vt->layer_precision(m->be.ctx, i, buf, size);
+    return buf[0] ? buf : precision_name(m->precision);
+}
 
-    double macs = net_forward_macs(&net);
-    double step_flops = 0;
-    for (int i = 0; i < L; i++) step_flops += 2.0 * layer_forward_macs(&net.layers[i]) + layer_bwd_flops(&net, i);
-    double train_img_s = batch / t.train_med, infer_img_s = batch / t.infer_med;
-
-    if (json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "backend", be_name);
-        cJSON_AddStringToObject(o, "backbone", backbone);
-        cJSON_AddStringToObject(o, "precision", precision_name(prec));
-        cJSON_AddNumberToObject(o, "image_size", image_size);
-        cJSON_AddNumberToObject(o, "batch", batch);
-        cJSON_AddNumberToObject(o, "num_classes", classes);
-        cJSON_AddNumberToObject(o, "threads", threads);
-        cJSON_AddNumberToObject(o, "steps", steps);
-        cJSON_AddNumberToObject(o, "train_img_s", train_img_s);
-        cJSON_AddNumberToObject(o, "train_img_s_best", batch / t.train_best);
-        cJSON_AddNumberToObject(o, "infer_img_s", infer_img_s);
-        cJSON_AddNumberToObject(o, "infer_img_s_best", batch / t.infer_best);
-        cJSON_AddNumberToObject(o, "train_gflops", step_flops * batch / t.train_med / 1e9);
-        cJSON_AddNumberToObject(o, "infer_gflops", 2.0 * macs * batch / t.infer_med / 1e9);
-        cJSON_AddNumberToObject(o, "peak_rss_mb", peak);
-        cJSON_AddNumberToObject(o, "rss_before_backend_mb", rss_before);
-        cJSON_AddNumberToObject(o, "rss_growth_mb", t.rss_last - t.rss_first);
-        cJSON_AddNumberToObject(o, "rss_growth_second_half_mb", t.rss_last - t.rss_mid);
-        if (profiled) {
-            cJSON *arr = cJSON_AddArrayToObject(o, "layers");
-            for (int i = 0; i < L; i++) {
-                const Layer *l = &net.layers[i];
-                cJSON *e = cJSON_CreateObject();
-                cJSON_AddStringToObject(e, "name", l->name);
-                cJSON_AddStringToObject(e, "kind", layer_kind_name(l->kind));
-                char pr[48] = "";
-                if (be.vt->layer_precision) be.vt->layer_precision(be.ctx, i, pr, sizeof pr);
-                cJSON_AddStringToObject(e, "precision", pr[0] ? pr : precision_name(prec));
-                cJSON_AddNumberToObject(e, "fwd_ms", fwd[i]);
-                cJSON_AddNumberToObject(e, "bwd_ms", bwd[i]);
-                cJSON_AddNumberToObject(e, "infer_ms", inf[i]);
-                cJSON_AddNumberToObject(e, "fwd_gflops", gflops(2.0 * layer_forward_macs(l), batch, fwd[i]));
-                cJSON_AddNumberToObject(e, "bwd_gflops", gflops(layer_bwd_flops(&net, i), batch, bwd[i]));
-                cJSON_AddItemToArray(arr, e);
-            }
-        }
-        char *s = cJSON_PrintUnformatted(o);
-        printf("%s\n", s);
-        free(s);
-        cJSON_Delete(o);
-    } else {
-        printf("bench: %s backend, %s, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
-               be_name, precision_name(prec), backbone, image_size, image_size, batch, classes, threads, steps,
-               strcmp(freeze, "none") ? ", --freeze " : "", strcmp(freeze, "none") ? freeze : "");
-        printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", train_img_s, batch / t.train_best,
-               1e3 * t.train_med, step_flops * batch / t.train_med / 1e9);
-        printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", infer_img_s, batch / t.infer_best,
-               1e3 * t.infer_med, 2.0 * macs * batch / t.infer_med / 1e9);
-        printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB"
-               " (second half %+.1f)\n", peak, rss_before, t.rss_last - t.rss_first, t.rss_last - t.rss_mid);
-        if (profiled) {
-            printf("\n%-14s %-8s %-24s %9s %8s %9s %8s %9s\n", "layer", "kind", "precision", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
-            double sf = 0, sb = 0, si = 0;
-            for (int i = 0; i < L; i++) {
-                const Layer *l = &net.layers[i];
-                double gf = gflops(2.0 * layer_forward_macs(l), batch, fwd[i]), gb = gflops(layer_bwd_flops(&net, i), batch, bwd[i]);
-                char a[16] = "", b[16] = "";
-                if (gf > 0) snprintf(a, sizeof a, "%.1f", gf);
-                if (gb > 0) snprintf(b, sizeof b, "%.1f", gb);
-                char pr[48] = "";
-                if (be.vt->layer_precision) be.vt->layer_precision(be.ctx, i, pr, sizeof pr);
-                printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", l->name, layer_kind_name(l->kind),
-                       pr[0] ? pr : precision_name(prec), fwd[i], a, bwd[i], b, inf[i]);
-                sf += fwd[i]; sb += bwd[i]; si += inf[i];
-            }
-            printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", "total", "", "", sf, "", sb, "", si);
-            printf("(fused layers show 0 forward time: a ReLU fused into the convolution before it; the loss counts into the last layer's backward)\n");
+static void print_json(const Model *m, const BenchFlags *f, const Measured *r) {
+    const Timings *t = &r->t;
+    int batch = f->batch;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "backend", m->backend_name);
+    cJSON_AddStringToObject(o, "backbone", f->backbone);
+    cJSON_AddStringToObject(o, "precision", precision_name(m->precision));
+    cJSON_AddNumberToObject(o, "image_size", f->image_size);
+    cJSON_AddNumberToObject(o, "batch", batch);
+    cJSON_AddNumberToObject(o, "num_classes", f->classes);
+    cJSON_AddNumberToObject(o, "threads", m->threads);
+    cJSON_AddNumberToObject(o, "steps", f->steps);
+    cJSON_AddNumberToObject(o, "train_img_s", batch / t->train_med);
+    cJSON_AddNumberToObject(o, "train_img_s_best", batch / t->train_best);
+    cJSON_AddNumberToObject(o, "infer_img_s", batch / t->infer_med);
+    cJSON_AddNumberToObject(o, "infer_img_s_best", batch / t->infer_best);
+    cJSON_AddNumberToObject(o, "train_gflops", r->step_flops * batch / t->train_med / 1e9);
+    cJSON_AddNumberToObject(o, "infer_gflops", r->fwd_flops * batch / t->infer_med / 1e9);
+    cJSON_AddNumberToObject(o, "peak_rss_mb", r->peak);
+    cJSON_AddNumberToObject(o, "rss_before_backend_mb", r->rss_before);
+    cJSON_AddNumberToObject(o, "rss_growth_mb", t->rss_last - t->rss_first);
+    cJSON_AddNumberToObject(o, "rss_growth_second_half_mb", t->rss_last - t->rss_mid);
+    if (r->profiled) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "layers");
+        for (int i = 0; i < m->net.n_layers; i++) {
+            const Layer *l = &m->net.layers[i];
+            cJSON *e = cJSON_CreateObject();
+            char pr[48];
+            cJSON_AddStringToObject(e, "name", l->name);
+            cJSON_AddStringToObject(e, "kind", layer_kind_name(l->kind));
+            cJSON_AddStringToObject(e, "precision", layer_precision(m, i, pr, sizeof pr));
+            cJSON_AddNumberToObject(e, "fwd_ms", r->fwd[i]);
+            cJSON_AddNumberToObject(e, "bwd_ms", r->bwd[i]);
+            cJSON_AddNumberToObject(e, "infer_ms", r->inf[i]);
+            cJSON_AddNumberToObject(e, "fwd_gflops", gflops(2.0 * layer_forward_macs(l), batch, r->fwd[i]));
+            cJSON_AddNumberToObject(e, "bwd_gflops", gflops(layer_bwd_flops(&m->net, i), batch, r->bwd[i]));
+            cJSON_AddItemToArray(arr, e);
         }
     }
-    free(x); free(labels); free(logits);
-    backend_destroy(&be);
+    char *s = cJSON_PrintUnformatted(o);
+    printf("%s\n", s);
+    free(s);
+    cJSON_Delete(o);
+}
+
+static void print_layer_table(const Model *m, const BenchFlags *f, const Measured *r) {
+    printf("\n%-14s %-8s %-24s %9s %8s %9s %8s %9s\n", "layer", "kind", "precision", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
+    double sum_fwd = 0, sum_bwd = 0, sum_inf = 0;
+    for (int i = 0; i < m->net.n_layers; i++) {
+        const Layer *l = &m->net.layers[i];
+        double gf = gflops(2.0 * layer_forward_macs(l), f->batch, r->fwd[i]);
+        double gb = gflops(layer_bwd_flops(&m->net, i), f->batch, r->bwd[i]);
+        char a[16] = "", b[16] = "", pr[48];
+        if (gf > 0) snprintf(a, sizeof a, "%.1f", gf);
+        if (gb > 0) snprintf(b, sizeof b, "%.1f", gb);
+        printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", l->name, layer_kind_name(l->kind),
+               layer_precision(m, i, pr, sizeof pr), r->fwd[i], a, r->bwd[i], b, r->inf[i]);
+        sum_fwd += r->fwd[i]; sum_bwd += r->bwd[i]; sum_inf += r->inf[i];
+    }
+    printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", "total", "", "", sum_fwd, "", sum_bwd, "", sum_inf);
+    printf("(fused layers show 0 forward time: a ReLU fused into the convolution before it; the loss counts into the last layer's backward)\n");
+}
+
+static void print_tables(const Model *m, const BenchFlags *f, const Measured *r) {
+    const Timings *t = &r->t;
+    int batch = f->batch, frozen = strcmp(f->freeze, "none") != 0;
+    printf("bench: %s backend, %s, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
+           m->backend_name, precision_name(m->precision), f->backbone, f->image_size, f->image_size, batch, f->classes,
+           m->threads, f->steps, frozen ? ", --freeze " : "", frozen ? f->freeze : "");
+    printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", batch / t->train_med, batch / t->train_best,
+           1e3 * t->train_med, r->step_flops * batch / t->train_med / 1e9);
+    printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", batch / t->infer_med, batch / t->infer_best,
+           1e3 * t->infer_med, r->fwd_flops * batch / t->infer_med / 1e9);
+    printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB"
+           " (second half %+.1f)\n", r->peak, r->rss_before, t->rss_last - t->rss_first, t->rss_last - t->rss_mid);
+    if (r->profiled) print_layer_table(m, f, r);
+}
+
+int cmd_bench(int argc, char **argv) {
+    BenchFlags f = {NULL, "alexnet", "cpu", "auto", "none", 224, 64, 1000, 0, 5, 1, 0, -1};
+    int status = parse_flags(&f, argc, argv);
+    if (status != CLI_GO_ON) return status;
+    ModelOptions mo = {.backbone = f.backbone, .num_classes = f.classes, .image_size = f.image_size, .eval_resize = -1,
+                       .dropout = -1.0f, .freeze = f.freeze, .lr_backbone_scale = 1.0, .seed = 1,
+                       .backend = f.backend, .device = f.device, .precision = f.precision, .batch = f.batch,
+                       .threads = f.threads};
+    Measured r = {0};
+    r.rss_before = peak_rss_mb();
+    Model m;
+    Error err = {{0}};
+    if (model_open(&m, &mo, &err) != 0) return cli_usage_error("bench", err.msg);
+    measure(&m, &f, &r);
+    if (f.json) print_json(&m, &f, &r);
+    else print_tables(&m, &f, &r);
+    model_close(&m);
     return 0;
 }

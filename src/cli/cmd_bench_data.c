@@ -12,91 +12,103 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 
-int cmd_bench_data(int argc, char **argv) {
-    const char *cmd = "bench-data";
-    const char *data_dir = NULL, *format = "nchw";
-    int workers = 2, image_size = 224, batch = 64, batches = 0, json = 0, color_jitter = 1, exact = 0;
-    int64_t seed = 1, max_pixels = 100000000;
-    double scale_min = 0.08;
-    ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL},
-        {"workers", ARG_INT, &workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
-        {"image_size", ARG_INT, &image_size, "output size S", 8, 4096, NULL},
-        {"per_batch_size", ARG_INT, &batch, "batch size", 1, 1 << 16, NULL},
-        {"batches", ARG_INT, &batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL},
-        {"color_jitter", ARG_INT, &color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL},
-        {"min_crop_scale", ARG_FLOAT, &scale_min, "RandomResizedCrop smallest area fraction", 0.001, 1, NULL},
-        {"scale_min", ARG_FLOAT, &scale_min, NULL, 0.001, 1, NULL}, /* the old name, hidden */
-        {"format", ARG_STR, &format, "output: nchw, nhwc (float) or u8 (bytes, NHWC)", 1, 0, NULL},
-        {"seed", ARG_I64, &seed, "random seed", 0, 9.2e18, NULL},
-        {"max_image_pixels", ARG_I64, &max_pixels, "reject images declaring more pixels", 1, 1e12, NULL},
-        {"exact", ARG_FLAG, &exact, "decode JPEGs at full size (no DCT scaling)", 1, 0, NULL},
-        {"json", ARG_FLAG, &json, "print one JSON object", 1, 0, NULL},
-    };
-    int n = sizeof specs / sizeof specs[0], help;
-    Error err = {{0}};
-    if (args_parse(specs, n, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
-    if (help) {
-        args_print_help(cmd, "--data_dir DIR [--workers N] [--image_size S] [--json]",
-                        "Measures decoded and augmented images per second through the training loader.", specs, n);
-        return 0;
-    }
-    if (!data_dir) return cli_usage_error(cmd, "--data_dir is required");
-    if (workers == 0) workers = cpu_count();
-    InputFormat fmt;
-    if (strcmp(format, "nchw") == 0) fmt = INPUT_F32_NCHW;
-    else if (strcmp(format, "nhwc") == 0) fmt = INPUT_F32_NHWC;
-    else if (strcmp(format, "u8") == 0) fmt = INPUT_U8_NHWC;
-    else return cli_usage_error(cmd, "--format must be nchw, nhwc or u8");
+#define CMD "bench-data"
 
-    Dataset ds;
-    if (dataset_scan(&ds, data_dir, &err) != 0) return cli_usage_error(cmd, err.msg);
-    LoaderConfig lc = {.mode = LOADER_TRAIN, .batch = batch, .image_size = image_size, .workers = workers,
-                       .seed = (uint64_t)seed, .color_jitter = color_jitter, .scale_min = (float)scale_min,
-                       .rank = 0, .world = 1, .format = fmt, .max_image_pixels = max_pixels};
-    LoaderOptions lo = {.exact = exact};
-    Loader *l = loader_create_opts(&ds, &lc, &lo, &err);
-    if (!l) {
-        dataset_free(&ds);
-        return cli_usage_error(cmd, err.msg);
-    }
-    int64_t per_epoch = loader_batches_per_epoch(l);
-    int64_t want = batches > 0 ? batches : per_epoch - 1;
-    if (want < 1) want = 1;
-    int epoch = 0, rc = 0;
-    int64_t timed = -1, images = 0; /* batch -1 is the untimed warm-up */
+typedef struct {
+    const char *data_dir, *format;
+    int workers, image_size, batch, batches, json, color_jitter, exact;
+    int64_t seed, max_pixels;
+    double scale_min;
+    InputFormat fmt;
+} BenchDataFlags;
+
+static int parse_flags(BenchDataFlags *f, int argc, char **argv) {
+    ArgSpec specs[] = {
+        {"data_dir", ARG_STR, &f->data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL},
+        {"workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
+        {"image_size", ARG_INT, &f->image_size, "output size S", 8, 4096, NULL},
+        {"per_batch_size", ARG_INT, &f->batch, "batch size", 1, 1 << 16, NULL},
+        {"batches", ARG_INT, &f->batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL},
+        {"color_jitter", ARG_INT, &f->color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL},
+        {"min_crop_scale", ARG_FLOAT, &f->scale_min, "RandomResizedCrop smallest area fraction", 0.001, 1, NULL},
+        {"scale_min", ARG_FLOAT, &f->scale_min, NULL, 0.001, 1, NULL}, /* the old name, hidden */
+        {"format", ARG_STR, &f->format, "output: nchw, nhwc (float) or u8 (bytes, NHWC)", 1, 0, NULL},
+        {"seed", ARG_I64, &f->seed, "random seed", 0, 9.2e18, NULL},
+        {"max_image_pixels", ARG_I64, &f->max_pixels, "reject images declaring more pixels", 1, 1e12, NULL},
+        {"exact", ARG_FLAG, &f->exact, "decode JPEGs at full size (no DCT scaling)", 1, 0, NULL},
+        {"json", ARG_FLAG, &f->json, "print one JSON object", 1, 0, NULL},
+    };
+    int st = cli_parse(CMD, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
+                       "--data_dir DIR [--workers N] [--image_size S] [--json]",
+                       "Measures decoded and augmented images per second through the training loader.");
+    if (st != CLI_GO_ON) return st;
+    if (!f->data_dir) return cli_usage_error(CMD, "--data_dir is required");
+    if (f->workers == 0) f->workers = cpu_count();
+    if (strcmp(f->format, "nchw") == 0) f->fmt = INPUT_F32_NCHW;
+    else if (strcmp(f->format, "nhwc") == 0) f->fmt = INPUT_F32_NHWC;
+    else if (strcmp(f->format, "u8") == 0) f->fmt = INPUT_U8_NHWC;
+    else return cli_usage_error(CMD, "--format must be nchw, nhwc or u8");
+    return CLI_GO_ON;
+}
+
+/* Batches through the loader, the first one untimed; across epochs when
+ * --batches asks for more than one holds. 0, or -1 with err. */
+static int time_loader(Loader *l, int64_t want, int64_t *images, double *seconds, Error *err) {
+    int epoch = 0;
+    int64_t timed = -1; /* batch -1 is the untimed warm-up */
     double t0 = 0;
+    *images = 0;
     loader_start_epoch(l, epoch, 0);
     while (timed < want) {
         Batch b;
-        int r = loader_next(l, &b, &err);
-        if (r < 0) {
-            fprintf(stderr, "alexnet %s: error: %s\n", cmd, err.msg);
-            rc = 1;
-            break;
-        }
+        int r = loader_next(l, &b, err);
+        if (r < 0) return -1;
         if (r == 0) {
             loader_start_epoch(l, ++epoch, 0);
             continue;
         }
-        if (timed >= 0) images += b.n;
+        if (timed >= 0) *images += b.n;
         loader_release(l, &b);
         if (++timed == 0) t0 = now_seconds();
     }
-    double dt = now_seconds() - t0;
-    if (rc == 0) {
-        double img_s = dt > 0 ? (double)images / dt : 0;
-        if (json) {
-            printf("{\"img_s\": %.1f, \"images\": %lld, \"seconds\": %.3f, \"workers\": %d, \"image_size\": %d, "
-                   "\"batch\": %d, \"color_jitter\": %d, \"format\": \"%s\", \"bad_files\": %lld}\n",
-                   img_s, (long long)images, dt, workers, image_size, batch, color_jitter, format,
-                   (long long)loader_bad_files(l));
-        } else {
-            printf("bench-data: %lld images in %.2f s: %.1f img/s (%d workers, %d px, batch %d, jitter %d, %s)\n",
-                   (long long)images, dt, img_s, workers, image_size, batch, color_jitter, format);
-        }
+    *seconds = now_seconds() - t0;
+    return 0;
+}
+
+int cmd_bench_data(int argc, char **argv) {
+    BenchDataFlags f = {NULL, "nchw", 2, 224, 64, 0, 0, 1, 0, 1, 100000000, 0.08, INPUT_F32_NCHW};
+    int status = parse_flags(&f, argc, argv);
+    if (status != CLI_GO_ON) return status;
+    Dataset ds;
+    Error err = {{0}};
+    if (dataset_scan(&ds, f.data_dir, &err) != 0) return cli_usage_error(CMD, err.msg);
+    LoaderConfig cfg = {.mode = LOADER_TRAIN, .batch = f.batch, .image_size = f.image_size, .workers = f.workers,
+                        .seed = (uint64_t)f.seed, .color_jitter = f.color_jitter, .scale_min = (float)f.scale_min,
+                        .rank = 0, .world = 1, .format = f.fmt, .max_image_pixels = f.max_pixels};
+    LoaderOptions options = {.exact = f.exact};
+    Loader *l = loader_create_opts(&ds, &cfg, &options, &err);
+    if (!l) {
+        dataset_free(&ds);
+        return cli_usage_error(CMD, err.msg);
+    }
+    int64_t want = f.batches > 0 ? f.batches : loader_batches_per_epoch(l) - 1, images;
+    double dt;
+    if (time_loader(l, want < 1 ? 1 : want, &images, &dt, &err) != 0) {
+        errorf("%s", err.msg);
+        status = 1;
+    } else if (f.json) {
+        printf("{\"img_s\": %.1f, \"images\": %lld, \"seconds\": %.3f, \"workers\": %d, \"image_size\": %d, "
+               "\"batch\": %d, \"color_jitter\": %d, \"format\": \"%s\", \"bad_files\": %lld}\n",
+               dt > 0 ? (double)images / dt : 0, (long long)images, dt, f.workers, f.image_size, f.batch,
+               f.color_jitter, f.format, (long long)loader_bad_files(l));
+        status = 0;
+    } else {
+        printf("bench-data: %lld images in %.2f s: %.1f img/s (%d workers, %d px, batch %d, jitter %d, %s)\n",
+               (long long)images, dt, dt > 0 ? (double)images / dt : 0, f.workers, f.image_size, f.batch,
+               f.color_jitter, f.format);
+        status = 0;
     }
     loader_destroy(l);
     dataset_free(&ds);
-    return rc;
+    return status;
 }

@@ -188,20 +188,14 @@ static void print_text(const cJSON *o) {
 }
 
 int cmd_info(int argc, char **argv) {
-    int json = 0, help;
+    int json = 0;
     ArgSpec specs[] = {
         {"json", ARG_FLAG, &json, "print only one JSON object on stdout (same keys as the text)", 1, 0, NULL},
     };
-    int n = (int)(sizeof specs / sizeof specs[0]);
-    Error err = {{0}};
-    if (args_parse(specs, n, argc, argv, 2, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error("info", err.msg);
-    if (help) {
-        args_print_help("info", "[--json]",
-                        "What a bug report needs: version, git commit, compiler, OS, library versions (oneDNN, MPI,\n"
-                        "CUDA, cuDNN, NCCL, ...), CPU features and GPUs.",
-                        specs, n);
-        return 0;
-    }
+    int st = cli_parse("info", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL, "[--json]",
+                       "What a bug report needs: version, git commit, compiler, OS, library versions (oneDNN, MPI,\n"
+                       "CUDA, cuDNN, NCCL, ...), CPU features and GPUs.");
+    if (st != CLI_GO_ON) return st;
     cJSON *o = gather();
     if (json) {
         char *s = cJSON_Print(o);

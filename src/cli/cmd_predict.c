@@ -9,19 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include <cjson/cJSON.h>
 
-#include "backend/backend.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
 #include "data/image.h"
 #include "data/transforms.h"
-#include "io/checkpoint.h"
+#include "train/model_open.h"
 
 #define PREDICT_BATCH 16
 #define MAX_IMAGES 100000
@@ -104,8 +100,7 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
             n++;
             continue;
         }
-        names[n] = xmalloc(strlen(line) + 1);
-        memcpy(names[n++], line, strlen(line) + 1);
+        names[n++] = xstrdup(line);
     }
     fclose(f);
     if (rc == 0 && n != info->num_classes)
@@ -122,151 +117,147 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
     return 0;
 }
 
-int cmd_predict(int argc, char **argv) {
-    const char *pretrained = NULL, *device = "cpu", *backend = NULL, *class_names = NULL, *tta = "none";
-    int json = 0, want_logits = 0, image_size = 0, resize_size = 0, threads = 0, topk = 5, topk_seen = 0;
-    int64_t mpixels = 100000000;
-    ArgSpec specs[] = {
-        {"pretrained", ARG_STR, &pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
-        {"image_size", ARG_INT, &image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, NULL},
-        {"val_crop_size", ARG_INT, &image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL},
-        {"val_resize_size", ARG_INT, &resize_size, "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL},
-        {"tta", ARG_STR, &tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL},
-        {"threads", ARG_INT, &threads, "compute threads (0: all cores)", 0, 1024, NULL},
-        {"device", ARG_STR, &device, "cpu | gpu", 1, 0, NULL},
-        {"backend", ARG_STR, &backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"max_image_pixels", ARG_I64, &mpixels, "reject images declaring more pixels", 1, 1e12, NULL},
-        {"topk", ARG_INT, &topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000, &topk_seen},
-        {"class_names", ARG_STR, &class_names, "class names, one per line in label order (else the checkpoint's)", 1, 0, NULL},
-        {"json", ARG_FLAG, &json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}", 1, 0, NULL},
-        {"logits", ARG_FLAG, &want_logits, "with --json: also \"logits\", every class's (after --tta's mean)", 1, 0, NULL},
-    };
-    int nspecs = (int)(sizeof specs / sizeof specs[0]), help, nfiles = 0;
-    const char **files = xmalloc(sizeof(char *) * MAX_IMAGES);
-    Error err = {{0}};
-    if (args_parse(specs, nspecs, argc, argv, 2, files, MAX_IMAGES, &nfiles, &help, &err) != 0) {
-        free(files);
-        return cli_usage_error("predict", err.msg);
-    }
-    if (help) {
-        args_print_help("predict", "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
-                        "Top-K classes with probabilities for each image (eval transform: resize, center crop, normalize);\n"
-                        "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
-                        "results stream as they come, and an unreadable image is named and counted, not fatal.",
-                        specs, nspecs);
-        free(files);
-        return 0;
-    }
-    if (!pretrained) { free(files); return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)"); }
-    if (nfiles == 0) { free(files); return cli_usage_error("predict", "no images given"); }
-    if (strcmp(device, "cpu") != 0 && strcmp(device, "gpu") != 0 && strcmp(device, "cuda") != 0) { free(files); return cli_usage_error("predict", "--device must be cpu or gpu"); }
-    if (strcmp(tta, "none") != 0 && strcmp(tta, "flip") != 0) { free(files); return cli_usage_error("predict", "--tta must be none or flip"); }
-    int flip = strcmp(tta, "flip") == 0;
-    if (want_logits && !json) { free(files); return cli_usage_error("predict", "--logits goes with --json"); }
+typedef struct {
+    InferFlags in;
+    const char *class_names;
+    int json, want_logits, topk, topk_seen;
+    const char **files; /* [nfiles] images and folders, pointing into argv */
+    int nfiles;
+} PredictFlags;
 
-    ModelFile ckpt;
-    if (checkpoint_open(pretrained, &ckpt, &err) != 0) { free(files); return cli_usage_error("predict", err.msg); }
-    if (class_names && read_class_names(class_names, &ckpt.info, &err) != 0) {
-        free(files); checkpoint_close(&ckpt);
-        return cli_usage_error("predict", err.msg);
+static int parse_flags(PredictFlags *f, int argc, char **argv) {
+    ArgSpec specs[] = {
+        INFER_FLAG_SPECS(f->in),
+        {"topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000, &f->topk_seen},
+        {"class_names", ARG_STR, &f->class_names, "class names, one per line in label order (else the checkpoint's)", 1, 0, NULL},
+        {"json", ARG_FLAG, &f->json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}", 1, 0, NULL},
+        {"logits", ARG_FLAG, &f->want_logits, "with --json: also \"logits\", every class's (after --tta's mean)", 1, 0, NULL},
+    };
+    int st = cli_parse("predict", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, f->files, MAX_IMAGES,
+                       &f->nfiles, "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
+                       "Top-K classes with probabilities for each image (eval transform: resize, center crop, normalize);\n"
+                       "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
+                       "results stream as they come, and an unreadable image is named and counted, not fatal.");
+    if (st != CLI_GO_ON) return st;
+    Error err = {{0}};
+    if (!f->in.pretrained) return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)");
+    if (f->nfiles == 0) return cli_usage_error("predict", "no images given");
+    if (infer_flags_check(&f->in, &err) != 0) return cli_usage_error("predict", err.msg);
+    if (f->want_logits && !f->json) return cli_usage_error("predict", "--logits goes with --json");
+    return CLI_GO_ON;
+}
+
+/* --class_names over the checkpoint's, and --topk within the classes. */
+static int check_classes(PredictFlags *f, ModelInfo *info, Error *err) {
+    if (f->class_names && read_class_names(f->class_names, info, err) != 0) return -1;
+    if (f->topk > info->num_classes) {
+        if (f->topk_seen)
+            return error_set(err, "--topk %d is more than the %d classes of %s", f->topk, info->num_classes,
+                             f->in.pretrained);
+        f->topk = info->num_classes;
     }
-    if (topk > ckpt.info.num_classes) {
-        if (topk_seen) {
-            error_set(&err, "--topk %d is more than the %d classes of %s", topk, ckpt.info.num_classes, pretrained);
-            free(files); checkpoint_close(&ckpt);
-            return cli_usage_error("predict", err.msg);
-        }
-        topk = ckpt.info.num_classes;
-    }
-    Net net;
-    int size = image_size ? image_size : ckpt.info.image_size;
-    float *params = NULL;
-    if (size < NET_MIN_IMAGE)
-        error_set(&err, "--val_crop_size (--image_size) %d: AlexNet needs at least %d pixels", size, NET_MIN_IMAGE);
-    if (size < NET_MIN_IMAGE || eval_geometry_check(size, resize_size, &err) != 0) {
-        free(files); checkpoint_close(&ckpt);
-        return cli_usage_error("predict", err.msg);
-    }
-    int rc = net_build(&net, ckpt.info.backbone, ckpt.info.num_classes, size, 0.0f, &err);
-    if (rc == 0) rc = checkpoint_match(&ckpt, &net, &err);
-    if (rc == 0) {
-        params = xaligned_alloc(net.param_count * sizeof(float));
-        rc = checkpoint_load(&ckpt, &net, params, &err);
-    }
-    /* The weights are in params now; only the class names are kept. */
-    ModelInfo info = ckpt.info;
-    memset(&ckpt.info, 0, sizeof ckpt.info);
-    checkpoint_close(&ckpt);
-    Backend be;
-    if (threads <= 0) threads = cpu_count();
-#ifdef _OPENMP
-    omp_set_num_threads(threads);
-#endif
-    BackendOptions bo = {threads, 0, PRECISION_FP32, 0};
-    if (rc == 0) rc = backend_create(&be, backend ? backend : backend_default(device), &net, PREDICT_BATCH, &bo, &err);
-    if (rc != 0) {
-        free(params); free(files); model_info_free(&info);
-        return cli_usage_error("predict", err.msg);
-    }
-    be.vt->set_params(be.ctx, params);
-    InputFormat fmt = be.vt->input_format(be.ctx);
-    size_t per_image = (size_t)3 * size * size * (fmt == INPUT_U8_NHWC ? 1 : sizeof(float));
-    unsigned char *batch = xmalloc(per_image * PREDICT_BATCH), *mirrored = flip ? xmalloc(per_image * PREDICT_BATCH) : NULL;
-    const size_t nlogits = PREDICT_BATCH * (size_t)net.num_classes;
-    float *logits = xmalloc(sizeof(float) * nlogits), *logits_flip = flip ? xmalloc(sizeof(float) * nlogits) : NULL;
+    return 0;
+}
+
+/* The images of one batch through the model (and their mirrors with --tta flip); logits [PREDICT_BATCH, K]. */
+typedef struct {
+    Model *m;
+    InputFormat fmt;
+    size_t per_image;        /* bytes of one input image */
+    unsigned char *batch, *mirrored;
+    float *logits, *logits_flip;
     const char *names[PREDICT_BATCH];
+    int n;
+} Batcher;
+
+static void run_batch(Batcher *b, const PredictFlags *f) {
+    ForwardArgs inference = {0, 0, 0};
+    int K = b->m->net.num_classes;
+    backend_forward(&b->m->be, b->batch, b->n, &inference);
+    b->m->be.vt->read_logits(b->m->be.ctx, b->logits, b->n);
+    if (b->mirrored) {
+        input_mirror(b->mirrored, b->batch, b->n, b->m->net.image_size, b->fmt);
+        backend_forward(&b->m->be, b->mirrored, b->n, &inference);
+        b->m->be.vt->read_logits(b->m->be.ctx, b->logits_flip, b->n);
+        tta_mean(b->logits, b->logits_flip, (size_t)b->n * (size_t)K);
+    }
+    const ModelInfo *info = &b->m->info;
+    for (int j = 0; j < b->n; j++)
+        print_result(b->names[j], b->logits + (size_t)j * K, K, f->topk, info->n_classes_named ? info->class_names : NULL,
+                     f->json, f->want_logits);
+    fflush(stdout); /* results stream, batch by batch */
+    b->n = 0;
+}
+
+/* One argument: an image, or a folder walked as the loader walks one (its
+ * images, sorted, hidden names skipped). Returns the images it names; counts
+ * those that could not be read in *failed. */
+static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f, int *failed) {
+    Error err = {{0}};
+    char **paths = NULL, *one[1] = {(char *)path};
+    int64_t npaths = 1;
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        if (dataset_list_images(path, &paths, &npaths, &err) != 0) {
+            errorf("%s", err.msg);
+            (*failed)++;
+            return 0;
+        }
+        if (npaths == 0) warnf("folder %s holds no images (.jpg, .jpeg, .png)", path);
+    }
+    char **list = paths ? paths : one;
+    for (int64_t i = 0; i < npaths; i++) {
+        if (image_load_eval(list[i], b->m->net.image_size, f->in.resize_size, b->fmt,
+                            b->batch + (size_t)b->n * b->per_image, f->in.max_pixels, &err) != 0) {
+            errorf("%s", err.msg);
+            (*failed)++;
+            continue;
+        }
+        b->names[b->n++] = list[i];
+        if (b->n == PREDICT_BATCH) run_batch(b, f);
+    }
+    if (b->n) run_batch(b, f);
+    for (int64_t i = 0; paths && i < npaths; i++) free(paths[i]);
+    free(paths);
+    return npaths;
+}
+
+static int predict_all(Model *m, const PredictFlags *f) {
+    Batcher b = {.m = m, .fmt = m->be.vt->input_format(m->be.ctx)};
+    int size = m->net.image_size, flip = strcmp(f->in.tta, "flip") == 0;
+    size_t nlogits = PREDICT_BATCH * (size_t)m->net.num_classes;
+    b.per_image = (size_t)3 * size * size * (b.fmt == INPUT_U8_NHWC ? 1 : sizeof(float));
+    b.batch = xmalloc(b.per_image * PREDICT_BATCH);
+    b.mirrored = flip ? xmalloc(b.per_image * PREDICT_BATCH) : NULL;
+    b.logits = xmalloc(sizeof(float) * nlogits);
+    b.logits_flip = flip ? xmalloc(sizeof(float) * nlogits) : NULL;
     int failed = 0;
-    ForwardArgs fa = {0, 0, 0};
     int64_t total = 0;
-    for (int a = 0; a < nfiles; a++) {
-        /* a folder is walked as the loader walks one: its images, sorted, hidden names skipped */
-        char **paths = NULL, *one[1] = {(char *)files[a]};
-        int64_t npaths = 1;
-        struct stat st;
-        if (stat(files[a], &st) == 0 && S_ISDIR(st.st_mode)) {
-            if (dataset_list_images(files[a], &paths, &npaths, &err) != 0) {
-                fprintf(stderr, "alexnet predict: error: %s\n", err.msg);
-                failed++;
-                continue;
-            }
-            if (npaths == 0) fprintf(stderr, "alexnet predict: warning: folder %s holds no images (.jpg, .jpeg, .png)\n", files[a]);
-        }
-        char **list = paths ? paths : one;
-        total += npaths;
-        for (int64_t i = 0; i < npaths;) {
-            int n = 0;
-            for (; i < npaths && n < PREDICT_BATCH; i++) {
-                if (image_load_eval(list[i], size, resize_size, fmt, batch + (size_t)n * per_image, mpixels, &err) != 0) {
-                    fprintf(stderr, "alexnet predict: error: %s\n", err.msg);
-                    failed++;
-                    continue;
-                }
-                names[n++] = list[i];
-            }
-            if (n == 0) continue;
-            backend_forward(&be, batch, n, &fa);
-            be.vt->read_logits(be.ctx, logits, n);
-            if (flip) {
-                input_mirror(mirrored, batch, n, size, fmt);
-                backend_forward(&be, mirrored, n, &fa);
-                be.vt->read_logits(be.ctx, logits_flip, n);
-                tta_mean(logits, logits_flip, (size_t)n * (size_t)net.num_classes);
-            }
-            for (int j = 0; j < n; j++)
-                print_result(names[j], logits + (size_t)j * net.num_classes, net.num_classes, topk,
-                             info.n_classes_named ? info.class_names : NULL, json, want_logits);
-            fflush(stdout); /* results stream, batch by batch */
-        }
-        if (paths) {
-            for (int64_t i = 0; i < npaths; i++) free(paths[i]);
-            free(paths);
+    for (int a = 0; a < f->nfiles; a++) total += predict_path(&b, f->files[a], f, &failed);
+    if (failed)
+        errorf("%d of %lld image%s could not be read (named above); the others were predicted", failed,
+               (long long)total, total == 1 ? "" : "s");
+    free(b.batch); free(b.mirrored); free(b.logits); free(b.logits_flip);
+    return failed ? 2 : 0;
+}
+
+int cmd_predict(int argc, char **argv) {
+    PredictFlags f = {INFER_FLAGS_DEFAULT, NULL, 0, 0, 5, 0, xmalloc(sizeof(char *) * MAX_IMAGES), 0};
+    int status = parse_flags(&f, argc, argv);
+    if (status == CLI_GO_ON) {
+        ModelOptions mo = {.checkpoint = f.in.pretrained, .image_size = f.in.image_size,
+                           .size_flag = "--val_crop_size (--image_size)", .eval_resize = f.in.resize_size,
+                           .backend = f.in.backend, .device = f.in.device, .precision = "fp32",
+                           .batch = PREDICT_BATCH, .threads = f.in.threads};
+        Model m;
+        Error err = {{0}};
+        if (model_open(&m, &mo, &err) != 0) {
+            status = cli_usage_error("predict", err.msg);
+        } else {
+            status = check_classes(&f, &m.info, &err) != 0 ? cli_usage_error("predict", err.msg) : predict_all(&m, &f);
+            model_close(&m);
         }
     }
-    if (failed)
-        fprintf(stderr, "alexnet predict: %d of %lld image%s could not be read (named above); the others were predicted\n",
-                failed, (long long)total, total == 1 ? "" : "s");
-    backend_destroy(&be);
-    free(batch); free(mirrored); free(logits); free(logits_flip); free(params); free(files);
-    model_info_free(&info);
-    return failed ? 2 : 0;
+    free(f.files);
+    return status;
 }

@@ -20,7 +20,7 @@
 /* 0 when `out` does not exist or is an empty folder; else -1 with err. */
 static int check_out_empty(const char *out, Error *err) {
     DIR *d = opendir(out);
-    if (!d) return 0; /* missing (created later), or not a folder (make_dirs says so) */
+    if (!d) return 0; /* missing (created later), or not a folder (mkdir_p says so) */
     long entries = 0;
     struct dirent *e;
     while ((e = readdir(d)))
@@ -34,6 +34,7 @@ static int check_out_empty(const char *out, Error *err) {
 
 static int run_fmnist(int argc, char **argv) {
     const char *cmd = "prepare fashion-mnist";
+    set_log_command(cmd);
     FmnistConfig c = {.source = FMNIST_DEFAULT_SOURCE};
     int64_t limit = 0;
     ArgSpec specs[] = {
@@ -41,17 +42,13 @@ static int run_fmnist(int argc, char **argv) {
         {"source", ARG_STR, &c.source, "folder of the IDX files (Debian's dataset-fashion-mnist)", 1, 0, NULL},
         {"limit", ARG_I64, &limit, "N images per split, the first N/10 of each class (0 = all; else >= 10)", 0, 1e9, NULL},
     };
-    int n = sizeof specs / sizeof specs[0], help;
+    int parsed = cli_parse(cmd, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
+                       "--out DIR [--source DIR] [--limit N]",
+                       "Converts Fashion-MNIST (gzipped IDX: train-images-idx3-ubyte.gz, ...) to 28x28 grayscale\n"
+                       "JPEGs (quality 100). Class folders are 0-T-shirt_top ... 9-Ankle_boot so that sorted\n"
+                       "order is label order. DIR must be new or empty.");
+    if (parsed != CLI_GO_ON) return parsed;
     Error err = {{0}};
-    if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
-    if (help) {
-        args_print_help(cmd, "--out DIR [--source DIR] [--limit N]",
-                        "Converts Fashion-MNIST (gzipped IDX: train-images-idx3-ubyte.gz, ...) to 28x28 grayscale\n"
-                        "JPEGs (quality 100). Class folders are 0-T-shirt_top ... 9-Ankle_boot so that sorted\n"
-                        "order is label order. DIR must be new or empty.",
-                        specs, n);
-        return 0;
-    }
     if (!c.out) return cli_usage_error(cmd, "--out is required");
     if (limit > 0 && limit < 10) {
         snprintf(err.msg, sizeof err.msg, "--limit %lld leaves some of the 10 classes without images; use 10 or more (0: all)",
@@ -63,7 +60,7 @@ static int run_fmnist(int argc, char **argv) {
     int rc = prepare_fashion_mnist(&c, &err);
     if (rc == -1) return cli_usage_error(cmd, err.msg);
     if (rc != 0) {
-        fprintf(stderr, "alexnet %s: error: %s\n", cmd, err.msg);
+        errorf("%s", err.msg);
         return 1;
     }
     return 0;
@@ -71,6 +68,7 @@ static int run_fmnist(int argc, char **argv) {
 
 static int run_synthetic(int argc, char **argv) {
     const char *cmd = "prepare synthetic";
+    set_log_command(cmd);
     SyntheticConfig c = {.classes = 10, .per_class = 60, .quality = 90, .seed = 1};
     const char *size = "500x375";
     int64_t seed = 1;
@@ -83,16 +81,12 @@ static int run_synthetic(int argc, char **argv) {
         {"quality", ARG_INT, &c.quality, "JPEG quality", 1, 100, NULL},
         {"seed", ARG_I64, &seed, "random seed", 0, 9.2e18, NULL},
     };
-    int n = sizeof specs / sizeof specs[0], help;
+    int parsed = cli_parse(cmd, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
+                       "--out DIR [--num_classes C] [--per_class N] [--size WxH] [--seed S]",
+                       "Writes photo-like JPEGs (gradients, texture, shapes, noise; shape and hue depend on\n"
+                       "the class) for tests and benchmarks. Deterministic in the flags. DIR must be new or empty.");
+    if (parsed != CLI_GO_ON) return parsed;
     Error err = {{0}};
-    if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
-    if (help) {
-        args_print_help(cmd, "--out DIR [--num_classes C] [--per_class N] [--size WxH] [--seed S]",
-                        "Writes photo-like JPEGs (gradients, texture, shapes, noise; shape and hue depend on\n"
-                        "the class) for tests and benchmarks. Deterministic in the flags. DIR must be new or empty.",
-                        specs, n);
-        return 0;
-    }
     if (!c.out) return cli_usage_error(cmd, "--out is required");
     char tail;
     if (sscanf(size, "%dx%d%c", &c.width, &c.height, &tail) != 2) {
@@ -105,7 +99,7 @@ static int run_synthetic(int argc, char **argv) {
     int rc = prepare_synthetic(&c, &err);
     if (rc == -1) return cli_usage_error(cmd, err.msg);
     if (rc != 0) {
-        fprintf(stderr, "alexnet %s: error: %s\n", cmd, err.msg);
+        errorf("%s", err.msg);
         return 1;
     }
     printf("prepare: %d images of %dx%d in %d classes -> %s (%.1f s)\n", c.classes * c.per_class, c.width, c.height,
@@ -115,6 +109,7 @@ static int run_synthetic(int argc, char **argv) {
 
 static int run_pack(int argc, char **argv) {
     const char *cmd = "prepare pack";
+    set_log_command(cmd);
     PackConfig c = {.short_side = PACK_DEFAULT_SHORT_SIDE, .quality = 90, .max_image_pixels = 100000000};
     int workers = 0, max_side = 0, short_side = -1;
     ArgSpec specs[] = {
@@ -129,19 +124,15 @@ static int run_pack(int argc, char **argv) {
         {"max_image_pixels", ARG_I64, &c.max_image_pixels, "reject images declaring more pixels", 1, 1e12, NULL},
         {"quiet", ARG_FLAG, &c.quiet, "no per-file warnings or progress", 1, 0, NULL},
     };
-    int n = sizeof specs / sizeof specs[0], help;
+    int parsed = cli_parse(cmd, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
+                       "--data_dir DIR --out FILE [--short_side N | --max_side N] [--quality Q] [--raw]",
+                       "Packs an image folder into one file read with mmap wherever a folder is accepted\n"
+                       "(train --data_dir/--val_dir, eval, bench-data). Each image is downscaled Pillow-exactly\n"
+                       "(bilinear, antialiased; never upscaled) to the bound and re-encoded as JPEG, or stored\n"
+                       "raw; an image already within the bound is stored as it is. Bad files are named and left\n"
+                       "out. See docs/DATA.md.");
+    if (parsed != CLI_GO_ON) return parsed;
     Error err = {{0}};
-    if (args_parse(specs, n, argc, argv, 3, NULL, 0, NULL, &help, &err) != 0) return cli_usage_error(cmd, err.msg);
-    if (help) {
-        args_print_help(cmd, "--data_dir DIR --out FILE [--short_side N | --max_side N] [--quality Q] [--raw]",
-                        "Packs an image folder into one file read with mmap wherever a folder is accepted\n"
-                        "(train --data_dir/--val_dir, eval, bench-data). Each image is downscaled Pillow-exactly\n"
-                        "(bilinear, antialiased; never upscaled) to the bound and re-encoded as JPEG, or stored\n"
-                        "raw; an image already within the bound is stored as it is. Bad files are named and left\n"
-                        "out. See docs/DATA.md.",
-                        specs, n);
-        return 0;
-    }
     if (!c.data_dir) return cli_usage_error(cmd, "--data_dir is required");
     if (!c.out) return cli_usage_error(cmd, "--out is required");
     struct stat st;
@@ -160,7 +151,7 @@ static int run_pack(int argc, char **argv) {
     int rc = pack_write(&c, &ps, &err);
     if (rc == -1) return cli_usage_error(cmd, err.msg);
     if (rc != 0) {
-        fprintf(stderr, "alexnet %s: error: %s\n", cmd, err.msg);
+        errorf("%s", err.msg);
         return 1;
     }
     printf("prepare pack: %lld images in %d classes -> %s (%.1f MB, %.1f KB an image; %lld bad files left out; "

@@ -35,7 +35,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        if (strcmp(argv[1], COMMANDS[i].name) == 0) return COMMANDS[i].run(argc, argv);
+        if (strcmp(argv[1], COMMANDS[i].name) == 0) {
+            set_log_command(COMMANDS[i].name);
+            return COMMANDS[i].run(argc, argv);
+        }
     /* bench_data, Train, evaluate: the command meant, when one is unmistakable */
     const char *near = NULL;
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++) {
@@ -44,10 +47,8 @@ int main(int argc, char **argv) {
         while (a[k] && c[k] && (tolower((unsigned char)a[k]) == c[k] || (a[k] == '_' && c[k] == '-'))) k++;
         if ((!a[k] && !c[k]) || (k >= 4 && !c[k])) near = c;
     }
-    if (near)
-        fprintf(stderr, "alexnet: error: unknown command '%s'; did you mean '%s'?\nRun 'alexnet --help' for the list of commands.\n",
-                argv[1], near);
-    else
-        fprintf(stderr, "alexnet: error: unknown command '%s'\nRun 'alexnet --help' for the list of commands.\n", argv[1]);
+    if (near) errorf("unknown command '%s'; did you mean '%s'?", argv[1], near);
+    else errorf("unknown command '%s'", argv[1]);
+    fprintf(stderr, "Run 'alexnet --help' for the list of commands.\n");
     return 2;
 }

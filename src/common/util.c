@@ -1,5 +1,5 @@
 /*
- * util.c — error reporting, checked allocation and the clock (see util.h).
+ * util.c — error reporting, checked allocation, folders and the clock (see util.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "common/util.h"
@@ -14,13 +14,25 @@
 
 static void (*fatal_hook)(int code);
 static int log_rank = -1;
+static const char *log_command;
 
 void set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
 void set_log_rank(int rank) { log_rank = rank; }
+void set_log_command(const char *cmd) { log_command = cmd; }
 
+/* "alexnet[ CMD][ [rank N]]: KIND: " */
 static void prefix(const char *kind) {
-    if (log_rank >= 0) fprintf(stderr, "alexnet [rank %d]: %s: ", log_rank, kind);
-    else fprintf(stderr, "alexnet: %s: ", kind);
+    fprintf(stderr, "alexnet%s%s", log_command ? " " : "", log_command ? log_command : "");
+    if (log_rank >= 0) fprintf(stderr, " [rank %d]", log_rank);
+    fprintf(stderr, ": %s: ", kind);
+}
+
+static void message(const char *kind, const char *fmt, va_list ap) {
+    fflush(stdout);
+    prefix(kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    fflush(stderr);
 }
 
 int error_set(Error *err, const char *fmt, ...) {
@@ -46,14 +58,25 @@ void fatal_at(const char *file, int line, const char *fmt, ...) {
     exit(1);
 }
 
-void warnf(const char *fmt, ...) {
-    fflush(stdout);
-    prefix("warning");
+void errorf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    message("error", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+}
+
+void warnf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    message("warning", fmt, ap);
+    va_end(ap);
+}
+
+void notef(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    message("note", fmt, ap);
+    va_end(ap);
 }
 
 void *malloc_check(size_t size, const char *file, int line) {
@@ -77,6 +100,13 @@ void *aligned_alloc_check(size_t size, const char *file, int line) {
     return p;
 }
 
+char *strdup_check(const char *s, const char *file, int line) {
+    size_t n = strlen(s) + 1;
+    char *d = malloc_check(n, file, line);
+    memcpy(d, s, n);
+    return d;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -85,21 +115,24 @@ double now_seconds(void) {
 
 int mkdir_p(const char *path, Error *err) {
     char buf[4096];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return error_set(err, "path too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return error_set(err, "cannot create directory %s: %s", buf, strerror(errno));
-            struct stat st;
-            if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-                return error_set(err, "%s exists and is not a directory", buf);
-            *p = c;
-            if (c == '\0') break;
-        }
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof buf) return error_set(err, "bad folder name '%s'", path);
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return error_set(err, "cannot create folder %s: %s", buf, strerror(errno));
+        struct stat st;
+        if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return error_set(err, "%s exists and is not a folder", buf);
+        buf[i] = c;
     }
     return 0;
+}
+
+void path_join(char *buf, size_t len, const char *dir, const char *file) {
+    snprintf(buf, len, "%s/%s", dir, file);
 }
 
 int path_exists(const char *path) {

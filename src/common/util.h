@@ -1,13 +1,15 @@
 /*
- * util.h — failure handling shared by every part of alexnet.c.
+ * util.h — failure handling shared by every part of alexnet.c, checked
+ * allocation, folders and the clock.
  *
- * Two kinds of failure, two tools:
+ * Two kinds of failure, two tools (docs/ARCHITECTURE.md, "Errors"):
  *  - Internal/library failures that must never happen in a correct program
  *    (out of memory, a failed fwrite, a library call that errors): the CHECK
  *    family prints file:line plus the reason and exits with status 1.
  *  - Failures a user can cause (bad flag, bad file): functions report them
- *    through an `Error` so the caller decides; the CLI prints one line and
- *    exits with status 2 (see cli/cli.h).
+ *    through an `Error` so the caller decides; the CLI prints one line with
+ *    errorf ("alexnet CMD: error: what and where; what to do") and exits
+ *    with status 2 (cli_usage_error), or 1 when a run failed midway.
  */
 #ifndef ALEXNET_UTIL_H
 #define ALEXNET_UTIL_H
@@ -46,18 +48,29 @@ void *aligned_alloc_check(size_t size, const char *file, int line);
 #define xmalloc(n) malloc_check((n), __FILE__, __LINE__)
 #define xcalloc(n, s) calloc_check((n), (s), __FILE__, __LINE__)
 #define xaligned_alloc(n) aligned_alloc_check((n), __FILE__, __LINE__)
+/* A malloc'd copy of a string; release with free(). */
+char *strdup_check(const char *s, const char *file, int line);
+#define xstrdup(s) strdup_check((s), __FILE__, __LINE__)
 
 /* Called by FATAL before exiting (data-parallel runs register MPI_Abort so
  * the other ranks stop too). */
 void set_fatal_hook(void (*hook)(int code));
 /* In a multi-process run, messages are prefixed with "[rank N]". */
 void set_log_rank(int rank);
+/* The command running ("train"): messages read "alexnet train: ...". */
+void set_log_command(const char *cmd);
 
-/* Warnings go to stderr with a common prefix so they can be grepped. */
+/* Messages to the user: one line on stderr, "alexnet CMD [rank N]: KIND: MSG"
+ * (KIND error, warning or note), stdout flushed first so the two streams
+ * interleave in order. */
+void errorf(const char *fmt, ...) ALX_PRINTF(1, 2);
 void warnf(const char *fmt, ...) ALX_PRINTF(1, 2);
+void notef(const char *fmt, ...) ALX_PRINTF(1, 2);
 
-/* mkdir -p; 0 or -1 with a message naming the path. */
+/* mkdir -p; 0 or -1 with a message naming the folder. */
 int mkdir_p(const char *path, Error *err);
+/* buf = "dir/file", cut at len. */
+void path_join(char *buf, size_t len, const char *dir, const char *file);
 /* 1 if path exists (any type). */
 int path_exists(const char *path);
 /* Online CPU cores. */

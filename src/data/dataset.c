@@ -26,14 +26,8 @@ typedef struct {
     int64_t n, cap;
 } EntryList;
 
-static char *str_dup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = xmalloc(n);
-    memcpy(d, s, n);
-    return d;
-}
-
-static char *path_join(const char *dir, const char *name) {
+/* "dir/name", malloc'd (path_join writes into a buffer). */
+static char *path_join_new(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     char *p = xmalloc(a + b + 2);
     memcpy(p, dir, a);
@@ -92,7 +86,7 @@ static int list_dir(const char *dir, Name **names, int *count, Error *err) {
             CHECK(nv, "out of memory listing %s", dir);
             v = nv;
         }
-        v[n].name = str_dup(e->d_name);
+        v[n].name = xstrdup(e->d_name);
         v[n].type = e->d_type;
         n++;
         errno = 0;
@@ -134,7 +128,7 @@ static int scan_class_dir(EntryList *l, const char *dir, int32_t label, int dept
     int rc = 0;
     int dirlen = (int)strlen(dir);
     for (int i = 0; i < n && rc == 0; i++) {
-        char *p = path_join(dir, names[i].name);
+        char *p = path_join_new(dir, names[i].name);
         int d = is_dir(p, names[i].type);
         if (d == 1) {
             rc = scan_class_dir(l, p, label, depth + 1, err);
@@ -158,11 +152,11 @@ static int open_pack(Dataset *ds, const char *path, Error *err) {
     }
     size_t plen = strlen(path), total = 0;
     for (int64_t i = 0; i < p->n; i++) total += plen + strlen(p->names[i]) + 2;
-    ds->root = str_dup(path);
+    ds->root = xstrdup(path);
     ds->pack = p;
     ds->n_classes = p->n_classes;
     ds->classes = xmalloc(sizeof *ds->classes * (size_t)p->n_classes);
-    for (int c = 0; c < p->n_classes; c++) ds->classes[c] = str_dup(p->classes[c]);
+    for (int c = 0; c < p->n_classes; c++) ds->classes[c] = xstrdup(p->classes[c]);
     ds->n = p->n;
     ds->paths = xmalloc(sizeof *ds->paths * (size_t)p->n);
     ds->labels = xmalloc(sizeof *ds->labels * (size_t)p->n);
@@ -207,8 +201,8 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     int nc = 0;
     char **classes = xmalloc(sizeof *classes * ((size_t)n + 1));
     for (int i = 0; i < n; i++) {
-        char *p = path_join(dir, names[i].name);
-        if (is_dir(p, names[i].type) == 1) classes[nc++] = str_dup(names[i].name);
+        char *p = path_join_new(dir, names[i].name);
+        if (is_dir(p, names[i].type) == 1) classes[nc++] = xstrdup(names[i].name);
         free(p);
     }
     free_names(names, n);
@@ -220,7 +214,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     EntryList list = {0};
     int rc = 0;
     for (int c = 0; c < nc && rc == 0; c++) {
-        char *cdir = path_join(dir, classes[c]);
+        char *cdir = path_join_new(dir, classes[c]);
         int64_t before = list.n;
         rc = scan_class_dir(&list, cdir, c, 0, err);
         if (rc == 0 && list.n == before)
@@ -242,7 +236,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
             start = i;
         }
     }
-    ds->root = str_dup(dir);
+    ds->root = xstrdup(dir);
     ds->n_classes = nc;
     ds->classes = classes;
     ds->n = list.n;

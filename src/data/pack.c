@@ -103,8 +103,7 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
             return -1;
         }
     }
-    p->path = xmalloc(strlen(name) + 1);
-    strcpy(p->path, name);
+    p->path = xstrdup(name);
     p->map = d;
     p->size = size;
     p->mode = (PackMode)mode;

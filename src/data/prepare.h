@@ -37,7 +37,4 @@ typedef struct {
 
 int prepare_synthetic(const SyntheticConfig *c, Error *err);
 
-/* mkdir -p; 0 or -1 with err. */
-int make_dirs(const char *path, Error *err);
-
 #endif

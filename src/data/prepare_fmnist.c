@@ -49,7 +49,7 @@ static int write_split(const FmnistConfig *c, const char *prefix, const char *sp
     for (int k = 0; k < 10; k++) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s/%s/%s", c->out, split, FMNIST_CLASSES[k]);
-        if (make_dirs(dir, err) != 0) {
+        if (mkdir_p(dir, err) != 0) {
             rc = -2;
             goto out;
         }

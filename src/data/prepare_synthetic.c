@@ -136,7 +136,7 @@ int prepare_synthetic(const SyntheticConfig *c, Error *err) {
     for (int k = 0; k < c->classes; k++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/class_%03d", c->out, k);
-        if (make_dirs(dir, err) != 0) return -2;
+        if (mkdir_p(dir, err) != 0) return -2;
     }
     int64_t total = (int64_t)c->classes * c->per_class;
     int failed = 0;

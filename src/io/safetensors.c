@@ -28,13 +28,6 @@ static const struct {
 
 const char *st_dtype_name(StDtype d) { return DTYPES[d].name; }
 
-static char *xstrdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = xmalloc(n);
-    memcpy(d, s, n);
-    return d;
-}
-
 void st_free(StFile *f) {
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
     for (int i = 0; i < f->n_meta; i++) { free(f->meta_keys[i]); free(f->meta_values[i]); }

@@ -33,21 +33,21 @@ int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *ou
 
 int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, EvalCounts *out, Error *err) {
     memset(out, 0, sizeof *out);
-    int K = be->net->num_classes, S = be->net->image_size;
+    int K = be->net->num_classes, size = be->net->image_size;
     InputFormat fmt = be->vt->input_format(be->ctx);
-    void *mirrored = flip ? xaligned_alloc(input_sample_bytes(fmt, S) * (size_t)be->max_batch) : NULL;
+    void *mirrored = flip ? xaligned_alloc(input_sample_bytes(fmt, size) * (size_t)be->max_batch) : NULL;
     float *logits_flip = flip ? xmalloc(sizeof(float) * (size_t)K * (size_t)be->max_batch) : NULL;
     loader_start_epoch(loader, 0, 0);
     Batch b;
     int rc, failed = 0;
-    ForwardArgs fa = {0, 0, 0};
+    ForwardArgs inference = {0, 0, 0};
     while ((rc = loader_next(loader, &b, err)) == 1) {
         if (b.n > 0) {
-            backend_forward(be, b.data, b.n, &fa);
+            backend_forward(be, b.data, b.n, &inference);
             be->vt->read_logits(be->ctx, logits, b.n);
             if (flip) {
-                input_mirror(mirrored, b.data, b.n, S, fmt);
-                backend_forward(be, mirrored, b.n, &fa);
+                input_mirror(mirrored, b.data, b.n, size, fmt);
+                backend_forward(be, mirrored, b.n, &inference);
                 be->vt->read_logits(be->ctx, logits_flip, b.n);
                 tta_mean(logits, logits_flip, (size_t)b.n * (size_t)K);
             }

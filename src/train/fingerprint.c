@@ -146,7 +146,7 @@ int fingerprint_check_resume(const RunFingerprint *s, const RunFingerprint *now,
     return 0;
 }
 
-int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *cmd, const char *data_dir, Error *err) {
+int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *data_dir, Error *err) {
     if (d->world == 1) return 0;
     RunFingerprint root = *mine;
     dist_bcast(d, &root, sizeof root, 0);
@@ -165,12 +165,9 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *cmd
     else if (mine->param_count != root.param_count || strcmp(mine->backbone, root.backbone) != 0)
         snprintf(what, sizeof what, "the model here is %s with %lld parameters, rank 0's is %s with %lld",
                  mine->backbone, (long long)mine->param_count, root.backbone, (long long)root.param_count);
-    if (what[0]) {
-        fflush(stdout);
-        fprintf(stderr, "alexnet %s [rank %d]: error: on %s, %s; every rank must read the same data (a shared "
-                        "filesystem, or identical copies)\n", cmd, d->rank, dist_host(d, d->rank), what);
-        fflush(stderr);
-    }
+    if (what[0])
+        errorf("on %s, %s; every rank must read the same data (a shared filesystem, or identical copies)",
+               dist_host(d, d->rank), what);
     int64_t bad = what[0] != 0;
     dist_sum_i64(d, &bad, 1);
     if (bad && d->rank != 0) return -1; /* rank 0 says it once */

@@ -64,8 +64,9 @@ int fingerprint_check_resume(const RunFingerprint *saved, const RunFingerprint *
                              const char *run_dir, Error *err);
 
 /* Every rank compares its own view (data, classes, model) with rank 0's and
- * prints its own differences, tagged with the command and its rank. Collective; returns 0
- * when all agree, else -1 on every rank (with err naming the ranks' count). */
-int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *cmd, const char *data_dir, Error *err);
+ * prints its own differences (errorf: tagged with the command and its rank).
+ * Collective; returns 0 when all agree, else -1 on every rank (with err
+ * naming the ranks' count). */
+int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *data_dir, Error *err);
 
 #endif

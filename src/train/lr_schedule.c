@@ -10,10 +10,10 @@
 #include <string.h>
 
 double lr_at(const LrSchedule *s, long step) {
-    long S = s->steps_per_epoch > 0 ? s->steps_per_epoch : 1;
-    long W = (long)floor(s->warmup_epochs * (double)S);
-    if (step < W) return s->base * (double)(step + 1) / (double)W;
-    long e = step / S;
+    long per_epoch = s->steps_per_epoch > 0 ? s->steps_per_epoch : 1;
+    long warmup = (long)floor(s->warmup_epochs * (double)per_epoch);
+    if (step < warmup) return s->base * (double)(step + 1) / (double)warmup;
+    long e = step / per_epoch;
     double f = 1.0;
     switch (s->kind) {
     case LR_COSINE_ANNEALING:
@@ -69,10 +69,9 @@ int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
 }
 
 void lr_describe(const LrSchedule *s, char *buf, size_t len) {
-    long S = s->steps_per_epoch;
-    long W = (long)floor(s->warmup_epochs * (double)S);
+    long warmup = (long)floor(s->warmup_epochs * (double)s->steps_per_epoch);
     int n = snprintf(buf, len, "%s, base %g, warmup %g epochs (%ld steps) from 0", lr_kind_name(s->kind), s->base,
-                     s->warmup_epochs, W);
+                     s->warmup_epochs, warmup);
     if (n < 0 || (size_t)n >= len) return;
     switch (s->kind) {
     case LR_COSINE_ANNEALING:

@@ -2,8 +2,9 @@
  * lr_schedule.h — learning rate as a pure function of the optimizer step.
  *
  * All schedules start with the seed's linear warmup from ~0:
- *   i < W:  lr = base * (i + 1) / W,   W = floor(warmup_epochs * S)
- * then, with e = floor(i / S) (a per-epoch staircase, counted from epoch 0):
+ *   i < W:  lr = base * (i + 1) / W,   W = floor(warmup_epochs * P)
+ * (P: steps per epoch) then, with e = floor(i / P) (a per-epoch staircase,
+ * counted from epoch 0):
  *   cosine_annealing: eta_min + (base - eta_min) * (1 + cos(pi * e / T_max)) / 2
  *   step:             eta_min + (base - eta_min) * gamma^(milestones <= e)
  *                     (milestones --lr_epochs, default 30,60,90,120: torchvision's

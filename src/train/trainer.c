@@ -20,9 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "backend/backend.h"
 #include "data/dataset.h"
@@ -34,6 +31,7 @@
 #include "train/evaluate.h"
 #include "train/fingerprint.h"
 #include "train/lr_schedule.h"
+#include "train/model_open.h"
 #include "train/progress.h"
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -43,25 +41,17 @@ static void on_signal(int sig) {
     g_interrupted = 1;
 }
 
-void run_path(char *buf, size_t len, const char *dir, const char *file) {
-    snprintf(buf, len, "%s/%s", dir, file);
-}
-
 /* Everything a run holds; released in run_close. */
 typedef struct {
     TrainConfig c;
     Dist *d;
-    int is0;
+    int is_root;                 /* rank 0: prints and writes the run directory */
     Dataset train, val;
     int have_val;
-    Net net;
-    Backend be;
-    int be_created;
-    Net val_net;                 /* --val_crop_size other than the train crop: validation runs here */
-    Backend val_be;
-    int val_be_created;
+    Model model;                 /* the net, its weights (params) and the backend */
+    Model val_model;             /* --val_crop_size other than the train crop: validation runs here (no weights of its own) */
     Loader *train_loader, *val_loader;
-    float *params, *momentum, *logits;
+    float *momentum, *logits;
     float *ema;                  /* [param_count] the weights' moving average (--model_ema), else NULL */
     int64_t ema_updates;         /* 0: the next update copies the weights */
     double ema_decay;            /* per update, after torchvision's adjustment */
@@ -69,10 +59,9 @@ typedef struct {
     int metrics_open;
     LrSchedule sched;
     LossArgs loss;
-    const char *backend_name;
-    Precision precision;
-    int threads, workers, backend_comm;
-    int64_t S, img_global;       /* steps per epoch; images per step over all ranks */
+    int workers, backend_comm;
+    int64_t steps_per_epoch;
+    int64_t img_global;          /* images per step over all ranks */
     RunFingerprint fp;
     /* position */
     int epoch;
@@ -84,19 +73,10 @@ typedef struct {
     Progress prog;
 } Run;
 
-/* "auto" resolved for the backend on this machine; config.json stores the result, so a resume keeps it. */
-static Precision precision_of(const TrainConfig *c, const char *backend) {
-    Precision p = PRECISION_FP32;
-    CHECK(precision_parse(c->precision, backend, &p) == 0, "precision '%s' passed config_validate", c->precision);
-    return p;
-}
-
-/* A failure while running, from whichever rank met it. */
+/* A failure while running, from whichever rank met it (errorf names the rank). */
 static void report(Run *r, const char *msg) {
     progress_done(&r->prog);
-    fflush(stdout);
-    if (r->d->world > 1) fprintf(stderr, "alexnet train [rank %d]: error: %s\n", r->d->rank, msg);
-    else fprintf(stderr, "alexnet train: error: %s\n", msg);
+    errorf("%s", msg);
 }
 
 /* ------------------------------------------------------------ the state */
@@ -107,21 +87,21 @@ static void report(Run *r, const char *msg) {
 static int save_model_files(Run *r, int epochs_done, const float *best, const char *best_kind, Error *err) {
     const TrainConfig *c = &r->c;
     char path[4200];
-    r->be.vt->get_params(r->be.ctx, r->params);
-    run_path(path, sizeof path, c->out_dir, "last.safetensors");
-    if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    path_join(path, sizeof path, c->out_dir, "last.safetensors");
+    if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
         return -1;
     if (best && c->save_best) {
-        run_path(path, sizeof path, c->out_dir, "best.safetensors");
-        if (checkpoint_save_model(path, &r->net, best, r->train.classes, epochs_done, r->step,
+        path_join(path, sizeof path, c->out_dir, "best.safetensors");
+        if (checkpoint_save_model(path, &r->model.net, best, r->train.classes, epochs_done, r->step,
                                   r->ema ? best_kind : NULL, err) != 0)
             return -1;
     }
     if (c->ckpt_interval > 0 && epochs_done > 0 && epochs_done % c->ckpt_interval == 0) {
         char name[64];
         snprintf(name, sizeof name, "epoch_%d.safetensors", epochs_done);
-        run_path(path, sizeof path, c->out_dir, name);
-        if (checkpoint_save_model(path, &r->net, r->params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+        path_join(path, sizeof path, c->out_dir, name);
+        if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
             return -1;
     }
     return 0;
@@ -129,12 +109,12 @@ static int save_model_files(Run *r, int epochs_done, const float *best, const ch
 
 static int save_state(Run *r, Error *err) {
     char path[4200];
-    r->be.vt->get_params(r->be.ctx, r->params);
-    r->be.vt->get_momentum(r->be.ctx, r->momentum);
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    r->model.be.vt->get_momentum(r->model.be.ctx, r->momentum);
     TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c),
                          run_record_to_json(&r->fp, &r->epoch_sums, &r->window), r->ema_updates};
-    run_path(path, sizeof path, r->c.out_dir, STATE_FILE);
-    int rc = checkpoint_save_state(path, &r->net, r->params, r->momentum, r->ema, &pos, err);
+    path_join(path, sizeof path, r->c.out_dir, STATE_FILE);
+    int rc = checkpoint_save_state(path, &r->model.net, r->model.params, r->momentum, r->ema, &pos, err);
     free(pos.config_json);
     free(pos.run_json);
     return rc;
@@ -182,13 +162,13 @@ static int load_pretrained(Run *r, Error *err) {
     for (int i = 0; same && i < info->n_classes_named && i < r->train.n_classes; i++) same = strcmp(info->class_names[i], r->train.classes[i]) == 0;
     int rc;
     if (same) {
-        rc = checkpoint_load(&m, &r->net, r->params, err);
+        rc = checkpoint_load(&m, &r->model.net, r->model.params, err);
     } else {
-        const ParamTensor *head = &r->net.params[r->net.n_params - 1];
+        const ParamTensor *head = &r->model.net.params[r->model.net.n_params - 1];
         char prefix[64];
         snprintf(prefix, sizeof prefix, "%.*s", (int)(strrchr(head->name, '.') - head->name + 1), head->name);
-        rc = checkpoint_load_except(&m, &r->net, r->params, prefix, err);
-        if (rc == 0 && r->is0)
+        rc = checkpoint_load_except(&m, &r->model.net, r->model.params, prefix, err);
+        if (rc == 0 && r->is_root)
             printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %.*s layer is replaced by a new one "
                    "(initialised as the backbone's), everything else is loaded\n", c->pretrained, info->num_classes,
                    info->n_classes_named ? "named " : "", r->train.n_classes,
@@ -200,30 +180,25 @@ static int load_pretrained(Run *r, Error *err) {
 
 static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     TrainConfig *c = &r->c;
-    if (net_build(&r->net, c->backbone, r->train.n_classes, c->image_size, (float)c->dropout, err) != 0 ||
-        net_set_training(&r->net, c->freeze, c->lr_backbone_scale, err) != 0)
-        return -1;
     if (c->T_max <= 0) c->T_max = c->max_epoch; /* resolved once, kept by resumes */
-    r->backend_name = c->backend[0] ? c->backend : backend_default(c->device);
-    r->threads = c->threads > 0 ? c->threads : cpu_count();
-#ifdef _OPENMP
-    omp_set_num_threads(r->threads);
-#endif
-    r->precision = precision_of(c, r->backend_name);
-    snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->precision)); /* resolved once, kept by resumes */
-    BackendOptions bo = {r->threads, r->d->local_rank, r->precision, c->seed}; /* one GPU per local rank */
-    if (backend_create(&r->be, r->backend_name, &r->net, c->per_batch_size, &bo, err) != 0) return -1;
-    r->be_created = 1;
+    /* one GPU per local rank; "auto" precision is resolved once and kept by resumes (config.json stores it) */
+    ModelOptions o = {.backbone = c->backbone, .num_classes = r->train.n_classes, .image_size = c->image_size,
+                      .eval_resize = -1, .dropout = (float)c->dropout, .freeze = c->freeze,
+                      .lr_backbone_scale = c->lr_backbone_scale, .seed = c->seed, .backend = c->backend,
+                      .device = c->device, .precision = c->precision, .batch = c->per_batch_size,
+                      .threads = c->threads, .local_rank = r->d->local_rank};
+    if (model_open(&r->model, &o, err) != 0) return -1;
+    snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->model.precision));
     if (r->have_val && config_val_crop(c) != c->image_size) { /* the weights are size-free (adaptive pool) */
-        if (net_build(&r->val_net, c->backbone, r->train.n_classes, config_val_crop(c), (float)c->dropout, err) != 0 ||
-            backend_create(&r->val_be, r->backend_name, &r->val_net, c->per_batch_size, &bo, err) != 0)
-            return -1;
-        r->val_be_created = 1;
+        ModelOptions v = o;
+        v.image_size = config_val_crop(c);
+        v.freeze = NULL;
+        v.no_weights = 1;
+        if (model_open(&r->val_model, &v, err) != 0) return -1;
     }
-    size_t P = r->net.param_count;
-    r->params = xaligned_alloc(P * sizeof(float));
+    size_t P = r->model.net.param_count;
     r->momentum = xaligned_alloc(P * sizeof(float));
-    r->logits = xmalloc((size_t)c->per_batch_size * r->net.num_classes * sizeof(float));
+    r->logits = xmalloc((size_t)c->per_batch_size * r->model.net.num_classes * sizeof(float));
     if (c->model_ema) {
         /* torchvision's train.py: alpha = min(1, (1 - decay) * global batch * steps / epochs) */
         double adjust = (double)c->per_batch_size * r->d->world * c->model_ema_steps / c->max_epoch;
@@ -233,13 +208,12 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     }
     if (resume) {
         char path[4200];
-        run_path(path, sizeof path, c->out_dir, STATE_FILE);
+        path_join(path, sizeof path, c->out_dir, STATE_FILE);
         r->ema_updates = resume->ema_updates;
-        return checkpoint_load_state(path, &r->net, r->params, r->momentum, r->ema, err);
+        return checkpoint_load_state(path, &r->model.net, r->model.params, r->momentum, r->ema, err);
     }
-    net_init_params(&r->net, r->params, c->seed);
     int rc = c->pretrained[0] ? load_pretrained(r, err) : 0;
-    if (r->ema) memcpy(r->ema, r->params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
+    if (r->ema) memcpy(r->ema, r->model.params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
     return rc;
 }
 
@@ -247,14 +221,14 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
  * ema += (1 - decay) * (w - ema); the first update (and every one during the
  * warmup epochs, as torchvision resets its count there) copies the weights. */
 static void ema_update(Run *r) {
-    r->be.vt->get_params(r->be.ctx, r->params);
-    size_t P = r->net.param_count;
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    size_t P = r->model.net.param_count;
     float w = (float)(1.0 - r->ema_decay);
     if (r->ema_updates == 0) {
-        memcpy(r->ema, r->params, P * sizeof(float));
+        memcpy(r->ema, r->model.params, P * sizeof(float));
     } else {
         float *restrict e = r->ema;
-        const float *restrict p = r->params;
+        const float *restrict p = r->model.params;
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < P; i++) e[i] += w * (p[i] - e[i]);
     }
@@ -264,27 +238,27 @@ static void ema_update(Run *r) {
 static int open_loaders(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     r->workers = c->workers > 0 ? c->workers : cpu_count();
-    LoaderConfig lc = {LOADER_TRAIN, c->per_batch_size, c->image_size, r->workers, c->seed, c->color_jitter,
-                       (float)c->min_crop_scale, r->d->rank, r->d->world, r->be.vt->input_format(r->be.ctx),
+    LoaderConfig train_cfg = {LOADER_TRAIN, c->per_batch_size, c->image_size, r->workers, c->seed, c->color_jitter,
+                       (float)c->min_crop_scale, r->d->rank, r->d->world, r->model.be.vt->input_format(r->model.be.ctx),
                        c->max_image_pixels, c->strict_data, 0, 0};
-    if (!(r->train_loader = loader_create(&r->train, &lc, err))) return -1;
-    r->S = loader_batches_per_epoch(r->train_loader);
+    if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
+    r->steps_per_epoch = loader_batches_per_epoch(r->train_loader);
     r->img_global = (int64_t)c->per_batch_size * r->d->world;
-    if (r->S < 1)
+    if (r->steps_per_epoch < 1)
         return error_set(err, "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
                          c->data_dir, (long long)r->train.n, (long long)r->img_global);
     if (r->have_val) {
-        LoaderConfig vc = lc;
-        vc.mode = LOADER_EVAL;
-        vc.image_size = config_val_crop(c);
-        vc.resize_size = c->val_resize_size;
-        if (r->val_be_created) vc.format = r->val_be.vt->input_format(r->val_be.ctx);
-        if (!(r->val_loader = loader_create(&r->val, &vc, err))) return -1;
+        LoaderConfig val_cfg = train_cfg;
+        val_cfg.mode = LOADER_EVAL;
+        val_cfg.image_size = config_val_crop(c);
+        val_cfg.resize_size = c->val_resize_size;
+        if (r->val_model.has_backend) val_cfg.format = r->val_model.be.vt->input_format(r->val_model.be.ctx);
+        if (!(r->val_loader = loader_create(&r->val, &val_cfg, err))) return -1;
     }
     LrSchedule *s = &r->sched;
     if (lr_kind_parse(&s->kind, c->lr_scheduler, err) != 0 || lr_milestones_parse(s, c->lr_epochs, err) != 0) return -1;
     s->base = c->lr; s->eta_min = c->eta_min; s->gamma = c->lr_gamma;
-    s->warmup_epochs = c->warmup_epochs; s->T_max = c->T_max; s->steps_per_epoch = r->S;
+    s->warmup_epochs = c->warmup_epochs; s->T_max = c->T_max; s->steps_per_epoch = r->steps_per_epoch;
     r->loss = (LossArgs){c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
                          strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED, (int)r->img_global};
     return 0;
@@ -301,8 +275,8 @@ static void make_fingerprint(Run *r) {
     f->classes_hash = fingerprint_classes(r->train.classes, r->train.n_classes);
     f->val_images = r->have_val ? r->val.n : -1;
     f->val_files_hash = r->have_val ? fingerprint_files(&r->val) : 0;
-    f->param_count = (int64_t)r->net.param_count;
-    snprintf(f->backbone, sizeof f->backbone, "%s", r->net.backbone);
+    f->param_count = (int64_t)r->model.net.param_count;
+    snprintf(f->backbone, sizeof f->backbone, "%s", r->model.net.backbone);
 }
 
 /* The saved position and sums, checked against this run before anything is
@@ -321,13 +295,13 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
         }
         if (fingerprint_check_resume(&saved, &r->fp, allow_data_change, r->c.out_dir, err) != 0) return -1;
     }
-    if (allow_data_change && r->batch > r->S) r->batch = r->S; /* fewer images now: this epoch is over */
-    int consistent = allow_data_change || (int64_t)pos->epoch * r->S + pos->batch == pos->step;
-    if (pos->epoch < 0 || r->batch < 0 || r->batch > r->S || pos->step < 0 || !consistent ||
+    if (allow_data_change && r->batch > r->steps_per_epoch) r->batch = r->steps_per_epoch; /* fewer images now: this epoch is over */
+    int consistent = allow_data_change || (int64_t)pos->epoch * r->steps_per_epoch + pos->batch == pos->step;
+    if (pos->epoch < 0 || r->batch < 0 || r->batch > r->steps_per_epoch || pos->step < 0 || !consistent ||
         !(pos->best_top1 >= -1 && pos->best_top1 <= 1))
         return error_set(err, "%s/%s: the saved position (epoch %d, batch %lld, step %lld) does not fit this run's "
                          "%lld steps per epoch; the file is damaged, or the data changed", r->c.out_dir, STATE_FILE,
-                         pos->epoch, (long long)pos->batch, (long long)pos->step, (long long)r->S);
+                         pos->epoch, (long long)pos->batch, (long long)pos->step, (long long)r->steps_per_epoch);
     return 0;
 }
 
@@ -336,18 +310,18 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
 static int write_config_json(Run *r, Error *err) {
     TrainConfig eff = r->c;
     eff.val_crop_size = config_val_crop(&r->c);
-    eff.threads = r->threads;
+    eff.threads = r->model.threads;
     eff.workers = r->workers;
     char dropout[32];
-    snprintf(dropout, sizeof dropout, "%g", r->net.dropout); /* the float's shortest decimal, not its double */
+    snprintf(dropout, sizeof dropout, "%g", r->model.net.dropout); /* the float's shortest decimal, not its double */
     eff.dropout = strtod(dropout, NULL);
-    snprintf(eff.backend, sizeof eff.backend, "%s", r->backend_name);
-    snprintf(eff.precision, sizeof eff.precision, "%s", r->precision == PRECISION_BF16 ? "bf16" : "fp32");
+    snprintf(eff.backend, sizeof eff.backend, "%s", r->model.backend_name);
+    snprintf(eff.precision, sizeof eff.precision, "%s", r->model.precision == PRECISION_BF16 ? "bf16" : "fp32");
     cJSON *o = config_to_cjson(&eff);
     cJSON_AddNumberToObject(o, "num_classes", r->train.n_classes);
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, cJSON_CreateString(r->train.classes[i]));
-    cJSON_AddNumberToObject(o, "steps_per_epoch", (double)r->S);
+    cJSON_AddNumberToObject(o, "steps_per_epoch", (double)r->steps_per_epoch);
     char *fp = fingerprint_to_json(&r->fp);
     cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
     free(fp);
@@ -356,7 +330,7 @@ static int write_config_json(Run *r, Error *err) {
     cJSON_Delete(o);
     CHECK(text, "cJSON_Print failed");
     char path[4200];
-    run_path(path, sizeof path, r->c.out_dir, "config.json");
+    path_join(path, sizeof path, r->c.out_dir, "config.json");
     int rc = atomic_write_text(path, text, err);
     free(text);
     return rc;
@@ -365,7 +339,7 @@ static int write_config_json(Run *r, Error *err) {
 /* What --freeze and --lr_backbone_scale leave training, and the backward work a freeze saves. */
 static void print_training_set(const Run *r) {
     const TrainConfig *c = &r->c;
-    const Net *n = &r->net;
+    const Net *n = &r->model.net;
     if (strcmp(c->freeze, "none") != 0) {
         Net all = *n;
         Error ignored = {{0}};
@@ -386,7 +360,7 @@ static void print_training_set(const Run *r) {
 
 static void print_summary(const Run *r, int resumed) {
     const TrainConfig *c = &r->c;
-    const Net *n = &r->net;
+    const Net *n = &r->model.net;
     char sched[512];
     lr_describe(&r->sched, sched, sizeof sched);
     printf("alexnet train: %lld images in %d classes (%s)", (long long)r->train.n, r->train.n_classes, c->data_dir);
@@ -399,10 +373,10 @@ static void print_summary(const Run *r, int resumed) {
         if (R) printf("  validation shorter side resized to %d, center crop %d\n", R, crop);
         else printf("  validation resized to %dx%d, center crop %d\n", eval_resize_size(crop), eval_resize_size(crop), crop);
     }
-    printf("  backend    %s, %s, %d threads, %d loader workers\n", r->backend_name,
-           r->precision == PRECISION_BF16 ? "bf16" : "fp32", r->threads, r->workers);
+    printf("  backend    %s, %s, %d threads, %d loader workers\n", r->model.backend_name,
+           r->model.precision == PRECISION_BF16 ? "bf16" : "fp32", r->model.threads, r->workers);
     printf("  batch      %d per process x %d process%s = %lld global; %lld steps per epoch, %d epochs\n",
-           c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->S,
+           c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->steps_per_epoch,
            c->max_epoch);
     printf("  schedule   %s\n", sched);
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
@@ -434,22 +408,22 @@ static void print_placement(Run *r) {
     if (strcmp(r->c.device, "gpu") == 0) snprintf(dev, sizeof dev, "GPU %d", d->local_rank);
     else snprintf(dev, sizeof dev, "CPU");
     snprintf(line, sizeof line, "%s: local rank %d of %d, pid %d, %s, compute threads %d on CPUs %s", dist_host(d, d->rank),
-             d->local_rank, d->local_world, (int)getpid(), dev, r->threads, cpus);
-    if (r->is0) printf("alexnet train: %d processes on %d node%s\n", d->world, dist_node_count(d),
+             d->local_rank, d->local_world, (int)getpid(), dev, r->model.threads, cpus);
+    if (r->is_root) printf("alexnet train: %d processes on %d node%s\n", d->world, dist_node_count(d),
                        dist_node_count(d) > 1 ? "s" : "");
     dist_print_lines(d, line, "  rank ");
 }
 
 static void attach_allreduce(Run *r) {
-    if (r->d->world > 1 && r->be.vt->comm_init) {
+    if (r->d->world > 1 && r->model.be.vt->comm_init) {
         Error err = {{0}};
         uint8_t id[COMM_ID_BYTES] = {0};
-        if (r->is0 && r->be.vt->comm_create_id(r->be.ctx, id, &err) != 0) FATAL("%s", err.msg);
+        if (r->is_root && r->model.be.vt->comm_create_id(r->model.be.ctx, id, &err) != 0) FATAL("%s", err.msg);
         dist_bcast(r->d, id, sizeof id, 0);
-        if (r->be.vt->comm_init(r->be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
+        if (r->model.be.vt->comm_init(r->model.be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
         r->backend_comm = 1;
     } else {
-        dist_grads_attach(r->d, &r->net, r->be.vt->grad_buffer(r->be.ctx), 25u << 20);
+        dist_grads_attach(r->d, &r->model.net, r->model.be.vt->grad_buffer(r->model.be.ctx), 25u << 20);
     }
 }
 
@@ -463,25 +437,20 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
         if (resume) failed = restore_position(r, resume, allow_data_change, err) != 0;
         else r->best = -1.0;
     }
-    if (failed && r->d->world > 1) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        error_set(err, "rank %d: %s", r->d->rank, msg);
-    }
     if (dist_any(r->d, failed)) return 2;
-    if (fingerprint_check_ranks(r->d, &r->fp, "train", r->c.data_dir, err) != 0) return 2;
+    if (fingerprint_check_ranks(r->d, &r->fp, r->c.data_dir, err) != 0) return 2;
     print_placement(r);
 
-    size_t P = r->net.param_count;
-    dist_bcast(r->d, r->params, P * sizeof(float), 0);
+    size_t P = r->model.net.param_count;
+    dist_bcast(r->d, r->model.params, P * sizeof(float), 0);
     dist_bcast(r->d, r->momentum, P * sizeof(float), 0);
-    r->be.vt->set_params(r->be.ctx, r->params);
-    r->be.vt->set_momentum(r->be.ctx, r->momentum);
+    r->model.be.vt->set_params(r->model.be.ctx, r->model.params);
+    r->model.be.vt->set_momentum(r->model.be.ctx, r->momentum);
 
     failed = 0;
-    if (r->is0) {
+    if (r->is_root) {
         char path[4200];
-        run_path(path, sizeof path, r->c.out_dir, "metrics.jsonl");
+        path_join(path, sizeof path, r->c.out_dir, "metrics.jsonl");
         failed = mkdir_p(r->c.out_dir, err) != 0 || write_config_json(r, err) != 0 ||
                  metrics_open(&r->metrics, path, resume ? r->step : -1, err) != 0;
         r->metrics_open = !failed;
@@ -494,10 +463,10 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
     }
     if (dist_any(r->d, failed)) return 2;
     attach_allreduce(r);
-    progress_init(&r->prog, r->is0, r->c.log_interval);
+    progress_init(&r->prog, r->is_root, r->c.log_interval);
     /* mpirun hands ranks a pseudo-terminal even when its own output is a file: plain lines there */
     if (r->d->world > 1) r->prog.tty = 0;
-    r->time_base = r->is0 ? metrics_last_time(&r->metrics) : 0.0;
+    r->time_base = r->is_root ? metrics_last_time(&r->metrics) : 0.0;
     r->t_session = now_seconds();
     return 0;
 }
@@ -505,21 +474,31 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
 static void run_close(Run *r) {
     if (r->train_loader) loader_destroy(r->train_loader);
     if (r->val_loader) loader_destroy(r->val_loader);
-    if (r->be_created) backend_destroy(&r->be);
-    if (r->val_be_created) backend_destroy(&r->val_be);
+    model_close(&r->model);
+    model_close(&r->val_model);
     if (r->metrics_open) metrics_close(&r->metrics);
     dataset_free(&r->train);
     if (r->have_val) dataset_free(&r->val);
-    free(r->params); free(r->momentum); free(r->logits); free(r->ema);
+    free(r->momentum); free(r->logits); free(r->ema);
 }
 
 /* ------------------------------------------------------------ one epoch */
 
-static void add_sums(RunSums *s, double loss, double correct, double seen, double seconds) {
-    s->loss += loss;
+/* What the ranks sum after each step, in one small all-reduce, so that all of
+ * them agree to stop (a non-finite loss or Ctrl-C on any rank). */
+typedef union {
+    struct {
+        double loss, nonfinite, interrupted, correct, images;
+    };
+    double all[5];
+} StepSums;
+_Static_assert(sizeof(StepSums) == 5 * sizeof(double), "StepSums is summed as an array");
+
+static void add_sums(RunSums *s, const StepSums *step, double seconds) {
+    s->loss += step->loss;
     s->steps++;
-    s->correct += (int64_t)correct;
-    s->seen += (int64_t)seen;
+    s->correct += (int64_t)step->correct;
+    s->seen += (int64_t)step->images;
     s->seconds += seconds;
 }
 
@@ -532,21 +511,53 @@ static void log_window(Run *r, double lr) {
                       .time = r->time_base + now_seconds() - r->t_session,
                       .train_top1 = w->seen ? (double)w->correct / (double)w->seen : -1.0, .val_loss = NAN,
                       .top1 = -1, .top5 = -1, .ema_top1 = -1, .ema_top5 = -1};
-    if (r->is0) metrics_add(&r->metrics, &m);
+    if (r->is_root) metrics_add(&r->metrics, &m);
     memset(w, 0, sizeof *w);
 }
 
 static void print_divergence(Run *r, double loss) {
-    if (!r->is0) return;
+    if (!r->is_root) return;
     char path[4200];
-    run_path(path, sizeof path, r->c.out_dir, "last.safetensors");
+    path_join(path, sizeof path, r->c.out_dir, "last.safetensors");
     progress_done(&r->prog);
-    fprintf(stderr, "alexnet train: error: the loss is not finite (%g) at step %lld (epoch %d, batch %lld/%lld); "
-                    "stopping. %s%s. Try a lower --lr or a longer --warmup_epochs.\n",
-            loss, (long long)r->step + 1, r->epoch + 1, (long long)r->batch + 1, (long long)r->S,
-            path_exists(path) ? "The last good checkpoint is kept: " : "No checkpoint was saved yet (the first comes at "
-                                                                        "the end of epoch 1, or with --save_every_steps)",
-            path_exists(path) ? path : "");
+    errorf("the loss is not finite (%g) at step %lld (epoch %d, batch %lld/%lld); stopping. %s%s. Try a lower --lr or "
+           "a longer --warmup_epochs.", loss, (long long)r->step + 1, r->epoch + 1, (long long)r->batch + 1,
+           (long long)r->steps_per_epoch,
+           path_exists(path) ? "The last good checkpoint is kept: " : "No checkpoint was saved yet (the first comes at "
+                                                                       "the end of epoch 1, or with --save_every_steps)",
+           path_exists(path) ? path : "");
+}
+
+/* Forward, backward and the gradients' all-reduce of one batch, and the sums
+ * the ranks agree on; the update waits for that agreement. */
+static StepSums train_step(Run *r, const Batch *b) {
+    Dist *d = r->d;
+    int K = r->model.net.num_classes;
+    ForwardArgs train = {1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)r->c.per_batch_size};
+    backend_forward(&r->model.be, b->data, b->n, &train);
+    r->model.be.vt->read_logits(r->model.be.ctx, r->logits, b->n);
+    double correct = 0;
+    for (int i = 0; i < b->n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b->labels[i]) == 0;
+    /* the hook only when there is something to overlap: a GPU backend syncs per call */
+    GradReadyFn ready = d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
+    double loss = backend_backward(&r->model.be, b->labels, b->n, &r->loss, ready, d);
+    if (!r->backend_comm) dist_grads_wait(d);
+    StepSums sums = {.loss = loss, .nonfinite = isfinite(loss) ? 0.0 : 1.0, .interrupted = g_interrupted ? 1.0 : 0.0,
+                     .correct = correct, .images = (double)b->n};
+    dist_sum_doubles(d, sums.all, 5);
+    return sums;
+}
+
+/* The progress line: speed and ETA from step time only; evaluation and saving are added per epoch end. */
+static void show_progress(Run *r, double lr, double loss) {
+    const TrainConfig *c = &r->c;
+    double sec_per_step = r->window.seconds / (double)r->window.steps;
+    double remaining = (double)(r->steps_per_epoch - r->batch) +
+                       (double)(c->max_epoch - r->epoch - 1) * (double)r->steps_per_epoch;
+    if (c->max_steps > 0 && remaining > (double)(c->max_steps - r->step)) remaining = (double)(c->max_steps - r->step);
+    double eta = remaining * sec_per_step + (double)(c->max_epoch - r->epoch) * r->end_seconds;
+    progress_step(&r->prog, r->epoch, c->max_epoch, r->batch, r->steps_per_epoch, r->step, loss, lr,
+                  (double)r->img_global / sec_per_step, eta);
 }
 
 typedef enum { EPOCH_DONE, EPOCH_STOPPED, EPOCH_FAILED } EpochEnd;
@@ -556,53 +567,34 @@ typedef enum { EPOCH_DONE, EPOCH_STOPPED, EPOCH_FAILED } EpochEnd;
  * batch, which then still gets its end of epoch). */
 static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     const TrainConfig *c = &r->c;
-    Dist *d = r->d;
-    int K = r->net.num_classes;
     loader_start_epoch(r->train_loader, r->epoch, r->batch);
     Batch b;
     int rc;
     while ((rc = loader_next(r->train_loader, &b, err)) == 1) {
         double t0 = now_seconds(), lr = lr_at(&r->sched, r->step);
-        ForwardArgs fa = {1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)c->per_batch_size};
-        backend_forward(&r->be, b.data, b.n, &fa);
-        r->be.vt->read_logits(r->be.ctx, r->logits, b.n);
-        double correct = 0;
-        for (int i = 0; i < b.n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b.labels[i]) == 0;
-        /* the hook only when there is something to overlap: a GPU backend syncs per call */
-        GradReadyFn ready = d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
-        double loss = backend_backward(&r->be, b.labels, b.n, &r->loss, ready, d);
-        if (!r->backend_comm) dist_grads_wait(d);
-        double v[5] = {loss, isfinite(loss) ? 0.0 : 1.0, g_interrupted ? 1.0 : 0.0, correct, (double)b.n};
-        dist_sum_doubles(d, v, 5);
+        StepSums sums = train_step(r, &b);
         loader_release(r->train_loader, &b);
-        if (v[1] > 0) {
-            print_divergence(r, v[0]);
+        if (sums.nonfinite > 0) {
+            print_divergence(r, sums.loss);
             err->msg[0] = '\0';
             return EPOCH_FAILED;
         }
-        SgdArgs sg = {(float)lr, (float)c->momentum, (float)c->weight_decay};
-        backend_sgd_update(&r->be, &sg);
+        SgdArgs sgd = {(float)lr, (float)c->momentum, (float)c->weight_decay};
+        backend_sgd_update(&r->model.be, &sgd);
         r->step++;
         r->batch++;
         if (r->ema && r->step % c->model_ema_steps == 0) ema_update(r);
         double secs = now_seconds() - t0;
-        add_sums(&r->window, v[0], v[3], v[4], secs);
-        add_sums(&r->epoch_sums, v[0], v[3], v[4], secs);
-
-        /* speed and ETA from step time only; evaluation and saving are added per epoch end */
-        double sec_per_step = r->window.seconds / (double)r->window.steps;
-        double remaining = (double)(r->S - r->batch) + (double)(c->max_epoch - r->epoch - 1) * (double)r->S;
-        if (c->max_steps > 0 && remaining > (double)(c->max_steps - r->step)) remaining = (double)(c->max_steps - r->step);
-        double eta = remaining * sec_per_step + (double)(c->max_epoch - r->epoch) * r->end_seconds;
-        progress_step(&r->prog, r->epoch, c->max_epoch, r->batch, r->S, r->step, v[0], lr,
-                      (double)r->img_global / sec_per_step, eta);
+        add_sums(&r->window, &sums, secs);
+        add_sums(&r->epoch_sums, &sums, secs);
+        show_progress(r, lr, sums.loss);
         if (r->step % c->log_interval == 0) log_window(r, lr);
 
-        int interrupted = v[2] > 0, at_limit = c->max_steps > 0 && r->step >= c->max_steps;
+        int interrupted = sums.interrupted > 0, at_limit = c->max_steps > 0 && r->step >= c->max_steps;
         if (interrupted || at_limit) *why_stopped = interrupted ? "interrupted" : "reached --max_steps";
-        if (r->batch == r->S) continue; /* the end of the epoch saves everything */
+        if (r->batch == r->steps_per_epoch) continue; /* the end of the epoch saves everything */
         if (*why_stopped || (c->save_every_steps > 0 && r->step % c->save_every_steps == 0)) {
-            if (r->is0 && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, NULL, NULL, err) != 0))) {
+            if (r->is_root && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, NULL, NULL, err) != 0))) {
                 report(r, err->msg);
                 return EPOCH_FAILED;
             }
@@ -621,81 +613,99 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
  * for bit, or on the backend built at --val_crop_size when that differs from
  * the train crop. */
 static int validate(Run *r, const float *weights, EvalCounts *ev, Error *err) {
-    if (!r->val_be_created && !weights) return evaluate(&r->be, r->val_loader, r->d, r->logits, ev, err);
-    r->be.vt->get_params(r->be.ctx, r->params);
-    Backend *be = r->val_be_created ? &r->val_be : &r->be;
-    be->vt->set_params(be->ctx, weights ? weights : r->params);
+    if (!r->val_model.has_backend && !weights) return evaluate(&r->model.be, r->val_loader, r->d, r->logits, ev, err);
+    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    Backend *be = r->val_model.has_backend ? &r->val_model.be : &r->model.be;
+    be->vt->set_params(be->ctx, weights ? weights : r->model.params);
     int rc = evaluate(be, r->val_loader, r->d, r->logits, ev, err);
-    if (!r->val_be_created) be->vt->set_params(be->ctx, r->params);
+    if (!r->val_model.has_backend) be->vt->set_params(be->ctx, r->model.params);
     return rc;
+}
+
+/* What validation found at an epoch's end (-1 / NaN: no validation). */
+typedef struct {
+    EvalCounts ev;
+    double top1, top5, loss, ema_top1, ema_top5;
+} EpochVal;
+
+static double fraction(int64_t part, int64_t whole) { return whole ? (double)part / (double)whole : -1; }
+
+/* The model on --val_dir, and its EMA with --model_ema. 0, or -1 (reported). */
+static int validate_epoch(Run *r, EpochVal *v, Error *err) {
+    memset(v, 0, sizeof *v);
+    v->top1 = v->top5 = v->ema_top1 = v->ema_top5 = -1;
+    v->loss = NAN;
+    if (!r->have_val) return 0;
+    EvalCounts ev_ema = {0};
+    if (validate(r, NULL, &v->ev, err) != 0 || (r->ema && validate(r, r->ema, &ev_ema, err) != 0)) {
+        report(r, err->msg);
+        return -1;
+    }
+    v->top1 = fraction(v->ev.correct1, v->ev.images);
+    v->top5 = fraction(v->ev.correct5, v->ev.images);
+    v->loss = v->ev.images ? v->ev.loss_sum / (double)v->ev.images : NAN;
+    if (r->ema) {
+        v->ema_top1 = fraction(ev_ema.correct1, ev_ema.images);
+        v->ema_top5 = fraction(ev_ema.correct5, ev_ema.images);
+    }
+    return 0;
+}
+
+/* Rank 0, with the position already past the epoch: the epoch's line, its
+ * metrics record, the model files, the state and the curves. */
+static int record_epoch(Run *r, const RunSums *e, const EpochVal *v, const float *best, const char *best_kind,
+                        Error *err) {
+    const TrainConfig *c = &r->c;
+    int done = r->epoch;
+    double mean_loss = e->steps ? e->loss / (double)e->steps : NAN;
+    double train_top1 = fraction(e->correct, e->seen);
+    double img_s = e->seconds > 0 ? (double)e->steps * (double)r->img_global / e->seconds : 0.0;
+    progress_done(&r->prog);
+    char line[320];
+    int n = snprintf(line, sizeof line, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s", done,
+                     c->max_epoch, mean_loss, 100 * train_top1, img_s);
+    if (r->have_val)
+        n += snprintf(line + n, sizeof line - (size_t)n, "; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)",
+                      v->loss, 100 * v->top1, 100 * v->top5, (long long)v->ev.images, v->ev.skipped ? ", some skipped" : "");
+    if (v->ema_top1 >= 0 && n > 0 && (size_t)n < sizeof line)
+        snprintf(line + n, sizeof line - (size_t)n, "; EMA top-1 %.2f%% top-5 %.2f%%", 100 * v->ema_top1, 100 * v->ema_top5);
+    progress_line(&r->prog, "%s\n", line);
+    MetricRecord m = {.is_epoch = 1, .step = r->step, .epoch = done, .loss = mean_loss,
+                      .lr = lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), .img_s = img_s,
+                      .time = r->time_base + now_seconds() - r->t_session, .train_top1 = train_top1,
+                      .val_loss = v->loss, .top1 = v->top1, .top5 = v->top5, .ema_top1 = v->ema_top1,
+                      .ema_top5 = v->ema_top5, .val_images = v->ev.images, .val_skipped = v->ev.skipped};
+    metrics_add(&r->metrics, &m);
+    char path[4200], title[1400];
+    path_join(path, sizeof path, c->out_dir, "curves.svg");
+    snprintf(title, sizeof title, "alexnet.c — %s on %s", r->model.net.backbone, c->data_dir);
+    if (save_model_files(r, done, best, best_kind, err) != 0 || save_state(r, err) != 0 ||
+        curves_write_svg(path, &r->metrics, title, err) != 0) {
+        report(r, err->msg);
+        return -1;
+    }
+    return 0;
 }
 
 /* Evaluate, then rank 0 records and saves everything of the finished epoch. */
 static int run_end_epoch(Run *r, Error *err) {
-    const TrainConfig *c = &r->c;
     double t0 = now_seconds();
     log_window(r, lr_at(&r->sched, r->step - 1)); /* a run shorter than --log_interval still gets step records */
-    EvalCounts ev = {0};
-    if (r->have_val && validate(r, NULL, &ev, err) != 0) {
-        report(r, err->msg);
-        return -1;
-    }
-    double top1 = ev.images ? (double)ev.correct1 / (double)ev.images : -1;
-    double top5 = ev.images ? (double)ev.correct5 / (double)ev.images : -1;
-    double val_loss = ev.images ? ev.loss_sum / (double)ev.images : NAN;
-    double ema_top1 = -1, ema_top5 = -1;
-    if (r->have_val && r->ema) {
-        EvalCounts ev_ema = {0};
-        if (validate(r, r->ema, &ev_ema, err) != 0) {
-            report(r, err->msg);
-            return -1;
-        }
-        ema_top1 = ev_ema.images ? (double)ev_ema.correct1 / (double)ev_ema.images : -1;
-        ema_top5 = ev_ema.images ? (double)ev_ema.correct5 / (double)ev_ema.images : -1;
-    }
+    EpochVal v;
+    if (validate_epoch(r, &v, err) != 0) return -1;
     const float *best = NULL;
     const char *best_kind = "raw";
-    if (r->have_val && (top1 > r->best || ema_top1 > r->best)) {
-        int ema_wins = ema_top1 > top1;
-        best = ema_wins ? r->ema : r->params;
+    if (r->have_val && (v.top1 > r->best || v.ema_top1 > r->best)) {
+        int ema_wins = v.ema_top1 > v.top1;
+        best = ema_wins ? r->ema : r->model.params;
         best_kind = ema_wins ? "ema" : "raw";
-        r->best = ema_wins ? ema_top1 : top1;
+        r->best = ema_wins ? v.ema_top1 : v.top1;
     }
-    const RunSums *e = &r->epoch_sums;
-    double mean_loss = e->steps ? e->loss / (double)e->steps : NAN;
-    double train_top1 = e->seen ? (double)e->correct / (double)e->seen : -1;
-    double img_s = e->seconds > 0 ? (double)e->steps * (double)r->img_global / e->seconds : 0.0;
-    int done = r->epoch + 1;
-    r->epoch = done;
+    RunSums finished = r->epoch_sums;
+    r->epoch++; /* the saved state holds the position after this epoch */
     r->batch = 0;
     memset(&r->epoch_sums, 0, sizeof r->epoch_sums);
-    int rc = 0;
-    if (r->is0) {
-        progress_done(&r->prog);
-        char line[320];
-        int n = snprintf(line, sizeof line, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s", done,
-                         c->max_epoch, mean_loss, 100 * train_top1, img_s);
-        if (r->have_val)
-            n += snprintf(line + n, sizeof line - (size_t)n, "; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)",
-                          val_loss, 100 * top1, 100 * top5, (long long)ev.images, ev.skipped ? ", some skipped" : "");
-        if (ema_top1 >= 0 && n > 0 && (size_t)n < sizeof line)
-            snprintf(line + n, sizeof line - (size_t)n, "; EMA top-1 %.2f%% top-5 %.2f%%", 100 * ema_top1, 100 * ema_top5);
-        progress_line(&r->prog, "%s\n", line);
-        MetricRecord m = {.is_epoch = 1, .step = r->step, .epoch = done, .loss = mean_loss,
-                          .lr = lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), .img_s = img_s,
-                          .time = r->time_base + now_seconds() - r->t_session, .train_top1 = train_top1,
-                          .val_loss = val_loss, .top1 = top1, .top5 = top5, .ema_top1 = ema_top1, .ema_top5 = ema_top5,
-                          .val_images = ev.images, .val_skipped = ev.skipped};
-        metrics_add(&r->metrics, &m);
-        char path[4200], title[1400];
-        run_path(path, sizeof path, c->out_dir, "curves.svg");
-        snprintf(title, sizeof title, "alexnet.c — %s on %s", r->net.backbone, c->data_dir);
-        rc = save_model_files(r, done, best, best_kind, err) != 0 || save_state(r, err) != 0 ||
-                     curves_write_svg(path, &r->metrics, title, err) != 0
-                 ? -1
-                 : 0;
-        if (rc != 0) report(r, err->msg);
-    }
+    int rc = r->is_root ? record_epoch(r, &finished, &v, best, best_kind, err) : 0;
     r->end_seconds = now_seconds() - t0;
     return dist_any(r->d, rc != 0) ? -1 : 0;
 }
@@ -714,7 +724,7 @@ static void print_done(const Run *r) {
     if (d->comm_steps > 0) {
         double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
         printf("all-reduce: %.1f MB in %d buckets; %.1f ms per step from the first bucket to the last, %.1f ms of it "
-               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r->net.param_count,
+               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r->model.net.param_count,
                d->n_buckets, span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
     }
 }
@@ -724,7 +734,7 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
     memset(&r, 0, sizeof r);
     r.c = *cfg;
     r.d = d;
-    r.is0 = d->rank == 0;
+    r.is_root = d->rank == 0;
     err->msg[0] = '\0';
     int status = run_open(&r, resume, allow_data_change, err);
     if (status != 0) {
@@ -732,7 +742,7 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
         return status;
     }
     if (r.c.max_steps > 0 && r.step >= r.c.max_steps) {
-        if (r.is0)
+        if (r.is_root)
             printf("%s is at step %lld, already at --max_steps %lld: nothing to train. Continue with: alexnet train "
                    "--resume %s\n", r.c.out_dir, (long long)r.step, (long long)r.c.max_steps, r.c.out_dir);
         run_close(&r);
@@ -753,12 +763,12 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
         if (end == EPOCH_DONE && !why_stopped && dist_any(d, g_interrupted != 0)) why_stopped = "interrupted";
         if (why_stopped) break;
     }
-    if (r.is0) {
+    if (r.is_root) {
         progress_done(&r.prog);
         if (why_stopped)
             printf("%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: alexnet train --resume %s\n",
-                   why_stopped, (long long)r.step, r.batch ? r.epoch + 1 : r.epoch, (long long)(r.batch ? r.batch : r.S),
-                   (long long)r.S, r.c.out_dir);
+                   why_stopped, (long long)r.step, r.batch ? r.epoch + 1 : r.epoch, (long long)(r.batch ? r.batch : r.steps_per_epoch),
+                   (long long)r.steps_per_epoch, r.c.out_dir);
         else
             print_done(&r);
     }

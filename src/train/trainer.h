@@ -18,8 +18,7 @@
  * training files differ from the run's (--allow_data_change). */
 int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_data_change, Dist *d, Error *err);
 
-/* Paths inside a run directory. */
-void run_path(char *buf, size_t len, const char *dir, const char *file);
+/* The resumable state inside a run directory. */
 #define STATE_FILE "train_state.safetensors"
 
 #endif

@@ -1,0 +1,75 @@
+/*
+ * model_open.c — checkpoint or fresh initialisation → net → backend →
+ * weights (see model_open.h).
+ */
+#include "train/model_open.h"
+
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "data/transforms.h"
+
+/* The net and its weights from a model file, which is closed again: the
+ * weights are in m->params and only its metadata is kept. */
+static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
+    ModelFile file;
+    if (checkpoint_open(o->checkpoint, &file, err) != 0) return -1;
+    int size = o->image_size ? o->image_size : file.info.image_size;
+    int rc = 0;
+    if (size < NET_MIN_IMAGE)
+        rc = error_set(err, "%s %d: AlexNet needs at least %d pixels", o->size_flag ? o->size_flag : "--image_size",
+                       size, NET_MIN_IMAGE);
+    if (rc == 0 && o->eval_resize >= 0) rc = eval_geometry_check(size, o->eval_resize, err);
+    if (rc == 0) rc = net_build(&m->net, file.info.backbone, file.info.num_classes, size, o->dropout, err);
+    if (rc == 0) rc = checkpoint_match(&file, &m->net, err);
+    if (rc == 0) {
+        m->params = xaligned_alloc(m->net.param_count * sizeof(float));
+        rc = checkpoint_load(&file, &m->net, m->params, err);
+    }
+    m->info = file.info;
+    memset(&file.info, 0, sizeof file.info);
+    checkpoint_close(&file);
+    return rc;
+}
+
+static int open_fresh(Model *m, const ModelOptions *o, Error *err) {
+    if (net_build(&m->net, o->backbone, o->num_classes, o->image_size, o->dropout, err) != 0) return -1;
+    if (o->no_weights) return 0;
+    m->params = xaligned_alloc(m->net.param_count * sizeof(float));
+    net_init_params(&m->net, m->params, o->seed);
+    return 0;
+}
+
+static int open_backend(Model *m, const ModelOptions *o, Error *err) {
+    m->backend_name = o->backend && o->backend[0] ? o->backend : backend_default(o->device);
+    m->threads = o->threads > 0 ? o->threads : cpu_count();
+#ifdef _OPENMP
+    omp_set_num_threads(m->threads);
+#endif
+    if (precision_parse(o->precision ? o->precision : "fp32", m->backend_name, &m->precision) != 0)
+        return error_set(err, "--precision must be fp32, bf16 or auto");
+    BackendOptions options = {m->threads, o->local_rank, m->precision, o->seed};
+    if (backend_create(&m->be, m->backend_name, &m->net, o->batch, &options, err) != 0) return -1;
+    m->has_backend = 1;
+    if (m->params) m->be.vt->set_params(m->be.ctx, m->params);
+    return 0;
+}
+
+int model_open(Model *m, const ModelOptions *o, Error *err) {
+    memset(m, 0, sizeof *m);
+    int rc = o->checkpoint ? open_checkpoint(m, o, err) : open_fresh(m, o, err);
+    if (rc == 0 && o->freeze) rc = net_set_training(&m->net, o->freeze, o->lr_backbone_scale, err);
+    if (rc == 0 && !o->no_backend) rc = open_backend(m, o, err);
+    if (rc != 0) model_close(m);
+    return rc;
+}
+
+void model_close(Model *m) {
+    if (m->has_backend) backend_destroy(&m->be);
+    free(m->params);
+    model_info_free(&m->info);
+    memset(m, 0, sizeof *m);
+}
