@@ -26,9 +26,21 @@
 #include "common/philox.h"
 
 static double sorted_median3(double a, double b, double c) {
-    if (a > b) { double t = a; a = b; b = t; }
-    if (b > c) { double t = b; b = c; c = t; }
-    if (a > b) { double t = a; a = b; b = t; }
+    if (a > b) {
+        double t = a;
+        a = b;
+        b = t;
+    }
+    if (b > c) {
+        double t = b;
+        b = c;
+        c = t;
+    }
+    if (a > b) {
+        double t = a;
+        a = b;
+        b = t;
+    }
     return b;
 }
 
@@ -46,16 +58,28 @@ int main(int argc, char **argv) {
         else if (!strcmp(k, "--steps")) steps = atoi(v);
         else if (!strcmp(k, "--warmup")) warmup = atoi(v);
         else if (!strcmp(k, "--profile")) profile = atoi(v);
-        else { fprintf(stderr, "gpu_bench: unknown flag %s\n", k); return 2; }
+        else {
+            fprintf(stderr, "gpu_bench: unknown flag %s\n", k);
+            return 2;
+        }
     }
-    if (steps < 1 || batch < 1) { fprintf(stderr, "gpu_bench: --steps and --batch must be positive\n"); return 2; }
+    if (steps < 1 || batch < 1) {
+        fprintf(stderr, "gpu_bench: --steps and --batch must be positive\n");
+        return 2;
+    }
     Net net;
     Error err;
-    if (net_build(&net, backbone, classes, size, -1.0f, &err) != 0) { fprintf(stderr, "gpu_bench: %s\n", err.msg); return 2; }
-    BackendOptions opt = {0, 0, strcmp(precision, "fp32") == 0 ? PRECISION_FP32 : PRECISION_BF16, 1};
+    if (net_build(&net, backbone, classes, size, -1.0f, &err) != 0) {
+        fprintf(stderr, "gpu_bench: %s\n", err.msg);
+        return 2;
+    }
+    BackendOptions opt = { 0, 0, strcmp(precision, "fp32") == 0 ? PRECISION_FP32 : PRECISION_BF16, 1 };
     Backend be;
     double t0 = now_seconds();
-    if (backend_create(&be, backend, &net, batch, &opt, &err) != 0) { fprintf(stderr, "gpu_bench: %s\n", err.msg); return 1; }
+    if (backend_create(&be, backend, &net, batch, &opt, &err) != 0) {
+        fprintf(stderr, "gpu_bench: %s\n", err.msg);
+        return 1;
+    }
     double t_create = now_seconds() - t0;
     size_t P = net.param_count;
     float *params = xmalloc(P * sizeof(float)), *zero = xcalloc(P, sizeof(float));
@@ -75,15 +99,16 @@ int main(int argc, char **argv) {
         x = f;
     }
     int32_t *labels = xmalloc((size_t)batch * sizeof(int32_t));
-    for (int i = 0; i < batch; i++) labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)classes);
+    for (int i = 0; i < batch; i++)
+        labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)classes);
     float *logits = xmalloc((size_t)batch * classes * sizeof(float));
-    LossArgs la = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sa = {0.01f, 0.9f, 1e-4f};
+    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sa = { 0.01f, 0.9f, 1e-4f };
     uint64_t step = 0;
     double loss = 0.0;
 
     for (int s = 0; s < warmup; s++) {
-        ForwardArgs fa = {1, step++, 0};
+        ForwardArgs fa = { 1, step++, 0 };
         backend_forward(&be, x, batch, &fa);
         loss = backend_backward(&be, labels, batch, &la, NULL, NULL);
         backend_sgd_update(&be, &sa);
@@ -93,7 +118,7 @@ int main(int argc, char **argv) {
     for (int w = 0; w < 3; w++) {
         double a = now_seconds();
         for (int s = 0; s < steps; s++) {
-            ForwardArgs fa = {1, step++, 0};
+            ForwardArgs fa = { 1, step++, 0 };
             backend_forward(&be, x, batch, &fa);
             loss = backend_backward(&be, labels, batch, &la, NULL, NULL);
             backend_sgd_update(&be, &sa);
@@ -102,7 +127,7 @@ int main(int argc, char **argv) {
         train_s[w] = (now_seconds() - a) / steps;
     }
     double infer_s[3];
-    ForwardArgs fe = {0, 0, 0};
+    ForwardArgs fe = { 0, 0, 0 };
     for (int s = 0; s < warmup; s++) backend_forward(&be, x, batch, &fe);
     be.vt->read_logits(be.ctx, logits, batch);
     for (int w = 0; w < 3; w++) {
@@ -115,7 +140,10 @@ int main(int argc, char **argv) {
     double inf = sorted_median3(infer_s[0], infer_s[1], infer_s[2]);
     printf("gpu_bench: %s %s %s %dpx batch %d classes %d input %s; create %.1fs; loss %.4f\n", backend, precision,
            backbone, size, batch, classes,
-           fmt == INPUT_U8_NHWC ? "u8 NHWC" : fmt == INPUT_F32_NHWC ? "f32 NHWC" : "f32 NCHW", t_create, loss);
+           fmt == INPUT_U8_NHWC    ? "u8 NHWC"
+           : fmt == INPUT_F32_NHWC ? "f32 NHWC"
+                                   : "f32 NCHW",
+           t_create, loss);
     printf("  train  %9.0f img/s  (%.3f ms/step; windows %.3f %.3f %.3f ms)\n", batch / tr, 1e3 * tr, 1e3 * train_s[0],
            1e3 * train_s[1], 1e3 * train_s[2]);
     printf("  infer  %9.0f img/s  (%.3f ms/batch)\n", batch / inf, 1e3 * inf);
@@ -127,7 +155,7 @@ int main(int argc, char **argv) {
         be.vt->set_profiling(be.ctx, 1);
         be.vt->read_profile(be.ctx, fwd, bwd);
         for (int s = 0; s < ps; s++) {
-            ForwardArgs fa = {1, step++, 0};
+            ForwardArgs fa = { 1, step++, 0 };
             backend_forward(&be, x, batch, &fa);
             backend_backward(&be, labels, batch, &la, NULL, NULL);
             backend_sgd_update(&be, &sa);
@@ -143,21 +171,29 @@ int main(int argc, char **argv) {
             double flops = 2 * macs + (i == 0 ? 2 : 4) * macs;
             tf += f;
             tb += b;
-            if (macs > 0) printf("    %-14s %-8s %9.3f %9.3f %9.1f\n", l->name, layer_kind_name(l->kind), f, b, flops / ((f + b) * 1e-3) / 1e12);
+            if (macs > 0)
+                printf("    %-14s %-8s %9.3f %9.3f %9.1f\n", l->name, layer_kind_name(l->kind), f, b,
+                       flops / ((f + b) * 1e-3) / 1e12);
             else printf("    %-14s %-8s %9.3f %9.3f\n", l->name, layer_kind_name(l->kind), f, b);
         }
         gpu_train_ms = tf + tb;
         printf("    %-23s %9.3f %9.3f   total %.3f ms/step (input kernel in layer 0 fwd, loss in the last bwd; "
-               "optimizer not included)\n", "total", tf, tb, tf + tb);
+               "optimizer not included)\n",
+               "total", tf, tb, tf + tb);
         printf("  wall %.3f ms/step vs GPU layers %.3f ms/step: %s\n", 1e3 * tr, gpu_train_ms,
                1e3 * tr > 1.15 * gpu_train_ms ? "host side / upload / optimizer take a visible share"
-                                               : "the GPU layers are the limit");
+                                              : "the GPU layers are the limit");
         free(fwd);
         free(bwd);
     }
     printf("RESULT backend=%s precision=%s batch=%d image_size=%d train_img_s=%.0f infer_img_s=%.0f gpu_train_ms=%.3f "
-           "wall_train_ms=%.3f\n", backend, precision, batch, size, batch / tr, batch / inf, gpu_train_ms, 1e3 * tr);
+           "wall_train_ms=%.3f\n",
+           backend, precision, batch, size, batch / tr, batch / inf, gpu_train_ms, 1e3 * tr);
     backend_destroy(&be);
-    free(params); free(zero); free(x); free(labels); free(logits);
+    free(params);
+    free(zero);
+    free(x);
+    free(labels);
+    free(logits);
     return 0;
 }

@@ -31,13 +31,10 @@ static int parse_table(int argc, char **argv) {
     double x = 0;
     const char *s = NULL, *pos[3];
     ArgSpec specs[] = {
-        {"count", ARG_INT, &i, "an int", 1, 100, NULL},
-        {"any_int", ARG_INT, &i, "no range", 1, 0, NULL},
-        {"big", ARG_I64, &big, "an int64", 0, 1e12, &seen},
-        {"rate", ARG_FLOAT, &x, "a float", -1, 1, NULL},
-        {"name", ARG_STR, &s, "a string", 1, 0, NULL},
-        {"json", ARG_FLAG, &flag, "a flag", 1, 0, NULL},
-        {"hidden", ARG_INT, &i, NULL, 0, 10, NULL},
+        { "count", ARG_INT, &i, "an int", 1, 100, NULL },     { "any_int", ARG_INT, &i, "no range", 1, 0, NULL },
+        { "big", ARG_I64, &big, "an int64", 0, 1e12, &seen }, { "rate", ARG_FLOAT, &x, "a float", -1, 1, NULL },
+        { "name", ARG_STR, &s, "a string", 1, 0, NULL },      { "json", ARG_FLAG, &flag, "a flag", 1, 0, NULL },
+        { "hidden", ARG_INT, &i, NULL, 0, 10, NULL },
     };
     Error err;
     int rc = args_parse(specs, 7, argc, argv, 1, pos, 3, &npos, &help, &err);
@@ -48,9 +45,12 @@ static int parse_table(int argc, char **argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    static const char *const CMDS[][2] = {{"train", NULL}, {"eval", NULL}, {"predict", NULL}, {"bench", NULL},
-                                          {"bench-data", NULL}, {"prepare", "fashion-mnist"}, {"prepare", "synthetic"}};
-    int (*const RUN[])(int, char **) = {cmd_train, cmd_eval, cmd_predict, cmd_bench, cmd_bench_data, cmd_prepare, cmd_prepare};
+    static const char *const CMDS[][2] = { { "train", NULL },         { "eval", NULL },
+                                           { "predict", NULL },       { "bench", NULL },
+                                           { "bench-data", NULL },    { "prepare", "fashion-mnist" },
+                                           { "prepare", "synthetic" } };
+    int (*const RUN[])(int, char **) = { cmd_train,      cmd_eval,    cmd_predict, cmd_bench,
+                                         cmd_bench_data, cmd_prepare, cmd_prepare };
     int which = (data[0] >> 1) % 7, real = data[0] & 1;
     char *copy = malloc(size); /* arguments: NUL-terminated pieces of the rest */
     memcpy(copy, data + 1, size - 1);

@@ -18,10 +18,16 @@ static inline const char *fuzz_write_file(const char *tag, const uint8_t *data, 
     static char path[64];
     if (fd < 0) {
         fd = memfd_create(tag, 0);
-        if (fd < 0) { perror("fuzz: memfd_create"); abort(); }
+        if (fd < 0) {
+            perror("fuzz: memfd_create");
+            abort();
+        }
         snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     }
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) { perror("fuzz: writing the input"); abort(); }
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size) {
+        perror("fuzz: writing the input");
+        abort();
+    }
     return path;
 }
 

@@ -24,15 +24,16 @@
 #include "fuzz_file.h"
 
 #define FUZZ_MAX_PIXELS (1LL << 20)
-static const int SIZES[4] = {1, 17, 64, 227};
+static const int SIZES[4] = { 1, 17, 64, 227 };
 static SampleWorker *workers[4][2];
 static ImageDecoder *decoder;
 static uint8_t out[227 * 227 * 3 * sizeof(float)];
 
 static SampleWorker *worker(int s, int exact) {
     if (!workers[s][exact]) {
-        SampleConfig cfg = {.image_size = SIZES[s], .scale_min = 0.08f, .color_jitter = 1, .exact = exact,
-                            .max_pixels = FUZZ_MAX_PIXELS};
+        SampleConfig cfg = {
+            .image_size = SIZES[s], .scale_min = 0.08f, .color_jitter = 1, .exact = exact, .max_pixels = FUZZ_MAX_PIXELS
+        };
         workers[s][exact] = sample_worker_create(&cfg);
     }
     return workers[s][exact];
@@ -51,13 +52,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     switch (p[0] % 5) {
     case 0: sample_eval(w, path, out, fmt, &err); break;
     case 1: {
-        AugmentKey key = {u16(p + 4), p[2], p[3], p[6]};
+        AugmentKey key = { u16(p + 4), p[2], p[3], p[6] };
         sample_train(w, path, &key, NULL, out, fmt, &err);
         break;
     }
     case 2: {
-        Augment a = {{(int16_t)u16(p + 2) / 8, (int16_t)u16(p + 4) / 8, p[6] * 4 - 64, (p[7] & 0x7f) * 4 - 64},
-                     p[7] >> 7, p[6] & 1, {0.6f + p[2] / 320.0f, 0.6f + p[3] / 320.0f, 1.4f - p[4] / 320.0f}, {2, 0, 1}};
+        Augment a = { { (int16_t)u16(p + 2) / 8, (int16_t)u16(p + 4) / 8, p[6] * 4 - 64, (p[7] & 0x7f) * 4 - 64 },
+                      p[7] >> 7,
+                      p[6] & 1,
+                      { 0.6f + p[2] / 320.0f, 0.6f + p[3] / 320.0f, 1.4f - p[4] / 320.0f },
+                      { 2, 0, 1 } };
         sample_train(w, path, NULL, &a, out, fmt, &err);
         break;
     }
@@ -71,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         image_scaled_size(decoder, num, &sw, &sh);
         int x0 = p[2] % (sw > 0 ? sw : 1), y0 = p[3] % (sh > 0 ? sh : 1);
         int x1 = x0 + 1 + p[4] * 4 % (sw - x0 > 0 ? sw - x0 : 1), y1 = y0 + 1 + p[5] * 4 % (sh - y0 > 0 ? sh - y0 : 1);
-        Pixels px = {0};
+        Pixels px = { 0 };
         if (image_decode(decoder, num, x0, y0, x1, y1, &px, &err) == 0 && px.h > 0)
             memcpy(out, px.px + (size_t)(px.h - 1) * px.stride, 4); /* the last row is there */
         pixels_free(&px);

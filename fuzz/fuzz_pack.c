@@ -26,9 +26,7 @@
 static SampleWorker *worker;
 static uint8_t out[32 * 32 * 3 * sizeof(float)];
 
-static int inside(uint64_t off, uint64_t len, size_t size) {
-    return off <= size && len <= size - off;
-}
+static int inside(uint64_t off, uint64_t len, size_t size) { return off <= size && len <= size - off; }
 
 /* Recomputes the CRCs p[0] asks for, in place. */
 static void fix_crcs(uint8_t *d, size_t size, int what) {
@@ -55,7 +53,7 @@ static void fix_crcs(uint8_t *d, size_t size, int what) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     if (!worker) {
-        SampleConfig cfg = {.image_size = 32, .scale_min = 0.08f, .color_jitter = 1, .max_pixels = FUZZ_MAX_PIXELS};
+        SampleConfig cfg = { .image_size = 32, .scale_min = 0.08f, .color_jitter = 1, .max_pixels = FUZZ_MAX_PIXELS };
         worker = sample_worker_create(&cfg);
     }
     size_t n = size - 1;
@@ -74,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (i % 2 == 0) {
             sample_eval_src(worker, &src, out, INPUT_F32_NCHW, &err);
         } else {
-            AugmentKey key = {1, 0, (uint32_t)i, 0};
+            AugmentKey key = { 1, 0, (uint32_t)i, 0 };
             sample_train_src(worker, &src, &key, NULL, out, INPUT_U8_NHWC, &err);
         }
     }

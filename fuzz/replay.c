@@ -23,7 +23,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) __attribute__((weak));
 
 static int run_file(const char *path) {
     FILE *f = fopen(path, "rb");
-    if (!f) { fprintf(stderr, "replay: cannot open %s\n", path); return -1; }
+    if (!f) {
+        fprintf(stderr, "replay: cannot open %s\n", path);
+        return -1;
+    }
     size_t cap = 1 << 16, n = 0;
     uint8_t *buf = malloc(cap);
     for (size_t got; buf && (got = fread(buf + n, 1, cap - n, f)) > 0;) {
@@ -31,7 +34,10 @@ static int run_file(const char *path) {
         if (n == cap) buf = realloc(buf, cap *= 2);
     }
     fclose(f);
-    if (!buf) { fprintf(stderr, "replay: out of memory reading %s\n", path); return -1; }
+    if (!buf) {
+        fprintf(stderr, "replay: out of memory reading %s\n", path);
+        return -1;
+    }
     fprintf(stderr, "replay: %s (%zu bytes)\n", path, n);
     LLVMFuzzerTestOneInput(buf, n);
     free(buf);
@@ -42,21 +48,27 @@ static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const 
 
 int main(int argc, char **argv) {
 #ifndef __SANITIZE_ADDRESS__
-    struct rlimit as = {(rlim_t)2 << 30, (rlim_t)2 << 30};
+    struct rlimit as = { (rlim_t)2 << 30, (rlim_t)2 << 30 };
     if (setrlimit(RLIMIT_AS, &as) != 0) perror("replay: setrlimit");
 #endif
     if (LLVMFuzzerInitialize) LLVMFuzzerInitialize(&argc, &argv);
     int files = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;
-        if (stat(argv[i], &st) != 0) { fprintf(stderr, "replay: no such file or folder: %s\n", argv[i]); return 2; }
+        if (stat(argv[i], &st) != 0) {
+            fprintf(stderr, "replay: no such file or folder: %s\n", argv[i]);
+            return 2;
+        }
         if (!S_ISDIR(st.st_mode)) {
             if (run_file(argv[i]) != 0) return 2;
             files++;
             continue;
         }
         DIR *d = opendir(argv[i]);
-        if (!d) { fprintf(stderr, "replay: cannot open %s\n", argv[i]); return 2; }
+        if (!d) {
+            fprintf(stderr, "replay: cannot open %s\n", argv[i]);
+            return 2;
+        }
         char **names = NULL;
         size_t n = 0;
         for (struct dirent *e; (e = readdir(d)) != NULL;) {

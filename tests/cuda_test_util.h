@@ -17,12 +17,13 @@
 #include "backend/cuda/cuda_backend.h"
 #endif
 
-static const float MEAN[3] = {0.485f, 0.456f, 0.406f}, STD[3] = {0.229f, 0.224f, 0.225f};
+static const float MEAN[3] = { 0.485f, 0.456f, 0.406f }, STD[3] = { 0.229f, 0.224f, 0.225f };
 
 /* Batch batch_id of a synthetic stream: random bytes [b, S, S, 3] and labels in [0, K). */
 static inline void make_batch(uint8_t *u8, int32_t *labels, int b, int S, int K, uint64_t seed, int batch_id) {
     size_t n = (size_t)b * S * S * 3;
-    for (size_t i = 0; i < n; i++) u8[i] = (uint8_t)(rng_word(seed, RNG_SYNTHETIC, 100 + (uint32_t)batch_id, 0, i) >> 24);
+    for (size_t i = 0; i < n; i++)
+        u8[i] = (uint8_t)(rng_word(seed, RNG_SYNTHETIC, 100 + (uint32_t)batch_id, 0, i) >> 24);
     for (int i = 0; i < b; i++)
         labels[i] = (int32_t)(rng_word(seed, RNG_SYNTHETIC, 200 + (uint32_t)batch_id, 0, (uint64_t)i) % (uint32_t)K);
 }

@@ -57,7 +57,7 @@ static int cmd_region(const char *path, int num, int x0, int y0, int x1, int y1,
     ImageDecoder *d = image_decoder_create();
     Error err;
     int w, h, rc = 1;
-    Pixels px = {0};
+    Pixels px = { 0 };
     if (image_open(d, path, 0, &w, &h, &err) != 0 || image_decode(d, num, x0, y0, x1, y1, &px, &err) != 0) {
         fprintf(stderr, "data_tool: %s\n", err.msg);
         goto done;
@@ -66,7 +66,8 @@ static int cmd_region(const char *path, int num, int x0, int y0, int x1, int y1,
     printf("%d %d %d %d %d %d\n", px.x0, px.y0, px.w, px.h, px.full_w, px.full_h);
     uint8_t *tight = malloc((size_t)px.w * (size_t)px.h * 3);
     for (int y = 0; y < px.h; y++)
-        for (int x = 0; x < px.w; x++) memcpy(tight + ((size_t)y * px.w + x) * 3, px.px + (size_t)y * px.stride + 4 * x, 3);
+        for (int x = 0; x < px.w; x++)
+            memcpy(tight + ((size_t)y * px.w + x) * 3, px.px + (size_t)y * px.stride + 4 * x, 3);
     rc = write_raw(out, tight, (size_t)px.w * (size_t)px.h * 3);
     free(tight);
 done:
@@ -108,7 +109,9 @@ static int cmd_transform(int argc, char **argv, int train) {
     int S = atoi(argv[4]);
     InputFormat fmt;
     if (parse_fmt(argv[5], &fmt) != 0) return 2;
-    SampleConfig cfg = {.image_size = S, .exact = atoi(argv[6]), .resize_size = !train && argc > 7 ? atoi(argv[7]) : 0};
+    SampleConfig cfg = { .image_size = S,
+                         .exact = atoi(argv[6]),
+                         .resize_size = !train && argc > 7 ? atoi(argv[7]) : 0 };
     SampleWorker *w = sample_worker_create(&cfg);
     size_t bytes = input_sample_bytes(fmt, S);
     void *buf = malloc(bytes);
@@ -120,9 +123,11 @@ static int cmd_transform(int argc, char **argv, int train) {
         rc = -1;
     } else if (train) {
         if (argc < 19) return 2;
-        Augment a = {{atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), atoi(argv[10])}, atoi(argv[11]), atoi(argv[12]),
-                     {(float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15])},
-                     {(uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18])}};
+        Augment a = { { atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), atoi(argv[10]) },
+                      atoi(argv[11]),
+                      atoi(argv[12]),
+                      { (float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15]) },
+                      { (uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18]) } };
         rc = sample_train_src(w, &src, NULL, &a, buf, fmt, &err);
     } else {
         rc = sample_eval_src(w, &src, buf, fmt, &err);
@@ -198,11 +203,17 @@ static int cmd_loader(int argc, char **argv) {
         fprintf(stderr, "data_tool: %s\n", err.msg);
         return 2;
     }
-    LoaderConfig c = {.mode = strcmp(argv[3], "eval") == 0 ? LOADER_EVAL : LOADER_TRAIN,
-                      .workers = atoi(argv[4]), .batch = atoi(argv[5]), .image_size = atoi(argv[6]),
-                      .strict = atoi(argv[7]), .seed = 7, .color_jitter = 1, .scale_min = 0.08f,
-                      .world = argc > 8 ? atoi(argv[8]) : 1, .rank = argc > 9 ? atoi(argv[9]) : 0,
-                      .format = INPUT_U8_NHWC};
+    LoaderConfig c = { .mode = strcmp(argv[3], "eval") == 0 ? LOADER_EVAL : LOADER_TRAIN,
+                       .workers = atoi(argv[4]),
+                       .batch = atoi(argv[5]),
+                       .image_size = atoi(argv[6]),
+                       .strict = atoi(argv[7]),
+                       .seed = 7,
+                       .color_jitter = 1,
+                       .scale_min = 0.08f,
+                       .world = argc > 8 ? atoi(argv[8]) : 1,
+                       .rank = argc > 9 ? atoi(argv[9]) : 0,
+                       .format = INPUT_U8_NHWC };
     int epoch = argc > 10 ? atoi(argv[10]) : 0;
     Loader *l = loader_create(&ds, &c, &err);
     if (!l) {
@@ -242,7 +253,7 @@ static int cmd_speed(const char *dir, int num) {
         return 2;
     }
     ImageDecoder *d = image_decoder_create();
-    Pixels px = {0};
+    Pixels px = { 0 };
     double best = 0;
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now_seconds();

@@ -38,8 +38,8 @@
 #include "harness.h"
 #include "io/safetensors.h"
 
-#define TOL 1e-4
-#define TOL_BF16_OUT 3e-2
+#define TOL           1e-4
+#define TOL_BF16_OUT  3e-2
 #define TOL_BF16_GRAD 0.5
 
 /* fp32: normalised max error <= TOL; bf16: relative L2 <= tol16. */
@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
     Net net;
     CHECK(net_build(&net, backbone, K, S, 0.0f, &err) == 0, "%s", err.msg);
 
-    BackendOptions opt = {0};
+    BackendOptions opt = { 0 };
     opt.seed = 1;
     opt.precision = bf16 ? PRECISION_BF16 : PRECISION_FP32;
     Backend be;
@@ -123,8 +123,8 @@ int main(int argc, char **argv) {
     float logits[4 * 10], want[4 * 10], losses[3];
     int32_t labels[4];
     load_f32(&f, "losses", losses, 3);
-    LossArgs la = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sa = {0.05f, 0.9f, 1e-4f};
+    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sa = { 0.05f, 0.9f, 1e-4f };
     for (int step = 0; step < 3; step++) {
         snprintf(name, sizeof name, "input.%d", step);
         load_f32(&f, name, x, in_n);
@@ -132,11 +132,12 @@ int main(int argc, char **argv) {
         if (be.vt->input_format(be.ctx) == INPUT_F32_NHWC) {
             for (int n = 0; n < B; n++)
                 for (int c = 0; c < 3; c++)
-                    for (int p = 0; p < S * S; p++) xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
+                    for (int p = 0; p < S * S; p++)
+                        xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
             input = xh;
         }
         load_labels(&f, step, labels, B);
-        ForwardArgs fa = {1, (uint64_t)step, 0};
+        ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, input, B, &fa);
         be.vt->read_logits(be.ctx, logits, B);
         double loss = backend_backward(&be, labels, B, &la, NULL, NULL);
@@ -181,7 +182,12 @@ int main(int argc, char **argv) {
         expect_rel_l2(name, params + p->offset, ref + p->offset, p->numel, bf16 ? TOL_BF16_OUT : 1e-4);
     }
     backend_destroy(&be);
-    free(params); free(ref); free(grads); free(zero); free(x); free(xh);
+    free(params);
+    free(ref);
+    free(grads);
+    free(zero);
+    free(x);
+    free(xh);
     st_free(&f);
     char title[128];
     snprintf(title, sizeof title, "golden %s on %s%s", backbone, argv[2], bf16 ? " bf16 vs PyTorch autocast bf16" : "");

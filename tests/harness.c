@@ -55,8 +55,7 @@ int expect_rel_l2(const char *name, const float *a, const float *b, size_t n, do
 }
 
 void fill_uniform(float *x, size_t n, uint64_t seed, uint32_t stream, float lo, float hi) {
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * rng_u01(rng_word(seed, RNG_SYNTHETIC, stream, 0, i));
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_u01(rng_word(seed, RNG_SYNTHETIC, stream, 0, i));
 }
 
 int test_summary(const char *name) {

@@ -12,18 +12,18 @@
 extern int test_failures;
 extern int test_checks;
 
-#define EXPECT(cond, ...)                                                          \
-    do {                                                                           \
-        test_checks++;                                                             \
-        if (!(cond)) {                                                             \
-            test_failures++;                                                       \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);        \
-            fprintf(stderr, __VA_ARGS__);                                          \
-            fputc('\n', stderr);                                                   \
-        }                                                                          \
+#define EXPECT(cond, ...)                                                   \
+    do {                                                                    \
+        test_checks++;                                                      \
+        if (!(cond)) {                                                      \
+            test_failures++;                                                \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                   \
+            fputc('\n', stderr);                                            \
+        }                                                                   \
     } while (0)
 
-#define EXPECT_NEAR(a, b, tol)                                                     \
+#define EXPECT_NEAR(a, b, tol) \
     EXPECT(fabs((double)(a) - (double)(b)) <= (tol), "%.9g vs %.9g (tol %g)", (double)(a), (double)(b), (double)(tol))
 
 /* max |a - b| / max(max |b|, floor): the normalised error used to compare tensors. */

@@ -36,23 +36,21 @@
 
 #define MAX_STEPS 20
 
-
-
 typedef struct {
     float *logits0, *grads0, *params, *mom, *eval;
     double loss[MAX_STEPS];
 } RunOut;
 
 typedef struct {
-    int steps, cycle;       /* training steps; distinct batches, reused in turn */
+    int steps, cycle; /* training steps; distinct batches, reused in turn */
     float lr;
-    int comm;               /* 1: NCCL communicator of one rank before the first step */
+    int comm; /* 1: NCCL communicator of one rank before the first step */
 } RunCfg;
 
 static void run(RunOut *o, const char *backend, const Net *net, Precision prec, int B, const RunCfg *cfg) {
     int S = net->image_size, K = net->num_classes;
     size_t P = net->param_count;
-    BackendOptions opt = {0, 0, prec, 42};
+    BackendOptions opt = { 0, 0, prec, 42 };
     Backend be;
     Error err;
     CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s: %s", backend, err.msg);
@@ -75,12 +73,12 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     o->params = xmalloc(P * sizeof(float));
     o->mom = xmalloc(P * sizeof(float));
     o->eval = xmalloc((size_t)B * K * sizeof(float));
-    LossArgs la = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sa = {cfg->lr, 0.9f, 1e-4f};
+    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sa = { cfg->lr, 0.9f, 1e-4f };
     for (int step = 0; step < cfg->steps; step++) {
         make_batch(u8, labels, B, S, K, 21, step % cfg->cycle);
         to_format(fmt, u8, x, B, S);
-        ForwardArgs fa = {1, (uint64_t)step, 0};
+        ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, x, B, &fa);
         if (step == 0) be.vt->read_logits(be.ctx, o->logits0, B);
         o->loss[step] = backend_backward(&be, labels, B, &la, NULL, NULL);
@@ -92,25 +90,34 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     int n = B > 1 ? B - 1 : 1;
     make_batch(u8, labels, B, S, K, 21, 1000);
     to_format(fmt, u8, x, n, S);
-    ForwardArgs fe = {0, 0, 0};
+    ForwardArgs fe = { 0, 0, 0 };
     backend_forward(&be, x, n, &fe);
     be.vt->read_logits(be.ctx, o->eval, n);
     backend_destroy(&be);
-    free(p0); free(zero); free(u8); free(x); free(labels);
+    free(p0);
+    free(zero);
+    free(u8);
+    free(x);
+    free(labels);
 }
 
-static void run_free(RunOut *o) { free(o->logits0); free(o->grads0); free(o->params); free(o->mom); free(o->eval); }
-
+static void run_free(RunOut *o) {
+    free(o->logits0);
+    free(o->grads0);
+    free(o->params);
+    free(o->mom);
+    free(o->eval);
+}
 
 static double worst;
 
 /* Tolerance classes (see the top of this file and test_cuda_ops.c). */
 typedef enum {
-    TOL_FP32,        /* normalised max error <= 1e-4 */
-    TOL_FP32_FLIPS,  /* fp32 where single ReLU decisions may differ: relative L2 <= 1e-2 */
-    TOL_BF16,        /* relative L2 <= 3e-2 */
-    TOL_BF16_DRIFT,  /* relative L2 <= 0.1 */
-    TOL_BF16_FLIPS,  /* relative L2 <= 0.5 */
+    TOL_FP32,       /* normalised max error <= 1e-4 */
+    TOL_FP32_FLIPS, /* fp32 where single ReLU decisions may differ: relative L2 <= 1e-2 */
+    TOL_BF16,       /* relative L2 <= 3e-2 */
+    TOL_BF16_DRIFT, /* relative L2 <= 0.1 */
+    TOL_BF16_FLIPS, /* relative L2 <= 0.5 */
 } Tol;
 
 static void close_enough(const char *what, const float *a, const float *b, size_t n, Tol tol) {
@@ -127,8 +134,8 @@ static void close_enough(const char *what, const float *a, const float *b, size_
 }
 
 /* out: logits, losses, weights; grad: gradients and momentum; drift: eval logits after training. */
-static void compare_runs(const char *title, const Net *net, const RunOut *g, const RunOut *r, int B, int steps,
-                         Tol out, Tol grad, Tol drift) {
+static void compare_runs(const char *title, const Net *net, const RunOut *g, const RunOut *r, int B, int steps, Tol out,
+                         Tol grad, Tol drift) {
     char name[160];
     size_t K = (size_t)net->num_classes;
     snprintf(name, sizeof name, "%s: logits", title);
@@ -157,7 +164,7 @@ static void preset(const char *backbone, int K, int S, int B, Precision prec, in
     Net net;
     Error err;
     CHECK(net_build(&net, backbone, K, S, -1.0f, &err) == 0, "%s", err.msg);
-    RunCfg cfg = {steps, steps, 0.02f, 0};
+    RunCfg cfg = { steps, steps, 0.02f, 0 };
     RunOut r, g;
     int before = test_failures;
     worst = 0.0;
@@ -184,7 +191,7 @@ static void tracking(Precision prec) {
     Error err;
     CHECK(net_build(&net, "alexnet", 10, 67, -1.0f, &err) == 0, "%s", err.msg);
     const int B = 16;
-    RunCfg cfg = {MAX_STEPS, 4, 0.01f, 0};
+    RunCfg cfg = { MAX_STEPS, 4, 0.01f, 0 };
     RunOut r, g;
     run(&r, "ref", &net, PRECISION_FP32, B, &cfg);
     run(&g, "cuda", &net, prec, B, &cfg);
@@ -213,7 +220,7 @@ static void comm_one_rank(void) {
     Net net;
     Error err;
     CHECK(net_build(&net, "alexnet", 10, 67, -1.0f, &err) == 0, "%s", err.msg);
-    BackendOptions opt = {0, 0, PRECISION_FP32, 42};
+    BackendOptions opt = { 0, 0, PRECISION_FP32, 42 };
     Backend probe;
     CHECK(backend_create(&probe, "cuda", &net, 4, &opt, &err) == 0, "%s", err.msg);
     int has = probe.vt->comm_init != NULL;
@@ -232,7 +239,7 @@ static void comm_one_rank(void) {
         return;
     }
     const int B = 4;
-    RunCfg plain = {4, 4, 0.02f, 0}, comm = {4, 4, 0.02f, 1};
+    RunCfg plain = { 4, 4, 0.02f, 0 }, comm = { 4, 4, 0.02f, 1 };
     RunOut a, b;
     int before = test_failures;
     worst = 0.0;
@@ -269,7 +276,7 @@ int main(int argc, char **argv) {
         comm_one_rank();
         return test_summary("test_cuda_net comm");
     }
-    const char *presets[] = {"alexnet", "alexnet_torchvision", "alexnet_2012"};
+    const char *presets[] = { "alexnet", "alexnet_torchvision", "alexnet_2012" };
     for (int p = 0; p < 3; p++) {
         preset(presets[p], 10, 67, 4, PRECISION_FP32, 3);
         preset(presets[p], 10, 67, 4, PRECISION_BF16, 3);

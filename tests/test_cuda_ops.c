@@ -52,8 +52,6 @@ typedef struct {
     int ready_calls, ready_last, ready_bad; /* GradReadyFn calls of the last full step */
 } RunOut;
 
-
-
 /* Tensors must be reported once each, in reverse order. */
 static void on_ready(void *user, int param) {
     RunOut *o = user;
@@ -65,7 +63,7 @@ static void on_ready(void *user, int param) {
 static void run(RunOut *o, const char *backend, const Net *net, Precision prec, int B) {
     int S = net->image_size, K = net->num_classes;
     size_t P = net->param_count;
-    BackendOptions opt = {0, 0, prec, 42};
+    BackendOptions opt = { 0, 0, prec, 42 };
     Backend be;
     Error err;
     CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s: %s", backend, err.msg);
@@ -84,12 +82,12 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     o->params = xmalloc(P * sizeof(float));
     o->mom = xmalloc(P * sizeof(float));
     o->eval = xmalloc((size_t)B * K * sizeof(float));
-    LossArgs la = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sa = {0.05f, 0.9f, 1e-4f};
+    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sa = { 0.05f, 0.9f, 1e-4f };
     for (int step = 0; step < STEPS; step++) {
         make_batch(u8, labels, B, S, K, 11, step);
         to_format(fmt, u8, x, B, S);
-        ForwardArgs fa = {1, (uint64_t)step, (uint64_t)(7 * B)};
+        ForwardArgs fa = { 1, (uint64_t)step, (uint64_t)(7 * B) };
         backend_forward(&be, x, B, &fa);
         if (step == 0) be.vt->read_logits(be.ctx, o->logits0, B);
         o->ready_calls = 0;
@@ -102,34 +100,42 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     int n = B - 1;
     make_batch(u8, labels, B, S, K, 11, STEPS);
     to_format(fmt, u8, x, n, S);
-    ForwardArgs fp = {1, STEPS, 3};
-    LossArgs lt = {0.2f, SMOOTH_TORCH, 2 * B};
+    ForwardArgs fp = { 1, STEPS, 3 };
+    LossArgs lt = { 0.2f, SMOOTH_TORCH, 2 * B };
     backend_forward(&be, x, n, &fp);
     o->loss_partial = backend_backward(&be, labels, n, &lt, NULL, NULL);
     be.vt->get_grads(be.ctx, o->grads_partial);
     backend_sgd_update(&be, &sa);
     be.vt->get_params(be.ctx, o->params);
     be.vt->get_momentum(be.ctx, o->mom);
-    ForwardArgs fe = {0, 99, 0};
+    ForwardArgs fe = { 0, 99, 0 };
     make_batch(u8, labels, B, S, K, 11, STEPS + 1);
     to_format(fmt, u8, x, n, S);
     backend_forward(&be, x, n, &fe);
     be.vt->read_logits(be.ctx, o->eval, n);
     backend_destroy(&be);
-    free(p0); free(zero); free(u8); free(x); free(labels);
+    free(p0);
+    free(zero);
+    free(u8);
+    free(x);
+    free(labels);
 }
 
 static void run_free(RunOut *o) {
-    free(o->logits0); free(o->grads0); free(o->grads_partial); free(o->params); free(o->mom); free(o->eval);
+    free(o->logits0);
+    free(o->grads0);
+    free(o->grads_partial);
+    free(o->params);
+    free(o->mom);
+    free(o->eval);
 }
-
 
 /* Tolerance classes (see the top of this file). */
 typedef enum {
-    TOL_FP32,        /* normalised max error <= 1e-4 */
-    TOL_BF16,        /* relative L2 <= 3e-2, normalised max <= 0.15 */
-    TOL_BF16_DRIFT,  /* relative L2 <= 0.1: outputs after training steps on flip-affected gradients */
-    TOL_BF16_FLIPS,  /* relative L2 <= 0.5: gradients through ReLU / max-pool decisions */
+    TOL_FP32,       /* normalised max error <= 1e-4 */
+    TOL_BF16,       /* relative L2 <= 3e-2, normalised max <= 0.15 */
+    TOL_BF16_DRIFT, /* relative L2 <= 0.1: outputs after training steps on flip-affected gradients */
+    TOL_BF16_FLIPS, /* relative L2 <= 0.5: gradients through ReLU / max-pool decisions */
 } Tol;
 
 static double worst; /* largest error of the current case, for its summary line */
@@ -209,16 +215,17 @@ static void dropout_masks(Precision prec) {
     net_init_params(&net, p0, 3);
     Backend br, bc;
     Error err;
-    BackendOptions opt = {0, 0, prec, 1234};
+    BackendOptions opt = { 0, 0, prec, 1234 };
     CHECK(backend_create(&br, "ref", &net, 1, &opt, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&bc, "cuda", &net, 1, &opt, &err) == 0, "%s", err.msg);
     br.vt->set_params(br.ctx, p0);
     bc.vt->set_params(bc.ctx, p0);
     int mismatches = 0, dropped = 0;
-    LossArgs la = {0.0f, SMOOTH_SEED, 0};
+    LossArgs la = { 0.0f, SMOOTH_SEED, 0 };
     for (int step = 0; step < 8; step++) {
-        for (size_t i = 0; i < F; i++) u8[i] = (uint8_t)(1 + i % 250); /* no zero inputs: a zero gradient means dropped */
-        ForwardArgs fa = {1, (uint64_t)step * 977, (uint64_t)step * 31};
+        for (size_t i = 0; i < F; i++)
+            u8[i] = (uint8_t)(1 + i % 250); /* no zero inputs: a zero gradient means dropped */
+        ForwardArgs fa = { 1, (uint64_t)step * 977, (uint64_t)step * 31 };
         to_format(INPUT_F32_NCHW, u8, x, 1, 8);
         backend_forward(&br, x, 1, &fa);
         backend_backward(&br, &label, 1, &la, NULL, NULL);
@@ -242,7 +249,10 @@ static void dropout_masks(Precision prec) {
            (int)(8 * net.params[0].numel), dropped, mismatches);
     backend_destroy(&br);
     backend_destroy(&bc);
-    free(p0); free(gr); free(gc); free(x);
+    free(p0);
+    free(gr);
+    free(gc);
+    free(x);
 }
 
 typedef void (*BuildFn)(Net *net);
@@ -252,96 +262,175 @@ typedef struct {
     int flips; /* has ReLU or max-pool decisions */
 } Case;
 
-static void b_conv_k3(Net *n) { net_begin(n, "t", 7, 13); net_add_conv(n, 5, 3, 1, 1, 1); net_section(n, "classifier"); net_add_linear(n, 7); }
-static void b_conv_g3(Net *n) { net_begin(n, "t", 5, 17); net_add_conv(n, 6, 5, 2, 2, 3); net_section(n, "classifier"); net_add_linear(n, 5); }
+static void b_conv_k3(Net *n) {
+    net_begin(n, "t", 7, 13);
+    net_add_conv(n, 5, 3, 1, 1, 1);
+    net_section(n, "classifier");
+    net_add_linear(n, 7);
+}
+static void b_conv_g3(Net *n) {
+    net_begin(n, "t", 5, 17);
+    net_add_conv(n, 6, 5, 2, 2, 3);
+    net_section(n, "classifier");
+    net_add_linear(n, 5);
+}
 static void b_conv_g4(Net *n) {
     net_begin(n, "t", 3, 11);
-    net_add_conv(n, 8, 3, 1, 0, 1); net_add_relu(n); net_add_conv(n, 12, 3, 2, 1, 4);
-    net_section(n, "classifier"); net_add_linear(n, 3);
+    net_add_conv(n, 8, 3, 1, 0, 1);
+    net_add_relu(n);
+    net_add_conv(n, 12, 3, 2, 1, 4);
+    net_section(n, "classifier");
+    net_add_linear(n, 3);
 }
-static void b_conv_k11(Net *n) { net_begin(n, "t", 10, 23); net_add_conv(n, 16, 11, 4, 2, 1); net_section(n, "classifier"); net_add_linear(n, 10); }
-static void b_conv_relu_linear(Net *n) { net_begin(n, "t", 6, 10); net_add_conv(n, 8, 3, 1, 1, 1); net_add_relu(n); net_section(n, "classifier"); net_add_linear(n, 6); }
+static void b_conv_k11(Net *n) {
+    net_begin(n, "t", 10, 23);
+    net_add_conv(n, 16, 11, 4, 2, 1);
+    net_section(n, "classifier");
+    net_add_linear(n, 10);
+}
+static void b_conv_relu_linear(Net *n) {
+    net_begin(n, "t", 6, 10);
+    net_add_conv(n, 8, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_section(n, "classifier");
+    net_add_linear(n, 6);
+}
 static void b_pool(Net *n) {
     net_begin(n, "t", 10, 23);
-    net_add_conv(n, 16, 3, 1, 1, 1); net_add_relu(n); net_add_maxpool(n, 3, 2);
-    net_section(n, "classifier"); net_add_linear(n, 10);
+    net_add_conv(n, 16, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_add_maxpool(n, 3, 2);
+    net_section(n, "classifier");
+    net_add_linear(n, 10);
 }
 static void b_pool2(Net *n) {
     net_begin(n, "t", 5, 16);
-    net_add_conv(n, 8, 3, 1, 1, 1); net_add_maxpool(n, 2, 2); net_add_conv(n, 24, 3, 1, 1, 2); net_add_relu(n);
-    net_add_maxpool(n, 3, 2); net_add_relu(n);
-    net_section(n, "classifier"); net_add_linear(n, 5);
+    net_add_conv(n, 8, 3, 1, 1, 1);
+    net_add_maxpool(n, 2, 2);
+    net_add_conv(n, 24, 3, 1, 1, 2);
+    net_add_relu(n);
+    net_add_maxpool(n, 3, 2);
+    net_add_relu(n);
+    net_section(n, "classifier");
+    net_add_linear(n, 5);
 }
 static void b_lrn(Net *n) {
     net_begin(n, "t", 4, 9);
-    net_add_conv(n, 12, 3, 1, 1, 1); net_add_relu(n); net_add_lrn(n, 5, 0.5f, 0.75f, 2.0f);
-    net_section(n, "classifier"); net_add_linear(n, 4);
+    net_add_conv(n, 12, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_add_lrn(n, 5, 0.5f, 0.75f, 2.0f);
+    net_section(n, "classifier");
+    net_add_linear(n, 4);
 }
 static void b_lrn_first(Net *n) {
     net_begin(n, "t", 3, 7);
-    net_add_lrn(n, 3, 1.0f, 0.75f, 1.0f); net_add_conv(n, 4, 3, 1, 0, 1);
-    net_section(n, "classifier"); net_add_linear(n, 3);
+    net_add_lrn(n, 3, 1.0f, 0.75f, 1.0f);
+    net_add_conv(n, 4, 3, 1, 0, 1);
+    net_section(n, "classifier");
+    net_add_linear(n, 3);
 }
 static void b_avg5(Net *n) {
     net_begin(n, "t", 4, 5);
-    net_add_conv(n, 8, 3, 1, 1, 1); net_add_relu(n); net_add_avgpool(n, 6, 6);
-    net_section(n, "classifier"); net_add_linear(n, 4);
+    net_add_conv(n, 8, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_add_avgpool(n, 6, 6);
+    net_section(n, "classifier");
+    net_add_linear(n, 4);
 }
 static void b_avg13(Net *n) {
     net_begin(n, "t", 4, 13);
-    net_add_conv(n, 8, 3, 1, 1, 1); net_add_avgpool(n, 6, 6); net_add_relu(n);
-    net_section(n, "classifier"); net_add_linear(n, 4);
+    net_add_conv(n, 8, 3, 1, 1, 1);
+    net_add_avgpool(n, 6, 6);
+    net_add_relu(n);
+    net_section(n, "classifier");
+    net_add_linear(n, 4);
 }
 static void b_avg_id(Net *n) {
     net_begin(n, "t", 4, 6);
-    net_add_conv(n, 8, 3, 1, 1, 1); net_add_relu(n); net_add_avgpool(n, 6, 6);
-    net_section(n, "classifier"); net_add_linear(n, 4);
+    net_add_conv(n, 8, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_add_avgpool(n, 6, 6);
+    net_section(n, "classifier");
+    net_add_linear(n, 4);
 }
 static void b_dropout(Net *n) {
     net_begin(n, "t", 5, 8);
-    net_add_conv(n, 8, 3, 1, 1, 1); net_add_relu(n); net_add_avgpool(n, 6, 6);
+    net_add_conv(n, 8, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_add_avgpool(n, 6, 6);
     net_section(n, "classifier");
-    net_add_dropout(n, 0.35f); net_add_linear(n, 16); net_add_relu(n); net_add_dropout(n, 0.5f); net_add_linear(n, 5);
+    net_add_dropout(n, 0.35f);
+    net_add_linear(n, 16);
+    net_add_relu(n);
+    net_add_dropout(n, 0.5f);
+    net_add_linear(n, 5);
 }
 static void b_dropout_first(Net *n) {
     net_begin(n, "t", 3, 9);
-    net_add_dropout(n, 0.3f); net_add_conv(n, 4, 3, 1, 0, 1);
-    net_section(n, "classifier"); net_add_linear(n, 3);
+    net_add_dropout(n, 0.3f);
+    net_add_conv(n, 4, 3, 1, 0, 1);
+    net_section(n, "classifier");
+    net_add_linear(n, 3);
 }
 static void b_mlp(Net *n) {
     net_begin(n, "t", 6, 5);
     net_section(n, "classifier");
-    net_add_linear(n, 32); net_add_relu(n); net_add_linear(n, 6);
+    net_add_linear(n, 32);
+    net_add_relu(n);
+    net_add_linear(n, 6);
 }
 
 /* bf16 nets: channel counts that suit cuDNN's bf16 NHWC kernels (multiples of 8). */
 static void b16_conv_avg(Net *n) {
     net_begin(n, "t", 10, 27);
-    net_add_conv(n, 32, 5, 2, 2, 1); net_add_avgpool(n, 6, 6);
-    net_section(n, "classifier"); net_add_linear(n, 10);
+    net_add_conv(n, 32, 5, 2, 2, 1);
+    net_add_avgpool(n, 6, 6);
+    net_section(n, "classifier");
+    net_add_linear(n, 10);
 }
 static void b16_lrn_groups(Net *n) {
     net_begin(n, "t", 8, 15);
-    net_add_conv(n, 16, 3, 1, 1, 1); net_add_lrn(n, 5, 0.5f, 0.75f, 2.0f); net_add_conv(n, 32, 3, 2, 1, 2);
-    net_section(n, "classifier"); net_add_linear(n, 64); net_add_linear(n, 8);
+    net_add_conv(n, 16, 3, 1, 1, 1);
+    net_add_lrn(n, 5, 0.5f, 0.75f, 2.0f);
+    net_add_conv(n, 32, 3, 2, 1, 2);
+    net_section(n, "classifier");
+    net_add_linear(n, 64);
+    net_add_linear(n, 8);
 }
 static void b16_dropout(Net *n) {
     net_begin(n, "t", 10, 31);
-    net_add_conv(n, 32, 5, 2, 2, 1); net_add_conv(n, 64, 3, 1, 1, 2); net_add_avgpool(n, 6, 6);
+    net_add_conv(n, 32, 5, 2, 2, 1);
+    net_add_conv(n, 64, 3, 1, 1, 2);
+    net_add_avgpool(n, 6, 6);
     net_section(n, "classifier");
-    net_add_dropout(n, 0.35f); net_add_linear(n, 64); net_add_dropout(n, 0.35f); net_add_linear(n, 10);
+    net_add_dropout(n, 0.35f);
+    net_add_linear(n, 64);
+    net_add_dropout(n, 0.35f);
+    net_add_linear(n, 10);
 }
 static void b16_pool(Net *n) {
     net_begin(n, "t", 10, 31);
-    net_add_conv(n, 32, 5, 2, 2, 1); net_add_relu(n); net_add_maxpool(n, 3, 2);
-    net_add_conv(n, 64, 3, 1, 1, 2); net_add_relu(n); net_add_avgpool(n, 6, 6);
+    net_add_conv(n, 32, 5, 2, 2, 1);
+    net_add_relu(n);
+    net_add_maxpool(n, 3, 2);
+    net_add_conv(n, 64, 3, 1, 1, 2);
+    net_add_relu(n);
+    net_add_avgpool(n, 6, 6);
     net_section(n, "classifier");
-    net_add_dropout(n, 0.35f); net_add_linear(n, 64); net_add_relu(n); net_add_dropout(n, 0.35f); net_add_linear(n, 10);
+    net_add_dropout(n, 0.35f);
+    net_add_linear(n, 64);
+    net_add_relu(n);
+    net_add_dropout(n, 0.35f);
+    net_add_linear(n, 10);
 }
 static void b16_lrn_pool(Net *n) {
     net_begin(n, "t", 8, 19);
-    net_add_conv(n, 16, 3, 1, 1, 1); net_add_relu(n); net_add_lrn(n, 5, 0.5f, 0.75f, 2.0f); net_add_maxpool(n, 3, 2);
-    net_section(n, "classifier"); net_add_linear(n, 8);
+    net_add_conv(n, 16, 3, 1, 1, 1);
+    net_add_relu(n);
+    net_add_lrn(n, 5, 0.5f, 0.75f, 2.0f);
+    net_add_maxpool(n, 3, 2);
+    net_section(n, "classifier");
+    net_add_linear(n, 8);
 }
 
 /* 1 when a GPU can run the cuda backend; else the reason, for the skip line. */
@@ -353,30 +442,30 @@ int main(void) {
         return 77;
     }
     const Case fp32_cases[] = {
-        {b_conv_k3, "conv k3 s1 p1 (13px, 5 ch) -> linear", 0},
-        {b_conv_g3, "conv k5 s2 p2 groups 3 -> linear", 0},
-        {b_conv_g4, "conv -> relu -> conv k3 s2 groups 4 -> linear", 1},
-        {b_conv_k11, "conv k11 s4 p2 -> linear", 0},
-        {b_conv_relu_linear, "conv -> relu -> linear (flatten + mask)", 1},
-        {b_pool, "conv -> relu -> maxpool 3/2 -> linear", 1},
-        {b_pool2, "conv -> maxpool 2/2 -> conv g2 -> relu -> maxpool -> relu", 1},
-        {b_lrn, "conv -> relu -> lrn -> linear", 1},
-        {b_lrn_first, "lrn (first layer) -> conv -> linear", 0},
-        {b_avg5, "conv -> relu -> avgpool 5->6 -> linear", 1},
-        {b_avg13, "conv -> avgpool 13->6 -> relu -> linear", 1},
-        {b_avg_id, "conv -> relu -> avgpool 6->6 (identity) -> linear", 1},
-        {b_dropout, "avgpool -> dropout -> linear -> relu -> dropout", 1},
-        {b_dropout_first, "dropout (first layer) -> conv -> linear", 0},
-        {b_mlp, "linear (first layer) -> relu -> linear", 1},
+        { b_conv_k3, "conv k3 s1 p1 (13px, 5 ch) -> linear", 0 },
+        { b_conv_g3, "conv k5 s2 p2 groups 3 -> linear", 0 },
+        { b_conv_g4, "conv -> relu -> conv k3 s2 groups 4 -> linear", 1 },
+        { b_conv_k11, "conv k11 s4 p2 -> linear", 0 },
+        { b_conv_relu_linear, "conv -> relu -> linear (flatten + mask)", 1 },
+        { b_pool, "conv -> relu -> maxpool 3/2 -> linear", 1 },
+        { b_pool2, "conv -> maxpool 2/2 -> conv g2 -> relu -> maxpool -> relu", 1 },
+        { b_lrn, "conv -> relu -> lrn -> linear", 1 },
+        { b_lrn_first, "lrn (first layer) -> conv -> linear", 0 },
+        { b_avg5, "conv -> relu -> avgpool 5->6 -> linear", 1 },
+        { b_avg13, "conv -> avgpool 13->6 -> relu -> linear", 1 },
+        { b_avg_id, "conv -> relu -> avgpool 6->6 (identity) -> linear", 1 },
+        { b_dropout, "avgpool -> dropout -> linear -> relu -> dropout", 1 },
+        { b_dropout_first, "dropout (first layer) -> conv -> linear", 0 },
+        { b_mlp, "linear (first layer) -> relu -> linear", 1 },
     };
     const Case bf16_cases[] = {
-        {b16_conv_avg, "bf16: conv -> avgpool 14->6 -> linear", 0},
-        {b16_lrn_groups, "bf16: conv -> lrn -> conv g2 -> linear -> linear", 0},
-        {b16_dropout, "bf16: conv -> conv g2 -> avgpool -> dropout x2", 0},
-        {b16_pool, "bf16: conv -> relu -> maxpool -> conv g2 -> dropout", 1},
-        {b16_lrn_pool, "bf16: conv -> relu -> lrn -> maxpool", 1},
-        {b_pool, "bf16: conv -> relu -> maxpool 3/2 -> linear", 1},
-        {b_dropout, "bf16: avgpool -> dropout -> linear -> relu", 1},
+        { b16_conv_avg, "bf16: conv -> avgpool 14->6 -> linear", 0 },
+        { b16_lrn_groups, "bf16: conv -> lrn -> conv g2 -> linear -> linear", 0 },
+        { b16_dropout, "bf16: conv -> conv g2 -> avgpool -> dropout x2", 0 },
+        { b16_pool, "bf16: conv -> relu -> maxpool -> conv g2 -> dropout", 1 },
+        { b16_lrn_pool, "bf16: conv -> relu -> lrn -> maxpool", 1 },
+        { b_pool, "bf16: conv -> relu -> maxpool 3/2 -> linear", 1 },
+        { b_dropout, "bf16: avgpool -> dropout -> linear -> relu", 1 },
     };
     Net net;
     dropout_masks(PRECISION_FP32);

@@ -22,13 +22,13 @@
 static char root[64];
 
 static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw) {
-    (void)st; (void)flag; (void)ftw;
+    (void)st;
+    (void)flag;
+    (void)ftw;
     return remove(p);
 }
 
-static void rm_rf(const char *p) {
-    nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static void rm_rf(const char *p) { nftw(p, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 static void touch(const char *dir, const char *rel) {
     char p[512];
@@ -44,31 +44,30 @@ static void touch(const char *dir, const char *rel) {
     fclose(f);
 }
 
-static const char *rel(const Dataset *ds, int64_t i) {
-    return ds->paths[i] + strlen(ds->root) + 1;
-}
+static const char *rel(const Dataset *ds, int64_t i) { return ds->paths[i] + strlen(ds->root) + 1; }
 
 static void test_scan(void) {
     char d[128];
     snprintf(d, sizeof d, "%s/scan", root);
-    const char *files[] = {"b_cls/x.JPG", "b_cls/sub/y.png", "b_cls/a-b/q.jpg", "b_cls/a/z.jpeg", "b_cls/a/w/v.jpg",
-                           "b_cls/.hidden.jpg", "b_cls/notes.txt", "b_cls/.hid/z.jpg", "a_cls/1.jpeg", "a_cls/0.jpg",
-                           ".git/c.jpg", "B_upper/k.Png"};
+    const char *files[] = { "b_cls/x.JPG",     "b_cls/sub/y.png",   "b_cls/a-b/q.jpg", "b_cls/a/z.jpeg",
+                            "b_cls/a/w/v.jpg", "b_cls/.hidden.jpg", "b_cls/notes.txt", "b_cls/.hid/z.jpg",
+                            "a_cls/1.jpeg",    "a_cls/0.jpg",       ".git/c.jpg",      "B_upper/k.Png" };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) touch(d, files[i]);
     touch(d, "readme.txt");
     Dataset ds;
-    Error err = {{0}};
+    Error err = { { 0 } };
     int rc = dataset_scan(&ds, d, &err);
     EXPECT(rc == 0, "scan failed: %s", err.msg);
     if (rc != 0) return;
     EXPECT(ds.n_classes == 3, "%d classes", ds.n_classes);
     /* Byte order, like Python's sorted(): uppercase first. */
     EXPECT(strcmp(ds.classes[0], "B_upper") == 0 && strcmp(ds.classes[1], "a_cls") == 0 &&
-               strcmp(ds.classes[2], "b_cls") == 0, "class order %s %s %s", ds.classes[0], ds.classes[1], ds.classes[2]);
+               strcmp(ds.classes[2], "b_cls") == 0,
+           "class order %s %s %s", ds.classes[0], ds.classes[1], ds.classes[2]);
     /* torchvision: sorted(os.walk(class dir)) then sorted(file names). */
-    const char *want[] = {"B_upper/k.Png", "a_cls/0.jpg", "a_cls/1.jpeg", "b_cls/x.JPG", "b_cls/a/z.jpeg",
-                          "b_cls/a-b/q.jpg", "b_cls/a/w/v.jpg", "b_cls/sub/y.png"};
-    int32_t labels[] = {0, 1, 1, 2, 2, 2, 2, 2};
+    const char *want[] = { "B_upper/k.Png",  "a_cls/0.jpg",     "a_cls/1.jpeg",    "b_cls/x.JPG",
+                           "b_cls/a/z.jpeg", "b_cls/a-b/q.jpg", "b_cls/a/w/v.jpg", "b_cls/sub/y.png" };
+    int32_t labels[] = { 0, 1, 1, 2, 2, 2, 2, 2 };
     EXPECT(ds.n == 8, "%lld images", (long long)ds.n);
     for (int64_t i = 0; i < ds.n && i < 8; i++) {
         EXPECT(strcmp(rel(&ds, i), want[i]) == 0, "image %lld is %s, expected %s", (long long)i, rel(&ds, i), want[i]);
@@ -101,10 +100,10 @@ static void test_scan(void) {
 }
 
 static void test_rrc(void) {
-    int W = 500, H = 375, fallback = 0, flips = 0, orders[6] = {0};
+    int W = 500, H = 375, fallback = 0, flips = 0, orders[6] = { 0 };
     double min_area = 1, max_area = 0;
     for (uint32_t i = 0; i < 4000; i++) {
-        AugmentKey k = {42, 3, i, 0};
+        AugmentKey k = { 42, 3, i, 0 };
         Augment a;
         augment_draw(&a, W, H, 0.08f, 1, &k);
         CropBox c = a.crop;
@@ -115,14 +114,14 @@ static void test_rrc(void) {
         if (area > max_area) max_area = area;
         /* w and h are rounded, so the ratio may leave [3/4, 4/3] by a pixel's worth. */
         double slack = 1.0 / c.h + 1.0 / c.w;
-        EXPECT(ratio >= 0.75 * (1 - slack) - 1e-9 && ratio <= 4.0 / 3.0 * (1 + slack) + 1e-9, "ratio %g of %dx%d", ratio,
-               c.w, c.h);
+        EXPECT(ratio >= 0.75 * (1 - slack) - 1e-9 && ratio <= 4.0 / 3.0 * (1 + slack) + 1e-9, "ratio %g of %dx%d",
+               ratio, c.w, c.h);
         if (c.w == W && c.h == H) fallback++;
         flips += a.flip;
         for (int f = 0; f < 3; f++) EXPECT(a.factor[f] >= 0.6f && a.factor[f] < 1.4f, "factor %g", a.factor[f]);
         int code = a.order[0] * 9 + a.order[1] * 3 + a.order[2];
-        int codes[6] = {0 * 9 + 1 * 3 + 2, 0 * 9 + 2 * 3 + 1, 1 * 9 + 0 * 3 + 2, 1 * 9 + 2 * 3 + 0, 2 * 9 + 0 * 3 + 1,
-                        2 * 9 + 1 * 3 + 0};
+        int codes[6] = { 0 * 9 + 1 * 3 + 2, 0 * 9 + 2 * 3 + 1, 1 * 9 + 0 * 3 + 2,
+                         1 * 9 + 2 * 3 + 0, 2 * 9 + 0 * 3 + 1, 2 * 9 + 1 * 3 + 0 };
         int found = 0;
         for (int o = 0; o < 6; o++)
             if (code == codes[o]) orders[o]++, found = 1;
@@ -137,7 +136,7 @@ static void test_rrc(void) {
     (void)fallback;
     /* A 1000x10 strip never fits a 3/4..4/3 box of >= 8% area: the fallback is
      * the centre crop with the ratio clamped: h = 10, w = round(10 * 4/3). */
-    AugmentKey k = {1, 0, 0, 0};
+    AugmentKey k = { 1, 0, 0, 0 };
     CropBox c = rrc_params(1000, 10, 0.08f, &k);
     EXPECT(c.h == 10 && c.w == 13 && c.i == 0 && c.j == (1000 - 13) / 2, "fallback %d %d %d %d", c.i, c.j, c.h, c.w);
     c = rrc_params(10, 1000, 0.08f, &k);
@@ -194,14 +193,22 @@ static void free_saved(Saved *s, int n) {
 
 static int same(const Saved *a, const Saved *b, size_t per) {
     return a->n == b->n && a->index == b->index && memcmp(a->idx, b->idx, sizeof *a->idx * (size_t)a->n) == 0 &&
-           memcmp(a->lab, b->lab, sizeof *a->lab * (size_t)a->n) == 0 && memcmp(a->data, b->data, per * (size_t)a->n) == 0;
+           memcmp(a->lab, b->lab, sizeof *a->lab * (size_t)a->n) == 0 &&
+           memcmp(a->data, b->data, per * (size_t)a->n) == 0;
 }
 
 enum { MAXB = 64 };
 
 static void test_loader(const Dataset *ds) {
-    LoaderConfig c = {.mode = LOADER_TRAIN, .batch = 8, .image_size = 32, .workers = 1, .seed = 5, .color_jitter = 1,
-                      .scale_min = 0.08f, .world = 1, .format = INPUT_U8_NHWC};
+    LoaderConfig c = { .mode = LOADER_TRAIN,
+                       .batch = 8,
+                       .image_size = 32,
+                       .workers = 1,
+                       .seed = 5,
+                       .color_jitter = 1,
+                       .scale_min = 0.08f,
+                       .world = 1,
+                       .format = INPUT_U8_NHWC };
     size_t per = input_sample_bytes(c.format, c.image_size);
     Saved w1[MAXB], w[MAXB], e1[MAXB];
     int n1 = run_epoch(ds, c, 0, 0, w1, MAXB);
@@ -370,8 +377,9 @@ static void test_empty_eval_batch(const Dataset *good) {
     Dataset ds;
     Error err;
     CHECK(dataset_scan(&ds, d, &err) == 0, "%s", err.msg);
-    LoaderConfig c = {.mode = LOADER_EVAL, .batch = 3, .image_size = 16, .workers = 2, .world = 1,
-                      .format = INPUT_U8_NHWC, .quiet = 1};
+    LoaderConfig c = {
+        .mode = LOADER_EVAL, .batch = 3, .image_size = 16, .workers = 2, .world = 1, .format = INPUT_U8_NHWC, .quiet = 1
+    };
     Loader *l = loader_create(&ds, &c, &err);
     CHECK(l, "%s", err.msg);
     loader_start_epoch(l, 0, 0);
@@ -399,7 +407,7 @@ int main(void) {
 
     char d[128];
     snprintf(d, sizeof d, "%s/syn", root);
-    SyntheticConfig sc = {.out = d, .classes = 3, .per_class = 20, .width = 80, .height = 60, .seed = 3};
+    SyntheticConfig sc = { .out = d, .classes = 3, .per_class = 20, .width = 80, .height = 60, .seed = 3 };
     Error err;
     CHECK(prepare_synthetic(&sc, &err) == 0, "%s", err.msg);
     Dataset ds;

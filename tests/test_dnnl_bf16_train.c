@@ -29,11 +29,11 @@
 #include "common/philox.h"
 #include "harness.h"
 
-#define STEPS 200
+#define STEPS  200
 #define WINDOW 20
-#define B 16
-#define K 4
-#define S 48
+#define B      16
+#define K      4
+#define S      48
 
 static void to_nhwc(float *dst, const float *src, int n) {
     for (int i = 0; i < n; i++)
@@ -53,7 +53,7 @@ static void make_batch(float *x, int32_t *labels, const float *protos, int step)
 
 static void train(const Net *net, Precision prec, double *losses) {
     Error err;
-    BackendOptions bo = {1, 0, prec, 5}; /* one thread: no waits on a descheduled partner on a loaded machine */
+    BackendOptions bo = { 1, 0, prec, 5 }; /* one thread: no waits on a descheduled partner on a loaded machine */
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, img = (size_t)3 * S * S;
@@ -65,8 +65,8 @@ static void train(const Net *net, Precision prec, double *losses) {
     net_init_params(net, params, 6);
     be.vt->set_params(be.ctx, params);
     be.vt->set_momentum(be.ctx, zero);
-    LossArgs lo = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs so = {0.02f, 0.9f, 1e-4f};
+    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs so = { 0.02f, 0.9f, 1e-4f };
     for (int step = 0; step < STEPS; step++) {
         make_batch(x, labels, protos, step);
         const float *in = x;
@@ -74,13 +74,17 @@ static void train(const Net *net, Precision prec, double *losses) {
             to_nhwc(xh, x, B);
             in = xh;
         }
-        ForwardArgs fa = {1, (uint64_t)step, 0};
+        ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, in, B, &fa);
         losses[step] = backend_backward(&be, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&be, &so);
     }
     backend_destroy(&be);
-    free(params); free(zero); free(protos); free(x); free(xh);
+    free(params);
+    free(zero);
+    free(protos);
+    free(x);
+    free(xh);
 }
 
 static double window_mean(const double *l, int w) {
@@ -96,10 +100,17 @@ int main(void) {
     }
     Net net;
     net_begin(&net, "t", K, S);
-    net_add_conv(&net, 32, 11, 4, 2, 1); net_add_relu(&net); net_add_maxpool(&net, 3, 2);
-    net_add_conv(&net, 48, 3, 1, 1, 1); net_add_relu(&net); net_add_maxpool(&net, 3, 2);
+    net_add_conv(&net, 32, 11, 4, 2, 1);
+    net_add_relu(&net);
+    net_add_maxpool(&net, 3, 2);
+    net_add_conv(&net, 48, 3, 1, 1, 1);
+    net_add_relu(&net);
+    net_add_maxpool(&net, 3, 2);
     net_section(&net, "classifier");
-    net_add_dropout(&net, 0.2f); net_add_linear(&net, 64); net_add_relu(&net); net_add_linear(&net, K);
+    net_add_dropout(&net, 0.2f);
+    net_add_linear(&net, 64);
+    net_add_relu(&net);
+    net_add_linear(&net, K);
     double l32[STEPS], l16[STEPS], again[STEPS];
     train(&net, PRECISION_FP32, l32);
     train(&net, PRECISION_BF16, l16);
@@ -111,7 +122,8 @@ int main(void) {
         if (fabs(b - a) / a > worst) worst = fabs(b - a) / a;
         EXPECT(fabs(b - a) <= band, "steps %d-%d: bf16 mean loss %.4f, fp32 %.4f (band +-%.4f)", w * WINDOW,
                (w + 1) * WINDOW - 1, b, a, band);
-        if (getenv("TEST_VERBOSE")) printf("steps %3d-%3d  fp32 %.4f  bf16 %.4f\n", w * WINDOW, (w + 1) * WINDOW - 1, a, b);
+        if (getenv("TEST_VERBOSE"))
+            printf("steps %3d-%3d  fp32 %.4f  bf16 %.4f\n", w * WINDOW, (w + 1) * WINDOW - 1, a, b);
     }
     EXPECT(window_mean(l32, nw - 1) < 0.5 * window_mean(l32, 0), "fp32 learns: %.4f -> %.4f", window_mean(l32, 0),
            window_mean(l32, nw - 1));

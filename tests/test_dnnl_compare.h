@@ -47,9 +47,9 @@
 #include "common/philox.h"
 #include "harness.h"
 
-#define TOL_GRAD 1e-4
-#define TOL_PARAM 1e-5
-#define TOL_BF16 2e-2
+#define TOL_GRAD       1e-4
+#define TOL_PARAM      1e-5
+#define TOL_BF16       2e-2
 #define TOL_BF16_PARAM 5e-3
 #define TOL_BF16_FLIPS 0.5
 #define TOL_BF16_DRIFT 0.2
@@ -60,17 +60,17 @@
 static int dnnl_built(void) { return strstr(backend_names(), "dnnl") != NULL; }
 
 typedef struct {
-    int n;             /* samples per forward (<= max_batch) */
+    int n; /* samples per forward (<= max_batch) */
     int max_batch;
     int steps;
     int threads;
-    float grad_scale;  /* applied to grad_buffer() between backward and sgd_update (an all-reduce's average) */
+    float grad_scale;    /* applied to grad_buffer() between backward and sgd_update (an all-reduce's average) */
     Precision precision; /* of the dnnl side (the reference is fp32) */
 } CompareOpts;
 
 /* Max-normalised error for fp32 runs, relative L2 for bf16 (see the tolerances above). */
-static int expect_close_p(const CompareOpts *o, const char *name, const float *a, const float *b, size_t n, double tol32,
-                          double tol16) {
+static int expect_close_p(const CompareOpts *o, const char *name, const float *a, const float *b, size_t n,
+                          double tol32, double tol16) {
     if (o->precision == PRECISION_BF16) return expect_rel_l2(name, a, b, n, tol16);
     return expect_tensor_close(name, a, b, n, tol32);
 }
@@ -87,7 +87,7 @@ typedef struct {
     Backend *be;
     const Net *net;
     int count, order_ok, last;
-    float *snap;       /* [param_count] gradients as seen at ready() */
+    float *snap; /* [param_count] gradients as seen at ready() */
 } ReadyLog;
 
 static void on_ready(void *user, int param) {
@@ -120,7 +120,7 @@ static void to_nhwc(float *dst, const float *src, int n, int s) {
 static int compare_backends(const char *title, const Net *net, const CompareOpts *o) {
     int fails0 = test_failures;
     Error err;
-    BackendOptions bo = {o->threads, 0, PRECISION_FP32, 42}, bd = bo;
+    BackendOptions bo = { o->threads, 0, PRECISION_FP32, 42 }, bd = bo;
     bd.precision = o->precision;
     Backend ref, dn;
     CHECK(backend_create(&ref, "ref", net, o->max_batch, &bo, &err) == 0, "%s", err.msg);
@@ -139,17 +139,18 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
     float *x = xmalloc(in_n * sizeof(float)), *xh = xmalloc(in_n * sizeof(float));
     float *la = xmalloc((size_t)n * K * sizeof(float)), *lb = xmalloc((size_t)n * K * sizeof(float));
     int32_t *labels = xmalloc((size_t)n * sizeof(int32_t));
-    ReadyLog rl = {&dn, net, 0, 1, -1, xmalloc(P * sizeof(float))};
-    LossArgs lo = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs so = {0.05f, 0.9f, 1e-3f};
+    ReadyLog rl = { &dn, net, 0, 1, -1, xmalloc(P * sizeof(float)) };
+    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs so = { 0.05f, 0.9f, 1e-3f };
     char name[96];
     int flips = net_has_decisions(net);
     double tol_grad16 = flips ? TOL_BF16_FLIPS : TOL_BF16, tol_drift16 = flips ? TOL_BF16_DRIFT : TOL_BF16;
     double tol_param16 = flips ? TOL_BF16_DRIFT : TOL_BF16_PARAM;
     for (int step = 0; step < o->steps; step++) {
         fill_uniform(x, in_n, 11, (uint32_t)step, -1.0f, 1.0f);
-        for (int i = 0; i < n; i++) labels[i] = (int32_t)(rng_word(5, RNG_SYNTHETIC, (uint32_t)step, 1, (uint64_t)i) % (uint32_t)K);
-        ForwardArgs fa = {1, (uint64_t)step + 7, 3};
+        for (int i = 0; i < n; i++)
+            labels[i] = (int32_t)(rng_word(5, RNG_SYNTHETIC, (uint32_t)step, 1, (uint64_t)i) % (uint32_t)K);
+        ForwardArgs fa = { 1, (uint64_t)step + 7, 3 };
         backend_forward(&ref, x, n, &fa);
         const float *xin = x;
         if (dn.vt->input_format(dn.ctx) == INPUT_F32_NHWC) {
@@ -162,7 +163,9 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
         snprintf(name, sizeof name, "%s step %d logits", title, step);
         expect_close_p(o, name, lb, la, (size_t)n * K, TOL_GRAD, step == 0 ? TOL_BF16 : tol_drift16);
         double l_ref = backend_backward(&ref, labels, n, &lo, NULL, NULL);
-        rl.count = 0; rl.last = -1; rl.order_ok = 1;
+        rl.count = 0;
+        rl.last = -1;
+        rl.order_ok = 1;
         double l_dn = backend_backward(&dn, labels, n, &lo, on_ready, &rl);
         double tol_loss = o->precision != PRECISION_BF16 ? TOL_GRAD : step == 0 ? TOL_BF16 : tol_drift16;
         EXPECT(fabs(l_dn - l_ref) <= tol_loss * fabs(l_ref), "%s step %d loss %.9g vs %.9g", title, step, l_dn, l_ref);
@@ -179,7 +182,10 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
         }
         if (o->grad_scale != 1.0f) {
             float *ga = ref.vt->grad_buffer(ref.ctx), *gb = dn.vt->grad_buffer(dn.ctx);
-            for (size_t i = 0; i < P; i++) { ga[i] *= o->grad_scale; gb[i] *= o->grad_scale; }
+            for (size_t i = 0; i < P; i++) {
+                ga[i] *= o->grad_scale;
+                gb[i] *= o->grad_scale;
+            }
         }
         backend_sgd_update(&ref, &so);
         backend_sgd_update(&dn, &so);
@@ -200,7 +206,15 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
     }
     backend_destroy(&ref);
     backend_destroy(&dn);
-    free(params); free(a); free(b); free(x); free(xh); free(la); free(lb); free(labels); free(rl.snap);
+    free(params);
+    free(a);
+    free(b);
+    free(x);
+    free(xh);
+    free(la);
+    free(lb);
+    free(labels);
+    free(rl.snap);
     int failed = test_failures - fails0;
     if (getenv("TEST_VERBOSE") || failed) fprintf(stderr, "%-40s %s\n", title, failed ? "FAILED" : "ok");
     return failed;

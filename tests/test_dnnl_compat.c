@@ -63,7 +63,7 @@ static void test_reorder_query(MdPool *pool, dnnl_engine_t eng) {
 static void test_constructors(MdPool *pool, dnnl_engine_t eng) {
     Md x = md4(pool, 2, 8, 6, 6, dnnl_nchw), y = md4(pool, 2, 8, 6, 6, dnnl_format_tag_any);
     Md w = md4(pool, 8, 8, 3, 3, dnnl_format_tag_any), b = md1(pool, 8);
-    dnnl_dims_t st = {1, 1}, pad = {1, 1}, k2 = {2, 2}, s2 = {2, 2};
+    dnnl_dims_t st = { 1, 1 }, pad = { 1, 1 }, k2 = { 2, 2 }, s2 = { 2, 2 };
     dnnl_primitive_attr_t relu;
     dnnl_post_ops_t po;
     DNNL_CHECK(dnnl_primitive_attr_create(&relu));
@@ -80,8 +80,8 @@ static void test_constructors(MdPool *pool, dnnl_engine_t eng) {
     EXPECT(pd_conv_bwd_data(&pd, eng, dnnl_convolution_direct, x, wq, yq, st, pad, pad, fwd, NULL) == dnnl_success,
            "conv backward data");
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-    EXPECT(pd_conv_bwd_weights(&pd, eng, dnnl_convolution_direct, x, w, b, yq, st, pad, pad, fwd, NULL) ==
-               dnnl_success, "conv backward weights");
+    EXPECT(pd_conv_bwd_weights(&pd, eng, dnnl_convolution_direct, x, w, b, yq, st, pad, pad, fwd, NULL) == dnnl_success,
+           "conv backward weights");
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
 
     dnnl_primitive_desc_t wino;
@@ -109,7 +109,8 @@ static void test_constructors(MdPool *pool, dnnl_engine_t eng) {
     EXPECT(pd_ip_fwd(&fwd, eng, src2, w2, b2, dst2, relu) == dnnl_success, "inner product forward with ReLU");
     EXPECT(pd_ip_bwd_data(&pd, eng, src2, w2, dst2, fwd, NULL) == dnnl_success, "inner product backward data");
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-    EXPECT(pd_ip_bwd_weights(&pd, eng, src2, w2, b2, dst2, fwd, NULL) == dnnl_success, "inner product backward weights");
+    EXPECT(pd_ip_bwd_weights(&pd, eng, src2, w2, b2, dst2, fwd, NULL) == dnnl_success,
+           "inner product backward weights");
     DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
     DNNL_CHECK(dnnl_primitive_desc_destroy(fwd));
     DNNL_CHECK(dnnl_primitive_attr_destroy(relu));
@@ -117,7 +118,7 @@ static void test_constructors(MdPool *pool, dnnl_engine_t eng) {
 
 /* ReLU forward then backward (use_dst_for_bwd) executed on 8 values. */
 static void test_relu_run(MdPool *pool, dnnl_engine_t eng, dnnl_stream_t stream) {
-    float x[8] = {-2, -1, -0.5f, 0, 0.5f, 1, 2, -3}, y[8], dy[8] = {1, 1, 1, 1, 1, 1, 1, 1}, dx[8];
+    float x[8] = { -2, -1, -0.5f, 0, 0.5f, 1, 2, -3 }, y[8], dy[8] = { 1, 1, 1, 1, 1, 1, 1, 1 }, dx[8];
     Md md = md4(pool, 1, 8, 1, 1, dnnl_nchw);
     dnnl_primitive_desc_t fwd, bwd;
     DNNL_CHECK(pd_relu_fwd(&fwd, eng, md, NULL));
@@ -127,7 +128,7 @@ static void test_relu_run(MdPool *pool, dnnl_engine_t eng, dnnl_stream_t stream)
     DNNL_CHECK(dnnl_memory_create(&my, md, eng, y));
     DNNL_CHECK(dnnl_memory_create(&mdy, md, eng, dy));
     DNNL_CHECK(dnnl_memory_create(&mdx, md, eng, dx));
-    DnnlExec f = {0}, g = {0};
+    DnnlExec f = { 0 }, g = { 0 };
     DNNL_CHECK(dnnl_primitive_create(&f.prim, fwd));
     DNNL_CHECK(dnnl_primitive_create(&g.prim, bwd));
     exec_add(&f, DNNL_ARG_SRC, mx);
@@ -144,7 +145,7 @@ static void test_relu_run(MdPool *pool, dnnl_engine_t eng, dnnl_stream_t stream)
     }
     exec_free(&f);
     exec_free(&g);
-    dnnl_memory_t ms[] = {mx, my, mdy, mdx};
+    dnnl_memory_t ms[] = { mx, my, mdy, mdx };
     for (int i = 0; i < 4; i++) DNNL_CHECK(dnnl_memory_destroy(ms[i]));
     DNNL_CHECK(dnnl_primitive_desc_destroy(fwd));
     DNNL_CHECK(dnnl_primitive_desc_destroy(bwd));
@@ -158,7 +159,7 @@ int main(void) {
     dnnl_stream_t stream;
     DNNL_CHECK(dnnl_engine_create(&eng, dnnl_cpu, 0));
     DNNL_CHECK(dnnl_stream_create(&stream, eng, dnnl_stream_default_flags));
-    MdPool pool = {0};
+    MdPool pool = { 0 };
     test_descs(&pool);
     test_reorder_query(&pool, eng);
     test_constructors(&pool, eng);

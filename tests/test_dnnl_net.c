@@ -15,8 +15,13 @@
 #include "test_dnnl_compare.h"
 
 static void presets(void) {
-    struct { const char *backbone; int size, batch; } cases[] = {
-        {"alexnet", 67, 3}, {"alexnet_torchvision", 96, 2}, {"alexnet_2012", 64, 2},
+    struct {
+        const char *backbone;
+        int size, batch;
+    } cases[] = {
+        { "alexnet", 67, 3 },
+        { "alexnet_torchvision", 96, 2 },
+        { "alexnet_2012", 64, 2 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         Net net;
@@ -24,7 +29,7 @@ static void presets(void) {
         CHECK(net_build(&net, cases[i].backbone, 10, cases[i].size, -1.0f, &err) == 0, "%s", err.msg);
         char t[64];
         snprintf(t, sizeof t, "%s %dpx", cases[i].backbone, cases[i].size);
-        CompareOpts o = {cases[i].batch, cases[i].batch, 3, 2, 1.0f, PRECISION_FP32};
+        CompareOpts o = { cases[i].batch, cases[i].batch, 3, 2, 1.0f, PRECISION_FP32 };
         compare_backends(t, &net, &o);
     }
 }
@@ -35,7 +40,7 @@ typedef struct {
 
 static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     Error err;
-    BackendOptions bo = {threads, 0, PRECISION_FP32, 9};
+    BackendOptions bo = { threads, 0, PRECISION_FP32, 9 };
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, in_n = (size_t)B * 3 * net->image_size * net->image_size;
@@ -45,12 +50,12 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     be.vt->set_momentum(be.ctx, r->momentum);
     float *x = xmalloc(in_n * sizeof(float));
     int32_t labels[8];
-    LossArgs lo = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs so = {0.05f, 0.9f, 1e-4f};
+    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs so = { 0.05f, 0.9f, 1e-4f };
     for (int step = 0; step < 3; step++) {
         fill_uniform(x, in_n, 12, (uint32_t)step, -1.0f, 1.0f);
         for (int i = 0; i < B; i++) labels[i] = (int32_t)((step * 7 + i * 3) % net->num_classes);
-        ForwardArgs fa = {1, (uint64_t)step, 0};
+        ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, x, B, &fa);
         backend_backward(&be, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&be, &so);
@@ -58,7 +63,7 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     be.vt->get_grads(be.ctx, r->grads);
     be.vt->get_momentum(be.ctx, r->momentum);
     be.vt->get_params(be.ctx, r->params);
-    ForwardArgs fe = {0, 0, 0};
+    ForwardArgs fe = { 0, 0, 0 };
     float *again = xmalloc((size_t)B * net->num_classes * sizeof(float));
     backend_forward(&be, x, B, &fe);
     be.vt->read_logits(be.ctx, r->logits, B);
@@ -84,18 +89,24 @@ static void determinism(void) {
         r[k].params = xmalloc(P * sizeof(float));
         run_steps(&net, 2, B, &r[k]);
     }
-    EXPECT(memcmp(r[0].logits, r[1].logits, (size_t)B * net.num_classes * sizeof(float)) == 0, "logits differ between runs");
+    EXPECT(memcmp(r[0].logits, r[1].logits, (size_t)B * net.num_classes * sizeof(float)) == 0,
+           "logits differ between runs");
     EXPECT(memcmp(r[0].grads, r[1].grads, P * sizeof(float)) == 0, "gradients differ between runs");
     EXPECT(memcmp(r[0].momentum, r[1].momentum, P * sizeof(float)) == 0, "momentum differs between runs");
     EXPECT(memcmp(r[0].params, r[1].params, P * sizeof(float)) == 0, "parameters differ between runs");
-    for (int k = 0; k < 2; k++) { free(r[k].logits); free(r[k].grads); free(r[k].momentum); free(r[k].params); }
+    for (int k = 0; k < 2; k++) {
+        free(r[k].logits);
+        free(r[k].grads);
+        free(r[k].momentum);
+        free(r[k].params);
+    }
 }
 
 static void profiling(void) {
     Net net;
     Error err;
     CHECK(net_build(&net, "alexnet_2012", 10, 63, -1.0f, &err) == 0, "%s", err.msg);
-    BackendOptions bo = {2, 0, PRECISION_FP32, 1};
+    BackendOptions bo = { 2, 0, PRECISION_FP32, 1 };
     Backend be;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);
     EXPECT(be.vt->set_profiling && be.vt->read_profile, "dnnl backend lacks the profiling hooks");
@@ -104,9 +115,9 @@ static void profiling(void) {
     be.vt->set_params(be.ctx, p);
     size_t in_n = (size_t)2 * 3 * 63 * 63;
     float *x = xcalloc(in_n, sizeof(float));
-    int32_t labels[2] = {1, 2};
-    LossArgs lo = {0.0f, SMOOTH_SEED, 0};
-    ForwardArgs fa = {1, 0, 0};
+    int32_t labels[2] = { 1, 2 };
+    LossArgs lo = { 0.0f, SMOOTH_SEED, 0 };
+    ForwardArgs fa = { 1, 0, 0 };
     double fwd[NET_MAX_LAYERS], bwd[NET_MAX_LAYERS];
     be.vt->set_profiling(be.ctx, 1);
     backend_forward(&be, x, 2, &fa);
@@ -119,7 +130,8 @@ static void profiling(void) {
     be.vt->read_profile(be.ctx, fwd, bwd);
     for (int i = 0; i < net.n_layers; i++) EXPECT(fwd[i] == 0 && bwd[i] == 0, "layer %d: counters not reset", i);
     be.vt->set_profiling(be.ctx, 0);
-    free(p); free(x);
+    free(p);
+    free(x);
     backend_destroy(&be);
 }
 

@@ -29,7 +29,7 @@
 static Precision precision = PRECISION_FP32;
 
 static CompareOpts opts(int n, int max_batch) {
-    CompareOpts o = {n, max_batch, 2, 2, 1.0f, precision};
+    CompareOpts o = { n, max_batch, 2, 2, 1.0f, precision };
     return o;
 }
 
@@ -42,8 +42,8 @@ static void conv_cases(void) {
     Net net;
     int cases[][6] = {
         /* size, out_c, k, stride, pad, groups */
-        {9, 8, 3, 1, 1, 1},   {13, 7, 5, 2, 2, 1}, {67, 16, 11, 4, 2, 1},
-        {10, 6, 3, 1, 0, 3},  {11, 5, 1, 1, 0, 1}, {8, 20, 4, 3, 1, 1},
+        { 9, 8, 3, 1, 1, 1 },  { 13, 7, 5, 2, 2, 1 }, { 67, 16, 11, 4, 2, 1 },
+        { 10, 6, 3, 1, 0, 3 }, { 11, 5, 1, 1, 0, 1 }, { 8, 20, 4, 3, 1, 1 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int *c = cases[i];
@@ -56,43 +56,52 @@ static void conv_cases(void) {
     }
     /* a second conv: input gradients of the first, groups on blocked input, odd channels */
     net_begin(&net, "t", 4, 11);
-    net_add_conv(&net, 12, 3, 1, 1, 1); net_add_relu(&net);
-    net_add_conv(&net, 18, 3, 1, 1, 2); net_add_relu(&net);
+    net_add_conv(&net, 12, 3, 1, 1, 1);
+    net_add_relu(&net);
+    net_add_conv(&net, 18, 3, 1, 1, 2);
+    net_add_relu(&net);
     net_add_conv(&net, 7, 3, 2, 1, 1);
     net_add_linear(&net, 4);
     run(&net, "conv chain groups=2, oc 7", 2, 2);
     net_begin(&net, "t", 4, 12);
-    net_add_conv(&net, 96, 5, 2, 2, 1); net_add_relu(&net);
-    net_add_conv(&net, 64, 3, 1, 1, 2); net_add_relu(&net);
+    net_add_conv(&net, 96, 5, 2, 2, 1);
+    net_add_relu(&net);
+    net_add_conv(&net, 64, 3, 1, 1, 2);
+    net_add_relu(&net);
     net_add_linear(&net, 4);
     run(&net, "conv 96 -> 64 groups=2", 2, 2);
 }
 
 static void pool_cases(void) {
     Net net;
-    int sizes[] = {15, 16};
+    int sizes[] = { 15, 16 };
     for (int i = 0; i < 2; i++) {
         char t[64];
         snprintf(t, sizeof t, "conv-relu-maxpool3/2 s%d", sizes[i]);
         net_begin(&net, "t", 6, sizes[i]);
-        net_add_conv(&net, 10, 3, 1, 1, 1); net_add_relu(&net); net_add_maxpool(&net, 3, 2);
+        net_add_conv(&net, 10, 3, 1, 1, 1);
+        net_add_relu(&net);
+        net_add_maxpool(&net, 3, 2);
         net_add_linear(&net, 6);
         run(&net, t, 3, 3);
     }
     net_begin(&net, "t", 6, 11);
-    net_add_conv(&net, 16, 3, 1, 0, 1); net_add_maxpool(&net, 2, 2); net_add_relu(&net);
+    net_add_conv(&net, 16, 3, 1, 0, 1);
+    net_add_maxpool(&net, 2, 2);
+    net_add_relu(&net);
     net_add_linear(&net, 6);
     run(&net, "conv-maxpool2/2-relu (standalone relu)", 3, 3);
 }
 
 static void lrn_cases(void) {
     Net net;
-    int sizes[] = {5, 3, 4, 2};
+    int sizes[] = { 5, 3, 4, 2 };
     for (int i = 0; i < 4; i++) {
         char t[64];
         snprintf(t, sizeof t, "lrn size %d", sizes[i]);
         net_begin(&net, "t", 5, 9);
-        net_add_conv(&net, 21, 3, 1, 1, 1); net_add_relu(&net);
+        net_add_conv(&net, 21, 3, 1, 1, 1);
+        net_add_relu(&net);
         net_add_lrn(&net, sizes[i], 0.2f, 0.75f, 2.0f);
         net_add_linear(&net, 5);
         run(&net, t, 2, 2);
@@ -100,14 +109,16 @@ static void lrn_cases(void) {
 }
 
 static void avgpool_cases(void) {
-    int cases[][4] = {{5, 6, 6, 3}, {13, 6, 6, 3}, {7, 2, 2, 3}, {12, 6, 6, 3}, {6, 6, 6, 3}, {1, 6, 6, 3}, {9, 4, 3, 3}};
+    int cases[][4] = { { 5, 6, 6, 3 }, { 13, 6, 6, 3 }, { 7, 2, 2, 3 }, { 12, 6, 6, 3 },
+                       { 6, 6, 6, 3 }, { 1, 6, 6, 3 },  { 9, 4, 3, 3 } };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int *c = cases[i];
         Net net;
         char t[64];
         snprintf(t, sizeof t, "avgpool %d -> %dx%d", c[0], c[1], c[2]);
         net_begin(&net, "t", 4, c[0] + 2);
-        net_add_conv(&net, 17, 3, 1, 0, 1); net_add_relu(&net);
+        net_add_conv(&net, 17, 3, 1, 0, 1);
+        net_add_relu(&net);
         net_add_avgpool(&net, c[1], c[2]);
         net_add_linear(&net, 4);
         run(&net, t, c[3], c[3]);
@@ -117,16 +128,22 @@ static void avgpool_cases(void) {
 static void dropout_cases(void) {
     Net net;
     net_begin(&net, "t", 5, 9);
-    net_add_conv(&net, 13, 3, 1, 1, 1); net_add_relu(&net);
+    net_add_conv(&net, 13, 3, 1, 1, 1);
+    net_add_relu(&net);
     net_add_dropout(&net, 0.5f);
     net_add_linear(&net, 5);
     run(&net, "dropout on a blocked conv output", 3, 3);
     net_begin(&net, "t", 5, 9);
-    net_add_conv(&net, 8, 3, 2, 1, 1); net_add_relu(&net); net_add_maxpool(&net, 3, 2);
+    net_add_conv(&net, 8, 3, 2, 1, 1);
+    net_add_relu(&net);
+    net_add_maxpool(&net, 3, 2);
     net_add_avgpool(&net, 3, 3);
     net_section(&net, "classifier");
-    net_add_dropout(&net, 0.35f); net_add_linear(&net, 33); net_add_relu(&net);
-    net_add_dropout(&net, 0.5f); net_add_linear(&net, 5);
+    net_add_dropout(&net, 0.35f);
+    net_add_linear(&net, 33);
+    net_add_relu(&net);
+    net_add_dropout(&net, 0.5f);
+    net_add_linear(&net, 5);
     run(&net, "classifier: dropout-linear-relu-dropout", 4, 4);
 }
 
@@ -134,11 +151,19 @@ static void dropout_cases(void) {
 static void partial_batch_cases(void) {
     Net net;
     net_begin(&net, "t", 7, 35);
-    net_add_conv(&net, 24, 5, 2, 2, 1); net_add_relu(&net); net_add_lrn(&net, 5, 1e-2f, 0.75f, 2.0f); net_add_maxpool(&net, 3, 2);
-    net_add_conv(&net, 32, 3, 1, 1, 2); net_add_relu(&net); net_add_maxpool(&net, 3, 2);
+    net_add_conv(&net, 24, 5, 2, 2, 1);
+    net_add_relu(&net);
+    net_add_lrn(&net, 5, 1e-2f, 0.75f, 2.0f);
+    net_add_maxpool(&net, 3, 2);
+    net_add_conv(&net, 32, 3, 1, 1, 2);
+    net_add_relu(&net);
+    net_add_maxpool(&net, 3, 2);
     net_add_avgpool(&net, 6, 6);
     net_section(&net, "classifier");
-    net_add_dropout(&net, 0.5f); net_add_linear(&net, 40); net_add_relu(&net); net_add_linear(&net, 7);
+    net_add_dropout(&net, 0.5f);
+    net_add_linear(&net, 40);
+    net_add_relu(&net);
+    net_add_linear(&net, 7);
     run(&net, "all ops, full batch 5", 5, 5);
     run(&net, "all ops, n=3 of max_batch 5", 3, 5);
     /* bf16: one sample leaves ~100 live ReLU outputs, so each bf16 flip moves
@@ -154,9 +179,12 @@ static void partial_batch_cases(void) {
 static void bf16_plan_check(void) {
     Net net;
     net_begin(&net, "t", 5, 9);
-    net_add_conv(&net, 16, 3, 1, 1, 1); net_add_relu(&net);
-    net_add_linear(&net, 20); net_add_relu(&net); net_add_linear(&net, 5);
-    BackendOptions bo = {2, 0, PRECISION_BF16, 1};
+    net_add_conv(&net, 16, 3, 1, 1, 1);
+    net_add_relu(&net);
+    net_add_linear(&net, 20);
+    net_add_relu(&net);
+    net_add_linear(&net, 5);
+    BackendOptions bo = { 2, 0, PRECISION_BF16, 1 };
     Backend be;
     Error err;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);

@@ -50,11 +50,11 @@ static void step_grads(Backend *be, const Net *net, const float *params, float *
     float x[B * 3 * 32 * 32];
     CHECK(in_n <= sizeof x / sizeof x[0], "input buffer");
     fill_uniform(x, in_n, 3, 0, -1.0f, 1.0f);
-    int32_t labels[B] = {0, 3, 1, 4};
+    int32_t labels[B] = { 0, 3, 1, 4 };
     be->vt->set_params(be->ctx, params);
-    ForwardArgs fa = {1, 7, 0};
+    ForwardArgs fa = { 1, 7, 0 };
     backend_forward(be, x, B, &fa);
-    LossArgs lo = {0.1f, SMOOTH_SEED, 0};
+    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
     backend_backward(be, labels, B, &lo, log ? log_ready : NULL, log);
     be->vt->get_grads(be->ctx, grads);
 }
@@ -67,7 +67,7 @@ static int all_zero(const float *x, size_t n) {
 
 static void check_backend(const char *backend, const char *freeze, double scale) {
     Net plain, frozen;
-    Error err = {{0}};
+    Error err = { { 0 } };
     tiny_net(&plain);
     tiny_net(&frozen);
     CHECK(net_set_training(&frozen, freeze, scale, &err) == 0, "%s", err.msg);
@@ -77,12 +77,12 @@ static void check_backend(const char *backend, const char *freeze, double scale)
     fill_uniform(params, P, 1, 0, -0.2f, 0.2f);
     fill_uniform(mom, P, 2, 0, -0.01f, 0.01f);
 
-    BackendOptions bo = {2, 0, PRECISION_FP32, 5};
+    BackendOptions bo = { 2, 0, PRECISION_FP32, 5 };
     Backend be0, be1;
     CHECK(backend_create(&be0, backend, &plain, B, &bo, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&be1, backend, &frozen, B, &bo, &err) == 0, "%s", err.msg);
     step_grads(&be0, &plain, params, g0, NULL);
-    ReadyLog log = {{0}};
+    ReadyLog log = { { 0 } };
     step_grads(&be1, &frozen, params, g1, &log);
 
     for (int t = 0; t < frozen.n_params; t++) {
@@ -104,7 +104,7 @@ static void check_backend(const char *backend, const char *freeze, double scale)
 
     /* the optimizer: from params and momentum mom with the gradients g1 */
     be1.vt->set_momentum(be1.ctx, mom);
-    SgdArgs sa = {0.05f, 0.9f, 1e-3f};
+    SgdArgs sa = { 0.05f, 0.9f, 1e-3f };
     backend_sgd_update(&be1, &sa);
     be1.vt->get_params(be1.ctx, w1);
     be1.vt->get_momentum(be1.ctx, v1);
@@ -132,12 +132,17 @@ static void check_backend(const char *backend, const char *freeze, double scale)
     }
     backend_destroy(&be0);
     backend_destroy(&be1);
-    free(params); free(g0); free(g1); free(mom); free(w1); free(v1);
+    free(params);
+    free(g0);
+    free(g1);
+    free(mom);
+    free(w1);
+    free(v1);
 }
 
 static void bookkeeping(void) {
     Net n;
-    Error err = {{0}};
+    Error err = { { 0 } };
     tiny_net(&n);
     double all = net_backward_macs(&n);
     EXPECT(net_set_training(&n, "none", 1.0, &err) == 0 && net_trained_count(&n) == n.param_count, "none trains all");
@@ -170,13 +175,13 @@ static void bookkeeping(void) {
 
 int main(void) {
     bookkeeping();
-    const char *backends[] = {"ref", "dnnl"};
+    const char *backends[] = { "ref", "dnnl" };
     for (size_t b = 0; b < sizeof backends / sizeof backends[0]; b++) {
         Backend probe;
         Net n;
-        Error err = {{0}};
+        Error err = { { 0 } };
         tiny_net(&n);
-        BackendOptions bo = {1, 0, PRECISION_FP32, 0};
+        BackendOptions bo = { 1, 0, PRECISION_FP32, 0 };
         if (backend_create(&probe, backends[b], &n, 1, &bo, &err) != 0) {
             printf("%s: not built, skipped\n", backends[b]);
             continue;

@@ -17,13 +17,14 @@ static void test_torchvision_geometry(void) {
     EXPECT(net_build(&net, "alexnet", 1000, 224, -1, &err) == 0, "%s", err.msg);
     EXPECT(net.param_count == 61100840, "param count %zu", net.param_count);
     EXPECT(fabs(net_forward_macs(&net) - 714.2e6) < 0.1e6, "forward MACs %.1fM", net_forward_macs(&net) / 1e6);
-    const char *names[] = {"features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
-                           "features.6.weight", "features.6.bias", "features.8.weight", "features.8.bias",
-                           "features.10.weight", "features.10.bias", "classifier.1.weight", "classifier.1.bias",
-                           "classifier.4.weight", "classifier.4.bias", "classifier.6.weight", "classifier.6.bias"};
+    const char *names[] = { "features.0.weight",   "features.0.bias",   "features.3.weight",   "features.3.bias",
+                            "features.6.weight",   "features.6.bias",   "features.8.weight",   "features.8.bias",
+                            "features.10.weight",  "features.10.bias",  "classifier.1.weight", "classifier.1.bias",
+                            "classifier.4.weight", "classifier.4.bias", "classifier.6.weight", "classifier.6.bias" };
     EXPECT(net.n_params == 16, "n_params %d", net.n_params);
     for (int i = 0; i < 16 && i < net.n_params; i++)
-        EXPECT(strcmp(net.params[i].name, names[i]) == 0, "param %d is %s, expected %s", i, net.params[i].name, names[i]);
+        EXPECT(strcmp(net.params[i].name, names[i]) == 0, "param %d is %s, expected %s", i, net.params[i].name,
+               names[i]);
     EXPECT(net.params[0].shape[0] == 64 && net.params[0].shape[1] == 3 && net.params[0].shape[2] == 11, "conv1 OIHW");
     EXPECT(net.params[10].shape[0] == 4096 && net.params[10].shape[1] == 9216, "fc1 [out, in]");
     EXPECT(fabsf(net.dropout - 0.35f) < 1e-7f, "seed dropout 0.35");
@@ -33,7 +34,8 @@ static void test_torchvision_geometry(void) {
     EXPECT(net_build(&net, "alexnet", 10, 62, -1, &err) != 0, "62 px accepted");
     EXPECT(net_build(&net, "vgg", 10, 224, -1, &err) != 0, "unknown backbone accepted");
     EXPECT(strstr(err.msg, "vgg") != NULL, "message names the backbone: %s", err.msg);
-    EXPECT(net_build(&net, "alexnet_torchvision", 10, 224, -1, &err) == 0 && fabsf(net.dropout - 0.5f) < 1e-7f, "tv dropout");
+    EXPECT(net_build(&net, "alexnet_torchvision", 10, 224, -1, &err) == 0 && fabsf(net.dropout - 0.5f) < 1e-7f,
+           "tv dropout");
 }
 
 static void test_2012(void) {
@@ -62,7 +64,10 @@ static void test_init(void) {
     /* conv1: Kaiming-normal fan_out = 64*11*11 -> std sqrt(2/7744) = 0.01607 */
     const ParamTensor *w = &net.params[0];
     double s2 = 0, m = 0;
-    for (size_t i = 0; i < w->numel; i++) { m += p[w->offset + i]; s2 += (double)p[w->offset + i] * p[w->offset + i]; }
+    for (size_t i = 0; i < w->numel; i++) {
+        m += p[w->offset + i];
+        s2 += (double)p[w->offset + i] * p[w->offset + i];
+    }
     m /= (double)w->numel;
     double sd = sqrt(s2 / (double)w->numel - m * m);
     EXPECT(fabs(sd - sqrt(2.0 / 7744)) < 0.03 * sqrt(2.0 / 7744), "conv1 std %.5f", sd);
@@ -77,16 +82,18 @@ static void test_init(void) {
     float bound = 1.0f / sqrtf(3 * 121), mx = 0;
     for (size_t i = 0; i < net.params[0].numel; i++) mx = fmaxf(mx, fabsf(p[i]));
     EXPECT(mx <= bound && mx > 0.95f * bound, "tv conv1 max %.5f bound %.5f", mx, bound);
-    free(p); free(q);
+    free(p);
+    free(q);
 }
 
 static void test_dropout_mask(void) {
     const size_t N = 1000000;
-    DropoutKey key = {2024, 17, 0, 3, 0.35f};
+    DropoutKey key = { 2024, 17, 0, 3, 0.35f };
     size_t dropped = 0;
     for (size_t i = 0; i < N; i++) dropped += !dropout_keep(&key, i);
     double p = 0.35, sigma = sqrt(N * p * (1 - p));
-    EXPECT(fabs((double)dropped - N * p) < 3 * sigma, "dropped %zu of %zu (expect %.0f +- %.0f)", dropped, N, N * p, 3 * sigma);
+    EXPECT(fabs((double)dropped - N * p) < 3 * sigma, "dropped %zu of %zu (expect %.0f +- %.0f)", dropped, N, N * p,
+           3 * sigma);
     /* same key, same mask; another step, another mask */
     float *x = xmalloc(4096 * sizeof(float)), *a = xmalloc(4096 * sizeof(float)), *b = xmalloc(4096 * sizeof(float));
     fill_uniform(x, 4096, 1, 1, 0.5f, 1.0f);
@@ -103,7 +110,9 @@ static void test_dropout_mask(void) {
     half.sample_offset = 2;
     dropout_forward(b, x + 2048, 2, 1024, &half);
     EXPECT(memcmp(a + 2048, b, 2048 * sizeof(float)) == 0, "mask keyed by global sample index");
-    free(x); free(a); free(b);
+    free(x);
+    free(a);
+    free(b);
 }
 
 /* Eval mode is the identity: a backend forward with train=0 equals train=1 with p = 0. */
@@ -112,7 +121,7 @@ static void test_dropout_eval_identity(void) {
     Error err;
     net_build(&net, "alexnet", 5, 63, 0.35f, &err);
     net_build(&net0, "alexnet", 5, 63, 0.0f, &err);
-    BackendOptions opt = {0};
+    BackendOptions opt = { 0 };
     Backend a, b;
     EXPECT(backend_create(&a, "ref", &net, 2, &opt, &err) == 0, "%s", err.msg);
     EXPECT(backend_create(&b, "ref", &net0, 2, &opt, &err) == 0, "%s", err.msg);
@@ -123,7 +132,7 @@ static void test_dropout_eval_identity(void) {
     size_t in = 2 * 3 * 63 * 63;
     float *x = xmalloc(in * sizeof(float)), la[10], lb[10], lc[10];
     fill_uniform(x, in, 1, 2, -1, 1);
-    ForwardArgs eval = {0, 5, 0}, train = {1, 5, 0};
+    ForwardArgs eval = { 0, 5, 0 }, train = { 1, 5, 0 };
     backend_forward(&a, x, 2, &eval);
     a.vt->read_logits(a.ctx, la, 2);
     backend_forward(&b, x, 2, &train);
@@ -134,7 +143,8 @@ static void test_dropout_eval_identity(void) {
     EXPECT(memcmp(la, lc, sizeof la) != 0, "train-mode dropout changes the logits");
     backend_destroy(&a);
     backend_destroy(&b);
-    free(p); free(x);
+    free(p);
+    free(x);
 }
 
 static void test_sgd(void) {
@@ -143,10 +153,10 @@ static void test_sgd(void) {
     net_begin(&net, "tiny", 2, 63);
     net_add_avgpool(&net, 1, 1);
     net_add_linear(&net, 2);
-    float w[8] = {1, -2, 3, 0.5f, 0, 0, 0.25f, -1}; /* weight [2,3], bias [2] */
-    float g[8] = {0.1f, 0.2f, -0.3f, 0, 1, -1, 0.5f, 0.5f};
-    float v[8] = {0};
-    SgdArgs a = {0.1f, 0.9f, 0.01f};
+    float w[8] = { 1, -2, 3, 0.5f, 0, 0, 0.25f, -1 }; /* weight [2,3], bias [2] */
+    float g[8] = { 0.1f, 0.2f, -0.3f, 0, 1, -1, 0.5f, 0.5f };
+    float v[8] = { 0 };
+    SgdArgs a = { 0.1f, 0.9f, 0.01f };
     sgd_update_host(&net, w, g, v, &a);
     /* weights: v = g + wd*w ; w -= lr*v */
     EXPECT_NEAR(v[0], 0.1 + 0.01 * 1, 1e-7);

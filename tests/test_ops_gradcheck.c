@@ -24,7 +24,7 @@
 #include "harness.h"
 #include "nn/ops.h"
 
-#define H 1e-2f
+#define H   1e-2f
 #define TOL 2e-3
 
 typedef void (*ForwardFn)(void *ctx, float *out);
@@ -43,8 +43,12 @@ static void check_numeric(const char *name, ForwardFn f, void *ctx, float *x, si
     double maxerr = 0.0, maxref = 1e-6;
     for (size_t i = 0; i < nx; i += stride) {
         float keep = x[i];
-        x[i] = keep + H; f(ctx, y); double lp = weighted_sum(y, r, ny);
-        x[i] = keep - H; f(ctx, y); double lm = weighted_sum(y, r, ny);
+        x[i] = keep + H;
+        f(ctx, y);
+        double lp = weighted_sum(y, r, ny);
+        x[i] = keep - H;
+        f(ctx, y);
+        double lm = weighted_sum(y, r, ny);
         x[i] = keep;
         double num = (lp - lm) / (2.0 * H);
         double e = fabs(num - analytic[i]);
@@ -76,20 +80,29 @@ static float *distinct_values(size_t n, uint32_t stream) {
     for (size_t i = 0; i < n; i++) x[i] = 0.05f * ((float)i - (float)n / 2);
     for (size_t i = n - 1; i > 0; i--) {
         size_t j = rng_word(9, RNG_SYNTHETIC, stream, 0, i) % (i + 1);
-        float t = x[i]; x[i] = x[j]; x[j] = t;
+        float t = x[i];
+        x[i] = x[j];
+        x[j] = t;
     }
     return x;
 }
 
 /* --- conv2d --- */
-typedef struct { ConvShape s; float *x, *w, *b, *ws; } ConvCtx;
-static void conv_fwd(void *c, float *y) { ConvCtx *k = c; conv2d_forward(y, k->x, k->w, k->b, &k->s, k->ws); }
+typedef struct {
+    ConvShape s;
+    float *x, *w, *b, *ws;
+} ConvCtx;
+static void conv_fwd(void *c, float *y) {
+    ConvCtx *k = c;
+    conv2d_forward(y, k->x, k->w, k->b, &k->s, k->ws);
+}
 
 static void test_conv(int n, int c, int h, int w, int oc, int kk, int stride, int pad, int groups) {
-    ConvShape s = {n, c, h, w, oc, (h + 2 * pad - kk) / stride + 1, (w + 2 * pad - kk) / stride + 1, kk, stride, pad, groups};
+    ConvShape s = { n,  c,      h,   w,     oc, (h + 2 * pad - kk) / stride + 1, (w + 2 * pad - kk) / stride + 1,
+                    kk, stride, pad, groups };
     size_t nx = (size_t)n * c * h * w, nw = (size_t)oc * (c / groups) * kk * kk, ny = (size_t)n * oc * s.oh * s.ow;
-    ConvCtx k = {s, rand_tensor(nx, 1, -1, 1), rand_tensor(nw, 2, -0.5f, 0.5f), rand_tensor((size_t)oc, 3, -1, 1),
-                 xmalloc(conv2d_workspace(&s) * sizeof(float))};
+    ConvCtx k = { s, rand_tensor(nx, 1, -1, 1), rand_tensor(nw, 2, -0.5f, 0.5f), rand_tensor((size_t)oc, 3, -1, 1),
+                  xmalloc(conv2d_workspace(&s) * sizeof(float)) };
     float *r = rand_tensor(ny, 4, -1, 1), *y = xmalloc(ny * sizeof(float));
     float *dx = xcalloc(nx, sizeof(float)), *dw = xcalloc(nw, sizeof(float)), *db = xcalloc((size_t)oc, sizeof(float));
     conv2d_backward(dx, dw, db, r, k.x, k.w, &s, k.ws);
@@ -102,105 +115,179 @@ static void test_conv(int n, int c, int h, int w, int oc, int kk, int stride, in
     check_numeric(name, conv_fwd, &k, k.b, (size_t)oc, db, y, r, ny, 200);
     /* backward adds: a second call doubles the gradients */
     conv2d_backward(dx, dw, db, r, k.x, k.w, &s, k.ws);
-    float *dx1 = xcalloc(nx, sizeof(float)), *dw1 = xcalloc(nw, sizeof(float)), *db1 = xcalloc((size_t)oc, sizeof(float));
+    float *dx1 = xcalloc(nx, sizeof(float)), *dw1 = xcalloc(nw, sizeof(float)),
+          *db1 = xcalloc((size_t)oc, sizeof(float));
     conv2d_backward(dx1, dw1, db1, r, k.x, k.w, &s, k.ws);
     for (size_t i = 0; i < nw; i++) dw1[i] *= 2;
     expect_tensor_close("conv backward accumulates", dw, dw1, nw, 1e-6);
-    free(k.x); free(k.w); free(k.b); free(k.ws); free(r); free(y); free(dx); free(dw); free(db); free(dx1); free(dw1); free(db1);
+    free(k.x);
+    free(k.w);
+    free(k.b);
+    free(k.ws);
+    free(r);
+    free(y);
+    free(dx);
+    free(dw);
+    free(db);
+    free(dx1);
+    free(dw1);
+    free(db1);
 }
 
 /* --- linear --- */
-typedef struct { int n, in, out; float *x, *w, *b; } LinCtx;
-static void lin_fwd(void *c, float *y) { LinCtx *k = c; linear_forward(y, k->x, k->w, k->b, k->n, k->in, k->out); }
+typedef struct {
+    int n, in, out;
+    float *x, *w, *b;
+} LinCtx;
+static void lin_fwd(void *c, float *y) {
+    LinCtx *k = c;
+    linear_forward(y, k->x, k->w, k->b, k->n, k->in, k->out);
+}
 
 static void test_linear(int n, int in, int out) {
     size_t nx = (size_t)n * in, nw = (size_t)out * in, ny = (size_t)n * out;
-    LinCtx k = {n, in, out, rand_tensor(nx, 5, -1, 1), rand_tensor(nw, 6, -1, 1), rand_tensor((size_t)out, 7, -1, 1)};
+    LinCtx k = { n, in, out, rand_tensor(nx, 5, -1, 1), rand_tensor(nw, 6, -1, 1), rand_tensor((size_t)out, 7, -1, 1) };
     float *r = rand_tensor(ny, 8, -1, 1), *y = xmalloc(ny * sizeof(float));
     float *dx = xcalloc(nx, sizeof(float)), *dw = xcalloc(nw, sizeof(float)), *db = xcalloc((size_t)out, sizeof(float));
     linear_backward(dx, dw, db, r, k.x, k.w, n, in, out);
     check_numeric("linear dinp", lin_fwd, &k, k.x, nx, dx, y, r, ny, 300);
     check_numeric("linear dweight", lin_fwd, &k, k.w, nw, dw, y, r, ny, 300);
     check_numeric("linear dbias", lin_fwd, &k, k.b, (size_t)out, db, y, r, ny, 300);
-    free(k.x); free(k.w); free(k.b); free(r); free(y); free(dx); free(dw); free(db);
+    free(k.x);
+    free(k.w);
+    free(k.b);
+    free(r);
+    free(y);
+    free(dx);
+    free(dw);
+    free(db);
 }
 
 /* --- relu --- */
-typedef struct { size_t n; float *x; } EltCtx;
-static void relu_fwd(void *c, float *y) { EltCtx *k = c; relu_forward(y, k->x, k->n); }
+typedef struct {
+    size_t n;
+    float *x;
+} EltCtx;
+static void relu_fwd(void *c, float *y) {
+    EltCtx *k = c;
+    relu_forward(y, k->x, k->n);
+}
 
 static void test_relu(void) {
     size_t n = 500;
-    EltCtx k = {n, away_from_zero(n, 9)};
+    EltCtx k = { n, away_from_zero(n, 9) };
     float *r = rand_tensor(n, 10, -1, 1), *y = xmalloc(n * sizeof(float)), *dx = xcalloc(n, sizeof(float));
     relu_forward(y, k.x, n);
     relu_backward(dx, r, y, n);
     check_numeric("relu dinp", relu_fwd, &k, k.x, n, dx, y, r, n, 500);
-    free(k.x); free(r); free(y); free(dx);
+    free(k.x);
+    free(r);
+    free(y);
+    free(dx);
 }
 
 /* --- pooling --- */
-typedef struct { PoolShape s; float *x; } PoolCtx;
-static void maxpool_fwd(void *c, float *y) { PoolCtx *k = c; maxpool_forward(y, k->x, &k->s); }
-static void avgpool_fwd(void *c, float *y) { PoolCtx *k = c; avgpool_forward(y, k->x, &k->s); }
+typedef struct {
+    PoolShape s;
+    float *x;
+} PoolCtx;
+static void maxpool_fwd(void *c, float *y) {
+    PoolCtx *k = c;
+    maxpool_forward(y, k->x, &k->s);
+}
+static void avgpool_fwd(void *c, float *y) {
+    PoolCtx *k = c;
+    avgpool_forward(y, k->x, &k->s);
+}
 
 static void test_maxpool(int h, int w, int kk, int stride) {
-    PoolShape s = {2, 3, h, w, (h - kk) / stride + 1, (w - kk) / stride + 1, kk, stride};
+    PoolShape s = { 2, 3, h, w, (h - kk) / stride + 1, (w - kk) / stride + 1, kk, stride };
     size_t nx = (size_t)2 * 3 * h * w, ny = (size_t)2 * 3 * s.oh * s.ow;
-    PoolCtx k = {s, distinct_values(nx, 11)};
+    PoolCtx k = { s, distinct_values(nx, 11) };
     float *r = rand_tensor(ny, 12, -1, 1), *y = xmalloc(ny * sizeof(float)), *dx = xcalloc(nx, sizeof(float));
     maxpool_backward(dx, r, k.x, &s);
     char name[64];
     snprintf(name, sizeof name, "maxpool k%d s%d %dx%d dinp", kk, stride, h, w);
     check_numeric(name, maxpool_fwd, &k, k.x, nx, dx, y, r, ny, 1000);
-    free(k.x); free(r); free(y); free(dx);
+    free(k.x);
+    free(r);
+    free(y);
+    free(dx);
 }
 
 static void test_avgpool(int h, int w, int oh, int ow) {
-    PoolShape s = {2, 3, h, w, oh, ow, 0, 0};
+    PoolShape s = { 2, 3, h, w, oh, ow, 0, 0 };
     size_t nx = (size_t)2 * 3 * h * w, ny = (size_t)2 * 3 * oh * ow;
-    PoolCtx k = {s, rand_tensor(nx, 13, -1, 1)};
+    PoolCtx k = { s, rand_tensor(nx, 13, -1, 1) };
     float *r = rand_tensor(ny, 14, -1, 1), *y = xmalloc(ny * sizeof(float)), *dx = xcalloc(nx, sizeof(float));
     avgpool_backward(dx, r, &s);
     char name[64];
     snprintf(name, sizeof name, "avgpool %dx%d->%dx%d dinp", h, w, oh, ow);
     check_numeric(name, avgpool_fwd, &k, k.x, nx, dx, y, r, ny, 1000);
-    free(k.x); free(r); free(y); free(dx);
+    free(k.x);
+    free(r);
+    free(y);
+    free(dx);
 }
 
 /* --- LRN --- */
-typedef struct { LrnShape s; float *x; } LrnCtx;
-static void lrn_fwd(void *c, float *y) { LrnCtx *k = c; lrn_forward(y, k->x, &k->s); }
+typedef struct {
+    LrnShape s;
+    float *x;
+} LrnCtx;
+static void lrn_fwd(void *c, float *y) {
+    LrnCtx *k = c;
+    lrn_forward(y, k->x, &k->s);
+}
 
 static void test_lrn(int c, int size, float alpha) {
-    LrnShape s = {2, c, 3, 4, size, alpha, 0.75f, 2.0f};
+    LrnShape s = { 2, c, 3, 4, size, alpha, 0.75f, 2.0f };
     size_t n = (size_t)2 * c * 3 * 4;
     /* inputs of a few units so the alpha term matters */
-    LrnCtx k = {s, rand_tensor(n, 15, -3, 3)};
+    LrnCtx k = { s, rand_tensor(n, 15, -3, 3) };
     float *r = rand_tensor(n, 16, -1, 1), *y = xmalloc(n * sizeof(float)), *dx = xcalloc(n, sizeof(float));
     lrn_backward(dx, r, k.x, &s);
     char name[64];
     snprintf(name, sizeof name, "lrn c%d size%d alpha%g dinp", c, size, alpha);
     check_numeric(name, lrn_fwd, &k, k.x, n, dx, y, r, n, 1000);
-    free(k.x); free(r); free(y); free(dx);
+    free(k.x);
+    free(r);
+    free(y);
+    free(dx);
 }
 
 /* --- dropout --- */
-typedef struct { DropoutKey key; int n; size_t f; float *x; } DropCtx;
-static void drop_fwd(void *c, float *y) { DropCtx *k = c; dropout_forward(y, k->x, k->n, k->f, &k->key); }
+typedef struct {
+    DropoutKey key;
+    int n;
+    size_t f;
+    float *x;
+} DropCtx;
+static void drop_fwd(void *c, float *y) {
+    DropCtx *k = c;
+    dropout_forward(y, k->x, k->n, k->f, &k->key);
+}
 
 static void test_dropout_grad(void) {
-    DropCtx k = {{123, 7, 3, 2, 0.35f}, 3, 50, NULL};
+    DropCtx k = { { 123, 7, 3, 2, 0.35f }, 3, 50, NULL };
     size_t n = 150;
     k.x = rand_tensor(n, 17, -1, 1);
     float *r = rand_tensor(n, 18, -1, 1), *y = xmalloc(n * sizeof(float)), *dx = xcalloc(n, sizeof(float));
     dropout_backward(dx, r, k.n, k.f, &k.key);
     check_numeric("dropout dinp", drop_fwd, &k, k.x, n, dx, y, r, n, 150);
-    free(k.x); free(r); free(y); free(dx);
+    free(k.x);
+    free(r);
+    free(y);
+    free(dx);
 }
 
 /* --- softmax cross-entropy --- */
-typedef struct { int n, k; float *z; int32_t *labels; SmoothingForm form; } XentCtx;
+typedef struct {
+    int n, k;
+    float *z;
+    int32_t *labels;
+    SmoothingForm form;
+} XentCtx;
 static void xent_fwd(void *c, float *y) {
     XentCtx *k = c;
     y[0] = (float)softmax_xent(NULL, k->z, k->labels, k->n, k->k, 0.1f, k->form, k->n);
@@ -208,30 +295,32 @@ static void xent_fwd(void *c, float *y) {
 
 static void test_xent(SmoothingForm form) {
     int n = 4, K = 7;
-    XentCtx k = {n, K, rand_tensor((size_t)n * K, 19, -3, 3), xmalloc(sizeof(int32_t) * 4), form};
+    XentCtx k = { n, K, rand_tensor((size_t)n * K, 19, -3, 3), xmalloc(sizeof(int32_t) * 4), form };
     for (int i = 0; i < n; i++) k.labels[i] = (i * 3) % K;
     float one = 1.0f, y;
     float *dz = xcalloc((size_t)n * K, sizeof(float));
     softmax_xent(dz, k.z, k.labels, n, K, 0.1f, form, n);
-    check_numeric(form == SMOOTH_SEED ? "softmax_xent (seed smoothing)" : "softmax_xent (torch smoothing)", xent_fwd, &k,
-                  k.z, (size_t)n * K, dz, &y, &one, 1, 100);
+    check_numeric(form == SMOOTH_SEED ? "softmax_xent (seed smoothing)" : "softmax_xent (torch smoothing)", xent_fwd,
+                  &k, k.z, (size_t)n * K, dz, &y, &one, 1, 100);
     /* the gradient of each row sums to zero: softmax and the target both sum to 1 */
     for (int i = 0; i < n; i++) {
         double s = 0;
         for (int j = 0; j < K; j++) s += dz[i * K + j];
         EXPECT_NEAR(s, 0.0, 1e-6);
     }
-    free(k.z); free(k.labels); free(dz);
+    free(k.z);
+    free(k.labels);
+    free(dz);
 }
 
 /* The two smoothing forms on a case worked by hand: K = 2, logits equal,
  * so p = 1/2 and loss = -log(1/2) whatever the target. */
 static void test_xent_values(void) {
-    float z[2] = {0.0f, 0.0f};
+    float z[2] = { 0.0f, 0.0f };
     int32_t label = 0;
     EXPECT_NEAR(softmax_xent(NULL, z, &label, 1, 2, 0.1f, SMOOTH_SEED, 1), log(2.0), 1e-9);
     /* K = 3, logits (2, 0, 0): seed targets (0.9, 0.05, 0.05), torch (0.9333, 0.0333, 0.0333) */
-    float z3[3] = {2.0f, 0.0f, 0.0f};
+    float z3[3] = { 2.0f, 0.0f, 0.0f };
     double lse = log(exp(2.0) + 2.0);
     double seed = -(0.9 * (2.0 - lse) + 0.1 * (0.0 - lse));
     double torch = -((0.9 + 0.1 / 3) * (2.0 - lse) + (0.2 / 3) * (0.0 - lse));
@@ -241,19 +330,19 @@ static void test_xent_values(void) {
 
 int main(void) {
     test_conv(2, 3, 9, 8, 4, 3, 1, 1, 1);
-    test_conv(2, 4, 7, 6, 6, 3, 2, 1, 2);     /* stride, groups, odd sizes */
-    test_conv(1, 3, 19, 19, 4, 11, 4, 2, 1);  /* AlexNet's conv1 geometry */
-    test_conv(1, 4, 6, 7, 4, 5, 1, 2, 2);     /* conv2 geometry, grouped */
+    test_conv(2, 4, 7, 6, 6, 3, 2, 1, 2);    /* stride, groups, odd sizes */
+    test_conv(1, 3, 19, 19, 4, 11, 4, 2, 1); /* AlexNet's conv1 geometry */
+    test_conv(1, 4, 6, 7, 4, 5, 1, 2, 2);    /* conv2 geometry, grouped */
     test_linear(3, 37, 5);
     test_relu();
     test_maxpool(7, 7, 3, 2);
     test_maxpool(8, 9, 3, 2);
     test_maxpool(6, 5, 2, 1);
     test_avgpool(13, 13, 6, 6);
-    test_avgpool(5, 3, 6, 6);                 /* upsampling windows overlap */
+    test_avgpool(5, 3, 6, 6); /* upsampling windows overlap */
     test_avgpool(7, 9, 2, 3);
     test_lrn(7, 5, 0.5f);
-    test_lrn(4, 4, 1.0f);                     /* even window: asymmetric */
+    test_lrn(4, 4, 1.0f); /* even window: asymmetric */
     test_dropout_grad();
     test_xent(SMOOTH_SEED);
     test_xent(SMOOTH_TORCH);

@@ -35,8 +35,12 @@ static void tiny_net(Net *net) {
     net_add_maxpool(net, 3, 2);
     net_add_avgpool(net, 1, 1);
     net_section(net, "classifier");
-    net_add_dropout(net, 0.0f); net_add_linear(net, 8); net_add_relu(net);
-    net_add_dropout(net, 0.0f); net_add_linear(net, 8); net_add_relu(net);
+    net_add_dropout(net, 0.0f);
+    net_add_linear(net, 8);
+    net_add_relu(net);
+    net_add_dropout(net, 0.0f);
+    net_add_linear(net, 8);
+    net_add_relu(net);
     net_add_linear(net, 3);
 }
 
@@ -62,7 +66,7 @@ static void test_read_once(void) {
     tiny_net(&net);
     float *params = calloc(net.param_count, sizeof(float)), *back = calloc(net.param_count, sizeof(float));
     for (size_t i = 0; i < net.param_count; i++) params[i] = (float)i * 0.25f - 3.0f;
-    const char *keys[] = {"backbone", "image_size", "classes"}, *vals[] = {"alexnet", "63", "[\"a\",\"b\",\"c\"]"};
+    const char *keys[] = { "backbone", "image_size", "classes" }, *vals[] = { "alexnet", "63", "[\"a\",\"b\",\"c\"]" };
     const char *path = tmp_path("model.safetensors");
     write_model(path, &net, params, keys, vals, 3);
     ModelFile m;
@@ -81,14 +85,14 @@ static void test_read_once(void) {
 
 static void write_meta(const char *path, const char *const *keys, const char *const *vals, int n) {
     uint8_t byte = 0;
-    StWriteTensor t = {"x", ST_U8, 1, {1}, &byte};
+    StWriteTensor t = { "x", ST_U8, 1, { 1 }, &byte };
     Error err;
     EXPECT(st_write(path, &t, 1, keys, vals, n, &err) == 0, "%s", err.msg);
 }
 
 static void test_state_info(void) {
-    const char *keys[] = {"epoch", "batch", "step", "best_top1", "config"};
-    const char *good[] = {"2", "5", "77", "0.25", "{\"log_interval\": 3}"};
+    const char *keys[] = { "epoch", "batch", "step", "best_top1", "config" };
+    const char *good[] = { "2", "5", "77", "0.25", "{\"log_interval\": 3}" };
     const char *path = tmp_path("state.safetensors");
     TrainPosition pos;
     Error err;
@@ -97,9 +101,21 @@ static void test_state_info(void) {
                pos.best_top1 == 0.25,
            "good state: %s", err.msg);
     free(pos.config_json);
-    const struct { int key; const char *value; } bad[] = {
-        {0, "-1"}, {0, "x"}, {0, "99999999999"}, {1, "-3"}, {1, "1.5"}, {2, ""}, {2, "18446744073709551616"},
-        {3, "nan"}, {3, "2"}, {3, "-0.5"}, {3, "inf"},
+    const struct {
+        int key;
+        const char *value;
+    } bad[] = {
+        { 0, "-1" },
+        { 0, "x" },
+        { 0, "99999999999" },
+        { 1, "-3" },
+        { 1, "1.5" },
+        { 2, "" },
+        { 2, "18446744073709551616" },
+        { 3, "nan" },
+        { 3, "2" },
+        { 3, "-0.5" },
+        { 3, "inf" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         const char *vals[5];
@@ -112,14 +128,15 @@ static void test_state_info(void) {
                "%s = '%s' refused naming file and key: %s", keys[bad[i].key], bad[i].value, err.msg);
         if (rc == 0) free(pos.config_json);
     }
-    const char *fresh[] = {"0", "0", "0", "-1", "{}"};
+    const char *fresh[] = { "0", "0", "0", "-1", "{}" };
     write_meta(path, keys, fresh, 5);
-    EXPECT(checkpoint_read_state_info(path, &pos, &err) == 0 && pos.best_top1 == -1.0, "no evaluation yet: %s", err.msg);
+    EXPECT(checkpoint_read_state_info(path, &pos, &err) == 0 && pos.best_top1 == -1.0, "no evaluation yet: %s",
+           err.msg);
     free(pos.config_json);
 }
 
 static void test_names_unique(void) {
-    const char *keys[] = {"a", "b", "a"}, *vals[] = {"1", "2", "3"};
+    const char *keys[] = { "a", "b", "a" }, *vals[] = { "1", "2", "3" };
     const char *path = tmp_path("meta.safetensors");
     write_meta(path, keys, vals, 3);
     StFile f;
@@ -134,20 +151,24 @@ static void test_names_unique(void) {
 }
 
 static void test_resample_geometry(void) {
-    ResampleAxis a = {0};
+    ResampleAxis a = { 0 };
     EXPECT(resample_axis_init(&a, 0, 10, 0, 10, 4, 0, 4, 0) == 0, "a plain shrink");
     EXPECT(resample_axis_init(&a, 0, 10, 5, 5, 4, 0, 4, 0) != 0, "empty source pixels [5, 5)");
     EXPECT(resample_axis_init(&a, 3, 3, 0, 10, 4, 0, 4, 0) != 0, "empty source interval");
     EXPECT(resample_axis_init(&a, 0, 10, 0, 10, 4, 2, 4, 0) != 0, "window past the output");
     EXPECT(resample_axis_init(&a, 0, 2e9, 0, 2000000000, 256, 0, 224, 0) != 0, "1.3e9-pixel-like span refused");
     EXPECT(resample_axis_init(&a, 0, IMAGE_MAX_SIDE, 0, IMAGE_MAX_SIDE, 1, 0, 1, 1) == 0, "widest image to 1 pixel");
-    EXPECT(a.n == 1 && a.len[0] > 0 && a.first == 0 && a.last <= IMAGE_MAX_SIDE, "taps %d [%d, %d)", a.len[0], a.first, a.last);
+    EXPECT(a.n == 1 && a.len[0] > 0 && a.first == 0 && a.last <= IMAGE_MAX_SIDE, "taps %d [%d, %d)", a.len[0], a.first,
+           a.last);
     resample_axis_free(&a);
     EXPECT(image_jpeg_memory(0) == 300000000u + (16u << 20), "libjpeg limit at the default pixel limit");
 }
 
 int main(void) {
-    if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
     test_read_once();
     test_state_info();
     test_names_unique();

@@ -7,9 +7,13 @@
 #include "train/lr_schedule.h"
 
 static LrSchedule seed_cosine(long S) {
-    LrSchedule s = {0};
+    LrSchedule s = { 0 };
     s.kind = LR_COSINE_ANNEALING;
-    s.base = 0.13; s.eta_min = 0.0; s.warmup_epochs = 5; s.T_max = 150; s.steps_per_epoch = S;
+    s.base = 0.13;
+    s.eta_min = 0.0;
+    s.warmup_epochs = 5;
+    s.T_max = 150;
+    s.steps_per_epoch = S;
     return s;
 }
 
@@ -33,8 +37,12 @@ int main(void) {
     EXPECT_NEAR(lr_at(&s, 150 * S - 1), 1e-3 + (0.13 - 1e-3) * (1 + cos(M_PI * 149 / 150)) / 2, 1e-15);
 
     /* step: torchvision's x0.1 every 30 epochs */
-    LrSchedule st = {0};
-    st.kind = LR_STEP; st.base = 0.01; st.gamma = 0.1; st.warmup_epochs = 0; st.steps_per_epoch = 100;
+    LrSchedule st = { 0 };
+    st.kind = LR_STEP;
+    st.base = 0.01;
+    st.gamma = 0.1;
+    st.warmup_epochs = 0;
+    st.steps_per_epoch = 100;
     Error err;
     EXPECT(lr_milestones_parse(&st, "30,60,90", &err) == 0, "%s", err.msg);
     EXPECT_NEAR(lr_at(&st, 0), 0.01, 1e-15);
@@ -45,8 +53,12 @@ int main(void) {
     EXPECT(lr_milestones_parse(&st, "30,x", &err) != 0, "malformed milestones accepted");
 
     /* exponential: gamma^epoch after warmup */
-    LrSchedule ex = {0};
-    ex.kind = LR_EXPONENTIAL; ex.base = 0.1; ex.gamma = 0.9; ex.warmup_epochs = 1; ex.steps_per_epoch = 10;
+    LrSchedule ex = { 0 };
+    ex.kind = LR_EXPONENTIAL;
+    ex.base = 0.1;
+    ex.gamma = 0.9;
+    ex.warmup_epochs = 1;
+    ex.steps_per_epoch = 10;
     EXPECT_NEAR(lr_at(&ex, 0), 0.01, 1e-15);
     EXPECT_NEAR(lr_at(&ex, 10), 0.1 * 0.9, 1e-15);
     EXPECT_NEAR(lr_at(&ex, 35), 0.1 * 0.9 * 0.9 * 0.9, 1e-15);

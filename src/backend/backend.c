@@ -50,8 +50,7 @@ int precision_parse(const char *s, const char *backend, Precision *out) {
     return 0;
 }
 
-int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
-                   const BackendOptions *opt, Error *err) {
+int backend_create(Backend *b, const char *name, const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
     memset(b, 0, sizeof *b);
     for (int i = 0; i < N_ALL; i++) {
         if (strcmp(ALL[i]->name, name) != 0) continue;
@@ -63,9 +62,13 @@ int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
         return b->ctx ? 0 : -1;
     }
     if (strcmp(name, "cuda") == 0)
-        return error_set(err, "this build has no CUDA backend (built: %s); rebuild on a machine with nvcc and cuDNN, or use --device cpu", backend_names());
+        return error_set(
+            err,
+            "this build has no CUDA backend (built: %s); rebuild on a machine with nvcc and cuDNN, or use --device cpu",
+            backend_names());
     if (strcmp(name, "dnnl") == 0)
-        return error_set(err, "this build has no oneDNN backend (built: %s); install libdnnl-dev and rebuild", backend_names());
+        return error_set(err, "this build has no oneDNN backend (built: %s); install libdnnl-dev and rebuild",
+                         backend_names());
     return error_set(err, "unknown backend '%s' (built: %s)", name, backend_names());
 }
 

@@ -34,10 +34,10 @@ typedef enum {
 typedef enum { PRECISION_FP32, PRECISION_BF16 } Precision;
 
 typedef struct {
-    int threads;          /* CPU threads; 0 = all cores */
-    int device;           /* GPU ordinal */
+    int threads; /* CPU threads; 0 = all cores */
+    int device;  /* GPU ordinal */
     Precision precision;
-    uint64_t seed;        /* dropout key */
+    uint64_t seed; /* dropout key */
 } BackendOptions;
 
 typedef struct {
@@ -47,9 +47,9 @@ typedef struct {
 } ForwardArgs;
 
 typedef struct {
-    float smoothing;        /* label smoothing epsilon */
+    float smoothing; /* label smoothing epsilon */
     SmoothingForm form;
-    int global_batch;       /* gradients are divided by this (0: the local batch) */
+    int global_batch; /* gradients are divided by this (0: the local batch) */
 } LossArgs;
 
 typedef struct {
@@ -89,8 +89,7 @@ typedef struct {
      * ready(user, param) as each parameter's gradient becomes final. Returns
      * the loss, summed over the n samples and divided by the batch in args.
      * n is the last forward's (backend_backward checks it). */
-    double (*backward)(void *ctx, const int32_t *labels, int n, const LossArgs *args,
-                       GradReadyFn ready, void *user);
+    double (*backward)(void *ctx, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready, void *user);
     void (*sgd_update)(void *ctx, const SgdArgs *args);
 
     /* --- optional (NULL when unsupported) --- */
@@ -120,7 +119,7 @@ struct Backend {
     void *ctx;
     const Net *net;
     int max_batch;
-    int n;            /* samples of the last backend_forward: backward must match */
+    int n; /* samples of the last backend_forward: backward must match */
 };
 
 /* Names compiled into this build, comma-separated ("ref, dnnl, cuda"). */
@@ -135,8 +134,7 @@ int precision_parse(const char *s, const char *backend, Precision *out);
 static inline const char *precision_name(Precision p) { return p == PRECISION_BF16 ? "bf16" : "fp32"; }
 /* Creates a backend by name ("ref", "dnnl", "cuda"). 0, or -1 with a
  * user-facing message (also for max_batch < 1: no backend checks it again). */
-int backend_create(Backend *b, const char *name, const Net *net, int max_batch,
-                   const BackendOptions *opt, Error *err);
+int backend_create(Backend *b, const char *name, const Net *net, int max_batch, const BackendOptions *opt, Error *err);
 void backend_destroy(Backend *b);
 
 /* Call-throughs that read better at call sites. They hold the batch checks
@@ -147,8 +145,8 @@ static inline void backend_forward(Backend *b, const void *x, int n, const Forwa
     b->n = n;
     b->vt->forward(b->ctx, x, n, a);
 }
-static inline double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *a,
-                                      GradReadyFn ready, void *user) {
+static inline double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready,
+                                      void *user) {
     CHECK(n == b->n, "backward: batch %d differs from the last forward's %d", n, b->n);
     return b->vt->backward(b->ctx, labels, n, a, ready, user);
 }

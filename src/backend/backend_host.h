@@ -21,8 +21,8 @@
 enum { PROFILE_FWD = 0, PROFILE_BWD = 1 };
 
 typedef struct {
-    int on;                             /* set_profiling */
-    double ms[2][NET_MAX_LAYERS];       /* [PROFILE_FWD or PROFILE_BWD][layer], summed until read */
+    int on;                       /* set_profiling */
+    double ms[2][NET_MAX_LAYERS]; /* [PROFILE_FWD or PROFILE_BWD][layer], summed until read */
 } LayerProfile;
 
 /* Start of the first lap: the wall clock when profiling, else 0. */

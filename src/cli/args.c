@@ -27,18 +27,18 @@ static const struct {
     const char *alias, *target;
     AliasKind kind;
 } ALIASES[] = {
-    {"batch_size", "per_batch_size", AL_PLAIN},
-    {"b", "per_batch_size", AL_PLAIN},
-    {"epochs", "max_epoch", AL_PLAIN},
-    {"data_path", "data_dir", AL_DATA_ROOT},
-    {"output_dir", "out", AL_PLAIN},
-    {"label_smoothing", "label_smooth_factor", AL_SMOOTHING},
-    {"print_freq", "log_interval", AL_PLAIN},
-    {"weights", "pretrained", AL_WEIGHTS},
-    {"wd", "weight_decay", AL_PLAIN},
-    {"j", "workers", AL_PLAIN},
-    {"lr_warmup_epochs", "warmup_epochs", AL_PLAIN},
-    {"lr_min", "eta_min", AL_PLAIN},
+    { "batch_size", "per_batch_size", AL_PLAIN },
+    { "b", "per_batch_size", AL_PLAIN },
+    { "epochs", "max_epoch", AL_PLAIN },
+    { "data_path", "data_dir", AL_DATA_ROOT },
+    { "output_dir", "out", AL_PLAIN },
+    { "label_smoothing", "label_smooth_factor", AL_SMOOTHING },
+    { "print_freq", "log_interval", AL_PLAIN },
+    { "weights", "pretrained", AL_WEIGHTS },
+    { "wd", "weight_decay", AL_PLAIN },
+    { "j", "workers", AL_PLAIN },
+    { "lr_warmup_epochs", "warmup_epochs", AL_PLAIN },
+    { "lr_min", "eta_min", AL_PLAIN },
 };
 #define N_ALIASES ((int)(sizeof ALIASES / sizeof ALIASES[0]))
 
@@ -46,18 +46,20 @@ static const struct {
 static const struct {
     const char *flag, *needs, *hint;
 } TV_HINTS[] = {
-    {"model", "backbone", "torchvision's --model: here --backbone; alexnet_torchvision is torchvision's AlexNet"},
-    {"lr_step_size", "lr_epochs", "torchvision's --lr-step-size: here --lr_scheduler step --lr_epochs E1,E2,... (milestones)"},
-    {"train_crop_size", "val_crop_size", "--train_crop_size is the training crop (alexnet train); the crop here is --val_crop_size"},
-    {"amp", "precision", "torchvision's --amp: here --precision bf16 (GPU)"},
-    {"lr_warmup_method", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)"},
-    {"lr_warmup_decay", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)"},
-    {"test_only", NULL, "torchvision's --test-only: here the command alexnet eval --data_dir VAL --pretrained CKPT"},
-    {"start_epoch", "resume", "torchvision's --start-epoch: here --resume RUN_DIR continues where the run stopped"},
-    {"world_size", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..."},
-    {"dist_url", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..."},
-    {"opt", NULL, "SGD with momentum is the only optimiser here"},
-    {"use_deterministic_algorithms", NULL, "runs here are deterministic already (same flags and seed, same bits)"},
+    { "model", "backbone", "torchvision's --model: here --backbone; alexnet_torchvision is torchvision's AlexNet" },
+    { "lr_step_size", "lr_epochs",
+      "torchvision's --lr-step-size: here --lr_scheduler step --lr_epochs E1,E2,... (milestones)" },
+    { "train_crop_size", "val_crop_size",
+      "--train_crop_size is the training crop (alexnet train); the crop here is --val_crop_size" },
+    { "amp", "precision", "torchvision's --amp: here --precision bf16 (GPU)" },
+    { "lr_warmup_method", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)" },
+    { "lr_warmup_decay", "warmup_epochs", "warmup here is linear from 0 over --warmup_epochs (no other method)" },
+    { "test_only", NULL, "torchvision's --test-only: here the command alexnet eval --data_dir VAL --pretrained CKPT" },
+    { "start_epoch", "resume", "torchvision's --start-epoch: here --resume RUN_DIR continues where the run stopped" },
+    { "world_size", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..." },
+    { "dist_url", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..." },
+    { "opt", NULL, "SGD with momentum is the only optimiser here" },
+    { "use_deterministic_algorithms", NULL, "runs here are deterministic already (same flags and seed, same bits)" },
 };
 
 static void normalise(const char *typed, size_t len, char *out, size_t size) {
@@ -98,13 +100,11 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
     case ARG_INT:
     case ARG_I64: {
         long long x = strtoll(v, &end, 10);
-        if (end == v || *end || errno)
-            return error_set(err, "%s expects an integer (got '%s')", flag, v);
+        if (end == v || *end || errno) return error_set(err, "%s expects an integer (got '%s')", flag, v);
         if (ranged && ((double)x < s->min || (double)x > s->max))
             return error_set(err, "%s must be between %.0f and %.0f (got %s)", flag, s->min, s->max, v);
         if (s->type == ARG_INT) {
-            if (x < -2147483647LL || x > 2147483647LL)
-                return error_set(err, "%s is out of range (got %s)", flag, v);
+            if (x < -2147483647LL || x > 2147483647LL) return error_set(err, "%s is out of range (got %s)", flag, v);
             *(int *)s->dst = (int)x;
         } else {
             *(int64_t *)s->dst = (int64_t)x;
@@ -113,8 +113,7 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
     }
     case ARG_FLOAT: {
         double x = strtod(v, &end);
-        if (end == v || *end || errno || !isfinite(x))
-            return error_set(err, "%s expects a number (got '%s')", flag, v);
+        if (end == v || *end || errno || !isfinite(x)) return error_set(err, "%s expects a number (got '%s')", flag, v);
         if (ranged && (x < s->min || x > s->max))
             return error_set(err, "%s must be between %g and %g (got %s)", flag, s->min, s->max, v);
         *(double *)s->dst = x;
@@ -124,9 +123,7 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
         if (!*v) return error_set(err, "%s expects a value (got an empty string)", flag);
         *(const char **)s->dst = v;
         return 0;
-    case ARG_FLAG:
-        *(int *)s->dst = 1;
-        return 0;
+    case ARG_FLAG: *(int *)s->dst = 1; return 0;
     }
     return 0;
 }
@@ -201,13 +198,13 @@ typedef struct {
 static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag, const char *v, const ArgSpec *target,
                        Implied *imp, int *nimp, Error *err) {
     switch (ALIASES[a].kind) {
-    case AL_PLAIN:
-        return set_value(target, flag, v, err);
+    case AL_PLAIN: return set_value(target, flag, v, err);
     case AL_SMOOTHING: {
         if (set_value(target, flag, v, err) != 0) return -1;
-        const ArgSpec *on = find_spec(specs, nspecs, "label_smooth"), *form = find_spec(specs, nspecs, "smoothing_form");
-        if (on) imp[(*nimp)++] = (Implied){on, *(double *)target->dst > 0 ? "1" : "0"};
-        if (form) imp[(*nimp)++] = (Implied){form, "torch"};
+        const ArgSpec *on = find_spec(specs, nspecs, "label_smooth"),
+                      *form = find_spec(specs, nspecs, "smoothing_form");
+        if (on) imp[(*nimp)++] = (Implied){ on, *(double *)target->dst > 0 ? "1" : "0" };
+        if (form) imp[(*nimp)++] = (Implied){ form, "torch" };
         return 0;
     }
     case AL_DATA_ROOT: {
@@ -218,7 +215,7 @@ static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag
         int has_train = is_dir(root_paths[0]), has_val = is_dir(root_paths[1]);
         if (!has_train && !has_val) return set_value(target, flag, v, err);
         if (val) { /* train: ROOT/train, validated on ROOT/val */
-            if (has_val) imp[(*nimp)++] = (Implied){val, root_paths[1]};
+            if (has_val) imp[(*nimp)++] = (Implied){ val, root_paths[1] };
             return set_value(target, flag, has_train ? root_paths[0] : v, err);
         }
         if (find_spec(specs, nspecs, "pretrained")) /* eval: ROOT/val */
@@ -228,9 +225,11 @@ static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag
     case AL_WEIGHTS: {
         struct stat st;
         if (stat(v, &st) != 0 && !strchr(v, '/') && !strstr(v, ".safetensors"))
-            return error_set(err, "%s takes a .safetensors file here (got '%s'); torchvision's weight names are not "
-                                  "downloaded: save a torchvision state_dict with safetensors (README: Interop with PyTorch)",
-                             flag, v);
+            return error_set(
+                err,
+                "%s takes a .safetensors file here (got '%s'); torchvision's weight names are not "
+                "downloaded: save a torchvision state_dict with safetensors (README: Interop with PyTorch)",
+                flag, v);
         return set_value(target, flag, v, err);
     }
     }
@@ -243,15 +242,16 @@ static void warn_threads(const ArgSpec *specs, int nspecs, const unsigned char *
         int t = *(int *)specs[k].dst, cores = cpu_count();
         if (t > cores)
             warnf("--threads %d is more than the %d cores here; oversubscribed threads run many times slower (use "
-                  "--threads 0 for all cores)", t, cores);
+                  "--threads 0 for all cores)",
+                  t, cores);
     }
 }
 
 static int parse(const char *cmd, const ArgSpec *specs, int nspecs, int argc, char **argv, int first,
-                   const char **positional, int max_pos, int *npos, int *help, Error *err) {
+                 const char **positional, int max_pos, int *npos, int *help, Error *err) {
     if (npos) *npos = 0;
     if (help) *help = 0;
-    unsigned char given[128] = {0};
+    unsigned char given[128] = { 0 };
     Implied imp[16];
     int nimp = 0, asked_help = 0;
     if (nspecs > (int)sizeof given) return error_set(err, "internal: too many flags");
@@ -263,17 +263,16 @@ static int parse(const char *cmd, const ArgSpec *specs, int nspecs, int argc, ch
         }
         int dashes = strncmp(a, "--", 2) == 0 && a[2] != '\0' ? 2 : a[0] == '-' && a[1] != '\0' && a[1] != '-' ? 1 : 0;
         if (!dashes) {
-            if (a[0] == '-' && a[1] != '\0')
-                return error_set(err, "unknown option '%s'", a);
-            if (!positional || !npos || *npos >= max_pos)
-                return error_set(err, "unexpected argument '%s'", a);
+            if (a[0] == '-' && a[1] != '\0') return error_set(err, "unknown option '%s'", a);
+            if (!positional || !npos || *npos >= max_pos) return error_set(err, "unexpected argument '%s'", a);
             positional[(*npos)++] = a;
             continue;
         }
         const char *name = a + dashes, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const char *inline_value = eq ? eq + 1 : NULL;
-        if (dashes == 1 && len > 1 && !eq && strspn(name + 1, "0123456789") == len - 1) { /* -j4, as argparse takes it */
+        if (dashes == 1 && len > 1 && !eq &&
+            strspn(name + 1, "0123456789") == len - 1) { /* -j4, as argparse takes it */
             len = 1;
             inline_value = name + 1;
         }
@@ -324,8 +323,8 @@ static int parse(const char *cmd, const ArgSpec *specs, int nspecs, int argc, ch
     return 0;
 }
 
-int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first,
-               const char **positional, int max_pos, int *npos, int *help, Error *err) {
+int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first, const char **positional, int max_pos,
+               int *npos, int *help, Error *err) {
     const char *cmd = argc > 1 ? argv[1] : NULL;
     return parse(cmd, specs, nspecs, argc, argv, first, positional, max_pos, npos, help, err);
 }
@@ -336,7 +335,10 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
         const ArgSpec *s = &specs[k];
         if (!s->help) continue;
         char flag[64], def[64] = "";
-        const char *meta = s->type == ARG_INT || s->type == ARG_I64 ? " N" : s->type == ARG_FLOAT ? " X" : s->type == ARG_STR ? " S" : "";
+        const char *meta = s->type == ARG_INT || s->type == ARG_I64 ? " N"
+                           : s->type == ARG_FLOAT                   ? " X"
+                           : s->type == ARG_STR                     ? " S"
+                                                                    : "";
         snprintf(flag, sizeof flag, "--%s%s", s->name, meta);
         switch (s->type) {
         case ARG_INT: snprintf(def, sizeof def, " (default %d)", *(int *)s->dst); break;
@@ -367,10 +369,12 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
     printf("\n");
     if (find_alias(specs, nspecs, "data_path") >= 0)
         printf("  --data-path ROOT with ROOT/train, ROOT/val (torchvision's layout): %s\n",
-               find_spec(specs, nspecs, "val_dir") ? "trains on ROOT/train, validates on ROOT/val"
-               : find_spec(specs, nspecs, "pretrained") ? "evaluates ROOT/val" : "reads ROOT/train");
+               find_spec(specs, nspecs, "val_dir")      ? "trains on ROOT/train, validates on ROOT/val"
+               : find_spec(specs, nspecs, "pretrained") ? "evaluates ROOT/val"
+                                                        : "reads ROOT/train");
     if (find_alias(specs, nspecs, "label_smoothing") >= 0)
-        printf("  --label-smoothing EPS: torch's smoothing (--smoothing_form torch), on when EPS > 0 (--label_smooth)\n");
+        printf(
+            "  --label-smoothing EPS: torch's smoothing (--smoothing_form torch), on when EPS > 0 (--label_smooth)\n");
 }
 
 int cli_usage_error(const char *cmd, const char *msg) {
@@ -379,11 +383,11 @@ int cli_usage_error(const char *cmd, const char *msg) {
     return 2;
 }
 
-int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional,
-              int max_pos, int *npos, const char *synopsis, const char *about) {
+int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional, int max_pos,
+              int *npos, const char *synopsis, const char *about) {
     int help, first = 2;
     for (const char *c = cmd; *c; c++) first += *c == ' '; /* "prepare pack": flags from argv[3] */
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (args_parse(specs, nspecs, argc, argv, first, positional, max_pos, npos, &help, &err) != 0)
         return cli_usage_error(cmd, err.msg);
     if (!help) return CLI_GO_ON;

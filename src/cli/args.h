@@ -21,27 +21,27 @@
 #include "common/util.h"
 
 typedef enum {
-    ARG_INT,    /* int;    dst: int*     */
-    ARG_I64,    /* int64;  dst: int64_t* */
-    ARG_FLOAT,  /* double; dst: double*  */
-    ARG_STR,    /* string; dst: const char** (points into argv) */
-    ARG_FLAG,   /* no value; dst: int*, set to 1 */
+    ARG_INT,   /* int;    dst: int*     */
+    ARG_I64,   /* int64;  dst: int64_t* */
+    ARG_FLOAT, /* double; dst: double*  */
+    ARG_STR,   /* string; dst: const char** (points into argv) */
+    ARG_FLAG,  /* no value; dst: int*, set to 1 */
 } ArgType;
 
 typedef struct {
-    const char *name;  /* without dashes, underscores: "per_batch_size" */
+    const char *name; /* without dashes, underscores: "per_batch_size" */
     ArgType type;
     void *dst;
-    const char *help;  /* one line; "" hides nothing, NULL hides the flag from --help */
-    double min, max;   /* numeric range (inclusive); min > max disables the check */
-    int *seen;         /* optional: set to 1 when the flag was given */
+    const char *help; /* one line; "" hides nothing, NULL hides the flag from --help */
+    double min, max;  /* numeric range (inclusive); min > max disables the check */
+    int *seen;        /* optional: set to 1 when the flag was given */
 } ArgSpec;
 
 /* Parses argv[first..argc) (argv[1] is the command, for messages). Positional arguments (not starting with --) are
  * collected into positional[] (at most max_pos; more is an error).
  * Returns 0, or -1 with err set. */
-int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first,
-               const char **positional, int max_pos, int *npos, int *help, Error *err);
+int args_parse(const ArgSpec *specs, int nspecs, int argc, char **argv, int first, const char **positional, int max_pos,
+               int *npos, int *help, Error *err);
 
 /* Prints "usage: alexnet CMD SYNOPSIS" and a table of the flags with defaults. */
 void args_print_help(const char *cmd, const char *synopsis, const char *about, const ArgSpec *specs, int nspecs);
@@ -57,8 +57,8 @@ int cli_usage_error(const char *cmd, const char *msg);
 /* Parses the flags of command cmd ("train", or "prepare pack": its words are
  * argv[1..], the flags follow), prints the help when asked. CLI_GO_ON, 0
  * (help shown) or 2 (reported). positional/max_pos/npos as args_parse. */
-int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional,
-              int max_pos, int *npos, const char *synopsis, const char *about);
+int cli_parse(const char *cmd, ArgSpec *specs, int nspecs, int argc, char **argv, const char **positional, int max_pos,
+              int *npos, const char *synopsis, const char *about);
 
 /* 0 when --device is cpu or gpu (cuda is taken for gpu), else -1 with err. */
 int device_check(const char *device, Error *err);
@@ -69,18 +69,26 @@ typedef struct {
     int image_size, resize_size, threads;
     int64_t max_pixels;
 } InferFlags;
-#define INFER_FLAGS_DEFAULT {NULL, "cpu", NULL, "none", 0, 0, 0, 100000000}
-#define INFER_FLAG_SPECS(f) \
-    {"pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL}, \
-    {"image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, NULL}, \
-    {"val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL}, \
-    {"val_resize_size", ARG_INT, &(f).resize_size, \
-     "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL}, \
-    {"tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL}, \
-    {"threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL}, \
-    {"device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL}, \
-    {"backend", ARG_STR, &(f).backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL}, \
-    {"max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL}
+#define INFER_FLAGS_DEFAULT \
+    { NULL, "cpu", NULL, "none", 0, 0, 0, 100000000 }
+#define INFER_FLAG_SPECS(f)                                                                                            \
+    { "pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL },        \
+        { "image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0,       \
+          4096,         NULL },                                                                                        \
+        { "val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL }, \
+        { "val_resize_size",                                                                                           \
+          ARG_INT,                                                                                                     \
+          &(f).resize_size,                                                                                            \
+          "resize the shorter side to N before the crop (0: round(crop*256/224) square)",                              \
+          0,                                                                                                           \
+          4096,                                                                                                        \
+          NULL },                                                                                                      \
+        { "tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL },      \
+        { "threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL },                         \
+        { "device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL },                                                   \
+        { "backend", ARG_STR, &(f).backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL }, {       \
+        "max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL             \
+    }
 /* --pretrained given, --device and --tta known: 0, or -1 with err. */
 int infer_flags_check(const InferFlags *f, Error *err);
 

@@ -70,9 +70,9 @@ typedef struct {
 
 static void run_timed(Backend *be, const void *x, const int32_t *labels, int batch, int warmup, int steps,
                       float *logits, Timings *t) {
-    ForwardArgs train = {1, 0, 0};
-    LossArgs loss = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sgd = {0.01f, 0.9f, 1e-4f};
+    ForwardArgs train = { 1, 0, 0 };
+    LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
     double *ts = xmalloc(sizeof(double) * (size_t)steps);
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
@@ -92,7 +92,7 @@ static void run_timed(Backend *be, const void *x, const int32_t *labels, int bat
     for (int s = 1; s < steps; s++) t->train_best = fmin(t->train_best, ts[s]);
     t->train_med = median(ts, steps);
 
-    ForwardArgs inference = {0, 0, 0};
+    ForwardArgs inference = { 0, 0, 0 };
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
         backend_forward(be, x, batch, &inference);
@@ -111,9 +111,9 @@ static void run_profiled(Backend *be, const void *x, const int32_t *labels, int 
     const Net *net = be->net;
     int L = net->n_layers;
     double *tmp = xcalloc((size_t)L, sizeof(double));
-    ForwardArgs train = {1, 0, 0}, inference = {0, 0, 0};
-    LossArgs loss = {0.1f, SMOOTH_SEED, 0};
-    SgdArgs sgd = {0.01f, 0.9f, 1e-4f};
+    ForwardArgs train = { 1, 0, 0 }, inference = { 0, 0, 0 };
+    LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
     be->vt->set_profiling(be->ctx, 1);
     be->vt->read_profile(be->ctx, fwd, bwd); /* reset */
     for (int s = 0; s < steps; s++) {
@@ -157,24 +157,27 @@ typedef struct {
 
 static int parse_flags(BenchFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
-        {"device", ARG_STR, &f->device, "cpu | gpu", 1, 0, NULL},
-        {"backend", ARG_STR, &f->backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL},
-        {"precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1, 0, NULL},
-        {"backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL},
-        {"image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL},
-        {"per_batch_size", ARG_INT, &f->batch, "images per step", 1, 65536, NULL},
-        {"num_classes", ARG_INT, &f->classes, "classifier outputs", 1, 1000000, NULL},
-        {"threads", ARG_INT, &f->threads, "compute threads (0: all cores)", 0, 1024, NULL},
-        {"steps", ARG_INT, &f->steps, "timed steps per measurement (median reported)", 1, 100000, NULL},
-        {"warmup", ARG_INT, &f->warmup, "untimed steps first", 0, 100000, NULL},
-        {"profile_steps", ARG_INT, &f->profile_steps, "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL},
-        {"freeze", ARG_STR, &f->freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL},
-        {"json", ARG_FLAG, &f->json, "print one JSON object instead of the tables", 1, 0, NULL},
+        { "device", ARG_STR, &f->device, "cpu | gpu", 1, 0, NULL },
+        { "backend", ARG_STR, &f->backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL },
+        { "precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1,
+          0, NULL },
+        { "backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL },
+        { "image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL },
+        { "per_batch_size", ARG_INT, &f->batch, "images per step", 1, 65536, NULL },
+        { "num_classes", ARG_INT, &f->classes, "classifier outputs", 1, 1000000, NULL },
+        { "threads", ARG_INT, &f->threads, "compute threads (0: all cores)", 0, 1024, NULL },
+        { "steps", ARG_INT, &f->steps, "timed steps per measurement (median reported)", 1, 100000, NULL },
+        { "warmup", ARG_INT, &f->warmup, "untimed steps first", 0, 100000, NULL },
+        { "profile_steps", ARG_INT, &f->profile_steps,
+          "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL },
+        { "freeze", ARG_STR, &f->freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL },
+        { "json", ARG_FLAG, &f->json, "print one JSON object instead of the tables", 1, 0, NULL },
     };
-    int st = cli_parse("bench", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL, "[options]",
-                       "Train (forward+backward+SGD) and inference throughput on synthetic data, peak RSS, per-layer GFLOP/s.");
+    int st = cli_parse(
+        "bench", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL, "[options]",
+        "Train (forward+backward+SGD) and inference throughput on synthetic data, peak RSS, per-layer GFLOP/s.");
     if (st != CLI_GO_ON) return st;
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (device_check(f->device, &err) != 0) return cli_usage_error("bench", err.msg);
     if (f->profile_steps < 0) f->profile_steps = f->steps;
     return CLI_GO_ON;
@@ -198,7 +201,8 @@ static void measure(Model *m, const BenchFlags *f, Measured *r) {
     be->vt->set_momentum(be->ctx, m->params);
     void *x = make_input(be->vt->input_format(be->ctx), batch, f->image_size);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)batch);
-    for (int i = 0; i < batch; i++) labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)f->classes);
+    for (int i = 0; i < batch; i++)
+        labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)f->classes);
     float *logits = xmalloc(sizeof(float) * (size_t)batch * f->classes);
     run_timed(be, x, labels, batch, f->warmup, f->steps, logits, &r->t);
     r->profiled = f->profile_steps > 0 && be->vt->set_profiling && be->vt->read_profile;
@@ -208,7 +212,9 @@ static void measure(Model *m, const BenchFlags *f, Measured *r) {
     r->step_flops = 0;
     for (int i = 0; i < m->net.n_layers; i++)
         r->step_flops += 2.0 * layer_forward_macs(&m->net.layers[i]) + layer_bwd_flops(&m->net, i);
-    free(x); free(labels); free(logits);
+    free(x);
+    free(labels);
+    free(logits);
 }
 
 /* The precision a layer really runs in (a backend may keep some in fp32). */
@@ -264,7 +270,8 @@ static void print_json(const Model *m, const BenchFlags *f, const Measured *r) {
 }
 
 static void print_layer_table(const Model *m, const BenchFlags *f, const Measured *r) {
-    printf("\n%-14s %-8s %-24s %9s %8s %9s %8s %9s\n", "layer", "kind", "precision", "fwd ms", "GFLOP/s", "bwd ms", "GFLOP/s", "infer ms");
+    printf("\n%-14s %-8s %-24s %9s %8s %9s %8s %9s\n", "layer", "kind", "precision", "fwd ms", "GFLOP/s", "bwd ms",
+           "GFLOP/s", "infer ms");
     double sum_fwd = 0, sum_bwd = 0, sum_inf = 0;
     for (int i = 0; i < m->net.n_layers; i++) {
         const Layer *l = &m->net.layers[i];
@@ -275,39 +282,53 @@ static void print_layer_table(const Model *m, const BenchFlags *f, const Measure
         if (gb > 0) snprintf(b, sizeof b, "%.1f", gb);
         printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", l->name, layer_kind_name(l->kind),
                layer_precision(m, i, pr, sizeof pr), r->fwd[i], a, r->bwd[i], b, r->inf[i]);
-        sum_fwd += r->fwd[i]; sum_bwd += r->bwd[i]; sum_inf += r->inf[i];
+        sum_fwd += r->fwd[i];
+        sum_bwd += r->bwd[i];
+        sum_inf += r->inf[i];
     }
     printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", "total", "", "", sum_fwd, "", sum_bwd, "", sum_inf);
-    printf("(fused layers show 0 forward time: a ReLU fused into the convolution before it; the loss counts into the last layer's backward)\n");
+    printf("(fused layers show 0 forward time: a ReLU fused into the convolution before it; the loss counts into the "
+           "last layer's backward)\n");
 }
 
 static void print_tables(const Model *m, const BenchFlags *f, const Measured *r) {
     const Timings *t = &r->t;
     int batch = f->batch, frozen = strcmp(f->freeze, "none") != 0;
-    printf("bench: %s backend, %s, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
-           m->backend_name, precision_name(m->precision), f->backbone, f->image_size, f->image_size, batch, f->classes,
-           m->threads, f->steps, frozen ? ", --freeze " : "", frozen ? f->freeze : "");
-    printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", batch / t->train_med, batch / t->train_best,
-           1e3 * t->train_med, r->step_flops * batch / t->train_med / 1e9);
-    printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", batch / t->infer_med, batch / t->infer_best,
-           1e3 * t->infer_med, r->fwd_flops * batch / t->infer_med / 1e9);
+    printf(
+        "bench: %s backend, %s, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
+        m->backend_name, precision_name(m->precision), f->backbone, f->image_size, f->image_size, batch, f->classes,
+        m->threads, f->steps, frozen ? ", --freeze " : "", frozen ? f->freeze : "");
+    printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", batch / t->train_med,
+           batch / t->train_best, 1e3 * t->train_med, r->step_flops * batch / t->train_med / 1e9);
+    printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", batch / t->infer_med,
+           batch / t->infer_best, 1e3 * t->infer_med, r->fwd_flops * batch / t->infer_med / 1e9);
     printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB"
-           " (second half %+.1f)\n", r->peak, r->rss_before, t->rss_last - t->rss_first, t->rss_last - t->rss_mid);
+           " (second half %+.1f)\n",
+           r->peak, r->rss_before, t->rss_last - t->rss_first, t->rss_last - t->rss_mid);
     if (r->profiled) print_layer_table(m, f, r);
 }
 
 int cmd_bench(int argc, char **argv) {
-    BenchFlags f = {NULL, "alexnet", "cpu", "auto", "none", 224, 64, 1000, 0, 5, 1, 0, -1};
+    BenchFlags f = { NULL, "alexnet", "cpu", "auto", "none", 224, 64, 1000, 0, 5, 1, 0, -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
-    ModelOptions mo = {.backbone = f.backbone, .num_classes = f.classes, .image_size = f.image_size, .eval_resize = -1,
-                       .dropout = -1.0f, .freeze = f.freeze, .lr_backbone_scale = 1.0, .seed = 1,
-                       .backend = f.backend, .device = f.device, .precision = f.precision, .batch = f.batch,
-                       .threads = f.threads};
-    Measured r = {0};
+    ModelOptions mo = { .backbone = f.backbone,
+                        .num_classes = f.classes,
+                        .image_size = f.image_size,
+                        .eval_resize = -1,
+                        .dropout = -1.0f,
+                        .freeze = f.freeze,
+                        .lr_backbone_scale = 1.0,
+                        .seed = 1,
+                        .backend = f.backend,
+                        .device = f.device,
+                        .precision = f.precision,
+                        .batch = f.batch,
+                        .threads = f.threads };
+    Measured r = { 0 };
     r.rss_before = peak_rss_mb();
     Model m;
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("bench", err.msg);
     measure(&m, &f, &r);
     if (f.json) print_json(&m, &f, &r);

@@ -24,19 +24,19 @@ typedef struct {
 
 static int parse_flags(BenchDataFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &f->data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL},
-        {"workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
-        {"image_size", ARG_INT, &f->image_size, "output size S", 8, 4096, NULL},
-        {"per_batch_size", ARG_INT, &f->batch, "batch size", 1, 1 << 16, NULL},
-        {"batches", ARG_INT, &f->batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL},
-        {"color_jitter", ARG_INT, &f->color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL},
-        {"min_crop_scale", ARG_FLOAT, &f->scale_min, "RandomResizedCrop smallest area fraction", 0.001, 1, NULL},
-        {"scale_min", ARG_FLOAT, &f->scale_min, NULL, 0.001, 1, NULL}, /* the old name, hidden */
-        {"format", ARG_STR, &f->format, "output: nchw, nhwc (float) or u8 (bytes, NHWC)", 1, 0, NULL},
-        {"seed", ARG_I64, &f->seed, "random seed", 0, 9.2e18, NULL},
-        {"max_image_pixels", ARG_I64, &f->max_pixels, "reject images declaring more pixels", 1, 1e12, NULL},
-        {"exact", ARG_FLAG, &f->exact, "decode JPEGs at full size (no DCT scaling)", 1, 0, NULL},
-        {"json", ARG_FLAG, &f->json, "print one JSON object", 1, 0, NULL},
+        { "data_dir", ARG_STR, &f->data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL },
+        { "workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL },
+        { "image_size", ARG_INT, &f->image_size, "output size S", 8, 4096, NULL },
+        { "per_batch_size", ARG_INT, &f->batch, "batch size", 1, 1 << 16, NULL },
+        { "batches", ARG_INT, &f->batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL },
+        { "color_jitter", ARG_INT, &f->color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL },
+        { "min_crop_scale", ARG_FLOAT, &f->scale_min, "RandomResizedCrop smallest area fraction", 0.001, 1, NULL },
+        { "scale_min", ARG_FLOAT, &f->scale_min, NULL, 0.001, 1, NULL }, /* the old name, hidden */
+        { "format", ARG_STR, &f->format, "output: nchw, nhwc (float) or u8 (bytes, NHWC)", 1, 0, NULL },
+        { "seed", ARG_I64, &f->seed, "random seed", 0, 9.2e18, NULL },
+        { "max_image_pixels", ARG_I64, &f->max_pixels, "reject images declaring more pixels", 1, 1e12, NULL },
+        { "exact", ARG_FLAG, &f->exact, "decode JPEGs at full size (no DCT scaling)", 1, 0, NULL },
+        { "json", ARG_FLAG, &f->json, "print one JSON object", 1, 0, NULL },
     };
     int st = cli_parse(CMD, specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
                        "--data_dir DIR [--workers N] [--image_size S] [--json]",
@@ -76,16 +76,24 @@ static int time_loader(Loader *l, int64_t want, int64_t *images, double *seconds
 }
 
 int cmd_bench_data(int argc, char **argv) {
-    BenchDataFlags f = {NULL, "nchw", 2, 224, 64, 0, 0, 1, 0, 1, 100000000, 0.08, INPUT_F32_NCHW};
+    BenchDataFlags f = { NULL, "nchw", 2, 224, 64, 0, 0, 1, 0, 1, 100000000, 0.08, INPUT_F32_NCHW };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
     Dataset ds;
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (dataset_scan(&ds, f.data_dir, &err) != 0) return cli_usage_error(CMD, err.msg);
-    LoaderConfig cfg = {.mode = LOADER_TRAIN, .batch = f.batch, .image_size = f.image_size, .workers = f.workers,
-                        .seed = (uint64_t)f.seed, .color_jitter = f.color_jitter, .scale_min = (float)f.scale_min,
-                        .rank = 0, .world = 1, .format = f.fmt, .max_image_pixels = f.max_pixels};
-    LoaderOptions options = {.exact = f.exact};
+    LoaderConfig cfg = { .mode = LOADER_TRAIN,
+                         .batch = f.batch,
+                         .image_size = f.image_size,
+                         .workers = f.workers,
+                         .seed = (uint64_t)f.seed,
+                         .color_jitter = f.color_jitter,
+                         .scale_min = (float)f.scale_min,
+                         .rank = 0,
+                         .world = 1,
+                         .format = f.fmt,
+                         .max_image_pixels = f.max_pixels };
+    LoaderOptions options = { .exact = f.exact };
     Loader *l = loader_create_opts(&ds, &cfg, &options, &err);
     if (!l) {
         dataset_free(&ds);

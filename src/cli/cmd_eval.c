@@ -23,20 +23,23 @@ typedef struct {
 
 static int parse_flags(EvalFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
-        {"data_dir", ARG_STR, &f->data_dir, "images to evaluate: DIR/<class>/<image>, or a pack file", 1, 0, NULL},
-        {"per_batch_size", ARG_INT, &f->batch, "images per forward pass", 1, 65536, NULL},
+        { "data_dir", ARG_STR, &f->data_dir, "images to evaluate: DIR/<class>/<image>, or a pack file", 1, 0, NULL },
+        { "per_batch_size", ARG_INT, &f->batch, "images per forward pass", 1, 65536, NULL },
         INFER_FLAG_SPECS(f->in),
-        {"workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL},
-        {"precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto, as train: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL},
-        {"strict_data", ARG_FLAG, &f->strict, "stop at the first unreadable image instead of skipping it", 1, 0, NULL},
-        {"is_distributed", ARG_INT, &f->is_distributed, "1: split over MPI ranks, 0: off, -1: auto", -1, 1, NULL},
-        {"json", ARG_FLAG, &f->json, "print only a JSON object on stdout (the readable line goes to stderr)", 1, 0, NULL},
+        { "workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL },
+        { "precision", ARG_STR, &f->precision,
+          "auto | fp32 | bf16 (auto, as train: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL },
+        { "strict_data", ARG_FLAG, &f->strict, "stop at the first unreadable image instead of skipping it", 1, 0,
+          NULL },
+        { "is_distributed", ARG_INT, &f->is_distributed, "1: split over MPI ranks, 0: off, -1: auto", -1, 1, NULL },
+        { "json", ARG_FLAG, &f->json, "print only a JSON object on stdout (the readable line goes to stderr)", 1, 0,
+          NULL },
     };
     int st = cli_parse("eval", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
                        "--data_dir VAL --pretrained CKPT [options]",
                        "Top-1 and top-5 accuracy over every image (resize, center crop, normalize).");
     if (st != CLI_GO_ON) return st;
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (!f->data_dir) return cli_usage_error("eval", "--data_dir is required");
     if (infer_flags_check(&f->in, &err) != 0) return cli_usage_error("eval", err.msg);
     return CLI_GO_ON;
@@ -71,8 +74,16 @@ static int map_labels(Dataset *ds, const ModelInfo *info, const EvalFlags *f, Er
 
 /* Every rank must see the same images: its share of them depends on the list. */
 static int check_ranks(Dist *d, const Dataset *ds, const Net *net, const EvalFlags *f, Error *err) {
-    RunFingerprint fp = {d->world, f->batch * d->world, ds->n, fingerprint_files(ds), net->num_classes,
-                         fingerprint_classes(ds->classes, ds->n_classes), -1, 0, (int64_t)net->param_count, ""};
+    RunFingerprint fp = { d->world,
+                          f->batch * d->world,
+                          ds->n,
+                          fingerprint_files(ds),
+                          net->num_classes,
+                          fingerprint_classes(ds->classes, ds->n_classes),
+                          -1,
+                          0,
+                          (int64_t)net->param_count,
+                          "" };
     snprintf(fp.backbone, sizeof fp.backbone, "%s", net->backbone);
     return fingerprint_check_ranks(d, &fp, f->data_dir, err);
 }
@@ -93,10 +104,21 @@ static void print_result(const EvalCounts *ev, double seconds, const Model *m, c
 
 /* The evaluation itself: 0, 1 (failed while running, reported) or 2 (a bad loader setting, reported). */
 static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
-    Error err = {{0}};
-    LoaderConfig loader_cfg = {LOADER_EVAL, f->batch, m->net.image_size, f->workers > 0 ? f->workers : cpu_count(),
-                               0, 0, 0.08f, d->rank, d->world, m->be.vt->input_format(m->be.ctx), f->in.max_pixels,
-                               f->strict, 0, f->in.resize_size};
+    Error err = { { 0 } };
+    LoaderConfig loader_cfg = { LOADER_EVAL,
+                                f->batch,
+                                m->net.image_size,
+                                f->workers > 0 ? f->workers : cpu_count(),
+                                0,
+                                0,
+                                0.08f,
+                                d->rank,
+                                d->world,
+                                m->be.vt->input_format(m->be.ctx),
+                                f->in.max_pixels,
+                                f->strict,
+                                0,
+                                f->in.resize_size };
     Loader *loader = loader_create(ds, &loader_cfg, &err);
     if (!loader) return cli_usage_error("eval", err.msg);
     float *logits = xmalloc((size_t)f->batch * m->net.num_classes * sizeof(float));
@@ -115,16 +137,21 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    EvalFlags f = {INFER_FLAGS_DEFAULT, NULL, "auto", 32, 0, 0, 0, -1};
+    EvalFlags f = { INFER_FLAGS_DEFAULT, NULL, "auto", 32, 0, 0, 0, -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
-    ModelOptions mo = {.checkpoint = f.in.pretrained, .image_size = f.in.image_size,
-                       .size_flag = "--val_crop_size (--image_size)", .eval_resize = f.in.resize_size,
-                       .backend = f.in.backend, .device = f.in.device, .precision = f.precision, .batch = f.batch,
-                       .threads = f.in.threads};
+    ModelOptions mo = { .checkpoint = f.in.pretrained,
+                        .image_size = f.in.image_size,
+                        .size_flag = "--val_crop_size (--image_size)",
+                        .eval_resize = f.in.resize_size,
+                        .backend = f.in.backend,
+                        .device = f.in.device,
+                        .precision = f.precision,
+                        .batch = f.batch,
+                        .threads = f.in.threads };
     Model m;
     Dataset ds;
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("eval", err.msg);
     if (dataset_scan(&ds, f.data_dir, &err) != 0) {
         model_close(&m);

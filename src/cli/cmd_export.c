@@ -18,7 +18,7 @@
 #define ONNX_OPSET_MAX 17
 #endif
 #define STR_(x) #x
-#define STR(x) STR_(x)
+#define STR(x)  STR_(x)
 
 typedef struct {
     const char *pretrained, *out;
@@ -27,17 +27,21 @@ typedef struct {
 
 static int parse_flags(ExportFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
-        {"pretrained", ARG_STR, &f->pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL},
-        {"out", ARG_STR, &f->out, "the ONNX file to write", 1, 0, NULL},
-        {"opset", ARG_INT, &f->opset, "ONNX opset (" STR(ONNX_OPSET_MIN) " to " STR(ONNX_OPSET_MAX) ")", ONNX_OPSET_MIN, ONNX_OPSET_MAX, NULL},
-        {"dynamic_batch", ARG_FLAG, &f->dynamic_batch, "batch dimension \"N\" (any size) instead of 1", 1, 0, NULL},
-        {"image_size", ARG_INT, &f->image_size, "the fixed input size S (SxS; 0: the checkpoint's, else 224)", 0, 4096, NULL},
-        {"include_normalize", ARG_FLAG, &f->include_normalize, "input RGB in [0, 1]; the ImageNet mean/std normalisation inside the graph", 1, 0, NULL},
+        { "pretrained", ARG_STR, &f->pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL },
+        { "out", ARG_STR, &f->out, "the ONNX file to write", 1, 0, NULL },
+        { "opset", ARG_INT, &f->opset, "ONNX opset (" STR(ONNX_OPSET_MIN) " to " STR(ONNX_OPSET_MAX) ")",
+          ONNX_OPSET_MIN, ONNX_OPSET_MAX, NULL },
+        { "dynamic_batch", ARG_FLAG, &f->dynamic_batch, "batch dimension \"N\" (any size) instead of 1", 1, 0, NULL },
+        { "image_size", ARG_INT, &f->image_size, "the fixed input size S (SxS; 0: the checkpoint's, else 224)", 0, 4096,
+          NULL },
+        { "include_normalize", ARG_FLAG, &f->include_normalize,
+          "input RGB in [0, 1]; the ImageNet mean/std normalisation inside the graph", 1, 0, NULL },
     };
-    int st = cli_parse("export", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
-                       "--pretrained CKPT --out MODEL.onnx [--opset N] [--dynamic_batch] [--image_size S]",
-                       "Write the eval network (dropout gone) as ONNX, input NCHW float32 [N, 3, S, S] normalised like the\n"
-                       "eval transform ((x/255 - mean)/std), or RGB in [0, 1] with --include_normalize; output logits.");
+    int st =
+        cli_parse("export", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL,
+                  "--pretrained CKPT --out MODEL.onnx [--opset N] [--dynamic_batch] [--image_size S]",
+                  "Write the eval network (dropout gone) as ONNX, input NCHW float32 [N, 3, S, S] normalised like the\n"
+                  "eval transform ((x/255 - mean)/std), or RGB in [0, 1] with --include_normalize; output logits.");
     if (st != CLI_GO_ON) return st;
     if (!f->pretrained) return cli_usage_error("export", "--pretrained is required (a .safetensors checkpoint)");
     if (!f->out) return cli_usage_error("export", "--out is required (the .onnx file to write)");
@@ -45,23 +49,23 @@ static int parse_flags(ExportFlags *f, int argc, char **argv) {
 }
 
 int cmd_export(int argc, char **argv) {
-    ExportFlags f = {NULL, NULL, ONNX_OPSET_MAX, 0, 0, 0};
+    ExportFlags f = { NULL, NULL, ONNX_OPSET_MAX, 0, 0, 0 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
 #ifndef ALEXNET_HAVE_ONNX
     return cli_usage_error("export", "this build has no ONNX export: install libprotobuf-c-dev protobuf-c-compiler "
                                      "libonnx-dev (scripts/install-deps.sh build) and rebuild");
 #else
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (f.image_size && f.image_size < NET_MIN_IMAGE) {
         error_set(&err, "--image_size %d: AlexNet needs at least %d pixels", f.image_size, NET_MIN_IMAGE);
         return cli_usage_error("export", err.msg);
     }
-    ModelOptions mo = {.checkpoint = f.pretrained, .image_size = f.image_size, .eval_resize = -1, .no_backend = 1};
+    ModelOptions mo = { .checkpoint = f.pretrained, .image_size = f.image_size, .eval_resize = -1, .no_backend = 1 };
     Model m;
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("export", err.msg);
     int named = m.info.n_classes_named == m.net.num_classes;
-    OnnxOptions o = {f.opset, f.dynamic_batch, f.include_normalize, named ? m.info.class_names : NULL};
+    OnnxOptions o = { f.opset, f.dynamic_batch, f.include_normalize, named ? m.info.class_names : NULL };
     if (onnx_export(f.out, &m.net, m.params, &o, &err) != 0) {
         errorf("%s", err.msg);
         status = 1;

@@ -76,12 +76,15 @@ static void cpu(cJSON *o) {
     FILE *f = fopen("/proc/cpuinfo", "r");
     char line[4096], model[256] = "unknown";
     int cores = 0;
-    const char *wanted[] = {"avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16"};
-    int have[5] = {0};
+    const char *wanted[] = { "avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16" };
+    int have[5] = { 0 };
     while (f && fgets(line, sizeof line, f)) {
         if (strncmp(line, "model name", 10) == 0) {
             char *colon = strchr(line, ':');
-            if (colon) { snprintf(model, sizeof model, "%s", colon + 2); model[strcspn(model, "\n")] = 0; }
+            if (colon) {
+                snprintf(model, sizeof model, "%s", colon + 2);
+                model[strcspn(model, "\n")] = 0;
+            }
         } else if (strncmp(line, "processor", 9) == 0) {
             cores++;
         } else if (strncmp(line, "flags", 5) == 0) {
@@ -96,18 +99,22 @@ static void cpu(cJSON *o) {
     if (f) fclose(f);
     cpu_set_t set;
     int usable = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : cores;
-    add(o, "cpu", "%s, %d logical cores (%d usable by this process; --threads 0 uses %d)", model, cores, usable, cpu_count());
+    add(o, "cpu", "%s, %d logical cores (%d usable by this process; --threads 0 uses %d)", model, cores, usable,
+        cpu_count());
     char feats[128] = "";
     for (int i = 0; i < 5; i++)
-        snprintf(feats + strlen(feats), sizeof feats - strlen(feats), "%s%s%s", i ? " " : "", have[i] ? "+" : "-", wanted[i]);
+        snprintf(feats + strlen(feats), sizeof feats - strlen(feats), "%s%s%s", i ? " " : "", have[i] ? "+" : "-",
+                 wanted[i]);
     add(o, "cpu_features", "%s", feats);
 }
 
 static void onednn(cJSON *o) {
 #ifdef ALEXNET_HAVE_DNNL
     const dnnl_version_t *v = dnnl_version();
-    const char *rt = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB"
-                   : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential" : "other";
+    const char *rt = v->cpu_runtime == DNNL_RUNTIME_OMP   ? "OpenMP"
+                     : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB"
+                     : v->cpu_runtime == DNNL_RUNTIME_SEQ ? "sequential"
+                                                          : "other";
     add(o, "onednn", "%d.%d.%d (git %s, CPU runtime %s)", v->major, v->minor, v->patch, v->hash, rt);
 #else
     add(o, "onednn", "not built (no dnnl backend; apt-get install libdnnl-dev and reconfigure)");
@@ -190,7 +197,7 @@ static void print_text(const cJSON *o) {
 int cmd_info(int argc, char **argv) {
     int json = 0;
     ArgSpec specs[] = {
-        {"json", ARG_FLAG, &json, "print only one JSON object on stdout (same keys as the text)", 1, 0, NULL},
+        { "json", ARG_FLAG, &json, "print only one JSON object on stdout (same keys as the text)", 1, 0, NULL },
     };
     int st = cli_parse("info", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, NULL, 0, NULL, "[--json]",
                        "What a bug report needs: version, git commit, compiler, OS, library versions (oneDNN, MPI,\n"

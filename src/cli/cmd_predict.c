@@ -20,7 +20,7 @@
 #include "train/model_open.h"
 
 #define PREDICT_BATCH 16
-#define MAX_IMAGES 100000
+#define MAX_IMAGES    100000
 
 /* Softmax in double for the probabilities; returns the top-k indices, best first. */
 static void top_k(const float *z, int K, int k, int *idx, double *prob) {
@@ -86,7 +86,8 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
     while (fgets(line, sizeof line, f)) {
         size_t len = strlen(line);
         if (len == sizeof line - 1 && line[len - 1] != '\n') {
-            rc = error_set(err, "--class_names %s: line %d is longer than %zu characters", path, n + 1, sizeof line - 2);
+            rc =
+                error_set(err, "--class_names %s: line %d is longer than %zu characters", path, n + 1, sizeof line - 2);
             break;
         }
         line[strcspn(line, "\r\n")] = '\0';
@@ -104,7 +105,8 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
     }
     fclose(f);
     if (rc == 0 && n != info->num_classes)
-        rc = error_set(err, "--class_names %s has %d names but the checkpoint predicts %d classes", path, n, info->num_classes);
+        rc = error_set(err, "--class_names %s has %d names but the checkpoint predicts %d classes", path, n,
+                       info->num_classes);
     if (rc != 0) {
         for (int i = 0; i < info->num_classes; i++) free(names[i]);
         free(names);
@@ -128,18 +130,23 @@ typedef struct {
 static int parse_flags(PredictFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         INFER_FLAG_SPECS(f->in),
-        {"topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000, &f->topk_seen},
-        {"class_names", ARG_STR, &f->class_names, "class names, one per line in label order (else the checkpoint's)", 1, 0, NULL},
-        {"json", ARG_FLAG, &f->json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}", 1, 0, NULL},
-        {"logits", ARG_FLAG, &f->want_logits, "with --json: also \"logits\", every class's (after --tta's mean)", 1, 0, NULL},
+        { "topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000,
+          &f->topk_seen },
+        { "class_names", ARG_STR, &f->class_names, "class names, one per line in label order (else the checkpoint's)",
+          1, 0, NULL },
+        { "json", ARG_FLAG, &f->json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}",
+          1, 0, NULL },
+        { "logits", ARG_FLAG, &f->want_logits, "with --json: also \"logits\", every class's (after --tta's mean)", 1, 0,
+          NULL },
     };
-    int st = cli_parse("predict", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, f->files, MAX_IMAGES,
-                       &f->nfiles, "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
-                       "Top-K classes with probabilities for each image (eval transform: resize, center crop, normalize);\n"
-                       "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
-                       "results stream as they come, and an unreadable image is named and counted, not fatal.");
+    int st =
+        cli_parse("predict", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, f->files, MAX_IMAGES, &f->nfiles,
+                  "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
+                  "Top-K classes with probabilities for each image (eval transform: resize, center crop, normalize);\n"
+                  "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
+                  "results stream as they come, and an unreadable image is named and counted, not fatal.");
     if (st != CLI_GO_ON) return st;
-    Error err = {{0}};
+    Error err = { { 0 } };
     if (!f->in.pretrained) return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)");
     if (f->nfiles == 0) return cli_usage_error("predict", "no images given");
     if (infer_flags_check(&f->in, &err) != 0) return cli_usage_error("predict", err.msg);
@@ -163,7 +170,7 @@ static int check_classes(PredictFlags *f, ModelInfo *info, Error *err) {
 typedef struct {
     Model *m;
     InputFormat fmt;
-    size_t per_image;        /* bytes of one input image */
+    size_t per_image; /* bytes of one input image */
     unsigned char *batch, *mirrored;
     float *logits, *logits_flip;
     const char *names[PREDICT_BATCH];
@@ -171,7 +178,7 @@ typedef struct {
 } Batcher;
 
 static void run_batch(Batcher *b, const PredictFlags *f) {
-    ForwardArgs inference = {0, 0, 0};
+    ForwardArgs inference = { 0, 0, 0 };
     int K = b->m->net.num_classes;
     backend_forward(&b->m->be, b->batch, b->n, &inference);
     b->m->be.vt->read_logits(b->m->be.ctx, b->logits, b->n);
@@ -183,8 +190,8 @@ static void run_batch(Batcher *b, const PredictFlags *f) {
     }
     const ModelInfo *info = &b->m->info;
     for (int j = 0; j < b->n; j++)
-        print_result(b->names[j], b->logits + (size_t)j * K, K, f->topk, info->n_classes_named ? info->class_names : NULL,
-                     f->json, f->want_logits);
+        print_result(b->names[j], b->logits + (size_t)j * K, K, f->topk,
+                     info->n_classes_named ? info->class_names : NULL, f->json, f->want_logits);
     fflush(stdout); /* results stream, batch by batch */
     b->n = 0;
 }
@@ -193,8 +200,8 @@ static void run_batch(Batcher *b, const PredictFlags *f) {
  * images, sorted, hidden names skipped). Returns the images it names; counts
  * those that could not be read in *failed. */
 static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f, int *failed) {
-    Error err = {{0}};
-    char **paths = NULL, *one[1] = {(char *)path};
+    Error err = { { 0 } };
+    char **paths = NULL, *one[1] = { (char *)path };
     int64_t npaths = 1;
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -223,7 +230,7 @@ static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f,
 }
 
 static int predict_all(Model *m, const PredictFlags *f) {
-    Batcher b = {.m = m, .fmt = m->be.vt->input_format(m->be.ctx)};
+    Batcher b = { .m = m, .fmt = m->be.vt->input_format(m->be.ctx) };
     int size = m->net.image_size, flip = strcmp(f->in.tta, "flip") == 0;
     size_t nlogits = PREDICT_BATCH * (size_t)m->net.num_classes;
     b.per_image = (size_t)3 * size * size * (b.fmt == INPUT_U8_NHWC ? 1 : sizeof(float));
@@ -237,20 +244,28 @@ static int predict_all(Model *m, const PredictFlags *f) {
     if (failed)
         errorf("%d of %lld image%s could not be read (named above); the others were predicted", failed,
                (long long)total, total == 1 ? "" : "s");
-    free(b.batch); free(b.mirrored); free(b.logits); free(b.logits_flip);
+    free(b.batch);
+    free(b.mirrored);
+    free(b.logits);
+    free(b.logits_flip);
     return failed ? 2 : 0;
 }
 
 int cmd_predict(int argc, char **argv) {
-    PredictFlags f = {INFER_FLAGS_DEFAULT, NULL, 0, 0, 5, 0, xmalloc(sizeof(char *) * MAX_IMAGES), 0};
+    PredictFlags f = { INFER_FLAGS_DEFAULT, NULL, 0, 0, 5, 0, xmalloc(sizeof(char *) * MAX_IMAGES), 0 };
     int status = parse_flags(&f, argc, argv);
     if (status == CLI_GO_ON) {
-        ModelOptions mo = {.checkpoint = f.in.pretrained, .image_size = f.in.image_size,
-                           .size_flag = "--val_crop_size (--image_size)", .eval_resize = f.in.resize_size,
-                           .backend = f.in.backend, .device = f.in.device, .precision = "fp32",
-                           .batch = PREDICT_BATCH, .threads = f.in.threads};
+        ModelOptions mo = { .checkpoint = f.in.pretrained,
+                            .image_size = f.in.image_size,
+                            .size_flag = "--val_crop_size (--image_size)",
+                            .eval_resize = f.in.resize_size,
+                            .backend = f.in.backend,
+                            .device = f.in.device,
+                            .precision = "fp32",
+                            .batch = PREDICT_BATCH,
+                            .threads = f.in.threads };
         Model m;
-        Error err = {{0}};
+        Error err = { { 0 } };
         if (model_open(&m, &mo, &err) != 0) {
             status = cli_usage_error("predict", err.msg);
         } else {

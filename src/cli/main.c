@@ -9,14 +9,15 @@
 #include "common/util.h"
 
 static const Command COMMANDS[] = {
-    {"train", cmd_train, "train AlexNet (the seed's recipe; --resume RUN_DIR continues a run)"},
-    {"eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images"},
-    {"predict", cmd_predict, "top-K classes of images (default 5)"},
-    {"export", cmd_export, "a checkpoint as an ONNX model (the eval network, fixed input size)"},
-    {"bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s"},
-    {"prepare", cmd_prepare, "make image folders (Fashion-MNIST from its IDX files, synthetic JPEGs) or pack one into a file"},
-    {"bench-data", cmd_bench_data, "input-pipeline throughput (decode + augment), images per second"},
-    {"info", cmd_info, "for bug reports: version, git commit, compiler, OS, library versions, CPU, GPUs"},
+    { "train", cmd_train, "train AlexNet (the seed's recipe; --resume RUN_DIR continues a run)" },
+    { "eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images" },
+    { "predict", cmd_predict, "top-K classes of images (default 5)" },
+    { "export", cmd_export, "a checkpoint as an ONNX model (the eval network, fixed input size)" },
+    { "bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s" },
+    { "prepare", cmd_prepare,
+      "make image folders (Fashion-MNIST from its IDX files, synthetic JPEGs) or pack one into a file" },
+    { "bench-data", cmd_bench_data, "input-pipeline throughput (decode + augment), images per second" },
+    { "info", cmd_info, "for bug reports: version, git commit, compiler, OS, library versions, CPU, GPUs" },
 };
 
 static void usage(FILE *f) {

@@ -46,11 +46,14 @@ ALX_HD Philox4 philox4x32(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, ui
         philox_mulhilo(0xD2511F53u, c0, &hi0, &lo0);
         philox_mulhilo(0xCD9E8D57u, c2, &hi1, &lo1);
         uint32_t n0 = hi1 ^ c1 ^ k0, n2 = hi0 ^ c3 ^ k1;
-        c0 = n0; c1 = lo1; c2 = n2; c3 = lo0;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
         k0 += 0x9E3779B9u;
         k1 += 0xBB67AE85u;
     }
-    Philox4 out = {{c0, c1, c2, c3}};
+    Philox4 out = { { c0, c1, c2, c3 } };
     return out;
 }
 
@@ -66,9 +69,7 @@ ALX_HD uint32_t rng_word(uint64_t seed, uint32_t domain, uint32_t a, uint32_t b,
 }
 
 /* Uniform in [0, 1) with 24 bits, exact in float on every platform. */
-ALX_HD float rng_u01(uint32_t word) {
-    return (float)(word >> 8) * (1.0f / 16777216.0f);
-}
+ALX_HD float rng_u01(uint32_t word) { return (float)(word >> 8) * (1.0f / 16777216.0f); }
 
 /* A small sequential stream for code that draws a variable number of values
  * (e.g. RandomResizedCrop's up-to-10 tries): still keyed, still deterministic. */
@@ -78,21 +79,15 @@ typedef struct {
 } RngStream;
 
 ALX_HD RngStream rng_stream(uint64_t seed, uint32_t domain, uint32_t a, uint32_t b) {
-    RngStream s = {seed, domain, a, b, 0};
+    RngStream s = { seed, domain, a, b, 0 };
     return s;
 }
 
-ALX_HD uint32_t rng_next_u32(RngStream *s) {
-    return rng_word(s->seed, s->domain, s->a, s->b, s->next++);
-}
+ALX_HD uint32_t rng_next_u32(RngStream *s) { return rng_word(s->seed, s->domain, s->a, s->b, s->next++); }
 
-ALX_HD float rng_next_u01(RngStream *s) {
-    return rng_u01(rng_next_u32(s));
-}
+ALX_HD float rng_next_u01(RngStream *s) { return rng_u01(rng_next_u32(s)); }
 
 /* Uniform in [lo, hi). */
-ALX_HD float rng_next_uniform(RngStream *s, float lo, float hi) {
-    return lo + (hi - lo) * rng_next_u01(s);
-}
+ALX_HD float rng_next_uniform(RngStream *s, float lo, float hi) { return lo + (hi - lo) * rng_next_u01(s); }
 
 #endif

@@ -131,9 +131,7 @@ int mkdir_p(const char *path, Error *err) {
     return 0;
 }
 
-void path_join(char *buf, size_t len, const char *dir, const char *file) {
-    snprintf(buf, len, "%s/%s", dir, file);
-}
+void path_join(char *buf, size_t len, const char *dir, const char *file) { snprintf(buf, len, "%s/%s", dir, file); }
 
 int path_exists(const char *path) {
     struct stat st;

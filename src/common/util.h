@@ -22,7 +22,7 @@
 
 #if defined(__GNUC__)
 #define ALX_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define ALX_NORETURN __attribute__((noreturn))
+#define ALX_NORETURN     __attribute__((noreturn))
 #else
 #define ALX_PRINTF(a, b)
 #define ALX_NORETURN
@@ -39,14 +39,17 @@ int error_set(Error *err, const char *fmt, ...) ALX_PRINTF(2, 3);
 /* Internal failure: prints "alexnet: fatal: file:line: message" and exits 1. */
 ALX_NORETURN void fatal_at(const char *file, int line, const char *fmt, ...) ALX_PRINTF(3, 4);
 #define FATAL(...) fatal_at(__FILE__, __LINE__, __VA_ARGS__)
-#define CHECK(cond, ...) do { if (!(cond)) fatal_at(__FILE__, __LINE__, __VA_ARGS__); } while (0)
+#define CHECK(cond, ...)                                        \
+    do {                                                        \
+        if (!(cond)) fatal_at(__FILE__, __LINE__, __VA_ARGS__); \
+    } while (0)
 
 void *malloc_check(size_t size, const char *file, int line);
 void *calloc_check(size_t n, size_t size, const char *file, int line);
 /* 64-byte aligned, zero-filled; release with free(). */
 void *aligned_alloc_check(size_t size, const char *file, int line);
-#define xmalloc(n) malloc_check((n), __FILE__, __LINE__)
-#define xcalloc(n, s) calloc_check((n), (s), __FILE__, __LINE__)
+#define xmalloc(n)        malloc_check((n), __FILE__, __LINE__)
+#define xcalloc(n, s)     calloc_check((n), (s), __FILE__, __LINE__)
 #define xaligned_alloc(n) aligned_alloc_check((n), __FILE__, __LINE__)
 /* A malloc'd copy of a string; release with free(). */
 char *strdup_check(const char *s, const char *file, int line);

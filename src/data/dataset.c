@@ -16,8 +16,8 @@
 #define SCAN_MAX_DEPTH 48
 
 typedef struct {
-    char *path;  /* dir + '/' + name */
-    int dirlen;  /* length of the dir part */
+    char *path; /* dir + '/' + name */
+    int dirlen; /* length of the dir part */
     int32_t label;
 } Entry;
 
@@ -66,9 +66,7 @@ typedef struct {
     unsigned char type; /* dirent d_type */
 } Name;
 
-static int cmp_name(const void *a, const void *b) {
-    return strcmp(((const Name *)a)->name, ((const Name *)b)->name);
-}
+static int cmp_name(const void *a, const void *b) { return strcmp(((const Name *)a)->name, ((const Name *)b)->name); }
 
 /* Reads the non-hidden names of a folder, sorted. */
 static int list_dir(const char *dir, Name **names, int *count, Error *err) {
@@ -116,12 +114,13 @@ static void list_push(EntryList *l, char *path, int dirlen, int32_t label) {
         CHECK(nv, "out of memory scanning the dataset");
         l->v = nv;
     }
-    l->v[l->n++] = (Entry){path, dirlen, label};
+    l->v[l->n++] = (Entry){ path, dirlen, label };
 }
 
 static int scan_class_dir(EntryList *l, const char *dir, int32_t label, int depth, Error *err) {
     if (depth > SCAN_MAX_DEPTH)
-        return error_set(err, "folder %s is nested more than %d levels deep (a symbolic link cycle?)", dir, SCAN_MAX_DEPTH);
+        return error_set(err, "folder %s is nested more than %d levels deep (a symbolic link cycle?)", dir,
+                         SCAN_MAX_DEPTH);
     Name *names;
     int n;
     if (list_dir(dir, &names, &n, err) != 0) return -1;
@@ -192,8 +191,8 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     if (stat(dir, &st) != 0) return error_set(err, "data folder %s: %s", dir, strerror(errno));
     if (S_ISREG(st.st_mode) && pack_sniff(dir)) return open_pack(ds, dir, err);
     if (!S_ISDIR(st.st_mode))
-        return error_set(err, "data folder %s is not a folder, nor an alexnet pack (make one with alexnet prepare pack)",
-                         dir);
+        return error_set(
+            err, "data folder %s is not a folder, nor an alexnet pack (make one with alexnet prepare pack)", dir);
 
     Name *names;
     int n;
@@ -211,7 +210,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
         return error_set(err, "data folder %s has no class folders (expected %s/<class>/<image>.jpg)", dir, dir);
     }
 
-    EntryList list = {0};
+    EntryList list = { 0 };
     int rc = 0;
     for (int c = 0; c < nc && rc == 0; c++) {
         char *cdir = path_join_new(dir, classes[c]);
@@ -251,7 +250,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
 }
 
 int dataset_list_images(const char *dir, char ***paths, int64_t *n, Error *err) {
-    EntryList list = {0};
+    EntryList list = { 0 };
     *paths = NULL;
     *n = 0;
     if (scan_class_dir(&list, dir, 0, 0, err) != 0) {

@@ -27,7 +27,7 @@
 typedef struct {
     char *root;
     int n_classes;
-    char **classes;   /* [n_classes] sorted folder names */
+    char **classes; /* [n_classes] sorted folder names */
     int64_t n;
     char **paths;     /* [n] full paths, root/class/... */
     int32_t *labels;  /* [n] class index of each path */

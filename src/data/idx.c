@@ -12,7 +12,7 @@
 
 #include <zlib.h>
 
-#define IDX_MAX_BYTES (1LL << 32)
+#define IDX_MAX_BYTES   (1LL << 32)
 #define IDX_FIRST_CHUNK ((size_t)1 << 20)
 
 /* Reads exactly n bytes; 0, or -1 if the file ends first or is corrupt. */

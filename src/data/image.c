@@ -18,9 +18,9 @@
 #define KEEP_FILE_BUFFER (32u << 20)
 
 struct ImageDecoder {
-    const char *path;  /* of the open image (the caller's string) */
+    const char *path;    /* of the open image (the caller's string) */
     const uint8_t *data; /* its bytes: file, or the caller's memory */
-    uint8_t *file;     /* buffer for files read */
+    uint8_t *file;       /* buffer for files read */
     size_t size, cap;
     ImageFormat fmt;
     int width, height;
@@ -31,7 +31,7 @@ struct ImageDecoder {
 
 ImageFormat image_sniff(const uint8_t *p, size_t n) {
     if (n >= 3 && p[0] == 0xFF && p[1] == 0xD8 && p[2] == 0xFF) return IMAGE_JPEG;
-    static const uint8_t png_magic[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    static const uint8_t png_magic[8] = { 0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A };
     if (n >= 8 && memcmp(p, png_magic, 8) == 0) return IMAGE_PNG;
     return IMAGE_UNKNOWN;
 }
@@ -79,8 +79,8 @@ static int read_file(ImageDecoder *d, const char *path, int64_t max_pixels, Erro
     int64_t limit = max_pixels * 8 + (16 << 20);
     if ((int64_t)st.st_size > limit) {
         close(fd);
-        return error_set(err, "%s: file of %lld bytes is larger than any image under the %lld-pixel limit",
-                         path, (long long)st.st_size, (long long)max_pixels);
+        return error_set(err, "%s: file of %lld bytes is larger than any image under the %lld-pixel limit", path,
+                         (long long)st.st_size, (long long)max_pixels);
     }
     size_t size = (size_t)st.st_size;
     if (size > d->cap) {
@@ -106,7 +106,7 @@ static int read_file(ImageDecoder *d, const char *path, int64_t max_pixels, Erro
 }
 
 int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width, int *height, Error *err) {
-    ImageSource src = {.name = path};
+    ImageSource src = { .name = path };
     return image_open_source(d, &src, max_pixels, width, height, err);
 }
 
@@ -131,8 +131,17 @@ static int read_raw(const ImageDecoder *d, int x0, int y0, int x1, int y1, Pixel
             o[3] = 255;
         }
     }
-    *out = (Pixels){.px = buf, .x0 = x0, .y0 = y0, .w = (int)w, .h = y1 - y0, .stride = stride,
-                    .full_w = d->width, .full_h = d->height, .scale_num = 8, .buf = out->buf, .cap = out->cap};
+    *out = (Pixels){ .px = buf,
+                     .x0 = x0,
+                     .y0 = y0,
+                     .w = (int)w,
+                     .h = y1 - y0,
+                     .stride = stride,
+                     .full_w = d->width,
+                     .full_h = d->height,
+                     .scale_num = 8,
+                     .buf = out->buf,
+                     .cap = out->cap };
     return 0;
 }
 
@@ -161,7 +170,9 @@ int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixel
                  ? 0
                  : error_set(&e, "%zu bytes are not %dx%d RGB", d->size, w, h);
         break;
-    case IMAGE_JPEG: rc = jpeg_decoder_open(d->jpeg, d->data, d->size, image_jpeg_memory(max_pixels), &w, &h, &e); break;
+    case IMAGE_JPEG:
+        rc = jpeg_decoder_open(d->jpeg, d->data, d->size, image_jpeg_memory(max_pixels), &w, &h, &e);
+        break;
     case IMAGE_PNG: rc = png_decoder_open(d->png, d->data, d->size, &w, &h, &e); break;
     case IMAGE_UNKNOWN: {
         const uint8_t *p = d->data;
@@ -182,11 +193,13 @@ int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixel
     }
     if (w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE) {
         d->fmt = IMAGE_UNKNOWN;
-        return error_set(err, "%s: header declares %dx%d pixels; each side may be at most %d", path, w, h, IMAGE_MAX_SIDE);
+        return error_set(err, "%s: header declares %dx%d pixels; each side may be at most %d", path, w, h,
+                         IMAGE_MAX_SIDE);
     }
     if ((int64_t)w * h > max_pixels) {
         d->fmt = IMAGE_UNKNOWN;
-        return error_set(err, "%s: header declares %dx%d = %lld pixels, more than the limit of %lld "
+        return error_set(err,
+                         "%s: header declares %dx%d = %lld pixels, more than the limit of %lld "
                          "(--max_image_pixels; a decompression bomb?)",
                          path, w, h, (long long)w * h, (long long)max_pixels);
     }
@@ -211,9 +224,7 @@ void image_close(ImageDecoder *d) {
     }
 }
 
-int image_can_scale(const ImageDecoder *d) {
-    return d->fmt == IMAGE_JPEG;
-}
+int image_can_scale(const ImageDecoder *d) { return d->fmt == IMAGE_JPEG; }
 
 void image_scaled_size(const ImageDecoder *d, int scale_num, int *sw, int *sh) {
     if (d->fmt == IMAGE_JPEG) {
@@ -244,13 +255,11 @@ int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1,
     return 0;
 }
 
-const char *image_warning(const ImageDecoder *d) {
-    return d->warning;
-}
+const char *image_warning(const ImageDecoder *d) { return d->warning; }
 
 int image_load_eval(const char *path, int image_size, int resize_size, InputFormat fmt, void *out, int64_t max_pixels,
                     Error *err) {
-    SampleConfig cfg = {.image_size = image_size, .max_pixels = max_pixels, .resize_size = resize_size};
+    SampleConfig cfg = { .image_size = image_size, .max_pixels = max_pixels, .resize_size = resize_size };
     SampleWorker *w = sample_worker_create(&cfg);
     int rc = sample_eval(w, path, out, fmt, err);
     if (rc == 0 && sample_worker_warning(w)) warnf("%s (decoded anyway)", sample_worker_warning(w));

@@ -19,7 +19,7 @@
 #define IMAGE_DEFAULT_MAX_PIXELS 100000000LL /* like PIL's decompression-bomb guard */
 /* Each side at most this many pixels, whatever the pixel limit (JPEG's own
  * limit is 65500): keeps every per-row and per-column size small. */
-#define IMAGE_MAX_SIDE 65535
+#define IMAGE_MAX_SIDE           65535
 
 typedef enum { IMAGE_UNKNOWN = 0, IMAGE_JPEG, IMAGE_PNG, IMAGE_RAW } ImageFormat;
 
@@ -48,8 +48,7 @@ void image_decoder_destroy(ImageDecoder *d);
 int image_open(ImageDecoder *d, const char *path, int64_t max_pixels, int *width, int *height, Error *err);
 /* The same for any source; the bytes of an in-memory one must stay alive
  * until the image is decoded or closed. */
-int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixels, int *width, int *height,
-                      Error *err);
+int image_open_source(ImageDecoder *d, const ImageSource *src, int64_t max_pixels, int *width, int *height, Error *err);
 
 /* What libjpeg may allocate per decoder under a pixel limit (its
  * max_memory_to_use): 3 bytes per allowed pixel + 16 MiB. A progressive or

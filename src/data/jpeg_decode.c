@@ -51,9 +51,7 @@ static void on_message(j_common_ptr c, int level) {
     }
 }
 
-static void on_output(j_common_ptr c) {
-    (void)c;
-}
+static void on_output(j_common_ptr c) { (void)c; }
 
 /* A failure found by our own checks inside the libjpeg calls: same exit as libjpeg's. */
 static void fail(JpegDecoder *d, const char *fmt, ...) ALX_PRINTF(2, 3);
@@ -131,9 +129,11 @@ int jpeg_decoder_open(JpegDecoder *d, const uint8_t *data, size_t size, size_t m
     jpeg_read_header(&d->cinfo, TRUE);
     double coef = coefficient_bytes(&d->cinfo);
     if (coef > (double)max_memory)
-        fail(d, "a %s JPEG of %ux%u pixels needs %.0f MB of coefficients to decode, more than the decoder's %.0f MB "
-                "(raise --max_image_pixels to allow it)", d->cinfo.progressive_mode ? "progressive" : "multi-scan",
-             d->cinfo.image_width, d->cinfo.image_height, coef / 1e6, (double)max_memory / 1e6);
+        fail(d,
+             "a %s JPEG of %ux%u pixels needs %.0f MB of coefficients to decode, more than the decoder's %.0f MB "
+             "(raise --max_image_pixels to allow it)",
+             d->cinfo.progressive_mode ? "progressive" : "multi-scan", d->cinfo.image_width, d->cinfo.image_height,
+             coef / 1e6, (double)max_memory / 1e6);
     *width = (int)d->cinfo.image_width;
     *height = (int)d->cinfo.image_height;
     return 0;
@@ -222,6 +222,4 @@ int jpeg_decoder_read(JpegDecoder *d, int scale_num, int x0, int y0, int x1, int
     return 0;
 }
 
-const char *jpeg_decoder_warning(const JpegDecoder *d) {
-    return d->has_warning ? d->warning : NULL;
-}
+const char *jpeg_decoder_warning(const JpegDecoder *d) { return d->has_warning ? d->warning : NULL; }

@@ -23,9 +23,7 @@ static void on_error(j_common_ptr c) {
     longjmp(e->jb, 1);
 }
 
-static void on_output(j_common_ptr c) {
-    (void)c;
-}
+static void on_output(j_common_ptr c) { (void)c; }
 
 /* The libjpeg calls; errors longjmp out of here. */
 static void compress(struct jpeg_compress_struct *c, const uint8_t *px, int w, int h, int channels, int quality) {

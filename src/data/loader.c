@@ -32,17 +32,17 @@
 enum { FLAG_BAD = 1, FLAG_WARNED = 2 };
 
 typedef struct {
-    int64_t batch;     /* batch held, -1 when free */
-    int n;             /* samples in that batch */
-    int done;          /* samples finished */
-    int held;          /* handed to the consumer */
+    int64_t batch; /* batch held, -1 when free */
+    int n;         /* samples in that batch */
+    int done;      /* samples finished */
+    int held;      /* handed to the consumer */
     int bad;
-    int failed;        /* strict mode (or a hopeless train sample): err says why */
+    int failed; /* strict mode (or a hopeless train sample): err says why */
     Error err;
-    uint8_t *data;     /* [B] samples in cfg.format */
-    int32_t *labels;   /* [B] */
-    int64_t *indices;  /* [B] */
-    uint8_t *ok;       /* [B] eval: 0 = skipped bad file */
+    uint8_t *data;    /* [B] samples in cfg.format */
+    int32_t *labels;  /* [B] */
+    int64_t *indices; /* [B] */
+    uint8_t *ok;      /* [B] eval: 0 = skipped bad file */
 } Slot;
 
 typedef struct {
@@ -63,16 +63,16 @@ struct Loader {
     Worker *workers;
 
     pthread_mutex_t mu;
-    pthread_cond_t work_cv;  /* workers wait for tickets or free slots */
-    pthread_cond_t done_cv;  /* consumer waits for batches, start_epoch for idle workers */
+    pthread_cond_t work_cv; /* workers wait for tickets or free slots */
+    pthread_cond_t done_cv; /* consumer waits for batches, start_epoch for idle workers */
     int active, quit, inflight;
-    int idle_waiters;        /* start_epoch calls waiting for inflight == 0 */
+    int idle_waiters; /* start_epoch calls waiting for inflight == 0 */
     uint64_t generation;
     uint32_t epoch;
-    int64_t *perm;           /* [n] train order of the epoch */
+    int64_t *perm; /* [n] train order of the epoch */
     int64_t next_ticket, end_ticket, next_batch;
 
-    atomic_uchar *flags;     /* [n] FLAG_* per file */
+    atomic_uchar *flags; /* [n] FLAG_* per file */
     atomic_llong bad_files, warned_files;
     pthread_mutex_t warn_mu; /* one warning line at a time */
 };
@@ -146,11 +146,11 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
     for (uint32_t attempt = 0;; attempt++) {
         int64_t d = idx;
         if (attempt > 0) {
-            uint32_t w = rng_word(c->seed, RNG_AUGMENT, epoch, (uint32_t)idx,
-                                  (uint64_t)attempt * AUGMENT_WORDS_PER_ATTEMPT - 1);
+            uint32_t w =
+                rng_word(c->seed, RNG_AUGMENT, epoch, (uint32_t)idx, (uint64_t)attempt * AUGMENT_WORDS_PER_ATTEMPT - 1);
             d = (int64_t)(((uint64_t)w * (uint64_t)ds->n) >> 32);
         }
-        AugmentKey key = {c->seed, epoch, (uint32_t)idx, attempt};
+        AugmentKey key = { c->seed, epoch, (uint32_t)idx, attempt };
         ImageSource src;
         if (dataset_source(ds, d, &src, &e) == 0 && sample_train_src(sw, &src, &key, NULL, out, c->format, &e) == 0) {
             s->indices[j] = d;
@@ -167,8 +167,8 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
         }
         if (attempt >= MAX_REPLACEMENTS) {
             *failed = 1;
-            error_set(err, "%d bad images in a row while replacing %s (last: %s)", MAX_REPLACEMENTS + 1,
-                      ds->paths[idx], e.msg);
+            error_set(err, "%d bad images in a row while replacing %s (last: %s)", MAX_REPLACEMENTS + 1, ds->paths[idx],
+                      e.msg);
             return bad;
         }
     }
@@ -209,7 +209,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&l->mu);
 
         int failed = 0;
-        Error err = {{0}};
+        Error err = { { 0 } };
         int bad = make_sample(l, w->sw, s, b, j, epoch, perm, &failed, &err);
 
         pthread_mutex_lock(&l->mu);
@@ -234,7 +234,7 @@ Loader *loader_create(const Dataset *ds, const LoaderConfig *cfg, Error *err) {
 
 Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const LoaderOptions *opt, Error *err) {
     LoaderConfig c = *cfg;
-    LoaderOptions o = {0};
+    LoaderOptions o = { 0 };
     if (opt) o = *opt;
     if (c.world <= 0) c.world = 1;
     if (c.scale_min <= 0.0f) c.scale_min = 0.08f;
@@ -245,8 +245,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
         return error_set(err, "image size must be between 8 and 4096 (got %d)", c.image_size), NULL;
     if (c.workers < 1 || c.workers > 256)
         return error_set(err, "workers must be between 1 and 256 (got %d)", c.workers), NULL;
-    if (c.rank < 0 || c.rank >= c.world)
-        return error_set(err, "rank %d is outside 0..%d", c.rank, c.world - 1), NULL;
+    if (c.rank < 0 || c.rank >= c.world) return error_set(err, "rank %d is outside 0..%d", c.rank, c.world - 1), NULL;
     if (c.scale_min > 1.0f) return error_set(err, "scale_min must be in (0, 1] (got %g)", c.scale_min), NULL;
     if (c.format != INPUT_F32_NCHW && c.format != INPUT_F32_NHWC && c.format != INPUT_U8_NHWC)
         return error_set(err, "unknown input format %d", (int)c.format), NULL;
@@ -293,7 +292,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     CHECK(pthread_cond_init(&l->work_cv, NULL) == 0, "pthread_cond_init");
     CHECK(pthread_cond_init(&l->done_cv, NULL) == 0, "pthread_cond_init");
 
-    SampleConfig sc = {c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels, c.resize_size};
+    SampleConfig sc = { c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels, c.resize_size };
     l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
     for (int i = 0; i < c.workers; i++) {
         l->workers[i].l = l;
@@ -304,9 +303,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     return l;
 }
 
-int64_t loader_batches_per_epoch(const Loader *l) {
-    return l->nbatches;
-}
+int64_t loader_batches_per_epoch(const Loader *l) { return l->nbatches; }
 
 /* The epoch's order: Fisher-Yates driven by philox (RNG_SHUFFLE, a = epoch). */
 static void make_perm(int64_t *perm, int64_t n, uint64_t seed, uint32_t epoch) {
@@ -417,13 +414,9 @@ void loader_release(Loader *l, Batch *b) {
     b->data = NULL;
 }
 
-int64_t loader_bad_files(const Loader *l) {
-    return atomic_load(&((Loader *)l)->bad_files);
-}
+int64_t loader_bad_files(const Loader *l) { return atomic_load(&((Loader *)l)->bad_files); }
 
-int64_t loader_warned_files(const Loader *l) {
-    return atomic_load(&((Loader *)l)->warned_files);
-}
+int64_t loader_warned_files(const Loader *l) { return atomic_load(&((Loader *)l)->warned_files); }
 
 void loader_destroy(Loader *l) {
     if (!l) return;

@@ -40,9 +40,9 @@ typedef enum { LOADER_TRAIN, LOADER_EVAL } LoaderMode;
 
 typedef struct {
     LoaderMode mode;
-    int batch;                /* per-rank batch */
-    int image_size;           /* S */
-    int workers;              /* >= 1 decoding threads */
+    int batch;      /* per-rank batch */
+    int image_size; /* S */
+    int workers;    /* >= 1 decoding threads */
     uint64_t seed;
     int color_jitter;         /* 1 = on */
     float scale_min;          /* RandomResizedCrop scale lower bound; <= 0: 0.08 */
@@ -50,8 +50,8 @@ typedef struct {
     InputFormat format;       /* from backend/backend.h */
     int64_t max_image_pixels; /* 0 = default 100M */
     int strict;
-    int quiet;                /* 1: don't print per-file warnings (still counted) */
-    int resize_size;          /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
+    int quiet;       /* 1: don't print per-file warnings (still counted) */
+    int resize_size; /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
 } LoaderConfig;
 
 /* Less common knobs, kept out of LoaderConfig so its initialisers stay short. */

@@ -44,9 +44,7 @@ static int split_names(const uint8_t *block, uint64_t len, int64_t n, const char
     return pos == len ? 0 : -1;
 }
 
-static uint32_t crc_of(uint32_t crc, const uint8_t *p, uint64_t n) {
-    return (uint32_t)crc32_z(crc, p, (z_size_t)n);
-}
+static uint32_t crc_of(uint32_t crc, const uint8_t *p, uint64_t n) { return (uint32_t)crc32_z(crc, p, (z_size_t)n); }
 
 int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Error *err) {
     memset(p, 0, sizeof *p);
@@ -55,8 +53,10 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
                          PACK_MAGIC);
     uint32_t version = pack_get32(d + PH_VERSION);
     if (version != PACK_VERSION)
-        return error_set(err, "%s is a version %u pack; this alexnet reads version %u: re-create it with this "
-                         "alexnet's prepare pack", name, version, PACK_VERSION);
+        return error_set(err,
+                         "%s is a version %u pack; this alexnet reads version %u: re-create it with this "
+                         "alexnet's prepare pack",
+                         name, version, PACK_VERSION);
     if (size < PACK_HEADER_BYTES)
         return error_set(err, "%s is truncated: %zu bytes, less than its %u-byte header; re-create it", name, size,
                          PACK_HEADER_BYTES);
@@ -75,8 +75,10 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
         info_len > PACK_INFO_MAX || d[PH_INFO + info_len] != 0 || coff != PACK_HEADER_BYTES || clen > lim ||
         noff > lim || nlen > lim || ioff > lim || fbytes > lim || noff < coff + clen || ioff < noff + nlen ||
         doff < ioff + n * PACK_RECORD_BYTES || doff > fbytes)
-        return error_set(err, "%s: the header's fields are inconsistent (a damaged pack or a bug in its writer); "
-                         "re-create it", name);
+        return error_set(err,
+                         "%s: the header's fields are inconsistent (a damaged pack or a bug in its writer); "
+                         "re-create it",
+                         name);
     if (doff > size)
         return error_set(err, "%s is truncated: %zu of %llu bytes, and its index is lost with the end; re-create it",
                          name, size, (unsigned long long)fbytes);
@@ -84,8 +86,10 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
     crc = crc_of(crc, d + noff, nlen);
     crc = crc_of(crc, d + ioff, n * PACK_RECORD_BYTES);
     if (crc != pack_get32(d + PH_META_CRC))
-        return error_set(err, "%s: the CRC32 of its class names, file names and index does not match (a damaged "
-                         "pack); re-create it", name);
+        return error_set(err,
+                         "%s: the CRC32 of its class names, file names and index does not match (a damaged "
+                         "pack); re-create it",
+                         name);
 
     p->classes = xmalloc(sizeof *p->classes * nclasses);
     p->names = xmalloc(sizeof *p->names * n);
@@ -177,9 +181,8 @@ int pack_read(Pack *p, int64_t i, const uint8_t **data, PackRecord *r, Error *er
                          (unsigned long long)r->offset,
                          r->size && r->offset >= doff ? "past the end of the pack (a truncated file?)"
                                                       : "outside the data section (a damaged pack)");
-    if (p->mode == PACK_RAW &&
-        (r->width < 1 || r->height < 1 || r->width > 65535 || r->height > 65535 ||
-         (uint64_t)r->width * r->height * 3 != r->size))
+    if (p->mode == PACK_RAW && (r->width < 1 || r->height < 1 || r->width > 65535 || r->height > 65535 ||
+                                (uint64_t)r->width * r->height * 3 != r->size))
         return error_set(err, "%s/%s: a raw record of %u bytes cannot be %ux%u RGB (a damaged pack)", p->path,
                          p->names[i], r->size, r->width, r->height);
     const uint8_t *b = p->map + r->offset;

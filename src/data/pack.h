@@ -31,16 +31,32 @@
 
 #include "common/util.h"
 
-#define PACK_MAGIC "ALEXPACK"
-#define PACK_VERSION 1u
+#define PACK_MAGIC        "ALEXPACK"
+#define PACK_VERSION      1u
 #define PACK_HEADER_BYTES 4096u
 #define PACK_RECORD_BYTES 32u
 /* Header field offsets. */
 enum {
-    PH_VERSION = 8, PH_HEADER_BYTES = 12, PH_MODE = 16, PH_QUALITY = 20, PH_MAX_SIDE = 24, PH_SHORT_SIDE = 28,
-    PH_CLASSES = 32, PH_RECORDS = 40, PH_SKIPPED = 48, PH_CLASSES_OFF = 56, PH_CLASSES_LEN = 64, PH_NAMES_OFF = 72,
-    PH_NAMES_LEN = 80, PH_INDEX_OFF = 88, PH_DATA_OFF = 96, PH_FILE_BYTES = 104, PH_META_CRC = 112, PH_INFO_LEN = 116,
-    PH_INFO = 120, PH_CRC = PACK_HEADER_BYTES - 4
+    PH_VERSION = 8,
+    PH_HEADER_BYTES = 12,
+    PH_MODE = 16,
+    PH_QUALITY = 20,
+    PH_MAX_SIDE = 24,
+    PH_SHORT_SIDE = 28,
+    PH_CLASSES = 32,
+    PH_RECORDS = 40,
+    PH_SKIPPED = 48,
+    PH_CLASSES_OFF = 56,
+    PH_CLASSES_LEN = 64,
+    PH_NAMES_OFF = 72,
+    PH_NAMES_LEN = 80,
+    PH_INDEX_OFF = 88,
+    PH_DATA_OFF = 96,
+    PH_FILE_BYTES = 104,
+    PH_META_CRC = 112,
+    PH_INFO_LEN = 116,
+    PH_INFO = 120,
+    PH_CRC = PACK_HEADER_BYTES - 4
 };
 #define PACK_INFO_MAX (PH_CRC - PH_INFO - 1)
 
@@ -59,11 +75,11 @@ typedef struct {
     PackMode mode;
     int quality, max_side, short_side;
     int n_classes;
-    char **classes;     /* [n_classes], pointers into the map */
+    char **classes; /* [n_classes], pointers into the map */
     int64_t n;
     const char **names; /* [n] relative paths, pointers into the map */
     const uint8_t *index;
-    int64_t skipped;    /* source files left out when packing */
+    int64_t skipped; /* source files left out when packing */
     char info[PACK_INFO_MAX + 1];
     atomic_uchar *checked; /* [n] 1: CRC verified once already */
 } Pack;

@@ -28,7 +28,7 @@
 
 #include <jpeglib.h>
 #define TEXT_(x) #x
-#define TEXT(x) TEXT_(x)
+#define TEXT(x)  TEXT_(x)
 #ifdef LIBJPEG_TURBO_VERSION
 #define LIBJPEG_TURBO_VERSION_TEXT TEXT(LIBJPEG_TURBO_VERSION)
 #else
@@ -48,8 +48,8 @@ typedef struct {
     size_t size;
     int width, height;
     int ok;
-    Error err;          /* !ok: why */
-    char warning[300];  /* ok but the decoder warned */
+    Error err;         /* !ok: why */
+    char warning[300]; /* ok but the decoder warned */
 } Item;
 
 void pack_target_size(const PackConfig *c, int w, int h, int *tw, int *th) {
@@ -196,7 +196,7 @@ static void on_signal(int sig) {
 
 static void cleanup_on_signals(const char *tmp) {
     snprintf(interrupted_tmp, sizeof interrupted_tmp, "%s", tmp ? tmp : "");
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    int sigs[] = { SIGINT, SIGTERM, SIGHUP };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], tmp ? on_signal : SIG_DFL);
 }
 

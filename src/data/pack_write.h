@@ -22,7 +22,7 @@ typedef struct {
     int raw;        /* 1: raw RGB records */
     int workers;    /* decoding threads (>= 1) */
     int64_t max_image_pixels;
-    int quiet;      /* no per-file warnings or progress */
+    int quiet;           /* no per-file warnings or progress */
     const char *made_by; /* for the header's info, e.g. "alexnet <commit>" */
 } PackConfig;
 

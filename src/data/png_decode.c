@@ -19,7 +19,7 @@ struct PngDecoder {
     jmp_buf jb;
     const uint8_t *data;
     size_t size, pos;
-    uint8_t *row;     /* one full-width row, or the whole image when interlaced */
+    uint8_t *row; /* one full-width row, or the whole image when interlaced */
     size_t row_cap;
     char msg[256];
 };
@@ -42,9 +42,7 @@ static void on_read(png_structp png, png_bytep dst, png_size_t n) {
     d->pos += n;
 }
 
-PngDecoder *png_decoder_create(void) {
-    return xcalloc(1, sizeof(PngDecoder));
-}
+PngDecoder *png_decoder_create(void) { return xcalloc(1, sizeof(PngDecoder)); }
 
 static void close_image(PngDecoder *d) {
     if (d->png) png_destroy_read_struct(&d->png, &d->info, NULL);
@@ -103,7 +101,8 @@ static void read_region(PngDecoder *d, int x0, int y0, int x1, int y1, Pixels *o
     if (depth == 16) png_set_strip_16(png);
     if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
     /* Alpha, if any, becomes the X byte (dropped, as convert('RGB') does); otherwise a filler. */
-    int alpha = (color & PNG_COLOR_MASK_ALPHA) || (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS));
+    int alpha =
+        (color & PNG_COLOR_MASK_ALPHA) || (color == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS));
     if (!alpha) png_set_filler(png, 0xFF, PNG_FILLER_AFTER);
     int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);

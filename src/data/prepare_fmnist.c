@@ -16,8 +16,8 @@
 #include "data/jpeg_encode.h"
 #include "data/prepare.h"
 
-const char *const FMNIST_CLASSES[10] = {"0-T-shirt_top", "1-Trouser", "2-Pullover", "3-Dress", "4-Coat",
-                                        "5-Sandal",      "6-Shirt",   "7-Sneaker",  "8-Bag",   "9-Ankle_boot"};
+const char *const FMNIST_CLASSES[10] = { "0-T-shirt_top", "1-Trouser", "2-Pullover", "3-Dress", "4-Coat",
+                                         "5-Sandal",      "6-Shirt",   "7-Sneaker",  "8-Bag",   "9-Ankle_boot" };
 
 static int write_split(const FmnistConfig *c, const char *prefix, const char *split, Error *err) {
     char ipath[4096], lpath[4096];
@@ -62,7 +62,7 @@ static int write_split(const FmnistConfig *c, const char *prefix, const char *sp
     for (int64_t i = 0; i < n; i++)
         if (quota[lb.data[i]] > 0) quota[lb.data[i]]--, pick[m++] = i;
     int failed = 0;
-    Error first = {{0}};
+    Error first = { { 0 } };
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t j = 0; j < m; j++) {
         int64_t i = pick[j];

@@ -33,14 +33,14 @@ static Rgb hsv(float h, float s, float v) {
     float f = x - (float)i, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
     Rgb c;
     switch (i % 6) {
-    case 0: c = (Rgb){v, t, p}; break;
-    case 1: c = (Rgb){q, v, p}; break;
-    case 2: c = (Rgb){p, v, t}; break;
-    case 3: c = (Rgb){p, q, v}; break;
-    case 4: c = (Rgb){t, p, v}; break;
-    default: c = (Rgb){v, p, q}; break;
+    case 0: c = (Rgb){ v, t, p }; break;
+    case 1: c = (Rgb){ q, v, p }; break;
+    case 2: c = (Rgb){ p, v, t }; break;
+    case 3: c = (Rgb){ p, q, v }; break;
+    case 4: c = (Rgb){ t, p, v }; break;
+    default: c = (Rgb){ v, p, q }; break;
     }
-    return (Rgb){c.r * 255, c.g * 255, c.b * 255};
+    return (Rgb){ c.r * 255, c.g * 255, c.b * 255 };
 }
 
 typedef struct {
@@ -65,7 +65,7 @@ static int inside(int kind, float x, float y, float cx, float cy, float r) {
 }
 
 static void render(uint8_t *px, int W, int H, int classes, uint64_t seed, uint32_t cls, uint32_t idx, float *tx) {
-    Draw d = {seed, cls, idx, 0};
+    Draw d = { seed, cls, idx, 0 };
     float hue = (float)cls / (float)classes;
     Rgb c0 = hsv(draw(&d, 0, 1), draw(&d, 0.2f, 0.6f), draw(&d, 0.3f, 0.9f));
     Rgb c1 = hsv(draw(&d, 0, 1), draw(&d, 0.2f, 0.6f), draw(&d, 0.3f, 0.9f));
@@ -104,20 +104,22 @@ static void render(uint8_t *px, int W, int H, int classes, uint64_t seed, uint32
                 int xx = x + q;
                 float t = gx * (float)xx + gy * (float)y + 0.5f;
                 t = t < 0 ? 0 : t > 1 ? 1 : t;
-                Rgb c = {c0.r + t * (c1.r - c0.r), c0.g + t * (c1.g - c0.g), c0.b + t * (c1.b - c0.b)};
+                Rgb c = { c0.r + t * (c1.r - c0.r), c0.g + t * (c1.g - c0.g), c0.b + t * (c1.b - c0.b) };
                 float s = tex * tx[xx] * ty + tx[W + xx] * hty;
-                c.r += s; c.g += s; c.b += s;
+                c.r += s;
+                c.g += s;
+                c.b += s;
                 for (int k = 0; k < BLOBS; k++)
                     if (inside(0, (float)xx, (float)y, bx[k], by[k], br[k])) c = bc[k];
                 if (inside(kind, (float)xx, (float)y, ocx, ocy, orad)) {
                     float shade = 1.0f - 0.35f * ((float)y - ocy + orad) / (2 * orad);
-                    c = (Rgb){oc.r * shade, oc.g * shade, oc.b * shade};
+                    c = (Rgb){ oc.r * shade, oc.g * shade, oc.b * shade };
                 }
                 uint32_t w = rnd.v[q];
                 /* Two bytes summed: a triangular distribution, close enough to sensor noise. */
                 float n0 = noise * ((float)((w & 255) + ((w >> 8) & 255)) / 255.0f - 1.0f);
                 float n1 = noise * ((float)(((w >> 16) & 255) + ((w >> 24) & 255)) / 255.0f - 1.0f);
-                float v[3] = {c.r + n0, c.g + 0.5f * (n0 + n1), c.b + n1};
+                float v[3] = { c.r + n0, c.g + 0.5f * (n0 + n1), c.b + n1 };
                 for (int ch = 0; ch < 3; ch++) {
                     float z = v[ch] + 0.5f;
                     row[3 * xx + ch] = (uint8_t)(z < 0 ? 0 : z > 255 ? 255 : z);
@@ -140,7 +142,7 @@ int prepare_synthetic(const SyntheticConfig *c, Error *err) {
     }
     int64_t total = (int64_t)c->classes * c->per_class;
     int failed = 0;
-    Error first = {{0}};
+    Error first = { { 0 } };
 #pragma omp parallel
     {
         uint8_t *px = xmalloc((size_t)c->width * (size_t)c->height * 3);

@@ -26,8 +26,7 @@ static double triangle(double x) {
 
 int resample_axis_init(ResampleAxis *a, double in0, double in1, int lo, int hi, int out_size, int o0, int n,
                        int mirror) {
-    if (!(n > 0 && o0 >= 0 && n <= out_size - o0 && lo < hi && in0 < in1 && in1 - in0 <= RESAMPLE_MAX_SPAN))
-        return -1;
+    if (!(n > 0 && o0 >= 0 && n <= out_size - o0 && lo < hi && in0 < in1 && in1 - in0 <= RESAMPLE_MAX_SPAN)) return -1;
     double scale = (in1 - in0) / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 1.0 * filterscale;
@@ -109,15 +108,13 @@ void resample_axis_free(ResampleAxis *a) {
  * vertically. The arithmetic is Pillow's, pass for pass, so the result is
  * the same bytes as a direct horizontal pass. */
 
-static size_t round64(size_t n) {
-    return (n + 63) & ~(size_t)63;
-}
+static size_t round64(size_t n) { return (n + 63) & ~(size_t)63; }
 
 size_t resample_tmp_bytes(const ResampleAxis *ax, const ResampleAxis *ay) {
     size_t rows = (size_t)(ay->last - ay->first), cols = (size_t)(ax->last - ax->first);
-    size_t a = round64(cols * rows * 4);            /* transposed source */
-    size_t b = round64((size_t)ax->n * rows * 4);   /* horizontal result, transposed */
-    size_t c = round64((size_t)ax->n * rows * 4);   /* horizontal result */
+    size_t a = round64(cols * rows * 4);          /* transposed source */
+    size_t b = round64((size_t)ax->n * rows * 4); /* horizontal result, transposed */
+    size_t c = round64((size_t)ax->n * rows * 4); /* horizontal result */
     size_t d = round64((size_t)ax->n * (size_t)ay->n * 4);
     size_t width = rows > (size_t)ax->n ? rows : (size_t)ax->n;
     return a + b + c + d + round64(width * 4 * sizeof(int32_t)) + 64;
@@ -139,7 +136,8 @@ static void transpose32(uint32_t *restrict dst, size_t dst_stride, const uint32_
         int x = 0;
         for (; x + 8 <= cols; x += 8) {
             __m256i r[8], t[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(src + (size_t)(y + i) * src_stride + x));
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_si256((const __m256i *)(src + (size_t)(y + i) * src_stride + x));
             for (int i = 0; i < 8; i += 2) {
                 t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
                 t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
@@ -195,13 +193,13 @@ static void resample_lines(uint8_t *restrict out, const uint8_t *restrict in, si
     }
 }
 
-void resample_rgbx(uint8_t *out, const uint8_t *src, size_t src_stride, int src_x0, int src_y0,
-                   const ResampleAxis *ax, const ResampleAxis *ay, uint8_t *tmp) {
+void resample_rgbx(uint8_t *out, const uint8_t *src, size_t src_stride, int src_x0, int src_y0, const ResampleAxis *ax,
+                   const ResampleAxis *ay, uint8_t *tmp) {
     const int rows = ay->last - ay->first, cols = ax->last - ax->first, n = ax->n, m = ay->n;
-    uint8_t *ts = tmp;                                       /* [cols][rows] words */
-    uint8_t *ht = ts + round64((size_t)cols * rows * 4);     /* [n][rows] words */
-    uint8_t *h = ht + round64((size_t)n * rows * 4);         /* [rows][n] words */
-    uint8_t *v = h + round64((size_t)n * rows * 4);          /* [m][n] words */
+    uint8_t *ts = tmp;                                   /* [cols][rows] words */
+    uint8_t *ht = ts + round64((size_t)cols * rows * 4); /* [n][rows] words */
+    uint8_t *h = ht + round64((size_t)n * rows * 4);     /* [rows][n] words */
+    uint8_t *v = h + round64((size_t)n * rows * 4);      /* [m][n] words */
     const uint8_t *s0 = src + (size_t)(ay->first - src_y0) * src_stride + (size_t)(ax->first - src_x0) * 4;
 
     transpose32((uint32_t *)ts, (size_t)rows, (const uint32_t *)s0, src_stride / 4, rows, cols);

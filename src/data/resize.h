@@ -20,13 +20,13 @@
 #define RESAMPLE_BITS 22 /* Pillow's PRECISION_BITS for 8-bit images */
 
 typedef struct {
-    int n, ksize;      /* output samples; taps per sample (max) */
-    int first, last;   /* source pixels needed: [first, last) */
-    int *start;        /* [n] first source pixel of each output sample */
-    int *len;          /* [n] taps of each output sample */
-    int32_t *k;        /* [n][ksize] fixed-point weights */
-    double *w;         /* [ksize] scratch for the float weights */
-    int cap_n, cap_w;  /* allocated sizes (reused) */
+    int n, ksize;     /* output samples; taps per sample (max) */
+    int first, last;  /* source pixels needed: [first, last) */
+    int *start;       /* [n] first source pixel of each output sample */
+    int *len;         /* [n] taps of each output sample */
+    int32_t *k;       /* [n][ksize] fixed-point weights */
+    double *w;        /* [ksize] scratch for the float weights */
+    int cap_n, cap_w; /* allocated sizes (reused) */
     size_t cap_k;
 } ResampleAxis;
 
@@ -49,7 +49,7 @@ size_t resample_tmp_bytes(const ResampleAxis *ax, const ResampleAxis *ay);
  * pixel (0,0) is source pixel (src_x0, src_y0) and which cover
  * [ax.first, ax.last) x [ay.first, ay.last). Planes make the colour ops and
  * the output conversion that follow plain vector loops. */
-void resample_rgbx(uint8_t *out, const uint8_t *src, size_t src_stride, int src_x0, int src_y0,
-                   const ResampleAxis *ax, const ResampleAxis *ay, uint8_t *tmp);
+void resample_rgbx(uint8_t *out, const uint8_t *src, size_t src_stride, int src_x0, int src_y0, const ResampleAxis *ax,
+                   const ResampleAxis *ay, uint8_t *tmp);
 
 #endif

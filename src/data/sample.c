@@ -24,9 +24,9 @@ struct SampleWorker {
     ImageDecoder *dec;
     Pixels pix;
     ResampleAxis ax, ay;
-    uint8_t *tmp;   /* resampler scratch */
+    uint8_t *tmp; /* resampler scratch */
     size_t tmp_cap;
-    uint8_t *rgb;   /* [3][S][S] planes before the output conversion */
+    uint8_t *rgb; /* [3][S][S] planes before the output conversion */
     int width, height;
     int has_warning;
     char warning[sizeof(Error) + 64];
@@ -37,7 +37,7 @@ struct SampleWorker {
 
 /* DCT scales used, as numerators of n/8. libjpeg-turbo has SIMD inverse DCTs
  * for 1/8, 1/4, 1/2 and 1; the other sizes are plain C. */
-static const int SCALES[] = {1, 2, 4, 8};
+static const int SCALES[] = { 1, 2, 4, 8 };
 
 SampleWorker *sample_worker_create(const SampleConfig *cfg) {
     CHECK(cfg->image_size > 0, "image size %d", cfg->image_size);
@@ -59,9 +59,7 @@ void sample_worker_destroy(SampleWorker *w) {
     free(w);
 }
 
-const char *sample_worker_warning(const SampleWorker *w) {
-    return w->has_warning ? w->warning : NULL;
-}
+const char *sample_worker_warning(const SampleWorker *w) { return w->has_warning ? w->warning : NULL; }
 
 /* The smallest scale n/8 at which the crop still covers outw x outh pixels. */
 static int choose_scale(const SampleWorker *w, int cw, int ch, int outw, int outh) {
@@ -98,7 +96,8 @@ static int produce(SampleWorker *w, const char *path, int cx, int cy, int cw, in
     }
     if (!(w->pix.x0 <= w->ax.first && w->pix.x0 + w->pix.w >= w->ax.last && w->pix.y0 <= w->ay.first &&
           w->pix.y0 + w->pix.h >= w->ay.last))
-        return error_set(err, "%s: the decoder returned rows %d..%d, columns %d..%d of %d..%d, %d..%d (a damaged file?)",
+        return error_set(err,
+                         "%s: the decoder returned rows %d..%d, columns %d..%d of %d..%d, %d..%d (a damaged file?)",
                          path, w->pix.y0, w->pix.y0 + w->pix.h, w->pix.x0, w->pix.x0 + w->pix.w, w->ay.first,
                          w->ay.last, w->ax.first, w->ax.last);
     size_t need = resample_tmp_bytes(&w->ax, &w->ay);
@@ -126,12 +125,12 @@ static int open_image(SampleWorker *w, const ImageSource *src, Error *err) {
 
 int sample_train(SampleWorker *w, const char *path, const AugmentKey *key, const Augment *fixed, void *out,
                  InputFormat fmt, Error *err) {
-    ImageSource src = {.name = path};
+    ImageSource src = { .name = path };
     return sample_train_src(w, &src, key, fixed, out, fmt, err);
 }
 
 int sample_eval(SampleWorker *w, const char *path, void *out, InputFormat fmt, Error *err) {
-    ImageSource src = {.name = path};
+    ImageSource src = { .name = path };
     return sample_eval_src(w, &src, out, fmt, err);
 }
 
@@ -168,7 +167,8 @@ int sample_eval_src(SampleWorker *w, const ImageSource *src, void *out, InputFor
         image_close(w->dec);
         return error_set(err, "%s: the center crop %d is larger than the %dx%d resized image", path, S, rw, rh);
     }
-    int offx = (int)nearbyint((rw - S) / 2.0), offy = (int)nearbyint((rh - S) / 2.0); /* CenterCrop: int(round(d / 2)) */
+    int offx = (int)nearbyint((rw - S) / 2.0),
+        offy = (int)nearbyint((rh - S) / 2.0); /* CenterCrop: int(round(d / 2)) */
     if (produce(w, path, 0, 0, w->width, w->height, rw, rh, offx, offy, 0, w->rgb, err) != 0) return -1;
     write_sample(out, w->rgb, S, fmt);
     return 0;

@@ -21,8 +21,8 @@
 #include "common/philox.h"
 #include "common/util.h"
 
-const float IMAGENET_MEAN[3] = {0.485f, 0.456f, 0.406f};
-const float IMAGENET_STD[3] = {0.229f, 0.224f, 0.225f};
+const float IMAGENET_MEAN[3] = { 0.485f, 0.456f, 0.406f };
+const float IMAGENET_STD[3] = { 0.229f, 0.224f, 0.225f };
 
 /* Word offsets inside an attempt's slice of the (epoch, index) stream. */
 enum { W_TRY = 0, W_FLIP = 40, W_JITTER = 41, W_ORDER = 44 };
@@ -49,8 +49,8 @@ CropBox rrc_params(int width, int height, float scale_min, const AugmentKey *key
         int w = (int)nearbyint(sqrt(target * aspect)); /* Python's round(): half to even */
         int h = (int)nearbyint(sqrt(target / aspect));
         if (w > 0 && w <= width && h > 0 && h <= height) {
-            CropBox c = {key_randint(key, W_TRY + 4 * t + 2, height - h + 1),
-                         key_randint(key, W_TRY + 4 * t + 3, width - w + 1), h, w};
+            CropBox c = { key_randint(key, W_TRY + 4 * t + 2, height - h + 1),
+                          key_randint(key, W_TRY + 4 * t + 3, width - w + 1), h, w };
             return c;
         }
     }
@@ -61,7 +61,7 @@ CropBox rrc_params(int width, int height, float scale_min, const AugmentKey *key
     } else if (in_ratio > RRC_RATIO_MAX) {
         w = (int)nearbyint(h * RRC_RATIO_MAX);
     }
-    CropBox c = {(height - h) / 2, (width - w) / 2, h, w};
+    CropBox c = { (height - h) / 2, (width - w) / 2, h, w };
     return c;
 }
 
@@ -72,7 +72,7 @@ void augment_draw(Augment *a, int width, int height, float scale_min, int color_
     a->jitter = color_jitter;
     for (int f = 0; f < 3; f++)
         a->factor[f] = 1.0f - JITTER_STRENGTH + 2.0f * JITTER_STRENGTH * rng_u01(key_word(key, W_JITTER + f));
-    uint8_t order[3] = {0, 1, 2};
+    uint8_t order[3] = { 0, 1, 2 };
     for (int i = 2; i > 0; i--) { /* Fisher-Yates: a uniform permutation */
         int j = key_randint(key, W_ORDER + (uint32_t)(2 - i), i + 1);
         uint8_t t = order[i];
@@ -118,9 +118,7 @@ static void blend_all(uint8_t *px, size_t count, float d, float f) {
     for (; i < count; i++) px[i] = blend(d, (float)px[i], f);
 }
 
-void adjust_brightness(uint8_t *px, size_t n, float f) {
-    blend_all(px, 3 * n, 0.0f, f);
-}
+void adjust_brightness(uint8_t *px, size_t n, float f) { blend_all(px, 3 * n, 0.0f, f); }
 
 void adjust_contrast(uint8_t *px, size_t n, float f) {
     const uint8_t *r = px, *g = px + n, *b = px + 2 * n;
@@ -189,9 +187,7 @@ void write_sample(void *dst, const uint8_t *planes, int image_size, InputFormat 
     }
 }
 
-int eval_resize_size(int image_size) {
-    return (image_size * 256 + 112) / 224;
-}
+int eval_resize_size(int image_size) { return (image_size * 256 + 112) / 224; }
 
 void eval_resized_dims(int width, int height, int crop, int resize, int *rw, int *rh) {
     if (resize <= 0) {
@@ -206,16 +202,20 @@ void eval_resized_dims(int width, int height, int crop, int resize, int *rw, int
 }
 
 int eval_geometry_check(int crop, int resize, Error *err) {
-    if (resize < 0) return error_set(err, "--val_resize_size %d: must be 0 (the seed's square resize) or a size", resize);
+    if (resize < 0)
+        return error_set(err, "--val_resize_size %d: must be 0 (the seed's square resize) or a size", resize);
     if (resize > 0 && resize < crop)
-        return error_set(err, "--val_resize_size %d is smaller than --val_crop_size %d: the centre crop must fit in the "
-                              "resized image (use a resize of at least the crop, or 0 for round(crop*256/224) square)",
+        return error_set(err,
+                         "--val_resize_size %d is smaller than --val_crop_size %d: the centre crop must fit in the "
+                         "resized image (use a resize of at least the crop, or 0 for round(crop*256/224) square)",
                          resize, crop);
     return 0;
 }
 
 void input_mirror(void *dst, const void *src, int n, int image_size, InputFormat fmt) {
-    const size_t S = (size_t)image_size, px = fmt == INPUT_U8_NHWC ? 3 : fmt == INPUT_F32_NHWC ? 3 * sizeof(float) : sizeof(float);
+    const size_t S = (size_t)image_size, px = fmt == INPUT_U8_NHWC    ? 3
+                                              : fmt == INPUT_F32_NHWC ? 3 * sizeof(float)
+                                                                      : sizeof(float);
     const size_t rows = fmt == INPUT_F32_NCHW ? 3 * S * (size_t)n : S * (size_t)n, row = S * px;
     const uint8_t *s = src;
     uint8_t *d = dst;

@@ -25,8 +25,8 @@
 
 extern const float IMAGENET_MEAN[3], IMAGENET_STD[3];
 
-#define RRC_RATIO_MIN (3.0 / 4.0)
-#define RRC_RATIO_MAX (4.0 / 3.0)
+#define RRC_RATIO_MIN   (3.0 / 4.0)
+#define RRC_RATIO_MAX   (4.0 / 3.0)
 #define JITTER_STRENGTH 0.4f /* brightness, contrast and saturation factors in U[0.6, 1.4] */
 
 /* A crop box in torchvision's order: top, left, height, width. */
@@ -40,9 +40,9 @@ enum { JITTER_BRIGHTNESS = 0, JITTER_CONTRAST = 1, JITTER_SATURATION = 2 };
 typedef struct {
     CropBox crop;
     int flip;
-    int jitter;        /* 0: no colour jitter */
-    float factor[3];   /* by JITTER_* */
-    uint8_t order[3];  /* JITTER_* in the order they are applied */
+    int jitter;       /* 0: no colour jitter */
+    float factor[3];  /* by JITTER_* */
+    uint8_t order[3]; /* JITTER_* in the order they are applied */
 } Augment;
 
 /* Where a sample's random numbers come from. attempt > 0: the draws for a

@@ -14,15 +14,15 @@
 #include <mpi.h>
 #include <pthread.h>
 
-#define MPI_CHECK(call)                                                                     \
-    do {                                                                                    \
-        int rc_ = (call);                                                                   \
-        if (rc_ != MPI_SUCCESS) {                                                           \
-            char msg_[MPI_MAX_ERROR_STRING];                                                \
-            int len_ = 0;                                                                   \
-            MPI_Error_string(rc_, msg_, &len_);                                             \
-            FATAL("%s failed: %s", #call, msg_);                                            \
-        }                                                                                   \
+#define MPI_CHECK(call)                          \
+    do {                                         \
+        int rc_ = (call);                        \
+        if (rc_ != MPI_SUCCESS) {                \
+            char msg_[MPI_MAX_ERROR_STRING];     \
+            int len_ = 0;                        \
+            MPI_Error_string(rc_, msg_, &len_);  \
+            FATAL("%s failed: %s", #call, msg_); \
+        }                                        \
     } while (0)
 
 static pthread_t g_main_thread;
@@ -45,7 +45,7 @@ static void abort_all(int code) {
 
 /* Launched by mpirun/srun/hydra with more than one process? */
 static int launched_in_parallel(void) {
-    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS", "MPI_LOCALNRANKS"};
+    const char *vars[] = { "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS", "MPI_LOCALNRANKS" };
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
         const char *v = getenv(vars[i]);
         if (v && atoi(v) > 1) return 1;
@@ -124,9 +124,10 @@ static void lost_peer(Dist *d, const char *what, double waited) {
         listed++;
     }
     fflush(stdout);
-    fprintf(stderr, "alexnet [rank %d on %s]: error: %s has not finished after %.0f s (--dist_timeout %g): a node "
-                    "or the network to it is lost. Waiting for: %s. Stopping the job; continue from the last saved "
-                    "state with --resume RUN_DIR on the nodes that work.\n",
+    fprintf(stderr,
+            "alexnet [rank %d on %s]: error: %s has not finished after %.0f s (--dist_timeout %g): a node "
+            "or the network to it is lost. Waiting for: %s. Stopping the job; continue from the last saved "
+            "state with --resume RUN_DIR on the nodes that work.\n",
             d->rank, d->host, what, waited, d->timeout, peers);
     fflush(stderr);
     _exit(1);
@@ -207,8 +208,8 @@ static void start_bucket(Dist *d, int b) {
     MPI_Request *req = d->requests;
     if (d->first_start == 0.0) d->first_start = now_seconds();
     CHECK(d->bucket_count[b] <= (size_t)2147483647, "gradient bucket too large for one MPI call");
-    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, d->grads + d->bucket_offset[b], (int)d->bucket_count[b], MPI_FLOAT,
-                             MPI_SUM, MPI_COMM_WORLD, &req[b]));
+    MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, d->grads + d->bucket_offset[b], (int)d->bucket_count[b], MPI_FLOAT, MPI_SUM,
+                             MPI_COMM_WORLD, &req[b]));
     d->started[b] = 1;
 }
 
@@ -306,32 +307,62 @@ void dist_cpu_list(char *buf, size_t n) {
 int dist_is_built(void) { return 0; }
 
 int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
-    (void)argc; (void)argv;
+    (void)argc;
+    (void)argv;
     memset(d, 0, sizeof *d);
     d->world = d->local_world = 1;
     d->timeout = DIST_TIMEOUT_DEFAULT;
     snprintf(d->host, sizeof d->host, "this machine");
     if (want == 1)
-        return error_set(err, "--is_distributed 1 needs MPI, and this build has none: install libopenmpi-dev openmpi-bin and rebuild");
+        return error_set(
+            err,
+            "--is_distributed 1 needs MPI, and this build has none: install libopenmpi-dev openmpi-bin and rebuild");
     return 0;
 }
 void dist_finalize(Dist *d) { memset(d, 0, sizeof *d); }
-const char *dist_host(const Dist *d, int rank) { (void)rank; return d->host; }
+const char *dist_host(const Dist *d, int rank) {
+    (void)rank;
+    return d->host;
+}
 void dist_print_lines(Dist *d, const char *mine, const char *prefix) {
     (void)d;
     printf("%s0  %s\n", prefix, mine);
 }
-void dist_abort(Dist *d, int code) { (void)d; fflush(stdout); exit(code); }
-void dist_bcast(Dist *d, void *buf, size_t bytes, int root) { (void)d; (void)buf; (void)bytes; (void)root; }
-void dist_sum_doubles(Dist *d, double *v, int n) { (void)d; (void)v; (void)n; }
-void dist_sum_i64(Dist *d, int64_t *v, int n) { (void)d; (void)v; (void)n; }
-int dist_any(Dist *d, int flag) { (void)d; return flag; }
+void dist_abort(Dist *d, int code) {
+    (void)d;
+    fflush(stdout);
+    exit(code);
+}
+void dist_bcast(Dist *d, void *buf, size_t bytes, int root) {
+    (void)d;
+    (void)buf;
+    (void)bytes;
+    (void)root;
+}
+void dist_sum_doubles(Dist *d, double *v, int n) {
+    (void)d;
+    (void)v;
+    (void)n;
+}
+void dist_sum_i64(Dist *d, int64_t *v, int n) {
+    (void)d;
+    (void)v;
+    (void)n;
+}
+int dist_any(Dist *d, int flag) {
+    (void)d;
+    return flag;
+}
 void dist_barrier(Dist *d) { (void)d; }
 void dist_grads_attach(Dist *d, const Net *net, float *grads, size_t bucket_bytes) {
-    (void)net; (void)bucket_bytes;
+    (void)net;
+    (void)bucket_bytes;
     d->grads = grads;
 }
-void dist_grad_ready(void *dist, int param) { (void)dist; (void)param; }
+void dist_grad_ready(void *dist, int param) {
+    (void)dist;
+    (void)param;
+}
 void dist_grads_wait(Dist *d) { (void)d; }
 
 #endif

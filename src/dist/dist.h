@@ -28,9 +28,9 @@
 #include "common/util.h"
 #include "model/net.h"
 
-#define DIST_MAX_BUCKETS NET_MAX_PARAMS
-#define DIST_HOST_LEN 64
-#define DIST_LINE_LEN 256
+#define DIST_MAX_BUCKETS     NET_MAX_PARAMS
+#define DIST_HOST_LEN        64
+#define DIST_LINE_LEN        256
 #define DIST_TIMEOUT_DEFAULT 300.0
 
 typedef struct {
@@ -45,11 +45,11 @@ typedef struct {
     /* gradient buckets */
     float *grads;
     int n_buckets;
-    int bucket_of[NET_MAX_PARAMS];       /* param -> bucket; -1: frozen, not summed */
-    int remaining[DIST_MAX_BUCKETS];     /* tensors not yet ready in this step */
+    int bucket_of[NET_MAX_PARAMS];   /* param -> bucket; -1: frozen, not summed */
+    int remaining[DIST_MAX_BUCKETS]; /* tensors not yet ready in this step */
     int bucket_tensors[DIST_MAX_BUCKETS];
     size_t bucket_offset[DIST_MAX_BUCKETS], bucket_count[DIST_MAX_BUCKETS];
-    void *requests;              /* MPI_Request[DIST_MAX_BUCKETS] */
+    void *requests; /* MPI_Request[DIST_MAX_BUCKETS] */
     int started[DIST_MAX_BUCKETS];
     /* timing, summed over steps: span = first bucket started .. last finished;
      * wait = time blocked in dist_grads_wait after backward (the part not overlapped) */
@@ -80,13 +80,13 @@ void dist_cpu_list(char *buf, size_t n);
 void dist_bcast(Dist *d, void *buf, size_t bytes, int root);
 void dist_sum_doubles(Dist *d, double *v, int n);
 void dist_sum_i64(Dist *d, int64_t *v, int n);
-int dist_any(Dist *d, int flag);   /* logical OR over ranks */
+int dist_any(Dist *d, int flag); /* logical OR over ranks */
 void dist_barrier(Dist *d);
 
 /* Plans buckets over net's parameters in the flat buffer grads (which the
  * backend all-reduces in place: its grad_buffer()). */
 void dist_grads_attach(Dist *d, const Net *net, float *grads, size_t bucket_bytes);
-void dist_grad_ready(void *dist, int param);   /* GradReadyFn */
+void dist_grad_ready(void *dist, int param); /* GradReadyFn */
 void dist_grads_wait(Dist *d);
 
 #endif

@@ -31,8 +31,8 @@ static StWriteTensor *param_tensors(const Net *net, const float *buf, const char
     return out + net->n_params;
 }
 
-int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names,
-                          int epoch, int64_t step, const char *weights, Error *err) {
+int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names, int epoch,
+                          int64_t step, const char *weights, Error *err) {
     StWriteTensor t[NET_MAX_PARAMS];
     char names[NET_MAX_PARAMS][64];
     param_tensors(net, params, "", names, t);
@@ -48,9 +48,9 @@ int checkpoint_save_model(const char *path, const Net *net, const float *params,
     snprintf(ncls, sizeof ncls, "%d", net->num_classes);
     snprintf(ep, sizeof ep, "%d", epoch);
     snprintf(st, sizeof st, "%lld", (long long)step);
-    const char *keys[] = {"format", "backbone", "num_classes", "classes", "image_size", "epoch", "step", "version",
-                          "weights"};
-    const char *vals[] = {"pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION, weights};
+    const char *keys[] = { "format", "backbone", "num_classes", "classes", "image_size",
+                           "epoch",  "step",     "version",     "weights" };
+    const char *vals[] = { "pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION, weights };
     int rc = st_write(path, t, net->n_params, keys, vals, weights ? 9 : 8, err);
     if (classes_json != classes_json_buf) free(classes_json);
     return rc;
@@ -96,8 +96,9 @@ static int describe(ModelFile *m, Error *err) {
     if (!head || head->ndim != 2)
         return error_set(err, "%s: not an AlexNet checkpoint (no 2-D classifier.6.weight tensor)", f->path);
     if (head->shape[0] < 1 || head->shape[0] > CHECKPOINT_MAX_CLASSES || head->shape[1] < 1)
-        return error_set(err, "%s: classifier.6.weight has shape %lldx%lld; a classifier has 1 to %d classes and some inputs",
-                         f->path, (long long)head->shape[0], (long long)head->shape[1], CHECKPOINT_MAX_CLASSES);
+        return error_set(
+            err, "%s: classifier.6.weight has shape %lldx%lld; a classifier has 1 to %d classes and some inputs",
+            f->path, (long long)head->shape[0], (long long)head->shape[1], CHECKPOINT_MAX_CLASSES);
     info->num_classes = (int)head->shape[0];
     const char *bb = st_meta(f, "backbone");
     if (bb && strlen(bb) >= sizeof info->backbone)
@@ -163,9 +164,12 @@ static int match_one(const StFile *f, const ParamTensor *p, const char *name, Er
     for (int d = 0; same && d < p->ndim; d++) same = s->shape[d] == p->shape[d];
     if (!same) {
         char want[64] = "", got[200] = "";
-        for (int d = 0; d < p->ndim; d++) snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->shape[d]);
-        for (int d = 0; d < s->ndim; d++) snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)s->shape[d]);
-        return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name, s->ndim ? got : "(scalar)", want);
+        for (int d = 0; d < p->ndim; d++)
+            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%d", d ? "x" : "", p->shape[d]);
+        for (int d = 0; d < s->ndim; d++)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)s->shape[d]);
+        return error_set(err, "%s: tensor '%s' has shape %s, this model needs %s", f->path, name,
+                         s->ndim ? got : "(scalar)", want);
     }
     if (s->dtype != ST_F32 && s->dtype != ST_F16 && s->dtype != ST_BF16 && s->dtype != ST_F64)
         return error_set(err, "%s: tensor '%s' has dtype %s; a floating-point tensor is needed", f->path, name,
@@ -253,8 +257,8 @@ int checkpoint_save_state(const char *path, const Net *net, const float *params,
     snprintf(best, sizeof best, "%.17g", pos->best_top1);
     char ema_updates[32];
     snprintf(ema_updates, sizeof ema_updates, "%lld", (long long)pos->ema_updates);
-    const char *keys[8] = {"epoch", "batch", "step", "best_top1", "config", "version"};
-    const char *vals[8] = {ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION};
+    const char *keys[8] = { "epoch", "batch", "step", "best_top1", "config", "version" };
+    const char *vals[8] = { ep, batch, step, best, pos->config_json, "alexnet.c " ALX_VERSION };
     int nmeta = 6;
     if (pos->run_json) keys[nmeta] = "run", vals[nmeta++] = pos->run_json;
     if (ema) keys[nmeta] = "ema_updates", vals[nmeta++] = ema_updates;

@@ -27,9 +27,9 @@
 typedef struct {
     char backbone[32];
     int num_classes, image_size;
-    int n_classes_named;       /* number of class names (0 when the file has none) */
-    char **class_names;        /* [n_classes_named], owned */
-    int epoch;                 /* epochs finished; -1 when unknown */
+    int n_classes_named; /* number of class names (0 when the file has none) */
+    char **class_names;  /* [n_classes_named], owned */
+    int epoch;           /* epochs finished; -1 when unknown */
     int64_t step;
 } ModelInfo;
 
@@ -38,8 +38,8 @@ void model_info_free(ModelInfo *info);
 /* Writes a model file atomically. class_names may be NULL; weights, when not
  * NULL, is stored as metadata "weights" ("ema" or "raw": which of the two a
  * best.safetensors holds). */
-int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names,
-                          int epoch, int64_t step, const char *weights, Error *err);
+int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names, int epoch,
+                          int64_t step, const char *weights, Error *err);
 
 /* A model file read once: its bytes and what they describe. Opening checks
  * everything a net will be sized from (class count 1..CHECKPOINT_MAX_CLASSES,
@@ -72,13 +72,13 @@ int checkpoint_inspect(const char *path, ModelInfo *info, Error *err);
 int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err);
 
 typedef struct {
-    int epoch;                 /* epoch in progress (or next to start when batch == 0) */
-    int64_t batch;             /* next batch within that epoch */
-    int64_t step;              /* optimizer steps done */
-    double best_top1;          /* -1 when no evaluation yet */
-    char *config_json;         /* owned */
-    char *run_json;            /* owned; the trainer's own record (fingerprint, running sums); NULL in old states */
-    int64_t ema_updates;       /* EMA updates so far (0: the next one copies the weights) */
+    int epoch;           /* epoch in progress (or next to start when batch == 0) */
+    int64_t batch;       /* next batch within that epoch */
+    int64_t step;        /* optimizer steps done */
+    double best_top1;    /* -1 when no evaluation yet */
+    char *config_json;   /* owned */
+    char *run_json;      /* owned; the trainer's own record (fingerprint, running sums); NULL in old states */
+    int64_t ema_updates; /* EMA updates so far (0: the next one copies the weights) */
 } TrainPosition;
 
 /* ema: the weights' moving average ("ema.<name>" tensors), or NULL without --model_ema. */

@@ -14,7 +14,10 @@ enum { W = 900, PANEL_H = 280, LEFT = 70, RIGHT = 70, TOP = 60, GAP = 90 };
 #define PLOT_W (W - LEFT - RIGHT)
 
 /* A growable string. */
-typedef struct { char *s; size_t n, cap; } Buf;
+typedef struct {
+    char *s;
+    size_t n, cap;
+} Buf;
 
 static void put(Buf *b, const char *fmt, ...) ALX_PRINTF(2, 3);
 static void put(Buf *b, const char *fmt, ...) {
@@ -23,7 +26,10 @@ static void put(Buf *b, const char *fmt, ...) {
         va_start(ap, fmt);
         int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
         va_end(ap);
-        if (k >= 0 && b->s && b->n + (size_t)k < b->cap) { b->n += (size_t)k; return; }
+        if (k >= 0 && b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return;
+        }
         b->cap = b->cap * 2 + (size_t)(k > 0 ? k : 0) + 4096;
         b->s = realloc(b->s, b->cap);
         CHECK(b->s, "out of memory drawing curves");
@@ -50,16 +56,36 @@ void xml_escape_text(const char *text, char *out, size_t size) {
         size_t k = utf8_len(s), adv = k ? k : 1;
         const char *piece = rep;
         size_t plen;
-        if (k == 1 && (*s < 0x20 || *s == 0x7f)) { rep[0] = '?'; plen = 1; }
-        else if (k == 0) { rep[0] = '?'; plen = 1; }
-        else if (*s == '&') { piece = "&amp;"; plen = 5; }
-        else if (*s == '<') { piece = "&lt;"; plen = 4; }
-        else if (*s == '>') { piece = "&gt;"; plen = 4; }
-        else if (*s == '"') { piece = "&quot;"; plen = 6; }
-        else if (*s == '\'') { piece = "&apos;"; plen = 6; }
-        else { piece = (const char *)s; plen = k; }
+        if (k == 1 && (*s < 0x20 || *s == 0x7f)) {
+            rep[0] = '?';
+            plen = 1;
+        } else if (k == 0) {
+            rep[0] = '?';
+            plen = 1;
+        } else if (*s == '&') {
+            piece = "&amp;";
+            plen = 5;
+        } else if (*s == '<') {
+            piece = "&lt;";
+            plen = 4;
+        } else if (*s == '>') {
+            piece = "&gt;";
+            plen = 4;
+        } else if (*s == '"') {
+            piece = "&quot;";
+            plen = 6;
+        } else if (*s == '\'') {
+            piece = "&apos;";
+            plen = 6;
+        } else {
+            piece = (const char *)s;
+            plen = k;
+        }
         if (n + plen + 4 > size) { /* room for "..." and the NUL */
-            if (n + 4 <= size) { memcpy(out + n, "...", 3); n += 3; }
+            if (n + 4 <= size) {
+                memcpy(out + n, "...", 3);
+                n += 3;
+            }
             break;
         }
         memcpy(out + n, piece, plen);
@@ -75,7 +101,10 @@ static double nice_step(double span, int n) {
     return (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
 }
 
-typedef struct { double x0, x1, y0, y1; int top; } Axes;
+typedef struct {
+    double x0, x1, y0, y1;
+    int top;
+} Axes;
 
 static double px(const Axes *a, double x) { return LEFT + (x - a->x0) / (a->x1 - a->x0) * PLOT_W; }
 static double py(const Axes *a, double y) { return a->top + PANEL_H - (y - a->y0) / (a->y1 - a->y0) * PANEL_H; }
@@ -87,24 +116,29 @@ static void frame(Buf *b, const Axes *a, const char *xlabel, const char *ylabel,
     double xs = nice_step(a->x1 - a->x0, 8);
     if (integer_x && xs < 1) xs = 1;
     for (double x = ceil(a->x0 / xs) * xs; x <= a->x1 + 1e-9; x += xs)
-        put(b, "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#eee'/><text x='%.1f' y='%d' font-size='11' text-anchor='middle'>%g</text>\n",
+        put(b,
+            "<line x1='%.1f' y1='%d' x2='%.1f' y2='%d' stroke='#eee'/><text x='%.1f' y='%d' font-size='11' "
+            "text-anchor='middle'>%g</text>\n",
             px(a, x), a->top, px(a, x), a->top + PANEL_H, px(a, x), a->top + PANEL_H + 15, x);
     double ys = nice_step(a->y1 - a->y0, 5);
     for (double y = ceil(a->y0 / ys) * ys; y <= a->y1 + 1e-12; y += ys) {
-        put(b, "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/><text x='%d' y='%.1f' font-size='11' text-anchor='end'>",
+        put(b,
+            "<line x1='%d' y1='%.1f' x2='%d' y2='%.1f' stroke='#eee'/><text x='%d' y='%.1f' font-size='11' "
+            "text-anchor='end'>",
             LEFT, py(a, y), LEFT + PLOT_W, py(a, y), LEFT - 6, py(a, y) + 4);
         put(b, fmt, y * yscale);
         put(b, "</text>\n");
     }
-    put(b, "<text x='%d' y='%d' font-size='12' text-anchor='middle'>%s</text>\n", LEFT + PLOT_W / 2, a->top + PANEL_H + 32, xlabel);
+    put(b, "<text x='%d' y='%d' font-size='12' text-anchor='middle'>%s</text>\n", LEFT + PLOT_W / 2,
+        a->top + PANEL_H + 32, xlabel);
     put(b, "<text x='16' y='%d' font-size='12' text-anchor='middle' transform='rotate(-90 16 %d)'>%s</text>\n",
         a->top + PANEL_H / 2, a->top + PANEL_H / 2, ylabel);
 }
 
 /* staircase: each value holds from the previous point to its own (the lr of
  * the steps a record covers), drawn as horizontal then vertical segments. */
-static void polyline(Buf *b, const Axes *a, const double *x, const double *y, int n, const char *color, const char *extra,
-                     int staircase) {
+static void polyline(Buf *b, const Axes *a, const double *x, const double *y, int n, const char *color,
+                     const char *extra, int staircase) {
     if (n == 0) return;
     put(b, "<polyline fill='none' stroke='%s' stroke-width='1.5' %s points='", color, extra);
     for (int i = 0; i < n; i++) {
@@ -115,58 +149,98 @@ static void polyline(Buf *b, const Axes *a, const double *x, const double *y, in
 }
 
 static void markers(Buf *b, const Axes *a, const double *x, const double *y, int n, const char *color) {
-    for (int i = 0; i < n; i++) put(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", px(a, x[i]), py(a, y[i]), color);
+    for (int i = 0; i < n; i++)
+        put(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", px(a, x[i]), py(a, y[i]), color);
 }
 
 static void range(const double *v, int n, double *lo, double *hi) {
-    *lo = INFINITY; *hi = -INFINITY;
-    for (int i = 0; i < n; i++) { if (v[i] < *lo) *lo = v[i]; if (v[i] > *hi) *hi = v[i]; }
-    if (!(*hi > *lo)) { *hi = *lo + 1; *lo -= 1e-9; }
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        if (v[i] < *lo) *lo = v[i];
+        if (v[i] > *hi) *hi = v[i];
+    }
+    if (!(*hi > *lo)) {
+        *hi = *lo + 1;
+        *lo -= 1e-9;
+    }
 }
 
 /* The series the two panels draw, from the metrics records. */
 typedef struct {
     int ns, nv, ne, nt, nm;
-    double *step, *loss, *lr;          /* step records [ns] */
-    double *vstep, *vloss;             /* epoch records with a validation loss [nv] */
-    double *epoch, *top1, *top5;       /* epoch records with validation accuracy [ne] */
-    double *tepoch, *ttop1;            /* epoch records with training accuracy [nt] */
-    double *mepoch, *mtop1;            /* epoch records with the EMA's accuracy [nm] */
+    double *step, *loss, *lr;    /* step records [ns] */
+    double *vstep, *vloss;       /* epoch records with a validation loss [nv] */
+    double *epoch, *top1, *top5; /* epoch records with validation accuracy [ne] */
+    double *tepoch, *ttop1;      /* epoch records with training accuracy [nt] */
+    double *mepoch, *mtop1;      /* epoch records with the EMA's accuracy [nm] */
 } Series;
 
 static void series_collect(Series *s, const MetricsLog *m) {
     memset(s, 0, sizeof *s);
-    double **arrays[] = {&s->step, &s->loss, &s->lr, &s->vstep, &s->vloss, &s->epoch, &s->top1, &s->top5, &s->tepoch,
-                         &s->ttop1, &s->mepoch, &s->mtop1};
-    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) *arrays[i] = xmalloc(sizeof(double) * (size_t)(m->n + 1));
+    double **arrays[] = { &s->step, &s->loss, &s->lr,     &s->vstep, &s->vloss,  &s->epoch,
+                          &s->top1, &s->top5, &s->tepoch, &s->ttop1, &s->mepoch, &s->mtop1 };
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++)
+        *arrays[i] = xmalloc(sizeof(double) * (size_t)(m->n + 1));
     for (int i = 0; i < m->n; i++) {
         const MetricRecord *r = &m->rec[i];
         if (!r->is_epoch && isfinite(r->loss) && isfinite(r->lr)) {
-            s->step[s->ns] = (double)r->step; s->loss[s->ns] = r->loss; s->lr[s->ns++] = r->lr;
+            s->step[s->ns] = (double)r->step;
+            s->loss[s->ns] = r->loss;
+            s->lr[s->ns++] = r->lr;
         }
         if (!r->is_epoch) continue;
-        if (r->top1 >= 0 && isfinite(r->val_loss)) { s->vstep[s->nv] = (double)r->step; s->vloss[s->nv++] = r->val_loss; }
-        if (r->top1 >= 0) { s->epoch[s->ne] = r->epoch; s->top1[s->ne] = r->top1; s->top5[s->ne++] = r->top5; }
-        if (r->train_top1 >= 0) { s->tepoch[s->nt] = r->epoch; s->ttop1[s->nt++] = r->train_top1; }
-        if (r->ema_top1 >= 0) { s->mepoch[s->nm] = r->epoch; s->mtop1[s->nm++] = r->ema_top1; }
+        if (r->top1 >= 0 && isfinite(r->val_loss)) {
+            s->vstep[s->nv] = (double)r->step;
+            s->vloss[s->nv++] = r->val_loss;
+        }
+        if (r->top1 >= 0) {
+            s->epoch[s->ne] = r->epoch;
+            s->top1[s->ne] = r->top1;
+            s->top5[s->ne++] = r->top5;
+        }
+        if (r->train_top1 >= 0) {
+            s->tepoch[s->nt] = r->epoch;
+            s->ttop1[s->nt++] = r->train_top1;
+        }
+        if (r->ema_top1 >= 0) {
+            s->mepoch[s->nm] = r->epoch;
+            s->mtop1[s->nm++] = r->ema_top1;
+        }
     }
 }
 
 static void series_free(Series *s) {
-    free(s->step); free(s->loss); free(s->lr); free(s->vstep); free(s->vloss);
-    free(s->epoch); free(s->top1); free(s->top5); free(s->tepoch); free(s->ttop1); free(s->mepoch); free(s->mtop1);
+    free(s->step);
+    free(s->loss);
+    free(s->lr);
+    free(s->vstep);
+    free(s->vloss);
+    free(s->epoch);
+    free(s->top1);
+    free(s->top5);
+    free(s->tepoch);
+    free(s->ttop1);
+    free(s->mepoch);
+    free(s->mtop1);
 }
 
 static void loss_panel(Buf *b, const Series *s) {
-    Axes a = {0, 1, 0, 1, TOP};
+    Axes a = { 0, 1, 0, 1, TOP };
     if (s->ns > 0) {
         range(s->step, s->ns, &a.x0, &a.x1);
         a.x0 = 0; /* the run starts at step 0, whatever was logged first */
         double lo, hi;
         range(s->loss, s->ns, &lo, &a.y1);
-        if (s->nv > 0) { range(s->vloss, s->nv, &lo, &hi); if (hi > a.y1) a.y1 = hi; }
+        if (s->nv > 0) {
+            range(s->vloss, s->nv, &lo, &hi);
+            if (hi > a.y1) a.y1 = hi;
+        }
         a.y0 = 0;
-        if (s->ns == 1) { a.x0 = 0; a.x1 = s->step[0] > 0 ? s->step[0] : 1; }
+        if (s->ns == 1) {
+            a.x0 = 0;
+            a.x1 = s->step[0] > 0 ? s->step[0] : 1;
+        }
     }
     frame(b, &a, "optimizer step", "loss", "%g", 1.0, 1);
     polyline(b, &a, s->step, s->loss, s->ns, "#1f77b4", "", 0);
@@ -179,21 +253,26 @@ static void loss_panel(Buf *b, const Series *s) {
         polyline(b, &l, s->step, s->lr, s->ns, "#ff7f0e", "stroke-dasharray='5,3'", 1);
         double ys = nice_step(l.y1 - l.y0, 5);
         for (double y = 0; y <= l.y1 + 1e-15; y += ys)
-            put(b, "<text x='%d' y='%.1f' font-size='11' fill='#ff7f0e'>%.3g</text>\n", LEFT + PLOT_W + 6, py(&l, y) + 4, y);
+            put(b, "<text x='%d' y='%.1f' font-size='11' fill='#ff7f0e'>%.3g</text>\n", LEFT + PLOT_W + 6,
+                py(&l, y) + 4, y);
     }
     /* the legend sits above the panel, where no curve can run through it */
-    put(b, "<text x='%d' y='%d' font-size='12' fill='#1f77b4'>training loss</text>"
-           "<text x='%d' y='%d' font-size='12' fill='#d62728'>&#9679; validation loss</text>"
-           "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>- - learning rate (right axis)</text>\n",
+    put(b,
+        "<text x='%d' y='%d' font-size='12' fill='#1f77b4'>training loss</text>"
+        "<text x='%d' y='%d' font-size='12' fill='#d62728'>&#9679; validation loss</text>"
+        "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>- - learning rate (right axis)</text>\n",
         LEFT, TOP - 8, LEFT + 110, TOP - 8, LEFT + 250, TOP - 8);
 }
 
 static void accuracy_panel(Buf *b, const Series *s) {
-    Axes e = {0.5, 1.5, 0, 1, TOP + PANEL_H + GAP};
+    Axes e = { 0.5, 1.5, 0, 1, TOP + PANEL_H + GAP };
     double last = 0;
     if (s->ne > 0) last = s->epoch[s->ne - 1];
     if (s->nt > 0 && s->tepoch[s->nt - 1] > last) last = s->tepoch[s->nt - 1];
-    if (last > 0) { e.x0 = 0; e.x1 = last + 0.5; }
+    if (last > 0) {
+        e.x0 = 0;
+        e.x1 = last + 0.5;
+    }
     frame(b, &e, "epoch", "accuracy", "%g%%", 100.0, 1);
     polyline(b, &e, s->epoch, s->top1, s->ne, "#2ca02c", "", 0);
     polyline(b, &e, s->epoch, s->top5, s->ne, "#9467bd", "", 0);
@@ -205,24 +284,29 @@ static void accuracy_panel(Buf *b, const Series *s) {
     markers(b, &e, s->mepoch, s->mtop1, s->nm, "#ff7f0e");
     int y = e.top - 8;
     if (s->ne > 0)
-        put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>validation top-1 %.2f%%</text>"
-               "<text x='%d' y='%d' font-size='12' fill='#9467bd'>validation top-5 %.2f%%</text>\n",
+        put(b,
+            "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>validation top-1 %.2f%%</text>"
+            "<text x='%d' y='%d' font-size='12' fill='#9467bd'>validation top-5 %.2f%%</text>\n",
             LEFT, y, 100 * s->top1[s->ne - 1], LEFT + 180, y, 100 * s->top5[s->ne - 1]);
     if (s->nt > 0)
-        put(b, "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%% (light dots)</text>\n",
+        put(b,
+            "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%% (light "
+            "dots)</text>\n",
             LEFT + 360, y, 100 * s->ttop1[s->nt - 1]);
     if (s->nm > 0)
         put(b, "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>EMA top-1 %.2f%%</text>\n", LEFT + 360, y - 14,
             100 * s->mtop1[s->nm - 1]);
     if (s->ne == 0)
-        put(b, "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet (--val_dir)</text>\n",
+        put(b,
+            "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet "
+            "(--val_dir)</text>\n",
             LEFT + PLOT_W / 2, e.top + PANEL_H / 2);
 }
 
 int curves_write_svg(const char *path, const MetricsLog *m, const char *title, Error *err) {
     Series s;
     series_collect(&s, m);
-    Buf b = {0};
+    Buf b = { 0 };
     char esc[600];
     xml_escape_text(title, esc, sizeof esc);
     int H = TOP + 2 * PANEL_H + GAP + 60;

@@ -27,7 +27,10 @@ static double num(const cJSON *o, const char *k, double def) {
 
 static int parse_line(const char *line, MetricRecord *r) {
     cJSON *o = cJSON_Parse(line);
-    if (!cJSON_IsObject(o)) { cJSON_Delete(o); return -1; }
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return -1;
+    }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(o, "type");
     memset(r, 0, sizeof *r);
     r->is_epoch = cJSON_IsString(type) && strcmp(type->valuestring, "epoch") == 0;

@@ -26,7 +26,7 @@ typedef struct {
     int64_t step;
     int epoch;
     double loss, lr, img_s, time;
-    double train_top1;          /* < 0 when not measured */
+    double train_top1;           /* < 0 when not measured */
     double val_loss, top1, top5; /* epoch records with evaluation; top1 < 0 when none */
     double ema_top1, ema_top5;   /* the weights' EMA (--model_ema); < 0 when none */
     int64_t val_images, val_skipped;

@@ -21,8 +21,8 @@ static const struct {
     const char *name;
     int size;
 } DTYPES[] = {
-    [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_F64] = {"F64", 8},
-    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_U8] = {"U8", 1},
+    [ST_F32] = { "F32", 4 }, [ST_F16] = { "F16", 2 }, [ST_BF16] = { "BF16", 2 }, [ST_F64] = { "F64", 8 },
+    [ST_I64] = { "I64", 8 }, [ST_I32] = { "I32", 4 }, [ST_U8] = { "U8", 1 },
 };
 #define N_DTYPES ((int)(sizeof DTYPES / sizeof DTYPES[0]))
 
@@ -30,9 +30,15 @@ const char *st_dtype_name(StDtype d) { return DTYPES[d].name; }
 
 void st_free(StFile *f) {
     for (int i = 0; i < f->n; i++) free(f->tensors[i].name);
-    for (int i = 0; i < f->n_meta; i++) { free(f->meta_keys[i]); free(f->meta_values[i]); }
-    free(f->tensors); free(f->meta_keys); free(f->meta_values);
-    free(f->bytes); free(f->path);
+    for (int i = 0; i < f->n_meta; i++) {
+        free(f->meta_keys[i]);
+        free(f->meta_values[i]);
+    }
+    free(f->tensors);
+    free(f->meta_keys);
+    free(f->meta_values);
+    free(f->bytes);
+    free(f->path);
     memset(f, 0, sizeof *f);
 }
 
@@ -69,7 +75,9 @@ static int read_all(StFile *f, const char *path, Error *err) {
     return 0;
 }
 
-typedef struct { size_t begin, end; } Range;
+typedef struct {
+    size_t begin, end;
+} Range;
 static int cmp_range(const void *a, const void *b) {
     const Range *x = a, *y = b;
     return x->begin < y->begin ? -1 : x->begin > y->begin;
@@ -80,8 +88,8 @@ static int whole(const cJSON *v, double max) {
     return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
 }
 
-static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, size_t data_size,
-                        const char *path, Error *err) {
+static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, size_t data_size, const char *path,
+                        Error *err) {
     const char *name = item->string;
     if (!cJSON_IsObject(item)) return error_set(err, "%s: entry '%s' is not an object", path, name);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(item, "dtype");
@@ -95,7 +103,8 @@ static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, siz
     if (d < 0) return error_set(err, "%s: tensor '%s' has unsupported dtype %.32s", path, name, dt->valuestring);
     t->dtype = (StDtype)d;
     t->ndim = cJSON_GetArraySize(sh);
-    if (t->ndim > ST_MAX_DIMS) return error_set(err, "%s: tensor '%s' has %d dimensions (max %d)", path, name, t->ndim, ST_MAX_DIMS);
+    if (t->ndim > ST_MAX_DIMS)
+        return error_set(err, "%s: tensor '%s' has %d dimensions (max %d)", path, name, t->ndim, ST_MAX_DIMS);
     /* numel, and the product of the non-zero sizes: both stay below
      * ST_MAX_ELEMENTS, so no product of sizes overflows anywhere later (a
      * [1e15, 1e15, 0] tensor is empty but useless and refused). */
@@ -110,12 +119,13 @@ static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, siz
         if (nonzero > ST_MAX_ELEMENTS) return error_set(err, "%s: tensor '%s' is impossibly large", path, name);
     }
     t->numel = (int64_t)numel;
-    if (cJSON_GetArraySize(off) != 2) return error_set(err, "%s: tensor '%s' data_offsets must have 2 numbers", path, name);
+    if (cJSON_GetArraySize(off) != 2)
+        return error_set(err, "%s: tensor '%s' data_offsets must have 2 numbers", path, name);
     const cJSON *ob = cJSON_GetArrayItem(off, 0), *oe = cJSON_GetArrayItem(off, 1);
     if (!whole(ob, (double)data_size) || !whole(oe, (double)data_size) || oe->valuedouble < ob->valuedouble)
-        return error_set(err, "%s: tensor '%s' data_offsets [%.0f, %.0f] lie outside the %zu data bytes (file truncated?)",
-                         path, name, cJSON_IsNumber(ob) ? ob->valuedouble : -1.0,
-                         cJSON_IsNumber(oe) ? oe->valuedouble : -1.0, data_size);
+        return error_set(
+            err, "%s: tensor '%s' data_offsets [%.0f, %.0f] lie outside the %zu data bytes (file truncated?)", path,
+            name, cJSON_IsNumber(ob) ? ob->valuedouble : -1.0, cJSON_IsNumber(oe) ? oe->valuedouble : -1.0, data_size);
     size_t b = (size_t)ob->valuedouble, e = (size_t)oe->valuedouble;
     t->nbytes = e - b;
     if ((double)t->nbytes != numel * DTYPES[d].size)
@@ -130,9 +140,7 @@ static int cmp_tensor_name(const void *a, const void *b) {
     return strcmp(((const StTensor *)a)->name, ((const StTensor *)b)->name);
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int read_metadata(StFile *f, const cJSON *item, const char *path, Error *err) {
     if (f->meta_keys) return error_set(err, "%s: __metadata__ appears twice", path);
@@ -164,7 +172,10 @@ int st_read(StFile *f, const char *path, Error *err) {
     cJSON *root = NULL;
     Range *ranges = NULL;
     if (read_all(f, path, err) != 0) goto fail;
-    if (f->size < 8) { error_set(err, "%s: not a safetensors file (%zu bytes, too short)", path, f->size); goto fail; }
+    if (f->size < 8) {
+        error_set(err, "%s: not a safetensors file (%zu bytes, too short)", path, f->size);
+        goto fail;
+    }
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->bytes[i];
     if (hlen > ST_MAX_HEADER || 8 + hlen > f->size) {
@@ -173,7 +184,10 @@ int st_read(StFile *f, const char *path, Error *err) {
         goto fail;
     }
     root = cJSON_ParseWithLength((const char *)f->bytes + 8, (size_t)hlen);
-    if (!cJSON_IsObject(root)) { error_set(err, "%s: the safetensors header is not a valid JSON object", path); goto fail; }
+    if (!cJSON_IsObject(root)) {
+        error_set(err, "%s: the safetensors header is not a valid JSON object", path);
+        goto fail;
+    }
     const uint8_t *data = f->bytes + 8 + hlen;
     size_t data_size = f->size - 8 - (size_t)hlen;
     int count = cJSON_GetArraySize(root);
@@ -200,7 +214,10 @@ int st_read(StFile *f, const char *path, Error *err) {
         }
     qsort(ranges, (size_t)f->n, sizeof *ranges, cmp_range);
     for (int i = 1; i < f->n; i++)
-        if (ranges[i].begin < ranges[i - 1].end) { error_set(err, "%s: tensors overlap in the data section", path); goto fail; }
+        if (ranges[i].begin < ranges[i - 1].end) {
+            error_set(err, "%s: tensors overlap in the data section", path);
+            goto fail;
+        }
     cJSON_Delete(root);
     free(ranges);
     return 0;
@@ -212,7 +229,7 @@ fail:
 }
 
 const StTensor *st_find(const StFile *f, const char *name) {
-    StTensor key = {.name = (char *)name};
+    StTensor key = { .name = (char *)name };
     return f->n > 0 ? bsearch(&key, f->tensors, (size_t)f->n, sizeof key, cmp_tensor_name) : NULL;
 }
 
@@ -236,10 +253,28 @@ int st_to_f32(const StTensor *t, float *out, Error *err) {
     for (int64_t i = 0; i < t->numel; i++) {
         switch (t->dtype) {
         case ST_F32: memcpy(&out[i], p + 4 * i, 4); break;
-        case ST_F64: { double d; memcpy(&d, p + 8 * i, 8); out[i] = (float)d; break; }
-        case ST_F16: { uint16_t h; memcpy(&h, p + 2 * i, 2); out[i] = half_to_float(h); break; }
-        case ST_BF16: { uint16_t h; memcpy(&h, p + 2 * i, 2); uint32_t u = (uint32_t)h << 16; memcpy(&out[i], &u, 4); break; }
-        default: return error_set(err, "tensor '%s' has dtype %s; a floating-point tensor is needed", t->name, st_dtype_name(t->dtype));
+        case ST_F64: {
+            double d;
+            memcpy(&d, p + 8 * i, 8);
+            out[i] = (float)d;
+            break;
+        }
+        case ST_F16: {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            out[i] = half_to_float(h);
+            break;
+        }
+        case ST_BF16: {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            uint32_t u = (uint32_t)h << 16;
+            memcpy(&out[i], &u, 4);
+            break;
+        }
+        default:
+            return error_set(err, "tensor '%s' has dtype %s; a floating-point tensor is needed", t->name,
+                             st_dtype_name(t->dtype));
         }
     }
     return 0;
@@ -275,7 +310,11 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
     uint8_t hdr[8];
     for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)((uint64_t)padded >> (8 * i));
     AtomicFile a;
-    if (atomic_open(&a, path, err) != 0) { free(json); free(sizes); return -1; }
+    if (atomic_open(&a, path, err) != 0) {
+        free(json);
+        free(sizes);
+        return -1;
+    }
     atomic_write(&a, hdr, 8);
     atomic_write(&a, json, jlen);
     atomic_write(&a, "        ", padded - jlen);

@@ -17,7 +17,7 @@
 
 #include "common/util.h"
 
-#define ST_MAX_DIMS 8
+#define ST_MAX_DIMS     8
 /* Most elements of a tensor (and product of its non-zero sizes): 2^50. */
 #define ST_MAX_ELEMENTS 1125899906842624.0
 
@@ -29,16 +29,16 @@ typedef struct {
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     int64_t numel;
-    const uint8_t *data;      /* into StFile.bytes */
+    const uint8_t *data; /* into StFile.bytes */
     size_t nbytes;
 } StTensor;
 
 typedef struct {
     char *path;
-    uint8_t *bytes;           /* the whole file */
+    uint8_t *bytes; /* the whole file */
     size_t size;
     int n;
-    StTensor *tensors;        /* sorted by name */
+    StTensor *tensors; /* sorted by name */
     int n_meta;
     char **meta_keys, **meta_values;
 } StFile;
@@ -46,7 +46,7 @@ typedef struct {
 int st_read(StFile *f, const char *path, Error *err);
 void st_free(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
-const char *st_meta(const StFile *f, const char *key);   /* NULL when absent */
+const char *st_meta(const StFile *f, const char *key); /* NULL when absent */
 const char *st_dtype_name(StDtype d);
 /* Converts a tensor of F32/F16/BF16/F64 to float32 into out[numel]; -1 for other dtypes. */
 int st_to_f32(const StTensor *t, float *out, Error *err);
@@ -54,7 +54,7 @@ int st_to_f32(const StTensor *t, float *out, Error *err);
 /* --- writing --- */
 typedef struct {
     const char *name;
-    StDtype dtype;            /* ST_F32, ST_I64 or ST_U8 */
+    StDtype dtype; /* ST_F32, ST_I64 or ST_U8 */
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     const void *data;

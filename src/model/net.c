@@ -13,22 +13,20 @@
 typedef struct {
     const char *name;
     int channels[5];
-    int groups[5];     /* per conv */
-    int lrn;           /* LRN after conv1 and conv2 */
+    int groups[5]; /* per conv */
+    int lrn;       /* LRN after conv1 and conv2 */
     float dropout;
     InitKind init;
 } Preset;
 
 static const Preset PRESETS[] = {
-    {"alexnet", {64, 192, 384, 256, 256}, {1, 1, 1, 1, 1}, 0, 0.35f, INIT_SEED},
-    {"alexnet_torchvision", {64, 192, 384, 256, 256}, {1, 1, 1, 1, 1}, 0, 0.5f, INIT_TORCH},
-    {"alexnet_2012", {96, 256, 384, 384, 256}, {1, 2, 1, 2, 2}, 1, 0.5f, INIT_SEED},
+    { "alexnet", { 64, 192, 384, 256, 256 }, { 1, 1, 1, 1, 1 }, 0, 0.35f, INIT_SEED },
+    { "alexnet_torchvision", { 64, 192, 384, 256, 256 }, { 1, 1, 1, 1, 1 }, 0, 0.5f, INIT_TORCH },
+    { "alexnet_2012", { 96, 256, 384, 384, 256 }, { 1, 2, 1, 2, 2 }, 1, 0.5f, INIT_SEED },
 };
 #define N_PRESETS ((int)(sizeof PRESETS / sizeof PRESETS[0]))
 
-const char *net_backbone_names(void) {
-    return "alexnet, alexnet_torchvision, alexnet_2012";
-}
+const char *net_backbone_names(void) { return "alexnet, alexnet_torchvision, alexnet_2012"; }
 
 const char *layer_kind_name(LayerKind k) {
     switch (k) {
@@ -52,8 +50,12 @@ static Layer *push(Net *n, LayerKind kind) {
     l->kind = kind;
     if (kind == LAYER_AVGPOOL && strcmp(n->b_prefix, "features") == 0) snprintf(l->name, sizeof l->name, "avgpool");
     else snprintf(l->name, sizeof l->name, "%s.%d", n->b_prefix, n->b_seq++);
-    l->in_c = n->b_c; l->in_h = n->b_h; l->in_w = n->b_w;
-    l->out_c = n->b_c; l->out_h = n->b_h; l->out_w = n->b_w;
+    l->in_c = n->b_c;
+    l->in_h = n->b_h;
+    l->in_w = n->b_w;
+    l->out_c = n->b_c;
+    l->out_h = n->b_h;
+    l->out_w = n->b_w;
     l->weight = -1;
     return l;
 }
@@ -89,7 +91,9 @@ void net_begin(Net *n, const char *name, int num_classes, int image_size) {
     n->image_size = image_size;
     n->init = INIT_SEED;
     snprintf(n->b_prefix, sizeof n->b_prefix, "features");
-    n->b_c = 3; n->b_h = image_size; n->b_w = image_size;
+    n->b_c = 3;
+    n->b_h = image_size;
+    n->b_w = image_size;
 }
 
 void net_section(Net *n, const char *prefix) {
@@ -100,35 +104,48 @@ void net_section(Net *n, const char *prefix) {
 void net_add_conv(Net *n, int out_c, int k, int s, int p, int g) {
     CHECK(n->b_c % g == 0 && out_c % g == 0, "conv groups %d must divide channels %d and %d", g, n->b_c, out_c);
     Layer *l = push(n, LAYER_CONV);
-    l->out_c = out_c; l->kernel = k; l->stride = s; l->pad = p; l->groups = g;
+    l->out_c = out_c;
+    l->kernel = k;
+    l->stride = s;
+    l->pad = p;
+    l->groups = g;
     l->out_h = (n->b_h + 2 * p - k) / s + 1;
     l->out_w = (n->b_w + 2 * p - k) / s + 1;
     CHECK(l->out_h > 0 && l->out_w > 0, "conv %s: input %dx%d too small", l->name, n->b_h, n->b_w);
-    int shape[4] = {out_c, n->b_c / g, k, k};
+    int shape[4] = { out_c, n->b_c / g, k, k };
     add_weights(n, l, 4, shape);
-    n->b_c = out_c; n->b_h = l->out_h; n->b_w = l->out_w;
+    n->b_c = out_c;
+    n->b_h = l->out_h;
+    n->b_w = l->out_w;
 }
 
 void net_add_relu(Net *n) { push(n, LAYER_RELU); }
 
 void net_add_maxpool(Net *n, int k, int s) {
     Layer *l = push(n, LAYER_MAXPOOL);
-    l->kernel = k; l->stride = s;
+    l->kernel = k;
+    l->stride = s;
     l->out_h = (n->b_h - k) / s + 1;
     l->out_w = (n->b_w - k) / s + 1;
     CHECK(n->b_h >= k && n->b_w >= k, "maxpool %s: input %dx%d smaller than the window", l->name, n->b_h, n->b_w);
-    n->b_h = l->out_h; n->b_w = l->out_w;
+    n->b_h = l->out_h;
+    n->b_w = l->out_w;
 }
 
 void net_add_lrn(Net *n, int size, float alpha, float beta, float k) {
     Layer *l = push(n, LAYER_LRN);
-    l->lrn_size = size; l->lrn_alpha = alpha; l->lrn_beta = beta; l->lrn_k = k;
+    l->lrn_size = size;
+    l->lrn_alpha = alpha;
+    l->lrn_beta = beta;
+    l->lrn_k = k;
 }
 
 void net_add_avgpool(Net *n, int oh, int ow) {
     Layer *l = push(n, LAYER_AVGPOOL);
-    l->out_h = oh; l->out_w = ow;
-    n->b_h = oh; n->b_w = ow;
+    l->out_h = oh;
+    l->out_w = ow;
+    n->b_h = oh;
+    n->b_w = ow;
 }
 
 void net_add_dropout(Net *n, float p) {
@@ -139,39 +156,54 @@ void net_add_dropout(Net *n, float p) {
 void net_add_linear(Net *n, int out) {
     Layer *l = push(n, LAYER_LINEAR);
     int in = n->b_c * n->b_h * n->b_w;
-    l->out_c = out; l->out_h = 1; l->out_w = 1;
-    int shape[2] = {out, in};
+    l->out_c = out;
+    l->out_h = 1;
+    l->out_w = 1;
+    int shape[2] = { out, in };
     add_weights(n, l, 2, shape);
-    n->b_c = out; n->b_h = 1; n->b_w = 1;
+    n->b_c = out;
+    n->b_h = 1;
+    n->b_w = 1;
 }
 
 int net_build(Net *net, const char *backbone, int num_classes, int image_size, float drop, Error *err) {
     const Preset *ps = NULL;
     for (int i = 0; i < N_PRESETS; i++)
         if (strcmp(backbone, PRESETS[i].name) == 0) ps = &PRESETS[i];
-    if (!ps)
-        return error_set(err, "unknown backbone '%s' (choose one of: %s)", backbone, net_backbone_names());
-    if (num_classes < 1)
-        return error_set(err, "number of classes must be at least 1 (got %d)", num_classes);
+    if (!ps) return error_set(err, "unknown backbone '%s' (choose one of: %s)", backbone, net_backbone_names());
+    if (num_classes < 1) return error_set(err, "number of classes must be at least 1 (got %d)", num_classes);
     if (image_size < NET_MIN_IMAGE || image_size > 4096)
         return error_set(err, "image size must be between %d and 4096 pixels (got %d)", NET_MIN_IMAGE, image_size);
-    if (drop >= 1.0f)
-        return error_set(err, "dropout rate must be below 1 (got %g)", drop);
+    if (drop >= 1.0f) return error_set(err, "dropout rate must be below 1 (got %g)", drop);
 
     net_begin(net, ps->name, num_classes, image_size);
     net->dropout = drop >= 0 ? drop : ps->dropout;
     net->init = ps->init;
     const int *ch = ps->channels, *g = ps->groups;
     float p = net->dropout;
-    net_add_conv(net, ch[0], 11, 4, 2, g[0]); net_add_relu(net); if (ps->lrn) net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f); net_add_maxpool(net, 3, 2);
-    net_add_conv(net, ch[1], 5, 1, 2, g[1]);  net_add_relu(net); if (ps->lrn) net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f); net_add_maxpool(net, 3, 2);
-    net_add_conv(net, ch[2], 3, 1, 1, g[2]);  net_add_relu(net);
-    net_add_conv(net, ch[3], 3, 1, 1, g[3]);  net_add_relu(net);
-    net_add_conv(net, ch[4], 3, 1, 1, g[4]);  net_add_relu(net); net_add_maxpool(net, 3, 2);
+    net_add_conv(net, ch[0], 11, 4, 2, g[0]);
+    net_add_relu(net);
+    if (ps->lrn) net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f);
+    net_add_maxpool(net, 3, 2);
+    net_add_conv(net, ch[1], 5, 1, 2, g[1]);
+    net_add_relu(net);
+    if (ps->lrn) net_add_lrn(net, 5, 1e-4f, 0.75f, 2.0f);
+    net_add_maxpool(net, 3, 2);
+    net_add_conv(net, ch[2], 3, 1, 1, g[2]);
+    net_add_relu(net);
+    net_add_conv(net, ch[3], 3, 1, 1, g[3]);
+    net_add_relu(net);
+    net_add_conv(net, ch[4], 3, 1, 1, g[4]);
+    net_add_relu(net);
+    net_add_maxpool(net, 3, 2);
     net_add_avgpool(net, 6, 6);
     net_section(net, "classifier");
-    net_add_dropout(net, p); net_add_linear(net, 4096); net_add_relu(net);
-    net_add_dropout(net, p); net_add_linear(net, 4096); net_add_relu(net);
+    net_add_dropout(net, p);
+    net_add_linear(net, 4096);
+    net_add_relu(net);
+    net_add_dropout(net, p);
+    net_add_linear(net, 4096);
+    net_add_relu(net);
     net_add_linear(net, num_classes);
     return 0;
 }
@@ -213,8 +245,10 @@ int net_set_training(Net *net, const char *freeze, double backbone_lr_scale, Err
     int head = net->n_layers - 1;
     int features = strcmp(freeze, "features") == 0, backbone = strcmp(freeze, "backbone") == 0;
     if (!features && !backbone && strcmp(freeze, "none") != 0)
-        return error_set(err, "--freeze %s: expected none, features (the convolutions) or backbone (all but the last "
-                              "layer)", freeze);
+        return error_set(err,
+                         "--freeze %s: expected none, features (the convolutions) or backbone (all but the last "
+                         "layer)",
+                         freeze);
     if (!(backbone_lr_scale >= 0.0 && backbone_lr_scale <= 1000.0))
         return error_set(err, "--lr_backbone_scale %g: expected a factor in [0, 1000]", backbone_lr_scale);
     for (int t = 0; t < net->n_params; t++) {

@@ -23,7 +23,7 @@
 
 #define NET_MAX_LAYERS 32
 #define NET_MAX_PARAMS 16
-#define NET_MIN_IMAGE 63 /* smallest input whose conv5 output is non-empty */
+#define NET_MIN_IMAGE  63 /* smallest input whose conv5 output is non-empty */
 
 typedef enum {
     LAYER_CONV,
@@ -42,27 +42,27 @@ typedef enum {
 
 typedef struct {
     LayerKind kind;
-    char name[24];               /* "features.0" */
-    int in_c, in_h, in_w;        /* per-sample input shape  */
-    int out_c, out_h, out_w;     /* per-sample output shape */
-    int kernel, stride, pad;     /* conv, maxpool */
-    int groups;                  /* conv */
-    int lrn_size;                /* LRN: PyTorch LocalResponseNorm semantics */
+    char name[24];           /* "features.0" */
+    int in_c, in_h, in_w;    /* per-sample input shape  */
+    int out_c, out_h, out_w; /* per-sample output shape */
+    int kernel, stride, pad; /* conv, maxpool */
+    int groups;              /* conv */
+    int lrn_size;            /* LRN: PyTorch LocalResponseNorm semantics */
     float lrn_alpha, lrn_beta, lrn_k;
-    float drop_p;                /* dropout probability of zeroing */
-    int weight;                  /* index into Net.params of the weight, -1 if none; bias is weight+1 */
+    float drop_p; /* dropout probability of zeroing */
+    int weight;   /* index into Net.params of the weight, -1 if none; bias is weight+1 */
 } Layer;
 
 /* One parameter tensor: a named view into the flat parameter buffer. */
 typedef struct {
-    char name[40];               /* torchvision state_dict key */
+    char name[40]; /* torchvision state_dict key */
     int ndim;
-    int shape[4];                /* conv OIHW (I = in/groups), linear [out, in], bias [out] */
-    size_t offset, numel;        /* in floats, into the flat buffer */
-    int decay;                   /* 1: weight decay applies (weights), 0: biases */
-    int layer;                   /* owning layer index */
-    int frozen;                  /* 1: not trained (--freeze): no gradient, momentum or weight decay */
-    float lr_scale;              /* the optimizer's lr for this tensor is lr * lr_scale (1 by default) */
+    int shape[4];         /* conv OIHW (I = in/groups), linear [out, in], bias [out] */
+    size_t offset, numel; /* in floats, into the flat buffer */
+    int decay;            /* 1: weight decay applies (weights), 0: biases */
+    int layer;            /* owning layer index */
+    int frozen;           /* 1: not trained (--freeze): no gradient, momentum or weight decay */
+    float lr_scale;       /* the optimizer's lr for this tensor is lr * lr_scale (1 by default) */
 } ParamTensor;
 
 typedef struct {
@@ -74,7 +74,7 @@ typedef struct {
     Layer layers[NET_MAX_LAYERS];
     int n_params;
     ParamTensor params[NET_MAX_PARAMS];
-    size_t param_count;          /* total floats in the flat parameter buffer */
+    size_t param_count; /* total floats in the flat parameter buffer */
     /* builder state (net_begin/net_add_*) */
     char b_prefix[16];
     int b_seq, b_c, b_h, b_w;

@@ -12,9 +12,7 @@
 #include "nn/gemm_ref.h"
 #include "nn/ops.h"
 
-size_t conv2d_workspace(const ConvShape *s) {
-    return (size_t)(s->c / s->groups) * s->k * s->k * s->oh * s->ow;
-}
+size_t conv2d_workspace(const ConvShape *s) { return (size_t)(s->c / s->groups) * s->k * s->k * s->oh * s->ow; }
 
 /* Unfolds one group of one sample's input. Element (row r = (c*k + kh)*k + kw,
  * position p = y*ow + x) goes to col[r*rs + p*ps]: (rs, ps) = (P, 1) gives the
@@ -61,8 +59,8 @@ static void fold_add(float *dinp, const float *col, const ConvShape *s, int cg) 
     }
 }
 
-void conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    const ConvShape *s, float *col) {
+void conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, const ConvShape *s,
+                    float *col) {
     int cg = s->c / s->groups, og = s->oc / s->groups;
     int R = cg * s->k * s->k, P = s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {
@@ -78,8 +76,8 @@ void conv2d_forward(float *out, const float *inp, const float *weight, const flo
     }
 }
 
-void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, const ConvShape *s, float *col) {
+void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, const ConvShape *s, float *col) {
     int cg = s->c / s->groups, og = s->oc / s->groups;
     int R = cg * s->k * s->k, P = s->oh * s->ow;
     for (int n = 0; n < s->n; n++) {

@@ -28,7 +28,7 @@ void gemm_acc_ab(float *c, const float *a, size_t sam, size_t sak, const float *
 
 /* 8 independent lanes, combined in a fixed order: vectorisable and reproducible. */
 static float dot(const float *x, const float *y, int n) {
-    float lane[8] = {0};
+    float lane[8] = { 0 };
     int i = 0;
     for (; i + 8 <= n; i += 8)
         for (int j = 0; j < 8; j++) lane[j] += x[i + j] * y[i + j];

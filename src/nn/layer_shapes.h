@@ -10,17 +10,19 @@
 #include "nn/ops.h"
 
 static inline ConvShape layer_conv_shape(const Layer *l, int n) {
-    ConvShape s = {n, l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w, l->kernel, l->stride, l->pad, l->groups};
+    ConvShape s = {
+        n, l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w, l->kernel, l->stride, l->pad, l->groups
+    };
     return s;
 }
 
 static inline PoolShape layer_pool_shape(const Layer *l, int n) {
-    PoolShape s = {n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel, l->stride};
+    PoolShape s = { n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel, l->stride };
     return s;
 }
 
 static inline LrnShape layer_lrn_shape(const Layer *l, int n) {
-    LrnShape s = {n, l->in_c, l->in_h, l->in_w, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k};
+    LrnShape s = { n, l->in_c, l->in_h, l->in_w, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k };
     return s;
 }
 

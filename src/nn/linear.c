@@ -8,15 +8,15 @@
 #include "nn/gemm_ref.h"
 #include "nn/ops.h"
 
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int n, int in, int out_features) {
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int n, int in,
+                    int out_features) {
     gemm_dot_abt(out, inp, weight, n, out_features, in, 0);
     for (int s = 0; s < n; s++)
         for (int o = 0; o < out_features; o++) out[(size_t)s * out_features + o] += bias[o];
 }
 
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int n, int in, int out_features) {
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int n, int in, int out_features) {
     if (dweight) {
         for (int o = 0; o < out_features; o++) {
             float acc = 0.0f;

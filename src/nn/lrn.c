@@ -28,7 +28,8 @@ void lrn_forward(float *out, const float *inp, const LrnShape *s) {
         for (int c = 0; c < s->c; c++) {
             const float *x = inp + (size_t)n * s->c * plane;
             float *y = out + ((size_t)n * s->c + c) * plane;
-            for (size_t i = 0; i < plane; i++) y[i] = x[c * plane + i] * powf(lrn_scale(x + i, plane, c, s->c, s), -s->beta);
+            for (size_t i = 0; i < plane; i++)
+                y[i] = x[c * plane + i] * powf(lrn_scale(x + i, plane, c, s->c, s), -s->beta);
         }
 }
 

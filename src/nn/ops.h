@@ -19,8 +19,8 @@
 #include <stdint.h>
 
 typedef struct {
-    int n, c, h, w;           /* input  [n, c, h, w] */
-    int oc, oh, ow;           /* output [n, oc, oh, ow] */
+    int n, c, h, w; /* input  [n, c, h, w] */
+    int oc, oh, ow; /* output [n, oc, oh, ow] */
     int k, stride, pad, groups;
 } ConvShape;
 
@@ -28,12 +28,12 @@ typedef struct {
 size_t conv2d_workspace(const ConvShape *s);
 
 /* out[n,oc,oh,ow] = bias[oc] + sum weight[oc, c/g, kh, kw] * inp[n, c, ...] */
-void conv2d_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    const ConvShape *s, float *workspace);
+void conv2d_forward(float *out, const float *inp, const float *weight, const float *bias, const ConvShape *s,
+                    float *workspace);
 /* dinp may be NULL (first layer); dweight and dbias together may be NULL
  * (frozen layer). dweight[oc, c/g, k, k], dbias[oc]. */
-void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, const ConvShape *s, float *workspace);
+void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, const ConvShape *s, float *workspace);
 
 /* out = max(inp, 0); count = elements */
 void relu_forward(float *out, const float *inp, size_t count);
@@ -41,9 +41,9 @@ void relu_forward(float *out, const float *inp, size_t count);
 void relu_backward(float *dinp, const float *dout, const float *out, size_t count);
 
 typedef struct {
-    int n, c, h, w;           /* input */
-    int oh, ow;               /* output */
-    int k, stride;            /* maxpool only; no padding, floor mode */
+    int n, c, h, w; /* input */
+    int oh, ow;     /* output */
+    int k, stride;  /* maxpool only; no padding, floor mode */
 } PoolShape;
 
 /* Max over each k×k window; ties and backward go to the first maximum in row-major order. */
@@ -57,8 +57,8 @@ void avgpool_backward(float *dinp, const float *dout, const PoolShape *s);
 
 typedef struct {
     int n, c, h, w;
-    int size;                 /* window across channels: [c - size/2, c + (size-1)/2] */
-    float alpha, beta, k;     /* out = x / (k + alpha/size * sum x^2)^beta (torch.nn.LocalResponseNorm) */
+    int size;             /* window across channels: [c - size/2, c + (size-1)/2] */
+    float alpha, beta, k; /* out = x / (k + alpha/size * sum x^2)^beta (torch.nn.LocalResponseNorm) */
 } LrnShape;
 
 void lrn_forward(float *out, const float *inp, const LrnShape *s);
@@ -81,11 +81,11 @@ void dropout_forward(float *out, const float *inp, int n, size_t features, const
 void dropout_backward(float *dinp, const float *dout, int n, size_t features, const DropoutKey *key);
 
 /* out[n, o] = bias[o] + sum_i weight[o, i] * inp[n, i] */
-void linear_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    int n, int in, int out_features);
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int n, int in,
+                    int out_features);
 /* dinp may be NULL (first layer); dweight and dbias together may be NULL (frozen layer). */
-void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, int n, int in, int out_features);
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int n, int in, int out_features);
 
 typedef enum {
     SMOOTH_SEED,  /* 1-eps on the true class, eps/(K-1) on each other (the seed's form) */
@@ -96,7 +96,7 @@ typedef enum {
  * divided by `divisor` (the batch for a mean; the global batch in data
  * parallel training). Returns the loss; if dlogits is non-NULL, adds
  * (softmax - target) / divisor into it. */
-double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k,
-                    float eps, SmoothingForm form, double divisor);
+double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k, float eps,
+                    SmoothingForm form, double divisor);
 
 #endif

@@ -14,7 +14,10 @@ static int window_argmax(const float *plane, int w, int y, int x, int k, int str
     for (int dy = 0; dy < k; dy++)
         for (int dx = 0; dx < k; dx++) {
             int idx = (y0 + dy) * w + x0 + dx;
-            if (plane[idx] > bv) { bv = plane[idx]; best = idx; }
+            if (plane[idx] > bv) {
+                bv = plane[idx];
+                best = idx;
+            }
         }
     return best;
 }
@@ -38,7 +41,8 @@ void maxpool_backward(float *dinp, const float *dout, const float *inp, const Po
         const float *dy = dout + (size_t)pl * s->oh * s->ow;
         float *dx = dinp + (size_t)pl * s->h * s->w;
         for (int oy = 0; oy < s->oh; oy++)
-            for (int ox = 0; ox < s->ow; ox++) dx[window_argmax(x, s->w, oy, ox, s->k, s->stride)] += dy[oy * s->ow + ox];
+            for (int ox = 0; ox < s->ow; ox++)
+                dx[window_argmax(x, s->w, oy, ox, s->k, s->stride)] += dy[oy * s->ow + ox];
     }
 }
 

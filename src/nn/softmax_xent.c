@@ -8,8 +8,8 @@
 
 #include "nn/ops.h"
 
-double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k,
-                    float eps, SmoothingForm form, double divisor) {
+double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k, float eps,
+                    SmoothingForm form, double divisor) {
     double on, off;
     if (form == SMOOTH_SEED) {
         on = 1.0 - eps;

@@ -21,25 +21,65 @@ typedef struct {
     const char *name;
     FieldType type;
     size_t offset, size;
-    double min, max;   /* numeric fields: the allowed range, inclusive */
+    double min, max; /* numeric fields: the allowed range, inclusive */
 } Field;
 
-#define S(f) {#f, F_STR, offsetof(TrainConfig, f), sizeof(((TrainConfig *)0)->f), 0, 0}
-#define I(f, lo, hi) {#f, F_INT, offsetof(TrainConfig, f), sizeof(int), lo, hi}
-#define L(f, lo, hi) {#f, F_I64, offsetof(TrainConfig, f), sizeof(int64_t), lo, hi}
-#define U(f, lo, hi) {#f, F_U64, offsetof(TrainConfig, f), sizeof(uint64_t), lo, hi}
-#define D(f, lo, hi) {#f, F_DBL, offsetof(TrainConfig, f), sizeof(double), lo, hi}
+#define S(f) \
+    { #f, F_STR, offsetof(TrainConfig, f), sizeof(((TrainConfig *)0)->f), 0, 0 }
+#define I(f, lo, hi) \
+    { #f, F_INT, offsetof(TrainConfig, f), sizeof(int), lo, hi }
+#define L(f, lo, hi) \
+    { #f, F_I64, offsetof(TrainConfig, f), sizeof(int64_t), lo, hi }
+#define U(f, lo, hi) \
+    { #f, F_U64, offsetof(TrainConfig, f), sizeof(uint64_t), lo, hi }
+#define D(f, lo, hi) \
+    { #f, F_DBL, offsetof(TrainConfig, f), sizeof(double), lo, hi }
 static const Field FIELDS[] = {
-    S(data_dir), S(val_dir), I(per_batch_size, 1, 65536), I(image_size, 63, 4096), I(workers, 0, 1024),
-    I(color_jitter, 0, 1), I(strict_data, 0, 1), D(min_crop_scale, 0.001, 1), L(max_image_pixels, 1, 1e12),
-    S(backbone), S(pretrained), D(dropout, -1, 0.99), S(lr_scheduler), S(lr_epochs), D(lr, 0, 1e3),
-    D(momentum, 0, 1), D(weight_decay, 0, 1), D(eta_min, 0, 1e3), D(lr_gamma, 0, 1e3), D(warmup_epochs, 0, 1e6),
-    I(T_max, 0, 1e6), I(max_epoch, 1, 1e6), I(label_smooth, 0, 1), D(label_smooth_factor, 0, 1),
-    S(smoothing_form), U(seed, 0, CONFIG_MAX_SEED), I(threads, 0, 1024), S(device), S(backend), S(precision),
-    I(is_distributed, -1, 1), D(dist_timeout, 0, 1e6), S(out_dir), I(ckpt_interval, 0, 1e6), I(save_best, 0, 1),
-    L(save_every_steps, 0, 1e12), I(log_interval, 1, 1e6), L(max_steps, 0, 1e12), I(model_ema, 0, 1),
-    I(model_ema_steps, 1, 1e6), D(model_ema_decay, 0, 1), S(freeze), D(lr_backbone_scale, 0, 1000),
-    I(val_resize_size, 0, 4096), I(val_crop_size, 0, 4096),
+    S(data_dir),
+    S(val_dir),
+    I(per_batch_size, 1, 65536),
+    I(image_size, 63, 4096),
+    I(workers, 0, 1024),
+    I(color_jitter, 0, 1),
+    I(strict_data, 0, 1),
+    D(min_crop_scale, 0.001, 1),
+    L(max_image_pixels, 1, 1e12),
+    S(backbone),
+    S(pretrained),
+    D(dropout, -1, 0.99),
+    S(lr_scheduler),
+    S(lr_epochs),
+    D(lr, 0, 1e3),
+    D(momentum, 0, 1),
+    D(weight_decay, 0, 1),
+    D(eta_min, 0, 1e3),
+    D(lr_gamma, 0, 1e3),
+    D(warmup_epochs, 0, 1e6),
+    I(T_max, 0, 1e6),
+    I(max_epoch, 1, 1e6),
+    I(label_smooth, 0, 1),
+    D(label_smooth_factor, 0, 1),
+    S(smoothing_form),
+    U(seed, 0, CONFIG_MAX_SEED),
+    I(threads, 0, 1024),
+    S(device),
+    S(backend),
+    S(precision),
+    I(is_distributed, -1, 1),
+    D(dist_timeout, 0, 1e6),
+    S(out_dir),
+    I(ckpt_interval, 0, 1e6),
+    I(save_best, 0, 1),
+    L(save_every_steps, 0, 1e12),
+    I(log_interval, 1, 1e6),
+    L(max_steps, 0, 1e12),
+    I(model_ema, 0, 1),
+    I(model_ema_steps, 1, 1e6),
+    D(model_ema_decay, 0, 1),
+    S(freeze),
+    D(lr_backbone_scale, 0, 1000),
+    I(val_resize_size, 0, 4096),
+    I(val_crop_size, 0, 4096),
 };
 #undef S
 #undef I
@@ -52,7 +92,7 @@ void config_defaults(TrainConfig *c) {
     memset(c, 0, sizeof *c);
     c->per_batch_size = 256;
     c->image_size = 224;
-    c->workers = 0;         /* 0: one per core */
+    c->workers = 0; /* 0: one per core */
     c->color_jitter = 1;
     c->min_crop_scale = 0.08;
     c->max_image_pixels = 100000000;
@@ -66,7 +106,7 @@ void config_defaults(TrainConfig *c) {
     c->eta_min = 0.0;
     c->lr_gamma = 0.1;
     c->warmup_epochs = 5;
-    c->T_max = 0;           /* follows max_epoch: the seed's 150 with 150 epochs */
+    c->T_max = 0; /* follows max_epoch: the seed's 150 with 150 epochs */
     c->max_epoch = 150;
     c->label_smooth = 1;
     c->label_smooth_factor = 0.1;
@@ -79,15 +119,13 @@ void config_defaults(TrainConfig *c) {
     c->save_best = 1;
     c->log_interval = 20;
     c->model_ema = 0;
-    c->model_ema_steps = 32;        /* torchvision's defaults */
+    c->model_ema_steps = 32; /* torchvision's defaults */
     c->model_ema_decay = 0.99998;
     snprintf(c->freeze, sizeof c->freeze, "none");
     c->lr_backbone_scale = 1.0;
 }
 
-int config_val_crop(const TrainConfig *c) {
-    return c->val_crop_size > 0 ? c->val_crop_size : c->image_size;
-}
+int config_val_crop(const TrainConfig *c) { return c->val_crop_size > 0 ? c->val_crop_size : c->image_size; }
 
 static const Field *find_field(const char *name) {
     for (size_t i = 0; i < N_FIELDS; i++)
@@ -128,15 +166,15 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
         double v = field_number(c, f);
         if (!(v >= f->min && v <= f->max)) {
             if (source)
-                return error_set(err, "%s: '%s' is %.17g, outside [%g, %g]; the file is damaged or was edited",
-                                 source, f->name, v, f->min, f->max);
+                return error_set(err, "%s: '%s' is %.17g, outside [%g, %g]; the file is damaged or was edited", source,
+                                 f->name, v, f->min, f->max);
             return error_set(err, "--%s %.17g: must be between %g and %g", f->name, v, f->min, f->max);
         }
     }
-    static const char *const forms[] = {"seed", "torch", NULL}, *const devices[] = {"cpu", "gpu", "cuda", NULL},
-                              *const precisions[] = {"auto", "fp32", "bf16", NULL},
-                              *const backends[] = {"", "ref", "dnnl", "cuda", NULL},
-                              *const freezes[] = {"none", "features", "backbone", NULL};
+    static const char *const forms[] = { "seed", "torch", NULL }, *const devices[] = { "cpu", "gpu", "cuda", NULL },
+                             *const precisions[] = { "auto", "fp32", "bf16", NULL },
+                             *const backends[] = { "", "ref", "dnnl", "cuda", NULL },
+                             *const freezes[] = { "none", "features", "backbone", NULL };
     const char *bad = NULL, *want = NULL, *value = NULL;
     if (!one_of(c->smoothing_form, forms)) bad = "smoothing_form", want = "seed or torch", value = c->smoothing_form;
     else if (!one_of(c->device, devices)) bad = "device", want = "cpu or gpu", value = c->device;
@@ -147,18 +185,21 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
         if (source) return error_set(err, "%s: '%s' is \"%s\": must be %s", source, bad, value, want);
         return error_set(err, "--%s %s: must be %s", bad, value, want);
     }
-    Error sub = {{0}};
+    Error sub = { { 0 } };
     int crop = config_val_crop(c);
     if (crop < NET_MIN_IMAGE) {
-        if (source) return error_set(err, "%s: 'val_crop_size' is %d: must be 0 or at least %d", source, crop, NET_MIN_IMAGE);
-        return error_set(err, "--val_crop_size %d: AlexNet needs at least %d pixels (0: --image_size)", crop, NET_MIN_IMAGE);
+        if (source)
+            return error_set(err, "%s: 'val_crop_size' is %d: must be 0 or at least %d", source, crop, NET_MIN_IMAGE);
+        return error_set(err, "--val_crop_size %d: AlexNet needs at least %d pixels (0: --image_size)", crop,
+                         NET_MIN_IMAGE);
     }
     if (eval_geometry_check(crop, c->val_resize_size, &sub) != 0) {
         if (source) return error_set(err, "%s: %s", source, sub.msg);
         return error_set(err, "%s", sub.msg);
     }
-    LrSchedule probe = {0};
-    if (lr_kind_parse(&probe.kind, c->lr_scheduler, &sub) != 0 || lr_milestones_parse(&probe, c->lr_epochs, &sub) != 0) {
+    LrSchedule probe = { 0 };
+    if (lr_kind_parse(&probe.kind, c->lr_scheduler, &sub) != 0 ||
+        lr_milestones_parse(&probe, c->lr_epochs, &sub) != 0) {
         if (source) return error_set(err, "%s: %s", source, sub.msg);
         return error_set(err, "%s", sub.msg);
     }

@@ -21,37 +21,37 @@ typedef struct {
     int per_batch_size, image_size, workers, color_jitter, strict_data;
     double min_crop_scale;
     int64_t max_image_pixels;
-    int val_resize_size;          /* validation Resize(R), shorter side; 0: round(crop*256/224) square (the seed's) */
-    int val_crop_size;            /* validation CenterCrop; 0: image_size (the train crop) */
+    int val_resize_size; /* validation Resize(R), shorter side; 0: round(crop*256/224) square (the seed's) */
+    int val_crop_size;   /* validation CenterCrop; 0: image_size (the train crop) */
     /* model */
     char backbone[32], pretrained[1024];
-    double dropout;               /* < 0: the preset's */
-    char freeze[16];              /* none | features | backbone: what does not train (net_set_training) */
-    double lr_backbone_scale;     /* lr factor of every trained tensor but the last layer's */
+    double dropout;           /* < 0: the preset's */
+    char freeze[16];          /* none | features | backbone: what does not train (net_set_training) */
+    double lr_backbone_scale; /* lr factor of every trained tensor but the last layer's */
     /* optimisation */
     char lr_scheduler[32], lr_epochs[256];
     double lr, momentum, weight_decay, eta_min, lr_gamma, warmup_epochs;
-    int T_max, max_epoch;         /* T_max 0: max_epoch (resolved when the run starts) */
-    int label_smooth;             /* 0/1, the seed's switch */
+    int T_max, max_epoch; /* T_max 0: max_epoch (resolved when the run starts) */
+    int label_smooth;     /* 0/1, the seed's switch */
     double label_smooth_factor;
-    char smoothing_form[8];       /* "seed" (eps/(K-1)) or "torch" (eps/K) */
+    char smoothing_form[8]; /* "seed" (eps/(K-1)) or "torch" (eps/K) */
     /* execution */
     uint64_t seed;
     int threads;
     char device[8], backend[16], precision[8];
-    int is_distributed;           /* -1 auto (MPI environment), 0 off, 1 on */
-    double dist_timeout;          /* seconds a collective may wait for the other ranks; 0 = forever */
+    int is_distributed;  /* -1 auto (MPI environment), 0 off, 1 on */
+    double dist_timeout; /* seconds a collective may wait for the other ranks; 0 = forever */
     /* output */
     char out_dir[1024];
-    int ckpt_interval;            /* epochs between epoch_N.safetensors; 0 = none */
-    int save_best;                /* 1: keep best.safetensors (with --val_dir) */
-    int64_t save_every_steps;     /* mid-epoch resumable state; 0 = epoch ends only */
-    int log_interval;             /* steps between metrics lines / plain progress lines */
-    int64_t max_steps;            /* stop (resumably) after this many steps in total; 0 = no limit */
+    int ckpt_interval;        /* epochs between epoch_N.safetensors; 0 = none */
+    int save_best;            /* 1: keep best.safetensors (with --val_dir) */
+    int64_t save_every_steps; /* mid-epoch resumable state; 0 = epoch ends only */
+    int log_interval;         /* steps between metrics lines / plain progress lines */
+    int64_t max_steps;        /* stop (resumably) after this many steps in total; 0 = no limit */
     /* weight averaging, as torchvision's train.py defines it */
-    int model_ema;                /* 1: keep an exponential moving average of the weights */
-    int model_ema_steps;          /* steps between EMA updates */
-    double model_ema_decay;       /* per-update decay before torchvision's adjustment for batch and epochs */
+    int model_ema;          /* 1: keep an exponential moving average of the weights */
+    int model_ema_steps;    /* steps between EMA updates */
+    double model_ema_decay; /* per-update decay before torchvision's adjustment for batch and epochs */
 } TrainConfig;
 
 void config_defaults(TrainConfig *c);

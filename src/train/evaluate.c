@@ -40,7 +40,7 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
     loader_start_epoch(loader, 0, 0);
     Batch b;
     int rc, failed = 0;
-    ForwardArgs inference = {0, 0, 0};
+    ForwardArgs inference = { 0, 0, 0 };
     while ((rc = loader_next(loader, &b, err)) == 1) {
         if (b.n > 0) {
             backend_forward(be, b.data, b.n, &inference);
@@ -66,9 +66,12 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
     free(logits_flip);
     if (rc < 0) failed = 1;
     /* every rank reaches the sum, also one that failed, so none waits forever */
-    int64_t v[5] = {out->images, out->correct1, out->correct5, out->skipped, failed};
+    int64_t v[5] = { out->images, out->correct1, out->correct5, out->skipped, failed };
     dist_sum_i64(d, v, 5);
-    out->images = v[0]; out->correct1 = v[1]; out->correct5 = v[2]; out->skipped = v[3];
+    out->images = v[0];
+    out->correct1 = v[1];
+    out->correct5 = v[2];
+    out->skipped = v[3];
     dist_sum_doubles(d, &out->loss_sum, 1);
     if (v[4] && !failed) return error_set(err, "evaluation failed on another rank (bad file with --strict_data)");
     return failed ? -1 : 0;

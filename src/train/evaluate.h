@@ -14,7 +14,7 @@
 
 typedef struct {
     int64_t images, correct1, correct5, skipped;
-    double loss_sum;   /* sum over images of the cross-entropy -log softmax(logits)[label], no smoothing */
+    double loss_sum; /* sum over images of the cross-entropy -log softmax(logits)[label], no smoothing */
 } EvalCounts;
 
 /* Rank of the true class among the logits (0 = predicted), ties broken

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #define FNV_OFFSET 1469598103934665603ull
-#define FNV_PRIME 1099511628211ull
+#define FNV_PRIME  1099511628211ull
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
@@ -36,7 +36,7 @@ uint64_t fingerprint_files(const Dataset *ds) {
         h = fnv(h, &ds->labels[i], sizeof ds->labels[i]);
     }
     if (ds->pack) { /* other pixels than the folder's: a pack is other data */
-        int32_t how[4] = {(int32_t)ds->pack->mode, ds->pack->quality, ds->pack->max_side, ds->pack->short_side};
+        int32_t how[4] = { (int32_t)ds->pack->mode, ds->pack->quality, ds->pack->max_side, ds->pack->short_side };
         h = fnv(h, "pack", 5);
         h = fnv(h, how, sizeof how);
     }
@@ -112,36 +112,44 @@ int fingerprint_from_json(RunFingerprint *f, const char *json, Error *err) {
 int fingerprint_check_resume(const RunFingerprint *s, const RunFingerprint *now, int allow_data_change,
                              const char *run_dir, Error *err) {
     if (strcmp(s->backbone, now->backbone) != 0 || s->param_count != now->param_count)
-        return error_set(err, "%s was trained as %s with %lld parameters, but it would now be %s with %lld; "
-                         "the run's model can't change on resume", run_dir, s->backbone, (long long)s->param_count,
-                         now->backbone, (long long)now->param_count);
+        return error_set(err,
+                         "%s was trained as %s with %lld parameters, but it would now be %s with %lld; "
+                         "the run's model can't change on resume",
+                         run_dir, s->backbone, (long long)s->param_count, now->backbone, (long long)now->param_count);
     if (s->num_classes != now->num_classes || s->classes_hash != now->classes_hash)
-        return error_set(err, "the training data now has %d classes%s, but %s was trained on %d other ones: "
+        return error_set(err,
+                         "the training data now has %d classes%s, but %s was trained on %d other ones: "
                          "labels would change meaning. Resume with the run's data (--data_dir)",
                          now->num_classes, s->num_classes == now->num_classes ? " with other names" : "", run_dir,
                          s->num_classes);
     if (s->global_batch != now->global_batch) {
         int per = now->world_size > 0 && s->global_batch % now->world_size == 0 ? s->global_batch / now->world_size : 0;
         if (per > 0)
-            return error_set(err, "%s was trained with a global batch of %d (%d process%s); now it would be %d (%d x %d). "
+            return error_set(err,
+                             "%s was trained with a global batch of %d (%d process%s); now it would be %d (%d x %d). "
                              "Its position and lr schedule count global batches: resume with %d processes, or "
-                             "pass --per_batch_size %d to keep the global batch", run_dir, s->global_batch,
-                             s->world_size, s->world_size > 1 ? "es" : "", now->global_batch, now->world_size,
-                             now->global_batch / now->world_size, s->world_size, per);
-        return error_set(err, "%s was trained with a global batch of %d (%d process%s); now it would be %d (%d x %d). "
+                             "pass --per_batch_size %d to keep the global batch",
+                             run_dir, s->global_batch, s->world_size, s->world_size > 1 ? "es" : "", now->global_batch,
+                             now->world_size, now->global_batch / now->world_size, s->world_size, per);
+        return error_set(err,
+                         "%s was trained with a global batch of %d (%d process%s); now it would be %d (%d x %d). "
                          "Its position and lr schedule count global batches: resume with %d processes",
                          run_dir, s->global_batch, s->world_size, s->world_size > 1 ? "es" : "", now->global_batch,
                          now->world_size, now->global_batch / now->world_size, s->world_size);
     }
     if (!allow_data_change && (s->train_images != now->train_images || s->train_files_hash != now->train_files_hash)) {
         if (s->train_images != now->train_images)
-            return error_set(err, "the training data now has %lld images; %s was trained on %lld. Each epoch's shuffle "
-                             "depends on the file list, so samples would be skipped or repeated. Use the run's data, or "
-                             "pass --allow_data_change to continue anyway", (long long)now->train_images, run_dir,
-                             (long long)s->train_images);
-        return error_set(err, "the training data has the same number of images (%lld) as when %s was trained, but other "
+            return error_set(
+                err,
+                "the training data now has %lld images; %s was trained on %lld. Each epoch's shuffle "
+                "depends on the file list, so samples would be skipped or repeated. Use the run's data, or "
+                "pass --allow_data_change to continue anyway",
+                (long long)now->train_images, run_dir, (long long)s->train_images);
+        return error_set(err,
+                         "the training data has the same number of images (%lld) as when %s was trained, but other "
                          "files (renamed, replaced or relabelled). Use the run's data, or pass --allow_data_change to "
-                         "continue anyway", (long long)now->train_images, run_dir);
+                         "continue anyway",
+                         (long long)now->train_images, run_dir);
     }
     return 0;
 }
@@ -157,8 +165,8 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *dat
                  mine->train_images == root.train_images ? " (same count, other files)" : "",
                  (long long)root.train_images);
     else if (mine->num_classes != root.num_classes || mine->classes_hash != root.classes_hash)
-        snprintf(what, sizeof what, "--data_dir %s here has %d classes%s, rank 0's has %d", data_dir,
-                 mine->num_classes, mine->num_classes == root.num_classes ? " (other names)" : "", root.num_classes);
+        snprintf(what, sizeof what, "--data_dir %s here has %d classes%s, rank 0's has %d", data_dir, mine->num_classes,
+                 mine->num_classes == root.num_classes ? " (other names)" : "", root.num_classes);
     else if (mine->val_images != root.val_images || mine->val_files_hash != root.val_files_hash)
         snprintf(what, sizeof what, "--val_dir here has %lld images%s, rank 0's has %lld", (long long)mine->val_images,
                  mine->val_images == root.val_images ? " (same count, other files)" : "", (long long)root.val_images);
@@ -171,8 +179,11 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *dat
     int64_t bad = what[0] != 0;
     dist_sum_i64(d, &bad, 1);
     if (bad && d->rank != 0) return -1; /* rank 0 says it once */
-    if (bad) return error_set(err, "%lld of %d ranks see other data or another model than rank 0 (each printed "
-                              "its difference above); stopping", (long long)bad, d->world);
+    if (bad)
+        return error_set(err,
+                         "%lld of %d ranks see other data or another model than rank 0 (each printed "
+                         "its difference above); stopping",
+                         (long long)bad, d->world);
     return 0;
 }
 
@@ -187,15 +198,20 @@ static cJSON *sums_to_json(const RunSums *s) {
 }
 
 static int sums_from_json(const cJSON *o, RunSums *s) {
-    const char *keys[] = {"loss", "steps", "correct", "seen", "seconds"};
+    const char *keys[] = { "loss", "steps", "correct", "seen", "seconds" };
     double v[5];
     for (int i = 0; i < 5; i++) {
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, keys[i]);
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || (i != 0 && (x->valuedouble < 0 || x->valuedouble > 9e15)))
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) ||
+            (i != 0 && (x->valuedouble < 0 || x->valuedouble > 9e15)))
             return -1;
         v[i] = x->valuedouble;
     }
-    s->loss = v[0]; s->steps = (int64_t)v[1]; s->correct = (int64_t)v[2]; s->seen = (int64_t)v[3]; s->seconds = v[4];
+    s->loss = v[0];
+    s->steps = (int64_t)v[1];
+    s->correct = (int64_t)v[2];
+    s->seen = (int64_t)v[3];
+    s->seconds = v[4];
     return s->correct <= s->seen ? 0 : -1;
 }
 

@@ -22,10 +22,10 @@
 typedef struct {
     int world_size, global_batch;
     int64_t train_images;
-    uint64_t train_files_hash;   /* relative paths and labels, in scan order */
+    uint64_t train_files_hash; /* relative paths and labels, in scan order */
     int num_classes;
-    uint64_t classes_hash;       /* class names in label order */
-    int64_t val_images;          /* -1: no --val_dir */
+    uint64_t classes_hash; /* class names in label order */
+    int64_t val_images;    /* -1: no --val_dir */
     uint64_t val_files_hash;
     int64_t param_count;
     char backbone[32];
@@ -34,7 +34,7 @@ typedef struct {
 /* Sums behind a metrics record: since the last record (window) or over the
  * epoch. Saved in the state, so records after a resume are exact. */
 typedef struct {
-    double loss;           /* sum of per-step mean losses */
+    double loss; /* sum of per-step mean losses */
     int64_t steps;
     int64_t correct, seen; /* training top-1 over the batches */
     double seconds;        /* time spent in steps (not in evaluation or saving) */

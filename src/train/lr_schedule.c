@@ -16,18 +16,14 @@ double lr_at(const LrSchedule *s, long step) {
     long e = step / per_epoch;
     double f = 1.0;
     switch (s->kind) {
-    case LR_COSINE_ANNEALING:
-        f = (1.0 + cos(M_PI * (double)e / (double)(s->T_max > 0 ? s->T_max : 1))) / 2.0;
-        break;
+    case LR_COSINE_ANNEALING: f = (1.0 + cos(M_PI * (double)e / (double)(s->T_max > 0 ? s->T_max : 1))) / 2.0; break;
     case LR_STEP: {
         int k = 0;
         for (int i = 0; i < s->n_milestones; i++) k += s->milestones[i] <= e;
         f = pow(s->gamma, k);
         break;
     }
-    case LR_EXPONENTIAL:
-        f = pow(s->gamma, (double)e);
-        break;
+    case LR_EXPONENTIAL: f = pow(s->gamma, (double)e); break;
     }
     return s->eta_min + (s->base - s->eta_min) * f;
 }
@@ -57,7 +53,8 @@ int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
         errno = 0;
         long v = strtol(p, &end, 10);
         if (end == p || errno || v < 0 || v > 1000000 || (*end && *end != ','))
-            return error_set(err, "--lr_epochs must be a comma-separated list of epochs like 30,60,90 (got '%s')", list);
+            return error_set(err, "--lr_epochs must be a comma-separated list of epochs like 30,60,90 (got '%s')",
+                             list);
         if (s->n_milestones == LR_MAX_MILESTONES)
             return error_set(err, "--lr_epochs has more than %d milestones", LR_MAX_MILESTONES);
         if (s->n_milestones > 0 && v <= s->milestones[s->n_milestones - 1])
@@ -83,8 +80,6 @@ void lr_describe(const LrSchedule *s, char *buf, size_t len) {
             m += snprintf(buf + n + m, len - (size_t)(n + m), "%s%d", i ? "," : " ", s->milestones[i]);
         break;
     }
-    case LR_EXPONENTIAL:
-        snprintf(buf + n, len - (size_t)n, ", x%g per epoch", s->gamma);
-        break;
+    case LR_EXPONENTIAL: snprintf(buf + n, len - (size_t)n, ", x%g per epoch", s->gamma); break;
     }
 }

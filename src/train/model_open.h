@@ -20,31 +20,31 @@
 
 typedef struct {
     /* the net and its weights */
-    const char *checkpoint;   /* a model file: its backbone, classes and weights; NULL: a fresh net */
-    const char *backbone;     /* fresh: the preset */
-    int num_classes;          /* fresh: classifier outputs */
-    int image_size;           /* input size S (SxS); 0: the checkpoint's */
-    const char *size_flag;    /* the flag named when image_size is under NET_MIN_IMAGE ("--image_size") */
-    int eval_resize;          /* >= 0: check the eval geometry with this --val_resize_size; -1: no check */
-    float dropout;            /* 0 for inference; -1: the backbone's */
-    const char *freeze;       /* training: net_set_training(freeze, lr_backbone_scale); NULL: all layers */
+    const char *checkpoint; /* a model file: its backbone, classes and weights; NULL: a fresh net */
+    const char *backbone;   /* fresh: the preset */
+    int num_classes;        /* fresh: classifier outputs */
+    int image_size;         /* input size S (SxS); 0: the checkpoint's */
+    const char *size_flag;  /* the flag named when image_size is under NET_MIN_IMAGE ("--image_size") */
+    int eval_resize;        /* >= 0: check the eval geometry with this --val_resize_size; -1: no check */
+    float dropout;          /* 0 for inference; -1: the backbone's */
+    const char *freeze;     /* training: net_set_training(freeze, lr_backbone_scale); NULL: all layers */
     double lr_backbone_scale;
-    uint64_t seed;            /* fresh weights' initialisation, and the backend's dropout key */
-    int no_weights;           /* fresh: no host weights (a second copy of a net whose weights the caller sets) */
+    uint64_t seed;  /* fresh weights' initialisation, and the backend's dropout key */
+    int no_weights; /* fresh: no host weights (a second copy of a net whose weights the caller sets) */
     /* the backend */
-    int no_backend;           /* the net and weights alone (export) */
-    const char *backend;      /* ref | dnnl | cuda; NULL or "": the fastest for device */
-    const char *device;       /* cpu | gpu */
-    const char *precision;    /* auto | fp32 | bf16; NULL: fp32 */
-    int batch;                /* the largest batch the backend runs */
-    int threads;              /* compute threads; 0: all cores (sets OpenMP's count) */
-    int local_rank;           /* the GPU of this process on its node */
+    int no_backend;        /* the net and weights alone (export) */
+    const char *backend;   /* ref | dnnl | cuda; NULL or "": the fastest for device */
+    const char *device;    /* cpu | gpu */
+    const char *precision; /* auto | fp32 | bf16; NULL: fp32 */
+    int batch;             /* the largest batch the backend runs */
+    int threads;           /* compute threads; 0: all cores (sets OpenMP's count) */
+    int local_rank;        /* the GPU of this process on its node */
 } ModelOptions;
 
 typedef struct {
     Net net;
-    float *params;            /* [net.param_count] the host copy of the weights, as the backend got them; or NULL */
-    ModelInfo info;           /* the checkpoint's metadata (class names); zeros for a fresh net */
+    float *params;  /* [net.param_count] the host copy of the weights, as the backend got them; or NULL */
+    ModelInfo info; /* the checkpoint's metadata (class names); zeros for a fresh net */
     Backend be;
     int has_backend;
     const char *backend_name; /* resolved: never NULL when has_backend */

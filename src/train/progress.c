@@ -19,15 +19,18 @@ void progress_init(Progress *p, int enabled, int interval) {
 }
 
 void format_duration(double s, char *buf, int len) {
-    if (!isfinite(s) || s < 0) { snprintf(buf, (size_t)len, "?"); return; }
+    if (!isfinite(s) || s < 0) {
+        snprintf(buf, (size_t)len, "?");
+        return;
+    }
     long t = (long)(s + 0.5);
     if (t >= 3600) snprintf(buf, (size_t)len, "%ldh%02ldm", t / 3600, (t / 60) % 60);
     else if (t >= 60) snprintf(buf, (size_t)len, "%ldm%02lds", t / 60, t % 60);
     else snprintf(buf, (size_t)len, "%lds", t);
 }
 
-void progress_step(Progress *p, int epoch, int max_epoch, int64_t batch, int64_t batches, int64_t step,
-                   double loss, double lr, double img_s, double eta) {
+void progress_step(Progress *p, int epoch, int max_epoch, int64_t batch, int64_t batches, int64_t step, double loss,
+                   double lr, double img_s, double eta) {
     if (!p->enabled) return;
     char eta_s[32];
     format_duration(eta, eta_s, sizeof eta_s);
@@ -48,7 +51,10 @@ void progress_step(Progress *p, int epoch, int max_epoch, int64_t batch, int64_t
 
 void progress_line(Progress *p, const char *fmt, ...) {
     if (!p->enabled) return;
-    if (p->live) { printf("\r\033[K"); p->live = 0; }
+    if (p->live) {
+        printf("\r\033[K");
+        p->live = 0;
+    }
     va_list ap;
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -57,6 +63,9 @@ void progress_line(Progress *p, const char *fmt, ...) {
 }
 
 void progress_done(Progress *p) {
-    if (p->live) { printf("\n"); p->live = 0; }
+    if (p->live) {
+        printf("\n");
+        p->live = 0;
+    }
     fflush(stdout);
 }

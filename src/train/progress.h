@@ -9,14 +9,14 @@
 #include <stdint.h>
 
 typedef struct {
-    int enabled, tty, live;      /* live: a partial line is on screen */
+    int enabled, tty, live; /* live: a partial line is on screen */
     int interval;
     double last_draw;
 } Progress;
 
 void progress_init(Progress *p, int enabled, int interval);
-void progress_step(Progress *p, int epoch, int max_epoch, int64_t batch, int64_t batches, int64_t step,
-                   double loss, double lr, double img_s, double eta_seconds);
+void progress_step(Progress *p, int epoch, int max_epoch, int64_t batch, int64_t batches, int64_t step, double loss,
+                   double lr, double img_s, double eta_seconds);
 /* Prints a whole line (ending any live line first). */
 void progress_line(Progress *p, const char *fmt, ...)
 #if defined(__GNUC__)

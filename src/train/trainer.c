@@ -45,23 +45,23 @@ static void on_signal(int sig) {
 typedef struct {
     TrainConfig c;
     Dist *d;
-    int is_root;                 /* rank 0: prints and writes the run directory */
+    int is_root; /* rank 0: prints and writes the run directory */
     Dataset train, val;
     int have_val;
-    Model model;                 /* the net, its weights (params) and the backend */
-    Model val_model;             /* --val_crop_size other than the train crop: validation runs here (no weights of its own) */
+    Model model;     /* the net, its weights (params) and the backend */
+    Model val_model; /* --val_crop_size other than the train crop: validation runs here (no weights of its own) */
     Loader *train_loader, *val_loader;
     float *momentum, *logits;
-    float *ema;                  /* [param_count] the weights' moving average (--model_ema), else NULL */
-    int64_t ema_updates;         /* 0: the next update copies the weights */
-    double ema_decay;            /* per update, after torchvision's adjustment */
+    float *ema;          /* [param_count] the weights' moving average (--model_ema), else NULL */
+    int64_t ema_updates; /* 0: the next update copies the weights */
+    double ema_decay;    /* per update, after torchvision's adjustment */
     MetricsLog metrics;
     int metrics_open;
     LrSchedule sched;
     LossArgs loss;
     int workers, backend_comm;
     int64_t steps_per_epoch;
-    int64_t img_global;          /* images per step over all ranks */
+    int64_t img_global; /* images per step over all ranks */
     RunFingerprint fp;
     /* position */
     int epoch;
@@ -89,7 +89,8 @@ static int save_model_files(Run *r, int epochs_done, const float *best, const ch
     char path[4200];
     r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
     path_join(path, sizeof path, c->out_dir, "last.safetensors");
-    if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+    if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL,
+                              err) != 0)
         return -1;
     if (best && c->save_best) {
         path_join(path, sizeof path, c->out_dir, "best.safetensors");
@@ -101,7 +102,8 @@ static int save_model_files(Run *r, int epochs_done, const float *best, const ch
         char name[64];
         snprintf(name, sizeof name, "epoch_%d.safetensors", epochs_done);
         path_join(path, sizeof path, c->out_dir, name);
-        if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL, err) != 0)
+        if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL,
+                                  err) != 0)
             return -1;
     }
     return 0;
@@ -111,8 +113,13 @@ static int save_state(Run *r, Error *err) {
     char path[4200];
     r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
     r->model.be.vt->get_momentum(r->model.be.ctx, r->momentum);
-    TrainPosition pos = {r->epoch, r->batch, r->step, r->best, config_to_json(&r->c),
-                         run_record_to_json(&r->fp, &r->epoch_sums, &r->window), r->ema_updates};
+    TrainPosition pos = { r->epoch,
+                          r->batch,
+                          r->step,
+                          r->best,
+                          config_to_json(&r->c),
+                          run_record_to_json(&r->fp, &r->epoch_sums, &r->window),
+                          r->ema_updates };
     path_join(path, sizeof path, r->c.out_dir, STATE_FILE);
     int rc = checkpoint_save_state(path, &r->model.net, r->model.params, r->momentum, r->ema, &pos, err);
     free(pos.config_json);
@@ -128,8 +135,10 @@ static int open_data(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     if (dataset_scan(&r->train, c->data_dir, err) != 0) return -1;
     if (r->train.n_classes < 2)
-        return error_set(err, "--data_dir %s has one class folder (%s): a classifier needs at least two. Is it the "
-                         "folder of class folders, not one class?", c->data_dir, r->train.classes[0]);
+        return error_set(err,
+                         "--data_dir %s has one class folder (%s): a classifier needs at least two. Is it the "
+                         "folder of class folders, not one class?",
+                         c->data_dir, r->train.classes[0]);
     if (!c->val_dir[0]) return 0;
     if (dataset_scan(&r->val, c->val_dir, err) != 0) return -1;
     r->have_val = 1;
@@ -139,8 +148,10 @@ static int open_data(Run *r, Error *err) {
         for (int j = 0; j < r->train.n_classes && map[i] < 0; j++)
             if (strcmp(r->val.classes[i], r->train.classes[j]) == 0) map[i] = j;
         if (map[i] < 0) {
-            error_set(err, "--val_dir %s has a class folder '%s' that --data_dir %s lacks; the validation classes must "
-                      "be training classes (a subset is fine)", c->val_dir, r->val.classes[i], c->data_dir);
+            error_set(err,
+                      "--val_dir %s has a class folder '%s' that --data_dir %s lacks; the validation classes must "
+                      "be training classes (a subset is fine)",
+                      c->val_dir, r->val.classes[i], c->data_dir);
             free(map);
             return -1;
         }
@@ -159,7 +170,8 @@ static int load_pretrained(Run *r, Error *err) {
     if (checkpoint_open(c->pretrained, &m, err) != 0) return -1;
     const ModelInfo *info = &m.info;
     int same = info->num_classes == r->train.n_classes;
-    for (int i = 0; same && i < info->n_classes_named && i < r->train.n_classes; i++) same = strcmp(info->class_names[i], r->train.classes[i]) == 0;
+    for (int i = 0; same && i < info->n_classes_named && i < r->train.n_classes; i++)
+        same = strcmp(info->class_names[i], r->train.classes[i]) == 0;
     int rc;
     if (same) {
         rc = checkpoint_load(&m, &r->model.net, r->model.params, err);
@@ -169,9 +181,10 @@ static int load_pretrained(Run *r, Error *err) {
         snprintf(prefix, sizeof prefix, "%.*s", (int)(strrchr(head->name, '.') - head->name + 1), head->name);
         rc = checkpoint_load_except(&m, &r->model.net, r->model.params, prefix, err);
         if (rc == 0 && r->is_root)
-            printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %.*s layer is replaced by a new one "
-                   "(initialised as the backbone's), everything else is loaded\n", c->pretrained, info->num_classes,
-                   info->n_classes_named ? "named " : "", r->train.n_classes,
+            printf("fine-tuning: %s was made for %d %sclasses, this data has %d%s; its %.*s layer is replaced by a new "
+                   "one "
+                   "(initialised as the backbone's), everything else is loaded\n",
+                   c->pretrained, info->num_classes, info->n_classes_named ? "named " : "", r->train.n_classes,
                    info->num_classes == r->train.n_classes ? " with other names" : "", (int)strlen(prefix) - 1, prefix);
     }
     checkpoint_close(&m);
@@ -182,11 +195,20 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     TrainConfig *c = &r->c;
     if (c->T_max <= 0) c->T_max = c->max_epoch; /* resolved once, kept by resumes */
     /* one GPU per local rank; "auto" precision is resolved once and kept by resumes (config.json stores it) */
-    ModelOptions o = {.backbone = c->backbone, .num_classes = r->train.n_classes, .image_size = c->image_size,
-                      .eval_resize = -1, .dropout = (float)c->dropout, .freeze = c->freeze,
-                      .lr_backbone_scale = c->lr_backbone_scale, .seed = c->seed, .backend = c->backend,
-                      .device = c->device, .precision = c->precision, .batch = c->per_batch_size,
-                      .threads = c->threads, .local_rank = r->d->local_rank};
+    ModelOptions o = { .backbone = c->backbone,
+                       .num_classes = r->train.n_classes,
+                       .image_size = c->image_size,
+                       .eval_resize = -1,
+                       .dropout = (float)c->dropout,
+                       .freeze = c->freeze,
+                       .lr_backbone_scale = c->lr_backbone_scale,
+                       .seed = c->seed,
+                       .backend = c->backend,
+                       .device = c->device,
+                       .precision = c->precision,
+                       .batch = c->per_batch_size,
+                       .threads = c->threads,
+                       .local_rank = r->d->local_rank };
     if (model_open(&r->model, &o, err) != 0) return -1;
     snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->model.precision));
     if (r->have_val && config_val_crop(c) != c->image_size) { /* the weights are size-free (adaptive pool) */
@@ -213,7 +235,8 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
         return checkpoint_load_state(path, &r->model.net, r->model.params, r->momentum, r->ema, err);
     }
     int rc = c->pretrained[0] ? load_pretrained(r, err) : 0;
-    if (r->ema) memcpy(r->ema, r->model.params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
+    if (r->ema)
+        memcpy(r->ema, r->model.params, P * sizeof(float)); /* the average starts as the model, as in torchvision */
     return rc;
 }
 
@@ -238,14 +261,26 @@ static void ema_update(Run *r) {
 static int open_loaders(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     r->workers = c->workers > 0 ? c->workers : cpu_count();
-    LoaderConfig train_cfg = {LOADER_TRAIN, c->per_batch_size, c->image_size, r->workers, c->seed, c->color_jitter,
-                       (float)c->min_crop_scale, r->d->rank, r->d->world, r->model.be.vt->input_format(r->model.be.ctx),
-                       c->max_image_pixels, c->strict_data, 0, 0};
+    LoaderConfig train_cfg = { LOADER_TRAIN,
+                               c->per_batch_size,
+                               c->image_size,
+                               r->workers,
+                               c->seed,
+                               c->color_jitter,
+                               (float)c->min_crop_scale,
+                               r->d->rank,
+                               r->d->world,
+                               r->model.be.vt->input_format(r->model.be.ctx),
+                               c->max_image_pixels,
+                               c->strict_data,
+                               0,
+                               0 };
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
     r->steps_per_epoch = loader_batches_per_epoch(r->train_loader);
     r->img_global = (int64_t)c->per_batch_size * r->d->world;
     if (r->steps_per_epoch < 1)
-        return error_set(err, "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
+        return error_set(err,
+                         "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
                          c->data_dir, (long long)r->train.n, (long long)r->img_global);
     if (r->have_val) {
         LoaderConfig val_cfg = train_cfg;
@@ -257,10 +292,14 @@ static int open_loaders(Run *r, Error *err) {
     }
     LrSchedule *s = &r->sched;
     if (lr_kind_parse(&s->kind, c->lr_scheduler, err) != 0 || lr_milestones_parse(s, c->lr_epochs, err) != 0) return -1;
-    s->base = c->lr; s->eta_min = c->eta_min; s->gamma = c->lr_gamma;
-    s->warmup_epochs = c->warmup_epochs; s->T_max = c->T_max; s->steps_per_epoch = r->steps_per_epoch;
-    r->loss = (LossArgs){c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
-                         strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED, (int)r->img_global};
+    s->base = c->lr;
+    s->eta_min = c->eta_min;
+    s->gamma = c->lr_gamma;
+    s->warmup_epochs = c->warmup_epochs;
+    s->T_max = c->T_max;
+    s->steps_per_epoch = r->steps_per_epoch;
+    r->loss = (LossArgs){ c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
+                          strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED, (int)r->img_global };
     return 0;
 }
 
@@ -295,13 +334,16 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
         }
         if (fingerprint_check_resume(&saved, &r->fp, allow_data_change, r->c.out_dir, err) != 0) return -1;
     }
-    if (allow_data_change && r->batch > r->steps_per_epoch) r->batch = r->steps_per_epoch; /* fewer images now: this epoch is over */
+    if (allow_data_change && r->batch > r->steps_per_epoch)
+        r->batch = r->steps_per_epoch; /* fewer images now: this epoch is over */
     int consistent = allow_data_change || (int64_t)pos->epoch * r->steps_per_epoch + pos->batch == pos->step;
     if (pos->epoch < 0 || r->batch < 0 || r->batch > r->steps_per_epoch || pos->step < 0 || !consistent ||
         !(pos->best_top1 >= -1 && pos->best_top1 <= 1))
-        return error_set(err, "%s/%s: the saved position (epoch %d, batch %lld, step %lld) does not fit this run's "
-                         "%lld steps per epoch; the file is damaged, or the data changed", r->c.out_dir, STATE_FILE,
-                         pos->epoch, (long long)pos->batch, (long long)pos->step, (long long)r->steps_per_epoch);
+        return error_set(err,
+                         "%s/%s: the saved position (epoch %d, batch %lld, step %lld) does not fit this run's "
+                         "%lld steps per epoch; the file is damaged, or the data changed",
+                         r->c.out_dir, STATE_FILE, pos->epoch, (long long)pos->batch, (long long)pos->step,
+                         (long long)r->steps_per_epoch);
     return 0;
 }
 
@@ -342,12 +384,12 @@ static void print_training_set(const Run *r) {
     const Net *n = &r->model.net;
     if (strcmp(c->freeze, "none") != 0) {
         Net all = *n;
-        Error ignored = {{0}};
+        Error ignored = { { 0 } };
         net_set_training(&all, "none", 1.0, &ignored);
         double fwd = net_forward_macs(n), bwd = net_backward_macs(n), bwd_all = net_backward_macs(&all);
         printf("  trains     --freeze %s: %.2f M of %.1f M parameters (frozen: no gradient, momentum or weight decay); "
-               "backward %.2f instead of %.2f GFLOP/image, a step %.0f%% less work\n", c->freeze,
-               net_trained_count(n) / 1e6, n->param_count / 1e6, 2 * bwd / 1e9, 2 * bwd_all / 1e9,
+               "backward %.2f instead of %.2f GFLOP/image, a step %.0f%% less work\n",
+               c->freeze, net_trained_count(n) / 1e6, n->param_count / 1e6, 2 * bwd / 1e9, 2 * bwd_all / 1e9,
                100.0 * (bwd_all - bwd) / (fwd + bwd_all));
         if (!c->pretrained[0])
             printf("  note       --freeze %s without --pretrained keeps those layers at their random initialisation\n",
@@ -371,13 +413,15 @@ static void print_summary(const Run *r, int resumed) {
     if (r->have_val) {
         int crop = config_val_crop(c), R = c->val_resize_size;
         if (R) printf("  validation shorter side resized to %d, center crop %d\n", R, crop);
-        else printf("  validation resized to %dx%d, center crop %d\n", eval_resize_size(crop), eval_resize_size(crop), crop);
+        else
+            printf("  validation resized to %dx%d, center crop %d\n", eval_resize_size(crop), eval_resize_size(crop),
+                   crop);
     }
     printf("  backend    %s, %s, %d threads, %d loader workers\n", r->model.backend_name,
            r->model.precision == PRECISION_BF16 ? "bf16" : "fp32", r->model.threads, r->workers);
     printf("  batch      %d per process x %d process%s = %lld global; %lld steps per epoch, %d epochs\n",
-           c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->steps_per_epoch,
-           c->max_epoch);
+           c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global,
+           (long long)r->steps_per_epoch, c->max_epoch);
     printf("  schedule   %s\n", sched);
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
            c->label_smooth ? c->label_smooth_factor : 0.0, c->smoothing_form);
@@ -388,10 +432,12 @@ static void print_summary(const Run *r, int resumed) {
     double scaled = 0.13 * (double)r->img_global / 2048.0;
     if (c->lr > 0 && (c->lr > 2 * scaled || c->lr < 0.5 * scaled))
         printf("  note       lr %g at a global batch of %lld is %.2gx the seed's rate per image (0.13 at 2048); the "
-               "linear-scaling rule gives %.4g\n", c->lr, (long long)r->img_global, c->lr / scaled, scaled);
+               "linear-scaling rule gives %.4g\n",
+               c->lr, (long long)r->img_global, c->lr / scaled, scaled);
     if (!resumed && c->warmup_epochs > 0 && c->warmup_epochs >= c->max_epoch)
         warnf("--warmup_epochs %g is not shorter than the run (--max_epoch %d): the lr rises for the whole run and "
-              "never reaches --lr %g; lower --warmup_epochs", c->warmup_epochs, c->max_epoch, c->lr);
+              "never reaches --lr %g; lower --warmup_epochs",
+              c->warmup_epochs, c->max_epoch, c->lr);
     if (r->sched.kind == LR_COSINE_ANNEALING && c->T_max < c->max_epoch)
         printf("  note       T_max %d < max_epoch %d: after epoch %d the seed's cosine rises again\n", c->T_max,
                c->max_epoch, c->T_max);
@@ -407,17 +453,18 @@ static void print_placement(Run *r) {
     dist_cpu_list(cpus, sizeof cpus);
     if (strcmp(r->c.device, "gpu") == 0) snprintf(dev, sizeof dev, "GPU %d", d->local_rank);
     else snprintf(dev, sizeof dev, "CPU");
-    snprintf(line, sizeof line, "%s: local rank %d of %d, pid %d, %s, compute threads %d on CPUs %s", dist_host(d, d->rank),
-             d->local_rank, d->local_world, (int)getpid(), dev, r->model.threads, cpus);
-    if (r->is_root) printf("alexnet train: %d processes on %d node%s\n", d->world, dist_node_count(d),
-                       dist_node_count(d) > 1 ? "s" : "");
+    snprintf(line, sizeof line, "%s: local rank %d of %d, pid %d, %s, compute threads %d on CPUs %s",
+             dist_host(d, d->rank), d->local_rank, d->local_world, (int)getpid(), dev, r->model.threads, cpus);
+    if (r->is_root)
+        printf("alexnet train: %d processes on %d node%s\n", d->world, dist_node_count(d),
+               dist_node_count(d) > 1 ? "s" : "");
     dist_print_lines(d, line, "  rank ");
 }
 
 static void attach_allreduce(Run *r) {
     if (r->d->world > 1 && r->model.be.vt->comm_init) {
-        Error err = {{0}};
-        uint8_t id[COMM_ID_BYTES] = {0};
+        Error err = { { 0 } };
+        uint8_t id[COMM_ID_BYTES] = { 0 };
         if (r->is_root && r->model.be.vt->comm_create_id(r->model.be.ctx, id, &err) != 0) FATAL("%s", err.msg);
         dist_bcast(r->d, id, sizeof id, 0);
         if (r->model.be.vt->comm_init(r->model.be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
@@ -479,7 +526,9 @@ static void run_close(Run *r) {
     if (r->metrics_open) metrics_close(&r->metrics);
     dataset_free(&r->train);
     if (r->have_val) dataset_free(&r->val);
-    free(r->momentum); free(r->logits); free(r->ema);
+    free(r->momentum);
+    free(r->logits);
+    free(r->ema);
 }
 
 /* ------------------------------------------------------------ one epoch */
@@ -506,11 +555,19 @@ static void add_sums(RunSums *s, const StepSums *step, double seconds) {
 static void log_window(Run *r, double lr) {
     RunSums *w = &r->window;
     if (w->steps == 0) return;
-    MetricRecord m = {.is_epoch = 0, .step = r->step, .epoch = r->epoch + 1, .loss = w->loss / (double)w->steps,
-                      .lr = lr, .img_s = w->seconds > 0 ? (double)w->steps * (double)r->img_global / w->seconds : 0.0,
-                      .time = r->time_base + now_seconds() - r->t_session,
-                      .train_top1 = w->seen ? (double)w->correct / (double)w->seen : -1.0, .val_loss = NAN,
-                      .top1 = -1, .top5 = -1, .ema_top1 = -1, .ema_top5 = -1};
+    MetricRecord m = { .is_epoch = 0,
+                       .step = r->step,
+                       .epoch = r->epoch + 1,
+                       .loss = w->loss / (double)w->steps,
+                       .lr = lr,
+                       .img_s = w->seconds > 0 ? (double)w->steps * (double)r->img_global / w->seconds : 0.0,
+                       .time = r->time_base + now_seconds() - r->t_session,
+                       .train_top1 = w->seen ? (double)w->correct / (double)w->seen : -1.0,
+                       .val_loss = NAN,
+                       .top1 = -1,
+                       .top5 = -1,
+                       .ema_top1 = -1,
+                       .ema_top5 = -1 };
     if (r->is_root) metrics_add(&r->metrics, &m);
     memset(w, 0, sizeof *w);
 }
@@ -521,10 +578,11 @@ static void print_divergence(Run *r, double loss) {
     path_join(path, sizeof path, r->c.out_dir, "last.safetensors");
     progress_done(&r->prog);
     errorf("the loss is not finite (%g) at step %lld (epoch %d, batch %lld/%lld); stopping. %s%s. Try a lower --lr or "
-           "a longer --warmup_epochs.", loss, (long long)r->step + 1, r->epoch + 1, (long long)r->batch + 1,
-           (long long)r->steps_per_epoch,
-           path_exists(path) ? "The last good checkpoint is kept: " : "No checkpoint was saved yet (the first comes at "
-                                                                       "the end of epoch 1, or with --save_every_steps)",
+           "a longer --warmup_epochs.",
+           loss, (long long)r->step + 1, r->epoch + 1, (long long)r->batch + 1, (long long)r->steps_per_epoch,
+           path_exists(path) ? "The last good checkpoint is kept: "
+                             : "No checkpoint was saved yet (the first comes at "
+                               "the end of epoch 1, or with --save_every_steps)",
            path_exists(path) ? path : "");
 }
 
@@ -533,7 +591,7 @@ static void print_divergence(Run *r, double loss) {
 static StepSums train_step(Run *r, const Batch *b) {
     Dist *d = r->d;
     int K = r->model.net.num_classes;
-    ForwardArgs train = {1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)r->c.per_batch_size};
+    ForwardArgs train = { 1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)r->c.per_batch_size };
     backend_forward(&r->model.be, b->data, b->n, &train);
     r->model.be.vt->read_logits(r->model.be.ctx, r->logits, b->n);
     double correct = 0;
@@ -542,8 +600,11 @@ static StepSums train_step(Run *r, const Batch *b) {
     GradReadyFn ready = d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
     double loss = backend_backward(&r->model.be, b->labels, b->n, &r->loss, ready, d);
     if (!r->backend_comm) dist_grads_wait(d);
-    StepSums sums = {.loss = loss, .nonfinite = isfinite(loss) ? 0.0 : 1.0, .interrupted = g_interrupted ? 1.0 : 0.0,
-                     .correct = correct, .images = (double)b->n};
+    StepSums sums = { .loss = loss,
+                      .nonfinite = isfinite(loss) ? 0.0 : 1.0,
+                      .interrupted = g_interrupted ? 1.0 : 0.0,
+                      .correct = correct,
+                      .images = (double)b->n };
     dist_sum_doubles(d, sums.all, 5);
     return sums;
 }
@@ -552,8 +613,8 @@ static StepSums train_step(Run *r, const Batch *b) {
 static void show_progress(Run *r, double lr, double loss) {
     const TrainConfig *c = &r->c;
     double sec_per_step = r->window.seconds / (double)r->window.steps;
-    double remaining = (double)(r->steps_per_epoch - r->batch) +
-                       (double)(c->max_epoch - r->epoch - 1) * (double)r->steps_per_epoch;
+    double remaining =
+        (double)(r->steps_per_epoch - r->batch) + (double)(c->max_epoch - r->epoch - 1) * (double)r->steps_per_epoch;
     if (c->max_steps > 0 && remaining > (double)(c->max_steps - r->step)) remaining = (double)(c->max_steps - r->step);
     double eta = remaining * sec_per_step + (double)(c->max_epoch - r->epoch) * r->end_seconds;
     progress_step(&r->prog, r->epoch, c->max_epoch, r->batch, r->steps_per_epoch, r->step, loss, lr,
@@ -579,7 +640,7 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
             err->msg[0] = '\0';
             return EPOCH_FAILED;
         }
-        SgdArgs sgd = {(float)lr, (float)c->momentum, (float)c->weight_decay};
+        SgdArgs sgd = { (float)lr, (float)c->momentum, (float)c->weight_decay };
         backend_sgd_update(&r->model.be, &sgd);
         r->step++;
         r->batch++;
@@ -594,7 +655,8 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
         if (interrupted || at_limit) *why_stopped = interrupted ? "interrupted" : "reached --max_steps";
         if (r->batch == r->steps_per_epoch) continue; /* the end of the epoch saves everything */
         if (*why_stopped || (c->save_every_steps > 0 && r->step % c->save_every_steps == 0)) {
-            if (r->is_root && (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, NULL, NULL, err) != 0))) {
+            if (r->is_root &&
+                (save_state(r, err) != 0 || (*why_stopped && save_model_files(r, r->epoch, NULL, NULL, err) != 0))) {
                 report(r, err->msg);
                 return EPOCH_FAILED;
             }
@@ -636,7 +698,7 @@ static int validate_epoch(Run *r, EpochVal *v, Error *err) {
     v->top1 = v->top5 = v->ema_top1 = v->ema_top5 = -1;
     v->loss = NAN;
     if (!r->have_val) return 0;
-    EvalCounts ev_ema = {0};
+    EvalCounts ev_ema = { 0 };
     if (validate(r, NULL, &v->ev, err) != 0 || (r->ema && validate(r, r->ema, &ev_ema, err) != 0)) {
         report(r, err->msg);
         return -1;
@@ -666,15 +728,27 @@ static int record_epoch(Run *r, const RunSums *e, const EpochVal *v, const float
                      c->max_epoch, mean_loss, 100 * train_top1, img_s);
     if (r->have_val)
         n += snprintf(line + n, sizeof line - (size_t)n, "; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)",
-                      v->loss, 100 * v->top1, 100 * v->top5, (long long)v->ev.images, v->ev.skipped ? ", some skipped" : "");
+                      v->loss, 100 * v->top1, 100 * v->top5, (long long)v->ev.images,
+                      v->ev.skipped ? ", some skipped" : "");
     if (v->ema_top1 >= 0 && n > 0 && (size_t)n < sizeof line)
-        snprintf(line + n, sizeof line - (size_t)n, "; EMA top-1 %.2f%% top-5 %.2f%%", 100 * v->ema_top1, 100 * v->ema_top5);
+        snprintf(line + n, sizeof line - (size_t)n, "; EMA top-1 %.2f%% top-5 %.2f%%", 100 * v->ema_top1,
+                 100 * v->ema_top5);
     progress_line(&r->prog, "%s\n", line);
-    MetricRecord m = {.is_epoch = 1, .step = r->step, .epoch = done, .loss = mean_loss,
-                      .lr = lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0), .img_s = img_s,
-                      .time = r->time_base + now_seconds() - r->t_session, .train_top1 = train_top1,
-                      .val_loss = v->loss, .top1 = v->top1, .top5 = v->top5, .ema_top1 = v->ema_top1,
-                      .ema_top5 = v->ema_top5, .val_images = v->ev.images, .val_skipped = v->ev.skipped};
+    MetricRecord m = { .is_epoch = 1,
+                       .step = r->step,
+                       .epoch = done,
+                       .loss = mean_loss,
+                       .lr = lr_at(&r->sched, r->step > 0 ? r->step - 1 : 0),
+                       .img_s = img_s,
+                       .time = r->time_base + now_seconds() - r->t_session,
+                       .train_top1 = train_top1,
+                       .val_loss = v->loss,
+                       .top1 = v->top1,
+                       .top5 = v->top5,
+                       .ema_top1 = v->ema_top1,
+                       .ema_top5 = v->ema_top5,
+                       .val_images = v->ev.images,
+                       .val_skipped = v->ev.skipped };
     metrics_add(&r->metrics, &m);
     char path[4200], title[1400];
     path_join(path, sizeof path, c->out_dir, "curves.svg");
@@ -724,8 +798,9 @@ static void print_done(const Run *r) {
     if (d->comm_steps > 0) {
         double span = 1e3 * d->span_total / (double)d->comm_steps, wait = 1e3 * d->wait_total / (double)d->comm_steps;
         printf("all-reduce: %.1f MB in %d buckets; %.1f ms per step from the first bucket to the last, %.1f ms of it "
-               "waited for after backward (%.0f%% overlapped with backward)\n", 4e-6 * (double)r->model.net.param_count,
-               d->n_buckets, span, wait, span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
+               "waited for after backward (%.0f%% overlapped with backward)\n",
+               4e-6 * (double)r->model.net.param_count, d->n_buckets, span, wait,
+               span > 0 ? 100.0 * (1.0 - wait / span) : 0.0);
     }
 }
 
@@ -744,7 +819,8 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
     if (r.c.max_steps > 0 && r.step >= r.c.max_steps) {
         if (r.is_root)
             printf("%s is at step %lld, already at --max_steps %lld: nothing to train. Continue with: alexnet train "
-                   "--resume %s\n", r.c.out_dir, (long long)r.step, (long long)r.c.max_steps, r.c.out_dir);
+                   "--resume %s\n",
+                   r.c.out_dir, (long long)r.step, (long long)r.c.max_steps, r.c.out_dir);
         run_close(&r);
         return 0;
     }
@@ -766,11 +842,11 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
     if (r.is_root) {
         progress_done(&r.prog);
         if (why_stopped)
-            printf("%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: alexnet train --resume %s\n",
-                   why_stopped, (long long)r.step, r.batch ? r.epoch + 1 : r.epoch, (long long)(r.batch ? r.batch : r.steps_per_epoch),
-                   (long long)r.steps_per_epoch, r.c.out_dir);
-        else
-            print_done(&r);
+            printf(
+                "%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: alexnet train --resume %s\n",
+                why_stopped, (long long)r.step, r.batch ? r.epoch + 1 : r.epoch,
+                (long long)(r.batch ? r.batch : r.steps_per_epoch), (long long)r.steps_per_epoch, r.c.out_dir);
+        else print_done(&r);
     }
     status = 0;
 out:

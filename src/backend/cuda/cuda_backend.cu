@@ -125,11 +125,10 @@ static int plan_layers(CudaCtx *c, Error *err) {
             p->alias = l->in_h == l->out_h && l->in_w == l->out_w;
             p->out_layout = LAYOUT_NHWC;
             break;
-        case LAYER_LRN:
-            p->out_layout = LAYOUT_NHWC;
-            break;
+        case LAYER_LRN: p->out_layout = LAYOUT_NHWC; break;
         }
-        int spatial = l->kind == LAYER_CONV || l->kind == LAYER_MAXPOOL || l->kind == LAYER_AVGPOOL || l->kind == LAYER_LRN;
+        int spatial =
+            l->kind == LAYER_CONV || l->kind == LAYER_MAXPOOL || l->kind == LAYER_AVGPOOL || l->kind == LAYER_LRN;
         if (spatial && prev == LAYOUT_FLAT && l->in_h * l->in_w > 1)
             return error_set(err, "the cuda backend cannot run %s on a flattened input", l->name);
         prev = p->out_layout;
@@ -325,14 +324,14 @@ static void create_handles(CudaCtx *c) {
  * channels as chosen in ctx_settings, else 8, else 3, whichever cuDNN supports. */
 static void create_convs(CudaCtx *c, int first_conv) {
     if (first_conv) {
-        int tries[3] = {c->cp, 8, 3};
+        int tries[3] = { c->cp, 8, 3 };
         for (int t = 0; t < 3; t++) {
             c->cp = tries[t];
             cuda_conv2d_create(c, 0);
             if (cuda_conv2d_supported(c, 0)) break;
             if (t < 2) {
-                warnf("cuda: cuDNN has no algorithm for the first convolution with %d input channels; trying %d",
-                      c->cp, tries[t + 1]);
+                warnf("cuda: cuDNN has no algorithm for the first convolution with %d input channels; trying %d", c->cp,
+                      tries[t + 1]);
                 cuda_conv2d_destroy(c, 0);
             }
         }
@@ -364,11 +363,15 @@ static void print_setup(const CudaCtx *c) {
     cudaDeviceProp prop;
     CUDA_CHECK(cudaGetDeviceProperties(&prop, c->device));
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    fprintf(stderr, "cuda: %s, %d SMs, cuDNN %zu, %s, input %s (cp %d), graphs %s, workspace %.1f MiB, "
-                    "%.0f MiB of %.0f MiB in use\n",
+    fprintf(stderr,
+            "cuda: %s, %d SMs, cuDNN %zu, %s, input %s (cp %d), graphs %s, workspace %.1f MiB, "
+            "%.0f MiB of %.0f MiB in use\n",
             prop.name, c->sms, cudnnGetVersion(), c->dt == DT_BF16 ? "bf16" : "fp32",
-            c->input == INPUT_U8_NHWC ? "u8 NHWC" : c->input == INPUT_F32_NHWC ? "f32 NHWC" : "f32 NCHW", c->cp,
-            c->use_graphs ? "on" : "off", c->ws_size / 1048576.0, (total_b - free_b) / 1048576.0, total_b / 1048576.0);
+            c->input == INPUT_U8_NHWC    ? "u8 NHWC"
+            : c->input == INPUT_F32_NHWC ? "f32 NHWC"
+                                         : "f32 NCHW",
+            c->cp, c->use_graphs ? "on" : "off", c->ws_size / 1048576.0, (total_b - free_b) / 1048576.0,
+            total_b / 1048576.0);
 }
 
 static void *cuda_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
@@ -409,8 +412,8 @@ static void cuda_destroy(void *ctx) {
             for (int k = 0; k < 2; k++) cudaEventDestroy(p->prof[d][k]);
     }
     cuda_layers_destroy(c);
-    void *bufs[] = {c->params, c->grads, c->mom, c->wc, c->dwc, c->raw, c->x0, c->g[0], c->g[1],
-                    c->dflat, c->partial, c->labels, c->row_loss, c->keys, c->ws, c->cublas_ws};
+    void *bufs[] = { c->params, c->grads, c->mom,     c->wc,     c->dwc,      c->raw,  c->x0, c->g[0],
+                     c->g[1],   c->dflat, c->partial, c->labels, c->row_loss, c->keys, c->ws, c->cublas_ws };
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) cudaFree(bufs[k]);
     cudaFreeHost(c->h_raw);
     cudaFreeHost(c->h_labels);
@@ -448,10 +451,22 @@ static void cuda_set_params(void *ctx, const float *p) {
     cuda_sgd_apply(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, 0.0f, 0.0f, 0.0f, 0, c->stream);
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
-static void cuda_get_params(void *ctx, float *p) { CudaCtx *c = (CudaCtx *)ctx; copy_out(c, p, c->params); }
-static void cuda_set_momentum(void *ctx, const float *m) { CudaCtx *c = (CudaCtx *)ctx; copy_in(c, c->mom, m); }
-static void cuda_get_momentum(void *ctx, float *m) { CudaCtx *c = (CudaCtx *)ctx; copy_out(c, m, c->mom); }
-static void cuda_get_grads(void *ctx, float *g) { CudaCtx *c = (CudaCtx *)ctx; copy_out(c, g, c->grads); }
+static void cuda_get_params(void *ctx, float *p) {
+    CudaCtx *c = (CudaCtx *)ctx;
+    copy_out(c, p, c->params);
+}
+static void cuda_set_momentum(void *ctx, const float *m) {
+    CudaCtx *c = (CudaCtx *)ctx;
+    copy_in(c, c->mom, m);
+}
+static void cuda_get_momentum(void *ctx, float *m) {
+    CudaCtx *c = (CudaCtx *)ctx;
+    copy_out(c, m, c->mom);
+}
+static void cuda_get_grads(void *ctx, float *g) {
+    CudaCtx *c = (CudaCtx *)ctx;
+    copy_out(c, g, c->grads);
+}
 static float *cuda_grad_buffer(void *ctx) { return ((CudaCtx *)ctx)->grads; }
 
 /* ------------------------------------------------------------- profiling */
@@ -480,13 +495,11 @@ static void cuda_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
 
 /* ---------------------------------------------------------- layer sequences */
 
-static const float *bias_of(const CudaCtx *c, const Layer *l) {
-    return param_ptr(c->params, c->net, l->weight + 1);
-}
+static const float *bias_of(const CudaCtx *c, const Layer *l) { return param_ptr(c->params, c->net, l->weight + 1); }
 
 /* Dropout layer i's key: the host part (see CudaDropout; the rest is DevKeys). */
 static CudaDropout dropout_key(const CudaCtx *c, int i) {
-    CudaDropout k = {c->seed, (uint32_t)i, c->net->layers[i].drop_p, c->keys};
+    CudaDropout k = { c->seed, (uint32_t)i, c->net->layers[i].drop_p, c->keys };
     return k;
 }
 
@@ -517,14 +530,14 @@ static void enqueue_forward(CudaCtx *c, int n) {
             break;
         case LAYER_MAXPOOL:
             cuda_maxpool_forward(dt, x, p->out, p->argmax, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, l->kernel,
-                          l->stride, s);
+                                 l->stride, s);
             break;
         case LAYER_AVGPOOL:
             if (!p->alias) cuda_avgpool_forward(dt, x, p->out, n, l->in_c, l->in_h, l->in_w, l->out_h, l->out_w, s);
             break;
         case LAYER_LRN:
-            cuda_lrn_forward(dt, x, p->out, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k,
-                      s);
+            cuda_lrn_forward(dt, x, p->out, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta,
+                             l->lrn_k, s);
             break;
         case LAYER_LINEAR: {
             const void *xin = x;
@@ -554,8 +567,8 @@ static void conv_backward(CudaCtx *c, int i, int n, const void *x, void *dy, voi
         cuda_bias_grad(c->dt, dy, mask, param_ptr(c->grads, net, l->weight + 1), c->partial,
                        (long long)n * l->out_h * l->out_w, l->out_c, c->stream);
         cuda_conv2d_backward_weights(c, i, x, dy, c->dwc);
-        cuda_wgrad_to_flat(c->dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups,
-                           l->kernel, l->kernel, p->conv.cg, c->stream);
+        cuda_wgrad_to_flat(c->dt, c->dwc, param_ptr(c->grads, net, l->weight), l->out_c, l->in_c / l->groups, l->kernel,
+                           l->kernel, p->conv.cg, c->stream);
     }
     if (p->need_dx) cuda_conv2d_backward_data(c, i, dy, dx);
 }
@@ -599,12 +612,8 @@ static void enqueue_backward(CudaCtx *c, int n) {
         if (!trains && !p->need_dx) break; /* nothing below needs a gradient */
         if (i < L - 1) prof_mark(c, PROFILE_BWD, i, 0);
         switch (l->kind) {
-        case LAYER_CONV:
-            conv_backward(c, i, n, x, dy, dx, masked, trains);
-            break;
-        case LAYER_LINEAR:
-            next_masked = linear_backward(c, i, n, x, dy, dx, masked, trains);
-            break;
+        case LAYER_CONV: conv_backward(c, i, n, x, dy, dx, masked, trains); break;
+        case LAYER_LINEAR: next_masked = linear_backward(c, i, n, x, dy, dx, masked, trains); break;
         case LAYER_RELU:
             if (p->fused) {
                 next_dy = dy;
@@ -623,8 +632,8 @@ static void enqueue_backward(CudaCtx *c, int n) {
             break;
         case LAYER_MAXPOOL:
             if (p->need_dx) {
-                cuda_maxpool_backward(dt, dy, p->argmax, p->mask_in ? x : NULL, dx, n, l->in_c, l->in_h, l->in_w, l->out_h,
-                              l->out_w, l->kernel, l->stride, s);
+                cuda_maxpool_backward(dt, dy, p->argmax, p->mask_in ? x : NULL, dx, n, l->in_c, l->in_h, l->in_w,
+                                      l->out_h, l->out_w, l->kernel, l->stride, s);
                 next_masked = p->mask_in;
             }
             break;
@@ -635,7 +644,7 @@ static void enqueue_backward(CudaCtx *c, int n) {
         case LAYER_LRN:
             if (p->need_dx)
                 cuda_lrn_backward(dt, x, dy, dx, (long long)n * hw_in, l->in_c, l->lrn_size, l->lrn_alpha, l->lrn_beta,
-                          l->lrn_k, s);
+                                  l->lrn_k, s);
             break;
         }
         if (l->weight >= 0) comm_layer_done(c, i);
@@ -731,19 +740,19 @@ static void cuda_read_logits(void *ctx, float *logits, int n) {
     CUDA_CHECK(cudaStreamSynchronize(c->stream));
 }
 
-static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready,
-                            void *user) {
+static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready, void *user) {
     CudaCtx *c = (CudaCtx *)ctx;
     const Net *net = c->net;
     int L = net->n_layers, K = net->num_classes;
-    for (int i = 0; i < n; i++) CHECK(labels[i] >= 0 && labels[i] < K, "label %d of sample %d outside [0, %d)", labels[i], i, K);
+    for (int i = 0; i < n; i++)
+        CHECK(labels[i] >= 0 && labels[i] < K, "label %d of sample %d outside [0, %d)", labels[i], i, K);
     CUDA_CHECK(cudaSetDevice(c->device));
     memcpy(c->h_labels, labels, (size_t)n * sizeof(int32_t)); /* free: the last backward synchronised past its upload */
     CUDA_CHECK(cudaMemcpyAsync(c->labels, c->h_labels, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice, c->stream));
     prof_mark(c, PROFILE_BWD, L - 1, 0);
     double divisor = a->global_batch > 0 ? a->global_batch : n;
     cuda_softmax_xent(c->dt, (const float *)c->plan[L - 1].out, c->labels, c->g[0], c->row_loss, n, K, a->smoothing,
-                   a->form == SMOOTH_TORCH ? 1 : 0, divisor, c->stream);
+                      a->form == SMOOTH_TORCH ? 1 : 0, divisor, c->stream);
     CUDA_CHECK(cudaMemcpyAsync(c->h_loss, c->row_loss, (size_t)n * sizeof(double), cudaMemcpyDeviceToHost, c->stream));
     CUDA_CHECK(cudaEventRecord(c->ev_loss, c->stream));
     run_sequence(c, c->bwd_graphs, n, enqueue_backward);
@@ -762,7 +771,8 @@ static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossA
 static void cuda_sgd_update(void *ctx, const SgdArgs *a) {
     CudaCtx *c = (CudaCtx *)ctx;
     CUDA_CHECK(cudaSetDevice(c->device));
-    cuda_sgd_apply(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, a->lr, a->momentum, a->weight_decay, 1, c->stream);
+    cuda_sgd_apply(c->dt, &c->sgd, c->params, c->grads, c->mom, c->wc, a->lr, a->momentum, a->weight_decay, 1,
+                   c->stream);
 }
 
 /* ------------------------------------------------------------------ NCCL */

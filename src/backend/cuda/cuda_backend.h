@@ -21,8 +21,8 @@ int cuda_backend_device_count(char *msg, size_t len);
 typedef struct {
     char runtime[32], driver[64], cudnn[32], nccl[64];
     int n_gpus;
-    char no_gpu[160];                      /* why there is none, when n_gpus == 0 */
-    char gpus[CUDA_INFO_MAX_GPUS][320];    /* "0: NVIDIA H200, 139.8 GiB, compute capability 9.0, 132 SMs" */
+    char no_gpu[160];                   /* why there is none, when n_gpus == 0 */
+    char gpus[CUDA_INFO_MAX_GPUS][320]; /* "0: NVIDIA H200, 139.8 GiB, compute capability 9.0, 132 SMs" */
 } CudaInfo;
 
 void cuda_backend_info(CudaInfo *info);

@@ -23,29 +23,29 @@ extern "C" {
 extern int *cuda_capture_failed;
 void cuda_check_fail(const char *file, int line, const char *call, const char *what);
 
-#define CUDA_CHECK(call)                                                                        \
-    do {                                                                                        \
-        cudaError_t e_ = (call);                                                                \
+#define CUDA_CHECK(call)                                                                           \
+    do {                                                                                           \
+        cudaError_t e_ = (call);                                                                   \
         if (e_ != cudaSuccess) cuda_check_fail(__FILE__, __LINE__, #call, cudaGetErrorString(e_)); \
     } while (0)
 
-#define CUDNN_CHECK(call)                                                                       \
-    do {                                                                                        \
-        cudnnStatus_t s_ = (call);                                                              \
+#define CUDNN_CHECK(call)                                                                                    \
+    do {                                                                                                     \
+        cudnnStatus_t s_ = (call);                                                                           \
         if (s_ != CUDNN_STATUS_SUCCESS) cuda_check_fail(__FILE__, __LINE__, #call, cudnnGetErrorString(s_)); \
     } while (0)
 
-#define CUBLAS_CHECK(call)                                                                      \
-    do {                                                                                        \
-        cublasStatus_t s_ = (call);                                                             \
+#define CUBLAS_CHECK(call)                                                                                      \
+    do {                                                                                                        \
+        cublasStatus_t s_ = (call);                                                                             \
         if (s_ != CUBLAS_STATUS_SUCCESS) cuda_check_fail(__FILE__, __LINE__, #call, cublasGetStatusString(s_)); \
     } while (0)
 
 #ifdef ALEXNET_HAVE_NCCL
 #include <nccl.h>
-#define NCCL_CHECK(call)                                                                        \
-    do {                                                                                        \
-        ncclResult_t r_ = (call);                                                               \
+#define NCCL_CHECK(call)                                                                           \
+    do {                                                                                           \
+        ncclResult_t r_ = (call);                                                                  \
         if (r_ != ncclSuccess) cuda_check_fail(__FILE__, __LINE__, #call, ncclGetErrorString(r_)); \
     } while (0)
 #endif

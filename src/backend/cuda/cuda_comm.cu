@@ -22,8 +22,8 @@
 static_assert(sizeof(ncclUniqueId) == COMM_ID_BYTES, "COMM_ID_BYTES must equal NCCL_UNIQUE_ID_BYTES");
 
 typedef struct {
-    size_t off, count;   /* range of the flat buffer, floats */
-    int last_layer;      /* the bucket is complete once this layer's backward is done */
+    size_t off, count; /* range of the flat buffer, floats */
+    int last_layer;    /* the bucket is complete once this layer's backward is done */
     int started;
     cudaEvent_t ready;
 } Bucket;
@@ -35,7 +35,7 @@ struct CommState {
     int nb;
     Bucket b[NET_MAX_PARAMS];
     cudaEvent_t done;
-    void *buf16;         /* [P] bf16, ALEXNET_CUDA_ALLREDUCE=bf16 only */
+    void *buf16; /* [P] bf16, ALEXNET_CUDA_ALLREDUCE=bf16 only */
 };
 
 int comm_available(void) { return 1; }
@@ -152,16 +152,26 @@ void comm_destroy(CudaCtx *c) {
 #else /* built without NCCL */
 
 int comm_available(void) { return 0; }
-int comm_active(const CudaCtx *c) { (void)c; return 0; }
+int comm_active(const CudaCtx *c) {
+    (void)c;
+    return 0;
+}
 int comm_create_id_impl(CudaCtx *c, uint8_t *id, Error *err) {
-    (void)c; (void)id;
+    (void)c;
+    (void)id;
     return error_set(err, "this build of the cuda backend has no NCCL");
 }
 int comm_init_impl(CudaCtx *c, int rank, int world, const uint8_t *id, Error *err) {
-    (void)c; (void)rank; (void)world; (void)id;
+    (void)c;
+    (void)rank;
+    (void)world;
+    (void)id;
     return error_set(err, "this build of the cuda backend has no NCCL");
 }
-void comm_layer_done(CudaCtx *c, int layer) { (void)c; (void)layer; }
+void comm_layer_done(CudaCtx *c, int layer) {
+    (void)c;
+    (void)layer;
+}
 void comm_join(CudaCtx *c) { (void)c; }
 void comm_destroy(CudaCtx *c) { (void)c; }
 

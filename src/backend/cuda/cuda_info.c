@@ -51,7 +51,8 @@ void cuda_backend_info(CudaInfo *info) {
             snprintf(info->gpus[i], sizeof info->gpus[i], "%d: (properties unavailable)", i);
             continue;
         }
-        snprintf(info->gpus[i], sizeof info->gpus[i], "%d: %.200s, %.1f GiB, compute capability %d.%d, %d SMs", i, p.name,
-                 (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), p.major, p.minor, p.multiProcessorCount);
+        snprintf(info->gpus[i], sizeof info->gpus[i], "%d: %.200s, %.1f GiB, compute capability %d.%d, %d SMs", i,
+                 p.name, (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), p.major, p.minor,
+                 p.multiProcessorCount);
     }
 }

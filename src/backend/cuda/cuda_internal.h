@@ -34,33 +34,33 @@ typedef struct {
     cudnnTensorDescriptor_t x, y;
     cudnnFilterDescriptor_t w;
     cudnnConvolutionDescriptor_t fwd_desc, bwd_data_desc, bwd_filter_desc; /* one per direction: math types differ */
-    cudnnConvolutionFwdAlgo_t fwd, fwd_best;          /* *_best: chosen by cudnnFind at the full batch */
+    cudnnConvolutionFwdAlgo_t fwd, fwd_best; /* *_best: chosen by cudnnFind at the full batch */
     cudnnConvolutionBwdDataAlgo_t bwd_data, bwd_data_best;
     cudnnConvolutionBwdFilterAlgo_t bwd_filter, bwd_filter_best;
     cudnnMathType_t fwd_math, bwd_data_math, bwd_filter_math;
     cudnnMathType_t fwd_best_math, bwd_data_best_math, bwd_filter_best_math;
-    int cin;                  /* input channels as stored (cp for a padded first layer) */
-    int cg;                   /* stored input channels per group */
+    int cin; /* input channels as stored (cp for a padded first layer) */
+    int cg;  /* stored input channels per group */
 } ConvPlan;
 
 typedef struct {
-    void *out;                /* output activation (see the memory plan) */
+    void *out; /* output activation (see the memory plan) */
     Layout in_layout, out_layout;
-    int relu_fused;           /* conv/linear: the next layer's ReLU runs in this layer's epilogue */
-    int fused;                /* ReLU folded into the previous layer; out aliases it */
-    int mask_in;              /* the input is a fused ReLU's output: backward may apply its mask */
-    int alias;                /* identity avgpool: out is the input */
-    int flatten;              /* linear whose input is spatial NHWC: copied to `flat` first */
-    void *flat;               /* flatten: the input in C,H,W order [B, in] (dt) */
-    int need_dx;              /* backward computes the input gradient (not for layer 0) */
-    uint8_t *argmax;          /* maxpool: window position of each output's maximum */
+    int relu_fused;  /* conv/linear: the next layer's ReLU runs in this layer's epilogue */
+    int fused;       /* ReLU folded into the previous layer; out aliases it */
+    int mask_in;     /* the input is a fused ReLU's output: backward may apply its mask */
+    int alias;       /* identity avgpool: out is the input */
+    int flatten;     /* linear whose input is spatial NHWC: copied to `flat` first */
+    void *flat;      /* flatten: the input in C,H,W order [B, in] (dt) */
+    int need_dx;     /* backward computes the input gradient (not for layer 0) */
+    uint8_t *argmax; /* maxpool: window position of each output's maximum */
     ConvPlan conv;
-    long long wc_off;         /* conv/linear: offset of the compute weights in ctx->wc; -1: params */
-    cudaEvent_t prof[2][2];   /* profiling: [PROFILE_FWD or PROFILE_BWD][start, end] */
+    long long wc_off;       /* conv/linear: offset of the compute weights in ctx->wc; -1: params */
+    cudaEvent_t prof[2][2]; /* profiling: [PROFILE_FWD or PROFILE_BWD][start, end] */
 } LayerPlan;
 
 typedef struct {
-    int n, warm;              /* batch; 1 after the eager warm-up run */
+    int n, warm; /* batch; 1 after the eager warm-up run */
     cudaGraphExec_t exec;
 } GraphSlot;
 
@@ -72,7 +72,7 @@ typedef struct CudaCtx {
     DType dt;
     InputFormat input;
     RawFormat raw_fmt;
-    int cp;                   /* stored channels of x0 */
+    int cp; /* stored channels of x0 */
     uint64_t seed;
     int verbose;
 
@@ -80,19 +80,19 @@ typedef struct CudaCtx {
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
     void *cublas_ws;
-    void *ws;                 /* cuDNN workspace */
+    void *ws; /* cuDNN workspace */
     size_t ws_size;
-    int desc_n;               /* batch the cuDNN descriptors are set for */
+    int desc_n; /* batch the cuDNN descriptors are set for */
 
     LayerPlan plan[NET_MAX_LAYERS];
     float *params, *grads, *mom;
     void *wc;
     size_t wc_elems;
-    void *dwc;                /* conv weight gradient in KRSC (dt), before cuda_wgrad_to_flat */
+    void *dwc; /* conv weight gradient in KRSC (dt), before cuda_wgrad_to_flat */
     SgdTable sgd;
 
-    void *raw, *h_raw;        /* device / pinned host input, raw format */
-    size_t raw_bytes;         /* per sample */
+    void *raw, *h_raw; /* device / pinned host input, raw format */
+    size_t raw_bytes;  /* per sample */
     void *x0;
     void *g[2];
     void *dflat;
@@ -102,10 +102,10 @@ typedef struct CudaCtx {
     DevKeys *keys;
     cudaEvent_t ev_copied, ev_raw_free, ev_loss, ev_done;
 
-    int n;                    /* samples of the last forward */
+    int n; /* samples of the last forward */
     int use_graphs;
     GraphSlot fwd_graphs[CUDA_GRAPH_SLOTS], bwd_graphs[CUDA_GRAPH_SLOTS];
-    LayerProfile prof;        /* summed from the events of LayerPlan.prof */
+    LayerProfile prof; /* summed from the events of LayerPlan.prof */
 
     struct CommState *comm;
 } CudaCtx;

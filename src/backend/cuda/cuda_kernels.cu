@@ -30,35 +30,48 @@ template <> __device__ __forceinline__ bf16 from_f<bf16>(float v) { return __flo
 
 /* V consecutive elements loaded or stored as one access (16 bytes for
  * 8 x bf16 or 4 x fp32); callers guarantee alignment (c % V == 0). */
-template <typename T, int V> struct alignas(sizeof(T) * V) Pack {
-    T v[V];
-};
+template <typename T, int V> struct alignas(sizeof(T) * V) Pack { T v[V]; };
 
 /* Runs the statement with T the storage type and V the widest vector that divides c. */
-#define DISPATCH_VEC(dt, c, ...)                                               \
-    do {                                                                       \
-        if ((dt) == DT_BF16) {                                                 \
-            typedef bf16 T;                                                    \
-            if ((c) % 8 == 0) { const int V = 8; __VA_ARGS__; }                     \
-            else { const int V = 1; __VA_ARGS__; }                                  \
-        } else {                                                               \
-            typedef float T;                                                   \
-            if ((c) % 4 == 0) { const int V = 4; __VA_ARGS__; }                     \
-            else { const int V = 1; __VA_ARGS__; }                                  \
-        }                                                                      \
+#define DISPATCH_VEC(dt, c, ...) \
+    do {                         \
+        if ((dt) == DT_BF16) {   \
+            typedef bf16 T;      \
+            if ((c) % 8 == 0) {  \
+                const int V = 8; \
+                __VA_ARGS__;     \
+            } else {             \
+                const int V = 1; \
+                __VA_ARGS__;     \
+            }                    \
+        } else {                 \
+            typedef float T;     \
+            if ((c) % 4 == 0) {  \
+                const int V = 4; \
+                __VA_ARGS__;     \
+            } else {             \
+                const int V = 1; \
+                __VA_ARGS__;     \
+            }                    \
+        }                        \
     } while (0)
 
-#define DISPATCH(dt, ...)                                                      \
-    do {                                                                       \
-        if ((dt) == DT_BF16) { typedef bf16 T; __VA_ARGS__; }                      \
-        else { typedef float T; __VA_ARGS__; }                                      \
+#define DISPATCH(dt, ...)      \
+    do {                       \
+        if ((dt) == DT_BF16) { \
+            typedef bf16 T;    \
+            __VA_ARGS__;       \
+        } else {               \
+            typedef float T;   \
+            __VA_ARGS__;       \
+        }                      \
     } while (0)
 
 /* ------------------------------------------------------------------ input */
 
 /* ImageNet mean and std (docs/recipe.md, "Data"). */
-__constant__ float c_mean[3] = {0.485f, 0.456f, 0.406f};
-__constant__ float c_std[3] = {0.229f, 0.224f, 0.225f};
+__constant__ float c_mean[3] = { 0.485f, 0.456f, 0.406f };
+__constant__ float c_std[3] = { 0.229f, 0.224f, 0.225f };
 
 template <typename T>
 __global__ void input_kernel(RawFormat fmt, const void *raw, T *x0, long long pixels, long hw, int cp, DevKeys *keys,
@@ -84,7 +97,7 @@ __global__ void input_kernel(RawFormat fmt, const void *raw, T *x0, long long pi
     }
     T *o = x0 + p * cp;
     if (cp == 4) {
-        Pack<T, 4> q = {{from_f<T>(v[0]), from_f<T>(v[1]), from_f<T>(v[2]), from_f<T>(0.0f)}};
+        Pack<T, 4> q = { { from_f<T>(v[0]), from_f<T>(v[1]), from_f<T>(v[2]), from_f<T>(0.0f) } };
         *(Pack<T, 4> *)o = q;
     } else {
         for (int c = 0; c < cp; c++) o[c] = from_f<T>(c < 3 ? v[c] : 0.0f);
@@ -92,7 +105,7 @@ __global__ void input_kernel(RawFormat fmt, const void *raw, T *x0, long long pi
 }
 
 void cuda_input(DType dt, RawFormat raw_fmt, const void *raw, void *x0, int n, long hw, int cp, DevKeys *keys,
-             unsigned long long step, unsigned long long sample_offset, int train, cudaStream_t s) {
+                unsigned long long step, unsigned long long sample_offset, int train, cudaStream_t s) {
     long long pixels = (long long)n * hw;
     DISPATCH(dt, input_kernel<T><<<blocks_for(pixels), THREADS, 0, s>>>(raw_fmt, raw, (T *)x0, pixels, hw, cp, keys,
                                                                         step, sample_offset, train));
@@ -101,8 +114,7 @@ void cuda_input(DType dt, RawFormat raw_fmt, const void *raw, void *x0, int n, l
 
 /* ------------------------------------------------------ bias + activation */
 
-template <typename T, int V>
-__global__ void bias_act_kernel(T *y, const float *bias, long long vecs, int c, int relu) {
+template <typename T, int V> __global__ void bias_act_kernel(T *y, const float *bias, long long vecs, int c, int relu) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= vecs) return;
     Pack<T, V> *py = (Pack<T, V> *)y + i;
@@ -194,12 +206,12 @@ __global__ void bias_grad_final_kernel(const float *partial, float *db, int bloc
 }
 
 void cuda_bias_grad(DType dt, void *dy, const void *mask_y, float *db, float *partial, long long rows, int c,
-                 cudaStream_t s) {
+                    cudaStream_t s) {
     int lanes = 0, rg = 0, blocks = 0;
     DISPATCH_VEC(dt, c, {
         bg_shape(rows, c, V, &lanes, &rg, &blocks);
-        bias_grad_partial_kernel<T, V><<<blocks, THREADS, 0, s>>>((T *)dy, (const T *)mask_y, partial, rows, c,
-                                                                  lanes, rg);
+        bias_grad_partial_kernel<T, V>
+            <<<blocks, THREADS, 0, s>>>((T *)dy, (const T *)mask_y, partial, rows, c, lanes, rg);
     });
     KERNEL_CHECK();
     bias_grad_final_kernel<<<blocks_for(c), THREADS, 0, s>>>(partial, db, blocks, c);
@@ -226,8 +238,8 @@ __device__ __forceinline__ NhwcIndex nhwc_split(long long i, int h, int w, int c
 }
 
 template <typename T, int V>
-__global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow,
-                                   int k, int stride) {
+__global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow, int k,
+                                   int stride) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     int cvs = c / V;
     long long total = (long long)n * oh * ow * cvs;
@@ -240,14 +252,20 @@ __global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int
     float best[V];
     uint8_t pos[V];
 #pragma unroll
-    for (int j = 0; j < V; j++) { best[j] = to_f(p.v[j]); pos[j] = 0; }
+    for (int j = 0; j < V; j++) {
+        best[j] = to_f(p.v[j]);
+        pos[j] = 0;
+    }
     for (int wy = 0; wy < k; wy++)
         for (int wx = 0; wx < k; wx++) {
             Pack<T, V> q2 = *(const Pack<T, V> *)(base + ((long long)wy * w + wx) * c);
 #pragma unroll
             for (int j = 0; j < V; j++) {
                 float f = to_f(q2.v[j]);
-                if (f > best[j]) { best[j] = f; pos[j] = (uint8_t)(wy * k + wx); }
+                if (f > best[j]) {
+                    best[j] = f;
+                    pos[j] = (uint8_t)(wy * k + wx);
+                }
             }
         }
     Pack<T, V> o;
@@ -263,11 +281,11 @@ __global__ void maxpool_fwd_kernel(const T *x, T *y, uint8_t *argmax, int n, int
 }
 
 void cuda_maxpool_forward(DType dt, const void *x, void *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow,
-                   int k, int stride, cudaStream_t s) {
+                          int k, int stride, cudaStream_t s) {
     DISPATCH_VEC(dt, c, {
         long long total = (long long)n * oh * ow * (c / V);
-        maxpool_fwd_kernel<T, V><<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, argmax, n, c, h, w, oh,
-                                                                       ow, k, stride);
+        maxpool_fwd_kernel<T, V>
+            <<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, argmax, n, c, h, w, oh, ow, k, stride);
     });
     KERNEL_CHECK();
 }
@@ -282,8 +300,8 @@ __device__ __forceinline__ void window_range(int i, int k, int stride, int out, 
 }
 
 template <typename T, int V>
-__global__ void maxpool_bwd_kernel(const T *dy, const uint8_t *argmax, const T *mask, T *dx, int n, int c, int h,
-                                   int w, int oh, int ow, int k, int stride) {
+__global__ void maxpool_bwd_kernel(const T *dy, const uint8_t *argmax, const T *mask, T *dx, int n, int c, int h, int w,
+                                   int oh, int ow, int k, int stride) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     int cvs = c / V;
     long long total = (long long)n * h * w * cvs;
@@ -320,8 +338,8 @@ __global__ void maxpool_bwd_kernel(const T *dy, const uint8_t *argmax, const T *
     *(Pack<T, V> *)(dx + e) = o;
 }
 
-void cuda_maxpool_backward(DType dt, const void *dy, const uint8_t *argmax, const void *mask_x, void *dx, int n, int c, int h,
-                   int w, int oh, int ow, int k, int stride, cudaStream_t s) {
+void cuda_maxpool_backward(DType dt, const void *dy, const uint8_t *argmax, const void *mask_x, void *dx, int n, int c,
+                           int h, int w, int oh, int ow, int k, int stride, cudaStream_t s) {
     DISPATCH_VEC(dt, c, {
         long long total = (long long)n * h * w * (c / V);
         maxpool_bwd_kernel<T, V><<<blocks_for(total), THREADS, 0, s>>>((const T *)dy, argmax, (const T *)mask_x,
@@ -337,8 +355,7 @@ __device__ __forceinline__ int win_end(int i, int in, int out) {
     return (int)((((long long)i + 1) * in + out - 1) / out);
 }
 
-template <typename T>
-__global__ void avgpool_fwd_kernel(const T *x, T *y, int n, int c, int h, int w, int oh, int ow) {
+template <typename T> __global__ void avgpool_fwd_kernel(const T *x, T *y, int n, int c, int h, int w, int oh, int ow) {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     long long total = (long long)n * oh * ow * c;
     if (i >= total) return;
@@ -375,15 +392,18 @@ __global__ void avgpool_bwd_kernel(const T *dy, T *dx, int n, int c, int h, int 
     dx[i] = from_f<T>(acc);
 }
 
-void cuda_avgpool_forward(DType dt, const void *x, void *y, int n, int c, int h, int w, int oh, int ow, cudaStream_t s) {
+void cuda_avgpool_forward(DType dt, const void *x, void *y, int n, int c, int h, int w, int oh, int ow,
+                          cudaStream_t s) {
     long long total = (long long)n * oh * ow * c;
     DISPATCH(dt, avgpool_fwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, n, c, h, w, oh, ow));
     KERNEL_CHECK();
 }
 
-void cuda_avgpool_backward(DType dt, const void *dy, void *dx, int n, int c, int h, int w, int oh, int ow, cudaStream_t s) {
+void cuda_avgpool_backward(DType dt, const void *dy, void *dx, int n, int c, int h, int w, int oh, int ow,
+                           cudaStream_t s) {
     long long total = (long long)n * h * w * c;
-    DISPATCH(dt, avgpool_bwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)dy, (T *)dx, n, c, h, w, oh, ow));
+    DISPATCH(dt,
+             avgpool_bwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)dy, (T *)dx, n, c, h, w, oh, ow));
     KERNEL_CHECK();
 }
 
@@ -434,15 +454,15 @@ __global__ void lrn_bwd_kernel(const T *x, const T *dy, T *dx, long long pixels,
     dx[i] = from_f<T>(to_f(pdy[ch]) * powf(own, -beta) - coef * to_f(px[ch]) * acc);
 }
 
-void cuda_lrn_forward(DType dt, const void *x, void *y, long long pixels, int c, int size, float alpha, float beta, float k,
-               cudaStream_t s) {
-    DISPATCH(dt, lrn_fwd_kernel<T><<<blocks_for(pixels * c), THREADS, 0, s>>>((const T *)x, (T *)y, pixels, c, size,
-                                                                              alpha, beta, k));
+void cuda_lrn_forward(DType dt, const void *x, void *y, long long pixels, int c, int size, float alpha, float beta,
+                      float k, cudaStream_t s) {
+    DISPATCH(dt, lrn_fwd_kernel<T>
+             <<<blocks_for(pixels * c), THREADS, 0, s>>>((const T *)x, (T *)y, pixels, c, size, alpha, beta, k));
     KERNEL_CHECK();
 }
 
-void cuda_lrn_backward(DType dt, const void *x, const void *dy, void *dx, long long pixels, int c, int size, float alpha,
-               float beta, float k, cudaStream_t s) {
+void cuda_lrn_backward(DType dt, const void *x, const void *dy, void *dx, long long pixels, int c, int size,
+                       float alpha, float beta, float k, cudaStream_t s) {
     DISPATCH(dt, lrn_bwd_kernel<T><<<blocks_for(pixels * c), THREADS, 0, s>>>((const T *)x, (const T *)dy, (T *)dx,
                                                                               pixels, c, size, alpha, beta, k));
     KERNEL_CHECK();
@@ -461,16 +481,21 @@ __device__ __forceinline__ void lay_split(Layout l, long long i, int c, long hw,
     long long f = (long long)c * hw;
     *b = i / f;
     long long r = i % f;
-    if (l == LAYOUT_FLAT) { *ch = (int)(r / hw); *q = (long)(r % hw); }
-    else { *q = (long)(r / c); *ch = (int)(r % c); }
+    if (l == LAYOUT_FLAT) {
+        *ch = (int)(r / hw);
+        *q = (long)(r % hw);
+    } else {
+        *q = (long)(r / c);
+        *ch = (int)(r % c);
+    }
 }
 
 /* What an element-wise kernel does: ReLU, dropout (p > 0) or a plain copy. */
 typedef struct {
     int relu;
-    float p;            /* dropout rate; 0: none */
-    uint32_t layer;     /* dropout key: layer index */
-    uint64_t seed;      /* dropout key: BackendOptions.seed */
+    float p;        /* dropout rate; 0: none */
+    uint32_t layer; /* dropout key: layer index */
+    uint64_t seed;  /* dropout key: BackendOptions.seed */
     const DevKeys *keys;
 } EltOp;
 
@@ -519,8 +544,8 @@ __global__ void eltwise_bwd_kernel(const T *dy, const T *x, int mask_x, T *dx, l
 static void eltwise_forward(DType dt, const void *x, void *y, int n, int c, long hw, Layout in, Layout out, EltOp op,
                             cudaStream_t s) {
     long long total = (long long)n * c * hw;
-    DISPATCH(dt, eltwise_fwd_kernel<T><<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, total, c, hw, in,
-                                                                             out, op));
+    DISPATCH(dt, eltwise_fwd_kernel<T>
+             <<<blocks_for(total), THREADS, 0, s>>>((const T *)x, (T *)y, total, c, hw, in, out, op));
     KERNEL_CHECK();
 }
 
@@ -532,10 +557,10 @@ static void eltwise_backward(DType dt, const void *dy, const void *x, int mask_x
     KERNEL_CHECK();
 }
 
-static const EltOp ELT_COPY = {0, 0.0f, 0, 0, NULL}, ELT_RELU = {1, 0.0f, 0, 0, NULL};
+static const EltOp ELT_COPY = { 0, 0.0f, 0, 0, NULL }, ELT_RELU = { 1, 0.0f, 0, 0, NULL };
 
 static EltOp elt_dropout(CudaDropout key) {
-    EltOp op = {0, key.p, key.layer, key.seed, key.keys};
+    EltOp op = { 0, key.p, key.layer, key.seed, key.keys };
     return op;
 }
 
@@ -609,8 +634,8 @@ __global__ void softmax_xent_kernel(const float *logits, const int32_t *labels, 
     if (threadIdx.x == 0) row_loss[row] = loss;
 }
 
-void cuda_softmax_xent(DType dt, const float *logits, const int32_t *labels, void *dlogits, double *row_loss, int n, int k,
-                    float eps, int form, double divisor, cudaStream_t s) {
+void cuda_softmax_xent(DType dt, const float *logits, const int32_t *labels, void *dlogits, double *row_loss, int n,
+                       int k, float eps, int form, double divisor, cudaStream_t s) {
     double on, off;
     if (form == 0) {
         on = 1.0 - eps;
@@ -619,8 +644,8 @@ void cuda_softmax_xent(DType dt, const float *logits, const int32_t *labels, voi
         on = 1.0 - eps + eps / (double)k;
         off = eps / (double)k;
     }
-    DISPATCH(dt, softmax_xent_kernel<T><<<n, THREADS, 0, s>>>(logits, labels, (T *)dlogits, row_loss, k, on, off,
-                                                              divisor));
+    DISPATCH(dt,
+             softmax_xent_kernel<T><<<n, THREADS, 0, s>>>(logits, labels, (T *)dlogits, row_loss, k, on, off, divisor));
     KERNEL_CHECK();
 }
 
@@ -682,8 +707,8 @@ __global__ void sgd_kernel(SgdTable tab, float *w, const float *g, float *v, T *
     }
 }
 
-void cuda_sgd_apply(DType dt, const SgdTable *tab, float *w, const float *g, float *v, void *wc, float lr, float momentum,
-           float wd, int update, cudaStream_t s) {
+void cuda_sgd_apply(DType dt, const SgdTable *tab, float *w, const float *g, float *v, void *wc, float lr,
+                    float momentum, float wd, int update, cudaStream_t s) {
     if (tab->blocks == 0) return;
     DISPATCH(dt, sgd_kernel<T><<<tab->blocks, THREADS, 0, s>>>(*tab, w, g, v, (T *)wc, lr, momentum, wd, update));
     KERNEL_CHECK();

@@ -35,7 +35,7 @@ typedef struct {
  * (channels >= 3 zero), normalised for u8 with ImageNet mean/std. Also stores
  * (step, sample_offset, train) into keys. */
 void cuda_input(DType dt, RawFormat raw_fmt, const void *raw, void *x0, int n, long hw, int cp, DevKeys *keys,
-             unsigned long long step, unsigned long long sample_offset, int train, cudaStream_t s);
+                unsigned long long step, unsigned long long sample_offset, int train, cudaStream_t s);
 
 /* y[r, c] = act(y[r, c] + bias[c]) over rows x c, in place (act: ReLU or identity). */
 void cuda_bias_act(DType dt, void *y, const float *bias, long long rows, int c, int relu, cudaStream_t s);
@@ -45,27 +45,28 @@ void cuda_bias_act(DType dt, void *y, const float *bias, long long rows, int c, 
  * `partial` (cuda_bias_grad_partial_floats of them), then a fixed-order sum. */
 size_t cuda_bias_grad_partial_floats(long long rows, int c);
 void cuda_bias_grad(DType dt, void *dy, const void *mask_y, float *db, float *partial, long long rows, int c,
-                 cudaStream_t s);
+                    cudaStream_t s);
 
 /* Max pool k x k, stride, no padding, floor mode; ties -> first max in
  * row-major window order. argmax [n, oh, ow, c] holds the window position. */
-void cuda_maxpool_forward(DType dt, const void *x, void *y, uint8_t *argmax, int n, int c, int h, int w, int oh,
-                   int ow, int k, int stride, cudaStream_t s);
+void cuda_maxpool_forward(DType dt, const void *x, void *y, uint8_t *argmax, int n, int c, int h, int w, int oh, int ow,
+                          int k, int stride, cudaStream_t s);
 /* dx = scatter of dy to the argmax positions (gathered, so no atomics);
  * times (mask_x > 0) when mask_x is given. Overwrites dx. */
 void cuda_maxpool_backward(DType dt, const void *dy, const uint8_t *argmax, const void *mask_x, void *dx, int n, int c,
-                   int h, int w, int oh, int ow, int k, int stride, cudaStream_t s);
+                           int h, int w, int oh, int ow, int k, int stride, cudaStream_t s);
 
 /* Adaptive average pool (torch.nn.AdaptiveAvgPool2d windows). */
 void cuda_avgpool_forward(DType dt, const void *x, void *y, int n, int c, int h, int w, int oh, int ow, cudaStream_t s);
-void cuda_avgpool_backward(DType dt, const void *dy, void *dx, int n, int c, int h, int w, int oh, int ow, cudaStream_t s);
+void cuda_avgpool_backward(DType dt, const void *dy, void *dx, int n, int c, int h, int w, int oh, int ow,
+                           cudaStream_t s);
 
 /* Local response norm across channels with torch.nn.LocalResponseNorm's
  * definition (alpha divided by size). x, y [n*hw, c]. */
 void cuda_lrn_forward(DType dt, const void *x, void *y, long long pixels, int c, int size, float alpha, float beta,
-               float k, cudaStream_t s);
-void cuda_lrn_backward(DType dt, const void *x, const void *dy, void *dx, long long pixels, int c, int size, float alpha,
-               float beta, float k, cudaStream_t s);
+                      float k, cudaStream_t s);
+void cuda_lrn_backward(DType dt, const void *x, const void *dy, void *dx, long long pixels, int c, int size,
+                       float alpha, float beta, float k, cudaStream_t s);
 
 /* The element-wise layers, each of which may also move the activation from
  * NHWC to the C,H,W order a linear layer reads (layouts `in` -> `out`; x,
@@ -81,9 +82,9 @@ void cuda_relu_backward(DType dt, const void *dy, const void *x, void *dx, int n
  * p come from the host; step, sample offset and train from keys (device
  * memory, so a captured graph reads each step's values). */
 typedef struct {
-    uint64_t seed;      /* BackendOptions.seed */
-    uint32_t layer;     /* the layer's index */
-    float p;            /* dropout rate */
+    uint64_t seed;  /* BackendOptions.seed */
+    uint32_t layer; /* the layer's index */
+    float p;        /* dropout rate */
     const DevKeys *keys;
 } CudaDropout;
 void cuda_dropout_forward(DType dt, const void *x, void *y, int n, int c, long hw, Layout in, Layout out,
@@ -99,7 +100,7 @@ void cuda_flatten_backward(DType dt, const void *dy, const void *mask_x, void *d
  * true class; 1: torch, eps/K everywhere), in double. Writes each row's loss
  * (not yet divided) and dlogits = (softmax - target) / divisor in dt. */
 void cuda_softmax_xent(DType dt, const float *logits, const int32_t *labels, void *dlogits, double *row_loss, int n,
-                    int k, float eps, int form, double divisor, cudaStream_t s);
+                       int k, float eps, int form, double divisor, cudaStream_t s);
 
 /* Conv weight gradient in cuDNN's KRSC layout (cp stored input channels per
  * group, cp >= cg) -> the flat fp32 gradient in OIHW order. */
@@ -112,21 +113,21 @@ void cuda_wgrad_to_flat(DType dt, const void *dwc, float *grad, int K, int cg, i
  * is lr * lr_scale. With update = 0 it only refreshes the compute copies. */
 #define SGD_MAX_TENSORS 16
 typedef struct {
-    long long off, numel;  /* in the flat buffers */
-    long long wc_off;      /* in the compute-weight buffer; -1: none */
-    int decay, conv;       /* conv: KRSC re-layout with the dims below */
-    int frozen;            /* not updated (--freeze) */
-    float lr_scale;        /* this tensor's lr is lr * lr_scale */
+    long long off, numel; /* in the flat buffers */
+    long long wc_off;     /* in the compute-weight buffer; -1: none */
+    int decay, conv;      /* conv: KRSC re-layout with the dims below */
+    int frozen;           /* not updated (--freeze) */
+    float lr_scale;       /* this tensor's lr is lr * lr_scale */
     int K, cg, R, S, cp;
-    int block0;            /* first block of this tensor */
+    int block0; /* first block of this tensor */
 } SgdTensor;
 typedef struct {
     int n, blocks;
     SgdTensor t[SGD_MAX_TENSORS];
 } SgdTable;
 #define SGD_ITEMS_PER_BLOCK 2048
-void cuda_sgd_apply(DType dt, const SgdTable *tab, float *w, const float *g, float *v, void *wc, float lr, float momentum,
-           float wd, int update, cudaStream_t s);
+void cuda_sgd_apply(DType dt, const SgdTable *tab, float *w, const float *g, float *v, void *wc, float lr,
+                    float momentum, float wd, int update, cudaStream_t s);
 
 /* Casts for the bf16 all-reduce. */
 void cuda_f32_to_bf16(const float *x, void *y, size_t n, cudaStream_t s);

@@ -26,7 +26,9 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_internal.h"
 
-static cudnnDataType_t cudnn_type(const CudaCtx *c) { return c->dt == DT_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT; }
+static cudnnDataType_t cudnn_type(const CudaCtx *c) {
+    return c->dt == DT_BF16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
+}
 static cudaDataType blas_type(const CudaCtx *c) { return c->dt == DT_BF16 ? CUDA_R_16BF : CUDA_R_32F; }
 static cudnnMathType_t base_math(const CudaCtx *c) { return c->dt == DT_BF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH; }
 
@@ -52,7 +54,7 @@ void cuda_conv2d_create(CudaCtx *c, int i) {
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->x, CUDNN_TENSOR_NHWC, t, c->max_batch, p->cin, l->in_h, l->in_w));
     CUDNN_CHECK(cudnnSetTensor4dDescriptor(p->y, CUDNN_TENSOR_NHWC, t, c->max_batch, l->out_c, l->out_h, l->out_w));
     CUDNN_CHECK(cudnnSetFilter4dDescriptor(p->w, t, CUDNN_TENSOR_NHWC, l->out_c, p->cg, l->kernel, l->kernel));
-    cudnnConvolutionDescriptor_t *descs[3] = {&p->fwd_desc, &p->bwd_data_desc, &p->bwd_filter_desc};
+    cudnnConvolutionDescriptor_t *descs[3] = { &p->fwd_desc, &p->bwd_data_desc, &p->bwd_filter_desc };
     for (int d = 0; d < 3; d++) {
         CUDNN_CHECK(cudnnCreateConvolutionDescriptor(descs[d]));
         CUDNN_CHECK(cudnnSetConvolution2dDescriptor(*descs[d], l->pad, l->pad, l->stride, l->stride, 1, 1,
@@ -92,16 +94,16 @@ static int math_allowed(const CudaCtx *c, cudnnMathType_t m, int strict) {
 }
 
 /* Index of the first (fastest, for Find; best, for heuristics) usable result, or -1. */
-#define PICK(c, perf, count, limit, allowed_fn, out)                                                  \
-    do {                                                                                              \
-        out = -1;                                                                                     \
-        for (int strict_ = 1; strict_ >= 0 && out < 0; strict_--)                                    \
-            for (int k_ = 0; k_ < (count) && out < 0; k_++)                                           \
-                if ((perf)[k_].status == CUDNN_STATUS_SUCCESS && (perf)[k_].memory <= (limit) &&      \
-                    allowed_fn((c), (perf)[k_].algo) && math_allowed((c), (perf)[k_].mathType, strict_)) { \
-                    out = k_;                                                                         \
+#define PICK(c, perf, count, limit, allowed_fn, out)                                                                  \
+    do {                                                                                                              \
+        out = -1;                                                                                                     \
+        for (int strict_ = 1; strict_ >= 0 && out < 0; strict_--)                                                     \
+            for (int k_ = 0; k_ < (count) && out < 0; k_++)                                                           \
+                if ((perf)[k_].status == CUDNN_STATUS_SUCCESS && (perf)[k_].memory <= (limit) &&                      \
+                    allowed_fn((c), (perf)[k_].algo) && math_allowed((c), (perf)[k_].mathType, strict_)) {            \
+                    out = k_;                                                                                         \
                     if (!strict_) warnf("cuda: fp32 convolution may use TF32 (cuDNN offered no FMA-only algorithm)"); \
-                }                                                                                     \
+                }                                                                                                     \
     } while (0)
 
 static void no_algo(const Layer *l, const char *dir, int count, const int *algos, const cudnnStatus_t *st,
@@ -113,15 +115,20 @@ static void no_algo(const Layer *l, const char *dir, int count, const int *algos
     FATAL("no cuDNN %s algorithm for %s", dir, l->name);
 }
 
-#define REPORT_NONE(l, dir, perf, count)                                            \
-    do {                                                                            \
-        int a_[16]; cudnnStatus_t s_[16]; size_t m_[16]; cudnnMathType_t t_[16];   \
-        int n_ = (count) < 16 ? (count) : 16;                                       \
-        for (int k_ = 0; k_ < n_; k_++) {                                           \
-            a_[k_] = (int)(perf)[k_].algo; s_[k_] = (perf)[k_].status;              \
-            m_[k_] = (perf)[k_].memory; t_[k_] = (perf)[k_].mathType;               \
-        }                                                                           \
-        no_algo((l), (dir), n_, a_, s_, m_, t_);                                    \
+#define REPORT_NONE(l, dir, perf, count)         \
+    do {                                         \
+        int a_[16];                              \
+        cudnnStatus_t s_[16];                    \
+        size_t m_[16];                           \
+        cudnnMathType_t t_[16];                  \
+        int n_ = (count) < 16 ? (count) : 16;    \
+        for (int k_ = 0; k_ < n_; k_++) {        \
+            a_[k_] = (int)(perf)[k_].algo;       \
+            s_[k_] = (perf)[k_].status;          \
+            m_[k_] = (perf)[k_].memory;          \
+            t_[k_] = (perf)[k_].mathType;        \
+        }                                        \
+        no_algo((l), (dir), n_, a_, s_, m_, t_); \
     } while (0)
 
 /* One pass's fastest usable algorithm by cudnnFind* (find fills perf) under
@@ -174,8 +181,8 @@ void cuda_conv2d_choose(CudaCtx *c, int i, void *ws, size_t limit, size_t *ws_ne
     if (lp->need_dx)
         t_bd = find_best<cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdDataAlgoPerf_t,
                          CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT>(
-            c, l, "backward-data", p->bwd_data_desc, limit, ws_need, &p->bwd_data, &p->bwd_data_best,
-            &p->bwd_data_math, &p->bwd_data_best_math,
+            c, l, "backward-data", p->bwd_data_desc, limit, ws_need, &p->bwd_data, &p->bwd_data_best, &p->bwd_data_math,
+            &p->bwd_data_best_math,
             [&](cudnnConvolutionBwdDataAlgoPerf_t *perf, int *count) {
                 return cudnnFindConvolutionBackwardDataAlgorithmEx(h, p->w, w, p->y, c->g[0], p->bwd_data_desc, p->x,
                                                                    c->g[1], CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
@@ -195,12 +202,12 @@ int cuda_conv2d_supported(CudaCtx *c, int i) {
     cudnnConvolutionFwdAlgoPerf_t fp[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     cudnnConvolutionBwdFilterAlgoPerf_t bf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int nf = 0, nb = 0, kf = -1, kb = -1;
-    if (cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x, p->w, p->fwd_desc, p->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                               &nf, fp) != CUDNN_STATUS_SUCCESS)
+    if (cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, p->x, p->w, p->fwd_desc, p->y,
+                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &nf, fp) != CUDNN_STATUS_SUCCESS)
         return 0;
     if (cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, p->x, p->y, p->bwd_filter_desc, p->w,
-                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &nb, bf) !=
-        CUDNN_STATUS_SUCCESS)
+                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &nb,
+                                                      bf) != CUDNN_STATUS_SUCCESS)
         return 0;
     for (int k = 0; k < nf && kf < 0; k++)
         if (fp[k].status == CUDNN_STATUS_SUCCESS && fwd_allowed(c, fp[k].algo)) kf = k;

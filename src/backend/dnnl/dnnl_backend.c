@@ -37,7 +37,7 @@
 
 typedef struct {
     DnnlPlan plan;
-    ForwardArgs fwd;                 /* keys of the last forward (dropout) */
+    ForwardArgs fwd; /* keys of the last forward (dropout) */
     LayerProfile prof;
 } DnnlCtx;
 
@@ -74,10 +74,22 @@ static void dn_set_params(void *ctx, const float *p) {
     memcpy(c->plan.params, p, nbytes(c));
     c->plan.params_dirty = 1;
 }
-static void dn_get_params(void *ctx, float *p) { DnnlCtx *c = ctx; memcpy(p, c->plan.params, nbytes(c)); }
-static void dn_set_momentum(void *ctx, const float *m) { DnnlCtx *c = ctx; memcpy(c->plan.momentum, m, nbytes(c)); }
-static void dn_get_momentum(void *ctx, float *m) { DnnlCtx *c = ctx; memcpy(m, c->plan.momentum, nbytes(c)); }
-static void dn_get_grads(void *ctx, float *g) { DnnlCtx *c = ctx; memcpy(g, c->plan.grads, nbytes(c)); }
+static void dn_get_params(void *ctx, float *p) {
+    DnnlCtx *c = ctx;
+    memcpy(p, c->plan.params, nbytes(c));
+}
+static void dn_set_momentum(void *ctx, const float *m) {
+    DnnlCtx *c = ctx;
+    memcpy(c->plan.momentum, m, nbytes(c));
+}
+static void dn_get_momentum(void *ctx, float *m) {
+    DnnlCtx *c = ctx;
+    memcpy(m, c->plan.momentum, nbytes(c));
+}
+static void dn_get_grads(void *ctx, float *g) {
+    DnnlCtx *c = ctx;
+    memcpy(g, c->plan.grads, nbytes(c));
+}
 static float *dn_grad_buffer(void *ctx) { return ((DnnlCtx *)ctx)->plan.grads; }
 
 static size_t per_sample(int ch, int h, int w) { return (size_t)ch * h * w; }

@@ -9,7 +9,7 @@
 
 #include "common/util.h"
 
-static const dnnl_dims_t no_dilation = {0};
+static const dnnl_dims_t no_dilation = { 0 };
 
 static Md pool_add(MdPool *pool, Md md) {
     if (pool->n == pool->cap) {
@@ -36,7 +36,7 @@ void md_pool_free(MdPool *pool) {
 
 Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_memory_desc_t md;
-    dnnl_dims_t d = {0};
+    dnnl_dims_t d = { 0 };
     memcpy(d, dims, (size_t)ndims * sizeof *dims);
     CHECK(dnnl_memory_desc_create_with_tag(&md, ndims, d, dt, tag) == dnnl_success,
           "oneDNN: cannot describe a %d-d tensor with format tag %d", ndims, (int)tag);
@@ -53,7 +53,8 @@ Md md_query(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
 
 dnnl_data_type_t md_dtype(Md md) {
     dnnl_data_type_t dt = dnnl_data_type_undef;
-    if (md) CHECK(dnnl_memory_desc_query(md, dnnl_query_data_type, &dt) == dnnl_success, "oneDNN: data-type query failed");
+    if (md)
+        CHECK(dnnl_memory_desc_query(md, dnnl_query_data_type, &dt) == dnnl_success, "oneDNN: data-type query failed");
     return dt;
 }
 
@@ -85,16 +86,15 @@ dnnl_status_t pd_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg
 }
 
 dnnl_status_t pd_conv_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md diff_src, Md w,
-                               Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l,
-                               const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
-                               const_dnnl_primitive_attr_t attr) {
+                               Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l, const dnnl_dims_t pad_r,
+                               const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr) {
     return dnnl_convolution_backward_data_primitive_desc_create(pd, eng, alg, diff_src, w, diff_dst, strides,
                                                                 no_dilation, pad_l, pad_r, hint, attr);
 }
 
-dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md src,
-                                  Md diff_w, Md diff_b, Md diff_dst, const dnnl_dims_t strides,
-                                  const dnnl_dims_t pad_l, const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
+dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md src, Md diff_w,
+                                  Md diff_b, Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l,
+                                  const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
                                   const_dnnl_primitive_attr_t attr) {
     return dnnl_convolution_backward_weights_primitive_desc_create(pd, eng, alg, src, diff_w, diff_b, diff_dst, strides,
                                                                    no_dilation, pad_l, pad_r, hint, attr);
@@ -102,7 +102,7 @@ dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, 
 
 dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
                              const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
-    dnnl_dims_t pad = {0};
+    dnnl_dims_t pad = { 0 };
     return dnnl_pooling_forward_primitive_desc_create(pd, eng, dnnl_forward_training, dnnl_pooling_max, src, dst,
                                                       strides, kernel, no_dilation, pad, pad, attr);
 }
@@ -110,7 +110,7 @@ dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md sr
 dnnl_status_t pd_maxpool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md diff_dst,
                              const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_desc_t hint,
                              const_dnnl_primitive_attr_t attr) {
-    dnnl_dims_t pad = {0};
+    dnnl_dims_t pad = { 0 };
     return dnnl_pooling_backward_primitive_desc_create(pd, eng, dnnl_pooling_max, diff_src, diff_dst, strides, kernel,
                                                        no_dilation, pad, pad, hint, attr);
 }
@@ -148,9 +148,10 @@ dnnl_status_t pd_ip_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md di
     return dnnl_inner_product_backward_data_primitive_desc_create(pd, eng, diff_src, w, diff_dst, hint, attr);
 }
 
-dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md diff_w, Md diff_b,
-                                Md diff_dst, const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr) {
-    return dnnl_inner_product_backward_weights_primitive_desc_create(pd, eng, src, diff_w, diff_b, diff_dst, hint, attr);
+dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md diff_w, Md diff_b, Md diff_dst,
+                                const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr) {
+    return dnnl_inner_product_backward_weights_primitive_desc_create(pd, eng, src, diff_w, diff_b, diff_dst, hint,
+                                                                     attr);
 }
 
 dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po) {
@@ -173,7 +174,7 @@ static Md pool_copy(MdPool *pool, const dnnl_memory_desc_t *md) {
 
 Md md_new(MdPool *pool, int ndims, const dnnl_dim_t *dims, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
     dnnl_memory_desc_t md;
-    dnnl_dims_t d = {0};
+    dnnl_dims_t d = { 0 };
     memcpy(d, dims, (size_t)ndims * sizeof *dims);
     CHECK(dnnl_memory_desc_init_by_tag(&md, ndims, d, dt, tag) == dnnl_success,
           "oneDNN: cannot describe a %d-d tensor with format tag %d", ndims, (int)tag);
@@ -202,9 +203,9 @@ MdLayout md_layout(Md md) {
 }
 
 /* The 2.x pattern: an operation descriptor, then its primitive descriptor. */
-#define MAKE_PD(init, hint)                                                                  \
-    do {                                                                                     \
-        dnnl_status_t s_ = (init);                                                           \
+#define MAKE_PD(init, hint)                                                                    \
+    do {                                                                                       \
+        dnnl_status_t s_ = (init);                                                             \
         return s_ == dnnl_success ? dnnl_primitive_desc_create(pd, &od, attr, eng, hint) : s_; \
     } while (0)
 
@@ -217,16 +218,15 @@ dnnl_status_t pd_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg
 }
 
 dnnl_status_t pd_conv_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md diff_src, Md w,
-                               Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l,
-                               const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
-                               const_dnnl_primitive_attr_t attr) {
+                               Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l, const dnnl_dims_t pad_r,
+                               const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr) {
     dnnl_convolution_desc_t od;
     MAKE_PD(dnnl_convolution_backward_data_desc_init(&od, alg, diff_src, w, diff_dst, strides, pad_l, pad_r), hint);
 }
 
-dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md src,
-                                  Md diff_w, Md diff_b, Md diff_dst, const dnnl_dims_t strides,
-                                  const dnnl_dims_t pad_l, const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
+dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md src, Md diff_w,
+                                  Md diff_b, Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l,
+                                  const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
                                   const_dnnl_primitive_attr_t attr) {
     dnnl_convolution_desc_t od;
     MAKE_PD(dnnl_convolution_backward_weights_desc_init(&od, alg, src, diff_w, diff_b, diff_dst, strides, pad_l, pad_r),
@@ -235,7 +235,7 @@ dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, 
 
 dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
                              const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
-    dnnl_dims_t pad = {0};
+    dnnl_dims_t pad = { 0 };
     dnnl_pooling_v2_desc_t od;
     MAKE_PD(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_training, dnnl_pooling_max, src, dst, strides, kernel,
                                               no_dilation, pad, pad),
@@ -245,7 +245,7 @@ dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md sr
 dnnl_status_t pd_maxpool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md diff_dst,
                              const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_desc_t hint,
                              const_dnnl_primitive_attr_t attr) {
-    dnnl_dims_t pad = {0};
+    dnnl_dims_t pad = { 0 };
     dnnl_pooling_v2_desc_t od;
     MAKE_PD(dnnl_pooling_v2_backward_desc_init(&od, dnnl_pooling_max, diff_src, diff_dst, strides, kernel, no_dilation,
                                                pad, pad),
@@ -267,8 +267,9 @@ dnnl_status_t pd_lrn_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md md, in
 
 dnnl_status_t pd_relu_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md md, const_dnnl_primitive_attr_t attr) {
     dnnl_eltwise_desc_t od;
-    MAKE_PD(dnnl_eltwise_forward_desc_init(&od, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, md, 0.0f, 0.0f),
-            NULL);
+    MAKE_PD(
+        dnnl_eltwise_forward_desc_init(&od, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd, md, 0.0f, 0.0f),
+        NULL);
 }
 
 dnnl_status_t pd_relu_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md md, const_dnnl_primitive_desc_t hint,
@@ -289,8 +290,8 @@ dnnl_status_t pd_ip_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md di
     MAKE_PD(dnnl_inner_product_backward_data_desc_init(&od, diff_src, w, diff_dst), hint);
 }
 
-dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md diff_w, Md diff_b,
-                                Md diff_dst, const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr) {
+dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md diff_w, Md diff_b, Md diff_dst,
+                                const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr) {
     dnnl_inner_product_desc_t od;
     MAKE_PD(dnnl_inner_product_backward_weights_desc_init(&od, src, diff_w, diff_b, diff_dst), hint);
 }

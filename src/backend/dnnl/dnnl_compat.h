@@ -47,7 +47,7 @@ dnnl_data_type_t md_dtype(Md md);
 Md md_query(MdPool *pool, const_dnnl_primitive_desc_t pd, dnnl_query_t what);
 
 int md_same(Md a, Md b);
-size_t md_size(Md md);       /* bytes; 0 for NULL */
+size_t md_size(Md md); /* bytes; 0 for NULL */
 
 /* The blocking of a desc: dims in memory order come from the strides, the
  * inner blocks (e.g. 16c in nChw16c) from inner_*. blocked is 0 for
@@ -63,12 +63,11 @@ dnnl_status_t pd_conv_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg
                           const dnnl_dims_t strides, const dnnl_dims_t pad_l, const dnnl_dims_t pad_r,
                           const_dnnl_primitive_attr_t attr);
 dnnl_status_t pd_conv_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md diff_src, Md w,
-                               Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l,
-                               const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
-                               const_dnnl_primitive_attr_t attr);
-dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md src,
-                                  Md diff_w, Md diff_b, Md diff_dst, const dnnl_dims_t strides,
-                                  const dnnl_dims_t pad_l, const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
+                               Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l, const dnnl_dims_t pad_r,
+                               const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr);
+dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_alg_kind_t alg, Md src, Md diff_w,
+                                  Md diff_b, Md diff_dst, const dnnl_dims_t strides, const dnnl_dims_t pad_l,
+                                  const dnnl_dims_t pad_r, const_dnnl_primitive_desc_t hint,
                                   const_dnnl_primitive_attr_t attr);
 /* Max pooling, unpadded, undilated. */
 dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
@@ -89,8 +88,8 @@ dnnl_status_t pd_ip_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md
                         const_dnnl_primitive_attr_t attr);
 dnnl_status_t pd_ip_bwd_data(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md w, Md diff_dst,
                              const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr);
-dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md diff_w, Md diff_b,
-                                Md diff_dst, const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr);
+dnnl_status_t pd_ip_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md diff_w, Md diff_b, Md diff_dst,
+                                const_dnnl_primitive_desc_t hint, const_dnnl_primitive_attr_t attr);
 dnnl_status_t pd_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst,
                          const_dnnl_primitive_attr_t attr);
 

@@ -81,10 +81,10 @@ static Md conv_w_md(DnnlPlan *p, const Layer *l, dnnl_format_tag_t tag_any_or_pl
     int G = l->groups, O = l->out_c, I = l->in_c, K = l->kernel;
     int any = tag_any_or_plain == dnnl_format_tag_any;
     if (G == 1) {
-        dnnl_dim_t d[4] = {O, I, K, K};
+        dnnl_dim_t d[4] = { O, I, K, K };
         return md_new(&p->mds, 4, d, dt, any ? dnnl_format_tag_any : dnnl_oihw);
     }
-    dnnl_dim_t d[5] = {G, O / G, I / G, K, K};
+    dnnl_dim_t d[5] = { G, O / G, I / G, K, K };
     return md_new(&p->mds, 5, d, dt, any ? dnnl_format_tag_any : dnnl_goihw);
 }
 
@@ -122,10 +122,8 @@ static dnnl_status_t conv_pd_try(DnnlPlan *p, const DLayer *d, ConvPass pass, dn
     switch (pass) {
     case CONV_FWD:
         return pd_conv_fwd(pd, p->engine, alg, src, w, b, dst, st, pl, pr, d->fused_relu ? p->attr_relu : p->attr);
-    case CONV_BWD_DATA:
-        return pd_conv_bwd_data(pd, p->engine, alg, src, w, dst, st, pl, pr, hint, p->attr);
-    default:
-        return pd_conv_bwd_weights(pd, p->engine, alg, src, w, b, dst, st, pl, pr, hint, p->attr);
+    case CONV_BWD_DATA: return pd_conv_bwd_data(pd, p->engine, alg, src, w, dst, st, pl, pr, hint, p->attr);
+    default: return pd_conv_bwd_weights(pd, p->engine, alg, src, w, b, dst, st, pl, pr, hint, p->attr);
     }
 }
 
@@ -196,8 +194,8 @@ static int bf16_kept(DLayer *d, dnnl_status_t s, dnnl_primitive_desc_t *pd) {
 /* --- pass 1: forward descriptors and layouts ------------------------------- */
 
 typedef struct {
-    dnnl_primitive_desc_t fwd;   /* kept for the backward hints */
-    dnnl_primitive_desc_t relu;  /* absorbed ReLU: a forward desc as the hint of its backward */
+    dnnl_primitive_desc_t fwd;  /* kept for the backward hints */
+    dnnl_primitive_desc_t relu; /* absorbed ReLU: a forward desc as the hint of its backward */
 } PassState;
 
 /* A convolution's forward pd in d->dt (bf16 falls back to fp32 when
@@ -224,7 +222,8 @@ static void conv_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
          * reordered to the blocked layout so pooling and the weight
          * gradient run the direct kernels (4x faster there). */
         d->raw_md = d->dst_md;
-        d->dst_md = md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
+        d->dst_md =
+            md4t(mds, B, l->out_c, l->out_h, l->out_w, d->dt, p->native_block == 16 ? dnnl_nChw16c : dnnl_nChw8c);
     }
 }
 
@@ -233,7 +232,7 @@ static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
     const Layer *l = d->l;
     MdPool *mds = &p->mds;
     int in = l->in_c * l->in_h * l->in_w;
-    dnnl_dim_t wd[2] = {l->out_c, in};
+    dnnl_dim_t wd[2] = { l->out_c, in };
     for (;;) {
         Md w = md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
         dnnl_status_t st = pd_ip_fwd(&ps->fwd, p->engine, md2t(mds, p->B, in, d->dt), w, md1(mds, l->out_c),
@@ -254,12 +253,10 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     const Layer *l = d->l;
     MdPool *mds = &p->mds;
     switch (l->kind) {
-    case LAYER_CONV:
-        conv_forward_desc(p, d, ps);
-        break;
+    case LAYER_CONV: conv_forward_desc(p, d, ps); break;
     case LAYER_MAXPOOL: {
         Md dst = md4t(mds, p->B, l->out_c, l->out_h, l->out_w, md_dtype(in_md), dnnl_format_tag_any);
-        dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
+        dnnl_dims_t st = { l->stride, l->stride }, k = { l->kernel, l->kernel };
         DNNL_CHECK(pd_maxpool_fwd(&ps->fwd, p->engine, in_md, dst, st, k, p->attr));
         d->src_md = in_md;
         d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
@@ -267,7 +264,8 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     }
     case LAYER_LRN:
         if (lrn_native(l)) {
-            DNNL_CHECK(pd_lrn_fwd(&ps->fwd, p->engine, in_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, p->attr));
+            DNNL_CHECK(
+                pd_lrn_fwd(&ps->fwd, p->engine, in_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, p->attr));
             d->src_md = in_md;
             d->dst_md = pd_md(mds, ps->fwd, dnnl_query_dst_md);
         } else {
@@ -292,9 +290,7 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
         d->src_md = in_plain(p, l, dnnl_f32);
         d->dst_md = out_plain(p, l, dnnl_f32);
         break;
-    case LAYER_LINEAR:
-        linear_forward_desc(p, d, ps);
-        break;
+    case LAYER_LINEAR: linear_forward_desc(p, d, ps); break;
     }
     if (ps->fwd) impl_copy(d->impl_fwd, sizeof d->impl_fwd, ps->fwd);
 }
@@ -366,8 +362,7 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -443,7 +438,7 @@ static void linear_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     int in = l->in_c * l->in_h * l->in_w;
     Md src = md2t(mds, p->B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
     Md dst = md2t(mds, p->B, l->out_c, d->dt);
-    dnnl_dim_t wd[2] = {l->out_c, in};
+    dnnl_dim_t wd[2] = { l->out_c, in };
     dnnl_primitive_desc_t pd;
     if (d->need_dx) {
         /* fp32: the flat master weights in place; bf16: the forward's bf16 copy when the layouts agree */
@@ -463,11 +458,11 @@ static void pool_lrn_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps)
     const Layer *l = d->l;
     dnnl_primitive_desc_t pd;
     if (l->kind == LAYER_MAXPOOL) {
-        dnnl_dims_t st = {l->stride, l->stride}, k = {l->kernel, l->kernel};
+        dnnl_dims_t st = { l->stride, l->stride }, k = { l->kernel, l->kernel };
         DNNL_CHECK(pd_maxpool_bwd(&pd, p->engine, d->src_md, d->dst_md, st, k, ps->fwd, p->attr));
     } else {
-        DNNL_CHECK(pd_lrn_bwd(&pd, p->engine, d->src_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, ps->fwd,
-                              p->attr));
+        DNNL_CHECK(
+            pd_lrn_bwd(&pd, p->engine, d->src_md, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, ps->fwd, p->attr));
     }
     impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
     prim_make(p, &d->bwd_data, pd);
@@ -496,7 +491,8 @@ static void relu_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
 /* Layer d's backward primitives and the reorder of its input gradient back to amd[i]. */
 static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     int i = d->index;
-    if (d->cvt && d->need_dx) reorder_make(p, &d->cvt_bwd, d->src_md, p->dbuf[d->dx_buf], p->amd[i], p->dbuf[d->dxa_buf]);
+    if (d->cvt && d->need_dx)
+        reorder_make(p, &d->cvt_bwd, d->src_md, p->dbuf[d->dx_buf], p->amd[i], p->dbuf[d->dxa_buf]);
     if (d->own) return;
     switch (d->l->kind) {
     case LAYER_CONV: conv_backward_build(p, d, ps); break;
@@ -508,8 +504,7 @@ static void backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     case LAYER_RELU:
         if (d->need_dx) relu_backward_build(p, d, ps);
         break;
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -521,7 +516,7 @@ static int native_block(DnnlPlan *p) {
     MdPool *mds = &p->mds;
     Md src = md4(mds, 2, 32, 8, 8, dnnl_format_tag_any), dst = md4(mds, 2, 32, 8, 8, dnnl_format_tag_any);
     Md w = md4(mds, 32, 32, 3, 3, dnnl_format_tag_any);
-    dnnl_dims_t st = {1, 1}, pad = {1, 1};
+    dnnl_dims_t st = { 1, 1 }, pad = { 1, 1 };
     dnnl_primitive_desc_t pd;
     DNNL_CHECK(pd_conv_fwd(&pd, p->engine, dnnl_convolution_direct, src, w, NULL, dst, st, pad, pad, p->attr));
     Md md = pd_md(mds, pd, dnnl_query_dst_md);
@@ -563,7 +558,8 @@ static void plan_mark_layers(DnnlPlan *p) {
         if (layer_trains(net, d->l)) seen_params = 1;
         d->s2d = i == 0 && d->l->kind == LAYER_CONV && d->l->groups == 1 && d->l->stride >= 2 &&
                  d->l->stride <= d->l->kernel && !getenv("ALEXNET_DNNL_NO_S2D");
-        if (d->l->kind == LAYER_RELU && i > 0 && (net->layers[i - 1].kind == LAYER_CONV || net->layers[i - 1].kind == LAYER_LINEAR)) {
+        if (d->l->kind == LAYER_RELU && i > 0 &&
+            (net->layers[i - 1].kind == LAYER_CONV || net->layers[i - 1].kind == LAYER_LINEAR)) {
             d->absorbed = 1;
             p->layers[i - 1].fused_relu = 1;
         }
@@ -689,19 +685,32 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
 void dnnl_plan_free(DnnlPlan *p) {
     for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
-        DnnlExec *e[] = {&d->cvt_fwd, &d->cvt_bwd, &d->post_cvt, &d->fwd, &d->bwd_data, &d->bwd_weights, &d->relu_bwd,
-                         &d->w_fwd, &d->w_bwd, &d->dw_flat};
+        DnnlExec *e[] = { &d->cvt_fwd,     &d->cvt_bwd,  &d->post_cvt, &d->fwd,   &d->bwd_data,
+                          &d->bwd_weights, &d->relu_bwd, &d->w_fwd,    &d->w_bwd, &d->dw_flat };
         for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) exec_free(e[k]);
-        free(d->cvt_buf); free(d->raw_buf); free(d->s2d_w); free(d->s2d_dw); free(d->w_fwd_buf); free(d->w_bwd_buf); free(d->dw_buf); free(d->workspace);
+        free(d->cvt_buf);
+        free(d->raw_buf);
+        free(d->s2d_w);
+        free(d->s2d_dw);
+        free(d->w_fwd_buf);
+        free(d->w_bwd_buf);
+        free(d->dw_buf);
+        free(d->workspace);
     }
     exec_free(&p->input_cvt);
     for (int i = 0; i <= p->net->n_layers; i++)
         if (p->act_owned[i]) free(p->act[i]);
     for (int i = 0; i < p->n_mems; i++) DNNL_CHECK(dnnl_memory_destroy(p->mems[i]));
-    free(p->mems); free(p->scratch_mems);
+    free(p->mems);
+    free(p->scratch_mems);
     md_pool_free(&p->mds);
-    free(p->input_stage); free(p->dbuf[0]); free(p->dbuf[1]); free(p->scratch);
-    free(p->params); free(p->grads); free(p->momentum);
+    free(p->input_stage);
+    free(p->dbuf[0]);
+    free(p->dbuf[1]);
+    free(p->scratch);
+    free(p->params);
+    free(p->grads);
+    free(p->momentum);
     DNNL_CHECK(dnnl_primitive_attr_destroy(p->attr));
     DNNL_CHECK(dnnl_primitive_attr_destroy(p->attr_relu));
     DNNL_CHECK(dnnl_stream_destroy(p->stream));
@@ -729,8 +738,12 @@ void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
         md_describe(d->dst_md, b, sizeof b);
         char prec[48];
         dnnl_layer_precision(p, i, prec, sizeof prec);
-        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name, layer_kind_name(d->l->kind), a, b, prec,
-                d->cvt ? " [reorder in]" : d->s2d ? " [space-to-depth]" : "", d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
+        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name,
+                layer_kind_name(d->l->kind), a, b, prec,
+                d->cvt   ? " [reorder in]"
+                : d->s2d ? " [space-to-depth]"
+                         : "",
+                d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
                 d->own ? "own" : d->impl_fwd, d->impl_bwd_data[0] ? d->impl_bwd_data : "-",
                 d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
     }

@@ -56,22 +56,22 @@
 typedef struct {
     const Layer *l;
     int index;
-    int fused_relu;            /* conv/linear: a ReLU post-op (the next layer is absorbed) */
-    int absorbed;              /* ReLU run inside the previous layer */
-    int own;                   /* computed by dnnl_ops.c on plain NCHW (avgpool, dropout, even-size LRN) */
-    dnnl_data_type_t dt;       /* conv/linear: the compute type of src/weights/dst (f32 or bf16) */
-    const char *fp32_why;      /* conv/linear of a bf16 plan kept in fp32: why (the precision rule) */
-    int need_dx;               /* some layer below has parameters that train */
+    int fused_relu;       /* conv/linear: a ReLU post-op (the next layer is absorbed) */
+    int absorbed;         /* ReLU run inside the previous layer */
+    int own;              /* computed by dnnl_ops.c on plain NCHW (avgpool, dropout, even-size LRN) */
+    dnnl_data_type_t dt;  /* conv/linear: the compute type of src/weights/dst (f32 or bf16) */
+    const char *fp32_why; /* conv/linear of a bf16 plan kept in fp32: why (the precision rule) */
+    int need_dx;          /* some layer below has parameters that train */
     Md src_md, dst_md;
-    int cvt;                   /* src_md differs from amd[index]: reorders around the layer */
-    float *cvt_buf;            /* [src_md] the converted input, kept for backward */
-    const float *x;            /* what forward reads: act[index] or cvt_buf (plain for own ops) */
-    float *y;                  /* what forward writes: act[index + 1] */
+    int cvt;        /* src_md differs from amd[index]: reorders around the layer */
+    float *cvt_buf; /* [src_md] the converted input, kept for backward */
+    const float *x; /* what forward reads: act[index] or cvt_buf (plain for own ops) */
+    float *y;       /* what forward writes: act[index + 1] */
     DnnlExec cvt_fwd, cvt_bwd;
-    int s2d;                   /* first conv run in space-to-depth form (dnnl_ops.h) */
-    dnnl_alg_kind_t alg;       /* conv: direct or Winograd */
-    float *s2d_w, *s2d_dw;     /* [O, Cs, ks, ks] plain: transformed weights, their gradient */
-    Md raw_md;                 /* conv computed by GEMM: its plain output, reordered (post_cvt) to dst_md; else NULL */
+    int s2d;               /* first conv run in space-to-depth form (dnnl_ops.h) */
+    dnnl_alg_kind_t alg;   /* conv: direct or Winograd */
+    float *s2d_w, *s2d_dw; /* [O, Cs, ks, ks] plain: transformed weights, their gradient */
+    Md raw_md;             /* conv computed by GEMM: its plain output, reordered (post_cvt) to dst_md; else NULL */
     float *raw_buf;
     DnnlExec post_cvt;
     DnnlExec fwd, bwd_data, bwd_weights, relu_bwd;
@@ -85,31 +85,31 @@ typedef struct {
 typedef struct {
     const Net *net;
     int B, threads;
-    Precision precision;                  /* asked for; each layer's own type is DLayer.dt */
-    int native_block;                     /* channel block of the direct convolutions (8 or 16) */
+    Precision precision; /* asked for; each layer's own type is DLayer.dt */
+    int native_block;    /* channel block of the direct convolutions (8 or 16) */
     uint64_t seed;
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     InputFormat input_format;
-    int input_reorder;                    /* amd[0] is not the user's plain format */
-    float *input_stage;                   /* [B,3,S,S] plain when input_reorder */
+    int input_reorder;  /* amd[0] is not the user's plain format */
+    float *input_stage; /* [B,3,S,S] plain when input_reorder */
     DnnlExec input_cvt;
 
-    float *params, *grads, *momentum;     /* flat, Net.params order */
-    int params_dirty;                     /* conv weights need re-blocking before forward */
+    float *params, *grads, *momentum; /* flat, Net.params order */
+    int params_dirty;                 /* conv weights need re-blocking before forward */
 
-    float *act[NET_MAX_LAYERS + 1];       /* act[i]: input of layer i, in amd[i] */
+    float *act[NET_MAX_LAYERS + 1]; /* act[i]: input of layer i, in amd[i] */
     Md amd[NET_MAX_LAYERS + 1];
-    int act_owned[NET_MAX_LAYERS + 1];    /* 0 for aliases */
-    float *dbuf[2];                       /* backward ping-pong, max activation bytes each */
-    float *scratch;                       /* the shared user scratchpad */
+    int act_owned[NET_MAX_LAYERS + 1]; /* 0 for aliases */
+    float *dbuf[2];                    /* backward ping-pong, max activation bytes each */
+    float *scratch;                    /* the shared user scratchpad */
     size_t scratch_bytes;
     DLayer layers[NET_MAX_LAYERS];
 
-    MdPool mds;                           /* every memory desc, released in destroy */
-    dnnl_memory_t *mems;                  /* every memory object, released in destroy */
+    MdPool mds;          /* every memory desc, released in destroy */
+    dnnl_memory_t *mems; /* every memory object, released in destroy */
     int n_mems, cap_mems;
-    dnnl_memory_t *scratch_mems;          /* the subset bound to the scratchpad */
+    dnnl_memory_t *scratch_mems; /* the subset bound to the scratchpad */
     int n_scratch;
     dnnl_primitive_attr_t attr, attr_relu; /* user scratchpad; plus a ReLU post-op */
 } DnnlPlan;

@@ -42,8 +42,12 @@ void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *
 
 S2dGeom dnnl_s2d_geom(const Layer *l) {
     S2dGeom g;
-    g.C = l->in_c; g.H = l->in_h; g.W = l->in_w;
-    g.k = l->kernel; g.s = l->stride; g.pad = l->pad;
+    g.C = l->in_c;
+    g.H = l->in_h;
+    g.W = l->in_w;
+    g.k = l->kernel;
+    g.s = l->stride;
+    g.pad = l->pad;
     g.Cs = g.C * g.s * g.s;
     g.ks = (g.k + g.s - 1) / g.s;
     g.Hs = l->out_h + g.ks - 1;

@@ -29,8 +29,8 @@ void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *
  * channels instead of 3: oneDNN's direct kernels take it where the original
  * only runs as im2col GEMM. */
 typedef struct {
-    int C, H, W, k, s, pad;   /* the original convolution's input and geometry */
-    int Cs, ks, Hs, Ws;       /* the space-to-depth input and kernel */
+    int C, H, W, k, s, pad; /* the original convolution's input and geometry */
+    int Cs, ks, Hs, Ws;     /* the space-to-depth input and kernel */
 } S2dGeom;
 
 S2dGeom dnnl_s2d_geom(const Layer *l);

@@ -12,19 +12,21 @@ void dnnl_check_at(dnnl_status_t s, const char *call, const char *file, int line
 }
 
 Md md4t(MdPool *pool, int n, int c, int h, int w, dnnl_data_type_t dt, dnnl_format_tag_t tag) {
-    dnnl_dim_t d[4] = {n, c, h, w};
+    dnnl_dim_t d[4] = { n, c, h, w };
     return md_new(pool, 4, d, dt, tag);
 }
 
-Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag) { return md4t(pool, n, c, h, w, dnnl_f32, tag); }
+Md md4(MdPool *pool, int n, int c, int h, int w, dnnl_format_tag_t tag) {
+    return md4t(pool, n, c, h, w, dnnl_f32, tag);
+}
 
 Md md1(MdPool *pool, int d0) {
-    dnnl_dim_t d[1] = {d0};
+    dnnl_dim_t d[1] = { d0 };
     return md_new(pool, 1, d, dnnl_f32, dnnl_a);
 }
 
 Md md2t(MdPool *pool, int d0, int d1, dnnl_data_type_t dt) {
-    dnnl_dim_t d[2] = {d0, d1};
+    dnnl_dim_t d[2] = { d0, d1 };
     return md_new(pool, 2, d, dt, dnnl_ab);
 }
 
@@ -41,7 +43,11 @@ void md_describe(Md md, char *buf, size_t len) {
     for (int i = 0; i < b.ndims; i++) order[i] = i;
     for (int i = 0; i < b.ndims; i++)
         for (int j = i + 1; j < b.ndims; j++)
-            if (b.strides[order[j]] > b.strides[order[i]]) { int t = order[i]; order[i] = order[j]; order[j] = t; }
+            if (b.strides[order[j]] > b.strides[order[i]]) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
     size_t o = 0;
     for (int i = 0; i < b.ndims && o + 2 < len; i++) {
         int d = order[i], blocked = 0;

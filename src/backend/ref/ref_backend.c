@@ -15,7 +15,7 @@
 
 typedef struct {
     const Net *net;
-    ForwardArgs fwd;                  /* keys of the last forward (dropout) */
+    ForwardArgs fwd; /* keys of the last forward (dropout) */
     uint64_t seed;
     float *params, *grads, *momentum; /* [param_count] each */
     float *act[NET_MAX_LAYERS + 1];   /* act[0] input [B,3,S,S]; act[i+1] output of layer i */
@@ -61,20 +61,42 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
 
 static void ref_destroy(void *ctx) {
     RefCtx *c = ctx;
-    free(c->params); free(c->grads); free(c->momentum);
+    free(c->params);
+    free(c->grads);
+    free(c->momentum);
     for (int i = 0; i <= c->net->n_layers; i++) free(c->act[i]);
-    free(c->dbuf[0]); free(c->dbuf[1]); free(c->workspace);
+    free(c->dbuf[0]);
+    free(c->dbuf[1]);
+    free(c->workspace);
     free(c);
 }
 
-static InputFormat ref_input_format(void *ctx) { (void)ctx; return INPUT_F32_NCHW; }
+static InputFormat ref_input_format(void *ctx) {
+    (void)ctx;
+    return INPUT_F32_NCHW;
+}
 
 static size_t nbytes(const RefCtx *c) { return c->net->param_count * sizeof(float); }
-static void ref_set_params(void *ctx, const float *p) { RefCtx *c = ctx; memcpy(c->params, p, nbytes(c)); }
-static void ref_get_params(void *ctx, float *p) { RefCtx *c = ctx; memcpy(p, c->params, nbytes(c)); }
-static void ref_set_momentum(void *ctx, const float *m) { RefCtx *c = ctx; memcpy(c->momentum, m, nbytes(c)); }
-static void ref_get_momentum(void *ctx, float *m) { RefCtx *c = ctx; memcpy(m, c->momentum, nbytes(c)); }
-static void ref_get_grads(void *ctx, float *g) { RefCtx *c = ctx; memcpy(g, c->grads, nbytes(c)); }
+static void ref_set_params(void *ctx, const float *p) {
+    RefCtx *c = ctx;
+    memcpy(c->params, p, nbytes(c));
+}
+static void ref_get_params(void *ctx, float *p) {
+    RefCtx *c = ctx;
+    memcpy(p, c->params, nbytes(c));
+}
+static void ref_set_momentum(void *ctx, const float *m) {
+    RefCtx *c = ctx;
+    memcpy(c->momentum, m, nbytes(c));
+}
+static void ref_get_momentum(void *ctx, float *m) {
+    RefCtx *c = ctx;
+    memcpy(m, c->momentum, nbytes(c));
+}
+static void ref_get_grads(void *ctx, float *g) {
+    RefCtx *c = ctx;
+    memcpy(g, c->grads, nbytes(c));
+}
 static float *ref_grad_buffer(void *ctx) { return ((RefCtx *)ctx)->grads; }
 
 static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
@@ -90,20 +112,34 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
         const float *w = l->weight >= 0 ? c->params + net->params[l->weight].offset : NULL;
         const float *bias = l->weight >= 0 ? c->params + net->params[l->weight + 1].offset : NULL;
         switch (l->kind) {
-        case LAYER_CONV: { ConvShape s = layer_conv_shape(l, n); conv2d_forward(y, x, w, bias, &s, c->workspace); break; }
+        case LAYER_CONV: {
+            ConvShape s = layer_conv_shape(l, n);
+            conv2d_forward(y, x, w, bias, &s, c->workspace);
+            break;
+        }
         case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_elems(l)); break;
-        case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_forward(y, x, &s); break; }
-        case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_forward(y, x, &s); break; }
-        case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_forward(y, x, &s); break; }
+        case LAYER_MAXPOOL: {
+            PoolShape s = layer_pool_shape(l, n);
+            maxpool_forward(y, x, &s);
+            break;
+        }
+        case LAYER_AVGPOOL: {
+            PoolShape s = layer_pool_shape(l, n);
+            avgpool_forward(y, x, &s);
+            break;
+        }
+        case LAYER_LRN: {
+            LrnShape s = layer_lrn_shape(l, n);
+            lrn_forward(y, x, &s);
+            break;
+        }
         case LAYER_DROPOUT: {
             DropoutKey k;
             if (dropout_key_for(&k, c->seed, args, i, l)) dropout_forward(y, x, n, layer_out_elems(l), &k);
             else memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
             break;
         }
-        case LAYER_LINEAR:
-            linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c);
-            break;
+        case LAYER_LINEAR: linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c); break;
         }
         profile_lap(&c->prof, PROFILE_FWD, i, &t0);
     }
@@ -114,8 +150,7 @@ static void ref_read_logits(void *ctx, float *logits, int n) {
     memcpy(logits, c->act[c->net->n_layers], (size_t)n * c->net->num_classes * sizeof(float));
 }
 
-static double ref_backward(void *ctx, const int32_t *labels, int n, const LossArgs *a,
-                           GradReadyFn ready, void *user) {
+static double ref_backward(void *ctx, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready, void *user) {
     RefCtx *c = ctx;
     const Net *net = c->net;
     int L = net->n_layers, K = net->num_classes;
@@ -150,9 +185,21 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
             break;
         }
         case LAYER_RELU: relu_backward(dx, dy, y, (size_t)n * layer_out_elems(l)); break;
-        case LAYER_MAXPOOL: { PoolShape s = layer_pool_shape(l, n); maxpool_backward(dx, dy, x, &s); break; }
-        case LAYER_AVGPOOL: { PoolShape s = layer_pool_shape(l, n); avgpool_backward(dx, dy, &s); break; }
-        case LAYER_LRN: { LrnShape s = layer_lrn_shape(l, n); lrn_backward(dx, dy, x, &s); break; }
+        case LAYER_MAXPOOL: {
+            PoolShape s = layer_pool_shape(l, n);
+            maxpool_backward(dx, dy, x, &s);
+            break;
+        }
+        case LAYER_AVGPOOL: {
+            PoolShape s = layer_pool_shape(l, n);
+            avgpool_backward(dx, dy, &s);
+            break;
+        }
+        case LAYER_LRN: {
+            LrnShape s = layer_lrn_shape(l, n);
+            lrn_backward(dx, dy, x, &s);
+            break;
+        }
         case LAYER_DROPOUT: {
             DropoutKey k;
             if (dropout_key_for(&k, c->seed, &c->fwd, i, l)) dropout_backward(dx, dy, n, layer_out_elems(l), &k);
@@ -168,7 +215,9 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
             ready(user, l->weight + 1);
             ready(user, l->weight);
         }
-        float *t = dy; dy = dx; dx = t;
+        float *t = dy;
+        dy = dx;
+        dx = t;
     }
     return loss;
 }

@@ -132,7 +132,7 @@ static void init_i64(Builder *b, const char *name, int n, const int64_t *values)
 }
 
 static void init_param(Builder *b, const ParamTensor *p, const float *params) {
-    int64_t dims[4] = {0};
+    int64_t dims[4] = { 0 };
     for (int i = 0; i < p->ndim; i++) dims[i] = p->shape[i];
     init_f32(b, p->name, p->ndim, dims, params + p->offset);
 }
@@ -176,7 +176,7 @@ static void adaptive_pool(Builder *b, const Layer *L, const char *cur, const cha
     const int H = L->in_h, W = L->in_w, OH = L->out_h, OW = L->out_w;
     char name[96], shaped[96], pooled[96], matrix[96];
     if (H % OH == 0 && W % OW == 0) {
-        const char *in[] = {cur};
+        const char *in[] = { cur };
         Onnx__NodeProto *n = add_node(b, "AveragePool", L->name, 1, in, out);
         Onnx__AttributeProto *k = add_attr(b, n, "kernel_shape", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
         k->ints = ar_alloc(b, 2 * sizeof(int64_t));
@@ -203,21 +203,21 @@ static void adaptive_pool(Builder *b, const Layer *L, const char *cur, const cha
         }
     }
     snprintf(matrix, sizeof matrix, "%s.matrix", L->name);
-    int64_t pdims[2] = {(int64_t)H * W, (int64_t)OH * OW};
+    int64_t pdims[2] = { (int64_t)H * W, (int64_t)OH * OW };
     init_f32(b, matrix, 2, pdims, P);
     snprintf(name, sizeof name, "%s.shape_in", L->name);
-    int64_t shape_in[3] = {0, L->in_c, (int64_t)H * W}; /* 0: the batch, as it comes */
+    int64_t shape_in[3] = { 0, L->in_c, (int64_t)H * W }; /* 0: the batch, as it comes */
     init_i64(b, name, 3, shape_in);
     snprintf(shaped, sizeof shaped, "%s.flat_in", L->name);
-    const char *in1[] = {cur, name};
+    const char *in1[] = { cur, name };
     add_node(b, "Reshape", shaped, 2, in1, shaped);
     snprintf(pooled, sizeof pooled, "%s.pooled", L->name);
-    const char *in2[] = {shaped, matrix};
+    const char *in2[] = { shaped, matrix };
     add_node(b, "MatMul", pooled, 2, in2, pooled);
     snprintf(name, sizeof name, "%s.shape_out", L->name);
-    int64_t shape_out[4] = {0, L->out_c, OH, OW};
+    int64_t shape_out[4] = { 0, L->out_c, OH, OW };
     init_i64(b, name, 4, shape_out);
-    const char *in3[] = {pooled, name};
+    const char *in3[] = { pooled, name };
     add_node(b, "Reshape", L->name, 2, in3, out);
 }
 
@@ -232,14 +232,14 @@ static void add_layers(Builder *b, const Net *net, const float *params, const ch
         const Layer *L = &net->layers[l];
         if (L->kind == LAYER_DROPOUT) continue; /* the identity at eval */
         snprintf(out, sizeof out, "%s", l == last ? "logits" : L->name);
-        const char *in1[] = {cur};
+        const char *in1[] = { cur };
         Onnx__NodeProto *n = NULL;
         switch (L->kind) {
         case LAYER_CONV: {
             const ParamTensor *w = &net->params[L->weight], *bias = w + 1;
             init_param(b, w, params);
             init_param(b, bias, params);
-            const char *in[] = {cur, w->name, bias->name};
+            const char *in[] = { cur, w->name, bias->name };
             n = add_node(b, "Conv", L->name, 3, in, out);
             attr_ints(b, n, "kernel_shape", 2, L->kernel);
             attr_ints(b, n, "strides", 2, L->stride);
@@ -248,9 +248,7 @@ static void add_layers(Builder *b, const Net *net, const float *params, const ch
             attr_int(b, n, "group", L->groups > 0 ? L->groups : 1);
             break;
         }
-        case LAYER_RELU:
-            add_node(b, "Relu", L->name, 1, in1, out);
-            break;
+        case LAYER_RELU: add_node(b, "Relu", L->name, 1, in1, out); break;
         case LAYER_MAXPOOL:
             n = add_node(b, "MaxPool", L->name, 1, in1, out);
             attr_ints(b, n, "kernel_shape", 2, L->kernel);
@@ -270,7 +268,7 @@ static void add_layers(Builder *b, const Net *net, const float *params, const ch
             break;
         case LAYER_LINEAR: {
             if (!flat) {
-                const char *fin[] = {cur};
+                const char *fin[] = { cur };
                 n = add_node(b, "Flatten", "flatten", 1, fin, "flatten");
                 attr_int(b, n, "axis", 1);
                 snprintf(cur, sizeof cur, "flatten");
@@ -279,22 +277,19 @@ static void add_layers(Builder *b, const Net *net, const float *params, const ch
             const ParamTensor *w = &net->params[L->weight], *bias = w + 1;
             init_param(b, w, params);
             init_param(b, bias, params);
-            const char *in[] = {cur, w->name, bias->name};
+            const char *in[] = { cur, w->name, bias->name };
             n = add_node(b, "Gemm", L->name, 3, in, out);
             attr_int(b, n, "transB", 1);
             break;
         }
-        case LAYER_DROPOUT:
-            break;
+        case LAYER_DROPOUT: break;
         }
         snprintf(cur, sizeof cur, "%s", out);
     }
 }
 
 /* ONNX's IR version of each opset (onnx/helper.py's VERSION_TABLE). */
-static int64_t ir_version(int opset) {
-    return opset >= 15 ? 8 : opset >= 12 ? 7 : 6;
-}
+static int64_t ir_version(int opset) { return opset >= 15 ? 8 : opset >= 12 ? 7 : 6; }
 
 static Onnx__StringStringEntryProto *meta(Builder *b, const char *key, const char *value) {
     Onnx__StringStringEntryProto *e = ar_alloc(b, sizeof *e);
@@ -315,8 +310,9 @@ static void sink_append(ProtobufCBuffer *buf, size_t len, const uint8_t *data) {
 
 int onnx_export(const char *path, const Net *net, const float *params, const OnnxOptions *opt, Error *err) {
     if (opt->opset < ONNX_OPSET_MIN || opt->opset > ONNX_OPSET_MAX)
-        return error_set(err, "--opset %d: this exporter writes opsets %d to %d", opt->opset, ONNX_OPSET_MIN, ONNX_OPSET_MAX);
-    Builder b = {0};
+        return error_set(err, "--opset %d: this exporter writes opsets %d to %d", opt->opset, ONNX_OPSET_MIN,
+                         ONNX_OPSET_MAX);
+    Builder b = { 0 };
     Onnx__GraphProto *g = b.g = ar_alloc(&b, sizeof *g);
     onnx__graph_proto__init(g);
     g->name = ar_str(&b, net->backbone);
@@ -324,13 +320,13 @@ int onnx_export(const char *path, const Net *net, const float *params, const Onn
     g->initializer = ar_alloc(&b, sizeof(Onnx__TensorProto *) * MAX_INITS);
 
     const int64_t N = opt->dynamic_batch ? -1 : 1, S = net->image_size;
-    const int64_t in_dims[4] = {N, 3, S, S}, out_dims[2] = {N, net->num_classes};
+    const int64_t in_dims[4] = { N, 3, S, S }, out_dims[2] = { N, net->num_classes };
     const char *input = opt->include_normalize ? "pixels" : "input";
     if (opt->include_normalize) { /* ToTensor's [0, 1] to Normalize's output: (x - mean) / std, as write_sample */
-        const int64_t cdims[4] = {1, 3, 1, 1};
+        const int64_t cdims[4] = { 1, 3, 1, 1 };
         init_f32(&b, "mean", 4, cdims, IMAGENET_MEAN);
         init_f32(&b, "std", 4, cdims, IMAGENET_STD);
-        const char *sub[] = {"pixels", "mean"}, *div[] = {"centred", "std"};
+        const char *sub[] = { "pixels", "mean" }, *div[] = { "centred", "std" };
         add_node(&b, "Sub", "normalize.sub", 2, sub, "centred");
         add_node(&b, "Div", "normalize.div", 2, div, "input");
     }
@@ -351,21 +347,22 @@ int onnx_export(const char *path, const Net *net, const float *params, const Onn
     ops->domain = ar_str(&b, "");
     ops->has_version = 1;
     ops->version = opt->opset;
-    Onnx__OperatorSetIdProto *opsets[1] = {ops};
+    Onnx__OperatorSetIdProto *opsets[1] = { ops };
     m.opset_import = opsets;
     m.n_opset_import = 1;
     m.producer_name = ar_str(&b, "alexnet.c");
     m.producer_version = ar_str(&b, ALX_VERSION);
     m.graph = g;
     char text[512];
-    snprintf(text, sizeof text,
-             opt->include_normalize
-                 ? "%s, eval network (no dropout), %lldx%lld input. Input 'pixels': float32 NCHW RGB in [0, 1] "
-                   "(ToTensor), normalised in the graph with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). "
-                   "Output 'logits'."
-                 : "%s, eval network (no dropout), %lldx%lld input. Input 'input': float32 NCHW RGB, (x/255 - mean)/std "
-                   "with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the eval transform. Output 'logits'.",
-             net->backbone, (long long)S, (long long)S);
+    snprintf(
+        text, sizeof text,
+        opt->include_normalize
+            ? "%s, eval network (no dropout), %lldx%lld input. Input 'pixels': float32 NCHW RGB in [0, 1] "
+              "(ToTensor), normalised in the graph with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). "
+              "Output 'logits'."
+            : "%s, eval network (no dropout), %lldx%lld input. Input 'input': float32 NCHW RGB, (x/255 - mean)/std "
+              "with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the eval transform. Output 'logits'.",
+        net->backbone, (long long)S, (long long)S);
     m.doc_string = ar_str(&b, text);
     Onnx__StringStringEntryProto *props[4];
     size_t np = 0;
@@ -389,7 +386,7 @@ int onnx_export(const char *path, const Net *net, const float *params, const Onn
     AtomicFile f;
     int rc = atomic_open(&f, path, err);
     if (rc == 0) {
-        FileSink sink = {{sink_append}, &f};
+        FileSink sink = { { sink_append }, &f };
         protobuf_c_message_pack_to_buffer(&m.base, &sink.base);
         rc = atomic_commit(&f, err);
     }

@@ -27,10 +27,10 @@
 #define ONNX_OPSET_MAX 17
 
 typedef struct {
-    int opset;                 /* ONNX_OPSET_MIN .. ONNX_OPSET_MAX */
-    int dynamic_batch;         /* 1: batch dimension "N"; 0: 1 */
-    int include_normalize;     /* 1: input in [0, 1], normalised in the graph */
-    char *const *class_names;  /* [num_classes] or NULL: metadata "classes" (a JSON array) */
+    int opset;                /* ONNX_OPSET_MIN .. ONNX_OPSET_MAX */
+    int dynamic_batch;        /* 1: batch dimension "N"; 0: 1 */
+    int include_normalize;    /* 1: input in [0, 1], normalised in the graph */
+    char *const *class_names; /* [num_classes] or NULL: metadata "classes" (a JSON array) */
 } OnnxOptions;
 
 /* Writes path atomically. 0, or -1 with err naming the file. */
