@@ -128,7 +128,7 @@ def group_cli(exe, C, d):
         C.check(rc == 0 and abs(res.get("loss", -1) - want) <= 1e-4 * max(1.0, want),
                 f"eval {tag}: loss {res.get('loss')} vs torch {want:.7g} ({rc}: {se.strip()[-300:]})")
         results[(R, S, tta)] = res.get("loss")
-        rc, so, se = run(exe, "predict", "--json", "--logits", *base, *geo, *files)
+        rc, so, se = run(exe, "predict", "--json", "--logits", "--precision", "fp32", *base, *geo, *files)
         got = [json.loads(l)["logits"] for l in so.splitlines() if l.startswith("{")]
         got = np.array(got) if got else np.zeros(1)
         scale = float(ref.abs().max())

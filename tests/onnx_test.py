@@ -120,7 +120,9 @@ def main():
         C.check(all(p in ops for p in pool) and ("AveragePool" in ops) == (S == 415), f"pool at {S} px: {pool} in {ops}")
 
         # our logits on the files, and the same eval inputs through onnxruntime
-        rc, so, se = run("predict", "--pretrained", ckpt, "--json", "--logits", "--image_size", S, "--threads", 2, *files)
+        # fp32: onnxruntime runs the float graph (predict's default is bf16 where the CPU has it)
+        rc, so, se = run("predict", "--pretrained", ckpt, "--json", "--logits", "--image_size", S, "--threads", 2,
+                         "--precision", "fp32", *files)
         ours = np.array([json.loads(l)["logits"] for l in so.splitlines() if l.startswith("{")])
         if not C.check(rc == 0 and len(ours) == len(files), f"predict --logits at {S} ({rc}: {se.strip()[-300:]})"):
             continue

@@ -65,30 +65,28 @@ int device_check(const char *device, Error *err);
 
 /* The flags eval and predict share: a checkpoint and how images reach it. */
 typedef struct {
-    const char *pretrained, *device, *backend, *tta;
+    const char *pretrained, *device, *backend, *tta, *precision;
     int image_size, resize_size, threads;
     int64_t max_pixels;
 } InferFlags;
 #define INFER_FLAGS_DEFAULT \
-    { NULL, "cpu", NULL, "none", 0, 0, 0, 100000000 }
-#define INFER_FLAG_SPECS(f)                                                                                            \
-    { "pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL },        \
-        { "image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0,       \
-          4096,         NULL },                                                                                        \
-        { "val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL }, \
-        { "val_resize_size",                                                                                           \
-          ARG_INT,                                                                                                     \
-          &(f).resize_size,                                                                                            \
-          "resize the shorter side to N before the crop (0: round(crop*256/224) square)",                              \
-          0,                                                                                                           \
-          4096,                                                                                                        \
-          NULL },                                                                                                      \
-        { "tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL },      \
-        { "threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL },                         \
-        { "device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL },                                                   \
-        { "backend", ARG_STR, &(f).backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL }, {       \
-        "max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL             \
-    }
+    { NULL, "cpu", NULL, "none", "auto", 0, 0, 0, 100000000 }
+/* clang-format off */
+#define INFER_FLAG_SPECS(f) \
+    { "pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL }, \
+    { "image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, \
+      NULL }, \
+    { "val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL }, \
+    { "val_resize_size", ARG_INT, &(f).resize_size, \
+      "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL }, \
+    { "tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL }, \
+    { "threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL }, \
+    { "device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL }, \
+    { "backend", ARG_STR, &(f).backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL }, \
+    { "precision", ARG_STR, &(f).precision, \
+      "auto | fp32 | bf16 (auto, as train: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL }, \
+    { "max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL }
+/* clang-format on */
 /* --pretrained given, --device and --tta known: 0, or -1 with err. */
 int infer_flags_check(const InferFlags *f, Error *err);
 

@@ -17,7 +17,7 @@
 
 typedef struct {
     InferFlags in;
-    const char *data_dir, *precision;
+    const char *data_dir;
     int batch, workers, json, strict, is_distributed;
 } EvalFlags;
 
@@ -27,8 +27,6 @@ static int parse_flags(EvalFlags *f, int argc, char **argv) {
         { "per_batch_size", ARG_INT, &f->batch, "images per forward pass", 1, 65536, NULL },
         INFER_FLAG_SPECS(f->in),
         { "workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL },
-        { "precision", ARG_STR, &f->precision,
-          "auto | fp32 | bf16 (auto, as train: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL },
         { "strict_data", ARG_FLAG, &f->strict, "stop at the first unreadable image instead of skipping it", 1, 0,
           NULL },
         { "is_distributed", ARG_INT, &f->is_distributed, "1: split over MPI ranks, 0: off, -1: auto", -1, 1, NULL },
@@ -137,7 +135,7 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    EvalFlags f = { INFER_FLAGS_DEFAULT, NULL, "auto", 32, 0, 0, 0, -1 };
+    EvalFlags f = { INFER_FLAGS_DEFAULT, NULL, 32, 0, 0, 0, -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
     ModelOptions mo = { .checkpoint = f.in.pretrained,
@@ -146,7 +144,7 @@ int cmd_eval(int argc, char **argv) {
                         .eval_resize = f.in.resize_size,
                         .backend = f.in.backend,
                         .device = f.in.device,
-                        .precision = f.precision,
+                        .precision = f.in.precision,
                         .batch = f.batch,
                         .threads = f.in.threads };
     Model m;

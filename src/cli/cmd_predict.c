@@ -261,7 +261,7 @@ int cmd_predict(int argc, char **argv) {
                             .eval_resize = f.in.resize_size,
                             .backend = f.in.backend,
                             .device = f.in.device,
-                            .precision = "fp32",
+                            .precision = f.in.precision,
                             .batch = PREDICT_BATCH,
                             .threads = f.in.threads };
         Model m;
