@@ -254,92 +254,38 @@ static void make_info(char *buf, size_t cap, const PackConfig *c, const char *ro
              c->made_by ? c->made_by : "alexnet", LIBJPEG_TURBO_VERSION_TEXT);
 }
 
-int pack_write(const PackConfig *c, PackStats *st, Error *err) {
-    memset(st, 0, sizeof *st);
-    double t0 = now_seconds();
-    Dataset ds;
-    if (dataset_scan(&ds, c->data_dir, err) != 0) return -1;
-    if (ds.pack) {
-        dataset_free(&ds);
-        return error_set(err, "--data_dir %s is already a pack; give the image folder it was made from", c->data_dir);
-    }
-    size_t root = strlen(ds.root);
-    uint64_t clen = 0, nmax = 0;
-    for (int k = 0; k < ds.n_classes; k++) clen += strlen(ds.classes[k]) + 1;
-    for (int64_t i = 0; i < ds.n; i++) nmax += strlen(ds.paths[i] + root + 1) + 1;
-    uint64_t doff = PACK_HEADER_BYTES + clen + nmax + (uint64_t)ds.n * PACK_RECORD_BYTES;
-    doff = (doff + 4095) & ~(uint64_t)4095;
-
+/* What a pack being written holds besides its records' bytes. */
+typedef struct {
     AtomicFile a;
-    if (atomic_open(&a, c->out, err) != 0) {
-        dataset_free(&ds);
-        return -2;
-    }
-    cleanup_on_signals(a.tmp);
+    const Dataset *ds;
+    size_t root;    /* strlen(ds->root): names are stored relative to it */
+    uint8_t *index; /* [kept][PACK_RECORD_BYTES] */
+    char *names;    /* kept relative paths, NUL-terminated, back to back */
+    uint64_t nlen;  /* bytes used in names */
+    uint64_t doff;  /* where the data section starts */
+    uint64_t pos;   /* where the next record goes */
+    int64_t kept, skipped;
+} PackOut;
+
+/* Writes zeros up to the data section: the header, names and index are
+ * written over them once known. */
+static void reserve_head(AtomicFile *a, uint64_t doff) {
     uint8_t *zeros = xcalloc(1, 1 << 16);
     for (uint64_t left = doff; left > 0;) {
         size_t k = left > (1 << 16) ? (1 << 16) : (size_t)left;
-        atomic_write(&a, zeros, k);
+        atomic_write(a, zeros, k);
         left -= k;
     }
     free(zeros);
+}
 
-    int nt = c->workers > 0 ? c->workers : 1;
+static Converter *converters_create(int nt) {
     Converter *cvs = xcalloc((size_t)nt, sizeof *cvs);
     for (int t = 0; t < nt; t++) cvs[t].dec = image_decoder_create();
-    int64_t chunk = (int64_t)nt * CHUNK_PER_THREAD;
-    Item *items = xcalloc((size_t)chunk, sizeof *items);
-    uint8_t *index = xcalloc((size_t)ds.n, PACK_RECORD_BYTES);
-    char *names = xmalloc(nmax + 1);
-    uint64_t nlen = 0, pos = doff;
-    int64_t kept = 0, skipped = 0;
-    int tty = !c->quiet && isatty(STDERR_FILENO);
-    double last = 0;
-    for (int64_t base = 0; base < ds.n; base += chunk) {
-        int64_t m = ds.n - base < chunk ? ds.n - base : chunk;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int64_t i = 0; i < m; i++) {
-            Item *it = &items[i];
-            const char *path = ds.paths[base + i];
-            convert(&cvs[omp_get_thread_num()], c, path, it);
-        }
-        for (int64_t i = 0; i < m; i++) {
-            Item *it = &items[i];
-            int64_t idx = base + i;
-            if (!it->ok) {
-                skipped++;
-                if (!c->quiet) {
-                    if (tty) fputc('\n', stderr);
-                    warnf("bad image %s (left out of the pack)", it->err.msg);
-                }
-                free(it->bytes);
-                continue;
-            }
-            if (it->warning[0] && !c->quiet) {
-                if (tty) fputc('\n', stderr);
-                warnf("%s (packed anyway)", it->warning);
-            }
-            uint8_t *e = index + (size_t)kept * PACK_RECORD_BYTES;
-            pack_put64(e, pos);
-            pack_put32(e + 8, (uint32_t)it->size);
-            pack_put32(e + 12, (uint32_t)ds.labels[idx]);
-            pack_put32(e + 16, (uint32_t)it->width);
-            pack_put32(e + 20, (uint32_t)it->height);
-            pack_put32(e + 24, (uint32_t)crc32_z(0, it->bytes, it->size));
-            atomic_write(&a, it->bytes, it->size);
-            pos += it->size;
-            const char *rel = ds.paths[idx] + root + 1;
-            size_t rl = strlen(rel) + 1;
-            memcpy(names + nlen, rel, rl);
-            nlen += rl;
-            kept++;
-            free(it->bytes);
-        }
-        if (tty && (now_seconds() - last > 0.5 || base + m == ds.n)) {
-            progress(base + m, ds.n, t0, base + m == ds.n);
-            last = now_seconds();
-        }
-    }
+    return cvs;
+}
+
+static void converters_free(Converter *cvs, int nt) {
     for (int t = 0; t < nt; t++) {
         image_decoder_destroy(cvs[t].dec);
         pixels_free(&cvs[t].pix);
@@ -350,43 +296,132 @@ int pack_write(const PackConfig *c, PackStats *st, Error *err) {
         free(cvs[t].rgb);
     }
     free(cvs);
-    free(items);
+}
 
-    int rc = 0;
-    if (kept == 0) {
-        rc = error_set(err, "no usable image in %s (all %lld were bad)", c->data_dir, (long long)ds.n);
-    } else {
-        uint8_t *cls = xmalloc(clen);
-        uint64_t cl = 0;
-        for (int k = 0; k < ds.n_classes; k++) {
-            size_t l = strlen(ds.classes[k]) + 1;
-            memcpy(cls + cl, ds.classes[k], l);
-            cl += l;
+/* Appends one converted image (record, index entry, name), or counts it as
+ * skipped with a warning; frees its bytes either way. */
+static void append_item(PackOut *o, const PackConfig *c, int64_t idx, Item *it, int tty) {
+    if (!it->ok) {
+        o->skipped++;
+        if (!c->quiet) {
+            if (tty) fputc('\n', stderr);
+            warnf("bad image %s (left out of the pack)", it->err.msg);
         }
-        uint32_t crc = (uint32_t)crc32_z(0, cls, clen);
-        crc = (uint32_t)crc32_z(crc, (const uint8_t *)names, nlen);
-        crc = (uint32_t)crc32_z(crc, index, (size_t)kept * PACK_RECORD_BYTES);
-        char info[PACK_INFO_MAX + 1], abs[PATH_MAX];
-        make_info(info, sizeof info, c, realpath(ds.root, abs) ? abs : ds.root);
-        uint8_t hdr[PACK_HEADER_BYTES];
-        put_header(hdr, c, ds.n_classes, kept, skipped, clen, nlen, doff, pos, crc, info);
-        if (!a.failed && fseek(a.f, 0, SEEK_SET) != 0) a.failed = 1;
-        atomic_write(&a, hdr, sizeof hdr);
-        atomic_write(&a, cls, clen);
-        atomic_write(&a, names, nlen);
-        atomic_write(&a, index, (size_t)kept * PACK_RECORD_BYTES);
-        free(cls);
-        rc = atomic_commit(&a, err) == 0 ? 0 : -2;
+        free(it->bytes);
+        return;
     }
-    if (rc == -1) atomic_abort(&a);
+    if (it->warning[0] && !c->quiet) {
+        if (tty) fputc('\n', stderr);
+        warnf("%s (packed anyway)", it->warning);
+    }
+    uint8_t *e = o->index + (size_t)o->kept * PACK_RECORD_BYTES;
+    pack_put64(e, o->pos);
+    pack_put32(e + 8, (uint32_t)it->size);
+    pack_put32(e + 12, (uint32_t)o->ds->labels[idx]);
+    pack_put32(e + 16, (uint32_t)it->width);
+    pack_put32(e + 20, (uint32_t)it->height);
+    pack_put32(e + 24, (uint32_t)crc32_z(0, it->bytes, it->size));
+    atomic_write(&o->a, it->bytes, it->size);
+    o->pos += it->size;
+    const char *rel = o->ds->paths[idx] + o->root + 1;
+    size_t rl = strlen(rel) + 1;
+    memcpy(o->names + o->nlen, rel, rl);
+    o->nlen += rl;
+    o->kept++;
+    free(it->bytes);
+}
+
+/* Converts every image of the dataset on c->workers threads, a chunk at a
+ * time, and appends them in dataset order. */
+static void convert_all(PackOut *o, const PackConfig *c, double t0) {
+    const Dataset *ds = o->ds;
+    int nt = c->workers > 0 ? c->workers : 1;
+    Converter *cvs = converters_create(nt);
+    int64_t chunk = (int64_t)nt * CHUNK_PER_THREAD;
+    Item *items = xcalloc((size_t)chunk, sizeof *items);
+    int tty = !c->quiet && isatty(STDERR_FILENO);
+    double last = 0;
+    for (int64_t base = 0; base < ds->n; base += chunk) {
+        int64_t m = ds->n - base < chunk ? ds->n - base : chunk;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int64_t i = 0; i < m; i++) convert(&cvs[omp_get_thread_num()], c, ds->paths[base + i], &items[i]);
+        for (int64_t i = 0; i < m; i++) append_item(o, c, base + i, &items[i], tty);
+        if (tty && (now_seconds() - last > 0.5 || base + m == ds->n)) {
+            progress(base + m, ds->n, t0, base + m == ds->n);
+            last = now_seconds();
+        }
+    }
+    converters_free(cvs, nt);
+    free(items);
+}
+
+/* Writes the header, class names, file names and index over the reserved
+ * head, and commits the file: 0, or -2 with err. */
+static int write_head(PackOut *o, const PackConfig *c, uint64_t clen, Error *err) {
+    const Dataset *ds = o->ds;
+    uint8_t *cls = xmalloc(clen);
+    uint64_t cl = 0;
+    for (int k = 0; k < ds->n_classes; k++) {
+        size_t l = strlen(ds->classes[k]) + 1;
+        memcpy(cls + cl, ds->classes[k], l);
+        cl += l;
+    }
+    uint32_t crc = (uint32_t)crc32_z(0, cls, clen);
+    crc = (uint32_t)crc32_z(crc, (const uint8_t *)o->names, o->nlen);
+    crc = (uint32_t)crc32_z(crc, o->index, (size_t)o->kept * PACK_RECORD_BYTES);
+    char info[PACK_INFO_MAX + 1], abs[PATH_MAX];
+    make_info(info, sizeof info, c, realpath(ds->root, abs) ? abs : ds->root);
+    uint8_t hdr[PACK_HEADER_BYTES];
+    put_header(hdr, c, ds->n_classes, o->kept, o->skipped, clen, o->nlen, o->doff, o->pos, crc, info);
+    if (!o->a.failed && fseek(o->a.f, 0, SEEK_SET) != 0) o->a.failed = 1;
+    atomic_write(&o->a, hdr, sizeof hdr);
+    atomic_write(&o->a, cls, clen);
+    atomic_write(&o->a, o->names, o->nlen);
+    atomic_write(&o->a, o->index, (size_t)o->kept * PACK_RECORD_BYTES);
+    free(cls);
+    return atomic_commit(&o->a, err) == 0 ? 0 : -2;
+}
+
+int pack_write(const PackConfig *c, PackStats *st, Error *err) {
+    memset(st, 0, sizeof *st);
+    double t0 = now_seconds();
+    Dataset ds;
+    if (dataset_scan(&ds, c->data_dir, err) != 0) return -1;
+    if (ds.pack) {
+        dataset_free(&ds);
+        return error_set(err, "--data_dir %s is already a pack; give the image folder it was made from", c->data_dir);
+    }
+    PackOut o = { .ds = &ds, .root = strlen(ds.root) };
+    uint64_t clen = 0, nmax = 0;
+    for (int k = 0; k < ds.n_classes; k++) clen += strlen(ds.classes[k]) + 1;
+    for (int64_t i = 0; i < ds.n; i++) nmax += strlen(ds.paths[i] + o.root + 1) + 1;
+    o.doff = (PACK_HEADER_BYTES + clen + nmax + (uint64_t)ds.n * PACK_RECORD_BYTES + 4095) & ~(uint64_t)4095;
+    if (atomic_open(&o.a, c->out, err) != 0) {
+        dataset_free(&ds);
+        return -2;
+    }
+    cleanup_on_signals(o.a.tmp);
+    reserve_head(&o.a, o.doff);
+    o.index = xcalloc((size_t)ds.n, PACK_RECORD_BYTES);
+    o.names = xmalloc(nmax + 1);
+    o.pos = o.doff;
+    convert_all(&o, c, t0);
+
+    int rc;
+    if (o.kept == 0) {
+        rc = error_set(err, "no usable image in %s (all %lld were bad)", c->data_dir, (long long)ds.n);
+        atomic_abort(&o.a);
+    } else {
+        rc = write_head(&o, c, clen, err);
+    }
     cleanup_on_signals(NULL);
-    st->images = kept;
-    st->skipped = skipped;
-    st->bytes = (int64_t)pos;
-    st->classes = ds.n_classes;
-    st->seconds = now_seconds() - t0;
-    free(index);
-    free(names);
+    *st = (PackStats){ .images = o.kept,
+                       .skipped = o.skipped,
+                       .bytes = (int64_t)o.pos,
+                       .classes = ds.n_classes,
+                       .seconds = now_seconds() - t0 };
+    free(o.index);
+    free(o.names);
     dataset_free(&ds);
     return rc;
 }
