@@ -308,38 +308,82 @@ static void sink_append(ProtobufCBuffer *buf, size_t len, const uint8_t *data) {
     atomic_write(((FileSink *)buf)->f, data, len);
 }
 
-int onnx_export(const char *path, const Net *net, const float *params, const OnnxOptions *opt, Error *err) {
-    if (opt->opset < ONNX_OPSET_MIN || opt->opset > ONNX_OPSET_MAX)
-        return error_set(err, "--opset %d: this exporter writes opsets %d to %d", opt->opset, ONNX_OPSET_MIN,
-                         ONNX_OPSET_MAX);
-    Builder b = { 0 };
-    Onnx__GraphProto *g = b.g = ar_alloc(&b, sizeof *g);
+/* The graph: optional normalisation, the layers, one input and the logits. */
+static Onnx__GraphProto *build_graph(Builder *b, const Net *net, const float *params, const OnnxOptions *opt) {
+    Onnx__GraphProto *g = b->g = ar_alloc(b, sizeof *g);
     onnx__graph_proto__init(g);
-    g->name = ar_str(&b, net->backbone);
-    g->node = ar_alloc(&b, sizeof(Onnx__NodeProto *) * MAX_NODES);
-    g->initializer = ar_alloc(&b, sizeof(Onnx__TensorProto *) * MAX_INITS);
+    g->name = ar_str(b, net->backbone);
+    g->node = ar_alloc(b, sizeof(Onnx__NodeProto *) * MAX_NODES);
+    g->initializer = ar_alloc(b, sizeof(Onnx__TensorProto *) * MAX_INITS);
 
     const int64_t N = opt->dynamic_batch ? -1 : 1, S = net->image_size;
     const int64_t in_dims[4] = { N, 3, S, S }, out_dims[2] = { N, net->num_classes };
     const char *input = opt->include_normalize ? "pixels" : "input";
     if (opt->include_normalize) { /* ToTensor's [0, 1] to Normalize's output: (x - mean) / std, as write_sample */
         const int64_t cdims[4] = { 1, 3, 1, 1 };
-        init_f32(&b, "mean", 4, cdims, IMAGENET_MEAN);
-        init_f32(&b, "std", 4, cdims, IMAGENET_STD);
+        init_f32(b, "mean", 4, cdims, IMAGENET_MEAN);
+        init_f32(b, "std", 4, cdims, IMAGENET_STD);
         const char *sub[] = { "pixels", "mean" }, *div[] = { "centred", "std" };
-        add_node(&b, "Sub", "normalize.sub", 2, sub, "centred");
-        add_node(&b, "Div", "normalize.div", 2, div, "input");
+        add_node(b, "Sub", "normalize.sub", 2, sub, "centred");
+        add_node(b, "Div", "normalize.div", 2, div, "input");
     }
-    add_layers(&b, net, params, "input");
-    g->input = ar_alloc(&b, sizeof(Onnx__ValueInfoProto *));
-    g->input[0] = value_info(&b, input, 4, in_dims);
+    add_layers(b, net, params, "input");
+    g->input = ar_alloc(b, sizeof(Onnx__ValueInfoProto *));
+    g->input[0] = value_info(b, input, 4, in_dims);
     g->n_input = 1;
-    g->output = ar_alloc(&b, sizeof(Onnx__ValueInfoProto *));
-    g->output[0] = value_info(&b, "logits", 2, out_dims);
+    g->output = ar_alloc(b, sizeof(Onnx__ValueInfoProto *));
+    g->output[0] = value_info(b, "logits", 2, out_dims);
     g->n_output = 1;
+    return g;
+}
 
+/* What the input is and how it is normalised, for the model's doc_string. */
+static char *doc_string(Builder *b, const Net *net, int include_normalize) {
+    char text[512];
+    long long S = net->image_size;
+    if (include_normalize)
+        snprintf(text, sizeof text,
+                 "%s, eval network (no dropout), %lldx%lld input. Input 'pixels': float32 NCHW RGB in [0, 1] "
+                 "(ToTensor), normalised in the graph with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). "
+                 "Output 'logits'.",
+                 net->backbone, S, S);
+    else
+        snprintf(text, sizeof text,
+                 "%s, eval network (no dropout), %lldx%lld input. Input 'input': float32 NCHW RGB, (x/255 - mean)/std "
+                 "with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the eval transform. Output 'logits'.",
+                 net->backbone, S, S);
+    return ar_str(b, text);
+}
+
+/* metadata_props: backbone, image_size, input, and the class names when known. */
+static size_t metadata(Builder *b, Onnx__StringStringEntryProto *props[4], const Net *net, const OnnxOptions *opt) {
+    char text[32];
+    size_t np = 0;
+    props[np++] = meta(b, "backbone", net->backbone);
+    snprintf(text, sizeof text, "%d", net->image_size);
+    props[np++] = meta(b, "image_size", text);
+    props[np++] = meta(b, "input", opt->include_normalize ? "rgb01" : "normalized");
+    if (opt->class_names) {
+        cJSON *arr = cJSON_CreateArray();
+        CHECK(arr, "out of memory");
+        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(opt->class_names[i]));
+        char *js = cJSON_PrintUnformatted(arr);
+        CHECK(js, "out of memory");
+        props[np++] = meta(b, "classes", js);
+        free(js);
+        cJSON_Delete(arr);
+    }
+    return np;
+}
+
+int onnx_export(const char *path, const Net *net, const float *params, const OnnxOptions *opt, Error *err) {
+    if (opt->opset < ONNX_OPSET_MIN || opt->opset > ONNX_OPSET_MAX)
+        return error_set(err, "--opset %d: this exporter writes opsets %d to %d", opt->opset, ONNX_OPSET_MIN,
+                         ONNX_OPSET_MAX);
+    Builder b = { 0 };
     Onnx__ModelProto m;
     onnx__model_proto__init(&m);
+    m.graph = build_graph(&b, net, params, opt);
     m.has_ir_version = 1;
     m.ir_version = ir_version(opt->opset);
     Onnx__OperatorSetIdProto *ops = ar_alloc(&b, sizeof *ops);
@@ -352,36 +396,10 @@ int onnx_export(const char *path, const Net *net, const float *params, const Onn
     m.n_opset_import = 1;
     m.producer_name = ar_str(&b, "alexnet.c");
     m.producer_version = ar_str(&b, ALX_VERSION);
-    m.graph = g;
-    char text[512];
-    snprintf(
-        text, sizeof text,
-        opt->include_normalize
-            ? "%s, eval network (no dropout), %lldx%lld input. Input 'pixels': float32 NCHW RGB in [0, 1] "
-              "(ToTensor), normalised in the graph with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). "
-              "Output 'logits'."
-            : "%s, eval network (no dropout), %lldx%lld input. Input 'input': float32 NCHW RGB, (x/255 - mean)/std "
-              "with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the eval transform. Output 'logits'.",
-        net->backbone, (long long)S, (long long)S);
-    m.doc_string = ar_str(&b, text);
+    m.doc_string = doc_string(&b, net, opt->include_normalize);
     Onnx__StringStringEntryProto *props[4];
-    size_t np = 0;
-    props[np++] = meta(&b, "backbone", net->backbone);
-    snprintf(text, sizeof text, "%lld", (long long)S);
-    props[np++] = meta(&b, "image_size", text);
-    props[np++] = meta(&b, "input", opt->include_normalize ? "rgb01" : "normalized");
-    if (opt->class_names) {
-        cJSON *arr = cJSON_CreateArray();
-        CHECK(arr, "out of memory");
-        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(opt->class_names[i]));
-        char *js = cJSON_PrintUnformatted(arr);
-        CHECK(js, "out of memory");
-        props[np++] = meta(&b, "classes", js);
-        free(js);
-        cJSON_Delete(arr);
-    }
     m.metadata_props = props;
-    m.n_metadata_props = np;
+    m.n_metadata_props = metadata(&b, props, net, opt);
 
     AtomicFile f;
     int rc = atomic_open(&f, path, err);
