@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,35 @@ void path_join(char *buf, size_t len, const char *dir, const char *file) { snpri
 int path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+void first_error_keep(FirstError *f, const Error *e) {
+#pragma omp critical(alexnet_first_error)
+    if (!f->failed) {
+        f->err = *e;
+#pragma omp atomic write
+        f->failed = 1;
+    }
+}
+
+int first_error_seen(FirstError *f) {
+    int v;
+#pragma omp atomic read
+    v = f->failed;
+    return v;
+}
+
+int open_regular_file(const char *path, int64_t *size, Error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return error_set(err, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        close(fd);
+        return error_set(err, "cannot read %s: %s", path, dir ? "it is a directory" : "not a regular file");
+    }
+    *size = (int64_t)st.st_size;
+    return fd;
 }
 
 int cpu_count(void) {

@@ -70,12 +70,27 @@ void errorf(const char *fmt, ...) ALX_PRINTF(1, 2);
 void warnf(const char *fmt, ...) ALX_PRINTF(1, 2);
 void notef(const char *fmt, ...) ALX_PRINTF(1, 2);
 
+/* The first error of a parallel loop (later ones are dropped): workers call
+ * first_error_keep() on failure and may skip their work once
+ * first_error_seen() says another has failed. */
+typedef struct {
+    Error err;
+    int failed;
+} FirstError;
+void first_error_keep(FirstError *f, const Error *e);
+int first_error_seen(FirstError *f);
+
 /* mkdir -p; 0 or -1 with a message naming the folder. */
 int mkdir_p(const char *path, Error *err);
 /* buf = "dir/file", cut at len. */
 void path_join(char *buf, size_t len, const char *dir, const char *file);
 /* 1 if path exists (any type). */
 int path_exists(const char *path);
+/* Opens path read-only without blocking (a FIFO would wait for a writer) and
+ * refuses anything but a regular file: the fd and *size, or -1 with err
+ * ("cannot open PATH: why", "cannot read PATH: it is a directory" or
+ * "... not a regular file"). */
+int open_regular_file(const char *path, int64_t *size, Error *err);
 /* Online CPU cores. */
 int cpu_count(void);
 

@@ -36,14 +36,9 @@ static int read_exact(gzFile f, void *dst, size_t n, const char *path, const cha
 int idx_read(const char *path, int ndim, IdxArray *a, Error *err) {
     memset(a, 0, sizeof *a);
     CHECK(ndim >= 1 && ndim <= 4, "idx_read: ndim %d", ndim);
-    /* Opened without blocking (a FIFO would wait for a writer) and refused unless a regular file. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(err, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return error_set(err, "cannot read %s: not a regular file", path);
-    }
+    int64_t file_size;
+    int fd = open_regular_file(path, &file_size, err);
+    if (fd < 0) return -1;
     gzFile f = gzdopen(fd, "rb");
     if (!f) {
         close(fd);

@@ -63,26 +63,21 @@ void image_decoder_destroy(ImageDecoder *d) {
 }
 
 static int read_file(ImageDecoder *d, const char *path, int64_t max_pixels, Error *err) {
-    /* O_NONBLOCK: a FIFO named like an image must not block the worker forever. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(err, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return error_set(err, "%s: not a regular file", path);
-    }
-    if (st.st_size == 0) {
+    int64_t file_size;
+    int fd = open_regular_file(path, &file_size, err); /* a FIFO named like an image must not block the worker */
+    if (fd < 0) return -1;
+    if (file_size == 0) {
         close(fd);
         return error_set(err, "%s: empty file (0 bytes)", path);
     }
     /* No JPEG or PNG of max_pixels pixels needs more than ~4 bytes a pixel. */
     int64_t limit = max_pixels * 8 + (16 << 20);
-    if ((int64_t)st.st_size > limit) {
+    if (file_size > limit) {
         close(fd);
         return error_set(err, "%s: file of %lld bytes is larger than any image under the %lld-pixel limit", path,
-                         (long long)st.st_size, (long long)max_pixels);
+                         (long long)file_size, (long long)max_pixels);
     }
-    size_t size = (size_t)st.st_size;
+    size_t size = (size_t)file_size;
     if (size > d->cap) {
         free(d->file);
         d->file = xmalloc(size);

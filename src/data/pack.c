@@ -128,19 +128,15 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
 
 int pack_open(Pack *p, const char *path, Error *err) {
     memset(p, 0, sizeof *p);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(err, "cannot open %s: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return error_set(err, "%s is not a regular file", path);
-    }
-    if (st.st_size < 12) {
+    int64_t file_size;
+    int fd = open_regular_file(path, &file_size, err);
+    if (fd < 0) return -1;
+    if (file_size < 12) {
         close(fd);
         return error_set(err, "%s is not an alexnet pack (%lld bytes; make one with alexnet prepare pack)", path,
-                         (long long)st.st_size);
+                         (long long)file_size);
     }
-    size_t size = (size_t)st.st_size;
+    size_t size = (size_t)file_size;
     void *m = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
     close(fd);

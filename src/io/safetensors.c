@@ -43,26 +43,23 @@ void st_free(StFile *f) {
 }
 
 static int read_all(StFile *f, const char *path, Error *err) {
-    /* O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    FILE *fp = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    int64_t file_size;
+    int fd = open_regular_file(path, &file_size, err);
+    if (fd < 0) {
+        if (strstr(err->msg, "cannot read"))
+            strncat(err->msg, " (a .safetensors file is needed)", sizeof err->msg - strlen(err->msg) - 1);
+        return -1;
+    }
+    FILE *fp = fdopen(fd, "rb");
     if (!fp) {
-        int e = errno;
-        if (fd >= 0) close(fd);
-        return error_set(err, "cannot open %s: %s", path, strerror(e));
+        close(fd);
+        return error_set(err, "cannot open %s: out of memory", path);
     }
-    struct stat st;
-    int got_stat = fstat(fileno(fp), &st) == 0;
-    if (!got_stat || !S_ISREG(st.st_mode)) {
+    if ((uint64_t)file_size > (uint64_t)SIZE_MAX / 2) {
         fclose(fp);
-        return error_set(err, "cannot read %s: %s (a .safetensors file is needed)", path,
-                         got_stat && S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+        return error_set(err, "cannot read %s: file of %lld bytes is too large", path, (long long)file_size);
     }
-    if ((uint64_t)st.st_size > (uint64_t)SIZE_MAX / 2) {
-        fclose(fp);
-        return error_set(err, "cannot read %s: file of %lld bytes is too large", path, (long long)st.st_size);
-    }
-    f->size = (size_t)st.st_size;
+    f->size = (size_t)file_size;
     f->bytes = malloc(f->size ? f->size : 1);
     if (!f->bytes) {
         fclose(fp);
