@@ -61,31 +61,22 @@ static int write_split(const FmnistConfig *c, const char *prefix, const char *sp
     for (int k = 0; k < 10; k++) quota[k] = c->limit > 0 ? c->limit / 10 + (k < c->limit % 10) : n;
     for (int64_t i = 0; i < n; i++)
         if (quota[lb.data[i]] > 0) quota[lb.data[i]]--, pick[m++] = i;
-    int failed = 0;
-    Error first = { { 0 } };
+    FirstError first = { { { 0 } }, 0 };
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t j = 0; j < m; j++) {
         int64_t i = pick[j];
-        int failed_now;
-#pragma omp atomic read
-        failed_now = failed;
-        if (failed_now) continue;
+        if (first_error_seen(&first)) continue;
         char path[4300];
         snprintf(path, sizeof path, "%s/%s/%s/%05lld.jpg", c->out, split, FMNIST_CLASSES[lb.data[i]], (long long)i);
         Error e;
         if (jpeg_write_file(path, im.data + (size_t)i * (size_t)rows * (size_t)cols, cols, rows, 1, FMNIST_QUALITY,
                             &e) != 0) {
-#pragma omp critical(prepare_fmnist_error)
-            if (!first.msg[0]) {
-                first = e;
-#pragma omp atomic write
-                failed = 1;
-            }
+            first_error_keep(&first, &e);
         }
     }
     free(pick);
-    if (failed) {
-        if (err) *err = first;
+    if (first.failed) {
+        if (err) *err = first.err;
         rc = -2;
         goto out;
     }

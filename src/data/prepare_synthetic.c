@@ -141,37 +141,28 @@ int prepare_synthetic(const SyntheticConfig *c, Error *err) {
         if (mkdir_p(dir, err) != 0) return -2;
     }
     int64_t total = (int64_t)c->classes * c->per_class;
-    int failed = 0;
-    Error first = { { 0 } };
+    FirstError first = { { { 0 } }, 0 };
 #pragma omp parallel
     {
         uint8_t *px = xmalloc((size_t)c->width * (size_t)c->height * 3);
         float *tx = xmalloc(sizeof(float) * 2 * (size_t)c->width);
 #pragma omp for schedule(dynamic, 4)
         for (int64_t i = 0; i < total; i++) {
-            int failed_now;
-#pragma omp atomic read
-            failed_now = failed;
-            if (failed_now) continue;
+            if (first_error_seen(&first)) continue;
             uint32_t cls = (uint32_t)(i / c->per_class), idx = (uint32_t)(i % c->per_class);
             render(px, c->width, c->height, c->classes, c->seed, cls, idx, tx);
             char path[4200];
             snprintf(path, sizeof path, "%s/class_%03u/img_%05u.jpg", c->out, cls, idx);
             Error e;
             if (jpeg_write_file(path, px, c->width, c->height, 3, quality, &e) != 0) {
-#pragma omp critical(prepare_synthetic_error)
-                if (!first.msg[0]) {
-                    first = e;
-#pragma omp atomic write
-                    failed = 1;
-                }
+                first_error_keep(&first, &e);
             }
         }
         free(px);
         free(tx);
     }
-    if (failed) {
-        if (err) *err = first;
+    if (first.failed) {
+        if (err) *err = first.err;
         return -2;
     }
     return 0;
