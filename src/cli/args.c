@@ -401,6 +401,18 @@ int device_check(const char *device, Error *err) {
     return 0;
 }
 
+ModelOptions infer_model_options(const InferFlags *f, int batch) {
+    return (ModelOptions){ .checkpoint = f->pretrained,
+                           .image_size = f->image_size,
+                           .size_flag = "--val_crop_size (--image_size)",
+                           .eval_resize = f->resize_size,
+                           .backend = f->backend,
+                           .device = f->device,
+                           .precision = f->precision,
+                           .batch = batch,
+                           .threads = f->threads };
+}
+
 int infer_flags_check(const InferFlags *f, Error *err) {
     if (!f->pretrained) return error_set(err, "--pretrained is required (a .safetensors checkpoint)");
     if (device_check(f->device, err) != 0) return -1;

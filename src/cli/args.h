@@ -16,6 +16,7 @@
 #ifndef ALEXNET_ARGS_H
 #define ALEXNET_ARGS_H
 
+#include "train/model_open.h"
 #include <stdint.h>
 
 #include "common/util.h"
@@ -87,6 +88,8 @@ typedef struct {
       "auto | fp32 | bf16 (auto, as train: bf16 on GPU and on CPUs with native bf16, else fp32)", 1, 0, NULL }, \
     { "max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL }
 /* clang-format on */
+/* How eval and predict open their model from the shared flags, batch images a pass. */
+ModelOptions infer_model_options(const InferFlags *f, int batch);
 /* --pretrained given, --device and --tta known: 0, or -1 with err. */
 int infer_flags_check(const InferFlags *f, Error *err);
 

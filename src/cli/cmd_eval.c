@@ -138,15 +138,7 @@ int cmd_eval(int argc, char **argv) {
     EvalFlags f = { INFER_FLAGS_DEFAULT, NULL, 32, 0, 0, 0, -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
-    ModelOptions mo = { .checkpoint = f.in.pretrained,
-                        .image_size = f.in.image_size,
-                        .size_flag = "--val_crop_size (--image_size)",
-                        .eval_resize = f.in.resize_size,
-                        .backend = f.in.backend,
-                        .device = f.in.device,
-                        .precision = f.in.precision,
-                        .batch = f.batch,
-                        .threads = f.in.threads };
+    ModelOptions mo = infer_model_options(&f.in, f.batch);
     Model m;
     Dataset ds;
     Error err = { { 0 } };

@@ -255,15 +255,7 @@ int cmd_predict(int argc, char **argv) {
     PredictFlags f = { INFER_FLAGS_DEFAULT, NULL, 0, 0, 5, 0, xmalloc(sizeof(char *) * MAX_IMAGES), 0 };
     int status = parse_flags(&f, argc, argv);
     if (status == CLI_GO_ON) {
-        ModelOptions mo = { .checkpoint = f.in.pretrained,
-                            .image_size = f.in.image_size,
-                            .size_flag = "--val_crop_size (--image_size)",
-                            .eval_resize = f.in.resize_size,
-                            .backend = f.in.backend,
-                            .device = f.in.device,
-                            .precision = f.in.precision,
-                            .batch = PREDICT_BATCH,
-                            .threads = f.in.threads };
+        ModelOptions mo = infer_model_options(&f.in, PREDICT_BATCH);
         Model m;
         Error err = { { 0 } };
         if (model_open(&m, &mo, &err) != 0) {

@@ -183,7 +183,8 @@ static int load_new(TrainConfig *c, const StrFlags *s, Error *err) {
     return 0;
 }
 
-/* The flag table, with the numeric ranges from config.c. */
+/* The flag table, with the numeric ranges from config.c. Long because it is
+ * one row per flag of train (about 60): a table, not logic, so it stays whole. */
 static void flag_table(TrainFlags *f) {
     const ArgSpec specs[] = {
         { "data_dir", ARG_STR, &f->s.data_dir, "training images: DIR/<class>/<image>, or a pack file (prepare pack)", 1,
