@@ -281,7 +281,8 @@ def group_interop(tmp):
     x = (x - torch.tensor([0.485, 0.456, 0.406])[:, None, None]) / torch.tensor([0.229, 0.224, 0.225])[:, None, None]
     with torch.no_grad():
         want = F.softmax(tv(x[None]).double(), dim=1)[0]
-    rc, so, se = run(["predict", "--pretrained", path, "--image_size", "64", "--json", png])
+    # fp32: compared with torchvision's float model (predict's default is bf16 where the CPU has it)
+    rc, so, se = run(["predict", "--pretrained", path, "--image_size", "64", "--precision", "fp32", "--json", png])
     ok = rc == 0
     if ok:
         got = json.loads(so.strip().splitlines()[0])["top"]
