@@ -41,11 +41,18 @@ void sgd_update_host(const Net *net, float *params, const float *grads, float *m
         float *restrict w = params + p->offset, *restrict v = momentum + p->offset;
         const float *restrict g = grads + p->offset;
         long cnt = (long)p->numel;
+#ifdef __clang__ /* clang without OpenMP's simd support in this build (fuzz) warns that it did not vectorise */
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 #pragma omp for simd schedule(static) nowait
         for (long i = 0; i < cnt; i++) {
             float vi = m * v[i] + (g[i] + wd * w[i]);
             v[i] = vi;
             w[i] -= lr * vi;
         }
+#ifdef __clang__
+#pragma clang diagnostic pop
+#endif
     }
 }
