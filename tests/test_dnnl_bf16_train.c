@@ -17,7 +17,12 @@
  *    so the band leaves a wide margin for other kernels. A bf16 update that
  *    lost small steps (no fp32 master weights) or a wrong gradient leaves the
  *    band or stops learning (loss 1.38 -> 0.44 here, in both);
- *  - bf16 is deterministic: a second bf16 run gives bit-identical losses.
+ *  - bf16 is deterministic: a second bf16 run gives bit-identical losses;
+ *  - inference follows training: a trained bf16 hidden linear layer runs on
+ *    plain bf16 weights in training and on a blocked copy in inference
+ *    (dnnl_layers.c), so after an eval forward, 3 steps and another eval
+ *    forward, the logits must equal bit for bit those of a fresh backend
+ *    given the trained weights (a stale blocked copy fails this).
  * Exit 77 (skipped) without the dnnl backend or without native bf16.
  */
 #include <math.h>
@@ -87,6 +92,54 @@ static void train(const Net *net, Precision prec, double *losses) {
     free(xh);
 }
 
+/* Eval logits of a bf16 backend after an eval forward and 3 training steps,
+ * against a fresh backend holding its weights. */
+static void eval_follows_training(const Net *net) {
+    Error err;
+    BackendOptions bo = { 1, 0, PRECISION_BF16, 5 };
+    Backend a, b;
+    CHECK(backend_create(&a, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
+    CHECK(backend_create(&b, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
+    size_t P = net->param_count, img = (size_t)3 * S * S;
+    float *params = xmalloc(P * sizeof(float)), *zero = xcalloc(P, sizeof(float));
+    float *protos = xmalloc(K * img * sizeof(float)), *x = xmalloc(B * img * sizeof(float));
+    float *xh = xmalloc(B * img * sizeof(float)), la[B * K], lb[B * K];
+    int32_t labels[B];
+    fill_uniform(protos, K * img, 20, 0, -1.0f, 1.0f);
+    net_init_params(net, params, 6);
+    a.vt->set_params(a.ctx, params);
+    a.vt->set_momentum(a.ctx, zero);
+    const float *in = x;
+    if (a.vt->input_format(a.ctx) == INPUT_F32_NHWC) in = xh;
+    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs so = { 0.02f, 0.9f, 1e-4f };
+    ForwardArgs eval = { 0, 0, 0 };
+    for (int step = 0; step <= 3; step++) {
+        make_batch(x, labels, protos, step);
+        if (in == xh) to_nhwc(xh, x, B);
+        backend_forward(&a, in, B, &eval);
+        if (step == 3) break;
+        ForwardArgs fa = { 1, (uint64_t)step, 0 };
+        backend_forward(&a, in, B, &fa);
+        backend_backward(&a, labels, B, &lo, NULL, NULL);
+        backend_sgd_update(&a, &so);
+    }
+    a.vt->read_logits(a.ctx, la, B);
+    a.vt->get_params(a.ctx, params);
+    b.vt->set_params(b.ctx, params);
+    backend_forward(&b, in, B, &eval);
+    b.vt->read_logits(b.ctx, lb, B);
+    EXPECT(memcmp(la, lb, sizeof la) == 0,
+           "eval logits after training differ from a fresh backend's on the same weights");
+    backend_destroy(&a);
+    backend_destroy(&b);
+    free(params);
+    free(zero);
+    free(protos);
+    free(x);
+    free(xh);
+}
+
 static double window_mean(const double *l, int w) {
     double s = 0;
     for (int i = 0; i < WINDOW; i++) s += l[w * WINDOW + i];
@@ -130,6 +183,7 @@ int main(void) {
     EXPECT(window_mean(l16, nw - 1) < 0.5 * window_mean(l16, 0), "bf16 learns: %.4f -> %.4f", window_mean(l16, 0),
            window_mean(l16, nw - 1));
     EXPECT(memcmp(l16, again, sizeof l16) == 0, "two bf16 runs differ");
+    eval_follows_training(&net);
     printf("bf16 vs fp32 over %d steps: largest window gap %.1f%% of the fp32 loss\n", STEPS, 100 * worst);
     return test_summary("dnnl bf16 training curve vs fp32");
 }

@@ -72,7 +72,7 @@ static size_t nbytes(const DnnlCtx *c) { return c->plan.net->param_count * sizeo
 static void dn_set_params(void *ctx, const float *p) {
     DnnlCtx *c = ctx;
     memcpy(c->plan.params, p, nbytes(c));
-    c->plan.params_dirty = 1;
+    c->plan.params_dirty = c->plan.eval_dirty = 1;
 }
 static void dn_get_params(void *ctx, float *p) {
     DnnlCtx *c = ctx;
@@ -127,6 +127,10 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
         }
         p->params_dirty = 0;
     }
+    if (!args->train && p->eval_dirty) {
+        for (int i = 0; i < p->net->n_layers; i++) exec_run(&p->layers[i].w_eval, p->stream);
+        p->eval_dirty = 0;
+    }
     for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
         const Layer *l = d->l;
@@ -140,7 +144,7 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
         } else if (d->own) {
             dnnl_own_forward(l, d->y, d->x, p->B);
         } else {
-            exec_run(&d->fwd, p->stream);
+            exec_run(!args->train && d->fwd_eval.prim ? &d->fwd_eval : &d->fwd, p->stream);
             exec_run(&d->post_cvt, p->stream);
         }
         profile_lap(&c->prof, PROFILE_FWD, i, &t0);
@@ -208,7 +212,7 @@ static void dn_sgd_update(void *ctx, const SgdArgs *a) {
     DnnlCtx *c = ctx;
     use_threads(c);
     sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a);
-    c->plan.params_dirty = 1;
+    c->plan.params_dirty = c->plan.eval_dirty = 1;
 }
 
 static Precision dn_auto_precision(void) { return cpu_native_bf16() ? PRECISION_BF16 : PRECISION_FP32; }

@@ -194,9 +194,13 @@ static int bf16_kept(DLayer *d, dnnl_status_t s, dnnl_primitive_desc_t *pd) {
 /* --- pass 1: forward descriptors and layouts ------------------------------- */
 
 typedef struct {
-    dnnl_primitive_desc_t fwd;  /* kept for the backward hints */
-    dnnl_primitive_desc_t relu; /* absorbed ReLU: a forward desc as the hint of its backward */
+    dnnl_primitive_desc_t fwd;       /* kept for the backward hints */
+    dnnl_primitive_desc_t fwd_plain; /* trained bf16 linear: the training forward on plain weights (else NULL) */
+    dnnl_primitive_desc_t relu;      /* absorbed ReLU: a forward desc as the hint of its backward */
 } PassState;
+
+/* The forward that training runs, and its backward passes take as hint. */
+static const_dnnl_primitive_desc_t train_fwd(const PassState *ps) { return ps->fwd_plain ? ps->fwd_plain : ps->fwd; }
 
 /* A convolution's forward pd in d->dt (bf16 falls back to fp32 when
  * oneDNN has no real bf16 kernel); the layouts are the ones it picks. */
@@ -245,6 +249,22 @@ static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
     }
     d->src_md = in_plain(p, l, d->dt);
     d->dst_md = out_plain(p, l, d->dt);
+    /* A trained bf16 layer's blocked weights would be re-blocked from the
+     * fp32 master after every step: 30 ms a step for AlexNet's classifier,
+     * where oneDNN's fp32 -> bf16 blocked reorder runs at ~6 GB/s. Training
+     * runs it on plain bf16 weights instead (one cheap conversion, shared
+     * with the backward-data pass; 3 ms more of GEMM); inference keeps the
+     * blocked kernel, re-blocked only when an eval forward finds the weights
+     * changed. ALEXNET_DNNL_BLOCKED_TRAIN=1 keeps the blocked one. */
+    if (d->dt != dnnl_bf16 || !layer_trains(p->net, l) || getenv("ALEXNET_DNNL_BLOCKED_TRAIN")) return;
+    Md w = md_new(mds, 2, wd, d->dt, dnnl_ab);
+    if (pd_ip_fwd(&ps->fwd_plain, p->engine, md2t(mds, p->B, in, d->dt), w, md1(mds, l->out_c),
+                  md2t(mds, p->B, l->out_c, d->dt), d->fused_relu ? p->attr_relu : p->attr) != dnnl_success)
+        ps->fwd_plain = NULL;
+    else if (pd_is_ref(ps->fwd_plain)) {
+        DNNL_CHECK(dnnl_primitive_desc_destroy(ps->fwd_plain));
+        ps->fwd_plain = NULL;
+    }
 }
 
 /* Forward pd of layer i given its incoming layout amd[i] (unset for i == 0:
@@ -292,7 +312,7 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
         break;
     case LAYER_LINEAR: linear_forward_desc(p, d, ps); break;
     }
-    if (ps->fwd) impl_copy(d->impl_fwd, sizeof d->impl_fwd, ps->fwd);
+    if (ps->fwd) impl_copy(d->impl_fwd, sizeof d->impl_fwd, train_fwd(ps));
 }
 
 /* --- pass 3: forward argument lists ------------------------------------------ */
@@ -303,7 +323,7 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
     int i = d->index;
     if (d->cvt) reorder_make(p, &d->cvt_fwd, p->amd[i], p->act[i], d->src_md, d->cvt_buf);
     if (d->own || d->absorbed) return;
-    prim_make(p, &d->fwd, ps->fwd);
+    prim_make(p, &d->fwd, train_fwd(ps));
     switch (l->kind) {
     case LAYER_CONV: {
         const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
@@ -348,10 +368,10 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         int in = l->in_c * l->in_h * l->in_w;
         MdPool *mds = &p->mds;
         Md src = md2t(mds, p->B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
-        Md dst = md2t(mds, p->B, l->out_c, d->dt), wmd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
+        Md dst = md2t(mds, p->B, l->out_c, d->dt), wmd = pd_md(mds, train_fwd(ps), dnnl_query_weights_md);
         const float *wp = p->params + pw->offset;
         if (!md_same(wmd, w)) {
-            /* the forward's preferred (blocked) weights: re-blocked when the params change */
+            /* the forward's weights (blocked, or plain bf16): converted when the params change */
             d->w_fwd_buf = buf_alloc(wmd);
             reorder_make(p, &d->w_fwd, w, wp, wmd, d->w_fwd_buf);
             wp = d->w_fwd_buf;
@@ -360,6 +380,17 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, wmd, wp));
         exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
         exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
+        if (!ps->fwd_plain) break;
+        /* inference: the blocked kernel on its own copy, re-blocked lazily (dn_forward) */
+        Md emd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
+        impl_copy(d->impl_eval, sizeof d->impl_eval, ps->fwd);
+        prim_make(p, &d->fwd_eval, ps->fwd);
+        d->w_eval_buf = buf_alloc(emd);
+        reorder_make(p, &d->w_eval, w, p->params + pw->offset, emd, d->w_eval_buf);
+        exec_add(&d->fwd_eval, DNNL_ARG_SRC, mem(p, src, d->x));
+        exec_add(&d->fwd_eval, DNNL_ARG_WEIGHTS, mem(p, emd, d->w_eval_buf));
+        exec_add(&d->fwd_eval, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
+        exec_add(&d->fwd_eval, DNNL_ARG_DST, mem(p, dst, d->y));
         break;
     }
     default: break;
@@ -442,15 +473,15 @@ static void linear_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     dnnl_primitive_desc_t pd;
     if (d->need_dx) {
         /* fp32: the flat master weights in place; bf16: the forward's bf16 copy when the layouts agree */
-        Md wq = d->dt == dnnl_f32 ? w : md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
-        DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, wq, dst, ps->fwd, p->attr));
-        bwd_data_make(p, d, pd, pd_md(mds, ps->fwd, dnnl_query_weights_md), w, src, dst);
+        Md wq = d->dt == dnnl_f32 ? w : md_new(mds, 2, wd, d->dt, ps->fwd_plain ? dnnl_ab : dnnl_format_tag_any);
+        DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, wq, dst, train_fwd(ps), p->attr));
+        bwd_data_make(p, d, pd, pd_md(mds, train_fwd(ps), dnnl_query_weights_md), w, src, dst);
     }
     if (!layer_trains(p->net, l)) return; /* frozen: no weight gradient */
     /* the fp32 weight gradient straight into the flat buffer, else through a reorder */
-    if (pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, ps->fwd, p->attr) != dnnl_success)
+    if (pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, train_fwd(ps), p->attr) != dnnl_success)
         DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, md_new(mds, 2, wd, dnnl_f32, dnnl_format_tag_any), b, dst,
-                                     ps->fwd, p->attr));
+                                     train_fwd(ps), p->attr));
     bwd_weights_make(p, d, pd, src, dst, w, p->grads + p->net->params[l->weight].offset, b);
 }
 
@@ -655,7 +686,7 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
     p->grads = xaligned_alloc(P * sizeof(float));
     memset(p->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
     p->momentum = xaligned_alloc(P * sizeof(float));
-    p->params_dirty = 1;
+    p->params_dirty = p->eval_dirty = 1;
     plan_mark_layers(p);
 
     PassState ps[NET_MAX_LAYERS];
@@ -674,6 +705,7 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
     }
     for (int i = 0; i < L; i++) {
         if (ps[i].fwd) DNNL_CHECK(dnnl_primitive_desc_destroy(ps[i].fwd));
+        if (ps[i].fwd_plain) DNNL_CHECK(dnnl_primitive_desc_destroy(ps[i].fwd_plain));
         if (ps[i].relu) DNNL_CHECK(dnnl_primitive_desc_destroy(ps[i].relu));
     }
 
@@ -685,8 +717,8 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
 void dnnl_plan_free(DnnlPlan *p) {
     for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
-        DnnlExec *e[] = { &d->cvt_fwd,     &d->cvt_bwd,  &d->post_cvt, &d->fwd,   &d->bwd_data,
-                          &d->bwd_weights, &d->relu_bwd, &d->w_fwd,    &d->w_bwd, &d->dw_flat };
+        DnnlExec *e[] = { &d->cvt_fwd,  &d->cvt_bwd, &d->post_cvt, &d->fwd,     &d->bwd_data, &d->bwd_weights,
+                          &d->relu_bwd, &d->w_fwd,   &d->w_bwd,    &d->dw_flat, &d->fwd_eval, &d->w_eval };
         for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) exec_free(e[k]);
         free(d->cvt_buf);
         free(d->raw_buf);
@@ -694,6 +726,7 @@ void dnnl_plan_free(DnnlPlan *p) {
         free(d->s2d_dw);
         free(d->w_fwd_buf);
         free(d->w_bwd_buf);
+        free(d->w_eval_buf);
         free(d->dw_buf);
         free(d->workspace);
     }
@@ -738,13 +771,13 @@ void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
         md_describe(d->dst_md, b, sizeof b);
         char prec[48];
         dnnl_layer_precision(p, i, prec, sizeof prec);
-        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name,
+        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s%s%s bwd_d=%s bwd_w=%s\n", d->l->name,
                 layer_kind_name(d->l->kind), a, b, prec,
                 d->cvt   ? " [reorder in]"
                 : d->s2d ? " [space-to-depth]"
                          : "",
                 d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
-                d->own ? "own" : d->impl_fwd, d->impl_bwd_data[0] ? d->impl_bwd_data : "-",
-                d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
+                d->own ? "own" : d->impl_fwd, d->impl_eval[0] ? " eval=" : "", d->impl_eval,
+                d->impl_bwd_data[0] ? d->impl_bwd_data : "-", d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
     }
 }

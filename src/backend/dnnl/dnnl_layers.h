@@ -30,7 +30,11 @@
  * Parameters. The flat torchvision-order buffers (params, grads, momentum)
  * are the master copies. Biases, and linear weights in the backward passes,
  * are used in place; conv weights and the linear forward's weights are
- * reordered flat -> blocked before a forward when the params changed, and
+ * reordered flat -> blocked before a forward when the params changed (a
+ * trained bf16 hidden linear layer: flat -> plain bf16 for training's
+ * forward and backward-data, and flat -> blocked only for an inference
+ * forward, as 30 ms a step of blocked bf16 reorders outweighed the blocked
+ * GEMM's 3 ms gain), and
  * conv weight gradients blocked -> flat right after each layer's
  * backward-weights, so grad_buffer() is always the flat gradient.
  *
@@ -78,8 +82,12 @@ typedef struct {
     /* conv weights: flat -> forward format, flat -> backward-data format, diff -> flat */
     DnnlExec w_fwd, w_bwd, dw_flat;
     float *w_fwd_buf, *w_bwd_buf, *dw_buf, *workspace;
+    /* trained bf16 linear: fwd runs on plain bf16 weights (w_fwd_buf) in
+     * training; inference runs fwd_eval on a blocked copy (flat -> w_eval) */
+    DnnlExec fwd_eval, w_eval;
+    float *w_eval_buf;
     int dy_buf, dx_buf, dxa_buf; /* gradient ping-pong slots: incoming, produced (src_md), after cvt (amd) */
-    char impl_fwd[40], impl_bwd_data[40], impl_bwd_weights[40];
+    char impl_fwd[40], impl_eval[40], impl_bwd_data[40], impl_bwd_weights[40];
 } DLayer;
 
 typedef struct {
@@ -96,7 +104,8 @@ typedef struct {
     DnnlExec input_cvt;
 
     float *params, *grads, *momentum; /* flat, Net.params order */
-    int params_dirty;                 /* conv weights need re-blocking before forward */
+    int params_dirty;                 /* weight copies need converting before a forward */
+    int eval_dirty;                   /* the same for the inference-only copies (w_eval) */
 
     float *act[NET_MAX_LAYERS + 1]; /* act[i]: input of layer i, in amd[i] */
     Md amd[NET_MAX_LAYERS + 1];
