@@ -21,9 +21,11 @@
  * states TOL_BF16 and why), and checks that the first convolution really
  * computed in bf16 where the CPU has native bf16.
  */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "backend/dnnl/dnnl_ops.h"
 #include "test_dnnl_compare.h"
 
 static Precision precision = PRECISION_FP32;
@@ -175,6 +177,68 @@ static void partial_batch_cases(void) {
     compare_backends("all ops, grad_buffer scaled in place", &net, &o);
 }
 
+/* dnnl_s2d_input, which writes the first convolution's input: plain fp32
+ * against the definition in dnnl_ops.h (exact), every blocked layout against
+ * the plain one re-indexed (fp32 exact; bf16 within half a bf16 ulp, 2^-8
+ * relative, and exactly 0 where the plain value is), padding samples zero. */
+static void s2d_input_cases(void) {
+    Layer l;
+    memset(&l, 0, sizeof l);
+    l.kind = LAYER_CONV;
+    l.in_c = 3;
+    l.in_h = l.in_w = 23;
+    l.kernel = 11;
+    l.stride = 4;
+    l.pad = 2;
+    l.out_h = l.out_w = (23 + 2 * 2 - 11) / 4 + 1;
+    S2dGeom g = dnnl_s2d_geom(&l);
+    const int n = 2, B = 3;
+    size_t in = (size_t)n * 3 * 23 * 23, plane = (size_t)g.Hs * g.Ws, out = (size_t)B * g.Cs * plane;
+    float *x = xmalloc(in * sizeof(float)), *plain = xmalloc(out * sizeof(float));
+    void *blk = xmalloc(out * sizeof(float));
+    fill_uniform(x, in, 4, 0, -3.0f, 3.0f);
+    S2dLayout flat = { 1, 0 };
+    dnnl_s2d_input(plain, &flat, x, n, B, &g);
+    int bad = 0;
+    for (int b = 0; b < B; b++)
+        for (int cs = 0; cs < g.Cs; cs++)
+            for (int i = 0; i < g.Hs; i++)
+                for (int j = 0; j < g.Ws; j++) {
+                    int c = cs % 3, r = cs / 3 / g.s, q = cs / 3 % g.s, h = g.s * i + r - g.pad,
+                        w = g.s * j + q - g.pad;
+                    float want = b < n && h >= 0 && h < 23 && w >= 0 && w < 23 ? x[((b * 3 + c) * 23 + h) * 23 + w] : 0;
+                    bad += plain[((size_t)b * g.Cs + cs) * plane + (size_t)i * g.Ws + j] != want;
+                }
+    EXPECT(bad == 0, "s2d input, plain fp32: %d elements differ from the definition", bad);
+    const S2dLayout layouts[] = { { 8, 0 }, { 16, 0 }, { 8, 1 }, { 16, 1 } };
+    for (size_t k = 0; k < sizeof layouts / sizeof layouts[0]; k++) {
+        const S2dLayout *lay = &layouts[k];
+        dnnl_s2d_input(blk, lay, x, n, B, &g);
+        bad = 0;
+        for (int b = 0; b < B; b++)
+            for (int cs = 0; cs < g.Cs; cs++)
+                for (size_t e = 0; e < plane; e++) {
+                    float want = plain[((size_t)b * g.Cs + cs) * plane + e];
+                    size_t at = (((size_t)b * (g.Cs / lay->block) + cs / lay->block) * plane + e) * lay->block +
+                                (size_t)(cs % lay->block);
+                    float got;
+                    if (lay->bf16) {
+                        uint32_t u = (uint32_t)((uint16_t *)blk)[at] << 16;
+                        memcpy(&got, &u, sizeof got);
+                        bad += fabsf(got - want) > fabsf(want) * 0x1p-8f;
+                    } else {
+                        got = ((float *)blk)[at];
+                        bad += got != want;
+                    }
+                }
+        EXPECT(bad == 0, "s2d input, block %d %s: %d elements differ from the plain layout", lay->block,
+               lay->bf16 ? "bf16" : "fp32", bad);
+    }
+    free(x);
+    free(plain);
+    free(blk);
+}
+
 /* bf16 runs: the first conv and a hidden linear layer report bf16, the logits layer fp32. */
 static void bf16_plan_check(void) {
     Net net;
@@ -210,6 +274,7 @@ int main(int argc, char **argv) {
         precision = PRECISION_BF16;
         bf16_plan_check();
     }
+    s2d_input_cases();
     conv_cases();
     pool_cases();
     lrn_cases();

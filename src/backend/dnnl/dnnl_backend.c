@@ -97,7 +97,7 @@ static size_t per_sample(int ch, int h, int w) { return (size_t)ch * h * w; }
 static void load_input(DnnlPlan *p, const void *input, int n) {
     if (p->layers[0].s2d) {
         S2dGeom g = dnnl_s2d_geom(p->layers[0].l);
-        dnnl_s2d_input(p->input_cvt.prim ? p->input_stage : p->act[0], input, n, p->B, &g);
+        dnnl_s2d_input(p->input_cvt.prim ? p->input_stage : p->act[0], &p->s2d_layout, input, n, p->B, &g);
         exec_run(&p->input_cvt, p->stream);
         return;
     }

@@ -632,12 +632,29 @@ static void plan_input(DnnlPlan *p, Md nchw_in) {
     const int S = p->net->image_size;
     Md nhwc_in = md4(&p->mds, p->B, 3, S, S, dnnl_nhwc);
     if (p->layers[0].s2d) {
+        /* written straight in the convolution's layout when dnnl_s2d_input
+         * has it (plain, or channel blocks of 8/16, fp32 or bf16), else
+         * plain fp32 into a stage and reordered */
         S2dGeom g = dnnl_s2d_geom(p->layers[0].l);
-        Md plain = md4(&p->mds, p->B, g.Cs, g.Hs, g.Ws, dnnl_nchw);
         p->input_format = INPUT_F32_NCHW;
+        const struct {
+            int block;
+            dnnl_format_tag_t tag;
+        } layouts[] = { { 1, dnnl_nchw }, { 8, dnnl_nChw8c }, { 16, dnnl_nChw16c } };
+        for (size_t k = 0; k < sizeof layouts / sizeof layouts[0]; k++)
+            for (int bf16 = 0; bf16 <= 1; bf16++) {
+                dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
+                if (g.Cs % layouts[k].block == 0 &&
+                    md_same(md4t(&p->mds, p->B, g.Cs, g.Hs, g.Ws, dt, layouts[k].tag), p->amd[0])) {
+                    p->s2d_layout = (S2dLayout){ layouts[k].block, bf16 };
+                    return;
+                }
+            }
+        Md plain = md4(&p->mds, p->B, g.Cs, g.Hs, g.Ws, dnnl_nchw);
+        p->s2d_layout = (S2dLayout){ 1, 0 };
         p->input_reorder = 1;
         p->input_stage = buf_alloc(plain);
-        if (!md_same(plain, p->amd[0])) reorder_make(p, &p->input_cvt, plain, p->input_stage, p->amd[0], p->act[0]);
+        reorder_make(p, &p->input_cvt, plain, p->input_stage, p->amd[0], p->act[0]);
     } else if (md_same(p->amd[0], nchw_in)) {
         p->input_format = INPUT_F32_NCHW;
     } else if (md_same(p->amd[0], nhwc_in)) {

@@ -99,8 +99,9 @@ typedef struct {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     InputFormat input_format;
-    int input_reorder;  /* amd[0] is not the user's plain format */
-    float *input_stage; /* [B,3,S,S] plain when input_reorder */
+    int input_reorder;    /* amd[0] is not the user's plain format */
+    float *input_stage;   /* [B,3,S,S] plain when input_reorder ([B,Cs,Hs,Ws] for space-to-depth) */
+    S2dLayout s2d_layout; /* space-to-depth: how load_input writes act[0] (or input_stage) */
     DnnlExec input_cvt;
 
     float *params, *grads, *momentum; /* flat, Net.params order */

@@ -5,6 +5,7 @@
  */
 #include "backend/dnnl/dnnl_ops.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/layer_shapes.h"
@@ -55,32 +56,46 @@ S2dGeom dnnl_s2d_geom(const Layer *l) {
     return g;
 }
 
-void dnnl_s2d_input(float *dst, const float *x, int n, int B, const S2dGeom *g) {
-    const size_t plane = (size_t)g->Hs * g->Ws, sample = (size_t)g->Cs * plane;
-#pragma omp parallel for collapse(2) schedule(static)
+/* fp32 -> bf16, rounding to nearest even as oneDNN's reorders do (NaN stays NaN). */
+static uint16_t bf16_from_f32(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+void dnnl_s2d_input(void *dst, const S2dLayout *lay, const float *x, int n, int B, const S2dGeom *g) {
+    const int cb = lay->block, nb = g->Cs / cb, Hs = g->Hs, Ws = g->Ws;
+    const size_t row = (size_t)Ws * cb; /* elements of one (sample, channel block, i) row */
+    CHECK(cb >= 1 && cb <= S2D_MAX_BLOCK && g->Cs % cb == 0, "s2d input: block %d does not divide %d channels", cb,
+          g->Cs);
+#pragma omp parallel for collapse(3) schedule(static)
     for (int b = 0; b < B; b++)
-        for (int cs = 0; cs < g->Cs; cs++) {
-            float *y = dst + (size_t)b * sample + (size_t)cs * plane;
-            if (b >= n) {
-                memset(y, 0, plane * sizeof(float));
-                continue;
-            }
-            int c = cs % g->C, cell = cs / g->C, r = cell / g->s, q = cell % g->s;
-            const float *xc = x + ((size_t)b * g->C + c) * g->H * g->W;
-            for (int i = 0; i < g->Hs; i++) {
-                int h = g->s * i + r - g->pad;
-                float *yr = y + (size_t)i * g->Ws;
-                if (h < 0 || h >= g->H) {
-                    memset(yr, 0, (size_t)g->Ws * sizeof(float));
-                    continue;
+        for (int k = 0; k < nb; k++)
+            for (int i = 0; i < Hs; i++) {
+                size_t o = (((size_t)b * nb + k) * Hs + i) * row;
+                float v[S2D_MAX_BLOCK * 64];
+                const float *src[S2D_MAX_BLOCK];
+                int q[S2D_MAX_BLOCK];
+                for (int t = 0; t < cb; t++) {
+                    int cs = k * cb + t, c = cs % g->C, cell = cs / g->C, h = g->s * i + cell / g->s - g->pad;
+                    q[t] = cell % g->s - g->pad;
+                    src[t] = b < n && h >= 0 && h < g->H ? x + (((size_t)b * g->C + c) * g->H + h) * g->W : NULL;
                 }
-                const float *xr = xc + (size_t)h * g->W;
-                for (int j = 0; j < g->Ws; j++) {
-                    int w = g->s * j + q - g->pad;
-                    yr[j] = w >= 0 && w < g->W ? xr[w] : 0.0f;
+                for (int j0 = 0; j0 < Ws; j0 += 64) {
+                    int jn = Ws - j0 < 64 ? Ws - j0 : 64;
+                    for (int jj = 0; jj < jn; jj++)
+                        for (int t = 0; t < cb; t++) {
+                            int w = g->s * (j0 + jj) + q[t];
+                            v[jj * cb + t] = src[t] && w >= 0 && w < g->W ? src[t][w] : 0.0f;
+                        }
+                    size_t at = o + (size_t)j0 * cb, m = (size_t)jn * cb;
+                    if (lay->bf16)
+                        for (size_t e = 0; e < m; e++) ((uint16_t *)dst)[at + e] = bf16_from_f32(v[e]);
+                    else memcpy((float *)dst + at, v, m * sizeof(float));
                 }
             }
-        }
 }
 
 void dnnl_s2d_weights(float *dst, const float *w, int O, const S2dGeom *g) {

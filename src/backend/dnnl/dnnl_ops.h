@@ -34,8 +34,19 @@ typedef struct {
 } S2dGeom;
 
 S2dGeom dnnl_s2d_geom(const Layer *l);
-/* x [n, C, H, W] -> dst [B, Cs, Hs, Ws] plain; samples n..B-1 are zeros. */
-void dnnl_s2d_input(float *dst, const float *x, int n, int B, const S2dGeom *g);
+
+/* The layout dnnl_s2d_input writes: [B, Cs/block, Hs, Ws, block] (oneDNN's
+ * aBcd<block>b; block 1 is plain NCHW), in fp32 or bf16. */
+#define S2D_MAX_BLOCK 16
+typedef struct {
+    int block; /* 1..S2D_MAX_BLOCK, dividing Cs */
+    int bf16;  /* 0: fp32; 1: bf16, rounded to nearest even */
+} S2dLayout;
+
+/* x [n, C, H, W] fp32 -> dst [B, Cs, Hs, Ws] in layout lay, in one pass
+ * (the first convolution's input as its kernel reads it); samples n..B-1
+ * are zeros. */
+void dnnl_s2d_input(void *dst, const S2dLayout *lay, const float *x, int n, int B, const S2dGeom *g);
 /* w [O, C, k, k] -> dst [O, Cs, ks, ks] plain. */
 void dnnl_s2d_weights(float *dst, const float *w, int O, const S2dGeom *g);
 /* The gradient of w'[O, Cs, ks, ks] back to w [O, C, k, k] (the zero taps' gradients are dropped). */
