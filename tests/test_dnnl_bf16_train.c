@@ -22,7 +22,9 @@
  *    plain bf16 weights in training and on a blocked copy in inference
  *    (dnnl_layers.c), so after an eval forward, 3 steps and another eval
  *    forward, the logits must equal bit for bit those of a fresh backend
- *    given the trained weights (a stale blocked copy fails this).
+ *    given the trained weights (a stale blocked copy fails this), and so
+ *    must a training forward's (the SGD update's own bf16 copy of the
+ *    weights against oneDNN's reorder of the same fp32 weights).
  * Exit 77 (skipped) without the dnnl backend or without native bf16.
  */
 #include <math.h>
@@ -131,6 +133,13 @@ static void eval_follows_training(const Net *net) {
     b.vt->read_logits(b.ctx, lb, B);
     EXPECT(memcmp(la, lb, sizeof la) == 0,
            "eval logits after training differ from a fresh backend's on the same weights");
+    ForwardArgs fa = { 1, 9, 0 };
+    backend_forward(&a, in, B, &fa);
+    backend_forward(&b, in, B, &fa);
+    a.vt->read_logits(a.ctx, la, B);
+    b.vt->read_logits(b.ctx, lb, B);
+    EXPECT(memcmp(la, lb, sizeof la) == 0,
+           "training-forward logits differ between the SGD-refreshed bf16 weights and a fresh backend's reorder");
     backend_destroy(&a);
     backend_destroy(&b);
     free(params);

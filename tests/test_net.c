@@ -157,16 +157,31 @@ static void test_sgd(void) {
     float g[8] = { 0.1f, 0.2f, -0.3f, 0, 1, -1, 0.5f, 0.5f };
     float v[8] = { 0 };
     SgdArgs a = { 0.1f, 0.9f, 0.01f };
-    sgd_update_host(&net, w, g, v, &a);
+    sgd_update_host(&net, w, g, v, &a, NULL);
     /* weights: v = g + wd*w ; w -= lr*v */
     EXPECT_NEAR(v[0], 0.1 + 0.01 * 1, 1e-7);
     EXPECT_NEAR(w[0], 1 - 0.1 * (0.1 + 0.01), 1e-7);
     /* bias (index 6): no decay */
     EXPECT_NEAR(v[6], 0.5, 1e-7);
     EXPECT_NEAR(w[6], 0.25 - 0.05, 1e-7);
-    float v0 = v[1], w1 = w[1];
-    sgd_update_host(&net, w, g, v, &a);
+    float v0 = v[1], w1 = w[1], w2[8], v2[8];
+    memcpy(w2, w, sizeof w);
+    memcpy(v2, v, sizeof v);
+    /* the same step refreshing a bf16 copy of the weight: same fp32 results, copy = bf16_round(w) */
+    uint16_t copy[6] = { 0 };
+    uint16_t *copies[NET_MAX_PARAMS] = { copy, NULL };
+    sgd_update_host(&net, w, g, v, &a, NULL);
+    sgd_update_host(&net, w2, g, v2, &a, copies);
     EXPECT_NEAR(v[1], 0.9 * v0 + 0.2 + 0.01 * w1, 1e-7);
+    EXPECT(memcmp(w, w2, sizeof w) == 0 && memcmp(v, v2, sizeof v) == 0,
+           "sgd with a bf16 copy changed the fp32 update");
+    int same = 1;
+    for (int i = 0; i < 6; i++) same &= copy[i] == bf16_round(w2[i]);
+    EXPECT(same, "sgd's bf16 copy is not the rounded weights");
+    uint32_t u = (uint32_t)copy[0] << 16;
+    float c0;
+    memcpy(&c0, &u, sizeof c0);
+    EXPECT_NEAR(c0, w2[0], fabs(w2[0]) * 0x1p-8);
     (void)err;
 }
 

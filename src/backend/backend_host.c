@@ -31,7 +31,8 @@ int dropout_key_for(DropoutKey *key, uint64_t seed, const ForwardArgs *fwd, int 
     return 1;
 }
 
-void sgd_update_host(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a) {
+void sgd_update_host(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a,
+                     uint16_t *const *bf16_copy) {
     const float m = a->momentum;
 #pragma omp parallel
     for (int t = 0; t < net->n_params; t++) {
@@ -40,16 +41,27 @@ void sgd_update_host(const Net *net, float *params, const float *grads, float *m
         const float wd = p->decay ? a->weight_decay : 0.0f, lr = a->lr * p->lr_scale;
         float *restrict w = params + p->offset, *restrict v = momentum + p->offset;
         const float *restrict g = grads + p->offset;
+        uint16_t *restrict c = bf16_copy ? bf16_copy[t] : NULL;
         long cnt = (long)p->numel;
 #ifdef __clang__ /* clang without OpenMP's simd support in this build (fuzz) warns that it did not vectorise */
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
+        if (c) {
 #pragma omp for simd schedule(static) nowait
-        for (long i = 0; i < cnt; i++) {
-            float vi = m * v[i] + (g[i] + wd * w[i]);
-            v[i] = vi;
-            w[i] -= lr * vi;
+            for (long i = 0; i < cnt; i++) {
+                float vi = m * v[i] + (g[i] + wd * w[i]), wi = w[i] - lr * vi;
+                v[i] = vi;
+                w[i] = wi;
+                c[i] = bf16_round(wi);
+            }
+        } else {
+#pragma omp for simd schedule(static) nowait
+            for (long i = 0; i < cnt; i++) {
+                float vi = m * v[i] + (g[i] + wd * w[i]);
+                v[i] = vi;
+                w[i] -= lr * vi;
+            }
         }
 #ifdef __clang__
 #pragma clang diagnostic pop

@@ -14,6 +14,9 @@
 #ifndef ALEXNET_BACKEND_HOST_H
 #define ALEXNET_BACKEND_HOST_H
 
+#include <stdint.h>
+#include <string.h>
+
 #include "backend/backend.h"
 
 /* --- profiling ---------------------------------------------------------- */
@@ -48,7 +51,24 @@ int dropout_key_for(DropoutKey *key, uint64_t seed, const ForwardArgs *fwd, int 
  * Each tensor's lr is lr * ParamTensor.lr_scale; frozen tensors are skipped
  * (no momentum, no weight decay: they stay exactly as loaded). One parallel
  * region, vectorised; every element is independent, so the result does not
- * depend on the thread count. */
-void sgd_update_host(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a);
+ * depend on the thread count.
+ * bf16_copy (NULL, or one entry per tensor, NULL where none) names plain
+ * bf16 copies of tensors to refresh in the same pass: copy[i] = bf16(w[i])
+ * after the update, rounded as bf16_round does (the dnnl backend's bf16
+ * weights, which otherwise cost a second pass over the fp32 weights). */
+void sgd_update_host(const Net *net, float *params, const float *grads, float *momentum, const SgdArgs *a,
+                     uint16_t *const *bf16_copy);
+
+/* --- bf16 ----------------------------------------------------------------- */
+
+/* fp32 -> bf16 rounded to nearest even, as oneDNN's reorders and CUDA's
+ * __float2bfloat16 round (a NaN stays a quiet NaN). */
+static inline uint16_t bf16_round(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
 
 #endif

@@ -73,6 +73,7 @@ static void dn_set_params(void *ctx, const float *p) {
     DnnlCtx *c = ctx;
     memcpy(c->plan.params, p, nbytes(c));
     c->plan.params_dirty = c->plan.eval_dirty = 1;
+    c->plan.copies_fresh = 0;
 }
 static void dn_get_params(void *ctx, float *p) {
     DnnlCtx *c = ctx;
@@ -122,7 +123,8 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
                 S2dGeom g = dnnl_s2d_geom(d->l);
                 dnnl_s2d_weights(d->s2d_w, p->params + p->net->params[d->l->weight].offset, d->l->out_c, &g);
             }
-            exec_run(&p->layers[i].w_fwd, p->stream);
+            if (!(p->copies_fresh && d->l->weight >= 0 && p->bf16_copy[d->l->weight]))
+                exec_run(&p->layers[i].w_fwd, p->stream);
             exec_run(&p->layers[i].w_bwd, p->stream);
         }
         p->params_dirty = 0;
@@ -211,8 +213,9 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
 static void dn_sgd_update(void *ctx, const SgdArgs *a) {
     DnnlCtx *c = ctx;
     use_threads(c);
-    sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a);
+    sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a, c->plan.bf16_copy);
     c->plan.params_dirty = c->plan.eval_dirty = 1;
+    c->plan.copies_fresh = 1;
 }
 
 static Precision dn_auto_precision(void) { return cpu_native_bf16() ? PRECISION_BF16 : PRECISION_FP32; }

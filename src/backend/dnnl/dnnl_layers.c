@@ -381,6 +381,7 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
         exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
         if (!ps->fwd_plain) break;
+        p->bf16_copy[l->weight] = (uint16_t *)d->w_fwd_buf;
         /* inference: the blocked kernel on its own copy, re-blocked lazily (dn_forward) */
         Md emd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
         impl_copy(d->impl_eval, sizeof d->impl_eval, ps->fwd);

@@ -107,6 +107,10 @@ typedef struct {
     float *params, *grads, *momentum; /* flat, Net.params order */
     int params_dirty;                 /* weight copies need converting before a forward */
     int eval_dirty;                   /* the same for the inference-only copies (w_eval) */
+    /* per param tensor: its plain bf16 copy (a trained bf16 linear layer's
+     * w_fwd_buf), which the SGD update refreshes in its own pass; else NULL */
+    uint16_t *bf16_copy[NET_MAX_PARAMS];
+    int copies_fresh; /* the last change of the params was an SGD update that refreshed bf16_copy */
 
     float *act[NET_MAX_LAYERS + 1]; /* act[i]: input of layer i, in amd[i] */
     Md amd[NET_MAX_LAYERS + 1];

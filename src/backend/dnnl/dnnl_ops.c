@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backend/backend_host.h"
 #include "nn/layer_shapes.h"
 
 static int avgpool_identity(const Layer *l) { return l->in_h == l->out_h && l->in_w == l->out_w; }
@@ -56,15 +57,6 @@ S2dGeom dnnl_s2d_geom(const Layer *l) {
     return g;
 }
 
-/* fp32 -> bf16, rounding to nearest even as oneDNN's reorders do (NaN stays NaN). */
-static uint16_t bf16_from_f32(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u);
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
 void dnnl_s2d_input(void *dst, const S2dLayout *lay, const float *x, int n, int B, const S2dGeom *g) {
     const int cb = lay->block, nb = g->Cs / cb, Hs = g->Hs, Ws = g->Ws;
     const size_t row = (size_t)Ws * cb; /* elements of one (sample, channel block, i) row */
@@ -92,7 +84,7 @@ void dnnl_s2d_input(void *dst, const S2dLayout *lay, const float *x, int n, int 
                         }
                     size_t at = o + (size_t)j0 * cb, m = (size_t)jn * cb;
                     if (lay->bf16)
-                        for (size_t e = 0; e < m; e++) ((uint16_t *)dst)[at + e] = bf16_from_f32(v[e]);
+                        for (size_t e = 0; e < m; e++) ((uint16_t *)dst)[at + e] = bf16_round(v[e]);
                     else memcpy((float *)dst + at, v, m * sizeof(float));
                 }
             }

@@ -224,7 +224,7 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
 
 static void ref_sgd_update(void *ctx, const SgdArgs *a) {
     RefCtx *c = ctx;
-    sgd_update_host(c->net, c->params, c->grads, c->momentum, a);
+    sgd_update_host(c->net, c->params, c->grads, c->momentum, a, NULL);
 }
 
 static void ref_set_profiling(void *ctx, int on) { ((RefCtx *)ctx)->prof.on = on; }
