@@ -110,6 +110,28 @@ static void test_dropout_mask(void) {
     half.sample_offset = 2;
     dropout_forward(b, x + 2048, 2, 1024, &half);
     EXPECT(memcmp(a + 2048, b, 2048 * sizeof(float)) == 0, "mask keyed by global sample index");
+    /* every element is the scalar definition dropout_keep() of its global
+     * index, for sample sizes and offsets that start and end blocks of 4 and
+     * the 64-element groups dropout_forward generates together anywhere; and
+     * backward adds the same mask's kept values */
+    const size_t feats[] = { 1, 3, 5, 63, 64, 65, 130, 1021 };
+    for (size_t k = 0; k < sizeof feats / sizeof feats[0]; k++) {
+        size_t F = feats[k];
+        int n = (int)(4096 / F < 3 ? 4096 / F : 3);
+        DropoutKey ko = key;
+        ko.sample_offset = 1 + k;
+        dropout_forward(a, x, n, F, &ko);
+        for (size_t i = 0; i < (size_t)n * F; i++) b[i] = 1.0f;
+        dropout_backward(b, x, n, F, &ko);
+        int bad = 0;
+        for (size_t i = 0; i < (size_t)n * F; i++) {
+            int keep = dropout_keep(&ko, (ko.sample_offset + i / F) * F + i % F);
+            float want = keep ? x[i] * (1.0f / (1.0f - ko.p)) : 0.0f;
+            bad += a[i] != want || b[i] != 1.0f + want;
+        }
+        EXPECT(bad == 0, "dropout of %zu features at sample offset %zu: %d elements differ from dropout_keep", F,
+               (size_t)ko.sample_offset, bad);
+    }
     free(x);
     free(a);
     free(b);
