@@ -43,10 +43,6 @@ void sgd_update_host(const Net *net, float *params, const float *grads, float *m
         const float *restrict g = grads + p->offset;
         uint16_t *restrict c = bf16_copy ? bf16_copy[t] : NULL;
         long cnt = (long)p->numel;
-#ifdef __clang__ /* clang without OpenMP's simd support in this build (fuzz) warns that it did not vectorise */
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wpass-failed"
-#endif
         if (c) {
 #pragma omp for simd schedule(static) nowait
             for (long i = 0; i < cnt; i++) {
@@ -63,8 +59,5 @@ void sgd_update_host(const Net *net, float *params, const float *grads, float *m
                 w[i] -= lr * vi;
             }
         }
-#ifdef __clang__
-#pragma clang diagnostic pop
-#endif
     }
 }
