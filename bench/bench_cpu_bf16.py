@@ -3,7 +3,10 @@
 autocast bf16 (channels_last, the faster format there), same batch, image
 size, classes and threads, run alternately so other load hits all alike.
 Each keeps its best round; the table prints img/s and the ratios
-ours bf16 / ours fp32 and ours bf16 / PyTorch bf16.
+ours bf16 / ours fp32 and ours bf16 / PyTorch bf16 of those bests, and
+below it the median over rounds of each round's own ratio (the runs of a
+round are seconds apart, so a slow drift of the shared machine's speed
+cancels in them; with --rounds 5 or more that median is the steadier figure).
 
 usage: python3 bench/bench_cpu_bf16.py [--alexnet build/alexnet]
            [--torch_python /usr/bin/python3] [--venv DIR]   (or $ALEXNET_TORCH_VENV)
@@ -11,7 +14,7 @@ usage: python3 bench/bench_cpu_bf16.py [--alexnet build/alexnet]
            [--setting RES:BATCH:CLASSES ...]   (default 224:64:1000 96:128:10)
            [--json FILE]
 """
-import argparse, json, os, sys
+import argparse, json, os, statistics, sys
 
 from bench_cpu import HERE, run_json
 
@@ -54,15 +57,25 @@ def main():
     results = []
     for s in settings:
         best = {"bf16": None, "fp32": None, **{n: None for n, _ in peers}}
+        rounds = []
         for r in range(a.rounds):
-            best["bf16"] = keep_best(best["bf16"], ours(s, a, "bf16"))
-            best["fp32"] = keep_best(best["fp32"], ours(s, a, "fp32"))
+            cur = {"bf16": ours(s, a, "bf16"), "fp32": ours(s, a, "fp32")}
             for n, py in peers:
-                best[n] = keep_best(best[n], torch_bf16(py, s, a))
+                cur[n] = torch_bf16(py, s, a)
+            rounds.append(cur)
+            for k, v in cur.items():
+                best[k] = keep_best(best[k], v)
             print(f"  {s[0]}px batch {s[1]} round {r + 1}: bf16 {best['bf16']['train_img_s']:.1f} "
                   f"fp32 {best['fp32']['train_img_s']:.1f} "
                   + " ".join(f"{n} {best[n]['train_img_s']:.1f}" for n, _ in peers), file=sys.stderr)
-        results.append({"setting": {"res": s[0], "batch": s[1], "classes": s[2], "threads": a.threads}, **best})
+        paired = {}
+        for key in ("train_img_s", "infer_img_s"):
+            for k in ["fp32"] + [n for n, _ in peers]:
+                paired[f"{key}:bf16/{k}"] = statistics.median(r["bf16"][key] / r[k][key] for r in rounds)
+        results.append({"setting": {"res": s[0], "batch": s[1], "classes": s[2], "threads": a.threads}, **best,
+                        "paired_median_ratios": paired,
+                        "rounds": [{k: {m: v[m] for m in ("train_img_s", "infer_img_s")} for k, v in r.items()}
+                                   for r in rounds]})
     print(f"\nalexnet bench bf16 / fp32 vs torchvision AlexNet under CPU autocast bf16 (channels_last), {a.threads} "
           f"threads, best of {a.rounds} alternating rounds of {a.steps} steps (median step each); "
           f"load average at start {load:.2f}")
@@ -79,6 +92,15 @@ def main():
             for n, _ in peers:
                 line += f" {r[n][key]:24.1f} {b / r[n][key]:12.2f}"
             print(line)
+    print(f"\nmedian over the {a.rounds} rounds of each round's ratio (ours bf16 / ...):")
+    print(f"{'setting':<20} {'metric':<6} {'/ours fp32':>10}" + "".join(f" {'/' + n:>10}" for n, _ in peers))
+    for r in results:
+        st = r["setting"]
+        tag = f"{st['res']}px b{st['batch']} k{st['classes']}"
+        for metric, key in (("train", "train_img_s"), ("infer", "infer_img_s")):
+            pr = r["paired_median_ratios"]
+            print(f"{tag:<20} {metric:<6} {pr[key + ':bf16/fp32']:10.2f}"
+                  + "".join(f" {pr[key + ':bf16/' + n]:10.2f}" for n, _ in peers))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(results, fh, indent=1)

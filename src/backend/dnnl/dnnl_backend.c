@@ -72,7 +72,8 @@ static size_t nbytes(const DnnlCtx *c) { return c->plan.net->param_count * sizeo
 static void dn_set_params(void *ctx, const float *p) {
     DnnlCtx *c = ctx;
     memcpy(c->plan.params, p, nbytes(c));
-    c->plan.params_dirty = c->plan.eval_dirty = 1;
+    c->plan.params_dirty = DIRTY_ALL;
+    c->plan.eval_dirty = 1;
     c->plan.copies_fresh = 0;
 }
 static void dn_get_params(void *ctx, float *p) {
@@ -119,6 +120,7 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
     if (p->params_dirty) {
         for (int i = 0; i < p->net->n_layers; i++) {
             const DLayer *d = &p->layers[i];
+            if (p->params_dirty == DIRTY_TRAINED && !layer_trains(p->net, d->l)) continue;
             if (d->s2d) {
                 S2dGeom g = dnnl_s2d_geom(d->l);
                 dnnl_s2d_weights(d->s2d_w, p->params + p->net->params[d->l->weight].offset, d->l->out_c, &g);
@@ -127,7 +129,7 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
                 exec_run(&p->layers[i].w_fwd, p->stream);
             exec_run(&p->layers[i].w_bwd, p->stream);
         }
-        p->params_dirty = 0;
+        p->params_dirty = DIRTY_NONE;
     }
     if (!args->train && p->eval_dirty) {
         for (int i = 0; i < p->net->n_layers; i++) exec_run(&p->layers[i].w_eval, p->stream);
@@ -214,7 +216,8 @@ static void dn_sgd_update(void *ctx, const SgdArgs *a) {
     DnnlCtx *c = ctx;
     use_threads(c);
     sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a, c->plan.bf16_copy);
-    c->plan.params_dirty = c->plan.eval_dirty = 1;
+    if (c->plan.params_dirty == DIRTY_NONE) c->plan.params_dirty = DIRTY_TRAINED;
+    c->plan.eval_dirty = 1;
     c->plan.copies_fresh = 1;
 }
 

@@ -704,7 +704,8 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
     p->grads = xaligned_alloc(P * sizeof(float));
     memset(p->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
     p->momentum = xaligned_alloc(P * sizeof(float));
-    p->params_dirty = p->eval_dirty = 1;
+    p->params_dirty = DIRTY_ALL;
+    p->eval_dirty = 1;
     plan_mark_layers(p);
 
     PassState ps[NET_MAX_LAYERS];

@@ -90,6 +90,11 @@ typedef struct {
     char impl_fwd[40], impl_eval[40], impl_bwd_data[40], impl_bwd_weights[40];
 } DLayer;
 
+/* How stale the weight copies are: a new plan or set_params makes them all
+ * stale; an SGD update only those of layers that train (frozen layers keep
+ * theirs: fine-tuning a classifier re-converts nothing of the backbone). */
+enum { DIRTY_NONE = 0, DIRTY_TRAINED = 1, DIRTY_ALL = 2 };
+
 typedef struct {
     const Net *net;
     int B, threads;
@@ -105,7 +110,7 @@ typedef struct {
     DnnlExec input_cvt;
 
     float *params, *grads, *momentum; /* flat, Net.params order */
-    int params_dirty;                 /* weight copies need converting before a forward */
+    int params_dirty;                 /* weight copies to convert before a forward: DIRTY_* */
     int eval_dirty;                   /* the same for the inference-only copies (w_eval) */
     /* per param tensor: its plain bf16 copy (a trained bf16 linear layer's
      * w_fwd_buf), which the SGD update refreshes in its own pass; else NULL */
