@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gpu_bench: %s\n", err.msg);
         return 2;
     }
-    BackendOptions opt = { 0, 0, strcmp(precision, "fp32") == 0 ? PRECISION_FP32 : PRECISION_BF16, 1 };
+    BackendOptions opt = { 0, 0, strcmp(precision, "fp32") == 0 ? PRECISION_FP32 : PRECISION_BF16, 1, 0 };
     Backend be;
     double t0 = now_seconds();
     if (backend_create(&be, backend, &net, batch, &opt, &err) != 0) {

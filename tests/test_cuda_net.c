@@ -50,7 +50,7 @@ typedef struct {
 static void run(RunOut *o, const char *backend, const Net *net, Precision prec, int B, const RunCfg *cfg) {
     int S = net->image_size, K = net->num_classes;
     size_t P = net->param_count;
-    BackendOptions opt = { 0, 0, prec, 42 };
+    BackendOptions opt = { 0, 0, prec, 42, 0 };
     Backend be;
     Error err;
     CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s: %s", backend, err.msg);
@@ -220,7 +220,7 @@ static void comm_one_rank(void) {
     Net net;
     Error err;
     CHECK(net_build(&net, "alexnet", 10, 67, -1.0f, &err) == 0, "%s", err.msg);
-    BackendOptions opt = { 0, 0, PRECISION_FP32, 42 };
+    BackendOptions opt = { 0, 0, PRECISION_FP32, 42, 0 };
     Backend probe;
     CHECK(backend_create(&probe, "cuda", &net, 4, &opt, &err) == 0, "%s", err.msg);
     int has = probe.vt->comm_init != NULL;

@@ -63,7 +63,7 @@ static void on_ready(void *user, int param) {
 static void run(RunOut *o, const char *backend, const Net *net, Precision prec, int B) {
     int S = net->image_size, K = net->num_classes;
     size_t P = net->param_count;
-    BackendOptions opt = { 0, 0, prec, 42 };
+    BackendOptions opt = { 0, 0, prec, 42, 0 };
     Backend be;
     Error err;
     CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s: %s", backend, err.msg);
@@ -215,7 +215,7 @@ static void dropout_masks(Precision prec) {
     net_init_params(&net, p0, 3);
     Backend br, bc;
     Error err;
-    BackendOptions opt = { 0, 0, prec, 1234 };
+    BackendOptions opt = { 0, 0, prec, 1234, 0 };
     CHECK(backend_create(&br, "ref", &net, 1, &opt, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&bc, "cuda", &net, 1, &opt, &err) == 0, "%s", err.msg);
     br.vt->set_params(br.ctx, p0);

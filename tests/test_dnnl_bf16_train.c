@@ -60,7 +60,7 @@ static void make_batch(float *x, int32_t *labels, const float *protos, int step)
 
 static void train(const Net *net, Precision prec, double *losses) {
     Error err;
-    BackendOptions bo = { 1, 0, prec, 5 }; /* one thread: no waits on a descheduled partner on a loaded machine */
+    BackendOptions bo = { 1, 0, prec, 5, 0 }; /* one thread: no waits on a descheduled partner on a loaded machine */
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, img = (size_t)3 * S * S;
@@ -98,7 +98,7 @@ static void train(const Net *net, Precision prec, double *losses) {
  * against a fresh backend holding its weights. */
 static void eval_follows_training(const Net *net) {
     Error err;
-    BackendOptions bo = { 1, 0, PRECISION_BF16, 5 };
+    BackendOptions bo = { 1, 0, PRECISION_BF16, 5, 0 };
     Backend a, b;
     CHECK(backend_create(&a, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&b, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);

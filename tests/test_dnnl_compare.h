@@ -120,7 +120,7 @@ static void to_nhwc(float *dst, const float *src, int n, int s) {
 static int compare_backends(const char *title, const Net *net, const CompareOpts *o) {
     int fails0 = test_failures;
     Error err;
-    BackendOptions bo = { o->threads, 0, PRECISION_FP32, 42 }, bd = bo;
+    BackendOptions bo = { o->threads, 0, PRECISION_FP32, 42, 0 }, bd = bo;
     bd.precision = o->precision;
     Backend ref, dn;
     CHECK(backend_create(&ref, "ref", net, o->max_batch, &bo, &err) == 0, "%s", err.msg);

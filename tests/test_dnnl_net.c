@@ -8,7 +8,13 @@
  *     bit-identical logits, gradients, momentum and parameters after 3 steps
  *     (what exact resume relies on), and a repeated forward is bit-identical;
  *  3. profiling hooks: per-layer times are non-negative, the convolutions'
- *     are positive, and read_profile resets the counters.
+ *     are positive, and read_profile resets the counters;
+ *  4. inference plans (BackendOptions.inference, what eval and predict
+ *     create): on the same weights and input, their logits equal a training
+ *     plan's eval forward bit for bit in fp32 (the same kernels and
+ *     layouts), and within TOL_BF16 relative L2 in bf16 (nhwc kernels there:
+ *     other summation orders, each layer's output rounded to bf16); batches
+ *     of 1 and of max_batch, and both presets' first layers.
  */
 #include <stdio.h>
 
@@ -40,7 +46,7 @@ typedef struct {
 
 static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     Error err;
-    BackendOptions bo = { threads, 0, PRECISION_FP32, 9 };
+    BackendOptions bo = { threads, 0, PRECISION_FP32, 9, 0 };
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, in_n = (size_t)B * 3 * net->image_size * net->image_size;
@@ -106,7 +112,7 @@ static void profiling(void) {
     Net net;
     Error err;
     CHECK(net_build(&net, "alexnet_2012", 10, 63, -1.0f, &err) == 0, "%s", err.msg);
-    BackendOptions bo = { 2, 0, PRECISION_FP32, 1 };
+    BackendOptions bo = { 2, 0, PRECISION_FP32, 1, 0 };
     Backend be;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);
     EXPECT(be.vt->set_profiling && be.vt->read_profile, "dnnl backend lacks the profiling hooks");
@@ -135,6 +141,57 @@ static void profiling(void) {
     backend_destroy(&be);
 }
 
+static void inference_plans(void) {
+    const char *backbones[] = { "alexnet", "alexnet_2012" };
+    Precision precs[] = { PRECISION_FP32, PRECISION_BF16 };
+    for (size_t k = 0; k < 2; k++)
+        for (size_t q = 0; q < 2; q++) {
+            if (precs[q] == PRECISION_BF16 && backend_auto_precision("dnnl") != PRECISION_BF16) continue;
+            Net net;
+            Error err;
+            CHECK(net_build(&net, backbones[k], 10, 67, -1.0f, &err) == 0, "%s", err.msg);
+            const int B = 3;
+            BackendOptions bo = { 2, 0, precs[q], 1, 0 }, bi = bo;
+            bi.inference = 1;
+            Backend tr, in;
+            CHECK(backend_create(&tr, "dnnl", &net, B, &bo, &err) == 0, "%s", err.msg);
+            CHECK(backend_create(&in, "dnnl", &net, B, &bi, &err) == 0, "%s", err.msg);
+            float *p = xmalloc(net.param_count * sizeof(float));
+            init_params(&net, p, 8);
+            tr.vt->set_params(tr.ctx, p);
+            in.vt->set_params(in.ctx, p);
+            size_t in_n = (size_t)B * 3 * 67 * 67;
+            float *x = xmalloc(in_n * sizeof(float)), *xh = xmalloc(in_n * sizeof(float));
+            float a[3 * 10], b[3 * 10];
+            fill_uniform(x, in_n, 13, 0, -1.0f, 1.0f);
+            ForwardArgs fe = { 0, 0, 0 };
+            for (int n = 1; n <= B; n += B - 1) {
+                Backend *be[2] = { &tr, &in };
+                float *out[2] = { a, b };
+                for (int j = 0; j < 2; j++) {
+                    const float *xin = x;
+                    if (be[j]->vt->input_format(be[j]->ctx) == INPUT_F32_NHWC) {
+                        to_nhwc(xh, x, n, 67);
+                        xin = xh;
+                    }
+                    backend_forward(be[j], xin, n, &fe);
+                    be[j]->vt->read_logits(be[j]->ctx, out[j], n);
+                }
+                char t[96];
+                snprintf(t, sizeof t, "%s %s inference plan, batch %d: logits", backbones[k], precision_name(precs[q]),
+                         n);
+                if (precs[q] == PRECISION_FP32)
+                    EXPECT(memcmp(a, b, (size_t)n * 10 * sizeof(float)) == 0, "%s differ", t);
+                else expect_rel_l2(t, b, a, (size_t)n * 10, TOL_BF16);
+            }
+            free(p);
+            free(x);
+            free(xh);
+            backend_destroy(&tr);
+            backend_destroy(&in);
+        }
+}
+
 int main(void) {
     if (!dnnl_built()) {
         printf("SKIP: this build has no dnnl backend\n");
@@ -143,5 +200,6 @@ int main(void) {
     presets();
     determinism();
     profiling();
+    inference_plans();
     return test_summary("dnnl whole network");
 }

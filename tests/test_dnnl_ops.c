@@ -248,7 +248,7 @@ static void bf16_plan_check(void) {
     net_add_linear(&net, 20);
     net_add_relu(&net);
     net_add_linear(&net, 5);
-    BackendOptions bo = { 2, 0, PRECISION_BF16, 1 };
+    BackendOptions bo = { 2, 0, PRECISION_BF16, 1, 0 };
     Backend be;
     Error err;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);

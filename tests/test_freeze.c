@@ -77,7 +77,7 @@ static void check_backend(const char *backend, const char *freeze, double scale)
     fill_uniform(params, P, 1, 0, -0.2f, 0.2f);
     fill_uniform(mom, P, 2, 0, -0.01f, 0.01f);
 
-    BackendOptions bo = { 2, 0, PRECISION_FP32, 5 };
+    BackendOptions bo = { 2, 0, PRECISION_FP32, 5, 0 };
     Backend be0, be1;
     CHECK(backend_create(&be0, backend, &plain, B, &bo, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&be1, backend, &frozen, B, &bo, &err) == 0, "%s", err.msg);
@@ -181,7 +181,7 @@ int main(void) {
         Net n;
         Error err = { { 0 } };
         tiny_net(&n);
-        BackendOptions bo = { 1, 0, PRECISION_FP32, 0 };
+        BackendOptions bo = { 1, 0, PRECISION_FP32, 0, 0 };
         if (backend_create(&probe, backends[b], &n, 1, &bo, &err) != 0) {
             printf("%s: not built, skipped\n", backends[b]);
             continue;

@@ -58,6 +58,7 @@ int backend_create(Backend *b, const char *name, const Net *net, int max_batch, 
         b->vt = ALL[i];
         b->net = net;
         b->max_batch = max_batch;
+        b->inference = opt->inference;
         b->ctx = ALL[i]->create(net, max_batch, opt, err);
         return b->ctx ? 0 : -1;
     }

@@ -38,6 +38,11 @@ typedef struct {
     int device;  /* GPU ordinal */
     Precision precision;
     uint64_t seed; /* dropout key */
+    /* Forward only (eval, predict): backward, sgd_update and the momentum and
+     * gradient buffers are never used, so a backend may skip them and pick
+     * layouts that are fastest without a backward pass (dnnl: nhwc bf16
+     * convolutions). */
+    int inference;
 } BackendOptions;
 
 typedef struct {
@@ -119,7 +124,8 @@ struct Backend {
     void *ctx;
     const Net *net;
     int max_batch;
-    int n; /* samples of the last backend_forward: backward must match */
+    int n;         /* samples of the last backend_forward: backward must match */
+    int inference; /* BackendOptions.inference: backward and sgd_update are bugs */
 };
 
 /* Names compiled into this build, comma-separated ("ref, dnnl, cuda"). */
@@ -147,10 +153,14 @@ static inline void backend_forward(Backend *b, const void *x, int n, const Forwa
 }
 static inline double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready,
                                       void *user) {
+    CHECK(!b->inference, "backward on a backend created for inference only");
     CHECK(n == b->n, "backward: batch %d differs from the last forward's %d", n, b->n);
     return b->vt->backward(b->ctx, labels, n, a, ready, user);
 }
-static inline void backend_sgd_update(Backend *b, const SgdArgs *a) { b->vt->sgd_update(b->ctx, a); }
+static inline void backend_sgd_update(Backend *b, const SgdArgs *a) {
+    CHECK(!b->inference, "sgd_update on a backend created for inference only");
+    b->vt->sgd_update(b->ctx, a);
+}
 
 /* Vtables of the built backends. */
 extern const BackendVTable backend_ref;

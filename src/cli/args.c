@@ -410,7 +410,8 @@ ModelOptions infer_model_options(const InferFlags *f, int batch) {
                            .device = f->device,
                            .precision = f->precision,
                            .batch = batch,
-                           .threads = f->threads };
+                           .threads = f->threads,
+                           .inference = 1 };
 }
 
 int infer_flags_check(const InferFlags *f, Error *err) {

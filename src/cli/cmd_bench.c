@@ -5,7 +5,9 @@
  *
  * A train step is forward(train) + backward + sgd_update, closed by a
  * 1-sample read_logits so asynchronous (GPU) backends are timed to
- * completion; an inference step is forward(eval) + read_logits of the batch.
+ * completion; an inference step is forward(eval) + read_logits of the batch,
+ * on a second backend created for inference, as eval and predict create
+ * theirs (BackendOptions.inference: it may choose other layouts).
  * Throughput is batch / median step time (robust to other load on the
  * machine); the best step is reported too. The per-layer table comes from a
  * separate profiled pass (set_profiling), so its overhead does not touch the
@@ -68,8 +70,8 @@ typedef struct {
     double rss_first, rss_mid, rss_last;                 /* MiB after the first, middle and last timed train step */
 } Timings;
 
-static void run_timed(Backend *be, const void *x, const int32_t *labels, int batch, int warmup, int steps,
-                      float *logits, Timings *t) {
+static void time_train(Backend *be, const void *x, const int32_t *labels, int batch, int warmup, int steps,
+                       float *logits, Timings *t) {
     ForwardArgs train = { 1, 0, 0 };
     LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
     SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
@@ -91,7 +93,11 @@ static void run_timed(Backend *be, const void *x, const int32_t *labels, int bat
     t->train_best = ts[0];
     for (int s = 1; s < steps; s++) t->train_best = fmin(t->train_best, ts[s]);
     t->train_med = median(ts, steps);
+    free(ts);
+}
 
+static void time_inference(Backend *be, const void *x, int batch, int warmup, int steps, float *logits, Timings *t) {
+    double *ts = xmalloc(sizeof(double) * (size_t)steps);
     ForwardArgs inference = { 0, 0, 0 };
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
@@ -105,13 +111,11 @@ static void run_timed(Backend *be, const void *x, const int32_t *labels, int bat
     free(ts);
 }
 
-/* Mean per-layer milliseconds of `steps` profiled train steps and inference passes. */
-static void run_profiled(Backend *be, const void *x, const int32_t *labels, int batch, int steps, float *logits,
-                         double *fwd, double *bwd, double *inf) {
-    const Net *net = be->net;
-    int L = net->n_layers;
-    double *tmp = xcalloc((size_t)L, sizeof(double));
-    ForwardArgs train = { 1, 0, 0 }, inference = { 0, 0, 0 };
+/* Mean per-layer milliseconds of `steps` profiled train steps. */
+static void profile_train(Backend *be, const void *x, const int32_t *labels, int batch, int steps, float *logits,
+                          double *fwd, double *bwd) {
+    int L = be->net->n_layers;
+    ForwardArgs train = { 1, 0, 0 };
     LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
     SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
     be->vt->set_profiling(be->ctx, 1);
@@ -123,17 +127,27 @@ static void run_profiled(Backend *be, const void *x, const int32_t *labels, int 
         be->vt->read_logits(be->ctx, logits, 1);
     }
     be->vt->read_profile(be->ctx, fwd, bwd);
+    be->vt->set_profiling(be->ctx, 0);
+    for (int i = 0; i < L; i++) {
+        fwd[i] /= steps;
+        bwd[i] /= steps;
+    }
+}
+
+/* Mean per-layer milliseconds of `steps` profiled inference passes. */
+static void profile_inference(Backend *be, const void *x, int batch, int steps, float *logits, double *inf) {
+    int L = be->net->n_layers;
+    double *tmp = xcalloc((size_t)L, sizeof(double));
+    ForwardArgs inference = { 0, 0, 0 };
+    be->vt->set_profiling(be->ctx, 1);
+    be->vt->read_profile(be->ctx, inf, tmp); /* reset */
     for (int s = 0; s < steps; s++) {
         backend_forward(be, x, batch, &inference);
         be->vt->read_logits(be->ctx, logits, batch);
     }
     be->vt->read_profile(be->ctx, inf, tmp);
     be->vt->set_profiling(be->ctx, 0);
-    for (int i = 0; i < L; i++) {
-        fwd[i] /= steps;
-        bwd[i] /= steps;
-        inf[i] /= steps;
-    }
+    for (int i = 0; i < L; i++) inf[i] /= steps;
     free(tmp);
 }
 
@@ -192,8 +206,12 @@ typedef struct {
     double step_flops, fwd_flops; /* per image: a train step, an inference */
 } Measured;
 
-/* The timed and profiled steps on a synthetic batch. */
-static void measure(Model *m, const BenchFlags *f, Measured *r) {
+static int can_profile(const Backend *be) { return be->vt->set_profiling && be->vt->read_profile; }
+
+/* The timed and profiled steps on a synthetic batch: training on m, then
+ * inference on a model opened from mo for inference only. 0, or -1 with err
+ * set when that second model does not open. */
+static int measure(Model *m, const ModelOptions *mo, const BenchFlags *f, Measured *r, Error *err) {
     Backend *be = &m->be;
     int batch = f->batch;
     /* the backend holds the weights: their host copy becomes the zero momentum */
@@ -204,10 +222,25 @@ static void measure(Model *m, const BenchFlags *f, Measured *r) {
     for (int i = 0; i < batch; i++)
         labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)f->classes);
     float *logits = xmalloc(sizeof(float) * (size_t)batch * f->classes);
-    run_timed(be, x, labels, batch, f->warmup, f->steps, logits, &r->t);
-    r->profiled = f->profile_steps > 0 && be->vt->set_profiling && be->vt->read_profile;
-    if (r->profiled) run_profiled(be, x, labels, batch, f->profile_steps, logits, r->fwd, r->bwd, r->inf);
+    time_train(be, x, labels, batch, f->warmup, f->steps, logits, &r->t);
+    r->profiled = f->profile_steps > 0 && can_profile(be);
+    if (r->profiled) profile_train(be, x, labels, batch, f->profile_steps, logits, r->fwd, r->bwd);
     r->peak = peak_rss_mb();
+    free(x);
+
+    ModelOptions io = *mo;
+    io.inference = 1;
+    io.freeze = NULL;
+    Model inf;
+    if (model_open(&inf, &io, err) != 0) {
+        free(labels);
+        free(logits);
+        return -1;
+    }
+    x = make_input(inf.be.vt->input_format(inf.be.ctx), batch, f->image_size);
+    time_inference(&inf.be, x, batch, f->warmup, f->steps, logits, &r->t);
+    if (r->profiled && can_profile(&inf.be)) profile_inference(&inf.be, x, batch, f->profile_steps, logits, r->inf);
+    model_close(&inf);
     r->fwd_flops = 2.0 * net_forward_macs(&m->net);
     r->step_flops = 0;
     for (int i = 0; i < m->net.n_layers; i++)
@@ -215,6 +248,7 @@ static void measure(Model *m, const BenchFlags *f, Measured *r) {
     free(x);
     free(labels);
     free(logits);
+    return 0;
 }
 
 /* The precision a layer really runs in (a backend may keep some in fp32). */
@@ -330,7 +364,10 @@ int cmd_bench(int argc, char **argv) {
     Model m;
     Error err = { { 0 } };
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("bench", err.msg);
-    measure(&m, &f, &r);
+    if (measure(&m, &mo, &f, &r, &err) != 0) {
+        model_close(&m);
+        return cli_usage_error("bench", err.msg);
+    }
     if (f.json) print_json(&m, &f, &r);
     else print_tables(&m, &f, &r);
     model_close(&m);

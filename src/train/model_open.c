@@ -51,7 +51,7 @@ static int open_backend(Model *m, const ModelOptions *o, Error *err) {
 #endif
     if (precision_parse(o->precision ? o->precision : "fp32", m->backend_name, &m->precision) != 0)
         return error_set(err, "--precision must be fp32, bf16 or auto");
-    BackendOptions options = { m->threads, o->local_rank, m->precision, o->seed };
+    BackendOptions options = { m->threads, o->local_rank, m->precision, o->seed, o->inference };
     if (backend_create(&m->be, m->backend_name, &m->net, o->batch, &options, err) != 0) return -1;
     m->has_backend = 1;
     if (m->params) m->be.vt->set_params(m->be.ctx, m->params);

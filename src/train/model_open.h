@@ -39,6 +39,7 @@ typedef struct {
     int batch;             /* the largest batch the backend runs */
     int threads;           /* compute threads; 0: all cores (sets OpenMP's count) */
     int local_rank;        /* the GPU of this process on its node */
+    int inference;         /* forward only (eval, predict): BackendOptions.inference */
 } ModelOptions;
 
 typedef struct {

@@ -49,7 +49,8 @@ typedef struct {
     Dataset train, val;
     int have_val;
     Model model;     /* the net, its weights (params) and the backend */
-    Model val_model; /* --val_crop_size other than the train crop: validation runs here (no weights of its own) */
+    Model val_model; /* validation runs here: built for inference at --val_crop_size, as eval builds it (has_backend
+                        iff there is validation); it gets the weights before each validation */
     Loader *train_loader, *val_loader;
     float *momentum, *logits;
     float *ema;          /* [param_count] the weights' moving average (--model_ema), else NULL */
@@ -211,11 +212,16 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
                        .local_rank = r->d->local_rank };
     if (model_open(&r->model, &o, err) != 0) return -1;
     snprintf(c->precision, sizeof c->precision, "%s", precision_name(r->model.precision));
-    if (r->have_val && config_val_crop(c) != c->image_size) { /* the weights are size-free (adaptive pool) */
+    if (r->have_val) {
+        /* validation computes what `alexnet eval` of the checkpoint computes: the
+         * same inference backend (whose layouts may differ from training's:
+         * dnnl bf16), at the validation crop (the weights are size-free: the
+         * average pool is adaptive) */
         ModelOptions v = o;
         v.image_size = config_val_crop(c);
         v.freeze = NULL;
         v.no_weights = 1;
+        v.inference = 1;
         if (model_open(&r->val_model, &v, err) != 0) return -1;
     }
     size_t P = r->model.net.param_count;
@@ -287,7 +293,7 @@ static int open_loaders(Run *r, Error *err) {
         val_cfg.mode = LOADER_EVAL;
         val_cfg.image_size = config_val_crop(c);
         val_cfg.resize_size = c->val_resize_size;
-        if (r->val_model.has_backend) val_cfg.format = r->val_model.be.vt->input_format(r->val_model.be.ctx);
+        val_cfg.format = r->val_model.be.vt->input_format(r->val_model.be.ctx);
         if (!(r->val_loader = loader_create(&r->val, &val_cfg, err))) return -1;
     }
     LrSchedule *s = &r->sched;
@@ -670,18 +676,16 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     return EPOCH_DONE;
 }
 
-/* Validation of the model (weights NULL) or of other weights (the EMA): on
- * the training backend, other weights swapped in and the model's put back bit
- * for bit, or on the backend built at --val_crop_size when that differs from
- * the train crop. */
+/* Validation of the model (weights NULL) or of other weights (the EMA) on
+ * the validation backend; the training backend is not touched. */
 static int validate(Run *r, const float *weights, EvalCounts *ev, Error *err) {
-    if (!r->val_model.has_backend && !weights) return evaluate(&r->model.be, r->val_loader, r->d, r->logits, ev, err);
-    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
-    Backend *be = r->val_model.has_backend ? &r->val_model.be : &r->model.be;
-    be->vt->set_params(be->ctx, weights ? weights : r->model.params);
-    int rc = evaluate(be, r->val_loader, r->d, r->logits, ev, err);
-    if (!r->val_model.has_backend) be->vt->set_params(be->ctx, r->model.params);
-    return rc;
+    if (!weights) {
+        r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+        weights = r->model.params;
+    }
+    Backend *be = &r->val_model.be;
+    be->vt->set_params(be->ctx, weights);
+    return evaluate(be, r->val_loader, r->d, r->logits, ev, err);
 }
 
 /* What validation found at an epoch's end (-1 / NaN: no validation). */

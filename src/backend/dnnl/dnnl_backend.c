@@ -51,7 +51,7 @@ static void use_threads(const DnnlCtx *c) {
 
 static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
     DnnlCtx *c = xcalloc(1, sizeof *c);
-    if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->precision, opt->seed, err) != 0) {
+    if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->precision, opt->inference, opt->seed, err) != 0) {
         free(c);
         return NULL;
     }
@@ -82,17 +82,24 @@ static void dn_get_params(void *ctx, float *p) {
 }
 static void dn_set_momentum(void *ctx, const float *m) {
     DnnlCtx *c = ctx;
+    CHECK(!c->plan.inference, "set_momentum on a backend created for inference only");
     memcpy(c->plan.momentum, m, nbytes(c));
 }
 static void dn_get_momentum(void *ctx, float *m) {
     DnnlCtx *c = ctx;
+    CHECK(!c->plan.inference, "get_momentum on a backend created for inference only");
     memcpy(m, c->plan.momentum, nbytes(c));
 }
 static void dn_get_grads(void *ctx, float *g) {
     DnnlCtx *c = ctx;
+    CHECK(!c->plan.inference, "get_grads on a backend created for inference only");
     memcpy(g, c->plan.grads, nbytes(c));
 }
-static float *dn_grad_buffer(void *ctx) { return ((DnnlCtx *)ctx)->plan.grads; }
+static float *dn_grad_buffer(void *ctx) {
+    DnnlCtx *c = ctx;
+    CHECK(!c->plan.inference, "grad_buffer on a backend created for inference only");
+    return c->plan.grads;
+}
 
 static size_t per_sample(int ch, int h, int w) { return (size_t)ch * h * w; }
 
@@ -120,7 +127,7 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
     if (p->params_dirty) {
         for (int i = 0; i < p->net->n_layers; i++) {
             const DLayer *d = &p->layers[i];
-            if (p->params_dirty == DIRTY_TRAINED && !layer_trains(p->net, d->l)) continue;
+            if (p->params_dirty == DIRTY_TRAINED && !plan_trains(p, d->l)) continue;
             if (d->s2d) {
                 S2dGeom g = dnnl_s2d_geom(d->l);
                 dnnl_s2d_weights(d->s2d_w, p->params + p->net->params[d->l->weight].offset, d->l->out_c, &g);
@@ -176,7 +183,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
     for (int i = L - 1; i >= 0; i--) {
         DLayer *d = &p->layers[i];
         const Layer *l = d->l;
-        int trains = layer_trains(net, l);
+        int trains = plan_trains(p, l);
         if (!d->need_dx && !trains) break; /* nothing below needs a gradient */
         if (trains) {
             exec_run(&d->bwd_weights, p->stream);

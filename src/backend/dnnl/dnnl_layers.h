@@ -11,6 +11,9 @@
  * NCHW, which is also the C,H,W flatten order of torchvision's classifier.
  * A layer whose wanted src desc differs from amd[i] gets a reorder into its
  * cvt buffer before forward and the reverse reorder of its input gradient.
+ * Inference plans (BackendOptions.inference: no backward primitives, no
+ * gradient or momentum buffers) run bf16 convolutions other than a
+ * space-to-depth first one on nhwc instead (dnnl_layers.c, conv_act_tag).
  *
  * Precision (bf16 plans, BackendOptions.precision): convolutions and linear
  * layers compute in bf16 (bf16 src, weights and dst; fp32 accumulation,
@@ -99,6 +102,7 @@ typedef struct {
     const Net *net;
     int B, threads;
     Precision precision; /* asked for; each layer's own type is DLayer.dt */
+    int inference;       /* forward only (BackendOptions.inference): no backward, grads or momentum */
     int native_block;    /* channel block of the direct convolutions (8 or 16) */
     uint64_t seed;
     dnnl_engine_t engine;
@@ -133,8 +137,13 @@ typedef struct {
     dnnl_primitive_attr_t attr, attr_relu; /* user scratchpad; plus a ReLU post-op */
 } DnnlPlan;
 
-/* Builds everything for net at batch B. Returns 0, or -1 with err set. */
-int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision precision, uint64_t seed, Error *err);
+/* Layer l's parameters train in this plan (never in an inference plan). */
+static inline int plan_trains(const DnnlPlan *p, const Layer *l) { return !p->inference && layer_trains(p->net, l); }
+
+/* Builds everything for net at batch B (forward only when inference).
+ * Returns 0, or -1 with err set. */
+int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision precision, int inference, uint64_t seed,
+                    Error *err);
 void dnnl_plan_free(DnnlPlan *p);
 /* Layer i's precision for tables: "bf16", "fp32", "fp32 wino", "fp32 (why)". */
 void dnnl_layer_precision(const DnnlPlan *p, int i, char *buf, size_t len);
