@@ -18,13 +18,14 @@
  *    lost small steps (no fp32 master weights) or a wrong gradient leaves the
  *    band or stops learning (loss 1.38 -> 0.44 here, in both);
  *  - bf16 is deterministic: a second bf16 run gives bit-identical losses;
- *  - inference follows training: a trained bf16 hidden linear layer runs on
- *    plain bf16 weights in training and on a blocked copy in inference
- *    (dnnl_layers.c), so after an eval forward, 3 steps and another eval
- *    forward, the logits must equal bit for bit those of a fresh backend
- *    given the trained weights (a stale blocked copy fails this), and so
- *    must a training forward's (the SGD update's own bf16 copy of the
- *    weights against oneDNN's reorder of the same fp32 weights).
+ *  - the weight copies follow training: a trained bf16 hidden linear layer
+ *    runs on a plain bf16 copy of its weights that the SGD update refreshes
+ *    in its own pass (dnnl_layers.c, sgd_update_host), and conv weights are
+ *    re-blocked after each update; so after an eval forward, 3 steps and
+ *    another eval forward, the logits must equal bit for bit those of a
+ *    fresh backend given the trained weights (a stale copy fails this), and
+ *    so must a training forward's (the SGD update's bf16 rounding against
+ *    oneDNN's reorder of the same fp32 weights).
  * Exit 77 (skipped) without the dnnl backend or without native bf16.
  */
 #include <math.h>

@@ -73,7 +73,6 @@ static void dn_set_params(void *ctx, const float *p) {
     DnnlCtx *c = ctx;
     memcpy(c->plan.params, p, nbytes(c));
     c->plan.params_dirty = DIRTY_ALL;
-    c->plan.eval_dirty = 1;
     c->plan.copies_fresh = 0;
 }
 static void dn_get_params(void *ctx, float *p) {
@@ -138,10 +137,6 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
         }
         p->params_dirty = DIRTY_NONE;
     }
-    if (!args->train && p->eval_dirty) {
-        for (int i = 0; i < p->net->n_layers; i++) exec_run(&p->layers[i].w_eval, p->stream);
-        p->eval_dirty = 0;
-    }
     for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
         const Layer *l = d->l;
@@ -155,7 +150,7 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
         } else if (d->own) {
             dnnl_own_forward(l, d->y, d->x, p->B);
         } else {
-            exec_run(!args->train && d->fwd_eval.prim ? &d->fwd_eval : &d->fwd, p->stream);
+            exec_run(&d->fwd, p->stream);
             exec_run(&d->post_cvt, p->stream);
         }
         profile_lap(&c->prof, PROFILE_FWD, i, &t0);
@@ -224,7 +219,6 @@ static void dn_sgd_update(void *ctx, const SgdArgs *a) {
     use_threads(c);
     sgd_update_host(c->plan.net, c->plan.params, c->plan.grads, c->plan.momentum, a, c->plan.bf16_copy);
     if (c->plan.params_dirty == DIRTY_NONE) c->plan.params_dirty = DIRTY_TRAINED;
-    c->plan.eval_dirty = 1;
     c->plan.copies_fresh = 1;
 }
 

@@ -266,10 +266,12 @@ static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
     /* A trained bf16 layer's blocked weights would be re-blocked from the
      * fp32 master after every step: 30 ms a step for AlexNet's classifier,
      * where oneDNN's fp32 -> bf16 blocked reorder runs at ~6 GB/s. Training
-     * runs it on plain bf16 weights instead (one cheap conversion, shared
-     * with the backward-data pass; 3 ms more of GEMM); inference keeps the
-     * blocked kernel, re-blocked only when an eval forward finds the weights
-     * changed. ALEXNET_DNNL_BLOCKED_TRAIN=1 keeps the blocked one. */
+     * runs it on plain bf16 weights instead, which the SGD update writes
+     * (sgd_update_host's bf16 copies) and the backward-data pass shares;
+     * 3 ms more of GEMM. Frozen layers and inference plans (eval, the
+     * trainer's validation: weights that change once per epoch at most)
+     * keep the blocked kernel. ALEXNET_DNNL_BLOCKED_TRAIN=1 keeps it in
+     * training too. */
     if (d->dt != dnnl_bf16 || !plan_trains(p, l) || getenv("ALEXNET_DNNL_BLOCKED_TRAIN")) return;
     Md w = md_new(mds, 2, wd, d->dt, dnnl_ab);
     if (pd_ip_fwd(&ps->fwd_plain, p->engine, md2t(mds, p->B, in, d->dt), w, md1(mds, l->out_c),
@@ -394,18 +396,7 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, wmd, wp));
         exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
         exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
-        if (!ps->fwd_plain) break;
-        p->bf16_copy[l->weight] = (uint16_t *)d->w_fwd_buf;
-        /* inference: the blocked kernel on its own copy, re-blocked lazily (dn_forward) */
-        Md emd = pd_md(mds, ps->fwd, dnnl_query_weights_md);
-        impl_copy(d->impl_eval, sizeof d->impl_eval, ps->fwd);
-        prim_make(p, &d->fwd_eval, ps->fwd);
-        d->w_eval_buf = buf_alloc(emd);
-        reorder_make(p, &d->w_eval, w, p->params + pw->offset, emd, d->w_eval_buf);
-        exec_add(&d->fwd_eval, DNNL_ARG_SRC, mem(p, src, d->x));
-        exec_add(&d->fwd_eval, DNNL_ARG_WEIGHTS, mem(p, emd, d->w_eval_buf));
-        exec_add(&d->fwd_eval, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
-        exec_add(&d->fwd_eval, DNNL_ARG_DST, mem(p, dst, d->y));
+        if (ps->fwd_plain) p->bf16_copy[l->weight] = (uint16_t *)d->w_fwd_buf;
         break;
     }
     default: break;
@@ -723,7 +714,6 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
         p->momentum = xaligned_alloc(P * sizeof(float));
     }
     p->params_dirty = DIRTY_ALL;
-    p->eval_dirty = 1;
     plan_mark_layers(p);
 
     PassState ps[NET_MAX_LAYERS];
@@ -754,8 +744,8 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
 void dnnl_plan_free(DnnlPlan *p) {
     for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
-        DnnlExec *e[] = { &d->cvt_fwd,  &d->cvt_bwd, &d->post_cvt, &d->fwd,     &d->bwd_data, &d->bwd_weights,
-                          &d->relu_bwd, &d->w_fwd,   &d->w_bwd,    &d->dw_flat, &d->fwd_eval, &d->w_eval };
+        DnnlExec *e[] = { &d->cvt_fwd,     &d->cvt_bwd,  &d->post_cvt, &d->fwd,   &d->bwd_data,
+                          &d->bwd_weights, &d->relu_bwd, &d->w_fwd,    &d->w_bwd, &d->dw_flat };
         for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) exec_free(e[k]);
         free(d->cvt_buf);
         free(d->raw_buf);
@@ -763,7 +753,6 @@ void dnnl_plan_free(DnnlPlan *p) {
         free(d->s2d_dw);
         free(d->w_fwd_buf);
         free(d->w_bwd_buf);
-        free(d->w_eval_buf);
         free(d->dw_buf);
         free(d->workspace);
     }
@@ -808,13 +797,13 @@ void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
         md_describe(d->dst_md, b, sizeof b);
         char prec[48];
         dnnl_layer_precision(p, i, prec, sizeof prec);
-        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s%s%s bwd_d=%s bwd_w=%s\n", d->l->name,
+        fprintf(f, "  %-13s %-8s %-9s -> %-9s %-10s%s%s%s%s fwd=%s bwd_d=%s bwd_w=%s\n", d->l->name,
                 layer_kind_name(d->l->kind), a, b, prec,
                 d->cvt   ? " [reorder in]"
                 : d->s2d ? " [space-to-depth]"
                          : "",
                 d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
-                d->own ? "own" : d->impl_fwd, d->impl_eval[0] ? " eval=" : "", d->impl_eval,
-                d->impl_bwd_data[0] ? d->impl_bwd_data : "-", d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
+                d->own ? "own" : d->impl_fwd, d->impl_bwd_data[0] ? d->impl_bwd_data : "-",
+                d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
     }
 }

@@ -34,10 +34,9 @@
  * are the master copies. Biases, and linear weights in the backward passes,
  * are used in place; conv weights and the linear forward's weights are
  * reordered flat -> blocked before a forward when the params changed (a
- * trained bf16 hidden linear layer: flat -> plain bf16 for training's
- * forward and backward-data, and flat -> blocked only for an inference
- * forward, as 30 ms a step of blocked bf16 reorders outweighed the blocked
- * GEMM's 3 ms gain), and
+ * trained bf16 hidden linear layer runs on a plain bf16 copy instead, which
+ * the SGD update refreshes in its own pass: 30 ms a step of blocked bf16
+ * reorders outweighed the blocked GEMM's 3 ms gain), and
  * conv weight gradients blocked -> flat right after each layer's
  * backward-weights, so grad_buffer() is always the flat gradient.
  *
@@ -85,12 +84,8 @@ typedef struct {
     /* conv weights: flat -> forward format, flat -> backward-data format, diff -> flat */
     DnnlExec w_fwd, w_bwd, dw_flat;
     float *w_fwd_buf, *w_bwd_buf, *dw_buf, *workspace;
-    /* trained bf16 linear: fwd runs on plain bf16 weights (w_fwd_buf) in
-     * training; inference runs fwd_eval on a blocked copy (flat -> w_eval) */
-    DnnlExec fwd_eval, w_eval;
-    float *w_eval_buf;
     int dy_buf, dx_buf, dxa_buf; /* gradient ping-pong slots: incoming, produced (src_md), after cvt (amd) */
-    char impl_fwd[40], impl_eval[40], impl_bwd_data[40], impl_bwd_weights[40];
+    char impl_fwd[40], impl_bwd_data[40], impl_bwd_weights[40];
 } DLayer;
 
 /* How stale the weight copies are: a new plan or set_params makes them all
@@ -115,7 +110,6 @@ typedef struct {
 
     float *params, *grads, *momentum; /* flat, Net.params order */
     int params_dirty;                 /* weight copies to convert before a forward: DIRTY_* */
-    int eval_dirty;                   /* the same for the inference-only copies (w_eval) */
     /* per param tensor: its plain bf16 copy (a trained bf16 linear layer's
      * w_fwd_buf), which the SGD update refreshes in its own pass; else NULL */
     uint16_t *bf16_copy[NET_MAX_PARAMS];
