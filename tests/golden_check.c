@@ -7,7 +7,8 @@
  * usage: golden_check GOLDEN.safetensors BACKEND [bf16]
  *
  * Then the step-1 logits once more from a backend created for inference
- * (BackendOptions.inference, as eval and predict create it), same tolerance.
+ * (BackendOptions.inference, as eval and predict create it), same tolerance,
+ * with the dnnl backend's layout rule and with its nhwc layouts forced.
  *
  * Tolerance (step 1 and the losses): normalised error
  * max|ours - torch| / max|torch| <= 1e-4 per tensor (fp32). Both sides sum in fp32 in different orders (im2col GEMM vs
@@ -188,28 +189,38 @@ int main(int argc, char **argv) {
 
     /* The same step-1 logits from a backend created for inference (what eval
      * and predict run; its layouts may differ), eval forward from the initial
-     * weights: the golden run has no dropout, so they are torch's logits. */
+     * weights: the golden run has no dropout, so they are torch's logits.
+     * Twice: the backend's own layout rule (at this size the dnnl rule keeps
+     * blocked layouts) and ALEXNET_DNNL_INFERENCE_NHWC=1 (every bf16
+     * convolution on nhwc, as the rule picks for large maps). */
     opt.inference = 1;
-    CHECK(backend_create(&be, argv[2], &net, B, &opt, &err) == 0, "inference backend: %s", err.msg);
     for (int t = 0; t < net.n_params; t++) {
         snprintf(name, sizeof name, "init.%s", net.params[t].name);
         load_f32(&f, name, params + net.params[t].offset, net.params[t].numel);
     }
-    be.vt->set_params(be.ctx, params);
     load_f32(&f, "input.0", x, in_n);
-    const float *input = x;
-    if (be.vt->input_format(be.ctx) == INPUT_F32_NHWC) {
-        for (int n = 0; n < B; n++)
-            for (int c = 0; c < 3; c++)
-                for (int p = 0; p < S * S; p++)
-                    xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
-        input = xh;
-    }
-    ForwardArgs fe = { 0, 0, 0 };
-    backend_forward(&be, input, B, &fe);
-    be.vt->read_logits(be.ctx, logits, B);
     load_f32(&f, "logits", want, (size_t)B * K);
-    close(bf16, "logits of a backend created for inference", logits, want, (size_t)B * K, TOL_BF16_OUT);
+    const char *modes[] = { NULL, "1" };
+    for (int k = 0; k < 2; k++) {
+        if (modes[k]) setenv("ALEXNET_DNNL_INFERENCE_NHWC", modes[k], 1);
+        CHECK(backend_create(&be, argv[2], &net, B, &opt, &err) == 0, "inference backend: %s", err.msg);
+        be.vt->set_params(be.ctx, params);
+        const float *input = x;
+        if (be.vt->input_format(be.ctx) == INPUT_F32_NHWC) {
+            for (int n = 0; n < B; n++)
+                for (int c = 0; c < 3; c++)
+                    for (int p = 0; p < S * S; p++)
+                        xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
+            input = xh;
+        }
+        ForwardArgs fe = { 0, 0, 0 };
+        backend_forward(&be, input, B, &fe);
+        be.vt->read_logits(be.ctx, logits, B);
+        snprintf(name, sizeof name, "logits of a backend created for inference%s", modes[k] ? " (nhwc)" : "");
+        close(bf16, name, logits, want, (size_t)B * K, TOL_BF16_OUT);
+        unsetenv("ALEXNET_DNNL_INFERENCE_NHWC");
+        if (k == 0) backend_destroy(&be);
+    }
     backend_destroy(&be);
     free(params);
     free(ref);

@@ -12,7 +12,8 @@
  *  4. inference plans (BackendOptions.inference, what eval and predict
  *     create): on the same weights and input, their logits equal a training
  *     plan's eval forward bit for bit in fp32 (the same kernels and
- *     layouts), and within TOL_BF16 relative L2 in bf16 (nhwc kernels there:
+ *     layouts), and within TOL_BF16 relative L2 in bf16, also with every
+ *     convolution on nhwc (ALEXNET_DNNL_INFERENCE_NHWC=1: other kernels,
  *     other summation orders, each layer's output rounded to bf16); batches
  *     of 1 and of max_batch, and both presets' first layers.
  */
@@ -143,10 +144,12 @@ static void profiling(void) {
 
 static void inference_plans(void) {
     const char *backbones[] = { "alexnet", "alexnet_2012" };
-    Precision precs[] = { PRECISION_FP32, PRECISION_BF16 };
+    Precision precs[] = { PRECISION_FP32, PRECISION_BF16, PRECISION_BF16 };
     for (size_t k = 0; k < 2; k++)
-        for (size_t q = 0; q < 2; q++) {
-            if (precs[q] == PRECISION_BF16 && backend_auto_precision("dnnl") != PRECISION_BF16) continue;
+        for (size_t q = 0; q < 3; q++) {
+            /* q == 2: bf16 with every convolution on nhwc (the layout rule picks it for large maps only) */
+            if (q > 0 && backend_auto_precision("dnnl") != PRECISION_BF16) continue;
+            if (q == 2) setenv("ALEXNET_DNNL_INFERENCE_NHWC", "1", 1);
             Net net;
             Error err;
             CHECK(net_build(&net, backbones[k], 10, 67, -1.0f, &err) == 0, "%s", err.msg);
@@ -178,8 +181,8 @@ static void inference_plans(void) {
                     be[j]->vt->read_logits(be[j]->ctx, out[j], n);
                 }
                 char t[96];
-                snprintf(t, sizeof t, "%s %s inference plan, batch %d: logits", backbones[k], precision_name(precs[q]),
-                         n);
+                snprintf(t, sizeof t, "%s %s%s inference plan, batch %d: logits", backbones[k],
+                         precision_name(precs[q]), q == 2 ? " nhwc" : "", n);
                 if (precs[q] == PRECISION_FP32)
                     EXPECT(memcmp(a, b, (size_t)n * 10 * sizeof(float)) == 0, "%s differ", t);
                 else expect_rel_l2(t, b, a, (size_t)n * 10, TOL_BF16);
@@ -189,6 +192,7 @@ static void inference_plans(void) {
             free(xh);
             backend_destroy(&tr);
             backend_destroy(&in);
+            unsetenv("ALEXNET_DNNL_INFERENCE_NHWC");
         }
 }
 

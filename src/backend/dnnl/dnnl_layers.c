@@ -141,17 +141,24 @@ static dnnl_primitive_desc_t conv_pd(DnnlPlan *p, DLayer *d, ConvPass pass, Md s
     return pd;
 }
 
-/* The activation layout a convolution asks for. Inference plans run bf16
- * convolutions on nhwc activations: oneDNN 2.6's brgemm kernels for nhwc
- * beat its blocked (nChw16c) bf16 direct kernels on AlexNet's 3x3 layers
- * (conv4 25 -> 21 ms, conv5 17 -> 14 ms at 224 px b64; +3% inference over
- * the net), but it has only reference kernels for their backward, so
- * training plans keep the blocked layouts. The space-to-depth first
- * convolution keeps its own (blocked, written by dnnl_s2d_input).
- * ALEXNET_DNNL_INFERENCE_NHWC=0 keeps blocked layouts in inference too. */
+/* The activation layout a convolution asks for. oneDNN 2.6 has brgemm bf16
+ * kernels for nhwc that beat its blocked (nChw16c) direct ones on wide
+ * layers with large maps, but only reference kernels for their backward:
+ * so only inference plans use them, and only where they measured faster
+ * (bf16 inference ms, 2 Zen 5 cores, blocked -> nhwc):
+ *   224 px b64:  conv2 64->192 27x27 30.5 -> 30.2, conv3 192->384 13x13
+ *                15.0 -> 15.0, conv4 384->256 13x13 25 -> 20,
+ *                conv5 256->256 13x13 17 -> 15 (+2.5% for the net);
+ *   96 px b128:  conv2 11x11 8.4 -> 9.8, conv3-5 5x5 3.6 -> 6.4,
+ *                5.0 -> 8.1, 3.4 -> 6.3 (-14% for the net).
+ * The rule: >= 256 input channels and an output of at least 13x13.
+ * ALEXNET_DNNL_INFERENCE_NHWC=0 never uses nhwc, =1 for every bf16
+ * convolution but a space-to-depth first one (written blocked). */
 static dnnl_format_tag_t conv_act_tag(const DnnlPlan *p, const DLayer *d) {
+    const Layer *l = d->l;
+    if (!p->inference || d->dt != dnnl_bf16 || d->s2d) return dnnl_format_tag_any;
     const char *e = getenv("ALEXNET_DNNL_INFERENCE_NHWC");
-    int nhwc = p->inference && d->dt == dnnl_bf16 && !d->s2d && !(e && strcmp(e, "0") == 0);
+    int nhwc = e && *e ? strcmp(e, "0") != 0 : l->in_c >= 256 && l->out_h * l->out_w >= 13 * 13;
     return nhwc ? dnnl_nhwc : dnnl_format_tag_any;
 }
 
