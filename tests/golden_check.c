@@ -47,6 +47,15 @@
 #define TOL_BF16_GRAD 0.5
 
 /* fp32: normalised max error <= TOL; bf16: relative L2 <= tol16. */
+/* x [B, 3, S, S] as the backend wants it: x itself, or transposed into xh (NHWC). */
+static const float *backend_input(const Backend *be, const float *x, float *xh, int B, int S) {
+    if (be->vt->input_format(be->ctx) != INPUT_F32_NHWC) return x;
+    for (int n = 0; n < B; n++)
+        for (int c = 0; c < 3; c++)
+            for (int p = 0; p < S * S; p++) xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
+    return xh;
+}
+
 static void close(int bf16, const char *name, const float *a, const float *b, size_t n, double tol16) {
     if (bf16) expect_rel_l2(name, a, b, n, tol16);
     else expect_tensor_close(name, a, b, n, TOL);
@@ -132,14 +141,7 @@ int main(int argc, char **argv) {
     for (int step = 0; step < 3; step++) {
         snprintf(name, sizeof name, "input.%d", step);
         load_f32(&f, name, x, in_n);
-        const float *input = x;
-        if (be.vt->input_format(be.ctx) == INPUT_F32_NHWC) {
-            for (int n = 0; n < B; n++)
-                for (int c = 0; c < 3; c++)
-                    for (int p = 0; p < S * S; p++)
-                        xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
-            input = xh;
-        }
+        const float *input = backend_input(&be, x, xh, B, S);
         load_labels(&f, step, labels, B);
         ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, input, B, &fa);
@@ -205,14 +207,7 @@ int main(int argc, char **argv) {
         if (modes[k]) setenv("ALEXNET_DNNL_INFERENCE_NHWC", modes[k], 1);
         CHECK(backend_create(&be, argv[2], &net, B, &opt, &err) == 0, "inference backend: %s", err.msg);
         be.vt->set_params(be.ctx, params);
-        const float *input = x;
-        if (be.vt->input_format(be.ctx) == INPUT_F32_NHWC) {
-            for (int n = 0; n < B; n++)
-                for (int c = 0; c < 3; c++)
-                    for (int p = 0; p < S * S; p++)
-                        xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
-            input = xh;
-        }
+        const float *input = backend_input(&be, x, xh, B, S);
         ForwardArgs fe = { 0, 0, 0 };
         backend_forward(&be, input, B, &fe);
         be.vt->read_logits(be.ctx, logits, B);
