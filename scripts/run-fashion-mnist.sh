@@ -18,8 +18,9 @@
 #            classifier); it measured +1.2 points over 64 px at equal epochs
 #            for 1.4x the time. EPOCHS epochs instead of 150 and WARMUP
 #            warmup epochs instead of 5 (the whole run has to fit in minutes):
-#            6 since bf16 made an epoch ~2 minutes on a 2-core AVX512_BF16 CPU
-#            (89.71% vs 87.92% for 3; 7 gave 89.66%).
+#            8 since the bf16 kernels made an epoch ~85 s on a 2-core
+#            AVX512_BF16 CPU (91.07% vs 90.06% for 6, on the same build; 6
+#            was the default while an epoch took 2 minutes, 3 before bf16).
 #            The cosine runs over T_MAX = EPOCHS-1 epochs to ETA_MIN, so the
 #            last epoch trains at a small constant lr (in a 3-4 epoch run the
 #            seed's staircase would otherwise spend a whole epoch at a large
@@ -41,7 +42,7 @@ set -euo pipefail
 BIN=${1:?alexnet binary}
 DATA=${2:?data dir}
 RUN=${3:?run dir}
-EPOCHS=${EPOCHS:-6}
+EPOCHS=${EPOCHS:-8}
 WARMUP=${WARMUP:-0.2}
 BATCH=${BATCH:-128}
 LR=${LR:-0.02}
