@@ -247,7 +247,7 @@ def group_contract(tmp):
           "--backend", "ref", "--threads", "1", "--workers", "1", "--data_dir"]
     rc, so, se = run(mpmd(tmp, [ev + [os.path.join(data, "train")], ev + [os.path.join(other, "train")]]), timeout=300)
     check(rc == 2 and "eval [rank 1]" in se and "23 images" in se, f"distributed eval on differing data stops, rank 1 "
-          f"naming it (rc={rc}) {se[-400:]}")
+          f"naming it (rc={rc}) stderr: {se[-2000:]} stdout: {so[-500:]}")
     rc, so, se = run([BIN, "train", "--resume", out, "--max_epoch", "2"])
     check(rc == 2 and "global batch of 8" in se and "--per_batch_size 8" in se,
           f"resuming a 2 x 4 run with 1 process is refused naming --per_batch_size 8 ({se.strip()[:400]})")
