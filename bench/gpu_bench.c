@@ -84,9 +84,9 @@ int main(int argc, char **argv) {
     size_t P = net.param_count;
     float *params = xmalloc(P * sizeof(float)), *zero = xcalloc(P, sizeof(float));
     net_init_params(&net, params, 1);
-    be.vt->set_params(be.ctx, params);
-    be.vt->set_momentum(be.ctx, zero);
-    InputFormat fmt = be.vt->input_format(be.ctx);
+    backend_set_params(&be, params);
+    backend_set_momentum(&be, zero);
+    InputFormat fmt = backend_input_format(&be);
     size_t n_in = (size_t)batch * 3 * size * size;
     void *x;
     if (fmt == INPUT_U8_NHWC) {
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
         loss = backend_backward(&be, labels, batch, &la, NULL, NULL);
         backend_sgd_update(&be, &sa);
     }
-    be.vt->read_logits(be.ctx, logits, 1);
+    backend_read_logits(&be, logits, 1);
     double train_s[3];
     for (int w = 0; w < 3; w++) {
         double a = now_seconds();
@@ -123,17 +123,17 @@ int main(int argc, char **argv) {
             loss = backend_backward(&be, labels, batch, &la, NULL, NULL);
             backend_sgd_update(&be, &sa);
         }
-        be.vt->read_logits(be.ctx, logits, 1); /* waits for the last update (stream order) */
+        backend_read_logits(&be, logits, 1); /* waits for the last update (stream order) */
         train_s[w] = (now_seconds() - a) / steps;
     }
     double infer_s[3];
     ForwardArgs fe = { 0, 0, 0 };
     for (int s = 0; s < warmup; s++) backend_forward(&be, x, batch, &fe);
-    be.vt->read_logits(be.ctx, logits, batch);
+    backend_read_logits(&be, logits, batch);
     for (int w = 0; w < 3; w++) {
         double a = now_seconds();
         for (int s = 0; s < steps; s++) backend_forward(&be, x, batch, &fe);
-        be.vt->read_logits(be.ctx, logits, batch);
+        backend_read_logits(&be, logits, batch);
         infer_s[w] = (now_seconds() - a) / steps;
     }
     double tr = sorted_median3(train_s[0], train_s[1], train_s[2]);
@@ -149,19 +149,19 @@ int main(int argc, char **argv) {
     printf("  infer  %9.0f img/s  (%.3f ms/batch)\n", batch / inf, 1e3 * inf);
 
     double gpu_train_ms = 0.0;
-    if (profile && be.vt->set_profiling) {
+    if (profile && backend_can_profile(&be)) {
         int L = net.n_layers, ps = 5;
         double *fwd = xcalloc((size_t)L, sizeof(double)), *bwd = xcalloc((size_t)L, sizeof(double));
-        be.vt->set_profiling(be.ctx, 1);
-        be.vt->read_profile(be.ctx, fwd, bwd);
+        backend_set_profiling(&be, 1);
+        backend_read_profile(&be, fwd, bwd);
         for (int s = 0; s < ps; s++) {
             ForwardArgs fa = { 1, step++, 0 };
             backend_forward(&be, x, batch, &fa);
             backend_backward(&be, labels, batch, &la, NULL, NULL);
             backend_sgd_update(&be, &sa);
         }
-        be.vt->read_profile(be.ctx, fwd, bwd);
-        be.vt->set_profiling(be.ctx, 0);
+        backend_read_profile(&be, fwd, bwd);
+        backend_set_profiling(&be, 0);
         double tf = 0, tb = 0;
         printf("  per-layer GPU time of a training step (eager launches, mean of %d steps):\n", ps);
         printf("    %-14s %-8s %9s %9s %9s\n", "layer", "kind", "fwd ms", "bwd ms", "TFLOP/s");

@@ -17,8 +17,6 @@
 #include "backend/cuda/cuda_backend.h"
 #endif
 
-static const float MEAN[3] = { 0.485f, 0.456f, 0.406f }, STD[3] = { 0.229f, 0.224f, 0.225f };
-
 /* Batch batch_id of a synthetic stream: random bytes [b, S, S, 3] and labels in [0, K). */
 static inline void make_batch(uint8_t *u8, int32_t *labels, int b, int S, int K, uint64_t seed, int batch_id) {
     size_t n = (size_t)b * S * S * 3;
@@ -39,7 +37,7 @@ static inline void to_format(InputFormat fmt, const uint8_t *u8, void *out, int 
     for (int n = 0; n < b; n++)
         for (size_t p = 0; p < hw; p++)
             for (int c = 0; c < 3; c++) {
-                float v = ((float)u8[((size_t)n * hw + p) * 3 + c] / 255.0f - MEAN[c]) / STD[c];
+                float v = ((float)u8[((size_t)n * hw + p) * 3 + c] / 255.0f - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
                 if (fmt == INPUT_F32_NCHW) o[((size_t)n * 3 + c) * hw + p] = v;
                 else o[((size_t)n * hw + p) * 3 + c] = v;
             }

@@ -8,7 +8,8 @@
  *   train FILE OUT S FMT EXACT I J H W FLIP JITTER FB FC FS O0 O1 O2
  *                                         train transform with fixed parameters
  *   eval FILE OUT S FMT EXACT [R]         eval transform (R: --val_resize_size)
- *   predict FILE OUT S FMT [R]            image_load_eval()
+ *   predict FILE OUT S FMT [R]            what `alexnet predict` does to one file
+ *                                         (a default SampleWorker, sample_eval)
  *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH]
  *                                         one epoch; prints per batch
  *                                         "batch B n N bad K hash H idx I..."
@@ -181,9 +182,12 @@ static int cmd_predict(const char *path, const char *out, int S, const char *fmt
     size_t bytes = input_sample_bytes(fmt, S);
     void *buf = malloc(bytes);
     Error err;
-    int rc = image_load_eval(path, S, R, fmt, buf, 0, &err) == 0 ? 0 : 1;
+    SampleConfig cfg = { .image_size = S, .resize_size = R };
+    SampleWorker *w = sample_worker_create(&cfg);
+    int rc = sample_eval(w, path, buf, fmt, &err) == 0 ? 0 : 1;
     if (rc != 0) fprintf(stderr, "data_tool: %s\n", err.msg);
     else rc = write_raw(out, buf, bytes);
+    sample_worker_destroy(w);
     free(buf);
     return rc;
 }

@@ -49,7 +49,7 @@
 /* fp32: normalised max error <= TOL; bf16: relative L2 <= tol16. */
 /* x [B, 3, S, S] as the backend wants it: x itself, or transposed into xh (NHWC). */
 static const float *backend_input(const Backend *be, const float *x, float *xh, int B, int S) {
-    if (be->vt->input_format(be->ctx) != INPUT_F32_NHWC) return x;
+    if (backend_input_format(be) != INPUT_F32_NHWC) return x;
     for (int n = 0; n < B; n++)
         for (int c = 0; c < 3; c++)
             for (int p = 0; p < S * S; p++) xh[((size_t)n * S * S + p) * 3 + c] = x[((size_t)n * 3 + c) * S * S + p];
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     int bf16 = argc == 4;
-    if (bf16 && backend_auto_precision(argv[2]) != PRECISION_BF16) {
+    if (bf16 && backend_auto_precision(argv[2], NULL) != PRECISION_BF16) {
         printf("SKIP: backend %s has no native bf16 here\n", argv[2]);
         return 77;
     }
@@ -117,7 +117,7 @@ int main(int argc, char **argv) {
         printf("SKIP: backend %s: %s\n", argv[2], err.msg);
         return 77;
     }
-    CHECK(be.vt->input_format(be.ctx) == INPUT_F32_NCHW || be.vt->input_format(be.ctx) == INPUT_F32_NHWC,
+    CHECK(backend_input_format(&be) == INPUT_F32_NCHW || backend_input_format(&be) == INPUT_F32_NHWC,
           "golden_check feeds float input");
 
     size_t P = net.param_count;
@@ -127,9 +127,9 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "init.%s", net.params[t].name);
         load_f32(&f, name, params + net.params[t].offset, net.params[t].numel);
     }
-    be.vt->set_params(be.ctx, params);
+    backend_set_params(&be, params);
     float *zero = xcalloc(P, sizeof(float));
-    be.vt->set_momentum(be.ctx, zero);
+    backend_set_momentum(&be, zero);
 
     size_t in_n = (size_t)B * 3 * S * S;
     float *x = xmalloc(in_n * sizeof(float)), *xh = xmalloc(in_n * sizeof(float));
@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
         load_labels(&f, step, labels, B);
         ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, input, B, &fa);
-        be.vt->read_logits(be.ctx, logits, B);
+        backend_read_logits(&be, logits, B);
         double loss = backend_backward(&be, labels, B, &la, NULL, NULL);
         float lossf = (float)loss;
         snprintf(name, sizeof name, "loss step %d", step);
@@ -157,7 +157,7 @@ int main(int argc, char **argv) {
             load_f32(&f, "loss_torch_form", &torch_form, 1);
             float ours = (float)softmax_xent(NULL, logits, labels, B, K, 0.1f, SMOOTH_TORCH, B);
             close(bf16, "loss (PyTorch smoothing form)", &ours, &torch_form, 1, TOL_BF16_OUT);
-            be.vt->get_grads(be.ctx, grads);
+            backend_get_grads(&be, grads);
             for (int t = 0; t < net.n_params; t++) {
                 const ParamTensor *p = &net.params[t];
                 snprintf(name, sizeof name, "grad.%s", p->name);
@@ -176,8 +176,8 @@ int main(int argc, char **argv) {
      * relative L2 checks — momentum <= 1e-2, weights <= 1e-4 — that catch a
      * wrong optimizer formula or a missed step, not the last bit; the update's
      * exact arithmetic is tested in test_net.c and backend against reference. */
-    be.vt->get_params(be.ctx, params);
-    be.vt->get_momentum(be.ctx, grads);
+    backend_get_params(&be, params);
+    backend_get_momentum(&be, grads);
     for (int t = 0; t < net.n_params; t++) {
         const ParamTensor *p = &net.params[t];
         snprintf(name, sizeof name, "momentum.%s", p->name);
@@ -206,11 +206,11 @@ int main(int argc, char **argv) {
     for (int k = 0; k < 2; k++) {
         if (modes[k]) setenv("ALEXNET_DNNL_INFERENCE_NHWC", modes[k], 1);
         CHECK(backend_create(&be, argv[2], &net, B, &opt, &err) == 0, "inference backend: %s", err.msg);
-        be.vt->set_params(be.ctx, params);
+        backend_set_params(&be, params);
         const float *input = backend_input(&be, x, xh, B, S);
         ForwardArgs fe = { 0, 0, 0 };
         backend_forward(&be, input, B, &fe);
-        be.vt->read_logits(be.ctx, logits, B);
+        backend_read_logits(&be, logits, B);
         snprintf(name, sizeof name, "logits of a backend created for inference%s", modes[k] ? " (nhwc)" : "");
         close(bf16, name, logits, want, (size_t)B * K, TOL_BF16_OUT);
         unsetenv("ALEXNET_DNNL_INFERENCE_NHWC");

@@ -56,14 +56,14 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s: %s", backend, err.msg);
     if (cfg->comm) {
         uint8_t id[COMM_ID_BYTES];
-        CHECK(be.vt->comm_create_id(be.ctx, id, &err) == 0, "%s", err.msg);
-        CHECK(be.vt->comm_init(be.ctx, 0, 1, id, &err) == 0, "%s", err.msg);
+        CHECK(backend_comm_create_id(&be, id, &err) == 0, "%s", err.msg);
+        CHECK(backend_comm_init(&be, 0, 1, id, &err) == 0, "%s", err.msg);
     }
     float *p0 = xmalloc(P * sizeof(float)), *zero = xcalloc(P, sizeof(float));
     net_init_params(net, p0, 5);
-    be.vt->set_params(be.ctx, p0);
-    be.vt->set_momentum(be.ctx, zero);
-    InputFormat fmt = be.vt->input_format(be.ctx);
+    backend_set_params(&be, p0);
+    backend_set_momentum(&be, zero);
+    InputFormat fmt = backend_input_format(&be);
     uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
     void *x = xmalloc((size_t)B * S * S * 3 * sizeof(float));
     int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
@@ -80,19 +80,19 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
         to_format(fmt, u8, x, B, S);
         ForwardArgs fa = { 1, (uint64_t)step, 0 };
         backend_forward(&be, x, B, &fa);
-        if (step == 0) be.vt->read_logits(be.ctx, o->logits0, B);
+        if (step == 0) backend_read_logits(&be, o->logits0, B);
         o->loss[step] = backend_backward(&be, labels, B, &la, NULL, NULL);
-        if (step == 0) be.vt->get_grads(be.ctx, o->grads0);
+        if (step == 0) backend_get_grads(&be, o->grads0);
         backend_sgd_update(&be, &sa);
     }
-    be.vt->get_params(be.ctx, o->params);
-    be.vt->get_momentum(be.ctx, o->mom);
+    backend_get_params(&be, o->params);
+    backend_get_momentum(&be, o->mom);
     int n = B > 1 ? B - 1 : 1;
     make_batch(u8, labels, B, S, K, 21, 1000);
     to_format(fmt, u8, x, n, S);
     ForwardArgs fe = { 0, 0, 0 };
     backend_forward(&be, x, n, &fe);
-    be.vt->read_logits(be.ctx, o->eval, n);
+    backend_read_logits(&be, o->eval, n);
     backend_destroy(&be);
     free(p0);
     free(zero);
@@ -223,7 +223,7 @@ static void comm_one_rank(void) {
     BackendOptions opt = { 0, 0, PRECISION_FP32, 42, 0 };
     Backend probe;
     CHECK(backend_create(&probe, "cuda", &net, 4, &opt, &err) == 0, "%s", err.msg);
-    int has = probe.vt->comm_init != NULL;
+    int has = backend_has_comm(&probe);
     if (!has) {
         backend_destroy(&probe);
         printf("%-44s skipped: built without NCCL\n", "NCCL one rank");
@@ -232,7 +232,7 @@ static void comm_one_rank(void) {
     /* NCCL's bootstrap wants a network interface; a lone VM may only have lo */
     setenv("NCCL_SOCKET_IFNAME", "lo", 0);
     uint8_t id[COMM_ID_BYTES];
-    int ok = probe.vt->comm_create_id(probe.ctx, id, &err) == 0 && probe.vt->comm_init(probe.ctx, 0, 1, id, &err) == 0;
+    int ok = backend_comm_create_id(&probe, id, &err) == 0 && backend_comm_init(&probe, 0, 1, id, &err) == 0;
     backend_destroy(&probe);
     if (!ok) {
         printf("%-44s NOT RUN: NCCL could not start on this machine: %s\n", "NCCL one rank", err.msg);

@@ -69,9 +69,9 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s: %s", backend, err.msg);
     float *p0 = xmalloc(P * sizeof(float)), *zero = xcalloc(P, sizeof(float));
     net_init_params(net, p0, 5);
-    be.vt->set_params(be.ctx, p0);
-    be.vt->set_momentum(be.ctx, zero);
-    InputFormat fmt = be.vt->input_format(be.ctx);
+    backend_set_params(&be, p0);
+    backend_set_momentum(&be, zero);
+    InputFormat fmt = backend_input_format(&be);
     uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
     void *x = xmalloc((size_t)B * S * S * 3 * sizeof(float));
     int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
@@ -89,11 +89,11 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
         to_format(fmt, u8, x, B, S);
         ForwardArgs fa = { 1, (uint64_t)step, (uint64_t)(7 * B) };
         backend_forward(&be, x, B, &fa);
-        if (step == 0) be.vt->read_logits(be.ctx, o->logits0, B);
+        if (step == 0) backend_read_logits(&be, o->logits0, B);
         o->ready_calls = 0;
         o->ready_bad = 0;
         o->loss[step] = backend_backward(&be, labels, B, &la, on_ready, o);
-        if (step == 0) be.vt->get_grads(be.ctx, o->grads0);
+        if (step == 0) backend_get_grads(&be, o->grads0);
         backend_sgd_update(&be, &sa);
     }
     /* a partial training batch with the other smoothing form and a global-batch divisor */
@@ -104,15 +104,15 @@ static void run(RunOut *o, const char *backend, const Net *net, Precision prec, 
     LossArgs lt = { 0.2f, SMOOTH_TORCH, 2 * B };
     backend_forward(&be, x, n, &fp);
     o->loss_partial = backend_backward(&be, labels, n, &lt, NULL, NULL);
-    be.vt->get_grads(be.ctx, o->grads_partial);
+    backend_get_grads(&be, o->grads_partial);
     backend_sgd_update(&be, &sa);
-    be.vt->get_params(be.ctx, o->params);
-    be.vt->get_momentum(be.ctx, o->mom);
+    backend_get_params(&be, o->params);
+    backend_get_momentum(&be, o->mom);
     ForwardArgs fe = { 0, 99, 0 };
     make_batch(u8, labels, B, S, K, 11, STEPS + 1);
     to_format(fmt, u8, x, n, S);
     backend_forward(&be, x, n, &fe);
-    be.vt->read_logits(be.ctx, o->eval, n);
+    backend_read_logits(&be, o->eval, n);
     backend_destroy(&be);
     free(p0);
     free(zero);
@@ -218,8 +218,8 @@ static void dropout_masks(Precision prec) {
     BackendOptions opt = { 0, 0, prec, 1234, 0 };
     CHECK(backend_create(&br, "ref", &net, 1, &opt, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&bc, "cuda", &net, 1, &opt, &err) == 0, "%s", err.msg);
-    br.vt->set_params(br.ctx, p0);
-    bc.vt->set_params(bc.ctx, p0);
+    backend_set_params(&br, p0);
+    backend_set_params(&bc, p0);
     int mismatches = 0, dropped = 0;
     LossArgs la = { 0.0f, SMOOTH_SEED, 0 };
     for (int step = 0; step < 8; step++) {
@@ -229,12 +229,12 @@ static void dropout_masks(Precision prec) {
         to_format(INPUT_F32_NCHW, u8, x, 1, 8);
         backend_forward(&br, x, 1, &fa);
         backend_backward(&br, &label, 1, &la, NULL, NULL);
-        br.vt->get_grads(br.ctx, gr);
+        backend_get_grads(&br, gr);
         float xc[192 * 4];
-        to_format(bc.vt->input_format(bc.ctx), u8, xc, 1, 8);
+        to_format(backend_input_format(&bc), u8, xc, 1, 8);
         backend_forward(&bc, xc, 1, &fa);
         backend_backward(&bc, &label, 1, &la, NULL, NULL);
-        bc.vt->get_grads(bc.ctx, gc);
+        backend_get_grads(&bc, gc);
         const ParamTensor *w = &net.params[0];
         for (size_t i = 0; i < w->numel; i++) {
             int zr = gr[w->offset + i] == 0.0f, zc = gc[w->offset + i] == 0.0f;

@@ -71,14 +71,14 @@ static void train(const Net *net, Precision prec, double *losses) {
     int32_t labels[B];
     fill_uniform(protos, K * img, 20, 0, -1.0f, 1.0f);
     net_init_params(net, params, 6);
-    be.vt->set_params(be.ctx, params);
-    be.vt->set_momentum(be.ctx, zero);
+    backend_set_params(&be, params);
+    backend_set_momentum(&be, zero);
     LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
     SgdArgs so = { 0.02f, 0.9f, 1e-4f };
     for (int step = 0; step < STEPS; step++) {
         make_batch(x, labels, protos, step);
         const float *in = x;
-        if (be.vt->input_format(be.ctx) == INPUT_F32_NHWC) {
+        if (backend_input_format(&be) == INPUT_F32_NHWC) {
             to_nhwc(xh, x, B);
             in = xh;
         }
@@ -110,10 +110,10 @@ static void eval_follows_training(const Net *net) {
     int32_t labels[B];
     fill_uniform(protos, K * img, 20, 0, -1.0f, 1.0f);
     net_init_params(net, params, 6);
-    a.vt->set_params(a.ctx, params);
-    a.vt->set_momentum(a.ctx, zero);
+    backend_set_params(&a, params);
+    backend_set_momentum(&a, zero);
     const float *in = x;
-    if (a.vt->input_format(a.ctx) == INPUT_F32_NHWC) in = xh;
+    if (backend_input_format(&a) == INPUT_F32_NHWC) in = xh;
     LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
     SgdArgs so = { 0.02f, 0.9f, 1e-4f };
     ForwardArgs eval = { 0, 0, 0 };
@@ -127,18 +127,18 @@ static void eval_follows_training(const Net *net) {
         backend_backward(&a, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&a, &so);
     }
-    a.vt->read_logits(a.ctx, la, B);
-    a.vt->get_params(a.ctx, params);
-    b.vt->set_params(b.ctx, params);
+    backend_read_logits(&a, la, B);
+    backend_get_params(&a, params);
+    backend_set_params(&b, params);
     backend_forward(&b, in, B, &eval);
-    b.vt->read_logits(b.ctx, lb, B);
+    backend_read_logits(&b, lb, B);
     EXPECT(memcmp(la, lb, sizeof la) == 0,
            "eval logits after training differ from a fresh backend's on the same weights");
     ForwardArgs fa = { 1, 9, 0 };
     backend_forward(&a, in, B, &fa);
     backend_forward(&b, in, B, &fa);
-    a.vt->read_logits(a.ctx, la, B);
-    b.vt->read_logits(b.ctx, lb, B);
+    backend_read_logits(&a, la, B);
+    backend_read_logits(&b, lb, B);
     EXPECT(memcmp(la, lb, sizeof la) == 0,
            "training-forward logits differ between the SGD-refreshed bf16 weights and a fresh backend's reorder");
     backend_destroy(&a);
@@ -157,7 +157,7 @@ static double window_mean(const double *l, int w) {
 }
 
 int main(void) {
-    if (!strstr(backend_names(), "dnnl") || backend_auto_precision("dnnl") != PRECISION_BF16) {
+    if (!strstr(backend_names(), "dnnl") || backend_auto_precision("dnnl", NULL) != PRECISION_BF16) {
         printf("SKIP: no dnnl backend or no native bf16 on this CPU\n");
         return 77;
     }

@@ -96,7 +96,7 @@ static void on_ready(void *user, int param) {
     if (r->last >= 0 && param >= r->last) r->order_ok = 0;
     r->last = param;
     r->count++;
-    memcpy(r->snap + p->offset, r->be->vt->grad_buffer(r->be->ctx) + p->offset, p->numel * sizeof(float));
+    memcpy(r->snap + p->offset, backend_grad_buffer(r->be) + p->offset, p->numel * sizeof(float));
 }
 
 /* PyTorch-default-like parameters (non-zero biases, so bias paths count). */
@@ -128,11 +128,11 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
     size_t P = net->param_count;
     float *params = xmalloc(P * sizeof(float)), *a = xmalloc(P * sizeof(float)), *b = xmalloc(P * sizeof(float));
     init_params(net, params, 3);
-    ref.vt->set_params(ref.ctx, params);
-    dn.vt->set_params(dn.ctx, params);
+    backend_set_params(&ref, params);
+    backend_set_params(&dn, params);
     memset(a, 0, P * sizeof(float));
-    ref.vt->set_momentum(ref.ctx, a);
-    dn.vt->set_momentum(dn.ctx, a);
+    backend_set_momentum(&ref, a);
+    backend_set_momentum(&dn, a);
 
     int S = net->image_size, K = net->num_classes, n = o->n;
     size_t in_n = (size_t)n * 3 * S * S;
@@ -153,13 +153,13 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
         ForwardArgs fa = { 1, (uint64_t)step + 7, 3 };
         backend_forward(&ref, x, n, &fa);
         const float *xin = x;
-        if (dn.vt->input_format(dn.ctx) == INPUT_F32_NHWC) {
+        if (backend_input_format(&dn) == INPUT_F32_NHWC) {
             to_nhwc(xh, x, n, S);
             xin = xh;
         }
         backend_forward(&dn, xin, n, &fa);
-        ref.vt->read_logits(ref.ctx, la, n);
-        dn.vt->read_logits(dn.ctx, lb, n);
+        backend_read_logits(&ref, la, n);
+        backend_read_logits(&dn, lb, n);
         snprintf(name, sizeof name, "%s step %d logits", title, step);
         expect_close_p(o, name, lb, la, (size_t)n * K, TOL_GRAD, step == 0 ? TOL_BF16 : tol_drift16);
         double l_ref = backend_backward(&ref, labels, n, &lo, NULL, NULL);
@@ -171,8 +171,8 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
         EXPECT(fabs(l_dn - l_ref) <= tol_loss * fabs(l_ref), "%s step %d loss %.9g vs %.9g", title, step, l_dn, l_ref);
         EXPECT(rl.count == net->n_params && rl.order_ok, "%s: ready() fired %d times (want %d), reverse order %d",
                title, rl.count, net->n_params, rl.order_ok);
-        ref.vt->get_grads(ref.ctx, a);
-        dn.vt->get_grads(dn.ctx, b);
+        backend_get_grads(&ref, a);
+        backend_get_grads(&dn, b);
         for (int t = 0; t < net->n_params; t++) {
             const ParamTensor *p = &net->params[t];
             snprintf(name, sizeof name, "%s step %d grad %s", title, step, p->name);
@@ -181,7 +181,7 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
                    "%s: %s changed after ready() reported it final", title, p->name);
         }
         if (o->grad_scale != 1.0f) {
-            float *ga = ref.vt->grad_buffer(ref.ctx), *gb = dn.vt->grad_buffer(dn.ctx);
+            float *ga = backend_grad_buffer(&ref), *gb = backend_grad_buffer(&dn);
             for (size_t i = 0; i < P; i++) {
                 ga[i] *= o->grad_scale;
                 gb[i] *= o->grad_scale;
@@ -190,15 +190,15 @@ static int compare_backends(const char *title, const Net *net, const CompareOpts
         backend_sgd_update(&ref, &so);
         backend_sgd_update(&dn, &so);
     }
-    ref.vt->get_momentum(ref.ctx, a);
-    dn.vt->get_momentum(dn.ctx, b);
+    backend_get_momentum(&ref, a);
+    backend_get_momentum(&dn, b);
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
         snprintf(name, sizeof name, "%s momentum %s", title, p->name);
         expect_close_p(o, name, b + p->offset, a + p->offset, p->numel, TOL_GRAD, tol_grad16);
     }
-    ref.vt->get_params(ref.ctx, a);
-    dn.vt->get_params(dn.ctx, b);
+    backend_get_params(&ref, a);
+    backend_get_params(&dn, b);
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
         snprintf(name, sizeof name, "%s params %s", title, p->name);

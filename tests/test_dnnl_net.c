@@ -52,9 +52,9 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, in_n = (size_t)B * 3 * net->image_size * net->image_size;
     init_params(net, r->params, 4);
-    be.vt->set_params(be.ctx, r->params);
+    backend_set_params(&be, r->params);
     memset(r->momentum, 0, P * sizeof(float));
-    be.vt->set_momentum(be.ctx, r->momentum);
+    backend_set_momentum(&be, r->momentum);
     float *x = xmalloc(in_n * sizeof(float));
     int32_t labels[8];
     LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
@@ -67,15 +67,15 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
         backend_backward(&be, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&be, &so);
     }
-    be.vt->get_grads(be.ctx, r->grads);
-    be.vt->get_momentum(be.ctx, r->momentum);
-    be.vt->get_params(be.ctx, r->params);
+    backend_get_grads(&be, r->grads);
+    backend_get_momentum(&be, r->momentum);
+    backend_get_params(&be, r->params);
     ForwardArgs fe = { 0, 0, 0 };
     float *again = xmalloc((size_t)B * net->num_classes * sizeof(float));
     backend_forward(&be, x, B, &fe);
-    be.vt->read_logits(be.ctx, r->logits, B);
+    backend_read_logits(&be, r->logits, B);
     backend_forward(&be, x, B, &fe);
-    be.vt->read_logits(be.ctx, again, B);
+    backend_read_logits(&be, again, B);
     EXPECT(memcmp(again, r->logits, (size_t)B * net->num_classes * sizeof(float)) == 0, "repeated forward differs");
     free(again);
     free(x);
@@ -116,27 +116,27 @@ static void profiling(void) {
     BackendOptions bo = { 2, 0, PRECISION_FP32, 1, 0 };
     Backend be;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);
-    EXPECT(be.vt->set_profiling && be.vt->read_profile, "dnnl backend lacks the profiling hooks");
+    EXPECT(backend_can_profile(&be), "dnnl backend lacks the profiling hooks");
     float *p = xmalloc(net.param_count * sizeof(float));
     init_params(&net, p, 1);
-    be.vt->set_params(be.ctx, p);
+    backend_set_params(&be, p);
     size_t in_n = (size_t)2 * 3 * 63 * 63;
     float *x = xcalloc(in_n, sizeof(float));
     int32_t labels[2] = { 1, 2 };
     LossArgs lo = { 0.0f, SMOOTH_SEED, 0 };
     ForwardArgs fa = { 1, 0, 0 };
     double fwd[NET_MAX_LAYERS], bwd[NET_MAX_LAYERS];
-    be.vt->set_profiling(be.ctx, 1);
+    backend_set_profiling(&be, 1);
     backend_forward(&be, x, 2, &fa);
     backend_backward(&be, labels, 2, &lo, NULL, NULL);
-    be.vt->read_profile(be.ctx, fwd, bwd);
+    backend_read_profile(&be, fwd, bwd);
     for (int i = 0; i < net.n_layers; i++) {
         EXPECT(fwd[i] >= 0 && bwd[i] >= 0, "layer %d: negative time", i);
         if (net.layers[i].kind == LAYER_CONV) EXPECT(fwd[i] > 0 && bwd[i] > 0, "conv layer %d: no time recorded", i);
     }
-    be.vt->read_profile(be.ctx, fwd, bwd);
+    backend_read_profile(&be, fwd, bwd);
     for (int i = 0; i < net.n_layers; i++) EXPECT(fwd[i] == 0 && bwd[i] == 0, "layer %d: counters not reset", i);
-    be.vt->set_profiling(be.ctx, 0);
+    backend_set_profiling(&be, 0);
     free(p);
     free(x);
     backend_destroy(&be);
@@ -148,7 +148,7 @@ static void inference_plans(void) {
     for (size_t k = 0; k < 2; k++)
         for (size_t q = 0; q < 3; q++) {
             /* q == 2: bf16 with every convolution on nhwc (the layout rule picks it for large maps only) */
-            if (q > 0 && backend_auto_precision("dnnl") != PRECISION_BF16) continue;
+            if (q > 0 && backend_auto_precision("dnnl", NULL) != PRECISION_BF16) continue;
             if (q == 2) setenv("ALEXNET_DNNL_INFERENCE_NHWC", "1", 1);
             Net net;
             Error err;
@@ -161,8 +161,8 @@ static void inference_plans(void) {
             CHECK(backend_create(&in, "dnnl", &net, B, &bi, &err) == 0, "%s", err.msg);
             float *p = xmalloc(net.param_count * sizeof(float));
             init_params(&net, p, 8);
-            tr.vt->set_params(tr.ctx, p);
-            in.vt->set_params(in.ctx, p);
+            backend_set_params(&tr, p);
+            backend_set_params(&in, p);
             size_t in_n = (size_t)B * 3 * 67 * 67;
             float *x = xmalloc(in_n * sizeof(float)), *xh = xmalloc(in_n * sizeof(float));
             float a[3 * 10], b[3 * 10];
@@ -173,12 +173,12 @@ static void inference_plans(void) {
                 float *out[2] = { a, b };
                 for (int j = 0; j < 2; j++) {
                     const float *xin = x;
-                    if (be[j]->vt->input_format(be[j]->ctx) == INPUT_F32_NHWC) {
+                    if (backend_input_format(be[j]) == INPUT_F32_NHWC) {
                         to_nhwc(xh, x, n, 67);
                         xin = xh;
                     }
                     backend_forward(be[j], xin, n, &fe);
-                    be[j]->vt->read_logits(be[j]->ctx, out[j], n);
+                    backend_read_logits(be[j], out[j], n);
                 }
                 char t[96];
                 snprintf(t, sizeof t, "%s %s%s inference plan, batch %d: logits", backbones[k],

@@ -253,9 +253,9 @@ static void bf16_plan_check(void) {
     Error err;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);
     char a[48], b[48], c[48];
-    be.vt->layer_precision(be.ctx, 0, a, sizeof a);
-    be.vt->layer_precision(be.ctx, 2, b, sizeof b);
-    be.vt->layer_precision(be.ctx, 4, c, sizeof c);
+    backend_layer_precision(&be, 0, a, sizeof a);
+    backend_layer_precision(&be, 2, b, sizeof b);
+    backend_layer_precision(&be, 4, c, sizeof c);
     EXPECT(strcmp(a, "bf16") == 0 && strcmp(b, "bf16") == 0, "conv and hidden linear in bf16: got %s, %s", a, b);
     EXPECT(strcmp(c, "fp32 (logits)") == 0, "logits layer: got %s", c);
     backend_destroy(&be);
@@ -267,7 +267,7 @@ int main(int argc, char **argv) {
         return SKIP_NO_DNNL;
     }
     if (argc > 1 && strcmp(argv[1], "bf16") == 0) {
-        if (backend_auto_precision("dnnl") != PRECISION_BF16) {
+        if (backend_auto_precision("dnnl", NULL) != PRECISION_BF16) {
             printf("SKIP: this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16\n");
             return SKIP_NO_DNNL;
         }

@@ -51,12 +51,12 @@ static void step_grads(Backend *be, const Net *net, const float *params, float *
     CHECK(in_n <= sizeof x / sizeof x[0], "input buffer");
     fill_uniform(x, in_n, 3, 0, -1.0f, 1.0f);
     int32_t labels[B] = { 0, 3, 1, 4 };
-    be->vt->set_params(be->ctx, params);
+    backend_set_params(be, params);
     ForwardArgs fa = { 1, 7, 0 };
     backend_forward(be, x, B, &fa);
     LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
     backend_backward(be, labels, B, &lo, log ? log_ready : NULL, log);
-    be->vt->get_grads(be->ctx, grads);
+    backend_get_grads(be, grads);
 }
 
 static int all_zero(const float *x, size_t n) {
@@ -103,11 +103,11 @@ static void check_backend(const char *backend, const char *freeze, double scale)
     }
 
     /* the optimizer: from params and momentum mom with the gradients g1 */
-    be1.vt->set_momentum(be1.ctx, mom);
+    backend_set_momentum(&be1, mom);
     SgdArgs sa = { 0.05f, 0.9f, 1e-3f };
     backend_sgd_update(&be1, &sa);
-    be1.vt->get_params(be1.ctx, w1);
-    be1.vt->get_momentum(be1.ctx, v1);
+    backend_get_params(&be1, w1);
+    backend_get_momentum(&be1, v1);
     for (int t = 0; t < frozen.n_params; t++) {
         const ParamTensor *p = &frozen.params[t];
         size_t o = p->offset;

@@ -4,7 +4,10 @@
  *
  * A backend runs a whole Net (not single ops) so it can own its memory
  * layout (oneDNN blocked formats, cuDNN NHWC), fuse what it likes and build
- * its primitives once in create(). The rest of the program only ever sees:
+ * its primitives once in create(). The rest of the program calls the
+ * backend_* functions below (the table of functions behind them is private
+ * to src/backend/: backend_impl.h) and only ever sees:
+ *  - what a backend supports, asked before it is created (backend_supports);
  *  - the input batch, in the format the backend asks for (input_format);
  *  - flat fp32 buffers in torchvision state_dict order (Net.params) for
  *    parameters, gradients and momentum, copied in and out on request;
@@ -22,14 +25,9 @@
 #include <stdint.h>
 
 #include "common/util.h"
+#include "model/input.h"
 #include "model/net.h"
 #include "nn/ops.h"
-
-typedef enum {
-    INPUT_F32_NCHW, /* normalised floats [n, 3, S, S] */
-    INPUT_F32_NHWC, /* normalised floats [n, S, S, 3] */
-    INPUT_U8_NHWC,  /* raw RGB bytes [n, S, S, 3]; the backend normalises (mean/std of data/transforms.h) */
-} InputFormat;
 
 typedef enum { PRECISION_FP32, PRECISION_BF16 } Precision;
 
@@ -65,110 +63,98 @@ typedef struct {
  * (index into Net.params) is final; tensors complete in reverse order. */
 typedef void (*GradReadyFn)(void *user, int param);
 
-typedef struct Backend Backend;
-
-typedef struct {
-    const char *name;
-    /* Returns the backend's context, or NULL with a message in err. */
-    void *(*create)(const Net *net, int max_batch, const BackendOptions *opt, Error *err);
-    void (*destroy)(void *ctx);
-    InputFormat (*input_format)(void *ctx);
-
-    /* Host <-> backend copies of the flat buffers (Net.param_count floats). */
-    void (*set_params)(void *ctx, const float *params);
-    void (*get_params)(void *ctx, float *params);
-    void (*set_momentum)(void *ctx, const float *momentum);
-    void (*get_momentum)(void *ctx, float *momentum);
-    void (*get_grads)(void *ctx, float *grads);
-    /* The gradient buffer in the backend's own memory (host or device), flat,
-     * Net.params order: what data-parallel training all-reduces in place. */
-    float *(*grad_buffer)(void *ctx);
-
-    /* input: n samples in input_format(), on the host; 1 <= n <= max_batch
-     * (backend_forward checks it). */
-    void (*forward)(void *ctx, const void *input, int n, const ForwardArgs *args);
-    /* logits [n, num_classes] of the last forward, to the host. */
-    void (*read_logits)(void *ctx, float *logits, int n);
-    /* Loss of the last forward(train=1) and backward through the whole net.
-     * Gradients are overwritten (not accumulated across calls). Calls
-     * ready(user, param) as each parameter's gradient becomes final. Returns
-     * the loss, summed over the n samples and divided by the batch in args.
-     * n is the last forward's (backend_backward checks it). */
-    double (*backward)(void *ctx, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready, void *user);
-    void (*sgd_update)(void *ctx, const SgdArgs *args);
-
-    /* --- optional (NULL when unsupported) --- */
-    /* Per-layer timing: while on, forward/backward add milliseconds per layer
-     * into the backend's counters (Net.n_layers entries; the loss counts into
-     * the last layer's backward); read_profile copies them out and resets. */
-    void (*set_profiling)(void *ctx, int on);
-    void (*read_profile)(void *ctx, double *fwd_ms, double *bwd_ms);
-    /* In-backend gradient all-reduce across ranks (NCCL on GPUs): rank 0 calls
-     * comm_create_id, the id (COMM_ID_BYTES) is broadcast over MPI, every rank
-     * calls comm_init. From then on backward() itself averages the gradients
-     * over the ranks (bucketed, overlapped), and the trainer skips its MPI
-     * all-reduce. */
-    int (*comm_create_id)(void *ctx, uint8_t *id, Error *err);
-    int (*comm_init)(void *ctx, int rank, int world, const uint8_t *id, Error *err);
-    /* The precision "auto" means on this machine (dnnl: bf16 where the CPU
-     * has native bf16 dot products). */
-    Precision (*auto_precision)(void);
-    /* Layer i's compute precision for tables ("bf16", "fp32 wino", "fp32 (logits)"). */
-    void (*layer_precision)(void *ctx, int layer, char *buf, size_t len);
-} BackendVTable;
+typedef struct BackendVTable BackendVTable; /* backend_impl.h: private to src/backend/ */
 
 #define COMM_ID_BYTES 128
 
-struct Backend {
+/* A created backend. The fields are read-only outside backend.c. */
+typedef struct {
     const BackendVTable *vt;
     void *ctx;
+    const char *name; /* "ref", "dnnl", "cuda" */
     const Net *net;
     int max_batch;
+    Precision precision;
+    int inference; /* BackendOptions.inference: the training calls are bugs */
     int n;         /* samples of the last backend_forward: backward must match */
-    int inference; /* BackendOptions.inference: backward and sgd_update are bugs */
-};
+} Backend;
+
+/* --- the registry ------------------------------------------------------- */
 
 /* Names compiled into this build, comma-separated ("ref, dnnl, cuda"). */
 const char *backend_names(void);
-/* The fastest backend built for the device kind: "cpu" -> dnnl if built else ref; "gpu"/"cuda" -> cuda. */
-const char *backend_default(const char *device);
-/* What --precision auto resolves to for a backend: its auto_precision hook;
- * without one bf16 on "cuda", fp32 elsewhere. */
-Precision backend_auto_precision(const char *name);
-/* "fp32" / "bf16" / "auto" -> 0 with *out set (auto resolved for backend), or -1. */
-int precision_parse(const char *s, const char *backend, Precision *out);
+/* The i-th of them, NULL past the last. */
+const char *backend_name_at(int i);
+/* Whether backend `name` can run net at precision here: 1, or 0 with the
+ * reason in why (not built, no GPU, a precision or a layer it lacks; one
+ * sentence saying what to do). Allocates nothing. */
+int backend_supports(const char *name, const Net *net, Precision precision, Error *why);
+/* The backend --backend "" means for device ("cpu", "gpu"/"cuda"): on the
+ * CPU the fastest built one that supports net (dnnl, else ref); on a GPU
+ * cuda. net NULL: for AlexNet-like nets. */
+const char *backend_default(const char *device, const Net *net);
+/* What --precision auto resolves to for backend `name` and net: bf16 where
+ * the backend supports it and runs it natively here (dnnl: a CPU with bf16
+ * dot products; cuda: always), else fp32. */
+Precision backend_auto_precision(const char *name, const Net *net);
+/* "fp32" / "bf16" / "auto" -> 0 with *out set (auto resolved for backend
+ * and net), or -1. */
+int precision_parse(const char *s, const char *backend, const Net *net, Precision *out);
 static inline const char *precision_name(Precision p) { return p == PRECISION_BF16 ? "bf16" : "fp32"; }
+
+/* --- one backend -------------------------------------------------------- */
+
 /* Creates a backend by name ("ref", "dnnl", "cuda"). 0, or -1 with a
- * user-facing message (also for max_batch < 1: no backend checks it again). */
+ * user-facing message: max_batch < 1, or what backend_supports says. */
 int backend_create(Backend *b, const char *name, const Net *net, int max_batch, const BackendOptions *opt, Error *err);
 void backend_destroy(Backend *b);
 
-/* Call-throughs that read better at call sites. They hold the batch checks
- * of every backend (a failed one is a bug in the caller: CHECK), so the
- * backends' forward and backward can trust n. */
-static inline void backend_forward(Backend *b, const void *x, int n, const ForwardArgs *a) {
-    CHECK(n >= 1 && n <= b->max_batch, "forward: batch %d outside [1, %d]", n, b->max_batch);
-    b->n = n;
-    b->vt->forward(b->ctx, x, n, a);
-}
-static inline double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *a, GradReadyFn ready,
-                                      void *user) {
-    CHECK(!b->inference, "backward on a backend created for inference only");
-    CHECK(n == b->n, "backward: batch %d differs from the last forward's %d", n, b->n);
-    return b->vt->backward(b->ctx, labels, n, a, ready, user);
-}
-static inline void backend_sgd_update(Backend *b, const SgdArgs *a) {
-    CHECK(!b->inference, "sgd_update on a backend created for inference only");
-    b->vt->sgd_update(b->ctx, a);
-}
+/* The format batches must come in (model/input.h). */
+InputFormat backend_input_format(const Backend *b);
 
-/* Vtables of the built backends. */
-extern const BackendVTable backend_ref;
-#ifdef ALEXNET_HAVE_DNNL
-extern const BackendVTable backend_dnnl;
-#endif
-#ifdef ALEXNET_HAVE_CUDA
-extern const BackendVTable backend_cuda;
-#endif
+/* Host <-> backend copies of the flat buffers (Net.param_count floats,
+ * Net.params order). Momentum and gradients exist only in training
+ * backends: calling these on an inference backend is a bug (CHECK). */
+void backend_set_params(Backend *b, const float *params);
+void backend_get_params(const Backend *b, float *params);
+void backend_set_momentum(Backend *b, const float *momentum);
+void backend_get_momentum(const Backend *b, float *momentum);
+void backend_get_grads(const Backend *b, float *grads);
+/* The gradient buffer in the backend's own memory (host or device): what
+ * data-parallel training all-reduces in place. */
+float *backend_grad_buffer(Backend *b);
+
+/* input: n samples in backend_input_format(), on the host; 1 <= n <= max_batch. */
+void backend_forward(Backend *b, const void *input, int n, const ForwardArgs *args);
+/* logits [n, num_classes] of the last forward, to the host; n <= its batch. */
+void backend_read_logits(const Backend *b, float *logits, int n);
+/* Loss of the last forward(train=1) and backward through the whole net.
+ * Gradients are overwritten (not accumulated across calls); ready(user,
+ * param) is called as each parameter's gradient becomes final. Returns the
+ * loss summed over the n samples and divided by args->global_batch (0: n).
+ * n must be the last forward's. */
+double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready,
+                        void *user);
+void backend_sgd_update(Backend *b, const SgdArgs *args);
+
+/* Per-layer timing: while on, forward/backward add milliseconds per layer
+ * into the backend's counters (Net.n_layers each; the loss counts into the
+ * last layer's backward); read_profile copies them out and resets them.
+ * Without the capability, read_profile gives zeros. */
+int backend_can_profile(const Backend *b);
+void backend_set_profiling(Backend *b, int on);
+void backend_read_profile(Backend *b, double *fwd_ms, double *bwd_ms);
+
+/* In-backend gradient all-reduce across ranks (NCCL on GPUs): rank 0 calls
+ * comm_create_id, the id (COMM_ID_BYTES) is broadcast over MPI, every rank
+ * calls comm_init. From then on backward() itself averages the gradients
+ * over the ranks, and the trainer skips its own all-reduce. */
+int backend_has_comm(const Backend *b);
+int backend_comm_create_id(Backend *b, uint8_t *id, Error *err);
+int backend_comm_init(Backend *b, int rank, int world, const uint8_t *id, Error *err);
+
+/* Layer i's compute precision for tables ("bf16", "fp32 wino", "fp32
+ * (logits)"); the backend's precision when it says nothing finer. */
+const char *backend_layer_precision(const Backend *b, int layer, char *buf, size_t len);
 
 #endif

@@ -8,8 +8,8 @@
  *    CUDA graph sees each step's values);
  *  - sgd_update_host: momentum SGD over host buffers (ref, dnnl; cuda's cuda_sgd_apply
  *    does the same operations in the same order on the device).
- * The batch checks every backend relies on are in backend.c / backend.h
- * (backend_create, backend_forward, backend_backward).
+ * The checks every backend relies on are in the facade, backend.c (batch
+ * sizes, the inference-only contract, what it supports).
  */
 #ifndef ALEXNET_BACKEND_HOST_H
 #define ALEXNET_BACKEND_HOST_H
@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "backend/backend.h"
+#include "backend/backend_impl.h"
 
 /* --- profiling ---------------------------------------------------------- */
 

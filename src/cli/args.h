@@ -16,7 +16,7 @@
 #ifndef ALEXNET_ARGS_H
 #define ALEXNET_ARGS_H
 
-#include "train/model_open.h"
+#include "engine/model_open.h"
 #include <stdint.h>
 
 #include "common/util.h"

@@ -25,7 +25,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/philox.h"
-#include "train/model_open.h"
+#include "engine/model_open.h"
 
 static double peak_rss_mb(void) {
     struct rusage ru;
@@ -82,7 +82,7 @@ static void time_train(Backend *be, const void *x, const int32_t *labels, int ba
         backend_forward(be, x, batch, &train);
         backend_backward(be, labels, batch, &loss, NULL, NULL);
         backend_sgd_update(be, &sgd);
-        be->vt->read_logits(be->ctx, logits, 1);
+        backend_read_logits(be, logits, 1);
         if (s >= warmup) {
             ts[s - warmup] = now_seconds() - t0;
             if (s == warmup) t->rss_first = current_rss_mb();
@@ -102,7 +102,7 @@ static void time_inference(Backend *be, const void *x, int batch, int warmup, in
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
         backend_forward(be, x, batch, &inference);
-        be->vt->read_logits(be->ctx, logits, batch);
+        backend_read_logits(be, logits, batch);
         if (s >= warmup) ts[s - warmup] = now_seconds() - t0;
     }
     t->infer_best = ts[0];
@@ -118,16 +118,16 @@ static void profile_train(Backend *be, const void *x, const int32_t *labels, int
     ForwardArgs train = { 1, 0, 0 };
     LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
     SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
-    be->vt->set_profiling(be->ctx, 1);
-    be->vt->read_profile(be->ctx, fwd, bwd); /* reset */
+    backend_set_profiling(be, 1);
+    backend_read_profile(be, fwd, bwd); /* reset */
     for (int s = 0; s < steps; s++) {
         backend_forward(be, x, batch, &train);
         backend_backward(be, labels, batch, &loss, NULL, NULL);
         backend_sgd_update(be, &sgd);
-        be->vt->read_logits(be->ctx, logits, 1);
+        backend_read_logits(be, logits, 1);
     }
-    be->vt->read_profile(be->ctx, fwd, bwd);
-    be->vt->set_profiling(be->ctx, 0);
+    backend_read_profile(be, fwd, bwd);
+    backend_set_profiling(be, 0);
     for (int i = 0; i < L; i++) {
         fwd[i] /= steps;
         bwd[i] /= steps;
@@ -139,14 +139,14 @@ static void profile_inference(Backend *be, const void *x, int batch, int steps, 
     int L = be->net->n_layers;
     double *tmp = xcalloc((size_t)L, sizeof(double));
     ForwardArgs inference = { 0, 0, 0 };
-    be->vt->set_profiling(be->ctx, 1);
-    be->vt->read_profile(be->ctx, inf, tmp); /* reset */
+    backend_set_profiling(be, 1);
+    backend_read_profile(be, inf, tmp); /* reset */
     for (int s = 0; s < steps; s++) {
         backend_forward(be, x, batch, &inference);
-        be->vt->read_logits(be->ctx, logits, batch);
+        backend_read_logits(be, logits, batch);
     }
-    be->vt->read_profile(be->ctx, inf, tmp);
-    be->vt->set_profiling(be->ctx, 0);
+    backend_read_profile(be, inf, tmp);
+    backend_set_profiling(be, 0);
     for (int i = 0; i < L; i++) inf[i] /= steps;
     free(tmp);
 }
@@ -206,24 +206,22 @@ typedef struct {
     double step_flops, fwd_flops; /* per image: a train step, an inference */
 } Measured;
 
-static int can_profile(const Backend *be) { return be->vt->set_profiling && be->vt->read_profile; }
-
 /* The timed and profiled steps on a synthetic batch: training on m, then
  * inference on a model opened from mo for inference only. 0, or -1 with err
  * set when that second model does not open. */
 static int measure(Model *m, const ModelOptions *mo, const BenchFlags *f, Measured *r, Error *err) {
     Backend *be = &m->be;
     int batch = f->batch;
-    /* the backend holds the weights: their host copy becomes the zero momentum */
-    memset(m->params, 0, m->net.param_count * sizeof(float));
-    be->vt->set_momentum(be->ctx, m->params);
-    void *x = make_input(be->vt->input_format(be->ctx), batch, f->image_size);
+    float *zero = xaligned_alloc(m->net.param_count * sizeof(float)); /* momentum starts at zero */
+    backend_set_momentum(be, zero);
+    free(zero);
+    void *x = make_input(backend_input_format(be), batch, f->image_size);
     int32_t *labels = xmalloc(sizeof(int32_t) * (size_t)batch);
     for (int i = 0; i < batch; i++)
         labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)f->classes);
     float *logits = xmalloc(sizeof(float) * (size_t)batch * f->classes);
     time_train(be, x, labels, batch, f->warmup, f->steps, logits, &r->t);
-    r->profiled = f->profile_steps > 0 && can_profile(be);
+    r->profiled = f->profile_steps > 0 && backend_can_profile(be);
     if (r->profiled) profile_train(be, x, labels, batch, f->profile_steps, logits, r->fwd, r->bwd);
     r->peak = peak_rss_mb();
     free(x);
@@ -237,9 +235,9 @@ static int measure(Model *m, const ModelOptions *mo, const BenchFlags *f, Measur
         free(logits);
         return -1;
     }
-    x = make_input(inf.be.vt->input_format(inf.be.ctx), batch, f->image_size);
+    x = make_input(backend_input_format(&inf.be), batch, f->image_size);
     time_inference(&inf.be, x, batch, f->warmup, f->steps, logits, &r->t);
-    if (r->profiled && can_profile(&inf.be)) profile_inference(&inf.be, x, batch, f->profile_steps, logits, r->inf);
+    if (r->profiled && backend_can_profile(&inf.be)) profile_inference(&inf.be, x, batch, f->profile_steps, logits, r->inf);
     model_close(&inf);
     r->fwd_flops = 2.0 * net_forward_macs(&m->net);
     r->step_flops = 0;
@@ -249,13 +247,6 @@ static int measure(Model *m, const ModelOptions *mo, const BenchFlags *f, Measur
     free(labels);
     free(logits);
     return 0;
-}
-
-/* The precision a layer really runs in (a backend may keep some in fp32). */
-static const char *layer_precision(const Model *m, int i, char *buf, size_t size) {
-    buf[0] = '\0';
-    if (m->be.vt->layer_precision) m->be.vt->layer_precision(m->be.ctx, i, buf, size);
-    return buf[0] ? buf : precision_name(m->precision);
 }
 
 static void print_json(const Model *m, const BenchFlags *f, const Measured *r) {
@@ -288,7 +279,7 @@ static void print_json(const Model *m, const BenchFlags *f, const Measured *r) {
             char pr[48];
             cJSON_AddStringToObject(e, "name", l->name);
             cJSON_AddStringToObject(e, "kind", layer_kind_name(l->kind));
-            cJSON_AddStringToObject(e, "precision", layer_precision(m, i, pr, sizeof pr));
+            cJSON_AddStringToObject(e, "precision", backend_layer_precision(&m->be, i, pr, sizeof pr));
             cJSON_AddNumberToObject(e, "fwd_ms", r->fwd[i]);
             cJSON_AddNumberToObject(e, "bwd_ms", r->bwd[i]);
             cJSON_AddNumberToObject(e, "infer_ms", r->inf[i]);
@@ -315,7 +306,7 @@ static void print_layer_table(const Model *m, const BenchFlags *f, const Measure
         if (gf > 0) snprintf(a, sizeof a, "%.1f", gf);
         if (gb > 0) snprintf(b, sizeof b, "%.1f", gb);
         printf("%-14s %-8s %-24s %9.2f %8s %9.2f %8s %9.2f\n", l->name, layer_kind_name(l->kind),
-               layer_precision(m, i, pr, sizeof pr), r->fwd[i], a, r->bwd[i], b, r->inf[i]);
+               backend_layer_precision(&m->be, i, pr, sizeof pr), r->fwd[i], a, r->bwd[i], b, r->inf[i]);
         sum_fwd += r->fwd[i];
         sum_bwd += r->bwd[i];
         sum_inf += r->inf[i];

@@ -11,9 +11,9 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "dist/dist.h"
-#include "train/evaluate.h"
+#include "engine/evaluate.h"
 #include "train/fingerprint.h"
-#include "train/model_open.h"
+#include "engine/model_open.h"
 
 typedef struct {
     InferFlags in;
@@ -112,7 +112,7 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
                                 0.08f,
                                 d->rank,
                                 d->world,
-                                m->be.vt->input_format(m->be.ctx),
+                                backend_input_format(&m->be),
                                 f->in.max_pixels,
                                 f->strict,
                                 0,

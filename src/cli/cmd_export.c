@@ -10,7 +10,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "train/model_open.h"
+#include "engine/model_open.h"
 #ifdef ALEXNET_HAVE_ONNX
 #include "io/onnx/onnx_export.h"
 #else

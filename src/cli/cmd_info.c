@@ -36,12 +36,12 @@
 
 static void add(cJSON *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void add(cJSON *o, const char *key, const char *fmt, ...) {
-    char buf[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    char *text = xvasprintf(fmt, ap);
     va_end(ap);
-    cJSON_AddStringToObject(o, key, buf);
+    cJSON_AddStringToObject(o, key, text);
+    free(text);
 }
 
 static void compiler(cJSON *o) {
@@ -152,6 +152,28 @@ static void cuda(cJSON *o) {
 #endif
 }
 
+/* What each built backend can run here (AlexNet at 224 px): fp32, bf16, and
+ * what --precision auto picks; a "no" says why. */
+static void backends(cJSON *o) {
+    Net net;
+    Error err = { { 0 } };
+    CHECK(net_build(&net, "alexnet", 1000, 224, -1.0f, &err) == 0, "%s", err.msg);
+    add(o, "backends", "%s (default on cpu: %s)", backend_names(), backend_default("cpu", &net));
+    for (int i = 0; backend_name_at(i); i++) {
+        const char *name = backend_name_at(i);
+        Error fp32 = { { 0 } }, bf16 = { { 0 } };
+        int has_fp32 = backend_supports(name, &net, PRECISION_FP32, &fp32);
+        int has_bf16 = backend_supports(name, &net, PRECISION_BF16, &bf16);
+        char *key = xasprintf("backend_%s", name);
+        if (!has_fp32 && !has_bf16 && strcmp(fp32.msg, bf16.msg) == 0) add(o, key, "unusable here: %s", fp32.msg);
+        else
+            add(o, key, "fp32 %s%s; bf16 %s%s; --precision auto: %s", has_fp32 ? "yes" : "no: ",
+                has_fp32 ? "" : fp32.msg, has_bf16 ? "yes" : "no: ", has_bf16 ? "" : bf16.msg,
+                precision_name(backend_auto_precision(name, &net)));
+        free(key);
+    }
+}
+
 static cJSON *gather(void) {
     cJSON *o = cJSON_CreateObject();
     add(o, "alexnet", "%s", ALX_VERSION);
@@ -159,7 +181,7 @@ static cJSON *gather(void) {
     add(o, "build_type", "%s", ALEXNET_BUILD_TYPE);
     compiler(o);
     os(o);
-    add(o, "backends", "%s (default on cpu: %s)", backend_names(), backend_default("cpu"));
+    backends(o);
     onednn(o);
     mpi(o);
     cuda(o);

@@ -15,9 +15,9 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
-#include "data/image.h"
+#include "data/sample.h"
 #include "data/transforms.h"
-#include "train/model_open.h"
+#include "engine/model_open.h"
 
 #define PREDICT_BATCH 16
 #define MAX_IMAGES    100000
@@ -169,6 +169,7 @@ static int check_classes(PredictFlags *f, ModelInfo *info, Error *err) {
 /* The images of one batch through the model (and their mirrors with --tta flip); logits [PREDICT_BATCH, K]. */
 typedef struct {
     Model *m;
+    SampleWorker *worker; /* the eval transform, as the eval loader runs it */
     InputFormat fmt;
     size_t per_image; /* bytes of one input image */
     unsigned char *batch, *mirrored;
@@ -181,11 +182,11 @@ static void run_batch(Batcher *b, const PredictFlags *f) {
     ForwardArgs inference = { 0, 0, 0 };
     int K = b->m->net.num_classes;
     backend_forward(&b->m->be, b->batch, b->n, &inference);
-    b->m->be.vt->read_logits(b->m->be.ctx, b->logits, b->n);
+    backend_read_logits(&b->m->be, b->logits, b->n);
     if (b->mirrored) {
         input_mirror(b->mirrored, b->batch, b->n, b->m->net.image_size, b->fmt);
         backend_forward(&b->m->be, b->mirrored, b->n, &inference);
-        b->m->be.vt->read_logits(b->m->be.ctx, b->logits_flip, b->n);
+        backend_read_logits(&b->m->be, b->logits_flip, b->n);
         tta_mean(b->logits, b->logits_flip, (size_t)b->n * (size_t)K);
     }
     const ModelInfo *info = &b->m->info;
@@ -214,12 +215,12 @@ static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f,
     }
     char **list = paths ? paths : one;
     for (int64_t i = 0; i < npaths; i++) {
-        if (image_load_eval(list[i], b->m->net.image_size, f->in.resize_size, b->fmt,
-                            b->batch + (size_t)b->n * b->per_image, f->in.max_pixels, &err) != 0) {
+        if (sample_eval(b->worker, list[i], b->batch + (size_t)b->n * b->per_image, b->fmt, &err) != 0) {
             errorf("%s", err.msg);
             (*failed)++;
             continue;
         }
+        if (sample_worker_warning(b->worker)) warnf("%s (decoded anyway)", sample_worker_warning(b->worker));
         b->names[b->n++] = list[i];
         if (b->n == PREDICT_BATCH) run_batch(b, f);
     }
@@ -230,10 +231,12 @@ static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f,
 }
 
 static int predict_all(Model *m, const PredictFlags *f) {
-    Batcher b = { .m = m, .fmt = m->be.vt->input_format(m->be.ctx) };
+    Batcher b = { .m = m, .fmt = backend_input_format(&m->be) };
     int size = m->net.image_size, flip = strcmp(f->in.tta, "flip") == 0;
     size_t nlogits = PREDICT_BATCH * (size_t)m->net.num_classes;
-    b.per_image = (size_t)3 * size * size * (b.fmt == INPUT_U8_NHWC ? 1 : sizeof(float));
+    b.per_image = input_sample_bytes(b.fmt, size);
+    SampleConfig cfg = { .image_size = size, .max_pixels = f->in.max_pixels, .resize_size = f->in.resize_size };
+    b.worker = sample_worker_create(&cfg);
     b.batch = xmalloc(b.per_image * PREDICT_BATCH);
     b.mirrored = flip ? xmalloc(b.per_image * PREDICT_BATCH) : NULL;
     b.logits = xmalloc(sizeof(float) * nlogits);
@@ -244,6 +247,7 @@ static int predict_all(Model *m, const PredictFlags *f) {
     if (failed)
         errorf("%d of %lld image%s could not be read (named above); the others were predicted", failed,
                (long long)total, total == 1 ? "" : "s");
+    sample_worker_destroy(b.worker);
     free(b.batch);
     free(b.mirrored);
     free(b.logits);

@@ -120,7 +120,7 @@ static int load_resumed(TrainFlags *f, TrainPosition *pos, Error *err) {
     /* states written before "auto" was resolved at the start hold "auto", which then meant fp32 on the CPU */
     if (strcmp(c->precision, "auto") == 0)
         snprintf(c->precision, sizeof c->precision, "%s",
-                 strcmp(c->backend[0] ? c->backend : backend_default(c->device), "cuda") == 0 ? "bf16" : "fp32");
+                 strcmp(c->backend[0] ? c->backend : backend_default(c->device, NULL), "cuda") == 0 ? "bf16" : "fp32");
 #define TAKE(field)                                       \
     do {                                                  \
         if (flag_seen(f, #field)) c->field = flags.field; \

@@ -71,23 +71,4 @@ ALX_HD uint32_t rng_word(uint64_t seed, uint32_t domain, uint32_t a, uint32_t b,
 /* Uniform in [0, 1) with 24 bits, exact in float on every platform. */
 ALX_HD float rng_u01(uint32_t word) { return (float)(word >> 8) * (1.0f / 16777216.0f); }
 
-/* A small sequential stream for code that draws a variable number of values
- * (e.g. RandomResizedCrop's up-to-10 tries): still keyed, still deterministic. */
-typedef struct {
-    uint64_t seed;
-    uint32_t domain, a, b, next;
-} RngStream;
-
-ALX_HD RngStream rng_stream(uint64_t seed, uint32_t domain, uint32_t a, uint32_t b) {
-    RngStream s = { seed, domain, a, b, 0 };
-    return s;
-}
-
-ALX_HD uint32_t rng_next_u32(RngStream *s) { return rng_word(s->seed, s->domain, s->a, s->b, s->next++); }
-
-ALX_HD float rng_next_u01(RngStream *s) { return rng_u01(rng_next_u32(s)); }
-
-/* Uniform in [lo, hi). */
-ALX_HD float rng_next_uniform(RngStream *s, float lo, float hi) { return lo + (hi - lo) * rng_next_u01(s); }
-
 #endif

@@ -14,6 +14,7 @@
 #ifndef ALEXNET_UTIL_H
 #define ALEXNET_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ void *aligned_alloc_check(size_t size, const char *file, int line);
 /* A malloc'd copy of a string; release with free(). */
 char *strdup_check(const char *s, const char *file, int line);
 #define xstrdup(s) strdup_check((s), __FILE__, __LINE__)
+/* printf into a malloc'd string of the length it needs (never cut); release
+ * with free(). */
+char *xasprintf(const char *fmt, ...) ALX_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap) ALX_PRINTF(1, 0);
 
 /* Called by FATAL before exiting (data-parallel runs register MPI_Abort so
  * the other ranks stop too). */

@@ -12,7 +12,6 @@
 
 #include "data/jpeg_decode.h"
 #include "data/png_decode.h"
-#include "data/sample.h"
 
 /* A file buffer this big is given back after use rather than kept per thread. */
 #define KEEP_FILE_BUFFER (32u << 20)
@@ -251,13 +250,3 @@ int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1,
 }
 
 const char *image_warning(const ImageDecoder *d) { return d->warning; }
-
-int image_load_eval(const char *path, int image_size, int resize_size, InputFormat fmt, void *out, int64_t max_pixels,
-                    Error *err) {
-    SampleConfig cfg = { .image_size = image_size, .max_pixels = max_pixels, .resize_size = resize_size };
-    SampleWorker *w = sample_worker_create(&cfg);
-    int rc = sample_eval(w, path, out, fmt, err);
-    if (rc == 0 && sample_worker_warning(w)) warnf("%s (decoded anyway)", sample_worker_warning(w));
-    sample_worker_destroy(w);
-    return rc;
-}

@@ -1,7 +1,7 @@
 /*
  * image.h — one image file: reading, format sniffing (by magic bytes, never
  * by name), the header check against the pixel limit, and decode dispatch to
- * JPEG or PNG. Also the single-image eval transform used by `predict`.
+ * JPEG or PNG.
  *
  * Every failure a file can cause comes back as -1 with a reason in err that
  * names the file; nothing a file contains can abort the process.
@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/backend.h"
 #include "common/util.h"
 #include "data/pixels.h"
 
@@ -73,12 +72,5 @@ int image_decode(ImageDecoder *d, int scale_num, int x0, int y0, int x1, int y1,
 /* A warning of the last decode (a JPEG that ends mid-scan, corrupt data that
  * was decoded anyway), or NULL. */
 const char *image_warning(const ImageDecoder *d);
-
-/* The eval transform on one file — resize (eval_resized_dims: resize_size 0
- * is the seed's round(S*256/224) square), centre crop S — written to out in
- * fmt (S*S*3 floats or bytes). The same code path as the eval loader, so
- * `predict` and `eval` see identical inputs. */
-int image_load_eval(const char *path, int image_size, int resize_size, InputFormat fmt, void *out, int64_t max_pixels,
-                    Error *err);
 
 #endif

@@ -32,9 +32,9 @@
 
 #include <stdint.h>
 
-#include "backend/backend.h"
 #include "common/util.h"
 #include "data/dataset.h"
+#include "model/input.h"
 
 typedef enum { LOADER_TRAIN, LOADER_EVAL } LoaderMode;
 

@@ -13,10 +13,10 @@
 
 #include <stdint.h>
 
-#include "backend/backend.h"
 #include "common/util.h"
 #include "data/image.h"
 #include "data/transforms.h"
+#include "model/input.h"
 
 typedef struct {
     int image_size;     /* S */

@@ -21,9 +21,6 @@
 #include "common/philox.h"
 #include "common/util.h"
 
-const float IMAGENET_MEAN[3] = { 0.485f, 0.456f, 0.406f };
-const float IMAGENET_STD[3] = { 0.229f, 0.224f, 0.225f };
-
 /* Word offsets inside an attempt's slice of the (epoch, index) stream. */
 enum { W_TRY = 0, W_FLIP = 40, W_JITTER = 41, W_ORDER = 44 };
 
@@ -148,11 +145,6 @@ void color_jitter(uint8_t *px, size_t n, const Augment *a) {
         else if (op == JITTER_CONTRAST) adjust_contrast(px, n, f);
         else adjust_saturation(px, n, f);
     }
-}
-
-size_t input_sample_bytes(InputFormat fmt, int image_size) {
-    size_t n = (size_t)image_size * (size_t)image_size * 3;
-    return fmt == INPUT_U8_NHWC ? n : n * sizeof(float);
 }
 
 void write_sample(void *dst, const uint8_t *planes, int image_size, InputFormat fmt) {

@@ -20,10 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "backend/backend.h"
 #include "common/util.h"
-
-extern const float IMAGENET_MEAN[3], IMAGENET_STD[3];
+#include "model/input.h"
 
 #define RRC_RATIO_MIN   (3.0 / 4.0)
 #define RRC_RATIO_MAX   (4.0 / 3.0)
@@ -69,9 +67,6 @@ void adjust_brightness(uint8_t *px, size_t n, float f);
 void adjust_contrast(uint8_t *px, size_t n, float f);
 void adjust_saturation(uint8_t *px, size_t n, float f);
 void color_jitter(uint8_t *px, size_t n, const Augment *a);
-
-/* Bytes of one S x S sample in fmt. */
-size_t input_sample_bytes(InputFormat fmt, int image_size);
 
 /* Converts planar bytes ([3][S][S]) into one sample of fmt at dst
  * (ToTensor + Normalize for the float formats, interleaving for U8_NHWC). */

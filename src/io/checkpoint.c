@@ -144,18 +144,6 @@ int checkpoint_open(const char *path, ModelFile *m, Error *err) {
     return 0;
 }
 
-int checkpoint_inspect(const char *path, ModelInfo *info, Error *err) {
-    ModelFile m;
-    if (checkpoint_open(path, &m, err) != 0) {
-        memset(info, 0, sizeof *info);
-        return -1;
-    }
-    *info = m.info;
-    memset(&m.info, 0, sizeof m.info);
-    checkpoint_close(&m);
-    return 0;
-}
-
 /* The tensor `name` of f exists with p's shape and a floating-point dtype. */
 static int match_one(const StFile *f, const ParamTensor *p, const char *name, Error *err) {
     const StTensor *s = st_find(f, name);
@@ -232,14 +220,6 @@ int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, co
         if (st_to_f32(st_find(&m->st, p->name), params + p->offset, err) != 0) return -1;
     }
     return 0;
-}
-
-int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err) {
-    ModelFile m;
-    if (checkpoint_open(path, &m, err) != 0) return -1;
-    int rc = checkpoint_load(&m, net, params, err);
-    checkpoint_close(&m);
-    return rc;
 }
 
 int checkpoint_save_state(const char *path, const Net *net, const float *params, const float *momentum,

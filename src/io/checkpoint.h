@@ -59,17 +59,11 @@ int checkpoint_match(const ModelFile *m, const Net *net, Error *err);
 /* checkpoint_match, then the weights as float32 into params[net->param_count]. */
 int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *err);
 
-/* checkpoint_open + the info alone (no weights kept). */
 /* Fine-tuning: loads every tensor of net except those whose names start with
  * skip_prefix (the classifier's last layer, for another set of classes),
  * which keep what params holds. The backbone must be compatible and the
  * loaded tensors must have net's shapes. */
 int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, const char *skip_prefix, Error *err);
-
-int checkpoint_inspect(const char *path, ModelInfo *info, Error *err);
-
-/* checkpoint_open + checkpoint_load: one read of the file. */
-int checkpoint_load_params(const char *path, const Net *net, float *params, Error *err);
 
 typedef struct {
     int epoch;           /* epoch in progress (or next to start when batch == 0) */

@@ -233,12 +233,6 @@ double net_forward_macs(const Net *net) {
     return m;
 }
 
-int net_find_param(const Net *net, const char *name) {
-    for (int i = 0; i < net->n_params; i++)
-        if (strcmp(net->params[i].name, name) == 0) return i;
-    return -1;
-}
-
 /* --- fine-tuning: what trains ------------------------------------------------ */
 
 int net_set_training(Net *net, const char *freeze, double backbone_lr_scale, Error *err) {

@@ -113,9 +113,6 @@ size_t net_max_activation(const Net *net);
 double net_forward_macs(const Net *net);
 double layer_forward_macs(const Layer *l);
 
-/* Finds a parameter by name; -1 when absent. */
-int net_find_param(const Net *net, const char *name);
-
 /* Fine-tuning: which tensors train, and at which lr.
  *   freeze "none"      everything trains (the default)
  *          "features"  the convolutions (every "features.*" tensor) are frozen

@@ -28,10 +28,10 @@
 #include "io/atomic_file.h"
 #include "io/curves_svg.h"
 #include "io/metrics.h"
-#include "train/evaluate.h"
+#include "engine/evaluate.h"
 #include "train/fingerprint.h"
 #include "train/lr_schedule.h"
-#include "train/model_open.h"
+#include "engine/model_open.h"
 #include "train/progress.h"
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -88,7 +88,7 @@ static void report(Run *r, const char *msg) {
 static int save_model_files(Run *r, int epochs_done, const float *best, const char *best_kind, Error *err) {
     const TrainConfig *c = &r->c;
     char path[4200];
-    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    backend_get_params(&r->model.be, r->model.params);
     path_join(path, sizeof path, c->out_dir, "last.safetensors");
     if (checkpoint_save_model(path, &r->model.net, r->model.params, r->train.classes, epochs_done, r->step, NULL,
                               err) != 0)
@@ -112,8 +112,8 @@ static int save_model_files(Run *r, int epochs_done, const float *best, const ch
 
 static int save_state(Run *r, Error *err) {
     char path[4200];
-    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
-    r->model.be.vt->get_momentum(r->model.be.ctx, r->momentum);
+    backend_get_params(&r->model.be, r->model.params);
+    backend_get_momentum(&r->model.be, r->momentum);
     TrainPosition pos = { r->epoch,
                           r->batch,
                           r->step,
@@ -250,7 +250,7 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
  * ema += (1 - decay) * (w - ema); the first update (and every one during the
  * warmup epochs, as torchvision resets its count there) copies the weights. */
 static void ema_update(Run *r) {
-    r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+    backend_get_params(&r->model.be, r->model.params);
     size_t P = r->model.net.param_count;
     float w = (float)(1.0 - r->ema_decay);
     if (r->ema_updates == 0) {
@@ -276,7 +276,7 @@ static int open_loaders(Run *r, Error *err) {
                                (float)c->min_crop_scale,
                                r->d->rank,
                                r->d->world,
-                               r->model.be.vt->input_format(r->model.be.ctx),
+                               backend_input_format(&r->model.be),
                                c->max_image_pixels,
                                c->strict_data,
                                0,
@@ -293,7 +293,7 @@ static int open_loaders(Run *r, Error *err) {
         val_cfg.mode = LOADER_EVAL;
         val_cfg.image_size = config_val_crop(c);
         val_cfg.resize_size = c->val_resize_size;
-        val_cfg.format = r->val_model.be.vt->input_format(r->val_model.be.ctx);
+        val_cfg.format = backend_input_format(&r->val_model.be);
         if (!(r->val_loader = loader_create(&r->val, &val_cfg, err))) return -1;
     }
     LrSchedule *s = &r->sched;
@@ -468,15 +468,15 @@ static void print_placement(Run *r) {
 }
 
 static void attach_allreduce(Run *r) {
-    if (r->d->world > 1 && r->model.be.vt->comm_init) {
+    if (r->d->world > 1 && backend_has_comm(&r->model.be)) {
         Error err = { { 0 } };
         uint8_t id[COMM_ID_BYTES] = { 0 };
-        if (r->is_root && r->model.be.vt->comm_create_id(r->model.be.ctx, id, &err) != 0) FATAL("%s", err.msg);
+        if (r->is_root && backend_comm_create_id(&r->model.be, id, &err) != 0) FATAL("%s", err.msg);
         dist_bcast(r->d, id, sizeof id, 0);
-        if (r->model.be.vt->comm_init(r->model.be.ctx, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
+        if (backend_comm_init(&r->model.be, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
         r->backend_comm = 1;
     } else {
-        dist_grads_attach(r->d, &r->model.net, r->model.be.vt->grad_buffer(r->model.be.ctx), 25u << 20);
+        dist_grads_attach(r->d, &r->model.net, backend_grad_buffer(&r->model.be), 25u << 20);
     }
 }
 
@@ -497,8 +497,8 @@ static int run_open(Run *r, const TrainPosition *resume, int allow_data_change, 
     size_t P = r->model.net.param_count;
     dist_bcast(r->d, r->model.params, P * sizeof(float), 0);
     dist_bcast(r->d, r->momentum, P * sizeof(float), 0);
-    r->model.be.vt->set_params(r->model.be.ctx, r->model.params);
-    r->model.be.vt->set_momentum(r->model.be.ctx, r->momentum);
+    backend_set_params(&r->model.be, r->model.params);
+    backend_set_momentum(&r->model.be, r->momentum);
 
     failed = 0;
     if (r->is_root) {
@@ -599,7 +599,7 @@ static StepSums train_step(Run *r, const Batch *b) {
     int K = r->model.net.num_classes;
     ForwardArgs train = { 1, (uint64_t)r->step, (uint64_t)d->rank * (uint64_t)r->c.per_batch_size };
     backend_forward(&r->model.be, b->data, b->n, &train);
-    r->model.be.vt->read_logits(r->model.be.ctx, r->logits, b->n);
+    backend_read_logits(&r->model.be, r->logits, b->n);
     double correct = 0;
     for (int i = 0; i < b->n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b->labels[i]) == 0;
     /* the hook only when there is something to overlap: a GPU backend syncs per call */
@@ -680,11 +680,11 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
  * the validation backend; the training backend is not touched. */
 static int validate(Run *r, const float *weights, EvalCounts *ev, Error *err) {
     if (!weights) {
-        r->model.be.vt->get_params(r->model.be.ctx, r->model.params);
+        backend_get_params(&r->model.be, r->model.params);
         weights = r->model.params;
     }
     Backend *be = &r->val_model.be;
-    be->vt->set_params(be->ctx, weights);
+    backend_set_params(be, weights);
     return evaluate(be, r->val_loader, r->d, r->logits, ev, err);
 }
 

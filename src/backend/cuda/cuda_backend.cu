@@ -260,17 +260,31 @@ static void destroy_graphs(GraphSlot *slots) {
 
 static void cuda_destroy(void *ctx);
 
-/* What create() refuses before touching the GPU: no device, a device
- * ordinal out of range, a net whose last layer is not the logits' linear. */
-static int create_check(const Net *net, const BackendOptions *opt, Error *err) {
+/* What the backend refuses before touching the GPU (backend_supports, and
+ * backend_create before create): no usable device, a net whose last layer
+ * is not the logits' linear, a layer plan_layers can't place. fp32 and bf16
+ * both run. */
+static int cuda_supports(const Net *net, Precision precision, Error *err) {
+    (void)precision;
     char why[256] = "";
-    int ndev = cuda_backend_device_count(why, sizeof why);
-    if (ndev < 1) return error_set(err, "no usable CUDA GPU here (%s); use --device cpu", why);
-    if (opt->device < 0 || opt->device >= ndev)
-        return error_set(err, "GPU %d does not exist (this machine has %d)", opt->device, ndev);
+    if (cuda_backend_device_count(why, sizeof why) < 1)
+        return error_set(err, "no usable CUDA GPU here (%s); use --device cpu", why);
     int L = net->n_layers;
     if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
         return error_set(err, "the cuda backend needs a network whose last layer is linear (the logits)");
+    CudaCtx *probe = (CudaCtx *)xcalloc(1, sizeof *probe);
+    probe->net = net;
+    int rc = plan_layers(probe, err);
+    free(probe);
+    return rc;
+}
+
+/* The device ordinal (what cuda_supports can't know). */
+static int create_check(const BackendOptions *opt, Error *err) {
+    char why[256] = "";
+    int ndev = cuda_backend_device_count(why, sizeof why);
+    if (opt->device < 0 || opt->device >= ndev)
+        return error_set(err, "GPU %d does not exist (this machine has %d)", opt->device, ndev);
     return 0;
 }
 
@@ -375,7 +389,7 @@ static void print_setup(const CudaCtx *c) {
 }
 
 static void *cuda_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
-    if (create_check(net, opt, err) != 0) return NULL;
+    if (create_check(opt, err) != 0) return NULL;
     CUDA_CHECK(cudaSetDevice(opt->device));
     CudaCtx *c = (CudaCtx *)xcalloc(1, sizeof *c);
     int first_conv = net->layers[0].kind == LAYER_CONV && net->layers[0].groups == 1;
@@ -487,6 +501,8 @@ static void prof_collect(CudaCtx *c, int dir) {
 }
 
 static void cuda_set_profiling(void *ctx, int on) { ((CudaCtx *)ctx)->prof.on = on; }
+
+static Precision cuda_auto_precision(void) { return PRECISION_BF16; }
 
 static void cuda_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
     CudaCtx *c = (CudaCtx *)ctx;
@@ -792,6 +808,7 @@ static int cuda_comm_init(void *ctx, int rank, int world, const uint8_t *id, Err
 
 extern "C" const BackendVTable backend_cuda = {
     "cuda",
+    cuda_supports,
     cuda_create,
     cuda_destroy,
     cuda_input_format,
@@ -814,6 +831,6 @@ extern "C" const BackendVTable backend_cuda = {
     NULL,
     NULL,
 #endif
-    NULL, /* auto_precision: bf16 (backend_auto_precision) */
+    cuda_auto_precision,
     NULL, /* layer_precision */
 };

@@ -23,7 +23,6 @@
 #include <cudnn.h>
 
 extern "C" {
-#include "backend/backend.h"
 #include "backend/backend_host.h"
 }
 #include "backend/cuda/cuda_kernels.h"

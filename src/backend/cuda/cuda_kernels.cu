@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
 #include "common/philox.h"
+#include "model/input.h"
 
 typedef __nv_bfloat16 bf16;
 
@@ -69,9 +70,9 @@ template <typename T, int V> struct alignas(sizeof(T) * V) Pack { T v[V]; };
 
 /* ------------------------------------------------------------------ input */
 
-/* ImageNet mean and std (docs/recipe.md, "Data"). */
-__constant__ float c_mean[3] = { 0.485f, 0.456f, 0.406f };
-__constant__ float c_std[3] = { 0.229f, 0.224f, 0.225f };
+/* The input contract's normalisation (model/input.h). */
+__constant__ float c_mean[3] = IMAGENET_MEAN_INIT;
+__constant__ float c_std[3] = IMAGENET_STD_INIT;
 
 template <typename T>
 __global__ void input_kernel(RawFormat fmt, const void *raw, T *x0, long long pixels, long hw, int cp, DevKeys *keys,

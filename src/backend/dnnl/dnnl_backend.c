@@ -30,7 +30,6 @@
 #include <omp.h>
 #endif
 
-#include "backend/backend.h"
 #include "backend/backend_host.h"
 #include "backend/dnnl/dnnl_layers.h"
 #include "backend/dnnl/dnnl_ops.h"
@@ -47,6 +46,19 @@ static void use_threads(const DnnlCtx *c) {
 #else
     (void)c;
 #endif
+}
+
+/* Every layer kind (even LRN sizes by the reference op); the last layer must
+ * be the logits' linear layer; bf16 where oneDNN has real bf16 kernels for
+ * this CPU (AVX-512 and up: on AVX2 every layer would fall back to fp32). */
+static int dn_supports(const Net *net, Precision precision, Error *err) {
+    int L = net->n_layers;
+    if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
+        return error_set(err, "the dnnl backend needs a network whose last layer is linear (its output is the logits)");
+    if (precision == PRECISION_BF16 && !dnnl_has_bf16_kernels())
+        return error_set(err, "oneDNN has no bf16 kernels for this CPU (AVX2 or older, or ONEDNN_MAX_CPU_ISA limits "
+                              "it); use --precision fp32 (auto chooses it here)");
+    return 0;
 }
 
 static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
@@ -81,22 +93,18 @@ static void dn_get_params(void *ctx, float *p) {
 }
 static void dn_set_momentum(void *ctx, const float *m) {
     DnnlCtx *c = ctx;
-    CHECK(!c->plan.inference, "set_momentum on a backend created for inference only");
     memcpy(c->plan.momentum, m, nbytes(c));
 }
 static void dn_get_momentum(void *ctx, float *m) {
     DnnlCtx *c = ctx;
-    CHECK(!c->plan.inference, "get_momentum on a backend created for inference only");
     memcpy(m, c->plan.momentum, nbytes(c));
 }
 static void dn_get_grads(void *ctx, float *g) {
     DnnlCtx *c = ctx;
-    CHECK(!c->plan.inference, "get_grads on a backend created for inference only");
     memcpy(g, c->plan.grads, nbytes(c));
 }
 static float *dn_grad_buffer(void *ctx) {
     DnnlCtx *c = ctx;
-    CHECK(!c->plan.inference, "grad_buffer on a backend created for inference only");
     return c->plan.grads;
 }
 
@@ -237,6 +245,7 @@ static void dn_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
 
 const BackendVTable backend_dnnl = {
     .name = "dnnl",
+    .supports = dn_supports,
     .create = dn_create,
     .destroy = dn_destroy,
     .input_format = dn_input_format,

@@ -338,7 +338,7 @@ static void forward_desc(DnnlPlan *p, DLayer *d, PassState *ps, Md in_md) {
     if (ps->fwd) impl_copy(d->impl_fwd, sizeof d->impl_fwd, train_fwd(ps));
 }
 
-/* --- pass 3: forward argument lists ------------------------------------------ */
+/* --- pass 3 (pass 2 is plan_grad_slots, below): forward argument lists ------ */
 
 static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
     const Layer *l = d->l;
@@ -410,7 +410,7 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
     }
 }
 
-/* --- pass 3: backward primitives ---------------------------------------------- */
+/* --- pass 3, continued: backward primitives and weight reorders ----------- */
 
 /* The weights a backward-data pass reads in its format wmd: the forward's
  * copy when the formats agree, the flat master weights w when wmd is flat,
@@ -568,6 +568,27 @@ static int native_block(DnnlPlan *p) {
     return md_channel_block(md);
 }
 
+int dnnl_has_bf16_kernels(void) {
+    static int known = -1;
+    if (known >= 0) return known;
+    dnnl_engine_t eng;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success) return known = 0;
+    MdPool mds = { 0 };
+    Md src = md4t(&mds, 2, 32, 8, 8, dnnl_bf16, dnnl_format_tag_any);
+    Md dst = md4t(&mds, 2, 32, 8, 8, dnnl_bf16, dnnl_format_tag_any);
+    Md w = md4t(&mds, 32, 32, 3, 3, dnnl_bf16, dnnl_format_tag_any);
+    dnnl_dims_t st = { 1, 1 }, pad = { 1, 1 };
+    dnnl_primitive_desc_t pd;
+    known = pd_conv_fwd(&pd, eng, dnnl_convolution_direct, src, w, NULL, dst, st, pad, pad, NULL) == dnnl_success;
+    if (known) {
+        known = !pd_is_ref(pd);
+        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    }
+    md_pool_free(&mds);
+    DNNL_CHECK(dnnl_engine_destroy(eng));
+    return known;
+}
+
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 /* The engine, the stream and the two primitive attributes (user
@@ -698,8 +719,6 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
                     Error *err) {
     memset(p, 0, sizeof *p);
     int L = net->n_layers;
-    if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
-        return error_set(err, "dnnl backend: the last layer must be a linear layer (its output is the logits)");
     p->net = net;
     p->B = B;
     p->precision = precision;

@@ -141,6 +141,9 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
 void dnnl_plan_free(DnnlPlan *p);
 /* Layer i's precision for tables: "bf16", "fp32", "fp32 wino", "fp32 (why)". */
 void dnnl_layer_precision(const DnnlPlan *p, int i, char *buf, size_t len);
+/* Whether oneDNN has real (not reference) bf16 convolution kernels for this
+ * CPU, as limited by ONEDNN_MAX_CPU_ISA: a probe, asked once. */
+int dnnl_has_bf16_kernels(void);
 /* One line per layer: layouts and implementations (ALEXNET_DNNL_VERBOSE=1). */
 void dnnl_plan_print(const DnnlPlan *p, FILE *f);
 

@@ -9,7 +9,6 @@
 #include <omp.h>
 #endif
 
-#include "backend/backend.h"
 #include "backend/backend_host.h"
 #include "nn/layer_shapes.h"
 
@@ -25,6 +24,15 @@ typedef struct {
     LayerProfile prof;
 } RefCtx;
 
+/* Every layer kind, in fp32 (the oracle computes in one precision). */
+static int ref_supports(const Net *net, Precision precision, Error *err) {
+    (void)net;
+    if (precision != PRECISION_FP32)
+        return error_set(err, "the ref backend computes in fp32 only; use --precision fp32 (or auto), or --backend "
+                              "dnnl for bf16");
+    return 0;
+}
+
 static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
     (void)err;
 #ifdef _OPENMP
@@ -35,12 +43,13 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
     c->seed = opt->seed;
     size_t P = net->param_count, B = (size_t)max_batch;
     c->params = xaligned_alloc(P * sizeof(float));
-    c->grads = xaligned_alloc(P * sizeof(float));
-    memset(c->grads, 0, P * sizeof(float)); /* frozen tensors' gradients stay zero */
     c->first_trained = net->n_layers;
     for (int i = net->n_layers - 1; i >= 0; i--)
         if (layer_trains(net, &net->layers[i])) c->first_trained = i;
-    c->momentum = xaligned_alloc(P * sizeof(float));
+    if (!opt->inference) { /* zero-filled: frozen tensors' gradients stay zero */
+        c->grads = xaligned_alloc(P * sizeof(float));
+        c->momentum = xaligned_alloc(P * sizeof(float));
+    }
     c->act[0] = xaligned_alloc(B * 3 * net->image_size * net->image_size * sizeof(float));
     size_t ws = 1;
     for (int i = 0; i < net->n_layers; i++) {
@@ -52,9 +61,11 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
             if (w > ws) ws = w;
         }
     }
-    size_t amax = net_max_activation(net);
-    c->dbuf[0] = xaligned_alloc(B * amax * sizeof(float));
-    c->dbuf[1] = xaligned_alloc(B * amax * sizeof(float));
+    if (!opt->inference) {
+        size_t amax = net_max_activation(net);
+        c->dbuf[0] = xaligned_alloc(B * amax * sizeof(float));
+        c->dbuf[1] = xaligned_alloc(B * amax * sizeof(float));
+    }
     c->workspace = xaligned_alloc(ws * sizeof(float));
     return c;
 }
@@ -236,6 +247,7 @@ static void ref_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
 
 const BackendVTable backend_ref = {
     .name = "ref",
+    .supports = ref_supports,
     .create = ref_create,
     .destroy = ref_destroy,
     .input_format = ref_input_format,

@@ -14,8 +14,8 @@
 
 #include <onnx.pb-c.h>
 
-#include "data/transforms.h"
 #include "io/atomic_file.h"
+#include "model/input.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ONNX raw_data is little-endian: this host would have to byte-swap the weights"
@@ -339,19 +339,20 @@ static Onnx__GraphProto *build_graph(Builder *b, const Net *net, const float *pa
 
 /* What the input is and how it is normalised, for the model's doc_string. */
 static char *doc_string(Builder *b, const Net *net, int include_normalize) {
-    char text[512];
+    char text[512], norm[96];
+    const float *m = IMAGENET_MEAN, *sd = IMAGENET_STD;
+    snprintf(norm, sizeof norm, "mean (%g, %g, %g), std (%g, %g, %g)", m[0], m[1], m[2], sd[0], sd[1], sd[2]);
     long long S = net->image_size;
     if (include_normalize)
         snprintf(text, sizeof text,
                  "%s, eval network (no dropout), %lldx%lld input. Input 'pixels': float32 NCHW RGB in [0, 1] "
-                 "(ToTensor), normalised in the graph with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225). "
-                 "Output 'logits'.",
-                 net->backbone, S, S);
+                 "(ToTensor), normalised in the graph with %s. Output 'logits'.",
+                 net->backbone, S, S, norm);
     else
         snprintf(text, sizeof text,
                  "%s, eval network (no dropout), %lldx%lld input. Input 'input': float32 NCHW RGB, (x/255 - mean)/std "
-                 "with mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the eval transform. Output 'logits'.",
-                 net->backbone, S, S);
+                 "with %s, as the eval transform. Output 'logits'.",
+                 net->backbone, S, S, norm);
     return ar_str(b, text);
 }
 

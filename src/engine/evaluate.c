@@ -1,7 +1,7 @@
 /*
  * evaluate.c — the evaluation loop (see evaluate.h).
  */
-#include "train/evaluate.h"
+#include "engine/evaluate.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -34,7 +34,7 @@ int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *ou
 int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, EvalCounts *out, Error *err) {
     memset(out, 0, sizeof *out);
     int K = be->net->num_classes, size = be->net->image_size;
-    InputFormat fmt = be->vt->input_format(be->ctx);
+    InputFormat fmt = backend_input_format(be);
     void *mirrored = flip ? xaligned_alloc(input_sample_bytes(fmt, size) * (size_t)be->max_batch) : NULL;
     float *logits_flip = flip ? xmalloc(sizeof(float) * (size_t)K * (size_t)be->max_batch) : NULL;
     loader_start_epoch(loader, 0, 0);
@@ -44,11 +44,11 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
     while ((rc = loader_next(loader, &b, err)) == 1) {
         if (b.n > 0) {
             backend_forward(be, b.data, b.n, &inference);
-            be->vt->read_logits(be->ctx, logits, b.n);
+            backend_read_logits(be, logits, b.n);
             if (flip) {
                 input_mirror(mirrored, b.data, b.n, size, fmt);
                 backend_forward(be, mirrored, b.n, &inference);
-                be->vt->read_logits(be->ctx, logits_flip, b.n);
+                backend_read_logits(be, logits_flip, b.n);
                 tta_mean(logits, logits_flip, (size_t)b.n * (size_t)K);
             }
             for (int i = 0; i < b.n; i++) {

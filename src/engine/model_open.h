@@ -3,10 +3,9 @@
  * weights (or a fresh initialisation), the Net they fit, a backend holding
  * them. train, eval, predict, bench and export all start here.
  *
- * It lives in train/, not model/: it reads checkpoint files (io/) and creates
- * backends, and model/ (the Net as data) sits below both; train/ is the
- * lowest layer that sees them, and already holds what runs a model
- * (evaluate.c, trainer.c).
+ * engine/ is the layer that joins a Net (model/), its weights (io/) and a
+ * backend (backend/), and runs it over data (evaluate.h): what train/ and
+ * every command in cli/ share.
  */
 #ifndef ALEXNET_MODEL_OPEN_H
 #define ALEXNET_MODEL_OPEN_H

@@ -2,7 +2,7 @@
  * model_open.c — checkpoint or fresh initialisation → net → backend →
  * weights (see model_open.h).
  */
-#include "train/model_open.h"
+#include "engine/model_open.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,17 +44,21 @@ static int open_fresh(Model *m, const ModelOptions *o, Error *err) {
 }
 
 static int open_backend(Model *m, const ModelOptions *o, Error *err) {
-    m->backend_name = o->backend && o->backend[0] ? o->backend : backend_default(o->device);
+    m->backend_name = o->backend && o->backend[0] ? o->backend : backend_default(o->device, &m->net);
     m->threads = o->threads > 0 ? o->threads : cpu_count();
 #ifdef _OPENMP
     omp_set_num_threads(m->threads);
 #endif
-    if (precision_parse(o->precision ? o->precision : "fp32", m->backend_name, &m->precision) != 0)
+    if (precision_parse(o->precision ? o->precision : "fp32", m->backend_name, &m->net, &m->precision) != 0)
         return error_set(err, "--precision must be fp32, bf16 or auto");
-    BackendOptions options = { m->threads, o->local_rank, m->precision, o->seed, o->inference };
+    BackendOptions options = { .threads = m->threads,
+                               .device = o->local_rank,
+                               .precision = m->precision,
+                               .seed = o->seed,
+                               .inference = o->inference };
     if (backend_create(&m->be, m->backend_name, &m->net, o->batch, &options, err) != 0) return -1;
     m->has_backend = 1;
-    if (m->params) m->be.vt->set_params(m->be.ctx, m->params);
+    if (m->params) backend_set_params(&m->be, m->params);
     return 0;
 }
 
