@@ -32,6 +32,7 @@
 #include "cli/args.h"
 #include "cli/build_info.h"
 #include "cli/commands.h"
+#include "common/env.h"
 #include "common/util.h"
 
 static void add(cJSON *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -174,6 +175,19 @@ static void backends(cJSON *o) {
     }
 }
 
+/* The ALEXNET_* switches that are set (common/env.h; docs/ENVIRONMENT.md). */
+static void environment(cJSON *o) {
+    char *set = xstrdup("");
+    for (int i = 0; i < env_switch_count(); i++) {
+        if (!env_switch_setting(i)[0]) continue;
+        char *more = xasprintf("%s%s%s=%s", set, set[0] ? " " : "", env_switch_name(i), env_switch_setting(i));
+        free(set);
+        set = more;
+    }
+    add(o, "environment", "%s", set[0] ? set : "no ALEXNET_* switch set (docs/ENVIRONMENT.md lists them)");
+    free(set);
+}
+
 static cJSON *gather(void) {
     cJSON *o = cJSON_CreateObject();
     add(o, "alexnet", "%s", ALX_VERSION);
@@ -182,6 +196,7 @@ static cJSON *gather(void) {
     compiler(o);
     os(o);
     backends(o);
+    environment(o);
     onednn(o);
     mpi(o);
     cuda(o);

@@ -47,7 +47,7 @@ typedef struct {
     int color_jitter;         /* 1 = on */
     float scale_min;          /* RandomResizedCrop scale lower bound; <= 0: 0.08 */
     int rank, world;          /* world 0 is taken as 1 */
-    InputFormat format;       /* from backend/backend.h */
+    InputFormat format;       /* the backend's (model/input.h) */
     int64_t max_image_pixels; /* 0 = default 100M */
     int strict;
     int quiet;       /* 1: don't print per-file warnings (still counted) */

@@ -123,13 +123,10 @@ static void lost_peer(Dist *d, const char *what, double waited) {
                                  dist_host(d, r));
         listed++;
     }
-    fflush(stdout);
-    fprintf(stderr,
-            "alexnet [rank %d on %s]: error: %s has not finished after %.0f s (--dist_timeout %g): a node "
-            "or the network to it is lost. Waiting for: %s. Stopping the job; continue from the last saved "
-            "state with --resume RUN_DIR on the nodes that work.\n",
-            d->rank, d->host, what, waited, d->timeout, peers);
-    fflush(stderr);
+    errorf("(on %s) %s has not finished after %.0f s (--dist_timeout %g): a node or the network to it is lost. "
+           "Waiting for: %s. Stopping the job; continue from the last saved state with --resume RUN_DIR on the "
+           "nodes that work.",
+           d->host, what, waited, d->timeout, peers);
     _exit(1);
 }
 

@@ -40,7 +40,7 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
     loader_start_epoch(loader, 0, 0);
     Batch b;
     int rc, failed = 0;
-    ForwardArgs inference = { 0, 0, 0 };
+    ForwardArgs inference = { .train = 0 };
     while ((rc = loader_next(loader, &b, err)) == 1) {
         if (b.n > 0) {
             backend_forward(be, b.data, b.n, &inference);

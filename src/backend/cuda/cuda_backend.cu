@@ -57,11 +57,6 @@ int cuda_backend_device_count(char *msg, size_t len) {
     return n;
 }
 
-static int env_int(const char *name, int def) {
-    const char *v = getenv(name);
-    return v && *v ? atoi(v) : def;
-}
-
 static void *dev_alloc(size_t bytes) {
     void *p = NULL;
     CUDA_CHECK(cudaMalloc(&p, bytes ? bytes : 1));
@@ -296,19 +291,20 @@ static void ctx_settings(CudaCtx *c, const Net *net, int max_batch, const Backen
     c->dt = opt->precision == PRECISION_BF16 ? DT_BF16 : DT_F32;
     c->seed = opt->seed;
     c->threads = opt->threads > 0 && opt->threads < 8 ? opt->threads : 8;
-    c->verbose = env_int("ALEXNET_CUDA_VERBOSE", 0);
-    c->use_graphs = env_int("ALEXNET_CUDA_GRAPH", 1);
+    const EnvSwitches *env = env_switches();
+    c->verbose = env->cuda_verbose;
+    c->use_graphs = env->cuda_graph;
     CUDA_CHECK(cudaDeviceGetAttribute(&c->sms, cudaDevAttrMultiProcessorCount, c->device));
 
-    const char *in = getenv("ALEXNET_CUDA_INPUT");
-    if (in && strcmp(in, "u8") == 0) c->input = INPUT_U8_NHWC;
-    else if (in && strcmp(in, "f32") == 0) c->input = INPUT_F32_NCHW;
-    else if (in && strcmp(in, "f32nhwc") == 0) c->input = INPUT_F32_NHWC;
+    const char *in = env->cuda_input;
+    if (strcmp(in, "u8") == 0) c->input = INPUT_U8_NHWC;
+    else if (strcmp(in, "f32") == 0) c->input = INPUT_F32_NCHW;
+    else if (strcmp(in, "f32nhwc") == 0) c->input = INPUT_F32_NHWC;
     else c->input = c->dt == DT_BF16 ? INPUT_U8_NHWC : INPUT_F32_NCHW;
     c->raw_fmt = c->input == INPUT_U8_NHWC ? RAW_U8_NHWC : c->input == INPUT_F32_NHWC ? RAW_F32_NHWC : RAW_F32_NCHW;
     /* the first conv's input channels, padded with zeros: 4 in bf16 (aligned
      * 8-byte pixels for the tensor-core kernels), 3 in fp32 */
-    c->cp = first_conv ? env_int("ALEXNET_CUDA_CPAD", c->dt == DT_BF16 ? 4 : 3) : 3;
+    c->cp = first_conv ? (env->cuda_cpad ? env->cuda_cpad : c->dt == DT_BF16 ? 4 : 3) : 3;
     if (c->cp < 3 || c->cp > 8) c->cp = 4;
 }
 
@@ -358,7 +354,7 @@ static void create_convs(CudaCtx *c, int first_conv) {
 static void choose_algorithms(CudaCtx *c) {
     size_t free_b = 0, total_b = 0;
     CUDA_CHECK(cudaMemGetInfo(&free_b, &total_b));
-    size_t limit = (size_t)env_int("ALEXNET_CUDA_WS_MB", 1024) << 20;
+    size_t limit = (size_t)env_switches()->cuda_ws_mb << 20;
     if (limit > free_b / 2) limit = free_b / 2;
     void *probe = NULL;
     CUDA_CHECK(cudaMalloc(&probe, limit ? limit : 1));

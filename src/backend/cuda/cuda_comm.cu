@@ -87,10 +87,9 @@ int comm_init_impl(CudaCtx *c, int rank, int world, const uint8_t *id, Error *er
     }
     s->rank = rank;
     s->world = world;
-    const char *mode = getenv("ALEXNET_CUDA_ALLREDUCE");
-    s->bf16 = mode && strcmp(mode, "bf16") == 0;
-    const char *mb = getenv("ALEXNET_NCCL_BUCKET_MB");
-    size_t bucket = (mb && atoi(mb) > 0 ? (size_t)atoi(mb) : 25) << 20;
+    const EnvSwitches *env = env_switches();
+    s->bf16 = strcmp(env->cuda_allreduce, "bf16") == 0;
+    size_t bucket = (env->nccl_bucket_mb > 0 ? (size_t)env->nccl_bucket_mb : 25) << 20;
     CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming));
     if (s->bf16) CUDA_CHECK(cudaMalloc(&s->buf16, c->net->param_count * 2));

@@ -24,6 +24,7 @@
 
 extern "C" {
 #include "backend/backend_host.h"
+#include "common/env.h"
 }
 #include "backend/cuda/cuda_kernels.h"
 

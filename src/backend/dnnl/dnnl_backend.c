@@ -33,6 +33,7 @@
 #include "backend/backend_host.h"
 #include "backend/dnnl/dnnl_layers.h"
 #include "backend/dnnl/dnnl_ops.h"
+#include "common/env.h"
 
 typedef struct {
     DnnlPlan plan;
@@ -67,8 +68,7 @@ static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt,
         free(c);
         return NULL;
     }
-    const char *v = getenv("ALEXNET_DNNL_VERBOSE");
-    if (v && *v && strcmp(v, "0") != 0) dnnl_plan_print(&c->plan, stderr);
+    if (env_switches()->dnnl_verbose) dnnl_plan_print(&c->plan, stderr);
     return c;
 }
 

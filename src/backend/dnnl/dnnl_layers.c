@@ -19,6 +19,8 @@
 #include <omp.h>
 #endif
 
+#include "common/env.h"
+
 #define SCRATCH_PLACEHOLDER ((void *)&scratch_placeholder)
 static float scratch_placeholder;
 
@@ -108,8 +110,7 @@ static Md conv_weights(DnnlPlan *p, const DLayer *d, dnnl_format_tag_t tag, dnnl
  * AVX-512, oneDNN 3.2 and later on x64 (which removed it) and
  * ALEXNET_DNNL_WINOGRAD=0 use the direct kernels. */
 static int wino_candidate(const DLayer *d) {
-    const char *e = getenv("ALEXNET_DNNL_WINOGRAD");
-    return d->dt == dnnl_f32 && d->l->kernel == 3 && d->l->stride == 1 && !d->s2d && !(e && strcmp(e, "0") == 0);
+    return d->dt == dnnl_f32 && d->l->kernel == 3 && d->l->stride == 1 && !d->s2d && env_switches()->dnnl_winograd;
 }
 
 typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } ConvPass;
@@ -157,8 +158,8 @@ static dnnl_primitive_desc_t conv_pd(DnnlPlan *p, DLayer *d, ConvPass pass, Md s
 static dnnl_format_tag_t conv_act_tag(const DnnlPlan *p, const DLayer *d) {
     const Layer *l = d->l;
     if (!p->inference || d->dt != dnnl_bf16 || d->s2d) return dnnl_format_tag_any;
-    const char *e = getenv("ALEXNET_DNNL_INFERENCE_NHWC");
-    int nhwc = e && *e ? strcmp(e, "0") != 0 : l->in_c >= 256 && l->out_h * l->out_w >= 13 * 13;
+    int forced = env_switches()->dnnl_inference_nhwc;
+    int nhwc = forced >= 0 ? forced != 0 : l->in_c >= 256 && l->out_h * l->out_w >= 13 * 13;
     return nhwc ? dnnl_nhwc : dnnl_format_tag_any;
 }
 
@@ -177,9 +178,8 @@ static int pd_is_ref(const_dnnl_primitive_desc_t pd) { return strstr(pd_impl(pd)
 
 /* Layer named in the comma-separated list of ALEXNET_DNNL_FP32_LAYERS. */
 static int forced_fp32(const Layer *l) {
-    const char *e = getenv("ALEXNET_DNNL_FP32_LAYERS");
     size_t n = strlen(l->name);
-    for (const char *s = e; s && *s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
+    for (const char *s = env_switches()->dnnl_fp32_layers; s && *s; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
         if (strncmp(s, l->name, n) == 0 && (s[n] == ',' || s[n] == '\0')) return 1;
     return 0;
 }
@@ -279,7 +279,7 @@ static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
      * trainer's validation: weights that change once per epoch at most)
      * keep the blocked kernel. ALEXNET_DNNL_BLOCKED_TRAIN=1 keeps it in
      * training too. */
-    if (d->dt != dnnl_bf16 || !plan_trains(p, l) || getenv("ALEXNET_DNNL_BLOCKED_TRAIN")) return;
+    if (d->dt != dnnl_bf16 || !plan_trains(p, l) || env_switches()->dnnl_blocked_train) return;
     Md w = md_new(mds, 2, wd, d->dt, dnnl_ab);
     if (pd_ip_fwd(&ps->fwd_plain, p->engine, md2t(mds, p->B, in, d->dt), w, md1(mds, l->out_c),
                   md2t(mds, p->B, l->out_c, d->dt), d->fused_relu ? p->attr_relu : p->attr) != dnnl_success)
@@ -622,7 +622,7 @@ static void plan_mark_layers(DnnlPlan *p) {
         d->dt = layer_dt(p, d);
         if (plan_trains(p, d->l)) seen_params = 1;
         d->s2d = i == 0 && d->l->kind == LAYER_CONV && d->l->groups == 1 && d->l->stride >= 2 &&
-                 d->l->stride <= d->l->kernel && !getenv("ALEXNET_DNNL_NO_S2D");
+                 d->l->stride <= d->l->kernel && !env_switches()->dnnl_no_s2d;
         if (d->l->kind == LAYER_RELU && i > 0 &&
             (net->layers[i - 1].kind == LAYER_CONV || net->layers[i - 1].kind == LAYER_LINEAR)) {
             d->absorbed = 1;

@@ -1,0 +1,98 @@
+/*
+ * run_files.c — what a training run keeps in its directory (see run.h): the
+ * model files (last, best, epoch_N), the resumable state, config.json and
+ * curves.svg. Rank 0 writes them, each atomically (a temporary file renamed
+ * into place), so a kill at any moment leaves the previous version whole.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/atomic_file.h"
+#include "io/curves_svg.h"
+#include "train/run.h"
+#include "train/trainer.h"
+
+/* One model file of the run: NAME in the run directory. */
+static int save_model(Run *r, const char *name, const float *weights, int epochs_done, const char *weights_kind,
+                      Error *err) {
+    char *path = xasprintf("%s/%s", r->c.out_dir, name);
+    int rc = checkpoint_save_model(path, &r->model.net, weights, r->train.classes, epochs_done, r->step, weights_kind,
+                                   err);
+    free(path);
+    return rc;
+}
+
+int run_save_models(Run *r, int epochs_done, const float *best, const char *best_kind, Error *err) {
+    const TrainConfig *c = &r->c;
+    backend_get_params(&r->model.be, r->model.params);
+    if (save_model(r, "last.safetensors", r->model.params, epochs_done, NULL, err) != 0) return -1;
+    if (best && c->save_best &&
+        save_model(r, "best.safetensors", best, epochs_done, r->ema.w ? best_kind : NULL, err) != 0)
+        return -1;
+    if (c->ckpt_interval > 0 && epochs_done > 0 && epochs_done % c->ckpt_interval == 0) {
+        char *name = xasprintf("epoch_%d.safetensors", epochs_done);
+        int rc = save_model(r, name, r->model.params, epochs_done, NULL, err);
+        free(name);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
+int run_save_state(Run *r, Error *err) {
+    backend_get_params(&r->model.be, r->model.params);
+    backend_get_momentum(&r->model.be, r->momentum);
+    TrainPosition pos = { .epoch = r->epoch,
+                          .batch = r->batch,
+                          .step = r->step,
+                          .best_top1 = r->best,
+                          .config_json = config_to_json(&r->c),
+                          .run_json = run_record_to_json(&r->fp, &r->epoch_sums, &r->window),
+                          .ema_updates = r->ema.updates };
+    char *path = xasprintf("%s/%s", r->c.out_dir, STATE_FILE);
+    int rc = checkpoint_save_state(path, &r->model.net, r->model.params, r->momentum, r->ema.w, &pos, err);
+    free(path);
+    free(pos.config_json);
+    free(pos.run_json);
+    return rc;
+}
+
+/* config.json: the effective configuration (what this run really uses),
+ * typed, with the class list and the fingerprint. */
+int run_write_config(Run *r, Error *err) {
+    TrainConfig eff = r->c;
+    eff.val_crop_size = config_val_crop(&r->c);
+    eff.threads = r->model.threads;
+    eff.workers = r->workers;
+    char dropout[32];
+    snprintf(dropout, sizeof dropout, "%g", r->model.net.dropout); /* the float's shortest decimal, not its double */
+    eff.dropout = strtod(dropout, NULL);
+    snprintf(eff.backend, sizeof eff.backend, "%s", r->model.backend_name);
+    snprintf(eff.precision, sizeof eff.precision, "%s", precision_name(r->model.precision));
+    cJSON *o = config_to_cjson(&eff);
+    cJSON_AddNumberToObject(o, "num_classes", r->train.n_classes);
+    cJSON *classes = cJSON_AddArrayToObject(o, "classes");
+    for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, cJSON_CreateString(r->train.classes[i]));
+    cJSON_AddNumberToObject(o, "steps_per_epoch", (double)r->steps_per_epoch);
+    char *fp = fingerprint_to_json(&r->fp);
+    cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
+    free(fp);
+    cJSON_AddStringToObject(o, "version", "alexnet.c " ALX_VERSION);
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    CHECK(text, "cJSON_Print failed");
+    char *path = xasprintf("%s/config.json", r->c.out_dir);
+    int rc = atomic_write_text(path, text, err);
+    free(path);
+    free(text);
+    return rc;
+}
+
+int run_write_curves(Run *r, Error *err) {
+    char *path = xasprintf("%s/curves.svg", r->c.out_dir);
+    char *title = xasprintf("alexnet.c — %s on %s", r->model.net.backbone, r->c.data_dir);
+    int rc = curves_write_svg(path, &r->metrics, title, err);
+    free(path);
+    free(title);
+    return rc;
+}
