@@ -5,10 +5,12 @@
  * batch (thread start, cold caches) is not timed.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/json.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 
@@ -105,10 +107,20 @@ int cmd_bench_data(int argc, char **argv) {
         errorf("%s", err.msg);
         status = 1;
     } else if (f.json) {
-        printf("{\"img_s\": %.1f, \"images\": %lld, \"seconds\": %.3f, \"workers\": %d, \"image_size\": %d, "
-               "\"batch\": %d, \"color_jitter\": %d, \"format\": \"%s\", \"bad_files\": %lld}\n",
-               dt > 0 ? (double)images / dt : 0, (long long)images, dt, f.workers, f.image_size, f.batch,
-               f.color_jitter, f.format, (long long)loader_bad_files(l));
+        cJSON *o = cJSON_CreateObject();
+        json_add_fixed(o, "img_s", dt > 0 ? (double)images / dt : 0, 1);
+        json_add_num(o, "images", (double)images);
+        json_add_fixed(o, "seconds", dt, 3);
+        json_add_num(o, "workers", f.workers);
+        json_add_num(o, "image_size", f.image_size);
+        json_add_num(o, "batch", f.batch);
+        json_add_num(o, "color_jitter", f.color_jitter);
+        json_add_str(o, "format", f.format);
+        json_add_num(o, "bad_files", (double)loader_bad_files(l));
+        char *text = json_print(o, 0);
+        printf("%s\n", text);
+        free(text);
+        cJSON_Delete(o);
         status = 0;
     } else {
         printf("bench-data: %lld images in %.2f s: %.1f img/s (%d workers, %d px, batch %d, jitter %d, %s)\n",

@@ -8,12 +8,13 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/json.h"
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "dist/dist.h"
 #include "engine/evaluate.h"
-#include "train/fingerprint.h"
 #include "engine/model_open.h"
+#include "train/fingerprint.h"
 
 typedef struct {
     InferFlags in;
@@ -94,9 +95,18 @@ static void print_result(const EvalCounts *ev, double seconds, const Model *m, c
             "%s on %s: top-1 %.2f%%  top-5 %.2f%%  (%lld images, %lld skipped, %.1f img/s, %s backend, %s)\n",
             f->in.pretrained, f->data_dir, 100 * top1, 100 * top5, (long long)ev->images, (long long)ev->skipped,
             (double)ev->images / (seconds > 0 ? seconds : 1), m->backend_name, precision_name(m->precision));
-    if (f->json)
-        printf("{\"top1\": %.6f, \"top5\": %.6f, \"loss\": %.9g, \"images\": %lld, \"skipped\": %lld}\n", top1, top5,
-               ev->images ? ev->loss_sum / (double)ev->images : 0.0, (long long)ev->images, (long long)ev->skipped);
+    if (f->json) {
+        cJSON *o = cJSON_CreateObject();
+        json_add_fixed(o, "top1", top1, 6);
+        json_add_fixed(o, "top5", top5, 6);
+        json_add_sig(o, "loss", ev->images ? ev->loss_sum / (double)ev->images : 0.0, 9);
+        json_add_num(o, "images", (double)ev->images);
+        json_add_num(o, "skipped", (double)ev->skipped);
+        char *text = json_print(o, 0);
+        printf("%s\n", text);
+        free(text);
+        cJSON_Delete(o);
+    }
     fflush(stdout);
 }
 

@@ -33,6 +33,7 @@
 #include "cli/build_info.h"
 #include "cli/commands.h"
 #include "common/env.h"
+#include "common/json.h"
 #include "common/util.h"
 
 static void add(cJSON *o, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -41,7 +42,7 @@ static void add(cJSON *o, const char *key, const char *fmt, ...) {
     va_start(ap, fmt);
     char *text = xvasprintf(fmt, ap);
     va_end(ap);
-    cJSON_AddStringToObject(o, key, text);
+    json_add_str(o, key, text);
     free(text);
 }
 
@@ -144,7 +145,7 @@ static void cuda(cJSON *o) {
     add(o, "cudnn", "%s", ci.cudnn);
     add(o, "nccl", "%s", ci.nccl);
     cJSON *g = cJSON_AddArrayToObject(o, "gpus");
-    for (int i = 0; i < ci.n_gpus; i++) cJSON_AddItemToArray(g, cJSON_CreateString(ci.gpus[i]));
+    for (int i = 0; i < ci.n_gpus; i++) cJSON_AddItemToArray(g, json_str(ci.gpus[i]));
     if (ci.n_gpus == 0) add(o, "no_gpu", "%s", ci.no_gpu);
 #else
     add(o, "cuda_runtime", "not built (no CUDA toolkit when configured; docs: GPU)");
@@ -242,7 +243,7 @@ int cmd_info(int argc, char **argv) {
     if (st != CLI_GO_ON) return st;
     cJSON *o = gather();
     if (json) {
-        char *s = cJSON_Print(o);
+        char *s = json_print(o, 1);
         printf("%s\n", s);
         free(s);
     } else {

@@ -14,6 +14,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/json.h"
 #include "data/dataset.h"
 #include "data/sample.h"
 #include "data/transforms.h"
@@ -46,20 +47,20 @@ static void print_result(const char *file, const float *z, int K, int k, char *c
     top_k(z, K, k, idx, prob);
     if (json) {
         cJSON *o = cJSON_CreateObject(), *arr;
-        cJSON_AddStringToObject(o, "file", file);
+        json_add_str(o, "file", file);
         arr = cJSON_AddArrayToObject(o, "top");
         for (int t = 0; t < k; t++) {
             cJSON *e = cJSON_CreateObject();
-            cJSON_AddNumberToObject(e, "index", idx[t]);
-            cJSON_AddStringToObject(e, "class", names ? names[idx[t]] : "");
-            cJSON_AddNumberToObject(e, "prob", prob[t]);
+            json_add_num(e, "index", idx[t]);
+            json_add_str(e, "class", names ? names[idx[t]] : "");
+            json_add_num(e, "prob", prob[t]);
             cJSON_AddItemToArray(arr, e);
         }
         if (logits) {
             arr = cJSON_AddArrayToObject(o, "logits");
-            for (int j = 0; j < K; j++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(z[j]));
+            for (int j = 0; j < K; j++) cJSON_AddItemToArray(arr, json_num(z[j]));
         }
-        char *s = cJSON_PrintUnformatted(o);
+        char *s = json_print(o, 0);
         printf("%s\n", s);
         free(s);
         cJSON_Delete(o);
@@ -78,8 +79,9 @@ static void print_result(const char *file, const float *z, int K, int k, char *c
 /* Reads one class name per line (a last empty line is allowed) into
  * info->class_names, replacing the checkpoint's. 0, or -1 with err. */
 static int read_class_names(const char *path, ModelInfo *info, Error *err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return error_set(err, "--class_names %s: cannot open it (%s)", path, strerror(errno));
+    Error why = { { 0 } };
+    FILE *f = fopen_regular(path, &why);
+    if (!f) return error_set(err, "--class_names: %s", why.msg);
     char **names = xcalloc((size_t)info->num_classes, sizeof(char *));
     char line[1024];
     int n = 0, rc = 0;

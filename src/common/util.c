@@ -40,8 +40,13 @@ int error_set(Error *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        if (n >= (int)sizeof err->msg) { /* said as cut, at a character boundary, never cut silently */
+            size_t end = sizeof err->msg - 4;
+            while (end > 0 && ((unsigned char)err->msg[end] & 0xC0) == 0x80) end--;
+            memcpy(err->msg + end, "...", 4);
+        }
     }
     return -1;
 }
@@ -127,6 +132,38 @@ char *xasprintf(const char *fmt, ...) {
     return s;
 }
 
+/* The first number in a one-line file; -1 when absent or not a number ("max"). */
+static int64_t read_number(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long long v = -1;
+    if (fscanf(f, "%lld", &v) != 1) v = -1;
+    fclose(f);
+    return v;
+}
+
+int64_t memory_available(void) {
+    int64_t avail = -1;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        long long kb;
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1) avail = (int64_t)kb * 1024;
+    }
+    if (f) fclose(f);
+    static const char *const limits[][2] = {
+        { "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current" },
+        { "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes" },
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        int64_t limit = read_number(limits[i][0]), used = read_number(limits[i][1]);
+        if (limit <= 0 || used < 0 || limit >= ((int64_t)1 << 60)) continue; /* no limit */
+        int64_t left = limit > used ? limit - used : 0;
+        if (avail < 0 || left < avail) avail = left;
+    }
+    return avail;
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -185,6 +222,18 @@ int open_regular_file(const char *path, int64_t *size, Error *err) {
     }
     *size = (int64_t)st.st_size;
     return fd;
+}
+
+FILE *fopen_regular(const char *path, Error *err) {
+    int64_t size;
+    int fd = open_regular_file(path, &size, err);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        error_set(err, "cannot read %s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
 }
 
 int cpu_count(void) {

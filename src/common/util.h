@@ -96,8 +96,13 @@ int path_exists(const char *path);
  * ("cannot open PATH: why", "cannot read PATH: it is a directory" or
  * "... not a regular file"). */
 int open_regular_file(const char *path, int64_t *size, Error *err);
+/* The same as a stdio stream for reading ("rb"); NULL with err set. */
+FILE *fopen_regular(const char *path, Error *err);
 /* Online CPU cores. */
 int cpu_count(void);
+/* Bytes of memory this process can still get: MemAvailable, lowered to
+ * what its cgroup (v1 or v2: Slurm, containers) has left; -1 when unknown. */
+int64_t memory_available(void);
 
 /* Monotonic wall clock in seconds. */
 double now_seconds(void);

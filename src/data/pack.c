@@ -74,7 +74,7 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
         nclasses < 1 || nclasses > PACK_MAX_CLASSES || n < 1 || n > (uint64_t)PACK_MAX_RECORDS ||
         info_len > PACK_INFO_MAX || d[PH_INFO + info_len] != 0 || coff != PACK_HEADER_BYTES || clen > lim ||
         noff > lim || nlen > lim || ioff > lim || fbytes > lim || noff < coff + clen || ioff < noff + nlen ||
-        doff < ioff + n * PACK_RECORD_BYTES || doff > fbytes)
+        doff < ioff + n * PACK_RECORD_BYTES || doff > fbytes || nclasses > clen || n > nlen)
         return error_set(err,
                          "%s: the header's fields are inconsistent (a damaged pack or a bug in its writer); "
                          "re-create it",
@@ -98,15 +98,32 @@ int pack_open_mem(Pack *p, const char *name, const uint8_t *d, size_t size, Erro
         pack_close(p);
         return error_set(err, "%s: its class or file names do not match the header's counts; re-create it", name);
     }
+    /* every label in range, and every class with a record: a model is sized
+     * from the class count, and a folder refuses an empty class too */
+    int64_t *per_class = xcalloc(nclasses, sizeof *per_class);
     for (uint64_t i = 0; i < n; i++) {
         const uint8_t *e = d + ioff + i * PACK_RECORD_BYTES;
-        if (pack_get32(e + 12) >= nclasses) {
+        uint32_t label = pack_get32(e + 12);
+        if (label >= nclasses) {
             error_set(err, "%s: record %llu (%s) has label %u, but there are %llu classes; re-create it", name,
-                      (unsigned long long)i, p->names[i], pack_get32(e + 12), (unsigned long long)nclasses);
+                      (unsigned long long)i, p->names[i], label, (unsigned long long)nclasses);
+            free(per_class);
             pack_close(p);
             return -1;
         }
+        per_class[label]++;
     }
+    for (uint64_t c = 0; c < nclasses; c++)
+        if (per_class[c] == 0) {
+            error_set(err,
+                      "%s: class %llu (%s) of its %llu has no image; a class needs images (a data folder refuses "
+                      "an empty class folder too): re-create the pack",
+                      name, (unsigned long long)c, p->classes[c], (unsigned long long)nclasses);
+            free(per_class);
+            pack_close(p);
+            return -1;
+        }
+    free(per_class);
     p->path = xstrdup(name);
     p->map = d;
     p->size = size;

@@ -79,7 +79,7 @@ static uint8_t *grow(uint8_t **buf, size_t *cap, size_t n) {
 
 /* Stores the file as it is (an encoded pack's image that needs no downscaling). */
 static int keep_original(const char *path, Item *it) {
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen_regular(path, NULL);
     if (!f) return -1;
     uint8_t *b = NULL;
     size_t n = 0, cap = 0;

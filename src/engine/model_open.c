@@ -12,6 +12,36 @@
 
 #include "data/transforms.h"
 
+/* What the model will take in host memory at the least: the host weights,
+ * the backend's weights (with gradients and momentum when it trains), and
+ * one batch of activations (with their gradients when it trains) in the
+ * compute precision. Checked before anything is allocated, so a batch, an
+ * image size or a class count the machine can't hold is a clear error, not
+ * an allocation failure or a swap storm minutes later. GPU memory is the
+ * cuda backend's to check. */
+static int check_memory(const Model *m, const ModelOptions *o, Error *err) {
+    const Net *n = &m->net;
+    const char *backend = o->backend && o->backend[0] ? o->backend : backend_default(o->device, n);
+    int on_gpu = strcmp(backend, "cuda") == 0, training = !o->inference && !o->no_backend;
+    double P = (double)n->param_count * sizeof(float);
+    double act = (double)n->image_size * n->image_size * 3;
+    for (int i = 0; i < n->n_layers; i++) act += (double)layer_out_elems(&n->layers[i]);
+    int bf16 = o->precision && strcmp(o->precision, "bf16") == 0;
+    double act_bytes = o->no_backend || on_gpu ? 0 : (double)o->batch * act * (bf16 ? 2 : 4) * (training ? 2 : 1);
+    double weights = P * (o->no_weights ? 0 : 1) + (o->no_backend ? 0 : on_gpu ? P : training ? 3 * P : P);
+    double need = weights + act_bytes;
+    int64_t avail = memory_available();
+    if (avail < 0 || need <= (double)avail) return 0;
+    const double G = 1024.0 * 1024.0 * 1024.0;
+    return error_set(err,
+                     "this model needs at least %.1f GiB of memory and %.1f GiB is available: %.1f M parameters "
+                     "(%d classes) take %.1f GiB, a batch of %d images of %d px %.1f GiB; %s",
+                     need / G, (double)avail / G, (double)n->param_count / 1e6, n->num_classes, weights / G, o->batch,
+                     n->image_size, act_bytes / G,
+                     act_bytes > weights ? "lower the batch size or the image size"
+                                         : "the weights alone do not fit: fewer classes, or a machine with more memory");
+}
+
 /* The net and its weights from a model file, which is closed again: the
  * weights are in m->params and only its metadata is kept. */
 static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
@@ -25,6 +55,7 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
     if (rc == 0 && o->eval_resize >= 0) rc = eval_geometry_check(size, o->eval_resize, err);
     if (rc == 0) rc = net_build(&m->net, file.info.backbone, file.info.num_classes, size, o->dropout, err);
     if (rc == 0) rc = checkpoint_match(&file, &m->net, err);
+    if (rc == 0) rc = check_memory(m, o, err);
     if (rc == 0) {
         m->params = xaligned_alloc(m->net.param_count * sizeof(float));
         rc = checkpoint_load(&file, &m->net, m->params, err);
@@ -37,6 +68,7 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
 
 static int open_fresh(Model *m, const ModelOptions *o, Error *err) {
     if (net_build(&m->net, o->backbone, o->num_classes, o->image_size, o->dropout, err) != 0) return -1;
+    if (check_memory(m, o, err) != 0) return -1;
     if (o->no_weights) return 0;
     m->params = xaligned_alloc(m->net.param_count * sizeof(float));
     net_init_params(&m->net, m->params, o->seed);

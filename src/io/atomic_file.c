@@ -3,19 +3,38 @@
  */
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+static void release(AtomicFile *a) {
+    free(a->path);
+    free(a->tmp);
+    a->path = a->tmp = NULL;
+}
 
 int atomic_open(AtomicFile *a, const char *path, Error *err) {
     memset(a, 0, sizeof *a);
-    if (strlen(path) + 32 >= sizeof a->tmp) return error_set(err, "path too long: %s", path);
-    snprintf(a->path, sizeof a->path, "%s", path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
-    a->f = fopen(a->tmp, "wb");
-    if (!a->f) return error_set(err, "cannot write %s: %s", a->tmp, strerror(errno));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return error_set(err, "%s is a folder: give the path of the file to write in it", path);
+    a->path = xstrdup(path);
+    a->tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+    unlink(a->tmp); /* a leftover of a killed process that had this pid */
+    int fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (fd < 0 || !(a->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        if (fd >= 0) close(fd);
+        error_set(err, "cannot write %s: %s", a->tmp, strerror(e));
+        release(a);
+        return -1;
+    }
     return 0;
 }
 
@@ -27,7 +46,8 @@ void atomic_write(AtomicFile *a, const void *data, size_t n) {
 void atomic_abort(AtomicFile *a) {
     if (a->f) fclose(a->f);
     a->f = NULL;
-    if (a->tmp[0]) unlink(a->tmp);
+    if (a->tmp) unlink(a->tmp);
+    release(a);
 }
 
 int atomic_commit(AtomicFile *a, Error *err) {
@@ -39,15 +59,18 @@ int atomic_commit(AtomicFile *a, Error *err) {
     if (!e && rename(a->tmp, a->path) != 0) e = errno;
     if (e) {
         unlink(a->tmp);
-        return error_set(err, "cannot write %s: %s (the previous file, if any, is unchanged)", a->path, strerror(e));
+        error_set(err, "cannot write %s: %s (the previous file, if any, is unchanged)", a->path, strerror(e));
+        release(a);
+        return -1;
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", a->path);
+    char *dir = xstrdup(a->path);
     int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY);
     if (fd >= 0) {
         fsync(fd);
         close(fd);
     }
+    free(dir);
+    release(a);
     return 0;
 }
 
@@ -56,4 +79,31 @@ int atomic_write_text(const char *path, const char *text, Error *err) {
     if (atomic_open(&a, path, err) != 0) return -1;
     atomic_write(&a, text, strlen(text));
     return atomic_commit(&a, err);
+}
+
+/* The PID of a NAME.tmp.PID file name, or -1 when it is not one. */
+static long tmp_pid(const char *name) {
+    const char *t = strstr(name, ".tmp.");
+    if (!t) return -1;
+    while (strstr(t + 1, ".tmp.")) t = strstr(t + 1, ".tmp.");
+    const char *digits = t + 5;
+    if (!*digits || strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 9) return -1;
+    return atol(digits);
+}
+
+int atomic_remove_stale(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid = tmp_pid(e->d_name);
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *path = xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
+        free(path);
+    }
+    closedir(d);
+    return removed;
 }

@@ -1,6 +1,8 @@
 /*
  * atomic_file.h — write-then-rename so a crash or a full disk never leaves a
- * half-written file in place of a good one.
+ * half-written file in place of a good one. The temporary file is
+ * PATH.tmp.PID; one left by a killed process is removed by
+ * atomic_remove_stale (the trainer calls it on its run directory).
  */
 #ifndef ALEXNET_ATOMIC_FILE_H
 #define ALEXNET_ATOMIC_FILE_H
@@ -11,11 +13,12 @@
 
 typedef struct {
     FILE *f;
-    char path[4096], tmp[4096];
+    char *path, *tmp; /* owned */
     int failed;
 } AtomicFile;
 
-/* Opens PATH.tmp.PID for writing. */
+/* Opens PATH.tmp.PID for writing (created anew: never through a link or
+ * into a FIFO). PATH must not be a folder: the message says to name a file. */
 int atomic_open(AtomicFile *a, const char *path, Error *err);
 /* Buffered write; errors are remembered and reported by atomic_commit. */
 void atomic_write(AtomicFile *a, const void *data, size_t n);
@@ -26,5 +29,8 @@ int atomic_commit(AtomicFile *a, Error *err);
 void atomic_abort(AtomicFile *a);
 /* Writes a whole string file atomically. */
 int atomic_write_text(const char *path, const char *text, Error *err);
+/* Removes the temporary files (NAME.tmp.PID) in dir whose process is gone;
+ * returns how many. */
+int atomic_remove_stale(const char *dir);
 
 #endif

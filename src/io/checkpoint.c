@@ -6,9 +6,12 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/json.h"
 
 void model_info_free(ModelInfo *info) {
     for (int i = 0; i < info->n_classes_named; i++) free(info->class_names[i]);
@@ -39,8 +42,8 @@ int checkpoint_save_model(const char *path, const Net *net, const float *params,
     char classes_json_buf[32] = "[]", *classes_json = classes_json_buf;
     if (class_names) {
         cJSON *arr = cJSON_CreateArray();
-        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(class_names[i]));
-        classes_json = cJSON_PrintUnformatted(arr);
+        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, json_str(class_names[i]));
+        classes_json = json_print(arr, 0);
         cJSON_Delete(arr);
     }
     char size[16], ncls[16], ep[16], st[32];
@@ -175,13 +178,29 @@ static int match_named(const StFile *f, const Net *net, const char *prefix, Erro
     return 0;
 }
 
+/* Tensor `name` of f into out as float32. A value that is not finite is
+ * refused, naming the file and the tensor: NaN weights would load without a
+ * word and train a model that predicts chance. */
+static int load_tensor(const StFile *f, const char *name, float *out, Error *err) {
+    const StTensor *t = st_find(f, name);
+    if (st_to_f32(t, out, err) != 0) return -1;
+    for (int64_t i = 0; i < t->numel; i++)
+        if (!isfinite(out[i]))
+            return error_set(err,
+                             "%s: tensor '%s' holds %s (element %lld of %lld); the file is damaged, or the run that "
+                             "wrote it diverged: use an earlier checkpoint",
+                             f->path, name, isnan(out[i]) ? "NaN" : "an infinite value", (long long)i,
+                             (long long)t->numel);
+    return 0;
+}
+
 static int load_named(const StFile *f, const Net *net, const char *prefix, float *buf, Error *err) {
     if (match_named(f, net, prefix, err) != 0) return -1;
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
         char name[80];
         snprintf(name, sizeof name, "%s%s", prefix, p->name);
-        if (st_to_f32(st_find(f, name), buf + p->offset, err) != 0) return -1;
+        if (load_tensor(f, name, buf + p->offset, err) != 0) return -1;
     }
     return 0;
 }
@@ -217,7 +236,7 @@ int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, co
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
         if (strncmp(p->name, skip_prefix, skip) == 0) continue;
-        if (st_to_f32(st_find(&m->st, p->name), params + p->offset, err) != 0) return -1;
+        if (load_tensor(&m->st, p->name, params + p->offset, err) != 0) return -1;
     }
     return 0;
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "io/atomic_file.h"
 
 static void push(MetricsLog *m, const MetricRecord *r) {
@@ -54,63 +55,58 @@ static int parse_line(const char *line, MetricRecord *r) {
     return r->step >= 0 ? 0 : -1;
 }
 
-/* Appends ,"key":value — null for a value that is not finite (JSON has no NaN). */
-static size_t put_num(char *buf, size_t len, size_t n, const char *key, const char *fmt, double v) {
-    if (n >= len) return n;
-    int k = isfinite(v) ? snprintf(buf + n, len - n, ",\"%s\":", key) : snprintf(buf + n, len - n, ",\"%s\":null", key);
-    if (k > 0) n += (size_t)k;
-    if (isfinite(v) && n < len) {
-        k = snprintf(buf + n, len - n, fmt, v);
-        if (k > 0) n += (size_t)k;
-    }
-    return n;
-}
-
-static void format_line(const MetricRecord *r, char *buf, size_t len) {
-    int k = snprintf(buf, len, "{\"type\":\"%s\",\"step\":%lld,\"epoch\":%d", r->is_epoch ? "epoch" : "step",
-                     (long long)r->step, r->epoch);
-    size_t n = k > 0 ? (size_t)k : 0;
-    n = put_num(buf, len, n, "loss", "%.6g", r->loss);
-    if (r->train_top1 >= 0) n = put_num(buf, len, n, "train_top1", "%.6f", r->train_top1);
-    n = put_num(buf, len, n, "lr", "%.6g", r->lr);
-    n = put_num(buf, len, n, "img_s", "%.2f", r->img_s);
-    n = put_num(buf, len, n, "time", "%.2f", r->time);
+/* One record as a line of JSON (malloc'd, ending in a newline); the numbers
+ * at the precision a reader needs, null where not finite. */
+static char *format_line(const MetricRecord *r) {
+    cJSON *o = cJSON_CreateObject();
+    CHECK(o, "out of memory writing metrics");
+    json_add_str(o, "type", r->is_epoch ? "epoch" : "step");
+    json_add_num(o, "step", (double)r->step);
+    json_add_num(o, "epoch", r->epoch);
+    json_add_sig(o, "loss", r->loss, 6);
+    if (r->train_top1 >= 0) json_add_fixed(o, "train_top1", r->train_top1, 6);
+    json_add_sig(o, "lr", r->lr, 6);
+    json_add_fixed(o, "img_s", r->img_s, 2);
+    json_add_fixed(o, "time", r->time, 2);
     if (r->is_epoch && r->top1 >= 0) {
-        n = put_num(buf, len, n, "val_loss", "%.6g", r->val_loss);
-        n = put_num(buf, len, n, "top1", "%.6f", r->top1);
-        n = put_num(buf, len, n, "top5", "%.6f", r->top5);
-        if (n < len) {
-            k = snprintf(buf + n, len - n, ",\"val_images\":%lld,\"val_skipped\":%lld", (long long)r->val_images,
-                         (long long)r->val_skipped);
-            if (k > 0) n += (size_t)k;
-        }
+        json_add_sig(o, "val_loss", r->val_loss, 6);
+        json_add_fixed(o, "top1", r->top1, 6);
+        json_add_fixed(o, "top5", r->top5, 6);
+        json_add_num(o, "val_images", (double)r->val_images);
+        json_add_num(o, "val_skipped", (double)r->val_skipped);
         if (r->ema_top1 >= 0) {
-            n = put_num(buf, len, n, "ema_top1", "%.6f", r->ema_top1);
-            n = put_num(buf, len, n, "ema_top5", "%.6f", r->ema_top5);
+            json_add_fixed(o, "ema_top1", r->ema_top1, 6);
+            json_add_fixed(o, "ema_top5", r->ema_top5, 6);
         }
     }
-    if (n < len) snprintf(buf + n, len - n, "}\n");
+    char *body = json_print(o, 0);
+    cJSON_Delete(o);
+    char *line = xasprintf("%s\n", body);
+    free(body);
+    return line;
 }
 
 int metrics_open(MetricsLog *m, const char *path, int64_t keep_until_step, Error *err) {
     memset(m, 0, sizeof *m);
-    snprintf(m->path, sizeof m->path, "%s", path);
-    FILE *old = keep_until_step >= 0 ? fopen(path, "r") : NULL;
+    FILE *old = NULL;
+    if (keep_until_step >= 0 && path_exists(path) && !(old = fopen_regular(path, err))) return -1;
     if (old) {
-        char line[4096];
-        while (fgets(line, sizeof line, old)) {
+        char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, old) >= 0) {
             MetricRecord r;
             if (parse_line(line, &r) == 0 && r.step <= keep_until_step) push(m, &r);
         }
+        free(line);
         fclose(old);
     }
     /* rewrite what is kept atomically, then append */
     AtomicFile a;
     if (atomic_open(&a, path, err) != 0) return -1;
-    char buf[512];
     for (int i = 0; i < m->n; i++) {
-        format_line(&m->rec[i], buf, sizeof buf);
-        atomic_write(&a, buf, strlen(buf));
+        char *line = format_line(&m->rec[i]);
+        atomic_write(&a, line, strlen(line));
+        free(line);
     }
     if (atomic_commit(&a, err) != 0) return -1;
     m->f = fopen(path, "a");
@@ -120,11 +116,11 @@ int metrics_open(MetricsLog *m, const char *path, int64_t keep_until_step, Error
 
 void metrics_add(MetricsLog *m, const MetricRecord *r) {
     push(m, r);
-    char buf[512];
-    format_line(r, buf, sizeof buf);
     if (m->f) {
-        fputs(buf, m->f);
+        char *line = format_line(r);
+        fputs(line, m->f);
         fflush(m->f);
+        free(line);
     }
 }
 

@@ -33,7 +33,6 @@ typedef struct {
 } MetricRecord;
 
 typedef struct {
-    char path[4096];
     FILE *f;
     int n, cap;
     MetricRecord *rec;

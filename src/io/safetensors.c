@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/json.h"
 #include "io/atomic_file.h"
 
 #define ST_MAX_HEADER (100u << 20) /* the format's own limit */
@@ -282,7 +283,7 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
     cJSON *root = cJSON_CreateObject();
     if (n_meta > 0) {
         cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-        for (int i = 0; i < n_meta; i++) cJSON_AddStringToObject(meta, meta_keys[i], meta_values[i]);
+        for (int i = 0; i < n_meta; i++) json_add_str(meta, meta_keys[i], meta_values[i]);
     }
     size_t offset = 0;
     size_t *sizes = xcalloc((size_t)(n > 0 ? n : 1), sizeof *sizes);
@@ -292,17 +293,16 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
         for (int d = 0; d < t->ndim; d++) numel *= (size_t)t->shape[d];
         sizes[i] = numel * (size_t)DTYPES[t->dtype].size;
         cJSON *o = cJSON_AddObjectToObject(root, t->name);
-        cJSON_AddStringToObject(o, "dtype", DTYPES[t->dtype].name);
+        json_add_str(o, "dtype", DTYPES[t->dtype].name);
         cJSON *shape = cJSON_AddArrayToObject(o, "shape");
-        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(shape, cJSON_CreateNumber((double)t->shape[d]));
+        for (int d = 0; d < t->ndim; d++) cJSON_AddItemToArray(shape, json_num((double)t->shape[d]));
         cJSON *off = cJSON_AddArrayToObject(o, "data_offsets");
-        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)offset));
-        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(offset + sizes[i])));
+        cJSON_AddItemToArray(off, json_num((double)offset));
+        cJSON_AddItemToArray(off, json_num((double)(offset + sizes[i])));
         offset += sizes[i];
     }
-    char *json = cJSON_PrintUnformatted(root);
+    char *json = json_print(root, 0);
     cJSON_Delete(root);
-    CHECK(json, "cJSON_PrintUnformatted failed");
     size_t jlen = strlen(json), padded = (jlen + 7) & ~(size_t)7;
     uint8_t hdr[8];
     for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)((uint64_t)padded >> (8 * i));

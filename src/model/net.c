@@ -233,6 +233,22 @@ double net_forward_macs(const Net *net) {
     return m;
 }
 
+int net_find_nonfinite(const Net *net, const float *params, int *tensor, int64_t *element) {
+    for (int t = 0; t < net->n_params; t++) {
+        const float *v = params + net->params[t].offset;
+        int64_t n = (int64_t)net->params[t].numel, bad = -1;
+#pragma omp parallel for reduction(max : bad) schedule(static)
+        for (int64_t i = 0; i < n; i++)
+            if (!isfinite(v[i]) && n - i > bad) bad = n - i; /* the first bad one has the largest n - i */
+        if (bad >= 0) {
+            *tensor = t;
+            *element = n - bad;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* --- fine-tuning: what trains ------------------------------------------------ */
 
 int net_set_training(Net *net, const char *freeze, double backbone_lr_scale, Error *err) {

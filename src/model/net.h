@@ -113,6 +113,11 @@ size_t net_max_activation(const Net *net);
 double net_forward_macs(const Net *net);
 double layer_forward_macs(const Layer *l);
 
+/* The first parameter tensor of params[param_count] holding a value that is
+ * not finite: 1 with *tensor (index into net->params) and *element (within
+ * it) set, or 0 when every value is finite. */
+int net_find_nonfinite(const Net *net, const float *params, int *tensor, int64_t *element);
+
 /* Fine-tuning: which tensors train, and at which lr.
  *   freeze "none"      everything trains (the default)
  *          "features"  the convolutions (every "features.*" tensor) are frozen

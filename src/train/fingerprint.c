@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
+
 #define FNV_OFFSET 1469598103934665603ull
 #define FNV_PRIME  1099511628211ull
 
@@ -50,19 +52,18 @@ char *fingerprint_to_json(const RunFingerprint *f) {
     snprintf(hex[0], sizeof hex[0], "%016" PRIx64, f->train_files_hash);
     snprintf(hex[1], sizeof hex[1], "%016" PRIx64, f->classes_hash);
     snprintf(hex[2], sizeof hex[2], "%016" PRIx64, f->val_files_hash);
-    cJSON_AddNumberToObject(o, "world_size", f->world_size);
-    cJSON_AddNumberToObject(o, "global_batch", f->global_batch);
-    cJSON_AddNumberToObject(o, "train_images", (double)f->train_images);
-    cJSON_AddStringToObject(o, "train_files_hash", hex[0]);
-    cJSON_AddNumberToObject(o, "num_classes", f->num_classes);
-    cJSON_AddStringToObject(o, "classes_hash", hex[1]);
-    cJSON_AddNumberToObject(o, "val_images", (double)f->val_images);
-    cJSON_AddStringToObject(o, "val_files_hash", hex[2]);
-    cJSON_AddNumberToObject(o, "param_count", (double)f->param_count);
-    cJSON_AddStringToObject(o, "backbone", f->backbone);
-    char *s = cJSON_PrintUnformatted(o);
+    json_add_num(o, "world_size", f->world_size);
+    json_add_num(o, "global_batch", f->global_batch);
+    json_add_num(o, "train_images", (double)f->train_images);
+    json_add_str(o, "train_files_hash", hex[0]);
+    json_add_num(o, "num_classes", f->num_classes);
+    json_add_str(o, "classes_hash", hex[1]);
+    json_add_num(o, "val_images", (double)f->val_images);
+    json_add_str(o, "val_files_hash", hex[2]);
+    json_add_num(o, "param_count", (double)f->param_count);
+    json_add_str(o, "backbone", f->backbone);
+    char *s = json_print(o, 0);
     cJSON_Delete(o);
-    CHECK(s, "cJSON_Print failed");
     return s;
 }
 
@@ -189,11 +190,11 @@ int fingerprint_check_ranks(Dist *d, const RunFingerprint *mine, const char *dat
 
 static cJSON *sums_to_json(const RunSums *s) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "loss", s->loss);
-    cJSON_AddNumberToObject(o, "steps", (double)s->steps);
-    cJSON_AddNumberToObject(o, "correct", (double)s->correct);
-    cJSON_AddNumberToObject(o, "seen", (double)s->seen);
-    cJSON_AddNumberToObject(o, "seconds", s->seconds);
+    json_add_num(o, "loss", s->loss);
+    json_add_num(o, "steps", (double)s->steps);
+    json_add_num(o, "correct", (double)s->correct);
+    json_add_num(o, "seen", (double)s->seen);
+    json_add_num(o, "seconds", s->seconds);
     return o;
 }
 
@@ -223,16 +224,15 @@ char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const R
     free(f);
     cJSON_AddItemToObject(o, "epoch_sums", sums_to_json(epoch));
     cJSON_AddItemToObject(o, "window_sums", sums_to_json(window));
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = json_print(o, 0);
     cJSON_Delete(o);
-    CHECK(s, "cJSON_Print failed");
     return s;
 }
 
 int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, Error *err) {
     cJSON *o = cJSON_Parse(json);
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "fingerprint");
-    char *fs = cJSON_IsObject(f) ? cJSON_PrintUnformatted(f) : NULL;
+    char *fs = cJSON_IsObject(f) ? json_print(f, 0) : NULL;
     int rc = -1;
     if (!fs) error_set(err, "the saved run record is malformed");
     else if (fingerprint_from_json(fp, fs, err) == 0)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "io/atomic_file.h"
 #include "io/curves_svg.h"
 #include "train/run.h"
@@ -23,9 +24,24 @@ static int save_model(Run *r, const char *name, const float *weights, int epochs
     return rc;
 }
 
+/* The weights about to be saved are finite (the loss can stay finite over
+ * NaN weights: a ReLU turns a NaN convolution into zeros and the model
+ * predicts chance); else the run stops, keeping the files it has. */
+static int weights_finite(Run *r, Error *err) {
+    int t;
+    int64_t i;
+    if (!net_find_nonfinite(&r->model.net, r->model.params, &t, &i)) return 0;
+    return error_set(err,
+                     "the weights stopped being finite by step %lld (%s, element %lld) although the loss did not: "
+                     "training diverged; nothing was saved over the files in %s. Try a lower --lr or a longer "
+                     "--warmup_epochs",
+                     (long long)r->step, r->model.net.params[t].name, (long long)i, r->c.out_dir);
+}
+
 int run_save_models(Run *r, int epochs_done, const float *best, const char *best_kind, Error *err) {
     const TrainConfig *c = &r->c;
     backend_get_params(&r->model.be, r->model.params);
+    if (weights_finite(r, err) != 0) return -1;
     if (save_model(r, "last.safetensors", r->model.params, epochs_done, NULL, err) != 0) return -1;
     if (best && c->save_best &&
         save_model(r, "best.safetensors", best, epochs_done, r->ema.w ? best_kind : NULL, err) != 0)
@@ -41,6 +57,7 @@ int run_save_models(Run *r, int epochs_done, const float *best, const char *best
 
 int run_save_state(Run *r, Error *err) {
     backend_get_params(&r->model.be, r->model.params);
+    if (weights_finite(r, err) != 0) return -1;
     backend_get_momentum(&r->model.be, r->momentum);
     TrainPosition pos = { .epoch = r->epoch,
                           .batch = r->batch,
@@ -70,17 +87,16 @@ int run_write_config(Run *r, Error *err) {
     snprintf(eff.backend, sizeof eff.backend, "%s", r->model.backend_name);
     snprintf(eff.precision, sizeof eff.precision, "%s", precision_name(r->model.precision));
     cJSON *o = config_to_cjson(&eff);
-    cJSON_AddNumberToObject(o, "num_classes", r->train.n_classes);
+    json_add_num(o, "num_classes", r->train.n_classes);
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
-    for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, cJSON_CreateString(r->train.classes[i]));
-    cJSON_AddNumberToObject(o, "steps_per_epoch", (double)r->steps_per_epoch);
+    for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, json_str(r->train.classes[i]));
+    json_add_num(o, "steps_per_epoch", (double)r->steps_per_epoch);
     char *fp = fingerprint_to_json(&r->fp);
     cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
     free(fp);
-    cJSON_AddStringToObject(o, "version", "alexnet.c " ALX_VERSION);
-    char *text = cJSON_Print(o);
+    json_add_str(o, "version", "alexnet.c " ALX_VERSION);
+    char *text = json_print(o, 1);
     cJSON_Delete(o);
-    CHECK(text, "cJSON_Print failed");
     char *path = xasprintf("%s/config.json", r->c.out_dir);
     int rc = atomic_write_text(path, text, err);
     free(path);

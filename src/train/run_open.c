@@ -20,6 +20,11 @@ static int open_data(Run *r, Error *err) {
                          "--data_dir %s has one class folder (%s): a classifier needs at least two. Is it the "
                          "folder of class folders, not one class?",
                          c->data_dir, r->train.classes[0]);
+    /* before anything is sized from --per_batch_size */
+    if (r->train.n < r->img_global)
+        return error_set(err,
+                         "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
+                         c->data_dir, (long long)r->train.n, (long long)r->img_global);
     if (!c->val_dir[0]) return 0;
     if (dataset_scan(&r->val, c->val_dir, err) != 0) return -1;
     r->have_val = 1;
@@ -137,10 +142,8 @@ static int open_loaders(Run *r, Error *err) {
                                .strict = c->strict_data };
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
     r->steps_per_epoch = loader_batches_per_epoch(r->train_loader);
-    if (r->steps_per_epoch < 1)
-        return error_set(err,
-                         "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
-                         c->data_dir, (long long)r->train.n, (long long)r->img_global);
+    CHECK(r->steps_per_epoch >= 1, "%lld images make no batch of %lld", (long long)r->train.n,
+          (long long)r->img_global);
     if (r->have_val) {
         LoaderConfig val_cfg = train_cfg;
         val_cfg.mode = LOADER_EVAL;

@@ -11,8 +11,8 @@
  */
 #include <cuda_bf16.h>
 
-#include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_kernels.h"
+#include "backend/cuda/cuda_check.h"
 #include "common/philox.h"
 #include "model/input.h"
 

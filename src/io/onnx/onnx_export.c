@@ -14,6 +14,7 @@
 
 #include <onnx.pb-c.h>
 
+#include "common/json.h"
 #include "io/atomic_file.h"
 #include "model/input.h"
 
@@ -367,8 +368,8 @@ static size_t metadata(Builder *b, Onnx__StringStringEntryProto *props[4], const
     if (opt->class_names) {
         cJSON *arr = cJSON_CreateArray();
         CHECK(arr, "out of memory");
-        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, cJSON_CreateString(opt->class_names[i]));
-        char *js = cJSON_PrintUnformatted(arr);
+        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, json_str(opt->class_names[i]));
+        char *js = json_print(arr, 0);
         CHECK(js, "out of memory");
         props[np++] = meta(b, "classes", js);
         free(js);

@@ -1,0 +1,99 @@
+/*
+ * json.c — the JSON writer (see json.h).
+ */
+#include "common/json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0 when p starts none. */
+static int utf8_seq(const unsigned char *p) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    int n;
+    unsigned min, cp;
+    if ((c & 0xE0) == 0xC0) n = 2, min = 0x80, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0) n = 3, min = 0x800, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0) n = 4, min = 0x10000, cp = c & 0x07;
+    else return 0;
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80) return 0; /* also stops at the terminating NUL */
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+    return n;
+}
+
+int utf8_valid(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        int n = utf8_seq(p);
+        if (!n) return 0;
+        p += n;
+    }
+    return 1;
+}
+
+char *utf8_text(const char *s) {
+    if (utf8_valid(s)) return xstrdup(s);
+    const unsigned char *p = (const unsigned char *)s;
+    char *out = xmalloc(2 * strlen(s) + 1), *o = out; /* a transcoded byte takes 2 */
+    while (*p) {
+        int n = utf8_seq(p);
+        if (n) {
+            memcpy(o, p, (size_t)n);
+            o += n;
+            p += n;
+        } else { /* Latin-1: U+0080..U+00FF in two bytes */
+            *o++ = (char)(0xC0 | (*p >> 6));
+            *o++ = (char)(0x80 | (*p & 0x3F));
+            p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+cJSON *json_str(const char *s) {
+    char *t = utf8_text(s ? s : "");
+    cJSON *item = cJSON_CreateString(t);
+    free(t);
+    CHECK(item, "out of memory writing JSON");
+    return item;
+}
+
+void json_add_str(cJSON *o, const char *key, const char *s) { cJSON_AddItemToObject(o, key, json_str(s)); }
+
+cJSON *json_num(double v) {
+    cJSON *item = isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+    CHECK(item, "out of memory writing JSON");
+    return item;
+}
+
+void json_add_num(cJSON *o, const char *key, double v) { cJSON_AddItemToObject(o, key, json_num(v)); }
+
+static double rounded(const char *fmt, int places, double v) {
+    char text[512]; /* %.Nf of a finite double with N <= 17: at most 309 + 1 + 17 digits */
+    snprintf(text, sizeof text, fmt, places, v);
+    return strtod(text, NULL);
+}
+
+void json_add_fixed(cJSON *o, const char *key, double v, int decimals) {
+    CHECK(decimals >= 0 && decimals <= 17, "json_add_fixed: %d decimals", decimals);
+    json_add_num(o, key, isfinite(v) ? rounded("%.*f", decimals, v) : v);
+}
+
+void json_add_sig(cJSON *o, const char *key, double v, int digits) {
+    CHECK(digits >= 1 && digits <= 17, "json_add_sig: %d digits", digits);
+    json_add_num(o, key, isfinite(v) ? rounded("%.*g", digits, v) : v);
+}
+
+char *json_print(const cJSON *o, int pretty) {
+    char *s = pretty ? cJSON_Print(o) : cJSON_PrintUnformatted(o);
+    CHECK(s, "out of memory printing JSON");
+    return s;
+}
