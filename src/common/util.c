@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,7 +237,32 @@ FILE *fopen_regular(const char *path, Error *err) {
     return f;
 }
 
-int cpu_count(void) {
+int cpu_count_online(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+/* The cgroup's CPU quota in CPUs (quota / period, rounded up); 0 when none. */
+static int cgroup_cpus(void) {
+    long long quota = -1, period = 0;
+    FILE *f = fopen("/sys/fs/cgroup/cpu.max", "r"); /* v2: "max 100000" or "200000 100000" */
+    if (f) {
+        char q[32] = "";
+        if (fscanf(f, "%31s %lld", q, &period) == 2 && strcmp(q, "max") != 0) quota = atoll(q);
+        fclose(f);
+    } else {
+        quota = read_number("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"); /* v1; -1 when unlimited */
+        period = read_number("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
+    }
+    if (quota <= 0 || period <= 0) return 0;
+    return (int)((quota + period - 1) / period);
+}
+
+int cpu_count(void) {
+    int n = cpu_count_online();
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) n = CPU_COUNT(&set);
+    int quota = cgroup_cpus();
+    if (quota > 0 && quota < n) n = quota;
+    return n > 0 ? n : 1;
 }

@@ -98,8 +98,13 @@ int path_exists(const char *path);
 int open_regular_file(const char *path, int64_t *size, Error *err);
 /* The same as a stdio stream for reading ("rb"); NULL with err set. */
 FILE *fopen_regular(const char *path, Error *err);
-/* Online CPU cores. */
+/* The CPUs this process may use: its affinity mask (taskset, Slurm's
+ * --cpus-per-task with task affinity), lowered to its cgroup's CPU quota
+ * (containers, Slurm with cgroups), rounded up; at least 1. What --threads 0
+ * and --workers 0 mean. */
 int cpu_count(void);
+/* The machine's online CPUs, for reports. */
+int cpu_count_online(void);
 /* Bytes of memory this process can still get: MemAvailable, lowered to
  * what its cgroup (v1 or v2: Slurm, containers) has left; -1 when unknown. */
 int64_t memory_available(void);

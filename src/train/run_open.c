@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/atomic_file.h"
 #include "train/run.h"
 #include "train/trainer.h"
 
@@ -15,6 +16,18 @@
 static int open_data(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     if (dataset_scan(&r->train, c->data_dir, err) != 0) return -1;
+    int split_root = r->train.n_classes >= 2 && r->train.n_classes <= 3;
+    for (int i = 0; split_root && i < r->train.n_classes; i++) {
+        const char *name = r->train.classes[i];
+        split_root = strcmp(name, "train") == 0 || strcmp(name, "val") == 0 || strcmp(name, "test") == 0;
+    }
+    if (split_root)
+        return error_set(err,
+                         "--data_dir %s holds the folders %s%s%s%s%s: a dataset's splits, not its classes; train on "
+                         "--data_dir %s/train --val_dir %s/val (or --data-path %s, torchvision's layout)",
+                         c->data_dir, r->train.classes[0], r->train.n_classes > 1 ? " and " : "",
+                         r->train.n_classes > 1 ? r->train.classes[1] : "", r->train.n_classes > 2 ? " and " : "",
+                         r->train.n_classes > 2 ? r->train.classes[2] : "", c->data_dir, c->data_dir, c->data_dir);
     if (r->train.n_classes < 2)
         return error_set(err,
                          "--data_dir %s has one class folder (%s): a classifier needs at least two. Is it the "
@@ -245,16 +258,20 @@ int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *
 
     failed = 0;
     if (r->is_root) {
-        char path[4200];
-        path_join(path, sizeof path, r->c.out_dir, "metrics.jsonl");
+        char *path = xasprintf("%s/metrics.jsonl", r->c.out_dir);
         failed = mkdir_p(r->c.out_dir, err) != 0 || run_write_config(r, err) != 0 ||
                  metrics_open(&r->metrics, path, resume ? r->step : -1, err) != 0;
+        free(path);
         r->metrics_open = !failed;
+        int stale = failed ? 0 : atomic_remove_stale(r->c.out_dir); /* of a process killed while saving */
+        if (stale) notef("removed %d temporary file%s left in %s by a run that was killed while saving", stale,
+                         stale == 1 ? "" : "s", r->c.out_dir);
         if (!failed) {
             report_summary(r, resume != NULL);
             if (resume)
                 printf("resuming at epoch %d, batch %lld (step %lld)\n", r->epoch + 1, (long long)r->batch,
                        (long long)r->step);
+            fflush(stdout);
         }
     }
     if (dist_any(r->d, failed)) return 2;

@@ -77,9 +77,11 @@ void report_summary(const Run *r, int resumed) {
         warnf("--warmup_epochs %g is not shorter than the run (--max_epoch %d): the lr rises for the whole run and "
               "never reaches --lr %g; lower --warmup_epochs",
               c->warmup_epochs, c->max_epoch, c->lr);
-    if (r->sched.kind == LR_COSINE_ANNEALING && c->T_max < c->max_epoch)
-        printf("  note       T_max %d < max_epoch %d: after epoch %d the seed's cosine rises again\n", c->T_max,
-               c->max_epoch, c->T_max);
+    /* epochs count from 0: the last epoch, max_epoch - 1, is at the floor when T_max = max_epoch - 1 */
+    if (r->sched.kind == LR_COSINE_ANNEALING && c->T_max < c->max_epoch - 1)
+        printf("  note       T_max %d < max_epoch %d: from epoch %d on (counting from 1) the seed's cosine rises "
+               "again\n",
+               c->T_max, c->max_epoch, c->T_max + 2);
     fflush(stdout);
 }
 
