@@ -153,6 +153,29 @@ static void markers(Buf *b, const Axes *a, const double *x, const double *y, int
         put(b, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>\n", px(a, x[i]), py(a, y[i]), color);
 }
 
+/* A row of legend items (text, colour) above a panel, left to right; an item
+ * that would run past the plot's right edge starts a row above instead. */
+typedef struct {
+    const char *text, *color;
+} LegendItem;
+
+static void legend(Buf *b, int y, const LegendItem *items, int n) {
+    int x = LEFT;
+    for (int i = 0; i < n; i++) {
+        int w = (int)(6.6 * (double)strlen(items[i].text)) + 18; /* ~6.6 px a character at 12 px */
+        if (x > LEFT && x + w > LEFT + PLOT_W + RIGHT - 10) {
+            x = LEFT;
+            y -= 15;
+        }
+        put(b, "<text x='%d' y='%d' font-size='12' fill='%s'>%s</text>", x, y, items[i].color, items[i].text);
+        x += w;
+    }
+    put(b, "\n");
+}
+
+/* hi raised so a curve at the maximum stays off the frame's top edge. */
+static void headroom(double lo, double *hi) { *hi += 0.08 * (*hi - lo); }
+
 static void range(const double *v, int n, double *lo, double *hi) {
     *lo = INFINITY;
     *hi = -INFINITY;
@@ -225,47 +248,64 @@ static void series_free(Series *s) {
     free(s->mtop1);
 }
 
-static void loss_panel(Buf *b, const Series *s) {
+/* The schedule sampled at a point per 2 px from step 0 to x1 (its warmup ramp
+ * and any step exactly), or the logged values as a staircase. */
+static void lr_curve(Buf *b, const Axes *a, const Series *s, const LrCurve *lr) {
+    Axes l = *a;
+    int samples = PLOT_W / 2;
+    double *x = NULL, *y = NULL;
+    int n = s->ns;
+    if (lr) {
+        x = xmalloc(sizeof(double) * (size_t)(samples + 1));
+        y = xmalloc(sizeof(double) * (size_t)(samples + 1));
+        for (int i = 0; i <= samples; i++) {
+            x[i] = floor(a->x1 * i / samples);
+            y[i] = lr->at(lr->ctx, (int64_t)x[i]);
+        }
+        n = samples + 1;
+    }
+    const double *xs = lr ? x : s->step, *ys = lr ? y : s->lr;
+    range(ys, n, &l.y0, &l.y1);
+    l.y0 = 0;
+    headroom(l.y0, &l.y1);
+    polyline(b, &l, xs, ys, n, "#ff7f0e", "stroke-dasharray='5,3'", !lr);
+    double step = nice_step(l.y1 - l.y0, 5);
+    for (double v = 0; v <= l.y1 + 1e-15; v += step)
+        put(b, "<text x='%d' y='%.1f' font-size='11' fill='#ff7f0e'>%.3g</text>\n", LEFT + PLOT_W + 6, py(&l, v) + 4,
+            v);
+    free(x);
+    free(y);
+}
+
+static void loss_panel(Buf *b, const Series *s, const LrCurve *lr) {
     Axes a = { 0, 1, 0, 1, TOP };
     if (s->ns > 0) {
-        range(s->step, s->ns, &a.x0, &a.x1);
-        a.x0 = 0; /* the run starts at step 0, whatever was logged first */
         double lo, hi;
+        range(s->step, s->ns, &lo, &a.x1);
+        if (s->nv > 0 && s->vstep[s->nv - 1] > a.x1) a.x1 = s->vstep[s->nv - 1];
+        a.x1 = a.x1 > 0 ? a.x1 * 1.02 : 1; /* the last points (a validation dot) stay inside */
         range(s->loss, s->ns, &lo, &a.y1);
         if (s->nv > 0) {
             range(s->vloss, s->nv, &lo, &hi);
             if (hi > a.y1) a.y1 = hi;
         }
         a.y0 = 0;
-        if (s->ns == 1) {
-            a.x0 = 0;
-            a.x1 = s->step[0] > 0 ? s->step[0] : 1;
-        }
+        headroom(a.y0, &a.y1);
     }
     frame(b, &a, "optimizer step", "loss", "%g", 1.0, 1);
     polyline(b, &a, s->step, s->loss, s->ns, "#1f77b4", "", 0);
     if (s->ns == 1) markers(b, &a, s->step, s->loss, 1, "#1f77b4");
     markers(b, &a, s->vstep, s->vloss, s->nv, "#d62728");
-    if (s->ns > 0) {
-        Axes l = a;
-        range(s->lr, s->ns, &l.y0, &l.y1);
-        l.y0 = 0;
-        polyline(b, &l, s->step, s->lr, s->ns, "#ff7f0e", "stroke-dasharray='5,3'", 1);
-        double ys = nice_step(l.y1 - l.y0, 5);
-        for (double y = 0; y <= l.y1 + 1e-15; y += ys)
-            put(b, "<text x='%d' y='%.1f' font-size='11' fill='#ff7f0e'>%.3g</text>\n", LEFT + PLOT_W + 6,
-                py(&l, y) + 4, y);
-    }
+    if (s->ns > 0) lr_curve(b, &a, s, lr);
     /* the legend sits above the panel, where no curve can run through it */
-    put(b,
-        "<text x='%d' y='%d' font-size='12' fill='#1f77b4'>training loss</text>"
-        "<text x='%d' y='%d' font-size='12' fill='#d62728'>&#9679; validation loss</text>"
-        "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>- - learning rate (right axis)</text>\n",
-        LEFT, TOP - 8, LEFT + 110, TOP - 8, LEFT + 250, TOP - 8);
+    const LegendItem items[] = { { "training loss", "#1f77b4" },
+                                 { "&#9679; validation loss", "#d62728" },
+                                 { "- - learning rate (right axis)", "#ff7f0e" } };
+    legend(b, TOP - 8, items, 3);
 }
 
 static void accuracy_panel(Buf *b, const Series *s) {
-    Axes e = { 0.5, 1.5, 0, 1, TOP + PANEL_H + GAP };
+    Axes e = { 0.5, 1.5, 0, 1.05, TOP + PANEL_H + GAP }; /* 100% stays off the top edge */
     double last = 0;
     if (s->ne > 0) last = s->epoch[s->ne - 1];
     if (s->nt > 0 && s->tepoch[s->nt - 1] > last) last = s->tepoch[s->nt - 1];
@@ -282,20 +322,24 @@ static void accuracy_panel(Buf *b, const Series *s) {
     markers(b, &e, s->tepoch, s->ttop1, s->nt, "#98df8a");
     polyline(b, &e, s->mepoch, s->mtop1, s->nm, "#ff7f0e", "stroke-dasharray='6,3'", 0);
     markers(b, &e, s->mepoch, s->mtop1, s->nm, "#ff7f0e");
-    int y = e.top - 8;
-    if (s->ne > 0)
-        put(b,
-            "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>validation top-1 %.2f%%</text>"
-            "<text x='%d' y='%d' font-size='12' fill='#9467bd'>validation top-5 %.2f%%</text>\n",
-            LEFT, y, 100 * s->top1[s->ne - 1], LEFT + 180, y, 100 * s->top5[s->ne - 1]);
-    if (s->nt > 0)
-        put(b,
-            "<text x='%d' y='%d' font-size='12' fill='#2ca02c'>&#183;&#183;&#183; training top-1 %.2f%% (light "
-            "dots)</text>\n",
-            LEFT + 360, y, 100 * s->ttop1[s->nt - 1]);
-    if (s->nm > 0)
-        put(b, "<text x='%d' y='%d' font-size='12' fill='#ff7f0e'>EMA top-1 %.2f%%</text>\n", LEFT + 360, y - 14,
-            100 * s->mtop1[s->nm - 1]);
+    char text[4][96];
+    LegendItem items[4];
+    int n = 0;
+    if (s->ne > 0) {
+        snprintf(text[n], sizeof text[n], "validation top-1 %.2f%%", 100 * s->top1[s->ne - 1]);
+        items[n] = (LegendItem){ text[n], "#2ca02c" }, n++;
+        snprintf(text[n], sizeof text[n], "validation top-5 %.2f%%", 100 * s->top5[s->ne - 1]);
+        items[n] = (LegendItem){ text[n], "#9467bd" }, n++;
+    }
+    if (s->nt > 0) {
+        snprintf(text[n], sizeof text[n], "&#183;&#183;&#183; training top-1 %.2f%%", 100 * s->ttop1[s->nt - 1]);
+        items[n] = (LegendItem){ text[n], "#2ca02c" }, n++;
+    }
+    if (s->nm > 0) {
+        snprintf(text[n], sizeof text[n], "- - EMA top-1 %.2f%%", 100 * s->mtop1[s->nm - 1]);
+        items[n] = (LegendItem){ text[n], "#ff7f0e" }, n++;
+    }
+    legend(b, e.top - 8, items, n);
     if (s->ne == 0)
         put(b,
             "<text x='%d' y='%d' font-size='12' fill='#888' text-anchor='middle'>no validation yet "
@@ -303,7 +347,7 @@ static void accuracy_panel(Buf *b, const Series *s) {
             LEFT + PLOT_W / 2, e.top + PANEL_H / 2);
 }
 
-int curves_write_svg(const char *path, const MetricsLog *m, const char *title, Error *err) {
+int curves_write_svg(const char *path, const MetricsLog *m, const LrCurve *lr, const char *title, Error *err) {
     Series s;
     series_collect(&s, m);
     Buf b = { 0 };
@@ -314,7 +358,7 @@ int curves_write_svg(const char *path, const MetricsLog *m, const char *title, E
     put(&b, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' height='%d' font-family='sans-serif'>\n", W, H);
     put(&b, "<rect width='100%%' height='100%%' fill='white'/>\n");
     put(&b, "<text x='%d' y='22' font-size='15' text-anchor='middle'>%s</text>\n", W / 2, esc);
-    loss_panel(&b, &s);
+    loss_panel(&b, &s, lr);
     accuracy_panel(&b, &s);
     put(&b, "</svg>\n");
     int rc = atomic_write_text(path, b.s, err);

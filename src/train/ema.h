@@ -1,8 +1,9 @@
 /*
  * ema.h — an exponential moving average of the weights (--model_ema), as
- * torchvision's references/classification/train.py keeps it: updated every
- * --model_ema_steps steps with a decay adjusted for the batch and the run's
- * length, reset to the weights during the warmup epochs.
+ * torchvision's references/classification/train.py keeps it: updated after
+ * batch i of an epoch when i % --model_ema_steps == 0 (so at least once an
+ * epoch), with a decay adjusted for the batch and the run's length, and
+ * reset to the weights during the warmup epochs.
  */
 #ifndef ALEXNET_EMA_H
 #define ALEXNET_EMA_H

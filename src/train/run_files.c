@@ -104,10 +104,13 @@ int run_write_config(Run *r, Error *err) {
     return rc;
 }
 
+static double schedule_lr(const void *sched, int64_t step) { return lr_at((const LrSchedule *)sched, step); }
+
 int run_write_curves(Run *r, Error *err) {
     char *path = xasprintf("%s/curves.svg", r->c.out_dir);
     char *title = xasprintf("alexnet.c — %s on %s", r->model.net.backbone, r->c.data_dir);
-    int rc = curves_write_svg(path, &r->metrics, title, err);
+    LrCurve lr = { .at = schedule_lr, .ctx = &r->sched };
+    int rc = curves_write_svg(path, &r->metrics, &lr, title, err);
     free(path);
     free(title);
     return rc;

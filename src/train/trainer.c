@@ -117,7 +117,9 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
         backend_sgd_update(&r->model.be, &sgd);
         r->step++;
         r->batch++;
-        if (r->ema.w && r->step % c->model_ema_steps == 0) {
+        /* torchvision's rule: batch i of the epoch updates when i % steps == 0, so the first batch of every epoch
+         * does (an epoch shorter than --model_ema_steps still moves the average) */
+        if (r->ema.w && (r->batch - 1) % c->model_ema_steps == 0) {
             backend_get_params(&r->model.be, r->model.params);
             ema_update(&r->ema, r->model.params, r->epoch < c->warmup_epochs);
         }
