@@ -90,9 +90,9 @@ static int load_resumed(TrainFlags *f, TrainPosition *pos, Error *err) {
     const TrainConfig flags = f->c;
     TrainConfig *c = &f->c;
     const StrFlags *s = &f->s;
-    char dir[1024], path[4200];
+    char dir[1024], path[sizeof dir + sizeof STATE_FILE + 1]; /* fits: never cut */
     resume_dir(s->resume, dir, sizeof dir);
-    path_join(path, sizeof path, dir, STATE_FILE);
+    snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
     if (!path_exists(path))
         return error_set(err, "--resume %s: no %s there: nothing to resume (give a run directory, or its state file)",
                          s->resume, STATE_FILE);
@@ -175,8 +175,8 @@ static int load_new(TrainConfig *c, const StrFlags *s, Error *err) {
         localtime_r(&t, &tm);
         strftime(c->out_dir, sizeof c->out_dir, "runs/alexnet-%Y%m%d-%H%M%S", &tm);
     }
-    char path[4200];
-    path_join(path, sizeof path, c->out_dir, STATE_FILE);
+    char path[sizeof c->out_dir + sizeof STATE_FILE + 1]; /* fits: never cut */
+    snprintf(path, sizeof path, "%s/%s", c->out_dir, STATE_FILE);
     if (path_exists(path))
         return error_set(err, "%s already holds a run; continue it with --resume %s, or choose another --out",
                          c->out_dir, c->out_dir);

@@ -189,7 +189,11 @@ int mkdir_p(const char *path, Error *err) {
     return 0;
 }
 
-void path_join(char *buf, size_t len, const char *dir, const char *file) { snprintf(buf, len, "%s/%s", dir, file); }
+char *path_join(const char *dir, const char *name) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    return xasprintf("%.*s%s%s", (int)n, dir, n && dir[n - 1] == '/' ? "" : "/", name);
+}
 
 int path_exists(const char *path) {
     struct stat st;

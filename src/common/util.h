@@ -87,8 +87,8 @@ int first_error_seen(FirstError *f);
 
 /* mkdir -p; 0 or -1 with a message naming the folder. */
 int mkdir_p(const char *path, Error *err);
-/* buf = "dir/file", cut at len. */
-void path_join(char *buf, size_t len, const char *dir, const char *file);
+/* "dir/name", malloc'd (one slash between them, however dir ends). */
+char *path_join(const char *dir, const char *name);
 /* 1 if path exists (any type). */
 int path_exists(const char *path);
 /* Opens path read-only without blocking (a FIFO would wait for a writer) and
@@ -108,6 +108,9 @@ int cpu_count_online(void);
 /* Bytes of memory this process can still get: MemAvailable, lowered to
  * what its cgroup (v1 or v2: Slurm, containers) has left; -1 when unknown. */
 int64_t memory_available(void);
+
+/* "s" unless n is 1: "%d epoch%s", n, plural_s(n). */
+static inline const char *plural_s(int64_t n) { return n == 1 ? "" : "s"; }
 
 /* Monotonic wall clock in seconds. */
 double now_seconds(void);

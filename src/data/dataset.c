@@ -26,16 +26,6 @@ typedef struct {
     int64_t n, cap;
 } EntryList;
 
-/* "dir/name", malloc'd (path_join writes into a buffer). */
-static char *path_join_new(const char *dir, const char *name) {
-    size_t a = strlen(dir), b = strlen(name);
-    char *p = xmalloc(a + b + 2);
-    memcpy(p, dir, a);
-    p[a] = '/';
-    memcpy(p + a + 1, name, b + 1);
-    return p;
-}
-
 int dataset_is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
     if (!dot || dot == name) return 0;
@@ -127,7 +117,7 @@ static int scan_class_dir(EntryList *l, const char *dir, int32_t label, int dept
     int rc = 0;
     int dirlen = (int)strlen(dir);
     for (int i = 0; i < n && rc == 0; i++) {
-        char *p = path_join_new(dir, names[i].name);
+        char *p = path_join(dir, names[i].name);
         int d = is_dir(p, names[i].type);
         if (d == 1) {
             rc = scan_class_dir(l, p, label, depth + 1, err);
@@ -200,7 +190,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     int nc = 0;
     char **classes = xmalloc(sizeof *classes * ((size_t)n + 1));
     for (int i = 0; i < n; i++) {
-        char *p = path_join_new(dir, names[i].name);
+        char *p = path_join(dir, names[i].name);
         if (is_dir(p, names[i].type) == 1) classes[nc++] = xstrdup(names[i].name);
         free(p);
     }
@@ -213,7 +203,7 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     EntryList list = { 0 };
     int rc = 0;
     for (int c = 0; c < nc && rc == 0; c++) {
-        char *cdir = path_join_new(dir, classes[c]);
+        char *cdir = path_join(dir, classes[c]);
         int64_t before = list.n;
         rc = scan_class_dir(&list, cdir, c, 0, err);
         if (rc == 0 && list.n == before)

@@ -99,7 +99,7 @@ int atomic_remove_stale(const char *dir) {
     while ((e = readdir(d)) != NULL) {
         long pid = tmp_pid(e->d_name);
         if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        char *path = xasprintf("%s/%s", dir, e->d_name);
+        char *path = path_join(dir, e->d_name);
         struct stat st;
         if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
         free(path);

@@ -96,6 +96,12 @@ static int describe(ModelFile *m, Error *err) {
     ModelInfo *info = &m->info;
     info->epoch = -1;
     const StTensor *head = st_find(f, "classifier.6.weight");
+    if (!head && st_find(f, "model.classifier.6.weight"))
+        return error_set(err,
+                         "%s is a training state (train_state.safetensors: weights, momentum and position, for "
+                         "--resume), not a model file: use last.safetensors or best.safetensors from the same run "
+                         "folder",
+                         f->path);
     if (!head || head->ndim != 2)
         return error_set(err, "%s: not an AlexNet checkpoint (no 2-D classifier.6.weight tensor)", f->path);
     if (head->shape[0] < 1 || head->shape[0] > CHECKPOINT_MAX_CLASSES || head->shape[1] < 1)
@@ -213,7 +219,7 @@ static int backbone_compatible(const char *file, const char *net) {
 int checkpoint_match(const ModelFile *m, const Net *net, Error *err) {
     const ModelInfo *info = &m->info;
     if (!backbone_compatible(info->backbone, net->backbone) || info->num_classes != net->num_classes)
-        return error_set(err, "%s holds a %s with %d classes; this model is a %s with %d classes", m->st.path,
+        return error_set(err, "%s holds the %s backbone with %d classes; this model is %s with %d classes", m->st.path,
                          info->backbone, info->num_classes, net->backbone, net->num_classes);
     return match_named(&m->st, net, "", err);
 }
@@ -226,7 +232,7 @@ int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *er
 int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, const char *skip_prefix, Error *err) {
     const ModelInfo *info = &m->info;
     if (!backbone_compatible(info->backbone, net->backbone))
-        return error_set(err, "%s holds a %s; this model is a %s", m->st.path, info->backbone, net->backbone);
+        return error_set(err, "%s holds the %s backbone; this model is %s", m->st.path, info->backbone, net->backbone);
     size_t skip = strlen(skip_prefix);
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];

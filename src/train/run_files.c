@@ -17,7 +17,7 @@
 /* One model file of the run: NAME in the run directory. */
 static int save_model(Run *r, const char *name, const float *weights, int epochs_done, const char *weights_kind,
                       Error *err) {
-    char *path = xasprintf("%s/%s", r->c.out_dir, name);
+    char *path = path_join(r->c.out_dir, name);
     int rc = checkpoint_save_model(path, &r->model.net, weights, r->train.classes, epochs_done, r->step, weights_kind,
                                    err);
     free(path);
@@ -66,7 +66,7 @@ int run_save_state(Run *r, Error *err) {
                           .config_json = config_to_json(&r->c),
                           .run_json = run_record_to_json(&r->fp, &r->epoch_sums, &r->window),
                           .ema_updates = r->ema.updates };
-    char *path = xasprintf("%s/%s", r->c.out_dir, STATE_FILE);
+    char *path = path_join(r->c.out_dir, STATE_FILE);
     int rc = checkpoint_save_state(path, &r->model.net, r->model.params, r->momentum, r->ema.w, &pos, err);
     free(path);
     free(pos.config_json);
@@ -97,7 +97,7 @@ int run_write_config(Run *r, Error *err) {
     json_add_str(o, "version", "alexnet.c " ALX_VERSION);
     char *text = json_print(o, 1);
     cJSON_Delete(o);
-    char *path = xasprintf("%s/config.json", r->c.out_dir);
+    char *path = path_join(r->c.out_dir, "config.json");
     int rc = atomic_write_text(path, text, err);
     free(path);
     free(text);
@@ -107,7 +107,7 @@ int run_write_config(Run *r, Error *err) {
 static double schedule_lr(const void *sched, int64_t step) { return lr_at((const LrSchedule *)sched, step); }
 
 int run_write_curves(Run *r, Error *err) {
-    char *path = xasprintf("%s/curves.svg", r->c.out_dir);
+    char *path = path_join(r->c.out_dir, "curves.svg");
     char *title = xasprintf("alexnet.c — %s on %s", r->model.net.backbone, r->c.data_dir);
     LrCurve lr = { .at = schedule_lr, .ctx = &r->sched };
     int rc = curves_write_svg(path, &r->metrics, &lr, title, err);

@@ -130,7 +130,7 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     if (rc == 0 && c->model_ema) /* the average starts as the model, as in torchvision */
         ema_init(&r->ema, r->model.params, P, c->model_ema_decay, r->img_global, c->model_ema_steps, c->max_epoch);
     if (rc == 0 && resume) {
-        char *path = xasprintf("%s/%s", c->out_dir, STATE_FILE);
+        char *path = path_join(c->out_dir, STATE_FILE);
         r->ema.updates = resume->ema_updates;
         rc = checkpoint_load_state(path, &r->model.net, r->model.params, r->momentum, r->ema.w, err);
         free(path);
@@ -258,7 +258,7 @@ int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *
 
     failed = 0;
     if (r->is_root) {
-        char *path = xasprintf("%s/metrics.jsonl", r->c.out_dir);
+        char *path = path_join(r->c.out_dir, "metrics.jsonl");
         failed = mkdir_p(r->c.out_dir, err) != 0 || run_write_config(r, err) != 0 ||
                  metrics_open(&r->metrics, path, resume ? r->step : -1, err) != 0;
         free(path);

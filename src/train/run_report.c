@@ -44,8 +44,9 @@ void report_summary(const Run *r, int resumed) {
     const Net *n = &r->model.net;
     char sched[512];
     lr_describe(&r->sched, sched, sizeof sched);
-    printf("alexnet train: %lld images in %d classes (%s)", (long long)r->train.n, r->train.n_classes, c->data_dir);
-    if (r->have_val) printf(", validation %lld images (%s)", (long long)r->val.n, c->val_dir);
+    printf("alexnet train: %lld image%s in %d classes (%s)", (long long)r->train.n, plural_s(r->train.n),
+           r->train.n_classes, c->data_dir);
+    if (r->have_val) printf(", validation %lld image%s (%s)", (long long)r->val.n, plural_s(r->val.n), c->val_dir);
     printf("\n  model      %s, %dx%d input, %d classes, dropout %.2f, %.1f M parameters, %.2f GFLOP/image forward\n",
            n->backbone, n->image_size, n->image_size, n->num_classes, n->dropout, n->param_count / 1e6,
            2 * net_forward_macs(n) / 1e9);
@@ -56,11 +57,12 @@ void report_summary(const Run *r, int resumed) {
             printf("  validation resized to %dx%d, center crop %d\n", eval_resize_size(crop), eval_resize_size(crop),
                    crop);
     }
-    printf("  backend    %s, %s, %d threads, %d loader workers\n", r->model.backend_name,
-           r->model.precision == PRECISION_BF16 ? "bf16" : "fp32", r->model.threads, r->workers);
-    printf("  batch      %d per process x %d process%s = %lld global; %lld steps per epoch, %d epochs\n",
+    printf("  backend    %s, %s, %d thread%s, %d loader worker%s\n", r->model.backend_name,
+           precision_name(r->model.precision), r->model.threads, plural_s(r->model.threads), r->workers,
+           plural_s(r->workers));
+    printf("  batch      %d per process x %d process%s = %lld global; %lld step%s per epoch, %d epoch%s\n",
            c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global,
-           (long long)r->steps_per_epoch, c->max_epoch);
+           (long long)r->steps_per_epoch, plural_s(r->steps_per_epoch), c->max_epoch, plural_s(c->max_epoch));
     printf("  schedule   %s\n", sched);
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
            c->label_smooth ? c->label_smooth_factor : 0.0, c->smoothing_form);
@@ -116,8 +118,7 @@ void report_progress(Run *r, double lr, double loss) {
 
 void report_divergence(Run *r, double loss) {
     if (!r->is_root) return;
-    char path[4200];
-    path_join(path, sizeof path, r->c.out_dir, "last.safetensors");
+    char *path = path_join(r->c.out_dir, "last.safetensors");
     progress_done(&r->prog);
     errorf("the loss is not finite (%g) at step %lld (epoch %d, batch %lld/%lld); stopping. %s%s. Try a lower --lr or "
            "a longer --warmup_epochs.",
@@ -126,13 +127,15 @@ void report_divergence(Run *r, double loss) {
                              : "No checkpoint was saved yet (the first comes at "
                                "the end of epoch 1, or with --save_every_steps)",
            path_exists(path) ? path : "");
+    free(path);
 }
 
 void report_done(Run *r) {
     const TrainConfig *c = &r->c;
     char dur[32];
     format_duration(now_seconds() - r->t_session, dur, sizeof dur);
-    printf("done: %d epochs, %lld steps, %s this session", c->max_epoch, (long long)r->step, dur);
+    printf("done: %d epoch%s, %lld step%s, %s this session", c->max_epoch, plural_s(c->max_epoch),
+           (long long)r->step, plural_s(r->step), dur);
     if (r->best >= 0) printf("; best val top-1 %.2f%%", 100 * r->best);
     printf("\n  model:   %s/last.safetensors%s\n  metrics: %s/metrics.jsonl\n  curves:  %s/curves.svg\n", c->out_dir,
            r->best >= 0 && c->save_best ? " (best: best.safetensors)" : "", c->out_dir, c->out_dir);
