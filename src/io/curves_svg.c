@@ -248,9 +248,10 @@ static void series_free(Series *s) {
     free(s->mtop1);
 }
 
-/* The schedule sampled at a point per 2 px from step 0 to x1 (its warmup ramp
- * and any step exactly), or the logged values as a staircase. */
-static void lr_curve(Buf *b, const Axes *a, const Series *s, const LrCurve *lr) {
+/* The schedule sampled at a point per 2 px from step 0 to the last step
+ * (its warmup ramp and any step exactly), or the logged values as a
+ * staircase. */
+static void lr_curve(Buf *b, const Axes *a, double last, const Series *s, const LrCurve *lr) {
     Axes l = *a;
     int samples = PLOT_W / 2;
     double *x = NULL, *y = NULL;
@@ -259,7 +260,7 @@ static void lr_curve(Buf *b, const Axes *a, const Series *s, const LrCurve *lr) 
         x = xmalloc(sizeof(double) * (size_t)(samples + 1));
         y = xmalloc(sizeof(double) * (size_t)(samples + 1));
         for (int i = 0; i <= samples; i++) {
-            x[i] = floor(a->x1 * i / samples);
+            x[i] = floor(last * i / samples);
             y[i] = lr->at(lr->ctx, (int64_t)x[i]);
         }
         n = samples + 1;
@@ -279,11 +280,12 @@ static void lr_curve(Buf *b, const Axes *a, const Series *s, const LrCurve *lr) 
 
 static void loss_panel(Buf *b, const Series *s, const LrCurve *lr) {
     Axes a = { 0, 1, 0, 1, TOP };
+    double last = 0;
     if (s->ns > 0) {
         double lo, hi;
-        range(s->step, s->ns, &lo, &a.x1);
-        if (s->nv > 0 && s->vstep[s->nv - 1] > a.x1) a.x1 = s->vstep[s->nv - 1];
-        a.x1 = a.x1 > 0 ? a.x1 * 1.02 : 1; /* the last points (a validation dot) stay inside */
+        range(s->step, s->ns, &lo, &last);
+        if (s->nv > 0 && s->vstep[s->nv - 1] > last) last = s->vstep[s->nv - 1];
+        a.x1 = last > 0 ? last * 1.02 : 1; /* the last points (a validation dot) stay inside */
         range(s->loss, s->ns, &lo, &a.y1);
         if (s->nv > 0) {
             range(s->vloss, s->nv, &lo, &hi);
@@ -296,7 +298,7 @@ static void loss_panel(Buf *b, const Series *s, const LrCurve *lr) {
     polyline(b, &a, s->step, s->loss, s->ns, "#1f77b4", "", 0);
     if (s->ns == 1) markers(b, &a, s->step, s->loss, 1, "#1f77b4");
     markers(b, &a, s->vstep, s->vloss, s->nv, "#d62728");
-    if (s->ns > 0) lr_curve(b, &a, s, lr);
+    if (s->ns > 0) lr_curve(b, &a, last, s, lr);
     /* the legend sits above the panel, where no curve can run through it */
     const LegendItem items[] = { { "training loss", "#1f77b4" },
                                  { "&#9679; validation loss", "#d62728" },
