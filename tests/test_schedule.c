@@ -68,8 +68,45 @@ int main(void) {
     EXPECT_NEAR(lr_at(&ex, 4), 0.1, 1e-15);
     EXPECT_NEAR(lr_at(&ex, 5), 0.1, 1e-15);
 
+    /* per-step cosine over the run: warmup 10 steps, then to eta_min exactly at the last step (N - 1) */
+    LrSchedule c = { 0 };
+    c.kind = LR_COSINE;
+    c.base = 0.1;
+    c.eta_min = 0.002;
+    c.warmup_epochs = 1;
+    c.steps_per_epoch = 10;
+    lr_plan(&c, 110);
+    EXPECT_NEAR(lr_at(&c, 9), 0.1, 1e-15);
+    EXPECT_NEAR(lr_at(&c, 10), 0.1, 1e-15); /* u = 0 */
+    EXPECT_NEAR(lr_at(&c, 109), 0.002, 1e-15);
+    EXPECT_NEAR(lr_at(&c, 59), 0.002 + 0.098 * (1 + cos(M_PI * 49.0 / 99.0)) / 2, 1e-15);
+    for (long i = 11; i < 110; i++) EXPECT(lr_at(&c, i) < lr_at(&c, i - 1), "cosine falls at step %ld", i);
+    /* a re-plan at step 50 to 80 steps: continuous there, eta_min at step 79, u linear in between */
+    double before = lr_at(&c, 50);
+    lr_replan(&c, 50, 80);
+    EXPECT_NEAR(lr_at(&c, 50), before, 1e-15);
+    EXPECT_NEAR(lr_at(&c, 79), 0.002, 1e-15);
+    EXPECT_NEAR(lr_at(&c, 30), 0.002 + 0.098 * (1 + cos(M_PI * 20.0 / 99.0)) / 2, 1e-15); /* history kept */
+    /* re-plans keep going: later, longer */
+    lr_replan(&c, 70, 200);
+    EXPECT(lr_at(&c, 70) - lr_at(&c, 71) < lr_at(&c, 69) - lr_at(&c, 70), "a longer plan slows the decay");
+    EXPECT_NEAR(lr_at(&c, 199), 0.002, 1e-15);
+    /* linear: the same progress, a straight line */
+    LrSchedule l = c;
+    l.kind = LR_LINEAR;
+    lr_plan(&l, 110);
+    EXPECT_NEAR(lr_at(&l, 60), 0.002 + 0.098 * (1 - 50.0 / 99.0), 1e-15);
+    EXPECT_NEAR(lr_at(&l, 109), 0.002, 1e-15);
+    /* a warmup in steps overrides the one in epochs */
+    l.warmup_steps = 4;
+    lr_plan(&l, 20);
+    EXPECT_NEAR(lr_at(&l, 0), 0.1 / 4, 1e-15);
+    EXPECT_NEAR(lr_at(&l, 19), 0.002, 1e-15);
+
     LrKind k;
     EXPECT(lr_kind_parse(&k, "cosine_annealing", &err) == 0 && k == LR_COSINE_ANNEALING, "parse");
-    EXPECT(lr_kind_parse(&k, "cosine", &err) != 0, "unknown schedule accepted");
+    EXPECT(lr_kind_parse(&k, "cosine", &err) == 0 && k == LR_COSINE, "parse cosine");
+    EXPECT(lr_kind_parse(&k, "linear", &err) == 0 && k == LR_LINEAR, "parse linear");
+    EXPECT(lr_kind_parse(&k, "cosine_restarts", &err) != 0, "unknown schedule accepted");
     return test_summary("lr schedule");
 }

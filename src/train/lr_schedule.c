@@ -9,10 +9,51 @@
 #include <stdlib.h>
 #include <string.h>
 
+int64_t lr_warmup_steps(const LrSchedule *s) {
+    if (s->warmup_steps > 0) return s->warmup_steps;
+    long per_epoch = s->steps_per_epoch > 0 ? s->steps_per_epoch : 1;
+    return (int64_t)floor(s->warmup_epochs * (double)per_epoch);
+}
+
+int lr_per_step(LrKind kind) { return kind == LR_COSINE || kind == LR_LINEAR; }
+
+void lr_plan(LrSchedule *s, int64_t total) {
+    s->total_steps = total;
+    s->n_knots = 1;
+    s->knots[0] = (LrKnot){ lr_warmup_steps(s), 0.0 };
+}
+
+/* The decay's progress at step (>= the warmup), in [0, 1]. */
+static double progress(const LrSchedule *s, int64_t step) {
+    int k = s->n_knots - 1;
+    while (k > 0 && s->knots[k].step > step) k--;
+    const LrKnot *a = &s->knots[k];
+    int64_t end = k + 1 < s->n_knots ? s->knots[k + 1].step : s->total_steps - 1;
+    double u_end = k + 1 < s->n_knots ? s->knots[k + 1].u : 1.0;
+    if (end <= a->step) return u_end;
+    double u = a->u + (u_end - a->u) * (double)(step - a->step) / (double)(end - a->step);
+    return u < 0 ? 0 : u > 1 ? 1 : u;
+}
+
+void lr_replan(LrSchedule *s, int64_t step, int64_t total) {
+    int64_t w = lr_warmup_steps(s);
+    if (step < w) step = w;
+    double u = progress(s, step);
+    while (s->n_knots > 1 && s->knots[s->n_knots - 1].step >= step) s->n_knots--;
+    if (s->n_knots == LR_MAX_KNOTS) s->n_knots--; /* the oldest history goes first: only curves.svg draws it */
+    s->knots[s->n_knots++] = (LrKnot){ step, u };
+    s->total_steps = total;
+}
+
 double lr_at(const LrSchedule *s, long step) {
     long per_epoch = s->steps_per_epoch > 0 ? s->steps_per_epoch : 1;
-    long warmup = (long)floor(s->warmup_epochs * (double)per_epoch);
+    long warmup = (long)lr_warmup_steps(s);
     if (step < warmup) return s->base * (double)(step + 1) / (double)warmup;
+    if (lr_per_step(s->kind)) {
+        double u = progress(s, step);
+        double f = s->kind == LR_COSINE ? (1.0 + cos(M_PI * u)) / 2.0 : 1.0 - u;
+        return s->eta_min + (s->base - s->eta_min) * f;
+    }
     long e = step / per_epoch;
     double f = 1.0;
     switch (s->kind) {
@@ -24,6 +65,8 @@ double lr_at(const LrSchedule *s, long step) {
         break;
     }
     case LR_EXPONENTIAL: f = pow(s->gamma, (double)e); break;
+    case LR_COSINE:
+    case LR_LINEAR: break;
     }
     return s->eta_min + (s->base - s->eta_min) * f;
 }
@@ -32,7 +75,11 @@ int lr_kind_parse(LrKind *kind, const char *name, Error *err) {
     if (strcmp(name, "cosine_annealing") == 0) *kind = LR_COSINE_ANNEALING;
     else if (strcmp(name, "step") == 0) *kind = LR_STEP;
     else if (strcmp(name, "exponential") == 0) *kind = LR_EXPONENTIAL;
-    else return error_set(err, "unknown LR schedule '%s' (choose cosine_annealing, step or exponential)", name);
+    else if (strcmp(name, "cosine") == 0) *kind = LR_COSINE;
+    else if (strcmp(name, "linear") == 0) *kind = LR_LINEAR;
+    else
+        return error_set(err, "unknown LR schedule '%s' (choose cosine_annealing, step, exponential, cosine or linear)",
+                         name);
     return 0;
 }
 
@@ -41,6 +88,8 @@ const char *lr_kind_name(LrKind kind) {
     case LR_COSINE_ANNEALING: return "cosine_annealing";
     case LR_STEP: return "step";
     case LR_EXPONENTIAL: return "exponential";
+    case LR_COSINE: return "cosine";
+    case LR_LINEAR: return "linear";
     }
     return "?";
 }
@@ -65,21 +114,35 @@ int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
     return 0;
 }
 
-void lr_describe(const LrSchedule *s, char *buf, size_t len) {
-    long warmup = (long)floor(s->warmup_epochs * (double)s->steps_per_epoch);
-    int n = snprintf(buf, len, "%s, base %g, warmup %g epochs (%ld steps) from 0", lr_kind_name(s->kind), s->base,
-                     s->warmup_epochs, warmup);
-    if (n < 0 || (size_t)n >= len) return;
+char *lr_describe(const LrSchedule *s) {
+    int64_t warmup = lr_warmup_steps(s);
+    char *head = s->warmup_steps > 0
+                     ? xasprintf("%s, base %g, warmup %lld steps from 0", lr_kind_name(s->kind), s->base, (long long)warmup)
+                     : xasprintf("%s, base %g, warmup %g epochs (%lld steps) from 0", lr_kind_name(s->kind), s->base,
+                                 s->warmup_epochs, (long long)warmup);
+    char *tail = NULL;
     switch (s->kind) {
     case LR_COSINE_ANNEALING:
-        snprintf(buf + n, len - (size_t)n, ", cosine per epoch over T_max %d to eta_min %g", s->T_max, s->eta_min);
+        tail = xasprintf(", cosine per epoch over T_max %d to eta_min %g", s->T_max, s->eta_min);
         break;
     case LR_STEP: {
-        int m = snprintf(buf + n, len - (size_t)n, ", x%g at epochs", s->gamma);
-        for (int i = 0; i < s->n_milestones && m > 0 && (size_t)(n + m) < len; i++)
-            m += snprintf(buf + n + m, len - (size_t)(n + m), "%s%d", i ? "," : " ", s->milestones[i]);
+        tail = xasprintf(", x%g at epochs", s->gamma);
+        for (int i = 0; i < s->n_milestones; i++) {
+            char *more = xasprintf("%s%s%d", tail, i ? "," : " ", s->milestones[i]);
+            free(tail);
+            tail = more;
+        }
         break;
     }
-    case LR_EXPONENTIAL: snprintf(buf + n, len - (size_t)n, ", x%g per epoch", s->gamma); break;
+    case LR_EXPONENTIAL: tail = xasprintf(", x%g per epoch", s->gamma); break;
+    case LR_COSINE:
+    case LR_LINEAR:
+        tail = xasprintf(", %s per step to eta_min %g at step %lld", s->kind == LR_COSINE ? "cosine" : "linear",
+                         s->eta_min, (long long)s->total_steps);
+        break;
     }
+    char *all = xasprintf("%s%s", head, tail ? tail : "");
+    free(head);
+    free(tail);
+    return all;
 }

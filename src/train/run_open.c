@@ -173,6 +173,7 @@ static int open_loaders(Run *r, Error *err) {
     s->warmup_epochs = c->warmup_epochs;
     s->T_max = c->T_max;
     s->steps_per_epoch = r->steps_per_epoch;
+    if (lr_per_step(s->kind)) lr_plan(s, (int64_t)c->max_epoch * r->steps_per_epoch);
     r->loss = (LossArgs){ .smoothing = c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
                           .form = strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED,
                           .global_batch = (int)r->img_global };

@@ -42,8 +42,7 @@ static void print_training_set(const Run *r) {
 void report_summary(const Run *r, int resumed) {
     const TrainConfig *c = &r->c;
     const Net *n = &r->model.net;
-    char sched[512];
-    lr_describe(&r->sched, sched, sizeof sched);
+    char *sched = lr_describe(&r->sched);
     printf("alexnet train: %lld image%s in %d classes (%s)", (long long)r->train.n, plural_s(r->train.n),
            r->train.n_classes, c->data_dir);
     if (r->have_val) printf(", validation %lld image%s (%s)", (long long)r->val.n, plural_s(r->val.n), c->val_dir);
@@ -64,6 +63,7 @@ void report_summary(const Run *r, int resumed) {
            c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global,
            (long long)r->steps_per_epoch, plural_s(r->steps_per_epoch), c->max_epoch, plural_s(c->max_epoch));
     printf("  schedule   %s\n", sched);
+    free(sched);
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
            c->label_smooth ? c->label_smooth_factor : 0.0, c->smoothing_form);
     printf("  optimizer  SGD momentum %g, weight decay %g on weights only\n", c->momentum, c->weight_decay);
