@@ -2,7 +2,8 @@
  * fuzz_state.c — libFuzzer target: the run-state loader of `train --resume`
  * on arbitrary bytes: checkpoint_read_state_info, then the configuration it
  * carries through config_from_json and config_validate (and back to JSON), and
- * the run record (fingerprint, running sums) through run_record_parse, as
+ * the run record (fingerprint, running sums, a time budget's plan) through
+ * run_record_parse and budget_from_json, as
  * cmd_train and the trainer do before they rebuild the run.
  */
 #include <stdint.h>
@@ -10,6 +11,7 @@
 
 #include "fuzz_file.h"
 #include "io/checkpoint.h"
+#include "train/budget.h"
 #include "train/config.h"
 #include "train/fingerprint.h"
 
@@ -27,8 +29,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (pos.run_json) {
         RunFingerprint fp;
         RunSums epoch, window;
-        if (run_record_parse(pos.run_json, &fp, &epoch, &window, &err) == 0)
-            free(run_record_to_json(&fp, &epoch, &window));
+        char *plan = NULL;
+        if (run_record_parse(pos.run_json, &fp, &epoch, &window, &plan, &err) == 0) {
+            Budget b;
+            LrSchedule s = { 0 };
+            char *again = plan && budget_from_json(&b, &s, plan, &err) == 0 ? budget_to_json(&b, &s) : NULL;
+            free(run_record_to_json(&fp, &epoch, &window, again));
+            free(again);
+        }
+        free(plan);
     }
     free(pos.config_json);
     free(pos.run_json);

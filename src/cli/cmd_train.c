@@ -16,12 +16,13 @@
 #include "cli/commands.h"
 #include "dist/dist.h"
 #include "io/checkpoint.h"
+#include "train/budget.h"
 #include "train/trainer.h"
 
 /* String flags land here, then are copied into the fixed-size config fields. */
 typedef struct {
     const char *data_dir, *val_dir, *backbone, *pretrained, *lr_scheduler, *lr_epochs, *smoothing_form;
-    const char *device, *backend, *precision, *out, *resume, *freeze;
+    const char *device, *backend, *precision, *out, *resume, *freeze, *time_budget;
 } StrFlags;
 
 #define MAX_FLAGS 64
@@ -254,6 +255,10 @@ static void flag_table(TrainFlags *f) {
           NULL },
         { "max_steps", ARG_I64, &f->c.max_steps,
           "stop this session (resumably) at N steps in total (0: no limit; not kept by --resume)", 0, 0, NULL },
+        { "time_budget", ARG_STR, &f->s.time_budget,
+          "train to a deadline: 90s, 12m, 1h30m of training, validation and saving; the run plans its steps "
+          "from its measured speed and lays the lr schedule (cosine or linear) over them",
+          1, 0, NULL },
         { "model_ema", ARG_FLAG, &f->c.model_ema,
           "also keep an EMA of the weights, evaluated beside them (torchvision's --model-ema)", 1, 0, NULL },
         { "model_ema_steps", ARG_INT, &f->c.model_ema_steps, "steps between EMA updates", 0, 0, NULL },
@@ -294,6 +299,15 @@ static int parse_flags(TrainFlags *f, int argc, char **argv) {
         "epochs and cosine annealing over 150 epochs, label smoothing 0.1, weight decay 1e-4, batch 256.");
     if (st != CLI_GO_ON) return st;
     c->seed = (uint64_t)f->seed;
+    if (f->s.time_budget) {
+        Error err = { { 0 } };
+        if (budget_parse(f->s.time_budget, &c->time_budget, &err) != 0) return cli_usage_error("train", err.msg);
+        /* a budget lays a per-step decay over its plan: cosine unless linear was asked for */
+        if (!flag_seen(f, "lr_scheduler")) f->s.lr_scheduler = "cosine";
+        else if (strcmp(f->s.lr_scheduler, "cosine") != 0 && strcmp(f->s.lr_scheduler, "linear") != 0)
+            return cli_usage_error("train", "--time_budget lays the lr schedule over its plan: use --lr_scheduler "
+                                            "cosine (the default with a budget) or linear");
+    }
     if (flag_seen(f, "train_crop_size")) {
         if (flag_seen(f, "image_size") && f->train_crop != c->image_size)
             return cli_usage_error("train",

@@ -44,7 +44,9 @@ extern "C" {
     X(ENV_STR, cuda_allreduce, "ALEXNET_CUDA_ALLREDUCE", "",                                                           \
       "bf16: NCCL all-reduces the gradients in bf16 (unset: fp32)")                                                    \
     X(ENV_INT, nccl_bucket_mb, "ALEXNET_NCCL_BUCKET_MB", 0,                                                            \
-      "the NCCL all-reduce's bucket size, MiB (0: the MPI all-reduce's 25)")
+      "the NCCL all-reduce's bucket size, MiB (0: the MPI all-reduce's 25)")                                           \
+    X(ENV_STR, budget_clock, "ALEXNET_BUDGET_CLOCK", "",                                                               \
+      "STEP,END: --time_budget counts each step as STEP seconds and each epoch end as END (tests: exact plans)")
 
 #define ENV_FIELD_ENV_FLAG(f) int f;
 #define ENV_FIELD_ENV_INT(f)  int f;

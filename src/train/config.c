@@ -78,6 +78,7 @@ static const Field FIELDS[] = {
     D(model_ema_decay, 0, 1),
     S(freeze),
     D(lr_backbone_scale, 0, 1000),
+    D(time_budget, 0, 1e8),
     I(val_resize_size, 0, 4096),
     I(val_crop_size, 0, 4096),
 };

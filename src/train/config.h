@@ -48,6 +48,7 @@ typedef struct {
     int64_t save_every_steps; /* mid-epoch resumable state; 0 = epoch ends only */
     int log_interval;         /* steps between metrics lines / plain progress lines */
     int64_t max_steps;        /* stop (resumably) after this many steps in total; 0 = no limit */
+    double time_budget;       /* seconds of training, validation and saving; 0 = none (train/budget.h) */
     /* weight averaging, as torchvision's train.py defines it */
     int model_ema;          /* 1: keep an exponential moving average of the weights */
     int model_ema_steps;    /* steps between EMA updates */

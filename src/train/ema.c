@@ -8,11 +8,15 @@
 
 #include "common/util.h"
 
-void ema_init(Ema *e, const float *start, size_t count, double decay, int64_t global_batch, int steps_between,
-              int epochs) {
+double ema_adjusted_decay(double decay, int64_t global_batch, int steps_between, double epochs) {
     double adjust = (double)global_batch * steps_between / epochs;
     double alpha = (1.0 - decay) * adjust;
-    e->decay = 1.0 - (alpha < 1.0 ? alpha : 1.0);
+    return 1.0 - (alpha < 1.0 ? alpha : 1.0);
+}
+
+void ema_init(Ema *e, const float *start, size_t count, double decay, int64_t global_batch, int steps_between,
+              int epochs) {
+    e->decay = ema_adjusted_decay(decay, global_batch, steps_between, epochs);
     e->count = count;
     e->updates = 0;
     e->w = xaligned_alloc(count * sizeof(float));

@@ -19,7 +19,9 @@ typedef struct {
 } Ema;
 
 /* torchvision's adjustment: alpha = min(1, (1 - decay) * global_batch *
- * steps_between / epochs), decay' = 1 - alpha. The average starts as start. */
+ * steps_between / epochs), decay' = 1 - alpha. */
+double ema_adjusted_decay(double decay, int64_t global_batch, int steps_between, double epochs);
+/* An average that starts as start, with the adjusted decay. */
 void ema_init(Ema *e, const float *start, size_t count, double decay, int64_t global_batch, int steps_between,
               int epochs);
 /* One update from the current weights, torch's lerp form: w += (1 - decay) *

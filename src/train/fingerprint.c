@@ -216,7 +216,7 @@ static int sums_from_json(const cJSON *o, RunSums *s) {
     return s->correct <= s->seen ? 0 : -1;
 }
 
-char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const RunSums *window) {
+char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const RunSums *window, const char *plan) {
     cJSON *o = cJSON_CreateObject();
     CHECK(o, "out of memory writing the run record");
     char *f = fingerprint_to_json(fp);
@@ -224,13 +224,17 @@ char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const R
     free(f);
     cJSON_AddItemToObject(o, "epoch_sums", sums_to_json(epoch));
     cJSON_AddItemToObject(o, "window_sums", sums_to_json(window));
+    if (plan) cJSON_AddItemToObject(o, "plan", cJSON_Parse(plan));
     char *s = json_print(o, 0);
     cJSON_Delete(o);
     return s;
 }
 
-int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, Error *err) {
+int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, char **plan,
+                     Error *err) {
     cJSON *o = cJSON_Parse(json);
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "plan");
+    *plan = cJSON_IsObject(p) ? json_print(p, 0) : NULL;
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(o, "fingerprint");
     char *fs = cJSON_IsObject(f) ? json_print(f, 0) : NULL;
     int rc = -1;

@@ -40,10 +40,12 @@ typedef struct {
     double seconds;        /* time spent in steps (not in evaluation or saving) */
 } RunSums;
 
-/* The trainer's record in the state ("run" metadata): the fingerprint and
- * the running sums, as JSON (caller frees) and back (-1 with a message). */
-char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const RunSums *window);
-int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, Error *err);
+/* The trainer's record in the state ("run" metadata): the fingerprint, the
+ * running sums and a time budget's plan (a JSON object's text, or NULL), as
+ * JSON (caller frees) and back (-1 with a message; *plan malloc'd or NULL). */
+char *run_record_to_json(const RunFingerprint *fp, const RunSums *epoch, const RunSums *window, const char *plan);
+int run_record_parse(const char *json, RunFingerprint *fp, RunSums *epoch, RunSums *window, char **plan,
+                     Error *err);
 
 /* FNV-1a over the class names (with separators). */
 uint64_t fingerprint_classes(char *const *names, int n);

@@ -36,8 +36,11 @@ static double progress(const LrSchedule *s, int64_t step) {
 }
 
 void lr_replan(LrSchedule *s, int64_t step, int64_t total) {
-    int64_t w = lr_warmup_steps(s);
-    if (step < w) step = w;
+    if (step <= s->knots[0].step) { /* still warming up: the decay has not begun */
+        s->n_knots = 1;
+        s->total_steps = total;
+        return;
+    }
     double u = progress(s, step);
     while (s->n_knots > 1 && s->knots[s->n_knots - 1].step >= step) s->n_knots--;
     if (s->n_knots == LR_MAX_KNOTS) s->n_knots--; /* the oldest history goes first: only curves.svg draws it */
@@ -114,7 +117,7 @@ int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
     return 0;
 }
 
-char *lr_describe(const LrSchedule *s) {
+char *lr_describe(const LrSchedule *s, const char *end) {
     int64_t warmup = lr_warmup_steps(s);
     char *head = s->warmup_steps > 0
                      ? xasprintf("%s, base %g, warmup %lld steps from 0", lr_kind_name(s->kind), s->base, (long long)warmup)
@@ -137,8 +140,10 @@ char *lr_describe(const LrSchedule *s) {
     case LR_EXPONENTIAL: tail = xasprintf(", x%g per epoch", s->gamma); break;
     case LR_COSINE:
     case LR_LINEAR:
-        tail = xasprintf(", %s per step to eta_min %g at step %lld", s->kind == LR_COSINE ? "cosine" : "linear",
-                         s->eta_min, (long long)s->total_steps);
+        tail = end ? xasprintf(", %s per step to eta_min %g %s", s->kind == LR_COSINE ? "cosine" : "linear",
+                               s->eta_min, end)
+                   : xasprintf(", %s per step to eta_min %g at step %lld", s->kind == LR_COSINE ? "cosine" : "linear",
+                               s->eta_min, (long long)s->total_steps);
         break;
     }
     char *all = xasprintf("%s%s", head, tail ? tail : "");

@@ -68,7 +68,8 @@ int lr_kind_parse(LrKind *kind, const char *name, Error *err);
 const char *lr_kind_name(LrKind kind);
 /* "30,60,90,120" -> milestones; -1 with a message on a malformed list. */
 int lr_milestones_parse(LrSchedule *s, const char *list, Error *err);
-/* One line describing the schedule, for the start-of-run summary (malloc'd). */
-char *lr_describe(const LrSchedule *s);
+/* One line describing the schedule, for the start-of-run summary (malloc'd);
+ * end: where a per-step decay ends, in words (NULL: "at step N"). */
+char *lr_describe(const LrSchedule *s, const char *end);
 
 #endif

@@ -32,18 +32,19 @@ void format_duration(double s, char *buf, int len) {
 void progress_step(Progress *p, int epoch, int max_epoch, int64_t batch, int64_t batches, int64_t step, double loss,
                    double lr, double img_s, double eta) {
     if (!p->enabled) return;
-    char eta_s[32];
+    char eta_s[32], of[16] = "?"; /* max_epoch 0: not known yet (a time budget before its plan) */
     format_duration(eta, eta_s, sizeof eta_s);
+    if (max_epoch > 0) snprintf(of, sizeof of, "%d", max_epoch);
     if (p->tty) {
         double now = now_seconds();
         if (now - p->last_draw < 0.2 && batch != batches) return;
         p->last_draw = now;
-        printf("\r\033[Kepoch %d/%d  step %lld/%lld  loss %.4f  lr %.5f  %.1f img/s  ETA %s", epoch + 1, max_epoch,
+        printf("\r\033[Kepoch %d/%s  step %lld/%lld  loss %.4f  lr %.5f  %.1f img/s  ETA %s", epoch + 1, of,
                (long long)batch, (long long)batches, loss, lr, img_s, eta_s);
         fflush(stdout);
         p->live = 1;
     } else if (step % p->interval == 0 || batch == batches) {
-        printf("epoch %d/%d  step %lld/%lld  loss %.4f  lr %.5f  %.1f img/s  ETA %s\n", epoch + 1, max_epoch,
+        printf("epoch %d/%s  step %lld/%lld  loss %.4f  lr %.5f  %.1f img/s  ETA %s\n", epoch + 1, of,
                (long long)batch, (long long)batches, loss, lr, img_s, eta_s);
         fflush(stdout);
     }

@@ -22,6 +22,7 @@
 #include "engine/model_open.h"
 #include "io/checkpoint.h"
 #include "io/metrics.h"
+#include "train/budget.h"
 #include "train/config.h"
 #include "train/ema.h"
 #include "train/fingerprint.h"
@@ -66,6 +67,8 @@ typedef struct {
     RunSums epoch_sums;   /* behind the epoch's record */
     RunSums window;       /* behind the next step record */
 
+    Budget budget; /* --time_budget: the plan; seconds 0 without */
+
     /* output and time */
     MetricsLog metrics;
     int metrics_open;
@@ -73,6 +76,7 @@ typedef struct {
     double time_base;   /* the run's seconds before this session (metrics "time") */
     double t_session;   /* now_seconds() when this session's first step began */
     double end_seconds; /* the last epoch end's evaluation and saving, for the ETA */
+    double t_mark;      /* now_seconds() at the end of the last step or epoch end: a step's wall time */
 } Run;
 
 /* --- run_open.c ---------------------------------------------------------- */
@@ -95,6 +99,23 @@ int run_write_config(Run *r, Error *err);
 /* Rank 0: curves.svg from the metrics so far. */
 int run_write_curves(Run *r, Error *err);
 
+/* --- run_budget.c --------------------------------------------------------- */
+
+/* The run has a time budget / its plan's steps are done. */
+int budget_on(const Run *r);
+int budget_done(const Run *r);
+/* From the configuration; a resumed run then reads its plan (budget_from_json). */
+void budget_open(Run *r);
+/* After a step (wall: its seconds): 1 when rank 0 wants a plan now (the
+ * first, after the probe; a re-plan, every few percent of the run). */
+int budget_after_step(Run *r, double wall);
+/* After an epoch end (wall: its seconds). */
+void budget_after_end(Run *r, double wall);
+/* Every rank, together: (re-)plans the steps left from rank 0's
+ * measurements and lays the lr schedule over them. -1 with err when the
+ * budget can't hold the steps already done. */
+int budget_plan(Run *r, Error *err);
+
 /* --- run_report.c --------------------------------------------------------- */
 
 /* Rank 0, before the first step: what runs, on what, with which recipe. */
@@ -109,7 +130,7 @@ void report_failure(Run *r, const char *msg);
 void report_divergence(Run *r, double loss);
 /* Rank 0, at an epoch's end: its line (training loss, top-1, speed; the
  * validation's figures when there was one). */
-void report_epoch(Run *r, double loss, double train_top1, double img_s, const EpochVal *v);
+void report_epoch(Run *r, int done, double loss, double train_top1, double img_s, const EpochVal *v);
 /* Rank 0: the end of the run, stopped (why) or done. */
 void report_stopped(Run *r, const char *why);
 void report_done(Run *r);

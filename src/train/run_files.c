@@ -59,16 +59,18 @@ int run_save_state(Run *r, Error *err) {
     backend_get_params(&r->model.be, r->model.params);
     if (weights_finite(r, err) != 0) return -1;
     backend_get_momentum(&r->model.be, r->momentum);
+    char *plan = budget_to_json(&r->budget, &r->sched);
     TrainPosition pos = { .epoch = r->epoch,
                           .batch = r->batch,
                           .step = r->step,
                           .best_top1 = r->best,
                           .config_json = config_to_json(&r->c),
-                          .run_json = run_record_to_json(&r->fp, &r->epoch_sums, &r->window),
+                          .run_json = run_record_to_json(&r->fp, &r->epoch_sums, &r->window, plan),
                           .ema_updates = r->ema.updates };
     char *path = path_join(r->c.out_dir, STATE_FILE);
     int rc = checkpoint_save_state(path, &r->model.net, r->model.params, r->momentum, r->ema.w, &pos, err);
     free(path);
+    free(plan);
     free(pos.config_json);
     free(pos.run_json);
     return rc;
@@ -91,6 +93,20 @@ int run_write_config(Run *r, Error *err) {
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, json_str(r->train.classes[i]));
     json_add_num(o, "steps_per_epoch", (double)r->steps_per_epoch);
+    if (budget_on(r) && r->budget.total_steps > 0) { /* the time budget's plan, as it stands */
+        const Budget *b = &r->budget;
+        cJSON *plan = cJSON_AddObjectToObject(o, "plan");
+        json_add_num(plan, "time_budget", b->seconds);
+        json_add_num(plan, "steps", (double)b->total_steps);
+        json_add_fixed(plan, "epochs", (double)b->total_steps / (double)r->steps_per_epoch, 3);
+        json_add_fixed(plan, "img_s", b->step_seconds > 0 ? (double)r->img_global / b->step_seconds : 0, 1);
+        json_add_fixed(plan, "step_seconds", b->step_seconds, 4);
+        json_add_fixed(plan, "epoch_end_seconds", b->end_seconds, 3);
+        json_add_str(plan, "schedule", lr_kind_name(r->sched.kind));
+        json_add_num(plan, "warmup_steps", (double)lr_warmup_steps(&r->sched));
+        json_add_num(plan, "eta_min", r->sched.eta_min);
+        json_add_num(plan, "replans", b->replans);
+    }
     char *fp = fingerprint_to_json(&r->fp);
     cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));
     free(fp);

@@ -204,7 +204,11 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
     r->best = pos->best_top1;
     if (pos->run_json) { /* states from before the fingerprint have none: nothing to compare */
         RunFingerprint saved;
-        if (run_record_parse(pos->run_json, &saved, &r->epoch_sums, &r->window, err) != 0) {
+        char *plan = NULL;
+        int rc = run_record_parse(pos->run_json, &saved, &r->epoch_sums, &r->window, &plan, err);
+        if (rc == 0 && plan && budget_on(r)) rc = budget_from_json(&r->budget, &r->sched, plan, err);
+        free(plan);
+        if (rc != 0) {
             char msg[sizeof err->msg];
             snprintf(msg, sizeof msg, "%s", err->msg);
             return error_set(err, "%s/%s: %s", r->c.out_dir, STATE_FILE, msg);
@@ -241,6 +245,7 @@ static void attach_allreduce(Run *r) {
  * all of them cleanly. */
 int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *err) {
     r->img_global = (int64_t)r->c.per_batch_size * r->d->world;
+    budget_open(r);
     int failed = open_data(r, err) != 0 || open_model(r, resume, err) != 0 || open_loaders(r, err) != 0;
     if (!failed) {
         make_fingerprint(r);

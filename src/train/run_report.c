@@ -42,7 +42,7 @@ static void print_training_set(const Run *r) {
 void report_summary(const Run *r, int resumed) {
     const TrainConfig *c = &r->c;
     const Net *n = &r->model.net;
-    char *sched = lr_describe(&r->sched);
+    char *sched = lr_describe(&r->sched, budget_on(r) ? "at the plan's last step" : NULL);
     printf("alexnet train: %lld image%s in %d classes (%s)", (long long)r->train.n, plural_s(r->train.n),
            r->train.n_classes, c->data_dir);
     if (r->have_val) printf(", validation %lld image%s (%s)", (long long)r->val.n, plural_s(r->val.n), c->val_dir);
@@ -59,9 +59,18 @@ void report_summary(const Run *r, int resumed) {
     printf("  backend    %s, %s, %d thread%s, %d loader worker%s\n", r->model.backend_name,
            precision_name(r->model.precision), r->model.threads, plural_s(r->model.threads), r->workers,
            plural_s(r->workers));
-    printf("  batch      %d per process x %d process%s = %lld global; %lld step%s per epoch, %d epoch%s\n",
-           c->per_batch_size, r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global,
-           (long long)r->steps_per_epoch, plural_s(r->steps_per_epoch), c->max_epoch, plural_s(c->max_epoch));
+    printf("  batch      %d per process x %d process%s = %lld global; %lld step%s per epoch", c->per_batch_size,
+           r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->steps_per_epoch,
+           plural_s(r->steps_per_epoch));
+    if (budget_on(r)) {
+        char *budget = budget_format(c->time_budget);
+        printf("; a time budget of %s for training, validation and saving (at most %d epochs): the plan follows "
+               "the first steps\n",
+               budget, c->max_epoch);
+        free(budget);
+    } else {
+        printf(", %d epoch%s\n", c->max_epoch, plural_s(c->max_epoch));
+    }
     printf("  schedule   %s\n", sched);
     free(sched);
     printf("  loss       softmax cross-entropy, label smoothing %g (%s form)\n",
@@ -104,10 +113,24 @@ void report_placement(Run *r) {
     dist_print_lines(d, line, "  rank ");
 }
 
-/* The progress line: speed and ETA from step time only; evaluation and saving are added per epoch end. */
+/* Epochs of the run for display: the time budget's plan rounded up (0:
+ * not planned yet), else --max_epoch. */
+static int epochs_total(const Run *r) {
+    if (!budget_on(r)) return r->c.max_epoch;
+    return (int)((r->budget.total_steps + r->steps_per_epoch - 1) / r->steps_per_epoch);
+}
+
+/* The progress line: speed and ETA from step time only; evaluation and saving are added per epoch end. A time
+ * budget's ETA is what is left of it. */
 void report_progress(Run *r, double lr, double loss) {
     const TrainConfig *c = &r->c;
     double sec_per_step = r->window.seconds / (double)r->window.steps;
+    if (budget_on(r)) {
+        double left = r->budget.seconds - r->budget.used;
+        progress_step(&r->prog, r->epoch, epochs_total(r), r->batch, r->steps_per_epoch, r->step, loss, lr,
+                      (double)r->img_global / sec_per_step, left > 0 ? left : 0);
+        return;
+    }
     double remaining =
         (double)(r->steps_per_epoch - r->batch) + (double)(c->max_epoch - r->epoch - 1) * (double)r->steps_per_epoch;
     if (c->max_steps > 0 && remaining > (double)(c->max_steps - r->step)) remaining = (double)(c->max_steps - r->step);
@@ -134,8 +157,16 @@ void report_done(Run *r) {
     const TrainConfig *c = &r->c;
     char dur[32];
     format_duration(now_seconds() - r->t_session, dur, sizeof dur);
-    printf("done: %d epoch%s, %lld step%s, %s this session", c->max_epoch, plural_s(c->max_epoch),
-           (long long)r->step, plural_s(r->step), dur);
+    if (budget_on(r)) {
+        char *budget = budget_format(r->budget.seconds), *used = budget_format(r->budget.used);
+        printf("done: %lld step%s = %.2f epochs in a time budget of %s (%s of it used), %s this session",
+               (long long)r->step, plural_s(r->step), (double)r->step / (double)r->steps_per_epoch, budget, used, dur);
+        free(budget);
+        free(used);
+    } else {
+        printf("done: %d epoch%s, %lld step%s, %s this session", c->max_epoch, plural_s(c->max_epoch),
+               (long long)r->step, plural_s(r->step), dur);
+    }
     if (r->best >= 0) printf("; best val top-1 %.2f%%", 100 * r->best);
     printf("\n  model:   %s/last.safetensors%s\n  metrics: %s/metrics.jsonl\n  curves:  %s/curves.svg\n", c->out_dir,
            r->best >= 0 && c->save_best ? " (best: best.safetensors)" : "", c->out_dir, c->out_dir);
@@ -156,7 +187,7 @@ void report_stopped(Run *r, const char *why) {
            (long long)(r->batch ? r->batch : r->steps_per_epoch), (long long)r->steps_per_epoch, r->c.out_dir);
 }
 
-void report_epoch(Run *r, double loss, double train_top1, double img_s, const EpochVal *v) {
+void report_epoch(Run *r, int done, double loss, double train_top1, double img_s, const EpochVal *v) {
     char *val = r->have_val ? xasprintf("; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)", v->loss,
                                         100 * v->top1, 100 * v->top5, (long long)v->ev.images,
                                         v->ev.skipped ? ", some skipped" : "")
@@ -164,8 +195,8 @@ void report_epoch(Run *r, double loss, double train_top1, double img_s, const Ep
     char *ema = v->ema_top1 >= 0 ? xasprintf("; EMA top-1 %.2f%% top-5 %.2f%%", 100 * v->ema_top1, 100 * v->ema_top5)
                                  : xstrdup("");
     progress_done(&r->prog);
-    progress_line(&r->prog, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s%s%s\n", r->epoch,
-                  r->c.max_epoch, loss, 100 * train_top1, img_s, val, ema);
+    progress_line(&r->prog, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s%s%s\n", done,
+                  epochs_total(r), loss, 100 * train_top1, img_s, val, ema);
     free(val);
     free(ema);
 }

@@ -103,8 +103,8 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     const TrainConfig *c = &r->c;
     loader_start_epoch(r->train_loader, r->epoch, r->batch);
     Batch b;
-    int rc;
-    while ((rc = loader_next(r->train_loader, &b, err)) == 1) {
+    int rc = 0;
+    while (!budget_done(r) && (rc = loader_next(r->train_loader, &b, err)) == 1) {
         double t0 = now_seconds(), lr = lr_at(&r->sched, r->step);
         StepSums sums = train_step(r, &b);
         loader_release(r->train_loader, &b);
@@ -128,6 +128,12 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
         add_sums(&r->epoch_sums, &sums, secs);
         report_progress(r, lr, sums.loss);
         if (r->step % c->log_interval == 0) log_window(r, lr);
+        double now = now_seconds(), wall = now - r->t_mark;
+        r->t_mark = now;
+        if (budget_on(r) && dist_any(r->d, budget_after_step(r, wall)) && budget_plan(r, err) != 0) {
+            report_failure(r, err->msg);
+            return EPOCH_FAILED;
+        }
 
         int interrupted = sums.interrupted > 0, at_limit = c->max_steps > 0 && r->step >= c->max_steps;
         if (interrupted || at_limit) *why_stopped = interrupted ? "interrupted" : "reached --max_steps";
@@ -185,13 +191,12 @@ static int validate_epoch(Run *r, EpochVal *v, Error *err) {
 
 /* Rank 0, with the position already past the epoch: the epoch's line, its
  * metrics record, the model files, the state and the curves. */
-static int record_epoch(Run *r, const RunSums *e, const EpochVal *v, const float *best, const char *best_kind,
-                        Error *err) {
-    int done = r->epoch;
+static int record_epoch(Run *r, int done, const RunSums *e, const EpochVal *v, const float *best,
+                        const char *best_kind, Error *err) {
     double mean_loss = e->steps ? e->loss / (double)e->steps : NAN;
     double train_top1 = fraction(e->correct, e->seen);
     double img_s = e->seconds > 0 ? (double)e->steps * (double)r->img_global / e->seconds : 0.0;
-    report_epoch(r, mean_loss, train_top1, img_s, v);
+    report_epoch(r, done, mean_loss, train_top1, img_s, v);
     MetricRecord m = { .is_epoch = 1,
                        .step = r->step,
                        .epoch = done,
@@ -231,12 +236,22 @@ static int run_end_epoch(Run *r, Error *err) {
         r->best = ema_wins ? v.ema_top1 : v.top1;
     }
     RunSums finished = r->epoch_sums;
-    r->epoch++; /* the saved state holds the position after this epoch */
-    r->batch = 0;
+    int done = r->epoch + 1;
+    if (r->batch == r->steps_per_epoch) { /* the saved state holds the position after this epoch */
+        r->epoch++;
+        r->batch = 0;
+    } /* else the last, partial epoch of a time budget's plan: the position stays where the plan ended it */
     memset(&r->epoch_sums, 0, sizeof r->epoch_sums);
-    int rc = r->is_root ? record_epoch(r, &finished, &v, best, best_kind, err) : 0;
+    int rc = r->is_root ? record_epoch(r, done, &finished, &v, best, best_kind, err) : 0;
     r->end_seconds = now_seconds() - t0;
-    return dist_any(r->d, rc != 0) ? -1 : 0;
+    if (dist_any(r->d, rc != 0)) return -1;
+    budget_after_end(r, r->end_seconds);
+    if (budget_on(r) && !budget_done(r) && budget_plan(r, err) != 0) {
+        report_failure(r, err->msg);
+        return -1;
+    }
+    r->t_mark = now_seconds();
+    return 0;
 }
 
 /* ------------------------------------------------------------ the run */
@@ -252,6 +267,13 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
     if (status != 0) {
         run_close(&r);
         return status;
+    }
+    if (budget_done(&r)) {
+        if (r.is_root)
+            printf("%s finished its time budget's plan (%lld steps); nothing to train\n", r.c.out_dir,
+                   (long long)r.step);
+        run_close(&r);
+        return 0;
     }
     if (r.c.max_steps > 0 && r.step >= r.c.max_steps) {
         if (r.is_root)
@@ -269,7 +291,8 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
 
     status = 1;
     const char *why_stopped = NULL;
-    while (r.epoch < r.c.max_epoch) {
+    r.t_mark = now_seconds();
+    while (budget_on(&r) ? !budget_done(&r) : r.epoch < r.c.max_epoch) {
         EpochEnd end = run_epoch(&r, &why_stopped, err);
         if (end == EPOCH_FAILED) goto out;
         if (end == EPOCH_DONE && run_end_epoch(&r, err) != 0) goto out;

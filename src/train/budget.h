@@ -1,0 +1,63 @@
+/*
+ * budget.h — training to a deadline (--time_budget). The run measures its
+ * own speed on its first steps, turns the time left into a number of
+ * optimizer steps, lays the lr schedule over exactly those (lr_plan), and
+ * re-plans as the speed drifts (another process takes a core), so the run
+ * ends on time with the lr at its floor.
+ *
+ * The budget counts what the run does: training steps and epoch ends
+ * (validation and saving), not the start-up (scanning the data, building the
+ * model). The plan's end need not be an epoch's: the last epoch may be
+ * partial, and is validated and saved like a whole one.
+ *
+ * For tests, ALEXNET_BUDGET_CLOCK=STEP,END makes each step cost STEP seconds
+ * and each epoch end END seconds of the budget instead of the wall clock, so
+ * a plan is exactly reproducible.
+ */
+#ifndef ALEXNET_BUDGET_H
+#define ALEXNET_BUDGET_H
+
+#include <stdint.h>
+
+#include "common/util.h"
+#include "train/lr_schedule.h"
+
+/* Steps measured before the first plan (the first two, which warm caches
+ * and build kernels, are not counted in the speed). */
+#define BUDGET_PROBE_STEPS 8
+
+typedef struct {
+    double seconds;       /* the budget */
+    double used;          /* spent so far (over resumes) */
+    int64_t total_steps;  /* the plan; 0 before the first */
+    int64_t planned_at;   /* step of the last plan */
+    int64_t replan_every; /* steps between re-plans */
+    double step_seconds;  /* the estimates behind the plan */
+    double end_seconds;
+    int replans;          /* plans after the first that changed the end */
+    /* measurement since the last plan (not saved) */
+    double window_seconds;
+    int64_t window_steps;
+} Budget;
+
+/* "90s", "12m", "1h30m", "2h", "45" (seconds) -> seconds. 0, or -1 with err. */
+int budget_parse(const char *text, double *seconds, Error *err);
+/* "1h30m", "12m05s", "45s". */
+char *budget_format(double seconds);
+
+/* The most steps from `step` on whose time fits in `left` seconds: each step
+ * step_seconds, an epoch end at every epoch boundary reached, and one at the
+ * run's end when that is not a boundary. 0 when not even one fits. */
+int64_t budget_fit(double left, int64_t step, int64_t steps_per_epoch, double step_seconds, double end_seconds);
+
+/* The plan and the schedule's knots as a JSON object's text (NULL without a
+ * budget), for the state; and back, every number range-checked. */
+char *budget_to_json(const Budget *b, const LrSchedule *s);
+int budget_from_json(Budget *b, LrSchedule *s, const char *json, Error *err);
+
+/* Seconds a step or an epoch end costs the budget: measured, or the test
+ * clock's (ALEXNET_BUDGET_CLOCK). */
+double budget_step_cost(double measured);
+double budget_end_cost(double measured);
+
+#endif

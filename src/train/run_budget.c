@@ -1,0 +1,129 @@
+/*
+ * run_budget.c — a run's time budget (--time_budget; budget.h has the
+ * arithmetic): the first plan after the probe steps, the re-plans every few
+ * percent of the run and after each epoch end, shared by every rank, and
+ * the plan's record in the state, config.json and the console.
+ *
+ * Rank 0 measures and decides; the other ranks learn a decision through the
+ * step's all-reduce (StepSums.plan) and the plan itself through a broadcast,
+ * so every rank follows one plan at the same step.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "train/budget.h"
+#include "train/run.h"
+
+/* A plan's end moves only when the estimate moved by more than this share
+ * of it (or 2 steps): noise in the step times does not re-plan. */
+#define REPLAN_TOLERANCE 0.005
+
+int budget_on(const Run *r) { return r->budget.seconds > 0; }
+
+int budget_done(const Run *r) { return budget_on(r) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
+
+/* What an epoch end (validation and saving) will cost before one was
+ * measured: validation at a third of a training step per image (a forward,
+ * no backward), plus writing the model files and the state at 400 MB/s. */
+static double first_end_estimate(const Run *r) {
+    double per_image = r->budget.step_seconds / (double)r->img_global;
+    double val = r->have_val ? (double)r->val.n / (double)r->d->world * per_image / 3.0 : 0.0;
+    double bytes = (double)r->model.net.param_count * sizeof(float) * 4; /* last, best, state: weights and momentum */
+    return val + bytes / 400e6;
+}
+
+void budget_open(Run *r) {
+    Budget *b = &r->budget;
+    memset(b, 0, sizeof *b);
+    b->seconds = r->c.time_budget;
+}
+
+int budget_after_step(Run *r, double wall) {
+    Budget *b = &r->budget;
+    if (!budget_on(r)) return 0;
+    double cost = budget_step_cost(wall);
+    b->used += cost;
+    if (r->step > 2) { /* the first steps build kernels and warm caches */
+        b->window_seconds += cost;
+        b->window_steps++;
+    }
+    if (!r->is_root) return 0;
+    if (!b->total_steps)
+        return (b->window_steps >= BUDGET_PROBE_STEPS - 2) ||
+               (b->used >= 0.25 * b->seconds && b->window_steps >= 1) || b->used >= b->seconds;
+    return r->step - b->planned_at >= b->replan_every;
+}
+
+void budget_after_end(Run *r, double wall) {
+    if (!budget_on(r)) return;
+    r->budget.end_seconds = budget_end_cost(wall);
+    r->budget.used += r->budget.end_seconds;
+}
+
+/* The plan line: "12m -> 5430 steps = 11.6 epochs at ~463 img/s ...". */
+static void print_plan(const Run *r, int first) {
+    const Budget *b = &r->budget;
+    char *budget = budget_format(b->seconds), *left = budget_format(b->seconds - b->used);
+    double img_s = b->step_seconds > 0 ? (double)r->img_global / b->step_seconds : 0;
+    if (first)
+        progress_line((Progress *)&r->prog,
+                      "time budget %s -> %lld steps = %.1f epochs at ~%.0f img/s (epoch ends ~%.1f s); %s to %g at "
+                      "step %lld\n",
+                      budget, (long long)b->total_steps, (double)b->total_steps / (double)r->steps_per_epoch, img_s,
+                      b->end_seconds, lr_kind_name(r->sched.kind), r->sched.eta_min, (long long)b->total_steps);
+    else
+        progress_line((Progress *)&r->prog,
+                      "time budget: re-planned at step %lld (%s left, ~%.0f img/s now): %lld steps = %.1f epochs\n",
+                      (long long)r->step, left, img_s, (long long)b->total_steps,
+                      (double)b->total_steps / (double)r->steps_per_epoch);
+    free(budget);
+    free(left);
+}
+
+int budget_plan(Run *r, Error *err) {
+    Budget *b = &r->budget;
+    int first = b->total_steps == 0;
+    int64_t plan[2] = { 0, 0 }; /* total steps; 1 when the budget can't hold a step more than done */
+    if (r->is_root) {
+        if (b->window_steps > 0) b->step_seconds = b->window_seconds / (double)b->window_steps;
+        if (first && b->end_seconds <= 0) b->end_seconds = budget_end_cost(first_end_estimate(r));
+        int64_t fit = budget_fit(b->seconds - b->used, r->step, r->steps_per_epoch, b->step_seconds, b->end_seconds);
+        int64_t cap = (int64_t)r->c.max_epoch * r->steps_per_epoch;
+        plan[0] = r->step + fit < cap ? r->step + fit : cap;
+        plan[1] = first && fit == 0; /* the probe alone used the budget up */
+    }
+    dist_bcast(r->d, plan, sizeof plan, 0);
+    if (plan[1])
+        return error_set(err,
+                         "--time_budget %g s is too short: %lld steps and the epoch end they need already take it "
+                         "here (a step ~%.2f s, an epoch end ~%.1f s); give a longer budget",
+                         b->seconds, (long long)r->step, b->step_seconds, b->end_seconds);
+    int64_t total = plan[0];
+    int64_t moved = total > b->total_steps ? total - b->total_steps : b->total_steps - total;
+    int64_t tolerance = (int64_t)(REPLAN_TOLERANCE * (double)total);
+    b->window_seconds = 0;
+    b->window_steps = 0;
+    b->planned_at = r->step;
+    if (!first && moved <= (tolerance > 2 ? tolerance : 2)) return 0;
+    b->total_steps = total;
+    b->replan_every = total / 50 > 10 ? total / 50 : 10;
+    LrSchedule *s = &r->sched;
+    if (first && lr_warmup_steps(s) > total / 4) { /* a warmup longer than a quarter of the run is cut to that */
+        s->warmup_steps = total / 4 > r->step ? total / 4 : r->step;
+        if (s->warmup_steps < 1) s->warmup_steps = 1;
+        lr_plan(s, total);
+    } else {
+        lr_replan(s, r->step, total);
+    }
+    if (first && r->ema.w) /* torchvision adjusts the decay for the run's epochs: now they are known */
+        r->ema.decay = ema_adjusted_decay(r->c.model_ema_decay, r->img_global, r->c.model_ema_steps,
+                                          (double)total / (double)r->steps_per_epoch);
+    if (!first) b->replans++;
+    if (r->is_root) {
+        print_plan(r, first);
+        if (run_write_config(r, err) != 0) return -1;
+    }
+    return 0;
+}
