@@ -130,8 +130,8 @@ typedef struct {
 static int parse_flags(PredictFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         INFER_FLAG_SPECS(f->in),
-        { "topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000,
-          &f->topk_seen },
+        { "topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1,
+          CHECKPOINT_MAX_CLASSES, &f->topk_seen },
         { "class_names", ARG_STR, &f->class_names, "class names, one per line in label order (else the checkpoint's)",
           1, 0, NULL },
         { "json", ARG_FLAG, &f->json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}",

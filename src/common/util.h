@@ -21,6 +21,10 @@
 
 #define ALX_VERSION "0.1.0"
 
+/* A macro's value as a string literal: STRINGIFY(NET_MIN_IMAGE) is "63". */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
 #if defined(__GNUC__)
 #define ALX_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define ALX_NORETURN     __attribute__((noreturn))

@@ -16,6 +16,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_internal.h"
+#include "dist/dist.h"
 
 #ifdef ALEXNET_HAVE_NCCL
 
@@ -90,7 +91,7 @@ int comm_init_impl(CudaCtx *c, int rank, int world, const uint8_t *id, Error *er
     const char *mode = getenv("ALEXNET_CUDA_ALLREDUCE");
     s->bf16 = mode && strcmp(mode, "bf16") == 0;
     const char *mb = getenv("ALEXNET_NCCL_BUCKET_MB");
-    size_t bucket = (mb && atoi(mb) > 0 ? (size_t)atoi(mb) : 25) << 20;
+    size_t bucket = mb && atoi(mb) > 0 ? (size_t)atoi(mb) << 20 : DIST_BUCKET_BYTES;
     CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming));
     if (s->bf16) CUDA_CHECK(cudaMalloc(&s->buf16, c->net->param_count * 2));
