@@ -25,8 +25,10 @@
 typedef enum {
     ARG_INT,   /* int;    dst: int*     */
     ARG_I64,   /* int64;  dst: int64_t* */
+    ARG_U64,   /* uint64; dst: uint64_t* (a negative value is refused) */
     ARG_FLOAT, /* double; dst: double*  */
     ARG_STR,   /* string; dst: const char** (points into argv) */
+    ARG_CHARS, /* string; dst: char[max + 1], copied (a longer value is refused) */
     ARG_FLAG,  /* no value; dst: int*, set to 1 */
 } ArgType;
 
@@ -35,7 +37,7 @@ typedef struct {
     ArgType type;
     void *dst;
     const char *help; /* one line; "" hides nothing, NULL hides the flag from --help */
-    double min, max;  /* numeric range (inclusive); min > max disables the check */
+    double min, max;  /* numeric range (inclusive); min > max disables the check; ARG_CHARS: max is the longest value */
     int *seen;        /* optional: set to 1 when the flag was given */
 } ArgSpec;
 
