@@ -10,6 +10,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "data/dataset.h"
+#include "data/image.h"
 #include "data/loader.h"
 
 #define CMD "bench-data"
@@ -76,7 +77,15 @@ static int time_loader(Loader *l, int64_t want, int64_t *images, double *seconds
 }
 
 int cmd_bench_data(int argc, char **argv) {
-    BenchDataFlags f = { NULL, "nchw", 2, 224, 64, 0, 0, 1, 0, 1, 100000000, 0.08, INPUT_F32_NCHW };
+    BenchDataFlags f = { .format = "nchw",
+                         .workers = 2,
+                         .image_size = 224,
+                         .batch = 64,
+                         .color_jitter = 1,
+                         .seed = 1,
+                         .max_pixels = IMAGE_DEFAULT_MAX_PIXELS,
+                         .scale_min = 0.08,
+                         .fmt = INPUT_F32_NCHW };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
     Dataset ds;

@@ -42,7 +42,7 @@ static int parse_flags(ExportFlags *f, int argc, char **argv) {
 }
 
 int cmd_export(int argc, char **argv) {
-    ExportFlags f = { NULL, NULL, ONNX_OPSET_MAX, 0, 0, 0 };
+    ExportFlags f = { .opset = ONNX_OPSET_MAX };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
 #ifndef ALEXNET_HAVE_ONNX
@@ -58,7 +58,10 @@ int cmd_export(int argc, char **argv) {
     Model m;
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("export", err.msg);
     int named = m.info.n_classes_named == m.net.num_classes;
-    OnnxOptions o = { f.opset, f.dynamic_batch, f.include_normalize, named ? m.info.class_names : NULL };
+    OnnxOptions o = { .opset = f.opset,
+                      .dynamic_batch = f.dynamic_batch,
+                      .include_normalize = f.include_normalize,
+                      .class_names = named ? m.info.class_names : NULL };
     if (onnx_export(f.out, &m.net, m.params, &o, &err) != 0) {
         errorf("%s", err.msg);
         status = 1;

@@ -179,7 +179,7 @@ typedef struct {
 } Batcher;
 
 static void run_batch(Batcher *b, const PredictFlags *f) {
-    ForwardArgs inference = { 0, 0, 0 };
+    ForwardArgs inference = { .train = 0 };
     int K = b->m->net.num_classes;
     backend_forward(&b->m->be, b->batch, b->n, &inference);
     backend_read_logits(&b->m->be, b->logits, b->n);
@@ -256,7 +256,7 @@ static int predict_all(Model *m, const PredictFlags *f) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    PredictFlags f = { INFER_FLAGS_DEFAULT, NULL, 0, 0, 5, 0, xmalloc(sizeof(char *) * MAX_IMAGES), 0 };
+    PredictFlags f = { .in = INFER_FLAGS_DEFAULT, .topk = 5, .files = xmalloc(sizeof(char *) * MAX_IMAGES) };
     int status = parse_flags(&f, argc, argv);
     if (status == CLI_GO_ON) {
         ModelOptions mo = infer_model_options(&f.in, PREDICT_BATCH);

@@ -292,7 +292,12 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     CHECK(pthread_cond_init(&l->work_cv, NULL) == 0, "pthread_cond_init");
     CHECK(pthread_cond_init(&l->done_cv, NULL) == 0, "pthread_cond_init");
 
-    SampleConfig sc = { c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels, c.resize_size };
+    SampleConfig sc = { .image_size = c.image_size,
+                        .scale_min = c.scale_min,
+                        .color_jitter = c.color_jitter,
+                        .exact = o.exact,
+                        .max_pixels = c.max_image_pixels,
+                        .resize_size = c.resize_size };
     l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
     for (int i = 0; i < c.workers; i++) {
         l->workers[i].l = l;
