@@ -27,7 +27,7 @@ static int parse_flags(BenchDataFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         { "data_dir", ARG_STR, &f->data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL },
         { "workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL },
-        { "image_size", ARG_INT, &f->image_size, "output size S", 8, 4096, NULL },
+        { "image_size", ARG_INT, &f->image_size, "output size S", LOADER_MIN_IMAGE, LOADER_MAX_IMAGE, NULL },
         { "per_batch_size", ARG_INT, &f->batch, "batch size", 1, 1 << 16, NULL },
         { "batches", ARG_INT, &f->batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL },
         { "color_jitter", ARG_INT, &f->color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL },
