@@ -113,6 +113,23 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     return 0;
 }
 
+/* The number as JSON text that reads back as the same double. cJSON's own
+ * printing stops at 15 digits whenever its approximate comparison calls that
+ * close enough, which changed a seed of 2^53 - 1 into 2^53 - 2 (and a resumed
+ * run with it). Ordinary values print as cJSON prints them. */
+static void add_exact_number(cJSON *o, const char *name, double v) {
+    if (!isfinite(v)) { /* never valid; cJSON writes null */
+        CHECK(cJSON_AddNumberToObject(o, name, v), "out of memory writing the configuration");
+        return;
+    }
+    char text[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (strtod(text, NULL) == v) break;
+    }
+    CHECK(cJSON_AddRawToObject(o, name, text), "out of memory writing the configuration");
+}
+
 cJSON *config_to_cjson(const TrainConfig *c) {
     cJSON *o = cJSON_CreateObject();
     CHECK(o, "out of memory writing the configuration");
@@ -120,7 +137,7 @@ cJSON *config_to_cjson(const TrainConfig *c) {
         const ConfigField *f = &FIELDS[i];
         const char *p = (const char *)c + f->offset;
         if (f->type == CONFIG_TEXT) cJSON_AddStringToObject(o, f->name, p);
-        else cJSON_AddNumberToObject(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
+        else add_exact_number(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
     }
     return o;
 }
