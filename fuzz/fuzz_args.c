@@ -28,17 +28,26 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 static int parse_table(int argc, char **argv) {
     int i = 0, flag = 0, seen = 0, help = 0, npos = 0;
     int64_t big = 0;
+    uint64_t seed = 0;
     double x = 0;
     const char *s = NULL, *pos[3];
+    char word[8] = "";
     ArgSpec specs[] = {
-        { "count", ARG_INT, &i, "an int", 1, 100, NULL },     { "any_int", ARG_INT, &i, "no range", 1, 0, NULL },
-        { "big", ARG_I64, &big, "an int64", 0, 1e12, &seen }, { "rate", ARG_FLOAT, &x, "a float", -1, 1, NULL },
-        { "name", ARG_STR, &s, "a string", 1, 0, NULL },      { "json", ARG_FLAG, &flag, "a flag", 1, 0, NULL },
+        { "count", ARG_INT, &i, "an int", 1, 100, NULL },
+        { "any_int", ARG_INT, &i, "no range", 1, 0, NULL },
+        { "big", ARG_I64, &big, "an int64", 0, 1e12, &seen },
+        { "rate", ARG_FLOAT, &x, "a float", -1, 1, NULL },
+        { "name", ARG_STR, &s, "a string", 1, 0, NULL },
+        { "json", ARG_FLAG, &flag, "a flag", 1, 0, NULL },
         { "hidden", ARG_INT, &i, NULL, 0, 10, NULL },
+        { "seed", ARG_U64, &seed, "a uint64", 1, 0, NULL },
+        { "word", ARG_CHARS, &word, "a char[8]", 1, sizeof word - 1, NULL },
+        { "budget", ARG_DURATION, &x, "a duration", 1, 1e8, NULL },
     };
+    int n = (int)(sizeof specs / sizeof specs[0]);
     Error err;
-    int rc = args_parse(specs, 7, argc, argv, 1, pos, 3, &npos, &help, &err);
-    if (help) args_print_help("fuzz", "[options]", "the fuzz table", specs, 7);
+    int rc = args_parse(specs, n, argc, argv, 1, pos, 3, &npos, &help, &err);
+    if (help) args_print_help("fuzz", "[options]", "the fuzz table", specs, n);
     if (rc != 0) cli_usage_error("fuzz", err.msg);
     return rc;
 }

@@ -192,6 +192,7 @@ put("pack", "raw", b"\x07" + pack([("c/r.jpg", 0, 6, 5, bytes(range(90))), ("d/s
 ARGS = {
     "table": (0, ["--count", "5", "--big=123", "--rate", "-0.5", "--name", "x", "--json", "pos1", "--", "-"]),
     "table_help": (0, ["--hidden=3", "-h", "--any-int", "-7"]),
+    "table_text": (0, ["--seed", "42", "--word", "abcdefg", "--word=x", "--seed", "-1", "--word", "abcdefgh"]),
     "train": (1, ["--data_dir", "d/train", "--val_dir=d/val", "--per_batch_size", "8", "--image_size", "64",
                   "--lr", "0.01", "--warmup_epochs", "0.5", "--max_steps", "10", "--seed", "9223372036854775807",
                   "--strict_data", "--backbone", "alexnet_2012"]),

@@ -18,7 +18,8 @@ usage: train_test.py ALEXNET_BINARY GROUP   (GROUP: contract | resume | outputs 
   counted from 1, train top-1 and validation loss; config.json is the
   effective typed configuration; curves.svg is well-formed XML for any folder
   name; --save_best 0.
-- help: every default `train --help` prints is the one a run uses.
+- help: every default `train --help` prints is the one a run uses, and every
+  setting the run saves is a flag there.
 - finetune: --pretrained made for other classes loads all but the last layer.
 - freeze: --freeze features / backbone and --lr_backbone_scale: frozen tensors
   bit-identical after training (and after a resume), the rest trains, the loss
@@ -276,6 +277,7 @@ def group_help(tmp):
     import re
     rc, so, se = run(["train", "--help"])
     printed = dict(re.findall(r"^  --(\w+) \S+ +.*\(default ([^)]*)\)$", so, re.M))
+    flags = set(re.findall(r"^  --(\w+)", so, re.M))
     check(rc == 0 and len(printed) >= 25, f"train --help prints defaults ({len(printed)} found)")
     train = os.path.join(tmp, "train")
     make_dataset(train, per_class=3)
@@ -284,6 +286,8 @@ def group_help(tmp):
                       "--image_size", "64"])
     check(rc == 0, f"a run with defaults (rc={rc}) {se[-300:]}")
     saved = json.loads(st_write.load(os.path.join(out, "train_state.safetensors"))[1]["config"])
+    unflagged = [k for k in saved if k not in flags and not (k == "out_dir" and "out" in flags)]
+    check(not unflagged, f"every saved setting is a train flag (--out for out_dir): not {unflagged}")
     given = {"data_dir", "out", "max_steps", "per_batch_size", "image_size"}
     for flag, default in sorted(printed.items()):
         if flag in given or flag not in saved:

@@ -98,7 +98,8 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
     int ranged = s->min <= s->max;
     switch (s->type) {
     case ARG_INT:
-    case ARG_I64: {
+    case ARG_I64:
+    case ARG_U64: {
         long long x = strtoll(v, &end, 10);
         if (end == v || *end || errno) return error_set(err, "%s expects an integer (got '%s')", flag, v);
         if (ranged && ((double)x < s->min || (double)x > s->max))
@@ -106,6 +107,9 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
         if (s->type == ARG_INT) {
             if (x < -2147483647LL || x > 2147483647LL) return error_set(err, "%s is out of range (got %s)", flag, v);
             *(int *)s->dst = (int)x;
+        } else if (s->type == ARG_U64) {
+            if (x < 0) return error_set(err, "%s expects a non-negative integer (got %s)", flag, v);
+            *(uint64_t *)s->dst = (uint64_t)x;
         } else {
             *(int64_t *)s->dst = (int64_t)x;
         }
@@ -119,9 +123,24 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
         *(double *)s->dst = x;
         return 0;
     }
+    case ARG_DURATION: {
+        double x;
+        if (parse_duration(v, &x) != 0)
+            return error_set(err, "%s expects a duration like 90s, 12m or 1h30m (got '%s')", flag, v);
+        if (ranged && (x < s->min || x > s->max))
+            return error_set(err, "%s must be between %gs and %gs (got %s)", flag, s->min, s->max, v);
+        *(double *)s->dst = x;
+        return 0;
+    }
     case ARG_STR:
         if (!*v) return error_set(err, "%s expects a value (got an empty string)", flag);
         *(const char **)s->dst = v;
+        return 0;
+    case ARG_CHARS:
+        if (!*v) return error_set(err, "%s expects a value (got an empty string)", flag);
+        CHECK(ranged, "%s: ARG_CHARS without its longest value", flag);
+        if ((double)strlen(v) > s->max) return error_set(err, "%s is too long (max %.0f characters)", flag, s->max);
+        memcpy(s->dst, v, strlen(v) + 1);
         return 0;
     case ARG_FLAG: *(int *)s->dst = 1; return 0;
     }
@@ -335,17 +354,25 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
         const ArgSpec *s = &specs[k];
         if (!s->help) continue;
         char flag[64], def[64] = "";
-        const char *meta = s->type == ARG_INT || s->type == ARG_I64 ? " N"
-                           : s->type == ARG_FLOAT                   ? " X"
-                           : s->type == ARG_STR                     ? " S"
-                                                                    : "";
+        const char *meta = s->type == ARG_INT || s->type == ARG_I64 || s->type == ARG_U64 ? " N"
+                           : s->type == ARG_FLOAT                                         ? " X"
+                           : s->type == ARG_STR || s->type == ARG_CHARS                   ? " S"
+                           : s->type == ARG_DURATION                                      ? " T"
+                                                                                          : "";
         snprintf(flag, sizeof flag, "--%s%s", s->name, meta);
         switch (s->type) {
         case ARG_INT: snprintf(def, sizeof def, " (default %d)", *(int *)s->dst); break;
         case ARG_I64: snprintf(def, sizeof def, " (default %lld)", (long long)*(int64_t *)s->dst); break;
+        case ARG_U64: snprintf(def, sizeof def, " (default %llu)", (unsigned long long)*(uint64_t *)s->dst); break;
         case ARG_FLOAT: snprintf(def, sizeof def, " (default %g)", *(double *)s->dst); break;
+        case ARG_DURATION:
+            if (*(double *)s->dst > 0) snprintf(def, sizeof def, " (default %gs)", *(double *)s->dst);
+            break;
         case ARG_STR:
             if (*(const char **)s->dst) snprintf(def, sizeof def, " (default %s)", *(const char **)s->dst);
+            break;
+        case ARG_CHARS:
+            if (*(const char *)s->dst) snprintf(def, sizeof def, " (default %s)", (const char *)s->dst);
             break;
         case ARG_FLAG: break;
         }

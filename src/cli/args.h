@@ -16,16 +16,20 @@
 #ifndef ALEXNET_ARGS_H
 #define ALEXNET_ARGS_H
 
-#include "engine/model_open.h"
 #include <stdint.h>
 
 #include "common/util.h"
+#include "data/image.h"
+#include "engine/model_open.h"
 
 typedef enum {
     ARG_INT,   /* int;    dst: int*     */
     ARG_I64,   /* int64;  dst: int64_t* */
+    ARG_U64,   /* uint64; dst: uint64_t* (a negative value is refused) */
     ARG_FLOAT, /* double; dst: double*  */
+    ARG_DURATION, /* seconds; dst: double*; "90s", "12m", "1h30m" or seconds */
     ARG_STR,   /* string; dst: const char** (points into argv) */
+    ARG_CHARS, /* string; dst: char[max + 1], copied (a longer value is refused) */
     ARG_FLAG,  /* no value; dst: int*, set to 1 */
 } ArgType;
 
@@ -34,7 +38,7 @@ typedef struct {
     ArgType type;
     void *dst;
     const char *help; /* one line; "" hides nothing, NULL hides the flag from --help */
-    double min, max;  /* numeric range (inclusive); min > max disables the check */
+    double min, max;  /* numeric range (inclusive); min > max disables the check; ARG_CHARS: max is the longest value */
     int *seen;        /* optional: set to 1 when the flag was given */
 } ArgSpec;
 
@@ -71,15 +75,16 @@ typedef struct {
     int64_t max_pixels;
 } InferFlags;
 #define INFER_FLAGS_DEFAULT \
-    { NULL, "cpu", NULL, "none", "auto", 0, 0, 0, 100000000 }
+    { .device = "cpu", .tta = "none", .precision = "auto", .max_pixels = IMAGE_DEFAULT_MAX_PIXELS }
 /* clang-format off */
 #define INFER_FLAG_SPECS(f) \
     { "pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL }, \
-    { "image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, 4096, \
+    { "image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, \
+      NET_MAX_IMAGE, NULL }, \
+    { "val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, NET_MAX_IMAGE, \
       NULL }, \
-    { "val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, 4096, NULL }, \
     { "val_resize_size", ARG_INT, &(f).resize_size, \
-      "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, 4096, NULL }, \
+      "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, NET_MAX_IMAGE, NULL }, \
     { "tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL }, \
     { "threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL }, \
     { "device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL }, \

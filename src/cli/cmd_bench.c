@@ -72,9 +72,9 @@ typedef struct {
 
 static void time_train(Backend *be, const void *x, const int32_t *labels, int batch, int warmup, int steps,
                        float *logits, Timings *t) {
-    ForwardArgs train = { 1, 0, 0 };
-    LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
-    SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
+    ForwardArgs train = { .train = 1 };
+    LossArgs loss = { .smoothing = 0.1f, .form = SMOOTH_SEED };
+    SgdArgs sgd = { .lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f };
     double *ts = xmalloc(sizeof(double) * (size_t)steps);
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
@@ -98,7 +98,7 @@ static void time_train(Backend *be, const void *x, const int32_t *labels, int ba
 
 static void time_inference(Backend *be, const void *x, int batch, int warmup, int steps, float *logits, Timings *t) {
     double *ts = xmalloc(sizeof(double) * (size_t)steps);
-    ForwardArgs inference = { 0, 0, 0 };
+    ForwardArgs inference = { .train = 0 };
     for (int s = 0; s < warmup + steps; s++) {
         double t0 = now_seconds();
         backend_forward(be, x, batch, &inference);
@@ -115,9 +115,9 @@ static void time_inference(Backend *be, const void *x, int batch, int warmup, in
 static void profile_train(Backend *be, const void *x, const int32_t *labels, int batch, int steps, float *logits,
                           double *fwd, double *bwd) {
     int L = be->net->n_layers;
-    ForwardArgs train = { 1, 0, 0 };
-    LossArgs loss = { 0.1f, SMOOTH_SEED, 0 };
-    SgdArgs sgd = { 0.01f, 0.9f, 1e-4f };
+    ForwardArgs train = { .train = 1 };
+    LossArgs loss = { .smoothing = 0.1f, .form = SMOOTH_SEED };
+    SgdArgs sgd = { .lr = 0.01f, .momentum = 0.9f, .weight_decay = 1e-4f };
     backend_set_profiling(be, 1);
     backend_read_profile(be, fwd, bwd); /* reset */
     for (int s = 0; s < steps; s++) {
@@ -138,7 +138,7 @@ static void profile_train(Backend *be, const void *x, const int32_t *labels, int
 static void profile_inference(Backend *be, const void *x, int batch, int steps, float *logits, double *inf) {
     int L = be->net->n_layers;
     double *tmp = xcalloc((size_t)L, sizeof(double));
-    ForwardArgs inference = { 0, 0, 0 };
+    ForwardArgs inference = { .train = 0 };
     backend_set_profiling(be, 1);
     backend_read_profile(be, inf, tmp); /* reset */
     for (int s = 0; s < steps; s++) {
@@ -176,9 +176,9 @@ static int parse_flags(BenchFlags *f, int argc, char **argv) {
         { "precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1,
           0, NULL },
         { "backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL },
-        { "image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, 4096, NULL },
+        { "image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, NET_MAX_IMAGE, NULL },
         { "per_batch_size", ARG_INT, &f->batch, "images per step", 1, 65536, NULL },
-        { "num_classes", ARG_INT, &f->classes, "classifier outputs", 1, 1000000, NULL },
+        { "num_classes", ARG_INT, &f->classes, "classifier outputs", 1, CHECKPOINT_MAX_CLASSES, NULL },
         { "threads", ARG_INT, &f->threads, "compute threads (0: all cores)", 0, 1024, NULL },
         { "steps", ARG_INT, &f->steps, "timed steps per measurement (median reported)", 1, 100000, NULL },
         { "warmup", ARG_INT, &f->warmup, "untimed steps first", 0, 100000, NULL },
@@ -334,7 +334,16 @@ static void print_tables(const Model *m, const BenchFlags *f, const Measured *r)
 }
 
 int cmd_bench(int argc, char **argv) {
-    BenchFlags f = { NULL, "alexnet", "cpu", "auto", "none", 224, 64, 1000, 0, 5, 1, 0, -1 };
+    BenchFlags f = { .backbone = "alexnet",
+                     .device = "cpu",
+                     .precision = "auto",
+                     .freeze = "none",
+                     .image_size = 224,
+                     .batch = 64,
+                     .classes = 1000,
+                     .steps = 5,
+                     .warmup = 1,
+                     .profile_steps = -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
     ModelOptions mo = { .backbone = f.backbone,

@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "common/json.h"
 #include "data/dataset.h"
+#include "data/image.h"
 #include "data/loader.h"
 
 #define CMD "bench-data"
@@ -28,7 +29,7 @@ static int parse_flags(BenchDataFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         { "data_dir", ARG_STR, &f->data_dir, "image folder (DIR/<class>/<image>) or pack file", 1, 0, NULL },
         { "workers", ARG_INT, &f->workers, "image decoding threads (0: one per core)", 0, 1024, NULL },
-        { "image_size", ARG_INT, &f->image_size, "output size S", 8, 4096, NULL },
+        { "image_size", ARG_INT, &f->image_size, "output size S", LOADER_MIN_IMAGE, LOADER_MAX_IMAGE, NULL },
         { "per_batch_size", ARG_INT, &f->batch, "batch size", 1, 1 << 16, NULL },
         { "batches", ARG_INT, &f->batches, "timed batches (0 = the rest of one epoch)", 0, 1 << 30, NULL },
         { "color_jitter", ARG_INT, &f->color_jitter, "ColorJitter 0.4 on (1) or off (0)", 0, 1, NULL },
@@ -78,7 +79,15 @@ static int time_loader(Loader *l, int64_t want, int64_t *images, double *seconds
 }
 
 int cmd_bench_data(int argc, char **argv) {
-    BenchDataFlags f = { NULL, "nchw", 2, 224, 64, 0, 0, 1, 0, 1, 100000000, 0.08, INPUT_F32_NCHW };
+    BenchDataFlags f = { .format = "nchw",
+                         .workers = 2,
+                         .image_size = 224,
+                         .batch = 64,
+                         .color_jitter = 1,
+                         .seed = 1,
+                         .max_pixels = IMAGE_DEFAULT_MAX_PIXELS,
+                         .scale_min = 0.08,
+                         .fmt = INPUT_F32_NCHW };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
     Dataset ds;

@@ -73,16 +73,14 @@ static int map_labels(Dataset *ds, const ModelInfo *info, const EvalFlags *f, Er
 
 /* Every rank must see the same images: its share of them depends on the list. */
 static int check_ranks(Dist *d, const Dataset *ds, const Net *net, const EvalFlags *f, Error *err) {
-    RunFingerprint fp = { d->world,
-                          f->batch * d->world,
-                          ds->n,
-                          fingerprint_files(ds),
-                          net->num_classes,
-                          fingerprint_classes(ds->classes, ds->n_classes),
-                          -1,
-                          0,
-                          (int64_t)net->param_count,
-                          "" };
+    RunFingerprint fp = { .world_size = d->world,
+                          .global_batch = f->batch * d->world,
+                          .train_images = ds->n,
+                          .train_files_hash = fingerprint_files(ds),
+                          .num_classes = net->num_classes,
+                          .classes_hash = fingerprint_classes(ds->classes, ds->n_classes),
+                          .val_images = -1,
+                          .param_count = (int64_t)net->param_count };
     snprintf(fp.backbone, sizeof fp.backbone, "%s", net->backbone);
     return fingerprint_check_ranks(d, &fp, f->data_dir, err);
 }
@@ -113,20 +111,17 @@ static void print_result(const EvalCounts *ev, double seconds, const Model *m, c
 /* The evaluation itself: 0, 1 (failed while running, reported) or 2 (a bad loader setting, reported). */
 static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
     Error err = { { 0 } };
-    LoaderConfig loader_cfg = { LOADER_EVAL,
-                                f->batch,
-                                m->net.image_size,
-                                f->workers > 0 ? f->workers : cpu_count(),
-                                0,
-                                0,
-                                0.08f,
-                                d->rank,
-                                d->world,
-                                backend_input_format(&m->be),
-                                f->in.max_pixels,
-                                f->strict,
-                                0,
-                                f->in.resize_size };
+    LoaderConfig loader_cfg = { .mode = LOADER_EVAL,
+                                .batch = f->batch,
+                                .image_size = m->net.image_size,
+                                .workers = f->workers > 0 ? f->workers : cpu_count(),
+                                .scale_min = 0.08f,
+                                .rank = d->rank,
+                                .world = d->world,
+                                .format = backend_input_format(&m->be),
+                                .max_image_pixels = f->in.max_pixels,
+                                .strict = f->strict,
+                                .resize_size = f->in.resize_size };
     Loader *loader = loader_create(ds, &loader_cfg, &err);
     if (!loader) return cli_usage_error("eval", err.msg);
     float *logits = xmalloc((size_t)f->batch * m->net.num_classes * sizeof(float));
@@ -145,7 +140,7 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
 }
 
 int cmd_eval(int argc, char **argv) {
-    EvalFlags f = { INFER_FLAGS_DEFAULT, NULL, 32, 0, 0, 0, -1 };
+    EvalFlags f = { .in = INFER_FLAGS_DEFAULT, .batch = 32, .is_distributed = -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
     ModelOptions mo = infer_model_options(&f.in, f.batch);

@@ -11,14 +11,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "engine/model_open.h"
-#ifdef ALEXNET_HAVE_ONNX
 #include "io/onnx/onnx_export.h"
-#else
-#define ONNX_OPSET_MIN 11
-#define ONNX_OPSET_MAX 17
-#endif
-#define STR_(x) #x
-#define STR(x)  STR_(x)
 
 typedef struct {
     const char *pretrained, *out;
@@ -29,11 +22,11 @@ static int parse_flags(ExportFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         { "pretrained", ARG_STR, &f->pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL },
         { "out", ARG_STR, &f->out, "the ONNX file to write", 1, 0, NULL },
-        { "opset", ARG_INT, &f->opset, "ONNX opset (" STR(ONNX_OPSET_MIN) " to " STR(ONNX_OPSET_MAX) ")",
+        { "opset", ARG_INT, &f->opset, "ONNX opset (" STRINGIFY(ONNX_OPSET_MIN) " to " STRINGIFY(ONNX_OPSET_MAX) ")",
           ONNX_OPSET_MIN, ONNX_OPSET_MAX, NULL },
         { "dynamic_batch", ARG_FLAG, &f->dynamic_batch, "batch dimension \"N\" (any size) instead of 1", 1, 0, NULL },
-        { "image_size", ARG_INT, &f->image_size, "the fixed input size S (SxS; 0: the checkpoint's, else 224)", 0, 4096,
-          NULL },
+        { "image_size", ARG_INT, &f->image_size, "the fixed input size S (SxS; 0: the checkpoint's, else 224)", 0,
+          NET_MAX_IMAGE, NULL },
         { "include_normalize", ARG_FLAG, &f->include_normalize,
           "input RGB in [0, 1]; the ImageNet mean/std normalisation inside the graph", 1, 0, NULL },
     };
@@ -49,7 +42,7 @@ static int parse_flags(ExportFlags *f, int argc, char **argv) {
 }
 
 int cmd_export(int argc, char **argv) {
-    ExportFlags f = { NULL, NULL, ONNX_OPSET_MAX, 0, 0, 0 };
+    ExportFlags f = { .opset = ONNX_OPSET_MAX };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
 #ifndef ALEXNET_HAVE_ONNX
@@ -65,7 +58,10 @@ int cmd_export(int argc, char **argv) {
     Model m;
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("export", err.msg);
     int named = m.info.n_classes_named == m.net.num_classes;
-    OnnxOptions o = { f.opset, f.dynamic_batch, f.include_normalize, named ? m.info.class_names : NULL };
+    OnnxOptions o = { .opset = f.opset,
+                      .dynamic_batch = f.dynamic_batch,
+                      .include_normalize = f.include_normalize,
+                      .class_names = named ? m.info.class_names : NULL };
     if (onnx_export(f.out, &m.net, m.params, &o, &err) != 0) {
         errorf("%s", err.msg);
         status = 1;

@@ -132,8 +132,8 @@ typedef struct {
 static int parse_flags(PredictFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         INFER_FLAG_SPECS(f->in),
-        { "topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1, 1000000,
-          &f->topk_seen },
+        { "topk", ARG_INT, &f->topk, "classes shown per image (at most the checkpoint's classes)", 1,
+          CHECKPOINT_MAX_CLASSES, &f->topk_seen },
         { "class_names", ARG_STR, &f->class_names, "class names, one per line in label order (else the checkpoint's)",
           1, 0, NULL },
         { "json", ARG_FLAG, &f->json, "only JSON on stdout: one object per image, {file, top: [{index, class, prob}]}",
@@ -181,7 +181,7 @@ typedef struct {
 } Batcher;
 
 static void run_batch(Batcher *b, const PredictFlags *f) {
-    ForwardArgs inference = { 0, 0, 0 };
+    ForwardArgs inference = { .train = 0 };
     int K = b->m->net.num_classes;
     backend_forward(&b->m->be, b->batch, b->n, &inference);
     backend_read_logits(&b->m->be, b->logits, b->n);
@@ -258,7 +258,7 @@ static int predict_all(Model *m, const PredictFlags *f) {
 }
 
 int cmd_predict(int argc, char **argv) {
-    PredictFlags f = { INFER_FLAGS_DEFAULT, NULL, 0, 0, 5, 0, xmalloc(sizeof(char *) * MAX_IMAGES), 0 };
+    PredictFlags f = { .in = INFER_FLAGS_DEFAULT, .topk = 5, .files = xmalloc(sizeof(char *) * MAX_IMAGES) };
     int status = parse_flags(&f, argc, argv);
     if (status == CLI_GO_ON) {
         ModelOptions mo = infer_model_options(&f.in, PREDICT_BATCH);

@@ -14,6 +14,7 @@
 #include "cli/args.h"
 #include "cli/build_info.h"
 #include "cli/commands.h"
+#include "data/image.h"
 #include "data/pack_write.h"
 #include "data/prepare.h"
 
@@ -115,7 +116,9 @@ static int run_synthetic(int argc, char **argv) {
 static int run_pack(int argc, char **argv) {
     const char *cmd = "prepare pack";
     set_log_command(cmd);
-    PackConfig c = { .short_side = PACK_DEFAULT_SHORT_SIDE, .quality = 90, .max_image_pixels = 100000000 };
+    PackConfig c = { .short_side = PACK_DEFAULT_SHORT_SIDE,
+                     .quality = 90,
+                     .max_image_pixels = IMAGE_DEFAULT_MAX_PIXELS };
     int workers = 0, max_side = 0, short_side = -1;
     ArgSpec specs[] = {
         { "data_dir", ARG_STR, &c.data_dir, "image folder (DIR/<class>/<image>)", 1, 0, NULL },

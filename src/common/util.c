@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -163,6 +164,26 @@ int64_t memory_available(void) {
         if (avail < 0 || left < avail) avail = left;
     }
     return avail;
+}
+
+int parse_duration(const char *text, double *seconds) {
+    const char *p = text;
+    double total = 0;
+    int parts = 0;
+    while (*p) {
+        char *end;
+        double v = strtod(p, &end);
+        if (end == p || !isfinite(v) || v < 0 || *p == '+' || *p == '-' || *p == ' ') return -1;
+        double unit = *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+        if (*end == 'h' || *end == 'm' || *end == 's') end++;
+        else if (*end) return -1; /* a bare number only at the end: seconds */
+        total += v * unit;
+        parts++;
+        p = end;
+    }
+    if (parts == 0 || !isfinite(total)) return -1;
+    *seconds = total;
+    return 0;
 }
 
 double now_seconds(void) {

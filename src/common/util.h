@@ -21,6 +21,10 @@
 
 #define ALX_VERSION "0.1.0"
 
+/* A macro's value as a string literal: STRINGIFY(NET_MIN_IMAGE) is "63". */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
 #if defined(__GNUC__)
 #define ALX_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #define ALX_NORETURN     __attribute__((noreturn))
@@ -111,6 +115,10 @@ int64_t memory_available(void);
 
 /* "s" unless n is 1: "%d epoch%s", n, plural_s(n). */
 static inline const char *plural_s(int64_t n) { return n == 1 ? "" : "s"; }
+
+/* A duration: "90s", "12m", "1h30m", "2h", or plain seconds ("45", "0.5").
+ * 0 with *seconds set, or -1. */
+int parse_duration(const char *text, double *seconds);
 
 /* Monotonic wall clock in seconds. */
 double now_seconds(void);

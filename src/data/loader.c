@@ -241,8 +241,11 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     if (o.prefetch <= 0) o.prefetch = 2;
     if (c.max_image_pixels <= 0) c.max_image_pixels = IMAGE_DEFAULT_MAX_PIXELS;
     if (c.batch < 1) return error_set(err, "batch size must be at least 1 (got %d)", c.batch), NULL;
-    if (c.image_size < 8 || c.image_size > 4096)
-        return error_set(err, "image size must be between 8 and 4096 (got %d)", c.image_size), NULL;
+    if (c.image_size < LOADER_MIN_IMAGE || c.image_size > LOADER_MAX_IMAGE) {
+        error_set(err, "image size must be between %d and %d (got %d)", LOADER_MIN_IMAGE, LOADER_MAX_IMAGE,
+                  c.image_size);
+        return NULL;
+    }
     if (c.workers < 1 || c.workers > 256)
         return error_set(err, "workers must be between 1 and 256 (got %d)", c.workers), NULL;
     if (c.rank < 0 || c.rank >= c.world) return error_set(err, "rank %d is outside 0..%d", c.rank, c.world - 1), NULL;
@@ -292,7 +295,12 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     CHECK(pthread_cond_init(&l->work_cv, NULL) == 0, "pthread_cond_init");
     CHECK(pthread_cond_init(&l->done_cv, NULL) == 0, "pthread_cond_init");
 
-    SampleConfig sc = { c.image_size, c.scale_min, c.color_jitter, o.exact, c.max_image_pixels, c.resize_size };
+    SampleConfig sc = { .image_size = c.image_size,
+                        .scale_min = c.scale_min,
+                        .color_jitter = c.color_jitter,
+                        .exact = o.exact,
+                        .max_pixels = c.max_image_pixels,
+                        .resize_size = c.resize_size };
     l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
     for (int i = 0; i < c.workers; i++) {
         l->workers[i].l = l;

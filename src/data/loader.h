@@ -36,6 +36,10 @@
 #include "data/dataset.h"
 #include "model/input.h"
 
+/* The output sizes S the loader makes (bench-data may go below the net's smallest input). */
+#define LOADER_MIN_IMAGE 8
+#define LOADER_MAX_IMAGE 4096
+
 typedef enum { LOADER_TRAIN, LOADER_EVAL } LoaderMode;
 
 typedef struct {
@@ -48,7 +52,7 @@ typedef struct {
     float scale_min;          /* RandomResizedCrop scale lower bound; <= 0: 0.08 */
     int rank, world;          /* world 0 is taken as 1 */
     InputFormat format;       /* the backend's (model/input.h) */
-    int64_t max_image_pixels; /* 0 = default 100M */
+    int64_t max_image_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */
     int strict;
     int quiet;       /* 1: don't print per-file warnings (still counted) */
     int resize_size; /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */

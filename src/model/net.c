@@ -172,8 +172,9 @@ int net_build(Net *net, const char *backbone, int num_classes, int image_size, f
         if (strcmp(backbone, PRESETS[i].name) == 0) ps = &PRESETS[i];
     if (!ps) return error_set(err, "unknown backbone '%s' (choose one of: %s)", backbone, net_backbone_names());
     if (num_classes < 1) return error_set(err, "number of classes must be at least 1 (got %d)", num_classes);
-    if (image_size < NET_MIN_IMAGE || image_size > 4096)
-        return error_set(err, "image size must be between %d and 4096 pixels (got %d)", NET_MIN_IMAGE, image_size);
+    if (image_size < NET_MIN_IMAGE || image_size > NET_MAX_IMAGE)
+        return error_set(err, "image size must be between %d and %d pixels (got %d)", NET_MIN_IMAGE, NET_MAX_IMAGE,
+                         image_size);
     if (drop >= 1.0f) return error_set(err, "dropout rate must be below 1 (got %g)", drop);
 
     net_begin(net, ps->name, num_classes, image_size);

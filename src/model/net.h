@@ -23,7 +23,8 @@
 
 #define NET_MAX_LAYERS 32
 #define NET_MAX_PARAMS 16
-#define NET_MIN_IMAGE  63 /* smallest input whose conv5 output is non-empty */
+#define NET_MIN_IMAGE  63   /* smallest input whose conv5 output is non-empty */
+#define NET_MAX_IMAGE  4096 /* largest input a net is built for */
 
 typedef enum {
     LAYER_CONV,

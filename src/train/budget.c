@@ -11,27 +11,6 @@
 #include "common/env.h"
 #include "common/json.h"
 
-int budget_parse(const char *text, double *seconds, Error *err) {
-    const char *p = text;
-    double total = 0;
-    int parts = 0;
-    while (*p) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !isfinite(v) || v < 0) break;
-        double unit = *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
-        if (*end == 'h' || *end == 'm' || *end == 's') end++;
-        else if (*end) break; /* a bare number only at the end: seconds */
-        total += v * unit;
-        parts++;
-        p = end;
-    }
-    if (*p || parts == 0 || !(total > 0) || total > 1e8)
-        return error_set(err, "--time_budget '%s': a duration like 90s, 12m or 1h30m (more than 0)", text);
-    *seconds = total;
-    return 0;
-}
-
 char *budget_format(double seconds) {
     long s = lround(seconds);
     if (s >= 3600) return s % 3600 ? xasprintf("%ldh%02ldm", s / 3600, s % 3600 / 60) : xasprintf("%ldh", s / 3600);

@@ -40,8 +40,6 @@ typedef struct {
     int64_t window_steps;
 } Budget;
 
-/* "90s", "12m", "1h30m", "2h", "45" (seconds) -> seconds. 0, or -1 with err. */
-int budget_parse(const char *text, double *seconds, Error *err);
 /* "1h30m", "12m05s", "45s". */
 char *budget_format(double seconds);
 

@@ -4,66 +4,136 @@
  * the run's state so `alexnet train --resume RUN_DIR` continues with exactly
  * the same settings; the CLI and resume validate it with the same function
  * (config_validate), so a saved configuration can't bypass a range check.
+ *
+ * TRAIN_CONFIG_FIELDS is the one list of the settings: the struct, the
+ * defaults, the ranges, the JSON form, the `train` flags with their help and
+ * what --resume may change are all made from its rows.
  */
 #ifndef ALEXNET_CONFIG_H
 #define ALEXNET_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/util.h"
+#include "data/image.h"
+#include "dist/dist.h"
+#include "model/net.h"
 
 /* Seeds are stored as JSON numbers (doubles): integers up to 2^53 are exact. */
 #define CONFIG_MAX_SEED 9007199254740991.0
 
+/* One row per setting, in `train --help`'s order (the seed's; config.json's
+ * too). The field's name is also its config.json key and its flag (--name).
+ *   NUM(type, name, default, min, max, on_resume, help)
+ *     type: INT (int), I64 (int64_t), U64 (uint64_t), DBL (double),
+ *           SWITCH (int 0/1; the flag takes no value); [min, max] inclusive
+ *   TEXT(name, size, default, on_resume, kind, help)
+ *     a char[size] field; kind: DIR (a folder, made an absolute path so the
+ *     run resumes from anywhere) or PLAIN
+ * on_resume: KEEP (the run's saved value stays; the flag is named as
+ * ignored) or TAKE (a flag given with --resume changes it).
+ * help: the flag's help line; NULL: no flag of its own (--out, cmd_train.c). */
+/* clang-format off */
+#define TRAIN_CONFIG_FIELDS(NUM, TEXT) \
+    TEXT(data_dir, 1024, "", TAKE, DIR, "training images: DIR/<class>/<image>, or a pack file (prepare pack)") \
+    TEXT(val_dir, 1024, "", TAKE, DIR, \
+         "validation images (folder or pack; all or some of the classes), evaluated after every epoch") \
+    NUM(INT, per_batch_size, 256, 1, 65536, TAKE, "images per step per process") \
+    NUM(DBL, lr, 0.13, 0, 1e3, KEEP, "base learning rate") \
+    TEXT(lr_scheduler, 32, "cosine_annealing", KEEP, PLAIN, \
+         "cosine_annealing (per epoch, the seed's) | step | exponential | cosine | linear (per step to --eta_min)") \
+    NUM(INT, T_max, 0, 0, 1e6, KEEP, "cosine period in epochs (0: --max_epoch)") \
+    NUM(INT, max_epoch, 150, 1, 1e6, TAKE, "epochs to train (with --resume: may extend the run)") \
+    NUM(DBL, warmup_epochs, 5, 0, 1e6, KEEP, "linear warmup from 0, in epochs (fractions allowed)") \
+    NUM(INT, label_smooth, 1, 0, 1, KEEP, "1: label smoothing on, 0: off") \
+    NUM(DBL, label_smooth_factor, 0.1, 0, 1, KEEP, "label smoothing epsilon") \
+    TEXT(smoothing_form, 8, "seed", KEEP, PLAIN, "seed (eps/(K-1) on wrong classes) | torch (eps/K on all)") \
+    NUM(DBL, weight_decay, 1e-4, 0, 1, KEEP, "L2 on weights (not biases)") \
+    NUM(DBL, momentum, 0.9, 0, 1, KEEP, "SGD momentum") \
+    NUM(DBL, eta_min, 0.0, 0, 1e3, KEEP, "learning-rate floor") \
+    TEXT(lr_epochs, 256, "30,60,90,120", KEEP, PLAIN, "step schedule milestones") \
+    NUM(DBL, lr_gamma, 0.1, 0, 1e3, KEEP, "step/exponential decay factor") \
+    TEXT(backbone, 32, "alexnet", KEEP, PLAIN, "alexnet | alexnet_torchvision | alexnet_2012") \
+    NUM(DBL, dropout, -1, -1, 0.99, KEEP, "dropout rate (-1: the backbone's: 0.35 alexnet, 0.5 others)") \
+    TEXT(pretrained, 1024, "", KEEP, PLAIN, "start from these weights (.safetensors, ours or torchvision's)") \
+    TEXT(freeze, 16, "none", KEEP, PLAIN, \
+         "none | features (train only the classifier) | backbone (only the last layer)") \
+    NUM(DBL, lr_backbone_scale, 1.0, 0, 1000, KEEP, "lr factor for every trained layer but the last") \
+    NUM(INT, image_size, 224, NET_MIN_IMAGE, NET_MAX_IMAGE, KEEP, \
+        "input size S (>= " STRINGIFY(NET_MIN_IMAGE) "): the RandomResizedCrop size") \
+    NUM(INT, val_crop_size, 0, 0, NET_MAX_IMAGE, KEEP, \
+        "validation center crop (0: --image_size; another size evaluates on its own copy of the net)") \
+    NUM(INT, val_resize_size, 0, 0, NET_MAX_IMAGE, KEEP, \
+        "validation resize of the shorter side before the crop (0: round(crop*256/224) square)") \
+    NUM(INT, color_jitter, 1, 0, 1, KEEP, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code") \
+    NUM(DBL, min_crop_scale, 0.08, 0.001, 1, KEEP, "RandomResizedCrop smallest area fraction") \
+    NUM(INT, workers, 0, 0, 1024, TAKE, "image decoding threads (0: one per core)") \
+    NUM(INT, threads, 0, 0, 1024, TAKE, "compute threads (0: all cores, shared between local ranks)") \
+    NUM(U64, seed, 1, 0, CONFIG_MAX_SEED, KEEP, "random seed (init, shuffle, augmentation, dropout), < 2^53") \
+    TEXT(device, 8, "cpu", KEEP, PLAIN, "cpu | gpu") \
+    TEXT(backend, 16, "", KEEP, PLAIN, "ref | dnnl | cuda (default: fastest for --device)") \
+    TEXT(precision, 8, "auto", KEEP, PLAIN, \
+         "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16, else fp32)") \
+    NUM(INT, is_distributed, -1, -1, 1, KEEP, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)") \
+    NUM(DBL, dist_timeout, DIST_TIMEOUT_DEFAULT, 0, 1e6, TAKE, \
+        "seconds the ranks wait for each other before naming a lost node and stopping (0: forever)") \
+    TEXT(out_dir, 1024, "", KEEP, PLAIN, NULL) \
+    NUM(SWITCH, strict_data, 0, 0, 1, KEEP, "stop at the first unreadable image instead of skipping it") \
+    NUM(I64, max_image_pixels, IMAGE_DEFAULT_MAX_PIXELS, 1, 1e12, KEEP, \
+        "reject images declaring more pixels (decompression bombs)") \
+    NUM(INT, ckpt_interval, 0, 0, 1e6, TAKE, "also keep epoch_N.safetensors every N epochs (0: off)") \
+    NUM(INT, save_best, 1, 0, 1, TAKE, "1: keep best.safetensors (best val top-1), 0: don't") \
+    NUM(I64, save_every_steps, 0, 0, 1e12, TAKE, "save resumable state every N steps within epochs (0: epoch ends)") \
+    NUM(INT, log_interval, 20, 1, 1e6, TAKE, "steps between metrics records and plain progress lines") \
+    NUM(I64, max_steps, 0, 0, 1e12, TAKE, \
+        "stop this session (resumably) at N steps in total (0: no limit; not kept by --resume)") \
+    NUM(DUR, time_budget, 0, 0, 1e8, KEEP, \
+        "train to a deadline (90s, 12m, 1h30m) of training, validation and saving: the run plans its steps from " \
+        "its measured speed and lays --lr_scheduler cosine (or linear) over them; --max_epoch caps it") \
+    NUM(SWITCH, model_ema, 0, 0, 1, KEEP, \
+        "also keep an EMA of the weights, evaluated beside them (torchvision's --model-ema)") \
+    NUM(INT, model_ema_steps, 32, 1, 1e6, KEEP, "steps between EMA updates") \
+    NUM(DBL, model_ema_decay, 0.99998, 0, 1, KEEP, "EMA decay, adjusted as torchvision does for batch and epochs")
+/* clang-format on */
+
+#define CONFIG_CTYPE_INT    int
+#define CONFIG_CTYPE_I64    int64_t
+#define CONFIG_CTYPE_U64    uint64_t
+#define CONFIG_CTYPE_DBL    double
+#define CONFIG_CTYPE_DUR    double
+#define CONFIG_CTYPE_SWITCH int
+
+#define CONFIG_DECLARE_NUM(type, name, def, min, max, on_resume, help) CONFIG_CTYPE_##type name;
+#define CONFIG_DECLARE_TEXT(name, size, def, on_resume, kind, help)    char name[size];
 typedef struct {
-    /* data */
-    char data_dir[1024], val_dir[1024];
-    int per_batch_size, image_size, workers, color_jitter, strict_data;
-    double min_crop_scale;
-    int64_t max_image_pixels;
-    int val_resize_size; /* validation Resize(R), shorter side; 0: round(crop*256/224) square (the seed's) */
-    int val_crop_size;   /* validation CenterCrop; 0: image_size (the train crop) */
-    /* model */
-    char backbone[32], pretrained[1024];
-    double dropout;           /* < 0: the preset's */
-    char freeze[16];          /* none | features | backbone: what does not train (net_set_training) */
-    double lr_backbone_scale; /* lr factor of every trained tensor but the last layer's */
-    /* optimisation */
-    char lr_scheduler[32], lr_epochs[256];
-    double lr, momentum, weight_decay, eta_min, lr_gamma, warmup_epochs;
-    int T_max, max_epoch; /* T_max 0: max_epoch (resolved when the run starts) */
-    int label_smooth;     /* 0/1, the seed's switch */
-    double label_smooth_factor;
-    char smoothing_form[8]; /* "seed" (eps/(K-1)) or "torch" (eps/K) */
-    /* execution */
-    uint64_t seed;
-    int threads;
-    char device[8], backend[16], precision[8];
-    int is_distributed;  /* -1 auto (MPI environment), 0 off, 1 on */
-    double dist_timeout; /* seconds a collective may wait for the other ranks; 0 = forever */
-    /* output */
-    char out_dir[1024];
-    int ckpt_interval;        /* epochs between epoch_N.safetensors; 0 = none */
-    int save_best;            /* 1: keep best.safetensors (with --val_dir) */
-    int64_t save_every_steps; /* mid-epoch resumable state; 0 = epoch ends only */
-    int log_interval;         /* steps between metrics lines / plain progress lines */
-    int64_t max_steps;        /* stop (resumably) after this many steps in total; 0 = no limit */
-    double time_budget;       /* seconds of training, validation and saving; 0 = none (train/budget.h) */
-    /* weight averaging, as torchvision's train.py defines it */
-    int model_ema;          /* 1: keep an exponential moving average of the weights */
-    int model_ema_steps;    /* steps between EMA updates */
-    double model_ema_decay; /* per-update decay before torchvision's adjustment for batch and epochs */
+    TRAIN_CONFIG_FIELDS(CONFIG_DECLARE_NUM, CONFIG_DECLARE_TEXT)
 } TrainConfig;
+#undef CONFIG_DECLARE_NUM
+#undef CONFIG_DECLARE_TEXT
+
+typedef enum { CONFIG_INT, CONFIG_I64, CONFIG_U64, CONFIG_DBL, CONFIG_DUR, CONFIG_SWITCH, CONFIG_TEXT } ConfigType;
+typedef enum { CONFIG_KEEP, CONFIG_TAKE } ConfigOnResume;
+typedef enum { CONFIG_PLAIN, CONFIG_DIR } ConfigTextKind;
+
+/* A row of TRAIN_CONFIG_FIELDS as data, for code that walks every field. */
+typedef struct {
+    const char *name;
+    ConfigType type;
+    size_t offset, size; /* where the field is in TrainConfig */
+    double min, max;     /* numbers: the allowed range, inclusive */
+    ConfigOnResume on_resume;
+    ConfigTextKind kind;
+    const char *help; /* NULL: no flag of its own */
+} ConfigField;
+
+/* The rows, in their order; *n is set to how many. */
+const ConfigField *config_fields(int *n);
 
 void config_defaults(TrainConfig *c);
 
 /* The validation crop: val_crop_size, or image_size when that is 0. */
 int config_val_crop(const TrainConfig *c);
-
-/* The allowed range of a numeric field (by its name, which is also its flag's
- * name); 0 when name is not a numeric field. The CLI takes its ranges from
- * here. */
-int config_field_range(const char *name, double *min, double *max);
 
 /* Every field in range and every name known. source: NULL when the values
  * came from flags (messages say "--lr_gamma ..."), else where they came from
