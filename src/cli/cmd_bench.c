@@ -24,6 +24,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/json.h"
 #include "common/philox.h"
 #include "engine/model_open.h"
 
@@ -253,42 +254,42 @@ static void print_json(const Model *m, const BenchFlags *f, const Measured *r) {
     const Timings *t = &r->t;
     int batch = f->batch;
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "backend", m->backend_name);
-    cJSON_AddStringToObject(o, "backbone", f->backbone);
-    cJSON_AddStringToObject(o, "precision", precision_name(m->precision));
-    cJSON_AddNumberToObject(o, "image_size", f->image_size);
-    cJSON_AddNumberToObject(o, "batch", batch);
-    cJSON_AddNumberToObject(o, "num_classes", f->classes);
-    cJSON_AddNumberToObject(o, "threads", m->threads);
-    cJSON_AddNumberToObject(o, "steps", f->steps);
-    cJSON_AddNumberToObject(o, "train_img_s", batch / t->train_med);
-    cJSON_AddNumberToObject(o, "train_img_s_best", batch / t->train_best);
-    cJSON_AddNumberToObject(o, "infer_img_s", batch / t->infer_med);
-    cJSON_AddNumberToObject(o, "infer_img_s_best", batch / t->infer_best);
-    cJSON_AddNumberToObject(o, "train_gflops", r->step_flops * batch / t->train_med / 1e9);
-    cJSON_AddNumberToObject(o, "infer_gflops", r->fwd_flops * batch / t->infer_med / 1e9);
-    cJSON_AddNumberToObject(o, "peak_rss_mb", r->peak);
-    cJSON_AddNumberToObject(o, "rss_before_backend_mb", r->rss_before);
-    cJSON_AddNumberToObject(o, "rss_growth_mb", t->rss_last - t->rss_first);
-    cJSON_AddNumberToObject(o, "rss_growth_second_half_mb", t->rss_last - t->rss_mid);
+    json_add_str(o, "backend", m->backend_name);
+    json_add_str(o, "backbone", f->backbone);
+    json_add_str(o, "precision", precision_name(m->precision));
+    json_add_num(o, "image_size", f->image_size);
+    json_add_num(o, "batch", batch);
+    json_add_num(o, "num_classes", f->classes);
+    json_add_num(o, "threads", m->threads);
+    json_add_num(o, "steps", f->steps);
+    json_add_num(o, "train_img_s", batch / t->train_med);
+    json_add_num(o, "train_img_s_best", batch / t->train_best);
+    json_add_num(o, "infer_img_s", batch / t->infer_med);
+    json_add_num(o, "infer_img_s_best", batch / t->infer_best);
+    json_add_num(o, "train_gflops", r->step_flops * batch / t->train_med / 1e9);
+    json_add_num(o, "infer_gflops", r->fwd_flops * batch / t->infer_med / 1e9);
+    json_add_num(o, "peak_rss_mb", r->peak);
+    json_add_num(o, "rss_before_backend_mb", r->rss_before);
+    json_add_num(o, "rss_growth_mb", t->rss_last - t->rss_first);
+    json_add_num(o, "rss_growth_second_half_mb", t->rss_last - t->rss_mid);
     if (r->profiled) {
         cJSON *arr = cJSON_AddArrayToObject(o, "layers");
         for (int i = 0; i < m->net.n_layers; i++) {
             const Layer *l = &m->net.layers[i];
             cJSON *e = cJSON_CreateObject();
             char pr[48];
-            cJSON_AddStringToObject(e, "name", l->name);
-            cJSON_AddStringToObject(e, "kind", layer_kind_name(l->kind));
-            cJSON_AddStringToObject(e, "precision", backend_layer_precision(&m->be, i, pr, sizeof pr));
-            cJSON_AddNumberToObject(e, "fwd_ms", r->fwd[i]);
-            cJSON_AddNumberToObject(e, "bwd_ms", r->bwd[i]);
-            cJSON_AddNumberToObject(e, "infer_ms", r->inf[i]);
-            cJSON_AddNumberToObject(e, "fwd_gflops", gflops(2.0 * layer_forward_macs(l), batch, r->fwd[i]));
-            cJSON_AddNumberToObject(e, "bwd_gflops", gflops(layer_bwd_flops(&m->net, i), batch, r->bwd[i]));
+            json_add_str(e, "name", l->name);
+            json_add_str(e, "kind", layer_kind_name(l->kind));
+            json_add_str(e, "precision", backend_layer_precision(&m->be, i, pr, sizeof pr));
+            json_add_num(e, "fwd_ms", r->fwd[i]);
+            json_add_num(e, "bwd_ms", r->bwd[i]);
+            json_add_num(e, "infer_ms", r->inf[i]);
+            json_add_num(e, "fwd_gflops", gflops(2.0 * layer_forward_macs(l), batch, r->fwd[i]));
+            json_add_num(e, "bwd_gflops", gflops(layer_bwd_flops(&m->net, i), batch, r->bwd[i]));
             cJSON_AddItemToArray(arr, e);
         }
     }
-    char *s = cJSON_PrintUnformatted(o);
+    char *s = json_print(o, 0);
     printf("%s\n", s);
     free(s);
     cJSON_Delete(o);

@@ -68,8 +68,22 @@ cJSON *json_str(const char *s) {
 
 void json_add_str(cJSON *o, const char *key, const char *s) { cJSON_AddItemToObject(o, key, json_str(s)); }
 
+/* cJSON's own printing stops at 15 digits whenever its approximate
+ * comparison calls that close enough (a seed of 2^53 - 1 came back as
+ * 2^53 - 2, a resumed run's sums in their last bits): numbers are written
+ * with the fewest digits, 15 to 17, that read back exactly. */
 cJSON *json_num(double v) {
-    cJSON *item = isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+    cJSON *item;
+    if (!isfinite(v)) {
+        item = cJSON_CreateNull();
+    } else {
+        char text[32];
+        for (int digits = 15; digits <= 17; digits++) {
+            snprintf(text, sizeof text, "%.*g", digits, v);
+            if (strtod(text, NULL) == v) break;
+        }
+        item = cJSON_CreateRaw(text);
+    }
     CHECK(item, "out of memory writing JSON");
     return item;
 }

@@ -9,8 +9,10 @@
  *    Latin-1 keeps every byte distinguishable and legacy names readable.
  *    (Two names that a transcoding makes equal are the caller's to refuse:
  *    dataset_scan does for class folders.)
- *  - numbers that are not finite are null (JSON has no NaN or Infinity);
- *    numbers may be rounded to a number of decimals or significant digits;
+ *  - numbers read back exactly (the fewest of 15 to 17 digits that do;
+ *    cJSON's own printing can lose the last bits), and those that are not
+ *    finite are null (JSON has no NaN or Infinity); a number may be rounded
+ *    to a number of decimals or significant digits;
  *  - printing allocates what it needs (nothing is cut).
  * Reading JSON stays plain cJSON.
  */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "data/transforms.h"
 #include "model/net.h"
 #include "train/lr_schedule.h"
@@ -114,40 +115,22 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     return 0;
 }
 
-/* The number as JSON text that reads back as the same double. cJSON's own
- * printing stops at 15 digits whenever its approximate comparison calls that
- * close enough, which changed a seed of 2^53 - 1 into 2^53 - 2 (and a resumed
- * run with it). Ordinary values print as cJSON prints them. */
-static void add_exact_number(cJSON *o, const char *name, double v) {
-    if (!isfinite(v)) { /* never valid; cJSON writes null */
-        CHECK(cJSON_AddNumberToObject(o, name, v), "out of memory writing the configuration");
-        return;
-    }
-    char text[32];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (strtod(text, NULL) == v) break;
-    }
-    CHECK(cJSON_AddRawToObject(o, name, text), "out of memory writing the configuration");
-}
-
 cJSON *config_to_cjson(const TrainConfig *c) {
     cJSON *o = cJSON_CreateObject();
     CHECK(o, "out of memory writing the configuration");
     for (size_t i = 0; i < N_FIELDS; i++) {
         const ConfigField *f = &FIELDS[i];
         const char *p = (const char *)c + f->offset;
-        if (f->type == CONFIG_TEXT) cJSON_AddStringToObject(o, f->name, p);
-        else add_exact_number(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
+        if (f->type == CONFIG_TEXT) json_add_str(o, f->name, p);
+        else json_add_num(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
     }
     return o;
 }
 
 char *config_to_json(const TrainConfig *c) {
     cJSON *o = config_to_cjson(c);
-    char *s = cJSON_Print(o);
+    char *s = json_print(o, 1);
     cJSON_Delete(o);
-    CHECK(s, "cJSON_Print failed");
     return s;
 }
 
