@@ -361,7 +361,9 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
                                                                                           : "";
         snprintf(flag, sizeof flag, "--%s%s", s->name, meta);
         switch (s->type) {
-        case ARG_INT: snprintf(def, sizeof def, " (default %d)", *(int *)s->dst); break;
+        case ARG_INT: /* a default outside the range is a "not given" the help text explains */
+            if (s->min > s->max || *(int *)s->dst >= s->min) snprintf(def, sizeof def, " (default %d)", *(int *)s->dst);
+            break;
         case ARG_I64: snprintf(def, sizeof def, " (default %lld)", (long long)*(int64_t *)s->dst); break;
         case ARG_U64: snprintf(def, sizeof def, " (default %llu)", (unsigned long long)*(uint64_t *)s->dst); break;
         case ARG_FLOAT: snprintf(def, sizeof def, " (default %g)", *(double *)s->dst); break;

@@ -75,16 +75,19 @@ typedef struct {
     int64_t max_pixels;
 } InferFlags;
 #define INFER_FLAGS_DEFAULT \
-    { .device = "cpu", .tta = "none", .precision = "auto", .max_pixels = IMAGE_DEFAULT_MAX_PIXELS }
+    { .device = "cpu", .tta = "none", .precision = "auto", .resize_size = EVAL_RESIZE_FROM_CHECKPOINT, \
+      .max_pixels = IMAGE_DEFAULT_MAX_PIXELS }
 /* clang-format off */
 #define INFER_FLAG_SPECS(f) \
     { "pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL }, \
-    { "image_size", ARG_INT, &(f).image_size, "input size = center crop (0: the checkpoint's, else 224)", 0, \
+    { "image_size", ARG_INT, &(f).image_size, \
+      "input size = center crop (0: the checkpoint's validation crop, else its training size)", 0, \
       NET_MAX_IMAGE, NULL }, \
     { "val_crop_size", ARG_INT, &(f).image_size, "the same as --image_size (torchvision's name)", 0, NET_MAX_IMAGE, \
       NULL }, \
     { "val_resize_size", ARG_INT, &(f).resize_size, \
-      "resize the shorter side to N before the crop (0: round(crop*256/224) square)", 0, NET_MAX_IMAGE, NULL }, \
+      "resize the shorter side to N before the crop (0: round(crop*256/224) square; default: the checkpoint's " \
+      "validation resize, else 0)", 0, NET_MAX_IMAGE, NULL }, \
     { "tta", ARG_STR, &(f).tta, "none | flip (mean of the logits of the image and its mirror)", 1, 0, NULL }, \
     { "threads", ARG_INT, &(f).threads, "compute threads (0: all cores)", 0, 1024, NULL }, \
     { "device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL }, \

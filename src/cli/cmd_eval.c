@@ -121,7 +121,7 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
                                 .format = backend_input_format(&m->be),
                                 .max_image_pixels = f->in.max_pixels,
                                 .strict = f->strict,
-                                .resize_size = f->in.resize_size };
+                                .resize_size = m->eval_resize };
     Loader *loader = loader_create(ds, &loader_cfg, &err);
     if (!loader) return cli_usage_error("eval", err.msg);
     float *logits = xmalloc((size_t)f->batch * m->net.num_classes * sizeof(float));

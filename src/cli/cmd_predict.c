@@ -237,7 +237,7 @@ static int predict_all(Model *m, const PredictFlags *f) {
     int size = m->net.image_size, flip = strcmp(f->in.tta, "flip") == 0;
     size_t nlogits = PREDICT_BATCH * (size_t)m->net.num_classes;
     b.per_image = input_sample_bytes(b.fmt, size);
-    SampleConfig cfg = { .image_size = size, .max_pixels = f->in.max_pixels, .resize_size = f->in.resize_size };
+    SampleConfig cfg = { .image_size = size, .max_pixels = f->in.max_pixels, .resize_size = m->eval_resize };
     b.worker = sample_worker_create(&cfg);
     b.batch = xmalloc(b.per_image * PREDICT_BATCH);
     b.mirrored = flip ? xmalloc(b.per_image * PREDICT_BATCH) : NULL;

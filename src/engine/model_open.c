@@ -47,12 +47,20 @@ static int check_memory(const Model *m, const ModelOptions *o, Error *err) {
 static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
     ModelFile file;
     if (checkpoint_open(o->checkpoint, &file, err) != 0) return -1;
-    int size = o->image_size ? o->image_size : file.info.image_size;
+    const ModelInfo *info = &file.info;
+    int size = o->image_size ? o->image_size : info->val_crop_size > 0 ? info->val_crop_size : info->image_size;
+    m->eval_resize = o->eval_resize;
+    if (o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT) m->eval_resize = info->val_resize_size >= 0 ? info->val_resize_size : 0;
+    if (info->val_crop_size > 0 && (!o->image_size || o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT) && o->inference)
+        notef("eval transform of %s as its training validated: resize %s%d, center crop %d (--val_resize_size, "
+              "--val_crop_size override)",
+              o->checkpoint, m->eval_resize ? "the shorter side to " : "square to ",
+              m->eval_resize ? m->eval_resize : eval_resize_size(size), size);
     int rc = 0;
     if (size < NET_MIN_IMAGE)
         rc = error_set(err, "%s %d: AlexNet needs at least %d pixels", o->size_flag ? o->size_flag : "--image_size",
                        size, NET_MIN_IMAGE);
-    if (rc == 0 && o->eval_resize >= 0) rc = eval_geometry_check(size, o->eval_resize, err);
+    if (rc == 0 && m->eval_resize >= 0) rc = eval_geometry_check(size, m->eval_resize, err);
     if (rc == 0) rc = net_build(&m->net, file.info.backbone, file.info.num_classes, size, o->dropout, err);
     if (rc == 0) rc = checkpoint_match(&file, &m->net, err);
     if (rc == 0) rc = check_memory(m, o, err);

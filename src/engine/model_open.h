@@ -17,14 +17,17 @@
 #include "io/checkpoint.h"
 #include "model/net.h"
 
+#define EVAL_RESIZE_FROM_CHECKPOINT (-2)
+
 typedef struct {
     /* the net and its weights */
     const char *checkpoint; /* a model file: its backbone, classes and weights; NULL: a fresh net */
     const char *backbone;   /* fresh: the preset */
     int num_classes;        /* fresh: classifier outputs */
-    int image_size;         /* input size S (SxS); 0: the checkpoint's */
+    int image_size;         /* input size S (SxS); 0: the checkpoint's validation crop, else its training size */
     const char *size_flag;  /* the flag named when image_size is under NET_MIN_IMAGE ("--image_size") */
-    int eval_resize;        /* >= 0: check the eval geometry with this --val_resize_size; -1: no check */
+    int eval_resize;        /* >= 0: the eval geometry's --val_resize_size, checked; -1: no check;
+                               EVAL_RESIZE_FROM_CHECKPOINT: the checkpoint's validation resize (else 0), checked */
     float dropout;          /* 0 for inference; -1: the backbone's */
     const char *freeze;     /* training: net_set_training(freeze, lr_backbone_scale); NULL: all layers */
     double lr_backbone_scale;
@@ -50,6 +53,7 @@ typedef struct {
     const char *backend_name; /* resolved: never NULL when has_backend */
     Precision precision;      /* resolved from "auto" */
     int threads;              /* resolved from 0 */
+    int eval_resize;          /* the eval transform's resize, resolved (ModelOptions.eval_resize) */
 } Model;
 
 /* Opens the model. 0, or -1 with err naming the file or the flag and what

@@ -34,27 +34,33 @@ static StWriteTensor *param_tensors(const Net *net, const float *buf, const char
     return out + net->n_params;
 }
 
-int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names, int epoch,
-                          int64_t step, const char *weights, Error *err) {
+int checkpoint_save_model(const char *path, const Net *net, const float *params, const ModelMeta *meta, Error *err) {
     StWriteTensor t[NET_MAX_PARAMS];
     char names[NET_MAX_PARAMS][64];
     param_tensors(net, params, "", names, t);
     char classes_json_buf[32] = "[]", *classes_json = classes_json_buf;
-    if (class_names) {
+    if (meta->class_names) {
         cJSON *arr = cJSON_CreateArray();
-        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, json_str(class_names[i]));
+        for (int i = 0; i < net->num_classes; i++) cJSON_AddItemToArray(arr, json_str(meta->class_names[i]));
         classes_json = json_print(arr, 0);
         cJSON_Delete(arr);
     }
-    char size[16], ncls[16], ep[16], st[32];
+    char size[16], ncls[16], ep[16], st[32], crop[16], resize[16];
     snprintf(size, sizeof size, "%d", net->image_size);
     snprintf(ncls, sizeof ncls, "%d", net->num_classes);
-    snprintf(ep, sizeof ep, "%d", epoch);
-    snprintf(st, sizeof st, "%lld", (long long)step);
-    const char *keys[] = { "format", "backbone", "num_classes", "classes", "image_size",
-                           "epoch",  "step",     "version",     "weights" };
-    const char *vals[] = { "pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION, weights };
-    int rc = st_write(path, t, net->n_params, keys, vals, weights ? 9 : 8, err);
+    snprintf(ep, sizeof ep, "%d", meta->epoch);
+    snprintf(st, sizeof st, "%lld", (long long)meta->step);
+    snprintf(crop, sizeof crop, "%d", meta->val_crop_size);
+    snprintf(resize, sizeof resize, "%d", meta->val_resize_size);
+    const char *keys[11] = { "format", "backbone", "num_classes", "classes", "image_size", "epoch", "step", "version" };
+    const char *vals[11] = { "pt", net->backbone, ncls, classes_json, size, ep, st, "alexnet.c " ALX_VERSION };
+    int n = 8;
+    if (meta->val_crop_size > 0) {
+        keys[n] = "val_crop_size", vals[n++] = crop;
+        keys[n] = "val_resize_size", vals[n++] = resize;
+    }
+    if (meta->weights) keys[n] = "weights", vals[n++] = meta->weights;
+    int rc = st_write(path, t, net->n_params, keys, vals, n, err);
     if (classes_json != classes_json_buf) free(classes_json);
     return rc;
 }
@@ -120,6 +126,15 @@ static int describe(ModelFile *m, Error *err) {
     info->image_size = (int)size;
     info->epoch = (int)epoch;
     info->step = step;
+    long long crop = 0, resize = -1;
+    if (meta_int(f, "val_crop_size", NET_MIN_IMAGE, NET_MAX_IMAGE, &crop, err) != 0 ||
+        meta_int(f, "val_resize_size", 0, NET_MAX_IMAGE, &resize, err) != 0)
+        return -1;
+    if (crop > 0 && resize > 0 && resize < crop)
+        return error_set(err, "%s: metadata val_resize_size %lld is smaller than its val_crop_size %lld", f->path,
+                         resize, crop);
+    info->val_crop_size = (int)crop;
+    info->val_resize_size = crop > 0 && resize >= 0 ? (int)resize : -1;
     Net probe; /* an unknown backbone named with the file */
     Error e;
     if (net_build(&probe, info->backbone, info->num_classes, info->image_size, 0.0f, &e) != 0)

@@ -31,15 +31,25 @@ typedef struct {
     char **class_names;  /* [n_classes_named], owned */
     int epoch;           /* epochs finished; -1 when unknown */
     int64_t step;
+    /* the eval transform its training validated with: CenterCrop(val_crop_size)
+     * after Resize(val_resize_size) (0: the seed's square); 0 and -1 when the
+     * file does not say (torchvision's, older ones) */
+    int val_crop_size, val_resize_size;
 } ModelInfo;
 
 void model_info_free(ModelInfo *info);
 
-/* Writes a model file atomically. class_names may be NULL; weights, when not
- * NULL, is stored as metadata "weights" ("ema" or "raw": which of the two a
- * best.safetensors holds). */
-int checkpoint_save_model(const char *path, const Net *net, const float *params, char *const *class_names, int epoch,
-                          int64_t step, const char *weights, Error *err);
+/* What a model file says about itself besides its tensors. */
+typedef struct {
+    char *const *class_names;         /* [num_classes], or NULL */
+    int epoch;                        /* epochs finished */
+    int64_t step;                     /* optimizer steps */
+    const char *weights;              /* "ema" or "raw" (which of the two a best.safetensors holds), or NULL */
+    int val_crop_size, val_resize_size; /* the eval transform it was validated with (crop 0: unknown) */
+} ModelMeta;
+
+/* Writes a model file atomically. */
+int checkpoint_save_model(const char *path, const Net *net, const float *params, const ModelMeta *meta, Error *err);
 
 /* A model file read once: its bytes and what they describe. Opening checks
  * everything a net will be sized from (class count 1..CHECKPOINT_MAX_CLASSES,

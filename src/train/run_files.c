@@ -14,12 +14,19 @@
 #include "train/run.h"
 #include "train/trainer.h"
 
-/* One model file of the run: NAME in the run directory. */
+/* One model file of the run: NAME in the run directory, with the classes and
+ * the eval transform validation used, so eval, predict and export of it
+ * default to what the run measured. */
 static int save_model(Run *r, const char *name, const float *weights, int epochs_done, const char *weights_kind,
                       Error *err) {
     char *path = path_join(r->c.out_dir, name);
-    int rc = checkpoint_save_model(path, &r->model.net, weights, r->train.classes, epochs_done, r->step, weights_kind,
-                                   err);
+    ModelMeta meta = { .class_names = r->train.classes,
+                       .epoch = epochs_done,
+                       .step = r->step,
+                       .weights = weights_kind,
+                       .val_crop_size = config_val_crop(&r->c),
+                       .val_resize_size = r->c.val_resize_size };
+    int rc = checkpoint_save_model(path, &r->model.net, weights, &meta, err);
     free(path);
     return rc;
 }
