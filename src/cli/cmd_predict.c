@@ -1,7 +1,14 @@
 /*
  * cmd_predict.c — `alexnet predict`: the top-K classes and probabilities for
  * each image, named from --class_names FILE, else from the checkpoint's
- * metadata (the index when neither names them).
+ * metadata (the index when neither names them). The inputs are image files,
+ * folders (walked as a data folder is) and packs (every record).
+ *
+ * An image that can't be read is reported where its result would be (a
+ * line on stderr; with --json also {"file", "error"} on stdout, in order)
+ * and the others are still predicted. Exit status: 0 when an image was
+ * predicted (failures reported as they came), 1 when none could be, or with
+ * --strict when any failed; 2 for a usage error.
  */
 #include <errno.h>
 #include <math.h>
@@ -16,6 +23,7 @@
 #include "cli/commands.h"
 #include "common/json.h"
 #include "data/dataset.h"
+#include "data/pack.h"
 #include "data/sample.h"
 #include "data/transforms.h"
 #include "engine/model_open.h"
@@ -124,7 +132,7 @@ static int read_class_names(const char *path, ModelInfo *info, Error *err) {
 typedef struct {
     InferFlags in;
     const char *class_names;
-    int json, want_logits, topk, topk_seen;
+    int json, want_logits, topk, topk_seen, strict;
     const char **files; /* [nfiles] images and folders, pointing into argv */
     int nfiles;
 } PredictFlags;
@@ -140,13 +148,17 @@ static int parse_flags(PredictFlags *f, int argc, char **argv) {
           1, 0, NULL },
         { "logits", ARG_FLAG, &f->want_logits, "with --json: also \"logits\", every class's (after --tta's mean)", 1, 0,
           NULL },
+        { "strict", ARG_FLAG, &f->strict, "exit 1 when any image could not be read (the others are still predicted)",
+          1, 0, NULL },
     };
     int st =
         cli_parse("predict", specs, (int)(sizeof specs / sizeof specs[0]), argc, argv, f->files, MAX_IMAGES, &f->nfiles,
-                  "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER...",
+                  "--pretrained CKPT [--topk K] [--class_names FILE] [--json] IMAGE|FOLDER|PACK...",
                   "Top-K classes with probabilities for each image (eval transform: resize, center crop, normalize);\n"
                   "a folder is walked like a data folder (its .jpg/.jpeg/.png files, sorted, hidden names skipped),\n"
-                  "results stream as they come, and an unreadable image is named and counted, not fatal.");
+                  "a pack gives every record; results stream as they come. An unreadable image is reported in its\n"
+                  "place (with --json: {\"file\", \"error\"}); exit 0 when any image was predicted (1 with\n"
+                  "--strict when one failed), 1 when none was.");
     if (st != CLI_GO_ON) return st;
     Error err = { { 0 } };
     if (!f->in.pretrained) return cli_usage_error("predict", "--pretrained is required (a .safetensors checkpoint)");
@@ -199,37 +211,79 @@ static void run_batch(Batcher *b, const PredictFlags *f) {
     b->n = 0;
 }
 
-/* One argument: an image, or a folder walked as the loader walks one (its
- * images, sorted, hidden names skipped). Returns the images it names; counts
- * those that could not be read in *failed. */
-static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f, int *failed) {
+/* An image that could not be read: on stderr, and with --json in the stream. */
+static void report_unreadable(const char *file, const char *why, const PredictFlags *f) {
+    errorf("%s", why);
+    if (!f->json) return;
+    cJSON *o = cJSON_CreateObject();
+    json_add_str(o, "file", file);
+    json_add_str(o, "error", why);
+    char *text = json_print(o, 0);
+    printf("%s\n", text);
+    fflush(stdout);
+    free(text);
+    cJSON_Delete(o);
+}
+
+/* One image into the batch (predicted when the batch is full). */
+static void add_image(Batcher *b, const char *name, const ImageSource *src, const PredictFlags *f, int64_t *failed) {
     Error err = { { 0 } };
-    char **paths = NULL, *one[1] = { (char *)path };
-    int64_t npaths = 1;
+    void *slot = b->batch + (size_t)b->n * b->per_image;
+    int rc = src ? sample_eval_src(b->worker, src, slot, b->fmt, &err) : sample_eval(b->worker, name, slot, b->fmt, &err);
+    if (rc != 0) {
+        if (b->n) run_batch(b, f); /* results stay in input order */
+        report_unreadable(name, err.msg, f);
+        (*failed)++;
+        return;
+    }
+    if (sample_worker_warning(b->worker)) warnf("%s (decoded anyway)", sample_worker_warning(b->worker));
+    b->names[b->n++] = name;
+    if (b->n == PREDICT_BATCH) run_batch(b, f);
+}
+
+/* One argument: an image, a folder walked as the loader walks one (its
+ * images, sorted, hidden names skipped), or a pack (its records). Returns
+ * the images it names; counts those that could not be read in *failed. */
+static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f, int64_t *failed) {
+    Error err = { { 0 } };
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        if (dataset_list_images(path, &paths, &npaths, &err) != 0) {
-            errorf("%s", err.msg);
+    int64_t n = 1;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && pack_sniff(path)) {
+        Dataset ds;
+        if (dataset_scan(&ds, path, &err) != 0) {
+            report_unreadable(path, err.msg, f);
             (*failed)++;
-            return 0;
+            return 1;
         }
-        if (npaths == 0) warnf("folder %s holds no images (.jpg, .jpeg, .png)", path);
-    }
-    char **list = paths ? paths : one;
-    for (int64_t i = 0; i < npaths; i++) {
-        if (sample_eval(b->worker, list[i], b->batch + (size_t)b->n * b->per_image, b->fmt, &err) != 0) {
-            errorf("%s", err.msg);
+        for (int64_t i = 0; i < ds.n; i++) {
+            ImageSource src;
+            if (dataset_source(&ds, i, &src, &err) != 0) {
+                if (b->n) run_batch(b, f);
+                report_unreadable(ds.paths[i], err.msg, f);
+                (*failed)++;
+                continue;
+            }
+            add_image(b, ds.paths[i], &src, f, failed);
+        }
+        if (b->n) run_batch(b, f); /* before the pack's names go */
+        n = ds.n;
+        dataset_free(&ds);
+    } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        char **paths = NULL;
+        if (dataset_list_images(path, &paths, &n, &err) != 0) {
+            report_unreadable(path, err.msg, f);
             (*failed)++;
-            continue;
+            return 1;
         }
-        if (sample_worker_warning(b->worker)) warnf("%s (decoded anyway)", sample_worker_warning(b->worker));
-        b->names[b->n++] = list[i];
-        if (b->n == PREDICT_BATCH) run_batch(b, f);
+        if (n == 0) warnf("folder %s holds no images (.jpg, .jpeg, .png)", path);
+        for (int64_t i = 0; i < n; i++) add_image(b, paths[i], NULL, f, failed);
+        if (b->n) run_batch(b, f); /* before the names go */
+        for (int64_t i = 0; i < n; i++) free(paths[i]);
+        free(paths);
+    } else {
+        add_image(b, path, NULL, f, failed); /* its name is argv's: it stays */
     }
-    if (b->n) run_batch(b, f);
-    for (int64_t i = 0; paths && i < npaths; i++) free(paths[i]);
-    free(paths);
-    return npaths;
+    return n;
 }
 
 static int predict_all(Model *m, const PredictFlags *f) {
@@ -243,18 +297,19 @@ static int predict_all(Model *m, const PredictFlags *f) {
     b.mirrored = flip ? xmalloc(b.per_image * PREDICT_BATCH) : NULL;
     b.logits = xmalloc(sizeof(float) * nlogits);
     b.logits_flip = flip ? xmalloc(sizeof(float) * nlogits) : NULL;
-    int failed = 0;
-    int64_t total = 0;
+    int64_t failed = 0, total = 0;
     for (int a = 0; a < f->nfiles; a++) total += predict_path(&b, f->files[a], f, &failed);
+    if (b.n) run_batch(&b, f);
     if (failed)
-        errorf("%d of %lld image%s could not be read (named above); the others were predicted", failed,
-               (long long)total, total == 1 ? "" : "s");
+        warnf("%lld of %lld image%s could not be read (reported in their place); %s", (long long)failed,
+              (long long)total, plural_s(total),
+              failed < total ? "the others were predicted" : "none was predicted");
     sample_worker_destroy(b.worker);
     free(b.batch);
     free(b.mirrored);
     free(b.logits);
     free(b.logits_flip);
-    return failed ? 2 : 0;
+    return failed == 0 ? 0 : failed < total && !f->strict ? 0 : 1;
 }
 
 int cmd_predict(int argc, char **argv) {

@@ -24,7 +24,26 @@ typedef struct {
 typedef struct {
     Entry *v;
     int64_t n, cap;
+    int64_t other_images; /* files in an image format this program does not read (.webp, .bmp, ...) */
+    char *other_example;  /* the first of them */
 } EntryList;
+
+/* Image formats people keep beside JPEGs that no decoder here reads. */
+static int is_other_image_name(const char *name) {
+    static const char *const ext[] = { "webp", "bmp", "gif", "tif", "tiff", "heic", "heif", "avif", "jxl", NULL };
+    const char *dot = strrchr(name, '.');
+    for (int i = 0; dot && ext[i]; i++)
+        if (strcasecmp(dot + 1, ext[i]) == 0) return 1;
+    return 0;
+}
+
+/* The warning for the files a scan left out because of their format. */
+static void warn_other_images(const EntryList *l, const char *dir) {
+    if (l->other_images == 0) return;
+    warnf("%s: %lld file%s in an image format alexnet does not read %s left out (%s%s): convert %s to JPEG or PNG",
+          dir, (long long)l->other_images, plural_s(l->other_images), l->other_images == 1 ? "was" : "were",
+          l->other_example, l->other_images > 1 ? ", ..." : "", l->other_images == 1 ? "it" : "them");
+}
 
 int dataset_is_image_name(const char *name) {
     const char *dot = strrchr(name, '.');
@@ -124,6 +143,9 @@ static int scan_class_dir(EntryList *l, const char *dir, int32_t label, int dept
             free(p);
         } else if (d == 0 && dataset_is_image_name(names[i].name)) {
             list_push(l, p, dirlen, label);
+        } else if (d == 0 && is_other_image_name(names[i].name)) {
+            if (!l->other_images++) l->other_example = p;
+            else free(p);
         } else {
             free(p); /* dangling links and other files are not images */
         }
@@ -213,10 +235,13 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     if (rc != 0) {
         for (int64_t i = 0; i < list.n; i++) free(list.v[i].path);
         free(list.v);
+        free(list.other_example);
         for (int c = 0; c < nc; c++) free(classes[c]);
         free(classes);
         return -1;
     }
+    warn_other_images(&list, dir);
+    free(list.other_example);
     /* Each class's entries are contiguous and already in class order; sort within classes. */
     int64_t start = 0;
     for (int64_t i = 1; i <= list.n; i++) {
@@ -246,8 +271,11 @@ int dataset_list_images(const char *dir, char ***paths, int64_t *n, Error *err) 
     if (scan_class_dir(&list, dir, 0, 0, err) != 0) {
         for (int64_t i = 0; i < list.n; i++) free(list.v[i].path);
         free(list.v);
+        free(list.other_example);
         return -1;
     }
+    warn_other_images(&list, dir);
+    free(list.other_example);
     qsort(list.v, (size_t)list.n, sizeof *list.v, cmp_entry);
     *paths = xmalloc(sizeof **paths * (size_t)(list.n + 1));
     for (int64_t i = 0; i < list.n; i++) (*paths)[i] = list.v[i].path;
