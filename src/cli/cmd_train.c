@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "dist/dist.h"
 #include "io/checkpoint.h"
+#include "train/lr_schedule.h"
 #include "train/trainer.h"
 
 #define MAX_FLAGS 64
@@ -94,25 +95,62 @@ static void resume_dir(const char *arg, char *dir, size_t size) {
     }
 }
 
+/* The configuration a run saved in its folder: the state's, or (killed
+ * before its first state) config.json's, which is written before the first
+ * step; *fresh says it was the latter (the run starts from the beginning).
+ * 0 or -1 with err set. */
+static int saved_config(const char *dir, const char *arg, TrainConfig *c, TrainPosition *pos, int *fresh,
+                        Error *err) {
+    char state[1024 + sizeof STATE_FILE + 1], json[1024 + sizeof "config.json" + 1]; /* fits: never cut */
+    snprintf(state, sizeof state, "%s/%s", dir, STATE_FILE);
+    snprintf(json, sizeof json, "%s/config.json", dir);
+    *fresh = !path_exists(state);
+    const char *from = *fresh ? json : state;
+    if (*fresh && !path_exists(json))
+        return error_set(err, "--resume %s: no %s there (nor the config.json a run writes before its first step): "
+                              "nothing to resume; give a run directory, or its state file",
+                         arg, STATE_FILE);
+    config_defaults(c);
+    char *text = NULL;
+    if (*fresh) {
+        FILE *f = fopen_regular(json, err);
+        if (!f) return -1;
+        size_t cap = 0;
+        if (getdelim(&text, &cap, '\0', f) < 0) {
+            free(text);
+            text = NULL;
+        }
+        fclose(f);
+        if (!text) return error_set(err, "cannot read %s", json);
+    } else {
+        if (checkpoint_read_state_info(state, pos, err) != 0) return -1;
+    }
+    int rc = config_from_json(c, *fresh ? text : pos->config_json, err);
+    free(text);
+    if (rc != 0) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return error_set(err, "%s: %s", from, msg);
+    }
+    return 0;
+}
+
 /* The saved run, with what may change taken from the flags. 0, 1 (nothing
- * to do: the run is finished) or -1 with err set. */
-static int load_resumed(TrainFlags *f, TrainPosition *pos, Error *err) {
+ * to do: the run is finished) or -1 with err set. *fresh: the run had saved
+ * no state yet and starts from the beginning. */
+static int load_resumed(TrainFlags *f, TrainPosition *pos, int *fresh, Error *err) {
     const TrainConfig flags = f->c;
     TrainConfig *c = &f->c;
     char dir[1024], path[sizeof dir + sizeof STATE_FILE + 1]; /* fits: never cut */
     resume_dir(f->resume, dir, sizeof dir);
     snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
-    if (!path_exists(path))
-        return error_set(err, "--resume %s: no %s there: nothing to resume (give a run directory, or its state file)",
-                         f->resume, STATE_FILE);
     note_ignored(f);
-    if (checkpoint_read_state_info(path, pos, err) != 0) return -1;
-    config_defaults(c);
-    if (config_from_json(c, pos->config_json, err) != 0) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        return error_set(err, "%s: %s", path, msg);
-    }
+    if (saved_config(dir, f->resume, c, pos, fresh, err) != 0) return -1;
+    if (*fresh)
+        notef("%s holds no saved state yet (the run stopped before its first save): starting it from the beginning "
+              "with its saved configuration (config.json)",
+              dir);
+    const int saved_max_epoch = c->max_epoch;
     /* --max_steps stops one session; the next resume goes on to the end */
     c->max_steps = 0;
     /* states written before "auto" was resolved at the start hold "auto", which then meant fp32 on the CPU */
@@ -126,10 +164,28 @@ static int load_resumed(TrainFlags *f, TrainPosition *pos, Error *err) {
     }
     if (absolute_dirs(f, err) != 0) return -1;
     snprintf(c->out_dir, sizeof c->out_dir, "%s", dir);
+    if (*fresh) snprintf(path, sizeof path, "%s/config.json", dir);
     if (config_validate(c, path, err) != 0) return -1;
-    if (pos->epoch >= c->max_epoch) {
-        printf("%s already finished %d of max_epoch %d epochs; pass --max_epoch N to extend it\n", dir, pos->epoch,
-               c->max_epoch);
+    if (*fresh) return 0;
+    LrKind kind;
+    if (lr_kind_parse(&kind, c->lr_scheduler, err) != 0) return -1;
+    int finished = pos->epoch >= saved_max_epoch, longer = c->max_epoch > saved_max_epoch;
+    /* what more epochs would train at: a finished cosine is at its floor, a per-step decay is laid over the run */
+    int t_max = c->T_max > 0 ? c->T_max : saved_max_epoch;
+    if (longer && c->time_budget <= 0 &&
+        ((kind == LR_COSINE_ANNEALING && finished && c->max_epoch > t_max + 1) || lr_per_step(kind)))
+        return error_set(err,
+                         "%s: its %s schedule %s, so more epochs would train at lr %g%s. To train on, start a new "
+                         "run from its weights with a schedule of its own: %s train --pretrained "
+                         "%s/last.safetensors --data_dir %s --max_epoch N",
+                         dir, c->lr_scheduler,
+                         lr_per_step(kind) ? "is laid over its steps and ends at eta_min on its last one"
+                                           : "ended at eta_min with epoch T_max",
+                         c->eta_min, kind == LR_COSINE_ANNEALING ? " (and the seed's cosine would then rise again)" : "",
+                         program_path(), dir, c->data_dir);
+    if (pos->epoch >= c->max_epoch && c->time_budget <= 0) {
+        printf("%s already finished %d of max_epoch %d epochs%s\n", dir, pos->epoch, c->max_epoch,
+               kind == LR_STEP || kind == LR_EXPONENTIAL ? "; pass --max_epoch N to extend it" : "");
         return 1;
     }
     return 0;
@@ -266,7 +322,9 @@ static int parse_flags(TrainFlags *f, int argc, char **argv) {
 static int load_config(TrainFlags *f, TrainPosition *pos) {
     Error err = { { 0 } };
     if (f->resume) {
-        int rc = load_resumed(f, pos, &err);
+        int fresh = 0;
+        int rc = load_resumed(f, pos, &fresh, &err);
+        if (rc == 0 && fresh) f->resume = NULL; /* nothing saved: a new run in the same folder */
         return rc == 0 ? CLI_GO_ON : rc > 0 ? 0 : cli_usage_error("train", err.msg);
     }
     if (f->allow_data_change) return cli_usage_error("train", "--allow_data_change goes with --resume");

@@ -21,6 +21,14 @@ static const char *log_command;
 
 void set_fatal_hook(void (*hook)(int code)) { fatal_hook = hook; }
 void set_log_rank(int rank) { log_rank = rank; }
+static const char *g_program = "alexnet";
+
+void set_program_path(const char *argv0) {
+    if (argv0 && *argv0) g_program = argv0;
+}
+
+const char *program_path(void) { return g_program; }
+
 void set_log_command(const char *cmd) { log_command = cmd; }
 
 /* "alexnet[ CMD][ [rank N]]: KIND: " */

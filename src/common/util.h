@@ -71,6 +71,10 @@ void set_fatal_hook(void (*hook)(int code));
 void set_log_rank(int rank);
 /* The command running ("train"): messages read "alexnet train: ...". */
 void set_log_command(const char *cmd);
+/* The program as the user invoked it (argv[0]: "build/alexnet"), for the
+ * commands the program tells the user to run. */
+void set_program_path(const char *argv0);
+const char *program_path(void);
 
 /* Messages to the user: one line on stderr, "alexnet CMD [rank N]: KIND: MSG"
  * (KIND error, warning or note), stdout flushed first so the two streams

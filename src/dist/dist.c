@@ -281,6 +281,12 @@ int dist_node_count(const Dist *d) {
     return n;
 }
 
+char *dist_launcher(const Dist *d) {
+    if (d->world <= 1) return xstrdup("");
+    if (getenv("SLURM_JOB_ID") && getenv("SLURM_STEP_ID")) return xasprintf("srun -n %d ", d->world);
+    return xasprintf("mpirun -np %d ", d->world);
+}
+
 void dist_cpu_list(char *buf, size_t n) {
     cpu_set_t set;
     size_t used = 0;

@@ -75,6 +75,11 @@ const char *dist_host(const Dist *d, int rank);
 void dist_print_lines(Dist *d, const char *mine, const char *prefix);
 /* How many different machines the ranks run on. */
 int dist_node_count(const Dist *d);
+/* How the user started this job, as a prefix of the command to run it again:
+ * "mpirun -np 4 " (or "srun -n 4 " under Slurm), "" for one process.
+ * Malloc'd. */
+char *dist_launcher(const Dist *d);
+
 /* The CPUs this process may run on, as "0-3,8" (sched_getaffinity). */
 void dist_cpu_list(char *buf, size_t n);
 

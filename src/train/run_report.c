@@ -182,9 +182,12 @@ void report_done(Run *r) {
 
 void report_stopped(Run *r, const char *why) {
     progress_done(&r->prog);
-    printf("%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: alexnet train --resume %s\n", why,
+    char *launcher = dist_launcher(r->d);
+    printf("%s at step %lld (epoch %d, batch %lld/%lld); state saved. Continue with: %s%s train --resume %s\n", why,
            (long long)r->step, r->batch ? r->epoch + 1 : r->epoch,
-           (long long)(r->batch ? r->batch : r->steps_per_epoch), (long long)r->steps_per_epoch, r->c.out_dir);
+           (long long)(r->batch ? r->batch : r->steps_per_epoch), (long long)r->steps_per_epoch, launcher,
+           program_path(), r->c.out_dir);
+    free(launcher);
 }
 
 void report_epoch(Run *r, int done, double loss, double train_top1, double img_s, const EpochVal *v) {

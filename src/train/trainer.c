@@ -277,9 +277,9 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
     }
     if (r.c.max_steps > 0 && r.step >= r.c.max_steps) {
         if (r.is_root)
-            printf("%s is at step %lld, already at --max_steps %lld: nothing to train. Continue with: alexnet train "
+            printf("%s is at step %lld, already at --max_steps %lld: nothing to train. Continue with: %s train "
                    "--resume %s\n",
-                   r.c.out_dir, (long long)r.step, (long long)r.c.max_steps, r.c.out_dir);
+                   r.c.out_dir, (long long)r.step, (long long)r.c.max_steps, program_path(), r.c.out_dir);
         run_close(&r);
         return 0;
     }
