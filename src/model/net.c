@@ -28,6 +28,12 @@ static const Preset PRESETS[] = {
 
 const char *net_backbone_names(void) { return "alexnet, alexnet_torchvision, alexnet_2012"; }
 
+int net_backbone_known(const char *name) {
+    for (int i = 0; i < N_PRESETS; i++)
+        if (strcmp(name, PRESETS[i].name) == 0) return 1;
+    return 0;
+}
+
 const char *layer_kind_name(LayerKind k) {
     switch (k) {
     case LAYER_CONV: return "conv";

@@ -102,6 +102,8 @@ void net_add_linear(Net *net, int out_features);
 
 /* Comma-separated list of backbone names, for help texts. */
 const char *net_backbone_names(void);
+/* 1 when name is a preset (--backbone). */
+int net_backbone_known(const char *name);
 
 /* Floats per sample of a layer's input [C,H,W] and output. */
 static inline size_t layer_in_elems(const Layer *l) { return (size_t)l->in_c * l->in_h * l->in_w; }
