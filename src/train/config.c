@@ -91,7 +91,7 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     else if (!one_of(c->backend, backends)) bad = "backend", want = "ref, dnnl or cuda", value = c->backend;
     else if (!one_of(c->freeze, freezes)) bad = "freeze", want = "none, features or backbone", value = c->freeze;
     else if (!net_backbone_known(c->backbone))
-        bad = "backbone", want = "one of alexnet, alexnet_torchvision, alexnet_2012 (net.c's presets)",
+        bad = "backbone", want = "one of alexnet, alexnet_torchvision, alexnet_2012",
         value = c->backbone;
     if (bad) {
         if (source) return error_set(err, "%s: '%s' is \"%s\": must be %s", source, bad, value, want);
