@@ -62,6 +62,23 @@ static const struct {
     { "use_deterministic_algorithms", NULL, "runs here are deterministic already (same flags and seed, same bits)" },
 };
 
+/* Names other trainers use for flags of ours: an unknown one is answered with
+ * ours ("did you mean") before spelling closeness is tried, which would
+ * match --num_epochs to --lr_epochs. */
+static const struct {
+    const char *name, *ours;
+} SYNONYMS[] = {
+    { "num_epochs", "max_epoch" },    { "n_epochs", "max_epoch" },      { "max_epochs", "max_epoch" },
+    { "learning_rate", "lr" },        { "num_workers", "workers" },     { "img_size", "image_size" },
+    { "input_size", "image_size" },   { "resolution", "image_size" },   { "train_dir", "data_dir" },
+    { "data", "data_dir" },           { "dataset", "data_dir" },        { "val_data", "val_dir" },
+    { "output", "out" },              { "save_dir", "out" },            { "checkpoint", "pretrained" },
+    { "ckpt", "pretrained" },         { "resume_from", "resume" },
+    { "warmup", "warmup_epochs" },    { "min_lr", "eta_min" },          { "smoothing", "label_smooth_factor" },
+    { "gpu", "device" },              { "steps", "max_steps" },         { "time", "time_budget" },
+    { "budget", "time_budget" },      { "deadline", "time_budget" },    { "classes", "class_names" },
+};
+
 static void normalise(const char *typed, size_t len, char *out, size_t size) {
     size_t i = 0;
     for (; i < len && i + 1 < size; i++) out[i] = typed[i] == '-' ? '_' : typed[i];
@@ -183,6 +200,9 @@ static int unknown_option(const ArgSpec *specs, int nspecs, const char *shown, c
     for (size_t h = 0; h < sizeof TV_HINTS / sizeof TV_HINTS[0]; h++)
         if (strcmp(TV_HINTS[h].flag, name) == 0 && (!TV_HINTS[h].needs || find_spec(specs, nspecs, TV_HINTS[h].needs)))
             return error_set(err, "unknown option '%s' (%s)", shown, TV_HINTS[h].hint);
+    for (size_t i = 0; i < sizeof SYNONYMS / sizeof SYNONYMS[0]; i++)
+        if (strcmp(SYNONYMS[i].name, name) == 0 && find_spec(specs, nspecs, SYNONYMS[i].ours))
+            return error_set(err, "unknown option '%s'; did you mean --%s?", shown, SYNONYMS[i].ours);
     const char *best = NULL;
     int best_d = 1000;
     for (int k = 0; k < nspecs; k++) {

@@ -49,7 +49,16 @@ int cuda_backend_device_count(char *msg, size_t len) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
-        snprintf(msg, len, "%s", cudaGetErrorString(e));
+        int driver = 0, runtime = 0;
+        if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+        if (cudaRuntimeGetVersion(&runtime) != cudaSuccess) runtime = 0;
+        /* the runtime reports a missing driver as an "insufficient" one: say which it is */
+        if (e == cudaErrorInsufficientDriver && driver == 0)
+            snprintf(msg, len, "no NVIDIA driver loaded: no GPU here, or its driver is not installed");
+        else if (e == cudaErrorInsufficientDriver)
+            snprintf(msg, len, "the NVIDIA driver supports CUDA %d.%d, this build needs %d.%d: update the driver",
+                     driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10);
+        else snprintf(msg, len, "%s", cudaGetErrorString(e));
         cudaGetLastError();
         return 0;
     }
@@ -263,7 +272,7 @@ static int cuda_supports(const Net *net, Precision precision, Error *err) {
     (void)precision;
     char why[256] = "";
     if (cuda_backend_device_count(why, sizeof why) < 1)
-        return error_set(err, "no usable CUDA GPU here (%s); use --device cpu", why);
+        return error_set(err, "the cuda backend has no GPU to run on (%s); use --device cpu", why);
     int L = net->n_layers;
     if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
         return error_set(err, "the cuda backend needs a network whose last layer is linear (the logits)");
