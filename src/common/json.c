@@ -72,6 +72,41 @@ void json_add_str(cJSON *o, const char *key, const char *s) { cJSON_AddItemToObj
  * comparison calls that close enough (a seed of 2^53 - 1 came back as
  * 2^53 - 2, a resumed run's sums in their last bits): numbers are written
  * with the fewest digits, 15 to 17, that read back exactly. */
+void json_add_path(cJSON *o, const char *key, const char *bytes) {
+    json_add_str(o, key, bytes);
+    if (utf8_valid(bytes)) return;
+    size_t n = strlen(bytes);
+    char *hex = xmalloc(2 * n + 1), *k = xasprintf("%s_bytes", key);
+    for (size_t i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)bytes[i]);
+    cJSON_AddItemToObject(o, k, json_str(hex));
+    free(hex);
+    free(k);
+}
+
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int json_get_bytes(const cJSON *o, const char *key, char *out, size_t size) {
+    char *k = xasprintf("%s_bytes", key);
+    const cJSON *raw = cJSON_GetObjectItemCaseSensitive(o, k), *text = cJSON_GetObjectItemCaseSensitive(o, key);
+    free(k);
+    if (cJSON_IsString(raw)) {
+        size_t n = strlen(raw->valuestring);
+        if (n % 2 || n / 2 >= size) return -1;
+        for (size_t i = 0; i < n / 2; i++) {
+            int hi = hex_digit(raw->valuestring[2 * i]), lo = hex_digit(raw->valuestring[2 * i + 1]);
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+            out[i] = (char)(hi << 4 | lo);
+        }
+        out[n / 2] = '\0';
+        return 0;
+    }
+    if (!cJSON_IsString(text) || strlen(text->valuestring) >= size) return -1;
+    memcpy(out, text->valuestring, strlen(text->valuestring) + 1);
+    return 0;
+}
+
 cJSON *json_num(double v) {
     cJSON *item;
     if (!isfinite(v)) {

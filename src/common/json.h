@@ -29,6 +29,13 @@ char *utf8_text(const char *s);
 /* A string item / member, the text made valid UTF-8. */
 cJSON *json_str(const char *s);
 void json_add_str(cJSON *o, const char *key, const char *s);
+/* A name the program must be able to reopen (a folder, a file): the text as
+ * json_add_str writes it, and, when the bytes are not UTF-8, their exact
+ * value beside it as KEY_bytes (hex), which json_get_bytes prefers. */
+void json_add_path(cJSON *o, const char *key, const char *bytes);
+/* The bytes of a member written by json_add_path (or a plain string) into
+ * out[size]: 0, or -1 when absent, malformed or too long. */
+int json_get_bytes(const cJSON *o, const char *key, char *out, size_t size);
 /* A number member: null when v is not finite. */
 void json_add_num(cJSON *o, const char *key, double v);
 /* The same rounded as printf's %.{decimals}f, or to `digits` significant digits (%.{digits}g). */

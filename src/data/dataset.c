@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "common/json.h"
+
 /* Symbolic links are followed (like torchvision's os.walk(followlinks=True));
  * a depth limit stops link cycles. */
 #define SCAN_MAX_DEPTH 48
@@ -197,11 +199,41 @@ int dataset_source(const Dataset *ds, int64_t i, ImageSource *src, Error *err) {
     return 0;
 }
 
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Class names are written as UTF-8 text (checkpoints, config.json, predict's
+ * JSON), bytes that are not UTF-8 transcoded as Latin-1 (common/json.h): two
+ * folders whose names become the same text would be one class to every
+ * reader, so they are refused. */
+static int check_class_texts(const Dataset *ds, const char *dir, Error *err) {
+    int any = 0;
+    for (int c = 0; c < ds->n_classes && !any; c++) any = !utf8_valid(ds->classes[c]);
+    if (!any) return 0; /* distinct bytes, distinct text */
+    char **text = xmalloc(sizeof *text * (size_t)ds->n_classes);
+    for (int c = 0; c < ds->n_classes; c++) text[c] = utf8_text(ds->classes[c]);
+    qsort(text, (size_t)ds->n_classes, sizeof *text, cmp_str);
+    int rc = 0;
+    for (int c = 1; c < ds->n_classes && rc == 0; c++)
+        if (strcmp(text[c - 1], text[c]) == 0)
+            rc = error_set(err,
+                           "%s has two classes named \"%s\" once their names are text (one of them is not UTF-8 and "
+                           "reads as Latin-1): rename one",
+                           dir, text[c]);
+    for (int c = 0; c < ds->n_classes; c++) free(text[c]);
+    free(text);
+    return rc;
+}
+
 int dataset_scan(Dataset *ds, const char *dir, Error *err) {
     memset(ds, 0, sizeof *ds);
     struct stat st;
     if (stat(dir, &st) != 0) return error_set(err, "data folder %s: %s", dir, strerror(errno));
-    if (S_ISREG(st.st_mode) && pack_sniff(dir)) return open_pack(ds, dir, err);
+    if (S_ISREG(st.st_mode) && pack_sniff(dir)) {
+        if (open_pack(ds, dir, err) != 0) return -1;
+        if (check_class_texts(ds, dir, err) == 0) return 0;
+        dataset_free(ds);
+        return -1;
+    }
     if (!S_ISDIR(st.st_mode))
         return error_set(
             err, "data folder %s is not a folder, nor an alexnet pack (make one with alexnet prepare pack)", dir);
@@ -261,7 +293,9 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err) {
         ds->labels[i] = list.v[i].label;
     }
     free(list.v);
-    return 0;
+    if (check_class_texts(ds, dir, err) == 0) return 0;
+    dataset_free(ds);
+    return -1;
 }
 
 int dataset_list_images(const char *dir, char ***paths, int64_t *n, Error *err) {

@@ -124,7 +124,7 @@ cJSON *config_to_cjson(const TrainConfig *c) {
     for (size_t i = 0; i < N_FIELDS; i++) {
         const ConfigField *f = &FIELDS[i];
         const char *p = (const char *)c + f->offset;
-        if (f->type == CONFIG_TEXT) json_add_str(o, f->name, p);
+        if (f->type == CONFIG_TEXT) json_add_path(o, f->name, p); /* a folder named in Latin-1 must reopen */
         else json_add_num(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
     }
     return o;
@@ -164,15 +164,15 @@ int config_from_json(TrainConfig *c, const char *json, Error *err) {
     for (size_t i = 0; i < N_FIELDS; i++) {
         const ConfigField *f = &FIELDS[i];
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, f->name);
+        char *bytes_key = xasprintf("%s_bytes", f->name);
+        if (!v) v = cJSON_GetObjectItemCaseSensitive(o, bytes_key);
+        free(bytes_key);
         if (!v) continue;
         char *p = (char *)c + f->offset;
         double x = 0;
         int ok = 1;
         switch (f->type) {
-        case CONFIG_TEXT:
-            ok = cJSON_IsString(v) && strlen(v->valuestring) < f->size;
-            if (ok) snprintf(p, f->size, "%s", v->valuestring);
-            break;
+        case CONFIG_TEXT: ok = json_get_bytes(o, f->name, p, f->size) == 0; break;
         case CONFIG_INT:
         case CONFIG_SWITCH:
             if ((ok = json_integer(v, -2147483648.0, 2147483647.0, &x)) != 0) *(int *)p = (int)x;
