@@ -107,8 +107,10 @@ static int saved_config(const char *dir, const char *arg, TrainConfig *c, TrainP
     *fresh = !path_exists(state);
     const char *from = *fresh ? json : state;
     if (*fresh && !path_exists(json))
-        return error_set(err, "--resume %s: no %s there (nor the config.json a run writes before its first step): "
-                              "nothing to resume; give a run directory, or its state file",
+        return error_set(err,
+                         "--resume %s: no %s there, nor the config.json a run writes before its first step: nothing "
+                         "to resume (give a run directory or its state file; a run killed before it began is started "
+                         "again with the command that started it)",
                          arg, STATE_FILE);
     config_defaults(c);
     char *text = NULL;

@@ -46,7 +46,10 @@ extern "C" {
     X(ENV_INT, nccl_bucket_mb, "ALEXNET_NCCL_BUCKET_MB", 0,                                                            \
       "the NCCL all-reduce's bucket size, MiB (0: the MPI all-reduce's 25)")                                           \
     X(ENV_STR, budget_clock, "ALEXNET_BUDGET_CLOCK", "",                                                               \
-      "STEP,END: --time_budget counts each step as STEP seconds and each epoch end as END (tests: exact plans)")
+      "STEP,END: --time_budget counts each step as STEP seconds and each epoch end as END (tests: exact plans)")        \
+    X(ENV_INT, kill_at_write, "ALEXNET_KILL_AT_WRITE", 0,                                                              \
+      "N > 0: the process kills itself (SIGKILL) at the N-th phase of its atomic file writes (tests: a kill at "       \
+      "every moment of a save)")
 
 #define ENV_FIELD_ENV_FLAG(f) int f;
 #define ENV_FIELD_ENV_INT(f)  int f;

@@ -13,6 +13,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/env.h"
+
+/* ALEXNET_KILL_AT_WRITE=N: SIGKILL at the N-th of the phases below, counted
+ * over the process's writes, so a test can kill a save at each moment of
+ * it: the temporary file made, written to, complete before its rename, and
+ * renamed into place. */
+static void phase(void) {
+    static int count;
+    int at = env_switches()->kill_at_write;
+    if (at > 0 && ++count == at) raise(SIGKILL);
+}
+
 static void release(AtomicFile *a) {
     free(a->path);
     free(a->tmp);
@@ -35,12 +47,17 @@ int atomic_open(AtomicFile *a, const char *path, Error *err) {
         release(a);
         return -1;
     }
+    phase();
     return 0;
 }
 
 void atomic_write(AtomicFile *a, const void *data, size_t n) {
     if (a->failed || n == 0) return;
     if (fwrite(data, 1, n, a->f) != n) a->failed = errno ? errno : EIO;
+    if (!a->written++) {
+        fflush(a->f);
+        phase();
+    }
 }
 
 void atomic_abort(AtomicFile *a) {
@@ -56,6 +73,7 @@ int atomic_commit(AtomicFile *a, Error *err) {
     if (!e && fsync(fileno(a->f)) != 0) e = errno;
     if (fclose(a->f) != 0 && !e) e = errno;
     a->f = NULL;
+    if (!e) phase();
     if (!e && rename(a->tmp, a->path) != 0) e = errno;
     if (e) {
         unlink(a->tmp);
@@ -71,6 +89,7 @@ int atomic_commit(AtomicFile *a, Error *err) {
     }
     free(dir);
     release(a);
+    phase();
     return 0;
 }
 

@@ -15,6 +15,7 @@ typedef struct {
     FILE *f;
     char *path, *tmp; /* owned */
     int failed;
+    int64_t written; /* atomic_write calls */
 } AtomicFile;
 
 /* Opens PATH.tmp.PID for writing (created anew: never through a link or
