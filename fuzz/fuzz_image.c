@@ -57,11 +57,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         break;
     }
     case 2: {
-        Augment a = { { (int16_t)u16(p + 2) / 8, (int16_t)u16(p + 4) / 8, p[6] * 4 - 64, (p[7] & 0x7f) * 4 - 64 },
-                      p[7] >> 7,
-                      p[6] & 1,
-                      { 0.6f + p[2] / 320.0f, 0.6f + p[3] / 320.0f, 1.4f - p[4] / 320.0f },
-                      { 2, 0, 1 } };
+        Augment a = { .crop = { (int16_t)u16(p + 2) / 8, (int16_t)u16(p + 4) / 8, p[6] * 4 - 64,
+                                (p[7] & 0x7f) * 4 - 64 },
+                      .flip = p[7] >> 7,
+                      .jitter = p[6] & 1,
+                      .factor = { 0.6f + p[2] / 320.0f, 0.6f + p[3] / 320.0f, 1.4f - p[4] / 320.0f },
+                      .order = { 2, 0, 1 },
+                      .erase = p[5] & 1,
+                      .erase_box = { p[3] - 8, p[4] - 8, p[5] / 2, p[2] / 2 } };
         sample_train(w, path, NULL, &a, out, fmt, &err);
         break;
     }

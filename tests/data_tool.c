@@ -5,7 +5,7 @@
  *   decode FILE OUT                       full-size RGB; prints "W H"
  *   region FILE NUM X0 Y0 X1 Y1 OUT       RGB of a rectangle at scale NUM/8;
  *                                         prints "x0 y0 w h full_w full_h"
- *   train FILE OUT S FMT EXACT I J H W FLIP JITTER FB FC FS O0 O1 O2
+ *   train FILE OUT S FMT EXACT I J H W FLIP JITTER FB FC FS O0 O1 O2 [EI EJ EH EW]
  *                                         train transform with fixed parameters
  *   eval FILE OUT S FMT EXACT [R]         eval transform (R: --val_resize_size)
  *   predict FILE OUT S FMT [R]            what `alexnet predict` does to one file
@@ -124,11 +124,13 @@ static int cmd_transform(int argc, char **argv, int train) {
         rc = -1;
     } else if (train) {
         if (argc < 19) return 2;
-        Augment a = { { atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), atoi(argv[10]) },
-                      atoi(argv[11]),
-                      atoi(argv[12]),
-                      { (float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15]) },
-                      { (uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18]) } };
+        Augment a = { .crop = { atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), atoi(argv[10]) },
+                      .flip = atoi(argv[11]),
+                      .jitter = atoi(argv[12]),
+                      .factor = { (float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15]) },
+                      .order = { (uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18]) } };
+        if (argc >= 23) /* random erasing's box, after normalising */
+            a.erase = 1, a.erase_box = (CropBox){ atoi(argv[19]), atoi(argv[20]), atoi(argv[21]), atoi(argv[22]) };
         rc = sample_train_src(w, &src, NULL, &a, buf, fmt, &err);
     } else {
         rc = sample_eval_src(w, &src, buf, fmt, &err);

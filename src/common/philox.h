@@ -26,6 +26,7 @@ enum {
     RNG_SHUFFLE = 3,   /* a = epoch                                           */
     RNG_AUGMENT = 4,   /* a = epoch, b = sample index                         */
     RNG_SYNTHETIC = 5, /* test/benchmark data                                 */
+    RNG_ERASE = 6,     /* a = epoch, b = sample index (random erasing)         */
 };
 
 typedef struct {

@@ -300,7 +300,8 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
                         .color_jitter = c.color_jitter,
                         .exact = o.exact,
                         .max_pixels = c.max_image_pixels,
-                        .resize_size = c.resize_size };
+                        .resize_size = c.resize_size,
+                        .erase_p = c.mode == LOADER_TRAIN ? c.erase_p : 0.0f };
     l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
     for (int i = 0; i < c.workers; i++) {
         l->workers[i].l = l;

@@ -56,6 +56,7 @@ typedef struct {
     int strict;
     int quiet;       /* 1: don't print per-file warnings (still counted) */
     int resize_size; /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
+    float erase_p;   /* train: RandomErasing's probability after normalising (0: off) */
 } LoaderConfig;
 
 /* Less common knobs, kept out of LoaderConfig so its initialisers stay short. */

@@ -25,6 +25,7 @@ typedef struct {
     int exact;          /* 1: no DCT-domain downscaling */
     int64_t max_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */
     int resize_size;    /* eval: see eval_resized_dims (0: the seed's square resize) */
+    float erase_p;      /* train: RandomErasing's probability (0: off) */
 } SampleConfig;
 
 typedef struct SampleWorker SampleWorker; /* per-thread decoder and scratch */

@@ -62,6 +62,41 @@ CropBox rrc_params(int width, int height, float scale_min, const AugmentKey *key
     return c;
 }
 
+static uint32_t erase_word(const AugmentKey *k, uint32_t w) {
+    return rng_word(k->seed, RNG_ERASE, k->epoch, k->index, (uint64_t)k->attempt * AUGMENT_WORDS_PER_ATTEMPT + w);
+}
+
+int erase_draw(CropBox *box, int S, float p, const AugmentKey *key) {
+    if (!(p > 0) || rng_u01(erase_word(key, 0)) >= p) return 0;
+    double area = (double)S * (double)S, log_lo = log(ERASE_RATIO_MIN), log_hi = log(ERASE_RATIO_MAX);
+    for (uint32_t t = 0; t < 10; t++) {
+        uint32_t w0 = 1 + 4 * t;
+        double target = area * (ERASE_SCALE_MIN + (ERASE_SCALE_MAX - ERASE_SCALE_MIN) * rng_u01(erase_word(key, w0)));
+        double aspect = exp(log_lo + (log_hi - log_lo) * rng_u01(erase_word(key, w0 + 1)));
+        int h = (int)nearbyint(sqrt(target * aspect)), w = (int)nearbyint(sqrt(target / aspect));
+        if (!(h < S && w < S)) continue;
+        box->i = (int)(((uint64_t)erase_word(key, w0 + 2) * (uint64_t)(S - h + 1)) >> 32);
+        box->j = (int)(((uint64_t)erase_word(key, w0 + 3) * (uint64_t)(S - w + 1)) >> 32);
+        box->h = h;
+        box->w = w;
+        return 1;
+    }
+    return 0;
+}
+
+void erase_sample(void *dst, int S, InputFormat fmt, const CropBox *box) {
+    for (int y = box->i; y < box->i + box->h; y++) {
+        for (int x = box->j; x < box->j + box->w; x++) {
+            size_t px = (size_t)y * (size_t)S + (size_t)x;
+            for (int c = 0; c < 3; c++) {
+                if (fmt == INPUT_U8_NHWC) ((uint8_t *)dst)[3 * px + c] = (uint8_t)nearbyintf(255.0f * IMAGENET_MEAN[c]);
+                else if (fmt == INPUT_F32_NHWC) ((float *)dst)[3 * px + c] = 0.0f;
+                else ((float *)dst)[(size_t)c * S * S + px] = 0.0f;
+            }
+        }
+    }
+}
+
 void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, const AugmentKey *key) {
     memset(a, 0, sizeof *a);
     a->crop = rrc_params(width, height, scale_min, key);

@@ -41,6 +41,8 @@ typedef struct {
     int jitter;       /* 0: no colour jitter */
     float factor[3];  /* by JITTER_* */
     uint8_t order[3]; /* JITTER_* in the order they are applied */
+    int erase;        /* fixed augmentations (tests): erase erase_box after normalising */
+    CropBox erase_box;
 } Augment;
 
 /* Where a sample's random numbers come from. attempt > 0: the draws for a
@@ -57,6 +59,23 @@ typedef struct {
  * area U(scale_min, 1)*W*H and log-ratio U(log 3/4, log 4/3), else the centre
  * crop with the ratio clamped. */
 CropBox rrc_params(int width, int height, float scale_min, const AugmentKey *key);
+
+/* RandomErasing(p, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0), as
+ * torchvision draws it on the S x S sample: with probability p, up to 10
+ * tries of area U(scale)*S*S and log-ratio U(log 0.3, log 3.3), h =
+ * round(sqrt(area*ratio)), w = round(sqrt(area/ratio)), the first with h < S
+ * and w < S placed uniformly; none fits: no erase. From its own stream
+ * (RNG_ERASE, epoch, sample), so the other draws do not change. 1 when *box
+ * is to be erased. */
+#define ERASE_SCALE_MIN 0.02
+#define ERASE_SCALE_MAX 0.33
+#define ERASE_RATIO_MIN 0.3
+#define ERASE_RATIO_MAX 3.3
+int erase_draw(CropBox *box, int S, float p, const AugmentKey *key);
+/* The box of one S x S sample in fmt set to 0 after normalisation, as
+ * torchvision erases the normalised tensor (raw bytes, normalised on the
+ * device: each channel's mean byte, round(255 * mean), the nearest to 0). */
+void erase_sample(void *dst, int S, InputFormat fmt, const CropBox *box);
 
 /* All draws of one training sample. */
 void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, const AugmentKey *key);

@@ -68,6 +68,9 @@
         "validation resize of the shorter side before the crop (0: round(crop*256/224) square)") \
     NUM(INT, color_jitter, 1, 0, 1, KEEP, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code") \
     NUM(DBL, min_crop_scale, 0.08, 0.001, 1, KEEP, "RandomResizedCrop smallest area fraction") \
+    NUM(DBL, random_erase, 0, 0, 1, KEEP, \
+        "RandomErasing probability (torchvision's --random-erase: scale 0.02-0.33, ratio 0.3-3.3, value 0 after " \
+        "normalising)") \
     NUM(INT, workers, 0, 0, 1024, TAKE, "image decoding threads (0: one per core)") \
     NUM(INT, threads, 0, 0, 1024, TAKE, "compute threads (0: all cores, shared between local ranks)") \
     NUM(U64, seed, 1, 0, CONFIG_MAX_SEED, KEEP, "random seed (init, shuffle, augmentation, dropout), < 2^53") \
