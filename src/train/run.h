@@ -77,6 +77,7 @@ typedef struct {
     double t_session;   /* now_seconds() when this session's first step began */
     double end_seconds; /* the last epoch end's evaluation and saving, for the ETA */
     double t_mark;      /* now_seconds() at the end of the last step or epoch end: a step's wall time */
+    double startup_seconds[2]; /* scanning the data; the model, its backend and the loaders */
 } Run;
 
 /* --- run_open.c ---------------------------------------------------------- */

@@ -244,10 +244,25 @@ static void attach_allreduce(Run *r) {
 
 /* Every rank reaches the agreement points, so a problem on any rank stops
  * all of them cleanly. */
+/* Rank 0, while the run starts: what it is doing, flushed at once (a scan of
+ * a large tree takes a while, and silence looks like a hang). */
+static void starting(const Run *r, const char *what, const char *where) {
+    if (!r->is_root) return;
+    printf("alexnet train: %s %s ...\n", what, where);
+    fflush(stdout);
+}
+
 int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *err) {
+    double t0 = now_seconds();
     r->img_global = (int64_t)r->c.per_batch_size * r->d->world;
     budget_open(r);
-    int failed = open_data(r, err) != 0 || open_model(r, resume, err) != 0 || open_loaders(r, err) != 0;
+    starting(r, "scanning", r->c.data_dir);
+    int failed = open_data(r, err) != 0;
+    double t_data = now_seconds();
+    if (!failed) starting(r, "building the model,", resume ? "loading its state" : "initialising it");
+    failed = failed || open_model(r, resume, err) != 0 || open_loaders(r, err) != 0;
+    r->startup_seconds[0] = t_data - t0;
+    r->startup_seconds[1] = now_seconds() - t_data;
     if (!failed) {
         make_fingerprint(r);
         if (resume) failed = restore_position(r, resume, allow_data_change, err) != 0;

@@ -46,6 +46,8 @@ void report_summary(const Run *r, int resumed) {
     printf("alexnet train: %lld image%s in %d classes (%s)", (long long)r->train.n, plural_s(r->train.n),
            r->train.n_classes, c->data_dir);
     if (r->have_val) printf(", validation %lld image%s (%s)", (long long)r->val.n, plural_s(r->val.n), c->val_dir);
+    printf("; started in %.1f s (data %.1f s, model and loaders %.1f s)", r->startup_seconds[0] + r->startup_seconds[1],
+           r->startup_seconds[0], r->startup_seconds[1]);
     printf("\n  model      %s, %dx%d input, %d classes, dropout %.2f, %.1f M parameters, %.2f GFLOP/image forward\n",
            n->backbone, n->image_size, n->image_size, n->num_classes, n->dropout, n->param_count / 1e6,
            2 * net_forward_macs(n) / 1e9);
