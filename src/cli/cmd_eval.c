@@ -128,7 +128,7 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
     double t0 = now_seconds();
     EvalCounts ev;
     int status = 0;
-    if (evaluate_tta(&m->be, loader, d, logits, strcmp(f->in.tta, "flip") == 0, &ev, &err) != 0) {
+    if (evaluate_tta(&m->be, loader, d, logits, strcmp(f->in.tta, "flip") == 0, d->rank == 0, &ev, &err) != 0) {
         if (d->rank == 0) errorf("%s", err.msg);
         status = 1;
     } else if (d->rank == 0) {

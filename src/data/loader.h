@@ -82,6 +82,8 @@ Loader *loader_create(const Dataset *ds, const LoaderConfig *cfg, Error *err);
 /* The same with options (NULL: defaults). */
 Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const LoaderOptions *opt, Error *err);
 int64_t loader_batches_per_epoch(const Loader *l);
+/* Images an epoch of this rank covers: train, the batches' images; eval, its share of the set. */
+int64_t loader_images(const Loader *l);
 /* Starts (or restarts) an epoch; first_batch > 0 resumes mid-epoch with the
  * same batches an uninterrupted epoch would give from there. Batches still
  * held from before become invalid. */

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data/transforms.h"
 
@@ -28,10 +29,34 @@ double label_xent(const float *z, int k, int label) {
 }
 
 int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err) {
-    return evaluate_tta(be, loader, d, logits, 0, out, err);
+    return evaluate_tta(be, loader, d, logits, 0, 0, out, err);
 }
 
-int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, EvalCounts *out, Error *err) {
+typedef struct {
+    int on, tty, last_tenth;
+    double t0, last_draw;
+    int64_t total; /* this rank's images */
+} EvalProgress;
+
+static void progress_show(EvalProgress *p, int64_t done, int final) {
+    if (!p->on) return;
+    double now = now_seconds(), rate = done / (now - p->t0 > 1e-9 ? now - p->t0 : 1e-9);
+    int tenth = p->total ? (int)(10 * done / p->total) : 10;
+    if (p->tty ? !final && now - p->last_draw < 0.5 : tenth == p->last_tenth && !final) return;
+    p->last_draw = now;
+    p->last_tenth = tenth;
+    double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
+    fprintf(stderr, "%sevaluating: %lld/%lld images, %.0f img/s, ETA %.0f s%s", p->tty ? "\r\033[K" : "",
+            (long long)done, (long long)p->total, rate, eta, p->tty && !final ? "" : "\n");
+    fflush(stderr);
+}
+
+int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, int progress, EvalCounts *out,
+                 Error *err) {
+    EvalProgress prog = { .on = progress,
+                          .tty = isatty(fileno(stderr)),
+                          .t0 = now_seconds(),
+                          .total = loader_images(loader) };
     memset(out, 0, sizeof *out);
     int K = be->net->num_classes, size = be->net->image_size;
     InputFormat fmt = backend_input_format(be);
@@ -60,11 +85,13 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
             out->images += b.n;
         }
         out->skipped += b.bad;
+        progress_show(&prog, out->images + out->skipped, 0);
         loader_release(loader, &b);
     }
     free(mirrored);
     free(logits_flip);
     if (rc < 0) failed = 1;
+    else progress_show(&prog, out->images + out->skipped, 1);
     /* every rank reaches the sum, also one that failed, so none waits forever */
     int64_t v[5] = { out->images, out->correct1, out->correct5, out->skipped, failed };
     dist_sum_i64(d, v, 5);

@@ -28,7 +28,10 @@ double label_xent(const float *logits, int k, int label);
  * Returns 0, or -1 with err set (a bad file in strict mode). */
 int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err);
 /* The same; flip 1: each image's logits are the mean of its own and its
- * mirror's (test-time augmentation, eval --tta flip). */
-int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, EvalCounts *out, Error *err);
+ * mirror's (test-time augmentation, eval --tta flip); progress 1: this rank
+ * reports how far it is on stderr (images, img/s, ETA; a line rewritten in
+ * place on a terminal, else a line every 10%). */
+int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, int progress, EvalCounts *out,
+                 Error *err);
 
 #endif
