@@ -21,7 +21,7 @@ typedef enum {
 } AliasKind;
 
 /* torchvision's references/classification/train.py spellings whose meaning
- * is ours (README "Coming from torchvision"). An alias applies to a command
+ * is ours (docs/COMMANDS.md, "Coming from torchvision"). An alias applies to a command
  * only when that command has the target flag. */
 static const struct {
     const char *alias, *target;
@@ -267,7 +267,7 @@ static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag
             return error_set(
                 err,
                 "%s takes a .safetensors file here (got '%s'); torchvision's weight names are not "
-                "downloaded: save a torchvision state_dict with safetensors (README: Interop with PyTorch)",
+                "downloaded: save a torchvision state_dict with safetensors (docs/INTEROP.md)",
                 flag, v);
         return set_value(target, flag, v, err);
     }
@@ -408,7 +408,7 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
         char sp[64], item[160];
         alias_spelling(a, sp, sizeof sp);
         snprintf(item, sizeof item, "%s = --%s", sp, ALIASES[a].target);
-        if (!any) printf("torchvision train.py spellings (README: Coming from torchvision):\n ");
+        if (!any) printf("torchvision train.py spellings (docs/COMMANDS.md, "Coming from torchvision"):\n ");
         else if (col + (int)strlen(item) > 96) col = 0, printf(",\n ");
         else col += printf(",");
         col += printf(" %s", item);

@@ -8,7 +8,7 @@
  * reported in err, naming the flag. `--help` / `-h` sets *help.
  *
  * torchvision train.py's spellings are aliases where the meaning is the same
- * (--batch-size, -j, --epochs, ...; the table is in args.c and README "Coming
+ * (--batch-size, -j, --epochs, ...; the table is in args.c and docs/COMMANDS.md "Coming
  * from torchvision"), each only in commands that have its target flag. An
  * unknown flag's error suggests the closest flag ("did you mean ...?").
  * A --threads above the core count warns on stderr.

@@ -66,7 +66,7 @@
         "validation center crop (0: --image_size; another size evaluates on its own copy of the net)") \
     NUM(INT, val_resize_size, 0, 0, NET_MAX_IMAGE, KEEP, \
         "validation resize of the shorter side before the crop (0: round(crop*256/224) square)") \
-    NUM(INT, color_jitter, 1, 0, 1, KEEP, "1: ColorJitter 0.4 as the README says, 0: off as the seed's code") \
+    NUM(INT, color_jitter, 1, 0, 1, KEEP, "1: ColorJitter 0.4 as the seed's README says, 0: off as its code") \
     NUM(DBL, min_crop_scale, 0.08, 0.001, 1, KEEP, "RandomResizedCrop smallest area fraction") \
     NUM(DBL, random_erase, 0, 0, 1, KEEP, \
         "RandomErasing probability (torchvision's --random-erase: scale 0.02-0.33, ratio 0.3-3.3, value 0 after " \
