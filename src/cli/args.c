@@ -408,7 +408,7 @@ void args_print_help(const char *cmd, const char *synopsis, const char *about, c
         char sp[64], item[160];
         alias_spelling(a, sp, sizeof sp);
         snprintf(item, sizeof item, "%s = --%s", sp, ALIASES[a].target);
-        if (!any) printf("torchvision train.py spellings (docs/COMMANDS.md, "Coming from torchvision"):\n ");
+        if (!any) printf("torchvision train.py spellings (docs/COMMANDS.md, \"Coming from torchvision\"):\n ");
         else if (col + (int)strlen(item) > 96) col = 0, printf(",\n ");
         else col += printf(",");
         col += printf(" %s", item);
