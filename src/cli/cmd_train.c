@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "dist/dist.h"
+#include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "train/lr_schedule.h"
 #include "train/trainer.h"
@@ -148,6 +149,10 @@ static int load_resumed(TrainFlags *f, TrainPosition *pos, int *fresh, Error *er
     snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
     note_ignored(f);
     if (saved_config(dir, f->resume, c, pos, fresh, err) != 0) return -1;
+    int stale = atomic_remove_stale(dir); /* a kill while saving; also when nothing is left to train */
+    if (stale)
+        notef("removed %d temporary file%s left in %s by a run that was killed while saving", stale, plural_s(stale),
+              dir);
     if (*fresh)
         notef("%s holds no saved state yet (the run stopped before its first save): starting it from the beginning "
               "with its saved configuration (config.json)",
