@@ -19,12 +19,13 @@ import tempfile
 
 import numpy as np
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import cli_test
 import st_write
 from cli_test import check, make_dataset, run
 
 CORES = os.cpu_count() or 1
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def usage_error(rc, se, *words):

@@ -18,6 +18,7 @@ import sys
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from data_common import Checker, tmpdir
 
 exe = sys.argv[1]

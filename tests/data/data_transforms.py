@@ -27,6 +27,7 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as F
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from data_common import Checker, photo, read_raw, tool, tmpdir
 
 exe = sys.argv[1]

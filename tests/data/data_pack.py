@@ -25,6 +25,7 @@ import time
 import numpy as np
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from data_common import Checker, photo, read_raw, tool, tmpdir
 
 exe, alexnet = sys.argv[1], sys.argv[2]

@@ -29,6 +29,7 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as F
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from data_common import Checker, photo, read_raw, tmpdir, tool
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -100,7 +101,6 @@ def group_cli(exe, C, d):
     net = torchvision.models.alexnet(num_classes=2).eval()
     with torch.no_grad():  # logits far from uniform, so the comparisons mean something
         net.classifier[6].weight.mul_(200.0)
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import st_write
     ckpt = os.path.join(d, "tv.safetensors")
     st_write.save(ckpt, net.state_dict())

@@ -16,6 +16,7 @@ logits: the reference for the oneDNN backend's bf16 mode (golden_check ... bf16)
 usage: golden_torch.py --backbone alexnet|alexnet_2012 --out FILE [--autocast]
 """
 import argparse
+import os
 import sys
 
 import torch
@@ -23,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import st_write
 
 SIZE, BATCH, K, STEPS = 67, 4, 10, 3

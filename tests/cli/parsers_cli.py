@@ -148,7 +148,7 @@ def predict_image(name, data, words, limit="1000000000000"):
     if not os.path.exists(model):  # a real (untrained) model: predict must get as far as the image
         rc, so, se, _ = run(["bench", "--help"])  # the binary works at all
         import torch, torchvision
-        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
         import st_write
         st_write.save(model, torchvision.models.alexnet(num_classes=3).state_dict(), {"image_size": "64"})
     rc, so, se, secs = run(["predict", "--pretrained", model, "--max_image_pixels", limit, p])

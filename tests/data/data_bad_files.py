@@ -15,6 +15,7 @@ import struct
 import sys
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from data_common import Checker, photo, png_chunk, tool, tmpdir
 
 exe = sys.argv[1]

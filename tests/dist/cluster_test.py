@@ -23,6 +23,8 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import st_write
 from cli_test import check, make_dataset, run_group
 from mpi_test import rel_err, train_args
@@ -205,7 +207,7 @@ def group_slurm(tmp):
             grad_bytes = 4 * sum(v.numel() for k, v in a.items() if k.startswith("momentum."))
             tx = c.tx_bytes(2) - tx0
             check(tx >= 0.9 * grad_bytes, f"srun: the gradients crossed the links (node2 sent {tx} bytes, gradients {grad_bytes})")
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "slurm-train.sbatch")
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "slurm-train.sbatch")
         s.env["ALEXNET"] = BIN
         sb = ["sbatch", "--wait", "--chdir", tmp, "-o", os.path.join(tmp, "job-%j.out"), script, job]
         rcs = []
