@@ -15,14 +15,13 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-import cli_test
 import st_write
-from cli_test import check, make_dataset, run
+from check import check, run_group
+from cli_common import make_dataset, run, set_binary
 
 CORES = os.cpu_count() or 1
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -238,17 +237,8 @@ def group_outputs(tmp):
 
 
 def main():
-    cli_test.BIN = os.path.abspath(sys.argv[1])
-    group = sys.argv[2]
-    tmp = tempfile.mkdtemp(prefix=f"alexnet-habits-{group}-")
-    try:
-        {"flags": group_flags, "outputs": group_outputs}[group](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if cli_test.FAILS:
-        print(f"{len(cli_test.FAILS)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
+    set_binary(sys.argv[1])
+    run_group({"flags": group_flags, "outputs": group_outputs}, sys.argv[2], "cli_habits")
 
 
 if __name__ == "__main__":

@@ -12,51 +12,15 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
 
 import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import st_write
-
-BIN = None
-FAILS = []
-
-
-def check(cond, msg):
-    if not cond:
-        FAILS.append(msg)
-        print("FAIL:", msg, flush=True)
-    else:
-        print("ok:  ", msg, flush=True)
-
-
-def run(args, timeout=600, **kw):
-    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, **kw)
-    return p.returncode, p.stdout, p.stderr
-
-
-def make_dataset(root, classes=3, per_class=16, size=(48, 40), seed=0):
-    """Class c has a bright channel c and a class-dependent stripe: learnable in a few steps."""
-    rng = np.random.default_rng(seed)
-    for c in range(classes):
-        d = os.path.join(root, f"class_{c}")
-        os.makedirs(d, exist_ok=True)
-        for i in range(per_class):
-            a = (rng.random((size[1], size[0], 3)) * 80).astype(np.uint8)
-            a[:, :, c % 3] += 120
-            a[(c * 7) % size[1]:(c * 7) % size[1] + 6, :, :] = 255
-            Image.fromarray(a).save(os.path.join(d, f"img_{i:03d}.jpg"), quality=92)
-
-
-def tensors_equal(a, b):
-    ta, _ = st_write.load(a)
-    tb, _ = st_write.load(b)
-    if ta.keys() != tb.keys():
-        return False
-    return all(ta[k].shape == tb[k].shape and bool((ta[k] == tb[k]).all()) for k in ta)
+from check import check, run_group
+import cli_common
+from cli_common import make_dataset, run, set_binary, tensors_equal, wait_for_step
 
 
 def train_args(data, out, extra=()):
@@ -64,20 +28,6 @@ def train_args(data, out, extra=()):
             "--per_batch_size", "8", "--image_size", "64", "--max_epoch", "3", "--lr", "0.01",
             "--warmup_epochs", "1", "--out", out, "--log_interval", "1", "--workers", "2", "--threads", "2",
             "--seed", "7"] + list(extra)
-
-
-def wait_for_step(metrics, step, proc, timeout=300):
-    t0 = time.time()
-    while time.time() - t0 < timeout and proc.poll() is None:
-        try:
-            with open(metrics) as f:
-                lines = [json.loads(x) for x in f if x.strip()]
-            if lines and lines[-1]["step"] >= step:
-                return True
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.05)
-    return False
 
 
 # --- groups -------------------------------------------------------------------------------
@@ -151,10 +101,10 @@ def group_resume(tmp):
     killed = os.path.join(tmp, "killed")
     for target in (4, 8):
         if target == 4:
-            proc = subprocess.Popen([BIN] + train_args(data, killed, ["--save_every_steps", "2"]),
+            proc = subprocess.Popen([cli_common.BIN] + train_args(data, killed, ["--save_every_steps", "2"]),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         else:
-            proc = subprocess.Popen([BIN, "train", "--resume", killed], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen([cli_common.BIN, "train", "--resume", killed], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         reached = wait_for_step(os.path.join(killed, "metrics.jsonl"), target, proc)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -171,7 +121,7 @@ def group_resume(tmp):
 
     # SIGINT: saves and exits cleanly; resume finishes identically
     inter = os.path.join(tmp, "interrupted")
-    proc = subprocess.Popen([BIN] + train_args(data, inter), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([cli_common.BIN] + train_args(data, inter), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for_step(os.path.join(inter, "metrics.jsonl"), 5, proc)
     proc.send_signal(signal.SIGINT)
     so, se = proc.communicate(timeout=120)
@@ -321,22 +271,8 @@ def group_predict(tmp):
           f"the bad file is named and counted at the end, the rest predicted (rc={rc}) {se.strip()[-300:]}")
 
 
-def run_group(groups, name, prefix):
-    """Runs one test group in a fresh temporary folder, then exits 1 if any check failed."""
-    tmp = tempfile.mkdtemp(prefix=f"alexnet-{prefix}-{name}-")
-    try:
-        groups[name](tmp)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    if FAILS:
-        print(f"{len(FAILS)} check(s) FAILED")
-        sys.exit(1)
-    print("all checks passed")
-
-
 def main():
-    global BIN
-    BIN = os.path.abspath(sys.argv[1])
+    set_binary(sys.argv[1])
     run_group({"basic": group_basic, "resume": group_resume, "checkpoints": group_checkpoints,
                "interop": group_interop, "predict": group_predict}, sys.argv[2], "cli")
 

@@ -22,7 +22,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, photo, read_raw, tmpdir, tool
+from check import Checker, skip
+from data_common import photo, read_raw, tmpdir, tool
 
 EXE, DATA_TOOL, VENV = sys.argv[1:4]
 VENV = os.environ.get("ALEXNET_ONNX_VENV", VENV)
@@ -59,10 +60,9 @@ def run(*args):
 def main():
     py, why = onnxruntime_python()
     if not py:
-        print(f"SKIP onnx_test: {why}")
-        sys.exit(77)
+        skip(f"onnx_test: {why}")
     import onnx
-    C = Checker("onnx")
+    C = Checker("onnx", quiet=True)
     d = tmpdir("alexnet_onnx_")
     files = []
     for i, (w, h) in enumerate([(500, 375), (320, 427), (640, 480), (300, 300)]):

@@ -17,10 +17,12 @@ coefficients need more than the decoder's memory. IDX (prepare fashion-mnist):
 a 30-byte file declaring 4 GB. A FIFO in place of any of these files is
 refused instead of waiting forever for a writer.
 """
+import atexit
 import gzip
 import io
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -30,15 +32,14 @@ import zlib
 
 from PIL import Image
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from check import Checker
+
 BIN = sys.argv[1]
-FAILS = []
+C = Checker("parsers_cli")
+check = C.check
 tmp = tempfile.mkdtemp(prefix="alexnet_parsers_")
-
-
-def check(cond, msg):
-    print(("ok:   " if cond else "FAIL: ") + msg, flush=True)
-    if not cond:
-        FAILS.append(msg)
+atexit.register(shutil.rmtree, tmp, True)
 
 
 def run(args, timeout=60):
@@ -148,7 +149,6 @@ def predict_image(name, data, words, limit="1000000000000"):
     if not os.path.exists(model):  # a real (untrained) model: predict must get as far as the image
         rc, so, se, _ = run(["bench", "--help"])  # the binary works at all
         import torch, torchvision
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
         import st_write
         st_write.save(model, torchvision.models.alexnet(num_classes=3).state_dict(), {"image_size": "64"})
     rc, so, se, secs = run(["predict", "--pretrained", model, "--max_image_pixels", limit, p])
@@ -207,7 +207,4 @@ os.mkfifo(os.path.join(src, "train-images-idx3-ubyte.gz"))
 rc, so, se, secs = run(["prepare", "fashion-mnist", "--source", src, "--out", os.path.join(tmp, "out")], timeout=30)
 check(rc == 2 and "not a regular file" in se, f"IDX FIFO: no hang (rc {rc}): {se.strip()[:200]}")
 
-if FAILS:
-    print(f"parsers_cli: {len(FAILS)} checks FAILED")
-    sys.exit(1)
-print("parsers_cli: all checks passed")
+C.done()

@@ -43,7 +43,8 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import st_write
-from cli_test import check, make_dataset, run_group, tensors_equal, wait_for_step
+from check import check, run_group
+from cli_common import make_dataset, tensors_equal, wait_for_step
 
 BIN = None
 

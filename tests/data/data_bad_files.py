@@ -16,10 +16,11 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, photo, png_chunk, tool, tmpdir
+from check import Checker
+from data_common import photo, png_chunk, tool, tmpdir
 
 exe = sys.argv[1]
-C = Checker("data_bad_files")
+C = Checker("data_bad_files", quiet=True)
 d = tmpdir("alexnet_bad_")
 root = os.path.join(d, "set")
 for cls in ("a", "b"):

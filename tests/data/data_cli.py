@@ -19,10 +19,11 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, tmpdir
+from check import Checker
+from data_common import tmpdir
 
 exe = sys.argv[1]
-C = Checker("data_cli")
+C = Checker("data_cli", quiet=True)
 d = tmpdir("alexnet_cli_data_")
 CLASSES = ["0-T-shirt_top", "1-Trouser", "2-Pullover", "3-Dress", "4-Coat", "5-Sandal", "6-Shirt", "7-Sneaker",
            "8-Bag", "9-Ankle_boot"]

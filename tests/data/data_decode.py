@@ -23,10 +23,11 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, photo, read_raw, tool, tmpdir, write_png_raw
+from check import Checker
+from data_common import photo, read_raw, tool, tmpdir, write_png_raw
 
 exe = sys.argv[1]
-T = Checker("data_decode")
+T = Checker("data_decode", quiet=True)
 d = tmpdir("alexnet_decode_")
 
 

@@ -26,10 +26,11 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, photo, read_raw, tool, tmpdir
+from check import Checker
+from data_common import photo, read_raw, tool, tmpdir
 
 exe, alexnet = sys.argv[1], sys.argv[2]
-C = Checker("data_pack")
+C = Checker("data_pack", quiet=True)
 d = tmpdir("alexnet_pack_")
 
 

@@ -28,10 +28,11 @@ import torchvision.transforms.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, photo, read_raw, tool, tmpdir
+from check import Checker
+from data_common import photo, read_raw, tool, tmpdir
 
 exe = sys.argv[1]
-C = Checker("data_transforms")
+C = Checker("data_transforms", quiet=True)
 d = tmpdir("alexnet_transforms_")
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 torch.set_num_threads(1)

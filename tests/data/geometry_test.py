@@ -30,7 +30,8 @@ import torchvision.transforms.functional as F
 from PIL import Image
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from data_common import Checker, photo, read_raw, tmpdir, tool
+from check import Checker
+from data_common import photo, read_raw, tmpdir, tool
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 torch.set_num_threads(1)
@@ -187,7 +188,7 @@ def group_cli(exe, C, d):
 
 def main():
     group, exe = sys.argv[1], sys.argv[2]
-    C = Checker(f"geometry_{group}")
+    C = Checker(f"geometry_{group}", quiet=True)
     d = tmpdir(f"alexnet_geometry_{group}_")
     {"transforms": group_transforms, "cli": group_cli}[group](exe, C, d)
     C.done()

@@ -24,10 +24,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import st_write
-from cli_test import check, make_dataset, run_group
-from mpi_test import rel_err, train_args
+from check import check, run_group, skip
+from cli_common import make_dataset
+from dist_common import rel_err, train_args
 import netns_cluster
 import slurm_cluster
 
@@ -184,8 +184,7 @@ def group_slurm(tmp):
     README's sbatch script trains a run that a second job resumes to its end."""
     why = slurm_cluster.unavailable()
     if why:
-        print(f"SKIPPED: {why}")
-        sys.exit(77)
+        skip(why)
     data = os.path.join(tmp, "data")
     make_dataset(os.path.join(data, "train"), per_class=8)
     one, two, job = (os.path.join(tmp, x) for x in ("one", "two", "job"))
@@ -249,8 +248,7 @@ def main():
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     why = netns_cluster.unavailable()
     if why:
-        print(f"SKIPPED: {why}")
-        sys.exit(77)
+        skip(why)
     # a test timeout's SIGTERM still stops the cluster (the with blocks' cleanup)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     run_group({"mpirun": group_mpirun, "eval": group_eval, "node_loss": group_node_loss, "slurm": group_slurm}, group, "cluster")

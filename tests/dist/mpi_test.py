@@ -34,9 +34,10 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 import st_write
-from cli_test import check, make_dataset, run_group
+from check import check, run_group
+from cli_common import make_dataset
+from dist_common import rel_err, train_args
 
 BIN = MPIEXEC = None
 
@@ -49,16 +50,6 @@ def mpirun(n, args, **kw):
 def run(cmd, timeout=600):
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
-
-
-def train_args(data, out, batch, extra=()):
-    return ["train", "--data_dir", os.path.join(data, "train"), "--per_batch_size", str(batch), "--image_size", "64",
-            "--max_epoch", "2", "--lr", "0.02", "--warmup_epochs", "0.5", "--out", out, "--log_interval", "1",
-            "--workers", "1", "--threads", "1", "--seed", "3", "--backend", "ref"] + list(extra)
-
-
-def rel_err(a, b):
-    return ((a - b).abs().max() / b.abs().max().clamp_min(1e-12)).item()
 
 
 def group_equivalence(tmp):

@@ -13,6 +13,11 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from check import Checker
+
+C = Checker("doc_ops_table", quiet=True)
+
 root = os.path.abspath(sys.argv[1])
 doc = os.path.join(root, "docs", "ARCHITECTURE.md")
 lines = open(doc, encoding="utf-8").read().split("\n")
@@ -52,16 +57,14 @@ def defines(path, func):
     return False
 
 
-failures, checked = [], 0
+entries = 0
 for r in body:
     for cell in r[1:]:
         for path, func in entry_re.findall(cell):
-            checked += 1
+            entries += 1
             full = os.path.join(root, "src", path)
-            if not os.path.isfile(full):
-                failures.append(f"{r[0]}: {path} does not exist under src/")
-            elif not defines(full, func):
-                failures.append(f"{r[0]}: {path} does not define {func}()")
+            if C.check(os.path.isfile(full), f"{r[0]}: {path} exists under src/"):
+                C.check(defines(full, func), f"{r[0]}: {path} defines {func}()")
 
 # every op of nn/ops.h has its forward and backward in the reference column
 ops_h = open(os.path.join(root, "src", "nn", "ops.h"), encoding="utf-8").read()
@@ -69,14 +72,9 @@ ops = sorted(set(re.findall(r"^\w[\w\s*]*?\b(\w+)_forward\s*\(", ops_h, re.M)))
 ref_cells = " ".join(r[1] for r in body if len(r) > 1)
 for op in ops:
     for f in (op + "_forward", op + "_backward"):
-        if f":{f}`" not in ref_cells:
-            failures.append(f"the reference column does not name {f} (nn/ops.h declares it)")
-if "softmax_xent" in ops_h and ":softmax_xent`" not in ref_cells:
-    failures.append("the reference column does not name softmax_xent (nn/ops.h declares it)")
-if not ops:
-    failures.append("found no <op>_forward in src/nn/ops.h: the check itself is broken")
-
-for f in failures:
-    print("FAIL:", f)
-print(f"{checked} file:function entries in {len(body)} rows, {len(ops)} ops of nn/ops.h, {len(failures)} problems")
-sys.exit(1 if failures or checked == 0 else 0)
+        C.check(f":{f}`" in ref_cells, f"the reference column names {f} (nn/ops.h declares it)")
+if "softmax_xent" in ops_h:
+    C.check(":softmax_xent`" in ref_cells, "the reference column names softmax_xent (nn/ops.h declares it)")
+C.check(ops, "src/nn/ops.h declares <op>_forward functions (else the check itself is broken)")
+print(f"{entries} file:function entries in {len(body)} rows, {len(ops)} ops of nn/ops.h")
+C.done()

@@ -17,6 +17,11 @@ import os
 import re
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from check import Checker
+
+C = Checker("doc_paths", quiet=True)
+
 root = os.path.abspath(sys.argv[1])
 listing = "--list" in sys.argv
 top = sorted(e for e in os.listdir(root) if not e.startswith(".") and e not in ("build", "build-asan", "runs", "data"))
@@ -27,7 +32,7 @@ path_re = re.compile(r"(?<![\w./-])((?:%s)/[\w.*/<>{}-]*)" % prefixes)
 file_re = re.compile(r"(?<![\w./-])(%s)(?![\w.-])" % "|".join(re.escape(f) for f in top_files)) if top_files else None
 
 docs = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "*.md")))
-missing, checked = [], 0
+checked = 0
 for doc in docs:
     rel_doc = os.path.relpath(doc, root)
     for lineno, line in enumerate(open(doc, encoding="utf-8"), 1):
@@ -37,7 +42,7 @@ for doc in docs:
         for p in found:
             p = p.rstrip(".,:;)")
             if p.startswith("shared/"):
-                missing.append(f"{rel_doc}:{lineno}: {p} is outside the repository")
+                C.check(False, f"{rel_doc}:{lineno}: {p} is outside the repository")
                 continue
             if "<" in p or "{" in p or re.search(r"/[A-Z][A-Z_]+(/|$)", p):
                 continue  # a pattern (src/backend/<name>/, runs/RUN/...)
@@ -45,9 +50,6 @@ for doc in docs:
             if listing:
                 print(f"{rel_doc}:{lineno}: {p}")
             full = os.path.join(root, p)
-            if not (glob.glob(full) if "*" in p else os.path.exists(full)):
-                missing.append(f"{rel_doc}:{lineno}: {p} does not exist")
-for m in missing:
-    print("FAIL:", m)
-print(f"{checked} paths named in {len(docs)} documents, {len(missing)} missing")
-sys.exit(1 if missing or checked == 0 else 0)
+            C.check(glob.glob(full) if "*" in p else os.path.exists(full), f"{rel_doc}:{lineno}: {p} exists")
+print(f"{checked} paths named in {len(docs)} documents")
+C.done()

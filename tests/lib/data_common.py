@@ -1,41 +1,18 @@
-"""Helpers shared by the image-pipeline tests (tests/data_*.py).
+"""data_common.py — helpers shared by the image-pipeline tests (data/*.py, cli/onnx_test.py).
 
-They drive tests/data_tool (path in argv[1]) and compare what it writes with
-PIL / torchvision. Every check goes through Checker, so a script exits
-non-zero when any number disagrees.
+They drive data_tool (tests/tools/data_tool.c; its path in argv[1]) and
+compare what it writes with PIL / torchvision; their checks go through
+check.py's Checker.
 """
 import atexit
-import os
 import shutil
 import struct
 import subprocess
-import sys
 import tempfile
 import zlib
 
 import numpy as np
 from PIL import Image
-
-
-class Checker:
-    def __init__(self, name):
-        self.name, self.fails, self.checks = name, 0, 0
-
-    def check(self, ok, what):
-        self.checks += 1
-        if not ok:
-            self.fails += 1
-            print(f"FAIL {what}", flush=True)
-        elif os.environ.get("TEST_VERBOSE"):
-            print(f"ok   {what}", flush=True)
-        return ok
-
-    def done(self):
-        if self.fails:
-            print(f"{self.name}: {self.fails} of {self.checks} checks FAILED")
-            sys.exit(1)
-        print(f"{self.name}: all {self.checks} checks passed")
-        sys.exit(0)
 
 
 def tool(exe, *args, check=True):
