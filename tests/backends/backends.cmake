@@ -1,16 +1,17 @@
-# Backend tests: the fast backends against the reference, backend-specific
-# checks, and the golden test against PyTorch on every backend built.
-file(GLOB backend_sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/test_*.c)
-foreach(src ${backend_sources})
-  get_filename_component(name ${src} NAME_WE)
-  alexnet_c_test(${name} ${src})
-endforeach()
+# Backend tests. Every backend built is compared with the reference backend
+# by one harness (lib/backend_compare.{c,h}) in two programs:
+#   test_backend_ops [BACKEND [fp32|bf16 [ROW]]]   the op table
+#   test_backend_net [BACKEND [fp32|bf16]]         the whole presets
+# registered per backend below (test_dnnl_*, test_cuda_*), so each backend's
+# results, labels and timeouts are its own. Tests of a backend the build
+# lacks are not registered; a registered test skips (77) only when this
+# machine lacks what it needs (a GPU, native bf16), and says what.
+alexnet_c_test(test_backend_ops ${CMAKE_CURRENT_LIST_DIR}/test_backend_ops.c NO_TEST)
+alexnet_c_test(test_backend_net ${CMAKE_CURRENT_LIST_DIR}/test_backend_net.c NO_TEST)
+
 # Whole-network golden test against PyTorch: golden_torch.py (python3-torch)
 # writes the reference run, golden_check replays it on every backend built.
-add_executable(golden_check ${CMAKE_CURRENT_LIST_DIR}/golden_check.c)
-target_compile_options(golden_check PRIVATE ${ALEXNET_WARNINGS})
-target_link_libraries(golden_check PRIVATE test_harness)
-
+alexnet_c_test(golden_check ${CMAKE_CURRENT_LIST_DIR}/golden_check.c NO_TEST)
 set(golden_backends ref)
 if(ALEXNET_HAVE_DNNL)
   list(APPEND golden_backends dnnl)
@@ -26,11 +27,36 @@ foreach(bb alexnet alexnet_2012)
   foreach(be ${golden_backends})
     add_test(NAME golden_${bb}_${be}
              COMMAND golden_check ${CMAKE_CURRENT_BINARY_DIR}/golden_${bb}.safetensors ${be})
-    set_tests_properties(golden_${bb}_${be} PROPERTIES FIXTURES_REQUIRED golden_${bb} SKIP_RETURN_CODE 77)
+    set_tests_properties(golden_${bb}_${be} PROPERTIES FIXTURES_REQUIRED golden_${bb})
+    if(be STREQUAL "cuda") # no GPU here
+      set_tests_properties(golden_${bb}_${be} PROPERTIES SKIP_RETURN_CODE 77 LABELS cuda)
+    endif()
   endforeach()
 endforeach()
-# bf16 on the oneDNN backend against PyTorch's CPU autocast bf16 (skipped without native bf16)
+
+# The oneDNN backend. oneDNN picks its kernels by the CPU's ISA: on AVX-512
+# machines the default run uses the AVX-512 kernels (and, on oneDNN 2.x,
+# Winograd for the 3x3 convolutions); the *_avx2 runs repeat the op table and
+# the 2012 golden test capped at AVX2 (direct kernels only, GEMM first layer),
+# so both kernel families are checked on whatever CPU runs the tests. bf16
+# runs skip on CPUs without native bf16.
 if(ALEXNET_HAVE_DNNL)
+  add_test(NAME test_dnnl_ops COMMAND test_backend_ops dnnl fp32)
+  add_test(NAME test_dnnl_ops_bf16 COMMAND test_backend_ops dnnl bf16)
+  add_test(NAME test_dnnl_ops_avx2 COMMAND test_backend_ops dnnl fp32)
+  add_test(NAME test_dnnl_net COMMAND test_backend_net dnnl)
+  alexnet_c_test(test_dnnl_plan ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_plan.c)
+  alexnet_c_test(test_dnnl_compat ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_compat.c)
+  alexnet_c_test(test_dnnl_bf16_train ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_bf16_train.c)
+  add_test(NAME golden_alexnet_2012_dnnl_avx2
+           COMMAND golden_check ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_2012.safetensors dnnl)
+  set_tests_properties(golden_alexnet_2012_dnnl_avx2 PROPERTIES FIXTURES_REQUIRED golden_alexnet_2012)
+  set_tests_properties(test_dnnl_ops_avx2 golden_alexnet_2012_dnnl_avx2 PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX2")
+  set(dnnl_tests test_dnnl_ops test_dnnl_ops_bf16 test_dnnl_ops_avx2 test_dnnl_net test_dnnl_plan test_dnnl_compat
+                 test_dnnl_bf16_train golden_alexnet_2012_dnnl_avx2)
+  set_tests_properties(${dnnl_tests} PROPERTIES WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR} LABELS dnnl)
+  set_tests_properties(test_dnnl_ops_bf16 test_dnnl_bf16_train PROPERTIES SKIP_RETURN_CODE 77)
+  # bf16 on the oneDNN backend against PyTorch's CPU autocast bf16
   add_test(NAME golden_gen_alexnet_bf16
            COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/golden_torch.py --backbone alexnet --autocast
                    --out ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_bf16.safetensors)
@@ -39,46 +65,23 @@ if(ALEXNET_HAVE_DNNL)
            COMMAND golden_check ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_bf16.safetensors dnnl bf16)
   set_tests_properties(golden_alexnet_dnnl_bf16 PROPERTIES FIXTURES_REQUIRED golden_alexnet_bf16 SKIP_RETURN_CODE 77)
 endif()
-# oneDNN backend tests. test_dnnl_ops / test_dnnl_net / test_dnnl_compat (registered by the glob
-# in CMakeLists.txt) exit 77, skipped, when the build has no dnnl backend.
-# oneDNN picks its kernels by the CPU's ISA: on AVX-512 machines the default
-# run uses the AVX-512 kernels (and, on oneDNN 2.x, Winograd for the 3x3 convolutions); the
-# *_avx2 runs repeat the op-by-op test and the 2012 golden test capped at
-# AVX2 (direct kernels only, GEMM first layer), so both kernel families are
-# checked on whatever CPU runs the tests.
-foreach(t test_dnnl_ops test_dnnl_net test_dnnl_compat test_dnnl_bf16_train)
-  if(TEST ${t})
-    set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77 LABELS dnnl)
-  endif()
-endforeach()
-if(ALEXNET_HAVE_DNNL)
-  # bf16 op by op against the fp32 reference (skipped without native bf16)
-  add_test(NAME test_dnnl_ops_bf16 COMMAND test_dnnl_ops bf16)
-  set_tests_properties(test_dnnl_ops_bf16 PROPERTIES SKIP_RETURN_CODE 77 LABELS dnnl)
-  add_test(NAME test_dnnl_ops_avx2 COMMAND test_dnnl_ops WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-  add_test(NAME golden_alexnet_2012_dnnl_avx2
-           COMMAND golden_check ${CMAKE_CURRENT_BINARY_DIR}/golden_alexnet_2012.safetensors dnnl)
-  set_tests_properties(test_dnnl_ops_avx2 golden_alexnet_2012_dnnl_avx2 PROPERTIES
-                       ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX2" SKIP_RETURN_CODE 77 LABELS dnnl)
-  set_tests_properties(golden_alexnet_2012_dnnl_avx2 PROPERTIES FIXTURES_REQUIRED golden_alexnet_2012)
-endif()
-# GPU tests and the GPU benchmark program. test_cuda_*.c are registered by
-# tests/CMakeLists.txt like every test; here they learn that exit 77 means
-# "skipped" (no CUDA build, or no GPU on this machine) and get timeouts sized
-# for a GPU machine (they run the reference backend too). The NCCL part of
-# test_cuda_net runs as its own entry, test_cuda_comm. bench/gpu_bench.c is
-# built alongside (bench/gpu.sh runs it on the GPU machine).
-if(TEST test_cuda_net)
-  add_test(NAME test_cuda_comm COMMAND test_cuda_net comm WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR})
-endif()
-foreach(t test_cuda_ops test_cuda_net test_cuda_comm)
-  if(TEST ${t})
-    set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
-  endif()
-endforeach()
-if(TEST test_cuda_ops)
+
+# The cuda backend: skipped (77) on a machine without a GPU; timeouts sized
+# for the GPU machine (the reference backend runs beside it on the CPU). The
+# NCCL all-reduce is its own program and entry (test_cuda_comm), registered
+# when the cuda backend was built with NCCL (src/backend/cuda/CMakeLists.txt
+# finds it the same way).
+if(ALEXNET_HAVE_CUDA)
+  add_test(NAME test_cuda_ops COMMAND test_backend_ops cuda)
+  add_test(NAME test_cuda_net COMMAND test_backend_net cuda)
   set_tests_properties(test_cuda_ops PROPERTIES TIMEOUT 300)
   set_tests_properties(test_cuda_net PROPERTIES TIMEOUT 400)
-  set_tests_properties(test_cuda_comm PROPERTIES TIMEOUT 120)
+  set(cuda_tests test_cuda_ops test_cuda_net)
+  if(NOT ALEXNET_WITH_NCCL STREQUAL "OFF" AND NCCL_INCLUDE_DIR AND NCCL_LIBRARY)
+    alexnet_c_test(test_cuda_comm ${CMAKE_CURRENT_LIST_DIR}/test_cuda_comm.c)
+    set_tests_properties(test_cuda_comm PROPERTIES TIMEOUT 120)
+    list(APPEND cuda_tests test_cuda_comm)
+  endif()
+  set_tests_properties(${cuda_tests} PROPERTIES WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR} SKIP_RETURN_CODE 77
+                       LABELS cuda)
 endif()
-

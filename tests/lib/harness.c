@@ -4,6 +4,7 @@
 #include "harness.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include "common/philox.h"
@@ -63,6 +64,21 @@ int test_summary(const char *name) {
         fprintf(stderr, "%s: %d of %d checks FAILED\n", name, test_failures, test_checks);
         return 1;
     }
+    if (test_checks == 0) {
+        fprintf(stderr, "%s: no checks ran: FAILED\n", name);
+        return 1;
+    }
     printf("%s: all %d checks passed\n", name, test_checks);
     return 0;
+}
+
+int test_skip(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("SKIP: ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    return TEST_SKIPPED;
 }

@@ -1,6 +1,7 @@
 /*
  * harness.h — a minimal test harness: checks count failures, main() returns
- * non-zero if any failed, so ctest goes red when numbers disagree.
+ * non-zero if any failed (or if none ran), so ctest goes red when numbers
+ * disagree; test_skip() for what this machine lacks, and nothing else.
  */
 #ifndef ALEXNET_TEST_HARNESS_H
 #define ALEXNET_TEST_HARNESS_H
@@ -37,7 +38,16 @@ int expect_rel_l2(const char *name, const float *a, const float *b, size_t n, do
 /* Deterministic pseudo-random fill in [lo, hi) from (seed, stream). */
 void fill_uniform(float *x, size_t n, uint64_t seed, uint32_t stream, float lo, float hi);
 
-/* Returns the exit status for main(): prints a summary. */
+/* Returns the exit status for main(): prints a summary. 1 when a check
+ * failed, and also when no check ran at all (a test that compared nothing
+ * proves nothing and must not pass). */
 int test_summary(const char *name);
+
+/* Exit status for "skipped" (ctest's SKIP_RETURN_CODE). */
+#define TEST_SKIPPED 77
+/* Prints "SKIP: <why>" and returns TEST_SKIPPED, for main() to return when
+ * this machine lacks what the test needs (a GPU, native bf16). Never for a
+ * part the build lacks (such tests are not registered) nor for a failure. */
+int test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

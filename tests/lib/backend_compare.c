@@ -1,0 +1,586 @@
+/*
+ * backend_compare.c — one backend against another, side by side (the
+ * protocol and the tolerance table are described in backend_compare.h).
+ */
+#include "backend_compare.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/philox.h"
+#include "harness.h"
+#ifdef ALEXNET_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+/* --- the tolerance table --------------------------------------------------- */
+
+#define MAX(x) \
+    { x, 0 }
+#define L2(x) \
+    { 0, x }
+#define CUDA_BF16 \
+    { 0.15, 3e-2 }
+
+typedef struct {
+    const char *backend; /* NULL: every backend without a row of its own */
+    TolColumn col;
+    Quantity q;
+    Bound b;
+} TolRow;
+
+/* backend_compare.h gives the reasoning for every number. */
+static const TolRow TOLERANCES[] = {
+    /* fp32: both sides fp32, only the summation order differs */
+    { NULL, COL_FP32, Q_OUT, MAX(1e-4) },
+    { NULL, COL_FP32, Q_LATER, MAX(1e-4) },
+    { NULL, COL_FP32, Q_GRAD, MAX(1e-4) },
+    { NULL, COL_FP32, Q_WEIGHT, MAX(1e-5) },
+    { NULL, COL_FP32, Q_BIAS, MAX(1e-5) },
+    { NULL, COL_FP32, Q_TRACK, MAX(1e-3) },
+    /* fp32 on large maps: single ReLU decisions within fp32 rounding of zero */
+    { NULL, COL_FP32_WIDE, Q_OUT, MAX(1e-4) },
+    { NULL, COL_FP32_WIDE, Q_LATER, MAX(1e-4) },
+    { NULL, COL_FP32_WIDE, Q_GRAD, L2(1e-2) },
+    { NULL, COL_FP32_WIDE, Q_WEIGHT, L2(1e-2) },
+    { NULL, COL_FP32_WIDE, Q_BIAS, L2(1e-2) },
+    { NULL, COL_FP32_WIDE, Q_TRACK, MAX(1e-3) },
+    /* bf16 against the fp32 reference, nets without ReLU or max-pool decisions */
+    { NULL, COL_BF16, Q_OUT, L2(2e-2) },
+    { NULL, COL_BF16, Q_LATER, L2(2e-2) },
+    { NULL, COL_BF16, Q_GRAD, L2(2e-2) },
+    { NULL, COL_BF16, Q_WEIGHT, L2(5e-3) },
+    { NULL, COL_BF16, Q_BIAS, L2(5e-3) },
+    { NULL, COL_BF16, Q_TRACK, MAX(5e-2) },
+    /* bf16 through ReLU / max-pool decisions that bf16 rounding flips */
+    { NULL, COL_BF16_FLIPS, Q_OUT, L2(2e-2) },
+    { NULL, COL_BF16_FLIPS, Q_LATER, L2(0.2) },
+    { NULL, COL_BF16_FLIPS, Q_GRAD, L2(0.5) },
+    { NULL, COL_BF16_FLIPS, Q_WEIGHT, L2(0.2) },
+    { NULL, COL_BF16_FLIPS, Q_BIAS, L2(0.2) },
+    { NULL, COL_BF16_FLIPS, Q_TRACK, MAX(5e-2) },
+    /* cuda: its former tests' bounds, until a GPU run measures its own */
+    { "cuda", COL_FP32, Q_WEIGHT, MAX(1e-4) },
+    { "cuda", COL_FP32, Q_BIAS, MAX(1e-4) },
+    { "cuda", COL_BF16, Q_OUT, CUDA_BF16 },
+    { "cuda", COL_BF16, Q_LATER, CUDA_BF16 },
+    { "cuda", COL_BF16, Q_GRAD, CUDA_BF16 },
+    { "cuda", COL_BF16, Q_WEIGHT, CUDA_BF16 },
+    { "cuda", COL_BF16, Q_BIAS, CUDA_BF16 },
+    { "cuda", COL_BF16_FLIPS, Q_OUT, CUDA_BF16 },
+    { "cuda", COL_BF16_FLIPS, Q_LATER, L2(0.1) },
+    { "cuda", COL_BF16_FLIPS, Q_WEIGHT, CUDA_BF16 },
+    { "cuda", COL_BF16_FLIPS, Q_BIAS, L2(0.5) },
+};
+
+TolColumn compare_column(Precision p, const Net *net, int wide) {
+    if (p == PRECISION_BF16) return compare_net_has_decisions(net) ? COL_BF16_FLIPS : COL_BF16;
+    return wide ? COL_FP32_WIDE : COL_FP32;
+}
+
+Bound compare_bound(const char *backend, TolColumn c, Quantity q) {
+    const TolRow *generic = NULL;
+    for (size_t i = 0; i < sizeof TOLERANCES / sizeof TOLERANCES[0]; i++) {
+        const TolRow *r = &TOLERANCES[i];
+        if (r->col != c || r->q != q) continue;
+        if (r->backend && backend && strcmp(r->backend, backend) == 0) return r->b;
+        if (!r->backend) generic = r;
+    }
+    CHECK(generic, "tolerance table: no bound for column %d, quantity %d", (int)c, (int)q);
+    return generic->b;
+}
+
+/* --- checks ----------------------------------------------------------------- */
+
+/* The tightest check of the current comparison: the largest error / bound. */
+static struct {
+    double ratio, err, bound;
+    char what[160];
+} tightest;
+
+static void tightest_reset(void) { memset(&tightest, 0, sizeof tightest); }
+
+static void note(const char *what, double err, double bound) {
+    double r = err / bound;
+    if (r > tightest.ratio || r != r) {
+        tightest.ratio = r != r ? INFINITY : r;
+        tightest.err = err;
+        tightest.bound = bound;
+        snprintf(tightest.what, sizeof tightest.what, "%s", what);
+    }
+}
+
+static double rel_l2(const float *a, const float *b, size_t n) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        num += d * d;
+        den += (double)b[i] * (double)b[i];
+    }
+    if (!(num == num)) return NAN;
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+int compare_expect(const char *what, const float *got, const float *want, size_t n, Bound b) {
+    double e = tensor_rel_error(got, want, n, 1e-12), l2 = rel_l2(got, want, n);
+    int ok = 1;
+    if (b.max_err > 0) {
+        ok &= e <= b.max_err; /* NaN fails */
+        note(what, e, b.max_err);
+    }
+    if (b.rel_l2 > 0) {
+        ok &= l2 <= b.rel_l2;
+        note(what, l2, b.rel_l2);
+    }
+    test_checks++;
+    if (!ok) {
+        test_failures++;
+        fprintf(stderr, "FAIL %s: normalised max error %.3e", what, e);
+        if (b.max_err > 0) fprintf(stderr, " (tol %.0e)", b.max_err);
+        fprintf(stderr, ", relative L2 %.3e", l2);
+        if (b.rel_l2 > 0) fprintf(stderr, " (tol %.0e)", b.rel_l2);
+        fputc('\n', stderr);
+    } else if (getenv("TEST_VERBOSE")) {
+        fprintf(stderr, "ok   %s: normalised max error %.3e, relative L2 %.3e\n", what, e, l2);
+    }
+    return ok;
+}
+
+/* --- what this machine can run -------------------------------------------- */
+
+int compare_can_run(const char *backend, const Net *net, Precision p, char *why, size_t len) {
+    Error err = { { 0 } };
+    int ok = backend_supports(backend, net, p, &err);
+    /* bf16 without native bf16 (oneDNN would emulate it, or has no kernels at
+     * all, e.g. under ONEDNN_MAX_CPU_ISA=AVX2): a machine without the feature */
+    if (p == PRECISION_BF16 && backend_auto_precision(backend, NULL) != PRECISION_BF16) {
+        snprintf(why, len, "%s: this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16", backend);
+        return 0;
+    }
+#ifdef ALEXNET_HAVE_CUDA
+    if (strcmp(backend, "cuda") == 0) {
+        char msg[200] = "";
+        if (cuda_backend_device_count(msg, sizeof msg) < 1) {
+            snprintf(why, len, "cuda: no GPU on this machine (%s)", msg);
+            return 0;
+        }
+    }
+#endif
+    if (ok) return 1;
+    snprintf(why, len, "%s refuses %s at %s: %s", backend, net->backbone, precision_name(p), err.msg);
+    return -1;
+}
+
+int compare_each_backend(CompareRuns *r, const char *only_backend, const char *only_precision, const Net *probe,
+                         void (*fn)(const char *backend, Precision p, void *user), void *user) {
+    int known = !only_backend;
+    for (int b = 0; backend_name_at(b) && !known; b++) known = strcmp(backend_name_at(b), only_backend) == 0;
+    if (!known) {
+        fprintf(stderr, "backend %s is not in this build (%s)\n", only_backend, backend_names());
+        return -1;
+    }
+    if (only_precision && strcmp(only_precision, "fp32") != 0 && strcmp(only_precision, "bf16") != 0) {
+        fprintf(stderr, "precision %s: fp32 or bf16\n", only_precision);
+        return -1;
+    }
+    const Precision precs[] = { PRECISION_FP32, PRECISION_BF16 };
+    for (int b = 0; backend_name_at(b); b++) {
+        const char *backend = backend_name_at(b);
+        if (strcmp(backend, "ref") == 0 || (only_backend && strcmp(backend, only_backend) != 0)) continue;
+        for (int k = 0; k < 2; k++) {
+            Precision p = precs[k];
+            if (only_precision && strcmp(only_precision, precision_name(p)) != 0) continue;
+            char why[400];
+            int can = compare_can_run(backend, probe, p, why, sizeof why);
+            if (can == 0) {
+                printf("%s %s: skipped: %s\n", backend, precision_name(p), why);
+                size_t at = strlen(r->skipped);
+                if (!strstr(r->skipped, why))
+                    snprintf(r->skipped + at, sizeof r->skipped - at, "%s%s", at ? "; " : "", why);
+                continue;
+            }
+            EXPECT(can == 1, "%s %s: %s", backend, precision_name(p), why);
+            if (can == 1) {
+                fn(backend, p, user);
+                r->ran++;
+            }
+        }
+    }
+    return 0;
+}
+
+int compare_finish(const CompareRuns *r, const char *name) {
+    if (!r->ran && r->skipped[0] && !test_failures) return test_skip("%s", r->skipped);
+    return test_summary(name);
+}
+
+/* --- inputs ----------------------------------------------------------------- */
+
+void compare_batch(uint8_t *u8, int32_t *labels, int n, int S, int K, uint64_t seed, int id) {
+    size_t bytes = (size_t)n * S * S * 3;
+    for (size_t i = 0; i < bytes; i++) u8[i] = (uint8_t)(rng_word(seed, RNG_SYNTHETIC, 100 + (uint32_t)id, 0, i) >> 24);
+    for (int i = 0; i < n; i++)
+        labels[i] = (int32_t)(rng_word(seed, RNG_SYNTHETIC, 200 + (uint32_t)id, 0, (uint64_t)i) % (uint32_t)K);
+}
+
+void compare_to_format(InputFormat fmt, const uint8_t *u8, void *out, int n, int S) {
+    size_t hw = (size_t)S * S;
+    if (fmt == INPUT_U8_NHWC) {
+        memcpy(out, u8, (size_t)n * hw * 3);
+        return;
+    }
+    float *o = out;
+    for (int b = 0; b < n; b++)
+        for (size_t p = 0; p < hw; p++)
+            for (int c = 0; c < 3; c++) {
+                float v = ((float)u8[((size_t)b * hw + p) * 3 + c] / 255.0f - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+                if (fmt == INPUT_F32_NCHW) o[((size_t)b * 3 + c) * hw + p] = v;
+                else o[((size_t)b * hw + p) * 3 + c] = v;
+            }
+}
+
+void compare_init_params(const Net *net, float *params, uint64_t seed) {
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        const ParamTensor *w = p->decay ? p : p - 1;
+        double fan_in = (double)w->numel / w->shape[0];
+        float b = (float)(1.0 / sqrt(fan_in));
+        fill_uniform(params + p->offset, p->numel, seed, (uint32_t)(100 + t), -b, b);
+    }
+}
+
+int compare_net_has_decisions(const Net *net) {
+    for (int i = 0; i < net->n_layers; i++)
+        if (net->layers[i].kind == LAYER_RELU || net->layers[i].kind == LAYER_MAXPOOL) return 1;
+    return 0;
+}
+
+/* --- the comparison ---------------------------------------------------------- */
+
+/* The gradient buffer is host memory (ready() snapshots and grad_scale write
+ * it directly). The facade does not say; the cuda backend's is device memory. */
+static int grads_on_host(const Backend *b) { return strcmp(b->name, "cuda") != 0; }
+
+/* Records what ready() reports: count, order, frozen tensors, and (host
+ * buffers) a copy of each gradient at the moment it was reported final. */
+typedef struct {
+    Backend *be;
+    int count, order_ok, last, frozen_seen;
+    float *snap; /* [param_count] or NULL */
+} ReadyLog;
+
+static void on_ready(void *user, int param) {
+    ReadyLog *r = user;
+    const ParamTensor *p = &r->be->net->params[param];
+    if (r->last >= 0 && param >= r->last) r->order_ok = 0;
+    r->last = param;
+    r->count++;
+    r->frozen_seen += p->frozen;
+    if (r->snap) memcpy(r->snap + p->offset, backend_grad_buffer(r->be) + p->offset, p->numel * sizeof(float));
+}
+
+static void ready_reset(ReadyLog *r) {
+    r->count = 0;
+    r->order_ok = 1;
+    r->last = -1;
+    r->frozen_seen = 0;
+}
+
+static int trained_tensors(const Net *net) {
+    int k = 0;
+    for (int t = 0; t < net->n_params; t++) k += !net->params[t].frozen;
+    return k;
+}
+
+typedef struct {
+    Backend *be;
+    InputFormat fmt;
+    void *x;       /* the batch in fmt */
+    float *logits; /* [max_batch * K] */
+    float *grads;  /* [P] */
+    ReadyLog ready;
+} Side;
+
+static void side_init(Side *s, Backend *be, int snapshot) {
+    const Net *net = be->net;
+    size_t B = (size_t)be->max_batch, S = (size_t)net->image_size;
+    memset(s, 0, sizeof *s);
+    s->be = be;
+    s->fmt = backend_input_format(be);
+    s->x = xmalloc(B * S * S * 3 * sizeof(float));
+    s->logits = xmalloc(B * (size_t)net->num_classes * sizeof(float));
+    s->grads = xmalloc(net->param_count * sizeof(float));
+    s->ready.be = be;
+    s->ready.snap = snapshot && grads_on_host(be) ? xmalloc(net->param_count * sizeof(float)) : NULL;
+}
+
+static void side_free(Side *s) {
+    free(s->x);
+    free(s->logits);
+    free(s->grads);
+    free(s->ready.snap);
+}
+
+static void forward(Side *s, const uint8_t *u8, int n, const ForwardArgs *fa) {
+    compare_to_format(s->fmt, u8, s->x, n, s->be->net->image_size);
+    backend_forward(s->be, s->x, n, fa);
+}
+
+static double backward(Side *s, const int32_t *labels, int n, const LossArgs *la) {
+    ready_reset(&s->ready);
+    return backend_backward(s->be, labels, n, la, on_ready, &s->ready);
+}
+
+/* ready() fired once per trained tensor, in reverse order, never for a frozen
+ * one; what it reported final did not change afterwards. */
+static void check_ready(const char *title, const char *when, Side *s) {
+    const Net *net = s->be->net;
+    ReadyLog *r = &s->ready;
+    int want = trained_tensors(net);
+    EXPECT(r->count == want && r->order_ok && r->frozen_seen == 0,
+           "%s %s: %s's ready() fired %d times (want %d, one per trained tensor), reverse order %d, for frozen "
+           "tensors %d",
+           title, when, s->be->name, r->count, want, r->order_ok, r->frozen_seen);
+    if (!r->snap) return;
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        if (p->frozen) continue;
+        EXPECT(memcmp(r->snap + p->offset, s->grads + p->offset, p->numel * sizeof(float)) == 0,
+               "%s %s: %s's %s changed after ready() reported it final", title, when, s->be->name, p->name);
+    }
+}
+
+/* Gradients of both sides (into Side.grads), compared per tensor; frozen ones zero. */
+static void compare_grads(const char *title, const char *when, Side *want, Side *got, Bound b) {
+    const Net *net = want->be->net;
+    backend_get_grads(want->be, want->grads);
+    backend_get_grads(got->be, got->grads);
+    char name[224];
+    for (int t = 0; t < net->n_params; t++) {
+        const ParamTensor *p = &net->params[t];
+        snprintf(name, sizeof name, "%s %s grad %s", title, when, p->name);
+        if (p->frozen) {
+            int nonzero = 0;
+            for (size_t i = 0; i < p->numel; i++) nonzero += got->grads[p->offset + i] != 0.0f;
+            EXPECT(nonzero == 0, "%s: frozen, but %d entries are not zero", name, nonzero);
+        }
+        compare_expect(name, got->grads + p->offset, want->grads + p->offset, p->numel, b);
+    }
+    check_ready(title, when, want);
+    check_ready(title, when, got);
+}
+
+int compare_pair(const char *title, Backend *want, Backend *got, const CompareOpts *o, const char *tol_backend,
+                 Precision tol_precision) {
+    const Net *net = want->net;
+    CHECK(got->net->param_count == net->param_count && got->max_batch == want->max_batch,
+          "compare_pair: two different nets or batch sizes");
+    int fails0 = test_failures;
+    double t0 = now_seconds();
+    tightest_reset();
+    int B = want->max_batch, n = o->n ? o->n : B, steps = o->steps ? o->steps : 3;
+    int S = net->image_size, K = net->num_classes;
+    uint64_t seed = o->seed ? o->seed : 3;
+    size_t P = net->param_count;
+    TolColumn col = compare_column(tol_precision, net, o->wide);
+    Bound b_out = compare_bound(tol_backend, col, Q_OUT), b_later = compare_bound(tol_backend, col, Q_LATER);
+    Bound b_grad = compare_bound(tol_backend, col, Q_GRAD), b_track = compare_bound(tol_backend, col, Q_TRACK);
+    Bound b_weight = compare_bound(tol_backend, col, Q_WEIGHT), b_bias = compare_bound(tol_backend, col, Q_BIAS);
+    CHECK(n >= 1 && n <= B, "compare_pair: n %d outside [1, %d]", n, B);
+    int scale = o->grad_scale != 0.0f && o->grad_scale != 1.0f;
+    CHECK(!scale || (grads_on_host(want) && grads_on_host(got)), "compare_pair: grad_scale needs host gradients");
+
+    float *params = xmalloc(P * sizeof(float));
+    compare_init_params(net, params, seed);
+    backend_set_params(want, params);
+    backend_set_params(got, params);
+    memset(params, 0, P * sizeof(float));
+    backend_set_momentum(want, params);
+    backend_set_momentum(got, params);
+
+    Side w, g;
+    side_init(&w, want, 0);
+    side_init(&g, got, !o->loss_only);
+    uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
+    int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
+    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    SgdArgs sa = { o->lr > 0 ? o->lr : 0.05f, 0.9f, 1e-3f };
+    char name[224], when[48];
+    double first_loss = 0, last_loss = 0;
+    for (int step = 0; step < steps; step++) {
+        compare_batch(u8, labels, n, S, K, seed, o->batches ? step % o->batches : step);
+        ForwardArgs fa = { 1, (uint64_t)step, 3 };
+        forward(&w, u8, n, &fa);
+        forward(&g, u8, n, &fa);
+        snprintf(when, sizeof when, "step %d", step);
+        if (!o->loss_only) {
+            backend_read_logits(want, w.logits, n);
+            backend_read_logits(got, g.logits, n);
+            snprintf(name, sizeof name, "%s %s logits", title, when);
+            compare_expect(name, g.logits, w.logits, (size_t)n * K, step == 0 ? b_out : b_later);
+        }
+        double lw = backward(&w, labels, n, &la), lg = backward(&g, labels, n, &la);
+        float fw = (float)lw, fg = (float)lg;
+        snprintf(name, sizeof name, "%s %s loss", title, when);
+        compare_expect(name, &fg, &fw, 1, o->loss_only ? b_track : b_out);
+        if (step == 0) first_loss = lw;
+        last_loss = lw;
+        if (!o->loss_only) compare_grads(title, when, &w, &g, b_grad);
+        if (scale) {
+            float *gw = backend_grad_buffer(want), *gg = backend_grad_buffer(got);
+            for (size_t i = 0; i < P; i++) {
+                gw[i] *= o->grad_scale;
+                gg[i] *= o->grad_scale;
+            }
+        }
+        backend_sgd_update(want, &sa);
+        backend_sgd_update(got, &sa);
+    }
+    if (o->loss_only) {
+        EXPECT(last_loss < first_loss, "%s: the reference loss did not fall over %d steps (%.4f -> %.4f)", title, steps,
+               first_loss, last_loss);
+    } else {
+        /* a partial training batch, PyTorch's smoothing form, a global-batch divisor */
+        if (n > 1) {
+            int np = n - 1;
+            compare_batch(u8, labels, np, S, K, seed, 1000);
+            ForwardArgs fp = { 1, (uint64_t)steps, 3 };
+            LossArgs lt = { 0.2f, SMOOTH_TORCH, 2 * B };
+            forward(&w, u8, np, &fp);
+            forward(&g, u8, np, &fp);
+            double lw = backward(&w, labels, np, &lt), lg = backward(&g, labels, np, &lt);
+            float fw = (float)lw, fg = (float)lg;
+            snprintf(when, sizeof when, "partial batch %d", np);
+            snprintf(name, sizeof name, "%s %s loss", title, when);
+            compare_expect(name, &fg, &fw, 1, b_out);
+            compare_grads(title, when, &w, &g, b_grad);
+            backend_sgd_update(want, &sa);
+            backend_sgd_update(got, &sa);
+        }
+        /* momentum and parameters after the steps */
+        float *a = w.grads, *b = g.grads;
+        backend_get_momentum(want, a);
+        backend_get_momentum(got, b);
+        for (int t = 0; t < net->n_params; t++) {
+            const ParamTensor *p = &net->params[t];
+            snprintf(name, sizeof name, "%s momentum %s", title, p->name);
+            compare_expect(name, b + p->offset, a + p->offset, p->numel, b_grad);
+        }
+        backend_get_params(want, a);
+        backend_get_params(got, b);
+        for (int t = 0; t < net->n_params; t++) {
+            const ParamTensor *p = &net->params[t];
+            snprintf(name, sizeof name, "%s params %s", title, p->name);
+            compare_expect(name, b + p->offset, a + p->offset, p->numel, p->decay ? b_weight : b_bias);
+        }
+        /* an eval forward of a partial batch */
+        int ne = n > 1 ? n - 1 : 1;
+        compare_batch(u8, labels, ne, S, K, seed, 1001);
+        ForwardArgs fe = { 0, 99, 0 };
+        forward(&w, u8, ne, &fe);
+        forward(&g, u8, ne, &fe);
+        backend_read_logits(want, w.logits, ne);
+        backend_read_logits(got, g.logits, ne);
+        snprintf(name, sizeof name, "%s eval logits (batch %d)", title, ne);
+        compare_expect(name, g.logits, w.logits, (size_t)ne * K, b_later);
+    }
+    side_free(&w);
+    side_free(&g);
+    free(params);
+    free(u8);
+    free(labels);
+    int failed = test_failures - fails0;
+    size_t skip = strncmp(tightest.what, title, strlen(title)) == 0 ? strlen(title) + 1 : 0;
+    printf("%s: %s %.1f s, tightest %.2e of %.0e: %s\n", title, failed ? "FAILED" : "ok", now_seconds() - t0,
+           tightest.err, tightest.bound, tightest.what + skip);
+    fflush(stdout);
+    return failed;
+}
+
+int compare_backend(const char *backend, Precision p, const char *title, const Net *net, const CompareOpts *o) {
+    int B = o->max_batch ? o->max_batch : o->n;
+    BackendOptions bw = { o->threads, 0, PRECISION_FP32, 42, 0 }, bg = bw;
+    bg.precision = p;
+    Backend want, got;
+    Error err = { { 0 } };
+    CHECK(backend_create(&want, "ref", net, B, &bw, &err) == 0, "%s: ref: %s", title, err.msg);
+    int ok = backend_create(&got, backend, net, B, &bg, &err) == 0;
+    EXPECT(ok, "%s: the %s backend could not be created: %s", title, backend, err.msg);
+    if (!ok) {
+        backend_destroy(&want);
+        return 1;
+    }
+    int scale = o->grad_scale != 0.0f && o->grad_scale != 1.0f, failed = 0;
+    if (scale && !grads_on_host(&got))
+        printf("%s: not run: the %s backend's gradient buffer is device memory (grad_scale writes it on the host)\n",
+               title, backend);
+    else failed = compare_pair(title, &want, &got, o, backend, p);
+    backend_destroy(&want);
+    backend_destroy(&got);
+    return failed;
+}
+
+/* --- dropout masks ------------------------------------------------------------ */
+
+int compare_dropout_masks(const char *backend, Precision prec) {
+    int fails0 = test_failures;
+    Net net;
+    net_begin(&net, "dropout_mask", 2, 8);
+    net_add_dropout(&net, 0.5f);
+    net_section(&net, "classifier");
+    net_add_linear(&net, 2);
+    size_t P = net.param_count, F = (size_t)3 * 8 * 8;
+    float *p0 = xmalloc(P * sizeof(float)), *gr = xmalloc(P * sizeof(float)), *gc = xmalloc(P * sizeof(float));
+    float *xr = xmalloc(F * sizeof(float)), *xc = xmalloc(F * sizeof(float));
+    uint8_t u8[3 * 8 * 8];
+    int32_t label = 1;
+    net_init_params(&net, p0, 3);
+    Backend br, bc;
+    Error err = { { 0 } };
+    BackendOptions ref_opt = { 0, 0, PRECISION_FP32, 1234, 0 }, opt = ref_opt;
+    opt.precision = prec;
+    CHECK(backend_create(&br, "ref", &net, 1, &ref_opt, &err) == 0, "%s", err.msg);
+    int ok = backend_create(&bc, backend, &net, 1, &opt, &err) == 0;
+    EXPECT(ok, "dropout masks: the %s backend could not be created: %s", backend, err.msg);
+    if (ok) {
+        backend_set_params(&br, p0);
+        backend_set_params(&bc, p0);
+        int mismatches = 0, dropped = 0;
+        LossArgs la = { 0.0f, SMOOTH_SEED, 0 };
+        for (size_t i = 0; i < F; i++)
+            u8[i] = (uint8_t)(1 + i % 250); /* no zero inputs: a zero gradient means dropped */
+        for (int step = 0; step < 8; step++) {
+            ForwardArgs fa = { 1, (uint64_t)step * 977, (uint64_t)step * 31 };
+            compare_to_format(INPUT_F32_NCHW, u8, xr, 1, 8);
+            backend_forward(&br, xr, 1, &fa);
+            backend_backward(&br, &label, 1, &la, NULL, NULL);
+            backend_get_grads(&br, gr);
+            compare_to_format(backend_input_format(&bc), u8, xc, 1, 8);
+            backend_forward(&bc, xc, 1, &fa);
+            backend_backward(&bc, &label, 1, &la, NULL, NULL);
+            backend_get_grads(&bc, gc);
+            const ParamTensor *w = &net.params[0];
+            for (size_t i = 0; i < w->numel; i++) {
+                int zr = gr[w->offset + i] == 0.0f, zc = gc[w->offset + i] == 0.0f;
+                mismatches += zr != zc;
+                dropped += zr;
+            }
+        }
+        EXPECT(mismatches == 0, "%s %s: dropout mask differs from the reference in %d of %d weight-gradient entries",
+               backend, precision_name(prec), mismatches, (int)(8 * net.params[0].numel));
+        EXPECT(dropped > 0, "%s %s: no element was dropped", backend, precision_name(prec));
+        printf("%s %s dropout masks bit for bit: %s, %d entries, %d dropped, %d mismatches\n", backend,
+               precision_name(prec), test_failures == fails0 ? "ok" : "FAILED", (int)(8 * net.params[0].numel), dropped,
+               mismatches);
+        backend_destroy(&bc);
+    }
+    backend_destroy(&br);
+    free(p0);
+    free(gr);
+    free(gc);
+    free(xr);
+    free(xc);
+    return test_failures - fails0;
+}
