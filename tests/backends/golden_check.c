@@ -15,7 +15,9 @@
  * oneDNN/MKL-DNN kernels); over reductions of up to 9216 terms that leaves
  * errors of ~1e-6 relative, so 1e-4 is loose enough to be stable and tight
  * enough that any real mistake (a wrong index, a missing term) fails by
- * orders of magnitude. Exit 77 (ctest: skipped) when the backend can't run here.
+ * orders of magnitude. Exit 77 (ctest: skipped) only when this machine lacks
+ * what the backend needs (no GPU for cuda); a backend that is built but
+ * refuses the net or fails to start fails the test.
  *
  * bf16: the backend in bf16 against PyTorch's CPU autocast bf16 run
  * (golden_torch.py --autocast), relative L2 errors. Both sides round
@@ -39,6 +41,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend_compare.h"
 #include "harness.h"
 #include "io/safetensors.h"
 
@@ -92,10 +95,6 @@ int main(int argc, char **argv) {
         return 2;
     }
     int bf16 = argc == 4;
-    if (bf16 && backend_auto_precision(argv[2], NULL) != PRECISION_BF16) {
-        printf("SKIP: backend %s has no native bf16 here\n", argv[2]);
-        return 77;
-    }
     Error err;
     StFile f;
     CHECK(st_read(&f, argv[1], &err) == 0, "%s", err.msg);
@@ -112,10 +111,19 @@ int main(int argc, char **argv) {
     BackendOptions opt = { 0 };
     opt.seed = 1;
     opt.precision = bf16 ? PRECISION_BF16 : PRECISION_FP32;
+    /* skipped only for what this machine lacks (no GPU, no native bf16); a
+     * built backend that refuses or fails to create is a failure */
+    char why[400];
+    int can = compare_can_run(argv[2], &net, opt.precision, why, sizeof why);
+    if (can == 0) return test_skip("%s", why);
+    if (can < 0) {
+        fprintf(stderr, "FAIL %s\n", why);
+        return 1;
+    }
     Backend be;
     if (backend_create(&be, argv[2], &net, B, &opt, &err) != 0) {
-        printf("SKIP: backend %s: %s\n", argv[2], err.msg);
-        return 77;
+        fprintf(stderr, "FAIL the %s backend could not be created: %s\n", argv[2], err.msg);
+        return 1;
     }
     CHECK(backend_input_format(&be) == INPUT_F32_NCHW || backend_input_format(&be) == INPUT_F32_NHWC,
           "golden_check feeds float input");

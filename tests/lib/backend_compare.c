@@ -154,8 +154,9 @@ int compare_can_run(const char *backend, const Net *net, Precision p, char *why,
     Error err = { { 0 } };
     int ok = backend_supports(backend, net, p, &err);
     /* bf16 without native bf16 (oneDNN would emulate it, or has no kernels at
-     * all, e.g. under ONEDNN_MAX_CPU_ISA=AVX2): a machine without the feature */
-    if (p == PRECISION_BF16 && backend_auto_precision(backend, NULL) != PRECISION_BF16) {
+     * all, e.g. under ONEDNN_MAX_CPU_ISA=AVX2): a machine without the feature.
+     * Not for ref, the fp32 oracle: it has no bf16 anywhere. */
+    if (p == PRECISION_BF16 && strcmp(backend, "ref") != 0 && backend_auto_precision(backend, NULL) != PRECISION_BF16) {
         snprintf(why, len, "%s: this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16", backend);
         return 0;
     }
