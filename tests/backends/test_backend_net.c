@@ -13,12 +13,14 @@
  *    reference's at every step. A minute of the reference backend on two
  *    cores: run for the cuda backend only (its machine has the cores).
  *
- * usage: test_backend_net [BACKEND [fp32|bf16]]   (default: all of them)
+ * usage: test_backend_net [BACKEND [fp32|bf16 [ROW]]]   (default: all of them;
+ *        ROW: one row of NETS, by its index)
  *
  * Skipped (77) only when nothing could run because this machine lacks it (no
  * GPU for cuda, no native bf16 for bf16).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend.h"
@@ -50,31 +52,38 @@ static const NetCase NETS[] = {
     NET("alexnet", 10, 67, 16, .opts = { .steps = 20, .batches = 4, .lr = 0.01f, .loss_only = 1 }, .only = "cuda"),
 };
 
-static void run_nets(const char *backend, Precision p, void *user) {
+static int only_row = -1;
+
+static void run_nets(const char *backend, const Precision *precs, int n_precs, void *user) {
     (void)user;
     for (size_t i = 0; i < sizeof NETS / sizeof NETS[0]; i++) {
         const NetCase *c = &NETS[i];
-        if ((c->only && strcmp(c->only, backend) != 0) || (c->fp32_only && p != PRECISION_FP32)) continue;
+        if ((only_row >= 0 && (size_t)only_row != i) || (c->only && strcmp(c->only, backend) != 0)) continue;
         Net net;
         Error err;
         CHECK(net_build(&net, c->backbone, c->classes, c->size, -1.0f, &err) == 0, "%s", err.msg);
         char title[160], why[400];
-        snprintf(title, sizeof title, "%s %s %s %dpx K=%d B=%d%s", backend, precision_name(p), c->backbone, c->size,
-                 c->classes, c->batch, c->opts.loss_only ? ", 20-step loss" : "");
-        int can = compare_can_run(backend, &net, p, why, sizeof why);
-        if (can != 1) {
-            EXPECT(0, "%s: %s", title, why);
-            continue;
+        snprintf(title, sizeof title, "#%zu %s %dpx K=%d B=%d%s", i, c->backbone, c->size, c->classes, c->batch,
+                 c->opts.loss_only ? ", 20-step loss" : "");
+        Precision run[2];
+        int n = 0;
+        for (int k = 0; k < n_precs; k++) {
+            if (c->fp32_only && precs[k] != PRECISION_FP32) continue;
+            int can = compare_can_run(backend, &net, precs[k], why, sizeof why);
+            EXPECT(can == 1, "%s %s %s: %s", backend, precision_name(precs[k]), title, why);
+            if (can == 1) run[n++] = precs[k];
         }
+        if (!n) continue;
         CompareOpts o = c->opts;
         o.n = o.max_batch = c->batch;
-        compare_backend(backend, p, title, &net, &o);
+        compare_backend(backend, run, n, title, &net, &o);
     }
 }
 
 int main(int argc, char **argv) {
-    if (argc > 3) {
-        fprintf(stderr, "usage: test_backend_net [BACKEND [fp32|bf16]]\n");
+    if (argc > 3) only_row = atoi(argv[3]);
+    if (argc > 4 || (argc > 3 && (only_row < 0 || only_row >= (int)(sizeof NETS / sizeof NETS[0])))) {
+        fprintf(stderr, "usage: test_backend_net [BACKEND [fp32|bf16 [ROW]]]\n");
         return 2;
     }
     Net probe;

@@ -190,35 +190,34 @@ static void row_env(const char *env, int on) {
 
 static int only_row = -1;
 
-static void run_rows(const char *backend, Precision p) {
-    if (only_row < 0) compare_dropout_masks(backend, p);
+static void run_rows(const char *backend, const Precision *precs, int n_precs, void *user) {
+    (void)user;
+    if (only_row < 0)
+        for (int k = 0; k < n_precs; k++) compare_dropout_masks(backend, precs[k]);
     for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++) {
         const OpCase *c = &OPS[i];
-        if ((only_row >= 0 && (size_t)only_row != i) || (c->only && strcmp(c->only, backend) != 0) ||
-            (c->fp32_only && p != PRECISION_FP32))
-            continue;
+        if ((only_row >= 0 && (size_t)only_row != i) || (c->only && strcmp(c->only, backend) != 0)) continue;
         Net net;
         build(&net, c);
+        Precision run[2];
+        int n = 0;
         char title[200], why[400];
         int B = c->max_batch ? c->max_batch : c->n;
-        snprintf(title, sizeof title, "%s %s #%zu s%d n%d/%d %.72s", backend, precision_name(p), i, c->size, c->n, B,
-                 c->what ? c->what : c->layers);
+        snprintf(title, sizeof title, "#%zu s%d n%d/%d %.72s", i, c->size, c->n, B, c->what ? c->what : c->layers);
         row_env(c->env, 1);
-        int can = compare_can_run(backend, &net, p, why, sizeof why);
-        if (can == 1) {
+        for (int k = 0; k < n_precs; k++) {
+            if (c->fp32_only && precs[k] != PRECISION_FP32) continue;
+            /* the machine ran the backend at this precision a moment ago: a refusal now is the row's */
+            int can = compare_can_run(backend, &net, precs[k], why, sizeof why);
+            EXPECT(can == 1, "%s %s %s: %s", backend, precision_name(precs[k]), title, why);
+            if (can == 1) run[n++] = precs[k];
+        }
+        if (n) {
             CompareOpts o = { .n = c->n, .max_batch = B, .grad_scale = c->grad_scale };
-            compare_backend(backend, p, title, &net, &o);
-        } else {
-            /* the machine was able to run the backend at this precision a moment ago */
-            EXPECT(0, "%s: %s", title, why);
+            compare_backend(backend, run, n, title, &net, &o);
         }
         row_env(c->env, 0);
     }
-}
-
-static void run_backend(const char *backend, Precision p, void *user) {
-    (void)user;
-    run_rows(backend, p);
 }
 
 int main(int argc, char **argv) {
@@ -232,7 +231,7 @@ int main(int argc, char **argv) {
     OpCase pc = OP(9, "conv 8 3 1 1 1; relu; linear 5", 2);
     build(&probe, &pc);
     CompareRuns runs = { 0 };
-    if (compare_each_backend(&runs, argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL, &probe, run_backend, NULL))
+    if (compare_each_backend(&runs, argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL, &probe, run_rows, NULL))
         return 2;
     return compare_finish(&runs, "test_backend_ops: every backend against ref, op by op");
 }

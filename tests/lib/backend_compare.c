@@ -94,37 +94,37 @@ Bound compare_bound(const char *backend, TolColumn c, Quantity q) {
 
 /* --- checks ----------------------------------------------------------------- */
 
-/* The tightest check of the current comparison: the largest error / bound. */
-static struct {
+/* The tightest check of a comparison's side: the largest error / bound. */
+typedef struct {
     double ratio, err, bound;
-    char what[160];
-} tightest;
+    char what[512];
+} Tightest;
 
-static void tightest_reset(void) { memset(&tightest, 0, sizeof tightest); }
+static Tightest *current; /* the side being checked, or NULL */
 
 static void note(const char *what, double err, double bound) {
+    Tightest *t = current;
     double r = err / bound;
-    if (r > tightest.ratio || r != r) {
-        tightest.ratio = r != r ? INFINITY : r;
-        tightest.err = err;
-        tightest.bound = bound;
-        snprintf(tightest.what, sizeof tightest.what, "%s", what);
+    if (!t || !(r <= t->ratio)) {
+        if (!t) return;
+        t->ratio = r != r ? INFINITY : r;
+        t->err = err;
+        t->bound = bound;
+        snprintf(t->what, sizeof t->what, "%s", what);
     }
-}
-
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < n; i++) {
-        double d = (double)a[i] - (double)b[i];
-        num += d * d;
-        den += (double)b[i] * (double)b[i];
-    }
-    if (!(num == num)) return NAN;
-    return den > 0 ? sqrt(num / den) : sqrt(num);
 }
 
 int compare_expect(const char *what, const float *got, const float *want, size_t n, Bound b) {
-    double e = tensor_rel_error(got, want, n, 1e-12), l2 = rel_l2(got, want, n);
+    /* one pass: max|d|, max|want|, sum d^2, sum want^2 (NaN propagates as a failure) */
+    double maxdiff = 0, maxref = 0, num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - (double)want[i], r = fabs((double)want[i]);
+        if (!(fabs(d) <= maxdiff)) maxdiff = fabs(d);
+        if (r > maxref) maxref = r;
+        num += d * d;
+        den += r * r;
+    }
+    double e = maxdiff / (maxref > 1e-12 ? maxref : 1e-12), l2 = den > 0 ? sqrt(num / den) : sqrt(num);
     int ok = 1;
     if (b.max_err > 0) {
         ok &= e <= b.max_err; /* NaN fails */
@@ -175,7 +175,7 @@ int compare_can_run(const char *backend, const Net *net, Precision p, char *why,
 }
 
 int compare_each_backend(CompareRuns *r, const char *only_backend, const char *only_precision, const Net *probe,
-                         void (*fn)(const char *backend, Precision p, void *user), void *user) {
+                         void (*fn)(const char *backend, const Precision *precs, int n_precs, void *user), void *user) {
     int known = !only_backend;
     for (int b = 0; backend_name_at(b) && !known; b++) known = strcmp(backend_name_at(b), only_backend) == 0;
     if (!known) {
@@ -186,12 +186,14 @@ int compare_each_backend(CompareRuns *r, const char *only_backend, const char *o
         fprintf(stderr, "precision %s: fp32 or bf16\n", only_precision);
         return -1;
     }
-    const Precision precs[] = { PRECISION_FP32, PRECISION_BF16 };
+    const Precision all[] = { PRECISION_FP32, PRECISION_BF16 };
     for (int b = 0; backend_name_at(b); b++) {
         const char *backend = backend_name_at(b);
         if (strcmp(backend, "ref") == 0 || (only_backend && strcmp(backend, only_backend) != 0)) continue;
+        Precision precs[2];
+        int n = 0;
         for (int k = 0; k < 2; k++) {
-            Precision p = precs[k];
+            Precision p = all[k];
             if (only_precision && strcmp(only_precision, precision_name(p)) != 0) continue;
             char why[400];
             int can = compare_can_run(backend, probe, p, why, sizeof why);
@@ -203,10 +205,11 @@ int compare_each_backend(CompareRuns *r, const char *only_backend, const char *o
                 continue;
             }
             EXPECT(can == 1, "%s %s: %s", backend, precision_name(p), why);
-            if (can == 1) {
-                fn(backend, p, user);
-                r->ran++;
-            }
+            if (can == 1) precs[n++] = p;
+        }
+        if (n) {
+            fn(backend, precs, n, user);
+            r->ran += n;
         }
     }
     return 0;
@@ -282,39 +285,49 @@ static void on_ready(void *user, int param) {
     if (r->snap) memcpy(r->snap + p->offset, backend_grad_buffer(r->be) + p->offset, p->numel * sizeof(float));
 }
 
-static void ready_reset(ReadyLog *r) {
-    r->count = 0;
-    r->order_ok = 1;
-    r->last = -1;
-    r->frozen_seen = 0;
-}
-
 static int trained_tensors(const Net *net) {
     int k = 0;
     for (int t = 0; t < net->n_params; t++) k += !net->params[t].frozen;
     return k;
 }
 
+/* One backend of a comparison and its buffers. */
 typedef struct {
     Backend *be;
+    const char *title;
     InputFormat fmt;
     void *x;       /* the batch in fmt */
     float *logits; /* [max_batch * K] */
-    float *grads;  /* [P] */
+    float *grads;  /* [P]: gradients, then momentum, then parameters */
+    double loss;
     ReadyLog ready;
+    Bound out, later, grad, weight, bias, track; /* the tolerance table's for this side */
+    Tightest tight;
+    int failed;
 } Side;
 
-static void side_init(Side *s, Backend *be, int snapshot) {
+static void side_init(Side *s, Backend *be, const char *title, int snapshot) {
     const Net *net = be->net;
     size_t B = (size_t)be->max_batch, S = (size_t)net->image_size;
     memset(s, 0, sizeof *s);
     s->be = be;
+    s->title = title;
     s->fmt = backend_input_format(be);
     s->x = xmalloc(B * S * S * 3 * sizeof(float));
     s->logits = xmalloc(B * (size_t)net->num_classes * sizeof(float));
     s->grads = xmalloc(net->param_count * sizeof(float));
     s->ready.be = be;
     s->ready.snap = snapshot && grads_on_host(be) ? xmalloc(net->param_count * sizeof(float)) : NULL;
+}
+
+static void side_bounds(Side *s, const char *backend, Precision p, const CompareOpts *o) {
+    TolColumn col = compare_column(p, s->be->net, o->wide);
+    s->out = compare_bound(backend, col, Q_OUT);
+    s->later = compare_bound(backend, col, Q_LATER);
+    s->grad = compare_bound(backend, col, Q_GRAD);
+    s->weight = compare_bound(backend, col, Q_WEIGHT);
+    s->bias = compare_bound(backend, col, Q_BIAS);
+    s->track = compare_bound(backend, col, Q_TRACK);
 }
 
 static void side_free(Side *s) {
@@ -329,119 +342,153 @@ static void forward(Side *s, const uint8_t *u8, int n, const ForwardArgs *fa) {
     backend_forward(s->be, s->x, n, fa);
 }
 
-static double backward(Side *s, const int32_t *labels, int n, const LossArgs *la) {
-    ready_reset(&s->ready);
-    return backend_backward(s->be, labels, n, la, on_ready, &s->ready);
+static void backward(Side *s, const int32_t *labels, int n, const LossArgs *la) {
+    ReadyLog *r = &s->ready;
+    r->count = r->frozen_seen = 0;
+    r->order_ok = 1;
+    r->last = -1;
+    s->loss = backend_backward(s->be, labels, n, la, on_ready, r);
+}
+
+/* s's checks count towards its result line and its tightest check */
+static void side_begin(Side *s, int *fails0) {
+    current = &s->tight;
+    *fails0 = test_failures;
+}
+
+static void side_end(Side *s, int fails0) {
+    s->failed += test_failures - fails0;
+    current = NULL;
 }
 
 /* ready() fired once per trained tensor, in reverse order, never for a frozen
- * one; what it reported final did not change afterwards. */
-static void check_ready(const char *title, const char *when, Side *s) {
+ * one; what it reported final did not change afterwards. s->grads: the final
+ * gradients. */
+static void check_ready(const Side *s, const char *when) {
     const Net *net = s->be->net;
-    ReadyLog *r = &s->ready;
+    const ReadyLog *r = &s->ready;
     int want = trained_tensors(net);
     EXPECT(r->count == want && r->order_ok && r->frozen_seen == 0,
-           "%s %s: %s's ready() fired %d times (want %d, one per trained tensor), reverse order %d, for frozen "
-           "tensors %d",
-           title, when, s->be->name, r->count, want, r->order_ok, r->frozen_seen);
+           "%s %s: ready() fired %d times (want %d, one per trained tensor), reverse order %d, for frozen tensors %d",
+           s->title, when, r->count, want, r->order_ok, r->frozen_seen);
     if (!r->snap) return;
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
         if (p->frozen) continue;
         EXPECT(memcmp(r->snap + p->offset, s->grads + p->offset, p->numel * sizeof(float)) == 0,
-               "%s %s: %s's %s changed after ready() reported it final", title, when, s->be->name, p->name);
+               "%s %s: %s changed after ready() reported it final", s->title, when, p->name);
     }
 }
 
-/* Gradients of both sides (into Side.grads), compared per tensor; frozen ones zero. */
-static void compare_grads(const char *title, const char *when, Side *want, Side *got, Bound b) {
-    const Net *net = want->be->net;
-    backend_get_grads(want->be, want->grads);
-    backend_get_grads(got->be, got->grads);
-    char name[224];
+/* The logits of the last forward, n rows. */
+static void check_logits(Side *w, Side *g, int n, const char *what, Bound b) {
+    int K = w->be->net->num_classes;
+    char name[512];
+    backend_read_logits(g->be, g->logits, n);
+    snprintf(name, sizeof name, "%s %s", g->title, what);
+    compare_expect(name, g->logits, w->logits, (size_t)n * K, b);
+}
+
+/* The loss and every gradient of the last backward; frozen tensors' stay zero. */
+static void check_backward(Side *w, Side *g, const char *when) {
+    const Net *net = w->be->net;
+    char name[512];
+    float lw = (float)w->loss, lg = (float)g->loss;
+    snprintf(name, sizeof name, "%s %s loss", g->title, when);
+    compare_expect(name, &lg, &lw, 1, g->out);
+    backend_get_grads(g->be, g->grads);
     for (int t = 0; t < net->n_params; t++) {
         const ParamTensor *p = &net->params[t];
-        snprintf(name, sizeof name, "%s %s grad %s", title, when, p->name);
+        snprintf(name, sizeof name, "%s %s grad %s", g->title, when, p->name);
         if (p->frozen) {
             int nonzero = 0;
-            for (size_t i = 0; i < p->numel; i++) nonzero += got->grads[p->offset + i] != 0.0f;
+            for (size_t i = 0; i < p->numel; i++) nonzero += g->grads[p->offset + i] != 0.0f;
             EXPECT(nonzero == 0, "%s: frozen, but %d entries are not zero", name, nonzero);
         }
-        compare_expect(name, got->grads + p->offset, want->grads + p->offset, p->numel, b);
+        compare_expect(name, g->grads + p->offset, w->grads + p->offset, p->numel, g->grad);
     }
-    check_ready(title, when, want);
-    check_ready(title, when, got);
+    check_ready(g, when);
 }
 
-int compare_pair(const char *title, Backend *want, Backend *got, const CompareOpts *o, const char *tol_backend,
-                 Precision tol_precision) {
+int compare_group(Backend *want, const CompareSide *got, int n_got, const CompareOpts *o) {
     const Net *net = want->net;
-    CHECK(got->net->param_count == net->param_count && got->max_batch == want->max_batch,
-          "compare_pair: two different nets or batch sizes");
-    int fails0 = test_failures;
+    CHECK(n_got >= 1 && n_got <= COMPARE_MAX_SIDES, "compare_group: %d tested backends", n_got);
+    for (int i = 0; i < n_got; i++)
+        CHECK(got[i].be->net->param_count == net->param_count && got[i].be->max_batch == want->max_batch,
+              "compare_group: %s: another net or batch size", got[i].title);
     double t0 = now_seconds();
-    tightest_reset();
     int B = want->max_batch, n = o->n ? o->n : B, steps = o->steps ? o->steps : 3;
-    int S = net->image_size, K = net->num_classes;
+    int S = net->image_size, K = net->num_classes, fails0 = test_failures, f;
     uint64_t seed = o->seed ? o->seed : 3;
     size_t P = net->param_count;
-    TolColumn col = compare_column(tol_precision, net, o->wide);
-    Bound b_out = compare_bound(tol_backend, col, Q_OUT), b_later = compare_bound(tol_backend, col, Q_LATER);
-    Bound b_grad = compare_bound(tol_backend, col, Q_GRAD), b_track = compare_bound(tol_backend, col, Q_TRACK);
-    Bound b_weight = compare_bound(tol_backend, col, Q_WEIGHT), b_bias = compare_bound(tol_backend, col, Q_BIAS);
-    CHECK(n >= 1 && n <= B, "compare_pair: n %d outside [1, %d]", n, B);
+    CHECK(n >= 1 && n <= B, "compare_group: n %d outside [1, %d]", n, B);
     int scale = o->grad_scale != 0.0f && o->grad_scale != 1.0f;
-    CHECK(!scale || (grads_on_host(want) && grads_on_host(got)), "compare_pair: grad_scale needs host gradients");
+    CHECK(!scale || grads_on_host(want), "compare_group: grad_scale needs host gradients");
+    for (int i = 0; i < n_got; i++)
+        CHECK(!scale || grads_on_host(got[i].be), "compare_group: grad_scale needs host gradients");
 
+    Side w, g[COMPARE_MAX_SIDES];
+    side_init(&w, want, "reference", 0);
+    for (int i = 0; i < n_got; i++) {
+        side_init(&g[i], got[i].be, got[i].title, !o->loss_only);
+        side_bounds(&g[i], got[i].tol_backend, got[i].tol_precision, o);
+    }
     float *params = xmalloc(P * sizeof(float));
     compare_init_params(net, params, seed);
     backend_set_params(want, params);
-    backend_set_params(got, params);
+    for (int i = 0; i < n_got; i++) backend_set_params(g[i].be, params);
     memset(params, 0, P * sizeof(float));
     backend_set_momentum(want, params);
-    backend_set_momentum(got, params);
+    for (int i = 0; i < n_got; i++) backend_set_momentum(g[i].be, params);
+    free(params);
 
-    Side w, g;
-    side_init(&w, want, 0);
-    side_init(&g, got, !o->loss_only);
     uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
     int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
     LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
     SgdArgs sa = { o->lr > 0 ? o->lr : 0.05f, 0.9f, 1e-3f };
-    char name[224], when[48];
-    double first_loss = 0, last_loss = 0;
+    char when[64], label[80], name[512];
+    double first_loss = 0;
     for (int step = 0; step < steps; step++) {
         compare_batch(u8, labels, n, S, K, seed, o->batches ? step % o->batches : step);
         ForwardArgs fa = { 1, (uint64_t)step, 3 };
-        forward(&w, u8, n, &fa);
-        forward(&g, u8, n, &fa);
         snprintf(when, sizeof when, "step %d", step);
+        forward(&w, u8, n, &fa);
+        if (!o->loss_only) backend_read_logits(want, w.logits, n);
+        backward(&w, labels, n, &la);
+        if (step == 0) first_loss = w.loss;
         if (!o->loss_only) {
-            backend_read_logits(want, w.logits, n);
-            backend_read_logits(got, g.logits, n);
-            snprintf(name, sizeof name, "%s %s logits", title, when);
-            compare_expect(name, g.logits, w.logits, (size_t)n * K, step == 0 ? b_out : b_later);
+            backend_get_grads(want, w.grads);
+            check_ready(&w, when);
         }
-        double lw = backward(&w, labels, n, &la), lg = backward(&g, labels, n, &la);
-        float fw = (float)lw, fg = (float)lg;
-        snprintf(name, sizeof name, "%s %s loss", title, when);
-        compare_expect(name, &fg, &fw, 1, o->loss_only ? b_track : b_out);
-        if (step == 0) first_loss = lw;
-        last_loss = lw;
-        if (!o->loss_only) compare_grads(title, when, &w, &g, b_grad);
+        for (int i = 0; i < n_got; i++) {
+            side_begin(&g[i], &f);
+            forward(&g[i], u8, n, &fa);
+            snprintf(label, sizeof label, "%s logits", when);
+            if (!o->loss_only) check_logits(&w, &g[i], n, label, step == 0 ? g[i].out : g[i].later);
+            backward(&g[i], labels, n, &la);
+            if (o->loss_only) {
+                float lw = (float)w.loss, lg = (float)g[i].loss;
+                snprintf(name, sizeof name, "%s %s loss", g[i].title, when);
+                compare_expect(name, &lg, &lw, 1, g[i].track);
+            } else {
+                check_backward(&w, &g[i], when);
+            }
+            side_end(&g[i], f);
+        }
         if (scale) {
-            float *gw = backend_grad_buffer(want), *gg = backend_grad_buffer(got);
-            for (size_t i = 0; i < P; i++) {
-                gw[i] *= o->grad_scale;
-                gg[i] *= o->grad_scale;
+            float *gw = backend_grad_buffer(want);
+            for (size_t k = 0; k < P; k++) gw[k] *= o->grad_scale;
+            for (int i = 0; i < n_got; i++) {
+                float *gg = backend_grad_buffer(g[i].be);
+                for (size_t k = 0; k < P; k++) gg[k] *= o->grad_scale;
             }
         }
         backend_sgd_update(want, &sa);
-        backend_sgd_update(got, &sa);
+        for (int i = 0; i < n_got; i++) backend_sgd_update(g[i].be, &sa);
     }
     if (o->loss_only) {
-        EXPECT(last_loss < first_loss, "%s: the reference loss did not fall over %d steps (%.4f -> %.4f)", title, steps,
-               first_loss, last_loss);
+        EXPECT(w.loss < first_loss, "the reference loss did not fall over %d steps (%.4f -> %.4f)", steps, first_loss,
+               w.loss);
     } else {
         /* a partial training batch, PyTorch's smoothing form, a global-batch divisor */
         if (n > 1) {
@@ -449,77 +496,105 @@ int compare_pair(const char *title, Backend *want, Backend *got, const CompareOp
             compare_batch(u8, labels, np, S, K, seed, 1000);
             ForwardArgs fp = { 1, (uint64_t)steps, 3 };
             LossArgs lt = { 0.2f, SMOOTH_TORCH, 2 * B };
-            forward(&w, u8, np, &fp);
-            forward(&g, u8, np, &fp);
-            double lw = backward(&w, labels, np, &lt), lg = backward(&g, labels, np, &lt);
-            float fw = (float)lw, fg = (float)lg;
             snprintf(when, sizeof when, "partial batch %d", np);
-            snprintf(name, sizeof name, "%s %s loss", title, when);
-            compare_expect(name, &fg, &fw, 1, b_out);
-            compare_grads(title, when, &w, &g, b_grad);
+            forward(&w, u8, np, &fp);
+            backward(&w, labels, np, &lt);
+            backend_get_grads(want, w.grads);
+            check_ready(&w, when);
             backend_sgd_update(want, &sa);
-            backend_sgd_update(got, &sa);
+            for (int i = 0; i < n_got; i++) {
+                side_begin(&g[i], &f);
+                forward(&g[i], u8, np, &fp);
+                backward(&g[i], labels, np, &lt);
+                check_backward(&w, &g[i], when);
+                backend_sgd_update(g[i].be, &sa);
+                side_end(&g[i], f);
+            }
         }
-        /* momentum and parameters after the steps */
-        float *a = w.grads, *b = g.grads;
-        backend_get_momentum(want, a);
-        backend_get_momentum(got, b);
-        for (int t = 0; t < net->n_params; t++) {
-            const ParamTensor *p = &net->params[t];
-            snprintf(name, sizeof name, "%s momentum %s", title, p->name);
-            compare_expect(name, b + p->offset, a + p->offset, p->numel, b_grad);
-        }
-        backend_get_params(want, a);
-        backend_get_params(got, b);
-        for (int t = 0; t < net->n_params; t++) {
-            const ParamTensor *p = &net->params[t];
-            snprintf(name, sizeof name, "%s params %s", title, p->name);
-            compare_expect(name, b + p->offset, a + p->offset, p->numel, p->decay ? b_weight : b_bias);
+        /* momentum, then parameters, after the steps */
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 0) backend_get_momentum(want, w.grads);
+            else backend_get_params(want, w.grads);
+            for (int i = 0; i < n_got; i++) {
+                side_begin(&g[i], &f);
+                if (pass == 0) backend_get_momentum(g[i].be, g[i].grads);
+                else backend_get_params(g[i].be, g[i].grads);
+                for (int t = 0; t < net->n_params; t++) {
+                    const ParamTensor *p = &net->params[t];
+                    snprintf(name, sizeof name, "%s %s %s", g[i].title, pass == 0 ? "momentum" : "params", p->name);
+                    Bound b = pass == 0 ? g[i].grad : p->decay ? g[i].weight : g[i].bias;
+                    compare_expect(name, g[i].grads + p->offset, w.grads + p->offset, p->numel, b);
+                }
+                side_end(&g[i], f);
+            }
         }
         /* an eval forward of a partial batch */
         int ne = n > 1 ? n - 1 : 1;
         compare_batch(u8, labels, ne, S, K, seed, 1001);
         ForwardArgs fe = { 0, 99, 0 };
         forward(&w, u8, ne, &fe);
-        forward(&g, u8, ne, &fe);
         backend_read_logits(want, w.logits, ne);
-        backend_read_logits(got, g.logits, ne);
-        snprintf(name, sizeof name, "%s eval logits (batch %d)", title, ne);
-        compare_expect(name, g.logits, w.logits, (size_t)ne * K, b_later);
+        snprintf(label, sizeof label, "eval logits (batch %d)", ne);
+        for (int i = 0; i < n_got; i++) {
+            side_begin(&g[i], &f);
+            forward(&g[i], u8, ne, &fe);
+            check_logits(&w, &g[i], ne, label, g[i].later);
+            side_end(&g[i], f);
+        }
     }
+    double secs = now_seconds() - t0;
+    for (int i = 0; i < n_got; i++) {
+        const Tightest *t = &g[i].tight;
+        size_t skip = strncmp(t->what, g[i].title, strlen(g[i].title)) == 0 ? strlen(g[i].title) + 1 : 0;
+        printf("%s: %s %.1f s, tightest %.2e of %.0e: %s\n", g[i].title, g[i].failed ? "FAILED" : "ok", secs, t->err,
+               t->bound, t->what + skip);
+        side_free(&g[i]);
+    }
+    fflush(stdout);
     side_free(&w);
-    side_free(&g);
-    free(params);
     free(u8);
     free(labels);
-    int failed = test_failures - fails0;
-    size_t skip = strncmp(tightest.what, title, strlen(title)) == 0 ? strlen(title) + 1 : 0;
-    printf("%s: %s %.1f s, tightest %.2e of %.0e: %s\n", title, failed ? "FAILED" : "ok", now_seconds() - t0,
-           tightest.err, tightest.bound, tightest.what + skip);
-    fflush(stdout);
-    return failed;
+    return test_failures - fails0;
 }
 
-int compare_backend(const char *backend, Precision p, const char *title, const Net *net, const CompareOpts *o) {
+int compare_pair(const char *title, Backend *want, Backend *got, const CompareOpts *o, const char *tol_backend,
+                 Precision tol_precision) {
+    CompareSide side = { title, got, tol_backend, tol_precision };
+    return compare_group(want, &side, 1, o);
+}
+
+int compare_backend(const char *backend, const Precision *precs, int n_precs, const char *title, const Net *net,
+                    const CompareOpts *o) {
+    CHECK(n_precs >= 1 && n_precs <= COMPARE_MAX_SIDES, "compare_backend: %d precisions", n_precs);
     int B = o->max_batch ? o->max_batch : o->n;
-    BackendOptions bw = { o->threads, 0, PRECISION_FP32, 42, 0 }, bg = bw;
-    bg.precision = p;
-    Backend want, got;
+    BackendOptions bo = { o->threads, 0, PRECISION_FP32, 42, 0 };
+    Backend want, got[COMPARE_MAX_SIDES];
+    CompareSide sides[COMPARE_MAX_SIDES];
+    char titles[COMPARE_MAX_SIDES][200];
     Error err = { { 0 } };
-    CHECK(backend_create(&want, "ref", net, B, &bw, &err) == 0, "%s: ref: %s", title, err.msg);
-    int ok = backend_create(&got, backend, net, B, &bg, &err) == 0;
-    EXPECT(ok, "%s: the %s backend could not be created: %s", title, backend, err.msg);
-    if (!ok) {
-        backend_destroy(&want);
-        return 1;
+    CHECK(backend_create(&want, "ref", net, B, &bo, &err) == 0, "%s: ref: %s", title, err.msg);
+    int n = 0, failed = 0;
+    for (int k = 0; k < n_precs; k++) {
+        snprintf(titles[n], sizeof titles[n], "%s %s %s", backend, precision_name(precs[k]), title);
+        bo.precision = precs[k];
+        int ok = backend_create(&got[n], backend, net, B, &bo, &err) == 0;
+        EXPECT(ok, "%s: the %s backend could not be created: %s", titles[n], backend, err.msg);
+        failed += !ok;
+        if (!ok) continue;
+        int scale = o->grad_scale != 0.0f && o->grad_scale != 1.0f;
+        if (scale && !grads_on_host(&got[n])) {
+            printf(
+                "%s: not run: the %s backend's gradient buffer is device memory (grad_scale writes it on the host)\n",
+                titles[n], backend);
+            backend_destroy(&got[n]);
+            continue;
+        }
+        sides[n] = (CompareSide){ titles[n], &got[n], backend, precs[k] };
+        n++;
     }
-    int scale = o->grad_scale != 0.0f && o->grad_scale != 1.0f, failed = 0;
-    if (scale && !grads_on_host(&got))
-        printf("%s: not run: the %s backend's gradient buffer is device memory (grad_scale writes it on the host)\n",
-               title, backend);
-    else failed = compare_pair(title, &want, &got, o, backend, p);
+    if (n) failed += compare_group(&want, sides, n, o);
+    for (int i = 0; i < n; i++) backend_destroy(&got[i]);
     backend_destroy(&want);
-    backend_destroy(&got);
     return failed;
 }
 

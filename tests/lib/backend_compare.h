@@ -137,14 +137,14 @@ typedef struct {
     char skipped[1024]; /* what this machine lacked, "; "-separated */
 } CompareRuns;
 
-/* Calls fn(backend, p, user) for every backend built but ref (or only_backend,
- * when not NULL) at fp32 and bf16 (or only_precision, "fp32"/"bf16") that
- * this machine can run probe at; prints and records a skip for what it lacks
- * (compare_can_run 0) and fails for what a built backend refuses (-1).
- * Returns -1, having printed why, when only_backend is not built or
- * only_precision is not a precision; else 0. */
+/* Calls fn(backend, precs, n_precs, user) for every backend built but ref
+ * (or only_backend, when not NULL) with the precisions, of fp32 and bf16 (or
+ * only_precision, "fp32"/"bf16"), that this machine can run probe at; prints
+ * and records a skip for what it lacks (compare_can_run 0) and fails for
+ * what a built backend refuses (-1). Returns -1, having printed why, when
+ * only_backend is not built or only_precision is not a precision; else 0. */
 int compare_each_backend(CompareRuns *r, const char *only_backend, const char *only_precision, const Net *probe,
-                         void (*fn)(const char *backend, Precision p, void *user), void *user);
+                         void (*fn)(const char *backend, const Precision *precs, int n_precs, void *user), void *user);
 /* main's exit status: TEST_SKIPPED (saying what this machine lacks) when
  * nothing ran for that reason alone, else test_summary(name). */
 int compare_finish(const CompareRuns *r, const char *name);
@@ -182,17 +182,32 @@ typedef struct {
     uint64_t seed;    /* weights and batches; 0: 3 */
 } CompareOpts;
 
-/* Runs the protocol above on two created backends of the same net and
- * max_batch (want: the oracle) and compares with the tolerances of
- * (tol_backend, tol_precision). Prints one line: title, result, tightest
- * check. Returns the number of failed checks. */
+/* The most backends one comparison drives beside the reference. */
+#define COMPARE_MAX_SIDES 4
+
+/* One tested side of a comparison. */
+typedef struct {
+    const char *title;       /* names its checks and its result line */
+    Backend *be;             /* created for the same net and max_batch as the reference */
+    const char *tol_backend; /* the tolerance table's column: be->name, */
+    Precision tol_precision; /* and be->precision, unless the test says otherwise */
+} CompareSide;
+
+/* Runs the protocol above on the created backends want (the oracle) and
+ * got[0..n_got), side by side (want runs once for all of them), and
+ * compares each with want by its own tolerances. Prints one line per side:
+ * title, result, time, tightest check. Returns the number of failed checks. */
+int compare_group(Backend *want, const CompareSide *got, int n_got, const CompareOpts *o);
+/* compare_group with one side. */
 int compare_pair(const char *title, Backend *want, Backend *got, const CompareOpts *o, const char *tol_backend,
                  Precision tol_precision);
 
-/* ref (fp32) against `backend` at precision p on net: creates both, then
- * compare_pair. The caller asks compare_can_run first; a backend that then
- * fails to create is a failed check. Returns the number of failed checks. */
-int compare_backend(const char *backend, Precision p, const char *title, const Net *net, const CompareOpts *o);
+/* ref (fp32) against `backend` at each precision of precs[0..n_precs) on net,
+ * in one compare_group (titles "<backend> <precision> <title>"). Creates the
+ * backends; the caller asks compare_can_run first, and one that then fails
+ * to create is a failed check. Returns the number of failed checks. */
+int compare_backend(const char *backend, const Precision *precs, int n_precs, const char *title, const Net *net,
+                    const CompareOpts *o);
 
 /* Dropout masks bit for bit against the reference: batch 1, dropout ->
  * linear, 8 steps of different keys; dW[k, f] = dy[k] x[f] is zero exactly
