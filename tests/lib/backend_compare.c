@@ -105,13 +105,11 @@ static Tightest *current; /* the side being checked, or NULL */
 static void note(const char *what, double err, double bound) {
     Tightest *t = current;
     double r = err / bound;
-    if (!t || !(r <= t->ratio)) {
-        if (!t) return;
-        t->ratio = r != r ? INFINITY : r;
-        t->err = err;
-        t->bound = bound;
-        snprintf(t->what, sizeof t->what, "%s", what);
-    }
+    if (!t || r <= t->ratio) return; /* NaN is the tightest of all */
+    t->ratio = r != r ? INFINITY : r;
+    t->err = err;
+    t->bound = bound;
+    snprintf(t->what, sizeof t->what, "%s", what);
 }
 
 int compare_expect(const char *what, const float *got, const float *want, size_t n, Bound b) {
