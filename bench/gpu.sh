@@ -122,9 +122,9 @@ elif [ -d "$BUILD/tests" ]; then
     cat "$OUT/ctest.txt"
     note "ctest (cuda|golden): $(grep -E 'tests passed|tests failed' "$OUT/ctest.txt" | tail -1) (exit $CT)"
     grep -E "^\s+[0-9]+ - " "$OUT/ctest.txt" | sed 's/^/    /' | tee -a "$SUMMARY" >/dev/null
-    if [ "$CT" != 0 ] && [ "$(left)" -gt 200 ] && [ -x "$BUILD/tests/test_cuda_ops" ]; then
+    if [ "$CT" != 0 ] && [ "$(left)" -gt 200 ] && [ -x "$BUILD/tests/test_backend_ops" ]; then
         stage "diagnosis: the cuda op test without CUDA graphs, verbose"
-        (cd "$BUILD/tests" && ALEXNET_CUDA_GRAPH=0 ALEXNET_CUDA_VERBOSE=1 timeout 150 ./test_cuda_ops) 2>&1 | tail -60
+        (cd "$BUILD/tests" && ALEXNET_CUDA_GRAPH=0 ALEXNET_CUDA_VERBOSE=1 timeout 150 ./test_backend_ops cuda) 2>&1 | tail -60
     fi
 fi
 

@@ -78,7 +78,7 @@ for name, data in images.items():
 
 
 def safetensors(tensors, metadata=None):
-    """tensors: [(name, dtype, shape, bytes)] -> file bytes (like tests/st_write.py)."""
+    """tensors: [(name, dtype, shape, bytes)] -> file bytes (like tests/lib/st_write.py)."""
     header, blob = {}, b""
     if metadata is not None:
         header["__metadata__"] = metadata

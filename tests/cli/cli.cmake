@@ -1,0 +1,38 @@
+# The alexnet program end to end, one ctest per group of each driver.
+# cli_test.py: training, resume, checkpoints, torchvision interop, predict.
+foreach(group basic resume checkpoints interop predict)
+  add_test(NAME cli_${group} COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/cli_test.py $<TARGET_FILE:alexnet> ${group}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(cli_${group} PROPERTIES TIMEOUT 900)
+endforeach()
+# The command line a new user and a PyTorch user meet (cli_habits_test.py, issue 19).
+foreach(group flags outputs)
+  add_test(NAME cli_habits_${group}
+           COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/cli_habits_test.py $<TARGET_FILE:alexnet> ${group}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(cli_habits_${group} PROPERTIES TIMEOUT 600)
+endforeach()
+# Issue 12's parser items through the program (hostile checkpoints, images, IDX).
+add_test(NAME parsers_cli COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/parsers_cli.py $<TARGET_FILE:alexnet>
+         WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(parsers_cli PROPERTIES TIMEOUT 600)
+if(ALEXNET_SANITIZE)
+  set_tests_properties(parsers_cli PROPERTIES ENVIRONMENT "ALEXNET_ASAN=1")
+endif()
+# A training run's contract and outputs (train_test.py).
+foreach(group contract resume outputs help finetune freeze ema pack precision)
+  add_test(NAME train_${group} COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/train_test.py $<TARGET_FILE:alexnet> ${group}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(train_${group} PROPERTIES TIMEOUT 900)
+endforeach()
+# ONNX export (alexnet export), when the build has it: onnx.checker (Debian's
+# python3-onnx) and onnxruntime from PyPI in a virtualenv under the build dir
+# (ALEXNET_ONNX_VENV overrides), against `alexnet predict --logits`. Without
+# onnxruntime and a network to install it, the test reports skipped (77).
+if(ALEXNET_HAVE_ONNX)
+  add_test(NAME onnx_export
+           COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/onnx_test.py $<TARGET_FILE:alexnet>
+                   $<TARGET_FILE:data_tool> ${CMAKE_BINARY_DIR}/onnx-venv
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(onnx_export PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77)
+endif()
