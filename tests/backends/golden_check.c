@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "backend/backend.h"
 #include "backend_compare.h"
 #include "harness.h"
@@ -213,6 +214,7 @@ int main(int argc, char **argv) {
     const char *modes[] = { NULL, "1" };
     for (int k = 0; k < 2; k++) {
         if (modes[k]) setenv("ALEXNET_DNNL_INFERENCE_NHWC", modes[k], 1);
+        env_switches_reload(); /* the program reads its switches once */
         CHECK(backend_create(&be, argv[2], &net, B, &opt, &err) == 0, "inference backend: %s", err.msg);
         backend_set_params(&be, params);
         const float *input = backend_input(&be, x, xh, B, S);
@@ -222,6 +224,7 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "logits of a backend created for inference%s", modes[k] ? " (nhwc)" : "");
         close(bf16, name, logits, want, (size_t)B * K, TOL_BF16_OUT);
         unsetenv("ALEXNET_DNNL_INFERENCE_NHWC");
+        env_switches_reload();
         if (k == 0) backend_destroy(&be);
     }
     backend_destroy(&be);

@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "backend/backend.h"
 #include "backend_compare.h"
 #include "harness.h"
@@ -186,6 +187,7 @@ static void row_env(const char *env, int on) {
     snprintf(name, sizeof name, "%.*s", (int)(eq - env), env);
     if (on) setenv(name, eq + 1, 1);
     else unsetenv(name);
+    env_switches_reload(); /* the program reads its switches once */
 }
 
 static int only_row = -1;

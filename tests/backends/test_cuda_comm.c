@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "backend/backend.h"
 #include "backend_compare.h"
 #include "harness.h"
@@ -65,8 +66,10 @@ int main(void) {
     backend_destroy(&comm);
 
     setenv("ALEXNET_CUDA_ALLREDUCE", "bf16", 1);
+    env_switches_reload(); /* the program reads its switches once */
     int ok = create_with_comm(&comm, &net, B, &opt, &err) == 0;
     unsetenv("ALEXNET_CUDA_ALLREDUCE");
+    env_switches_reload();
     EXPECT(ok, "NCCL with a bf16 all-reduce: %s", err.msg);
     if (ok) {
         compare_pair("cuda NCCL one rank, bf16 all-reduce", &plain, &comm, &o, "cuda", PRECISION_BF16);

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/env.h"
 #include "backend/backend.h"
 #include "backend/dnnl/dnnl_ops.h"
 #include "backend_compare.h"
@@ -229,6 +230,7 @@ static void inference_plans(void) {
             /* q == 2: bf16 with every convolution on nhwc (the layout rule picks it for large maps only) */
             if (q > 0 && !native_bf16()) continue;
             if (q == 2) setenv("ALEXNET_DNNL_INFERENCE_NHWC", "1", 1);
+            env_switches_reload(); /* the program reads its switches once */
             Net net;
             Error err;
             CHECK(net_build(&net, backbones[k], 10, 67, -1.0f, &err) == 0, "%s", err.msg);
@@ -269,6 +271,7 @@ static void inference_plans(void) {
             backend_destroy(&tr);
             backend_destroy(&in);
             unsetenv("ALEXNET_DNNL_INFERENCE_NHWC");
+            env_switches_reload();
         }
 }
 

@@ -36,3 +36,11 @@ if(ALEXNET_HAVE_ONNX)
            WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
   set_tests_properties(onnx_export PROPERTIES TIMEOUT 1200 SKIP_RETURN_CODE 77)
 endif()
+# The second hardening round's defect classes and the time budget (trust_test.py).
+foreach(group memory finite fifo utf8 buffers kill firsthour predict budget)
+  add_test(NAME trust_${group} COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/trust_test.py $<TARGET_FILE:alexnet> ${group}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(trust_${group} PROPERTIES TIMEOUT 900)
+endforeach()
+# the budget group times a real 25 s budget: the sanitizer build's steps are too slow and noisy for it
+set_tests_properties(trust_budget PROPERTIES LABELS no_asan)

@@ -100,7 +100,7 @@ def group_contract(tmp):
 
     # the saved configuration is validated like the flags
     for field, value, word in (("log_interval", 0, "log_interval"), ("per_batch_size", -3, "per_batch_size"),
-                               ("lr_scheduler", "cosine", "cosine"), ("momentum", 7, "momentum"),
+                               ("lr_scheduler", "cosine_restarts", "cosine_restarts"), ("momentum", 7, "momentum"),
                                ("max_image_pixels", 1e300, "max_image_pixels"), ("T_max", 2.5, "T_max")):
         edit_state(state, config={field: value})
         rc, so, se = run(["train", "--resume", out, "--max_epoch", "2"])
