@@ -74,7 +74,7 @@ def group_basic(tmp):
                              (["train", "--data_dir", tr, "--lr", "fast"], "non-numeric value", "--lr"),
                              (["train", "--data_dir", "/nonexistent/dir"], "missing folder", "/nonexistent/dir"),
                              (["train", "--data_dir", tr, "--backbone", "vgg"], "unknown backbone", "vgg"),
-                             (["train", "--data_dir", tr, "--lr_scheduler", "cosine"], "unknown schedule", "cosine"),
+                             (["train", "--data_dir", tr, "--lr_scheduler", "cosine_restarts"], "unknown schedule", "cosine_restarts"),
                              (["train", "--data_dir", tr, "--per_batch_size", "64"], "batch larger than the data", "batch"),
                              (["train", "--data_dir", tr, "--pretrained", "/nonexistent.safetensors"], "missing checkpoint", "/nonexistent.safetensors"),
                              (["eval", "--data_dir", os.path.join(data, "val")], "missing --pretrained", "--pretrained"),
@@ -246,7 +246,8 @@ def group_interop(tmp):
 
 def group_predict(tmp):
     """predict on folders: walked like a data folder (nested, sorted, hidden names and other
-    extensions skipped), a bad file named and counted at the end, the others predicted."""
+    extensions skipped), a bad file reported in its place (stderr, and {file, error} in --json), counted at
+    the end, the others predicted, exit 0."""
     data = os.path.join(tmp, "data")
     make_dataset(os.path.join(data, "train"), per_class=8)
     out = os.path.join(tmp, "run")
@@ -261,14 +262,18 @@ def group_predict(tmp):
     open(os.path.join(photos, "b", "class_0", "broken.jpg"), "wb").write(b"\xff\xd8 not really")
     single = os.path.join(photos, "b", "class_0", "img_001.jpg")
     rc, so, se = run(["predict", "--pretrained", os.path.join(out, "last.safetensors"), "--json", photos, single])
-    files = [json.loads(l)["file"] for l in so.splitlines() if l.strip()] if so.strip() else []
+    recs = [json.loads(l) for l in so.splitlines() if l.strip()] if so.strip() else []
     want = sorted(os.path.relpath(os.path.join(d, f), photos) for d, _, fs in os.walk(photos) for f in fs
-                  if f.endswith(".jpg") and not f.startswith(".") and f != "broken.jpg")
-    got = [os.path.relpath(f, photos) for f in files]
+                  if f.endswith(".jpg") and not f.startswith("."))
+    got = [os.path.relpath(r["file"], photos) for r in recs]
     check(got[:-1] == want and got[-1] == os.path.relpath(single, photos),
           f"a folder gives its images in the loader's order, then the single file ({got} vs {want})")
-    check(rc != 0 and "broken.jpg" in se and "1 of 10 images could not be read" in se,
-          f"the bad file is named and counted at the end, the rest predicted (rc={rc}) {se.strip()[-300:]}")
+    errors = [r for r in recs if "error" in r]
+    check(len(errors) == 1 and errors[0]["file"].endswith("broken.jpg") and "top" not in errors[0] and
+          all("top" in r for r in recs if r is not errors[0]),
+          f"the bad file is reported in its place in --json, the others predicted ({errors})")
+    check(rc == 0 and "broken.jpg" in se and "1 of 10 images could not be read" in se,
+          f"the bad file is named and counted at the end, exit 0 (rc={rc}) {se.strip()[-300:]}")
 
 
 def main():

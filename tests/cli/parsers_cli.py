@@ -152,7 +152,8 @@ def predict_image(name, data, words, limit="1000000000000"):
         import st_write
         st_write.save(model, torchvision.models.alexnet(num_classes=3).state_dict(), {"image_size": "64"})
     rc, so, se, secs = run(["predict", "--pretrained", model, "--max_image_pixels", limit, p])
-    ok = rc == 2 and p in se and any(w in se for w in words) and "fatal" not in se and "Sanitizer" not in se
+    # exit 1: no image could be predicted (docs/COMMANDS.md, predict)
+    ok = rc == 1 and p in se and any(w in se for w in words) and "fatal" not in se and "Sanitizer" not in se
     check(ok and secs < 60, f"predict {name}: clear error in {secs:.1f} s (rc {rc}): {se.strip()[:300]}")
 
 
@@ -174,7 +175,7 @@ fifo_img = os.path.join(tmp, "fifo.jpg")
 os.mkfifo(fifo_img)
 model = os.path.join(tmp, "model.safetensors")
 rc, so, se, secs = run(["predict", "--pretrained", model, fifo_img], timeout=30)
-check(rc == 2 and fifo_img in se and "not a regular file" in se, f"predict of a FIFO: no hang (rc {rc}): {se.strip()[:200]}")
+check(rc == 1 and fifo_img in se and "not a regular file" in se, f"predict of a FIFO: no hang (rc {rc}): {se.strip()[:200]}")
 
 
 def progressive(subsampling):
