@@ -176,23 +176,26 @@ static int load_resumed(TrainFlags *f, TrainPosition *pos, int *fresh, Error *er
     if (*fresh) return 0;
     LrKind kind;
     if (lr_kind_parse(&kind, c->lr_scheduler, err) != 0) return -1;
-    int finished = pos->epoch >= saved_max_epoch, longer = c->max_epoch > saved_max_epoch;
-    /* what more epochs would train at: a finished cosine is at its floor, a per-step decay is laid over the run */
-    int t_max = c->T_max > 0 ? c->T_max : saved_max_epoch;
-    if (longer && c->time_budget <= 0 &&
-        ((kind == LR_COSINE_ANNEALING && finished && c->max_epoch > t_max + 1) || lr_per_step(kind)))
-        return error_set(err,
-                         "%s: its %s schedule %s, so more epochs would train at lr %g%s. To train on, start a new "
-                         "run from its weights with a schedule of its own: %s train --pretrained "
-                         "%s/last.safetensors --data_dir %s --max_epoch N",
-                         dir, c->lr_scheduler,
-                         lr_per_step(kind) ? "is laid over its steps and ends at eta_min on its last one"
-                                           : "ended at eta_min with epoch T_max",
-                         c->eta_min, kind == LR_COSINE_ANNEALING ? " (and the seed's cosine would then rise again)" : "",
-                         program_path(), dir, c->data_dir);
+    /* A longer run stretches a schedule that was to end with it, from where the run is: the per-epoch cosine's
+     * T_max moves by the epochs added (a cosine that ended at the floor would train the new epochs at eta_min,
+     * then rise again), a per-step decay is laid over the new length. A T_max set to end before the run (the
+     * seed's rising cosine) is kept; step and exponential go on as they are. */
+    int added = c->max_epoch - saved_max_epoch;
+    if (added > 0 && c->time_budget <= 0) {
+        if (kind == LR_COSINE_ANNEALING && c->T_max >= saved_max_epoch - 1) {
+            notef("the run is %d epoch%s longer: the cosine is stretched to end with it (T_max %d -> %d), from "
+                  "epoch %d on",
+                  added, plural_s(added), c->T_max, c->T_max + added, pos->epoch + 1);
+            c->T_max += added;
+        } else if (lr_per_step(kind)) {
+            notef("the run is %d epoch%s longer: its per-step %s decay is laid over the new length, from step %lld "
+                  "on (the lr rises to where the longer schedule is there)",
+                  added, plural_s(added), c->lr_scheduler, (long long)pos->step);
+        }
+    }
     if (pos->epoch >= c->max_epoch && c->time_budget <= 0) {
-        printf("%s already finished %d of max_epoch %d epochs%s\n", dir, pos->epoch, c->max_epoch,
-               kind == LR_STEP || kind == LR_EXPONENTIAL ? "; pass --max_epoch N to extend it" : "");
+        printf("%s already finished %d of max_epoch %d epoch%s; pass --max_epoch N to extend it\n", dir, pos->epoch,
+               c->max_epoch, plural_s(c->max_epoch));
         return 1;
     }
     return 0;

@@ -397,11 +397,16 @@ def group_firsthour(tmp):
     check(rc == 0 and not torch.equal(t["ema.features.0.weight"], t["model.features.0.weight"]) and
           not all(torch.equal(t["ema." + k[6:]], t[k]) for k in t if k.startswith("model.")),
           "--model_ema with --model_ema_steps longer than the run updates its average (torchvision's rule)")
-    # extending a finished cosine run
-    rc, so, se = run(["train", "--resume", out, "--max_epoch", "3"])
-    check(rc == 2 and "--pretrained" in se and "eta_min" in se, f"extending a finished cosine run: refused, the way given ({rc})")
+    # a finished run resumed says so; extended, its cosine is stretched (not trained at lr 0, then rising)
     rc, so, se = run(["train", "--resume", out])
-    check(rc == 0 and "already finished 1 of max_epoch 1 epoch" in so, f"a finished run resumed: says so ({so[-200:]})")
+    check(rc == 0 and "already finished 1 of max_epoch 1 epoch;" in so, f"a finished run resumed: says so ({so[-200:]})")
+    ext = os.path.join(tmp, "ext")
+    shutil.copytree(out, ext)
+    rc, so, se = run(["train", "--resume", ext, "--max_epoch", "3"])
+    recs = [json.loads(l) for l in open(os.path.join(ext, "metrics.jsonl"))]
+    lrs = [r["lr"] for r in recs if r["type"] == "step" and r["step"] > 3]
+    check(rc == 0 and "T_max 1 -> 3" in se and lrs and all(x > 1e-6 for x in lrs) and lrs[-1] < lrs[0],
+          f"extending a finished cosine run stretches the cosine: its new epochs train at lr > 0, falling ({lrs})")
     # make run's T_max = max_epoch - 1: no false note
     rc, so, se = run(train_args(data, os.path.join(tmp, "t"), ["--max_epoch", "2", "--T_max", "1", "--max_steps", "1"]))
     check(rc == 0 and "rises again" not in so, "T_max = max_epoch - 1: no note that the cosine rises")
