@@ -66,19 +66,28 @@ const char *backend_default(const char *device, const Net *net) {
     return "ref";
 }
 
-Precision backend_auto_precision(const char *name, const Net *net) {
+Precision backend_auto_precision(const char *name, const Net *net, char *why, size_t len) {
     const BackendVTable *vt = find(name);
+    if (why && len) why[0] = 0;
     if (!vt || !vt->auto_precision) return PRECISION_FP32;
-    Precision p = vt->auto_precision();
+    Precision p = vt->auto_precision(why, len);
     Error ignored;
-    if (p == PRECISION_BF16 && net && vt->supports(net, PRECISION_BF16, &ignored) != 0) return PRECISION_FP32;
+    if (p == PRECISION_BF16 && net && vt->supports(net, PRECISION_BF16, &ignored) != 0) {
+        if (why && len) snprintf(why, len, "this network has no bf16 kernels");
+        return PRECISION_FP32;
+    }
     return p;
+}
+
+int backend_native_bf16(const char *name) {
+    const BackendVTable *vt = find(name);
+    return vt && vt->native_bf16 && vt->native_bf16();
 }
 
 int precision_parse(const char *s, const char *backend, const Net *net, Precision *out) {
     if (strcmp(s, "fp32") == 0) *out = PRECISION_FP32;
     else if (strcmp(s, "bf16") == 0) *out = PRECISION_BF16;
-    else if (strcmp(s, "auto") == 0) *out = backend_auto_precision(backend, net);
+    else if (strcmp(s, "auto") == 0) *out = backend_auto_precision(backend, net, NULL, 0);
     else return -1;
     return 0;
 }

@@ -45,8 +45,10 @@ struct BackendVTable {
     void (*read_profile)(void *ctx, double *fwd_ms, double *bwd_ms);
     int (*comm_create_id)(void *ctx, uint8_t *id, Error *err);
     int (*comm_init)(void *ctx, int rank, int world, const uint8_t *id, Error *err);
-    Precision (*auto_precision)(void);
+    /* what --precision auto means here; why (may be NULL) gets the reason */
+    Precision (*auto_precision)(char *why, size_t len);
     void (*layer_precision)(void *ctx, int layer, char *buf, size_t len);
+    int (*native_bf16)(void); /* bf16 on hardware dot products here, not emulated */
 };
 
 /* Vtables of the built backends. */

@@ -174,7 +174,7 @@ static int parse_flags(BenchFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         { "device", ARG_STR, &f->device, "cpu | gpu", 1, 0, NULL },
         { "backend", ARG_STR, &f->backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL },
-        { "precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16)", 1,
+        { "precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 where it measures faster than fp32 here)", 1,
           0, NULL },
         { "backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL },
         { "image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, NET_MAX_IMAGE, NULL },

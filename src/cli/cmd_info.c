@@ -166,12 +166,13 @@ static void backends(cJSON *o) {
         Error fp32 = { { 0 } }, bf16 = { { 0 } };
         int has_fp32 = backend_supports(name, &net, PRECISION_FP32, &fp32);
         int has_bf16 = backend_supports(name, &net, PRECISION_BF16, &bf16);
-        char *key = xasprintf("backend_%s", name);
+        char *key = xasprintf("backend_%s", name), why[96];
+        Precision automatic = backend_auto_precision(name, &net, why, sizeof why);
         if (!has_fp32 && !has_bf16 && strcmp(fp32.msg, bf16.msg) == 0) add(o, key, "unusable here: %s", fp32.msg);
         else
-            add(o, key, "fp32 %s%s; bf16 %s%s; --precision auto: %s", has_fp32 ? "yes" : "no: ",
+            add(o, key, "fp32 %s%s; bf16 %s%s; --precision auto: %s%s%s%s", has_fp32 ? "yes" : "no: ",
                 has_fp32 ? "" : fp32.msg, has_bf16 ? "yes" : "no: ", has_bf16 ? "" : bf16.msg,
-                precision_name(backend_auto_precision(name, &net)));
+                precision_name(automatic), why[0] ? " (" : "", why, why[0] ? ")" : "");
         free(key);
     }
 }

@@ -77,7 +77,7 @@
     TEXT(device, 8, "cpu", KEEP, PLAIN, "cpu | gpu") \
     TEXT(backend, 16, "", KEEP, PLAIN, "ref | dnnl | cuda (default: fastest for --device)") \
     TEXT(precision, 8, "auto", KEEP, PLAIN, \
-         "auto | fp32 | bf16 (auto: bf16 on GPU and on CPUs with native bf16, else fp32)") \
+         "auto | fp32 | bf16 (auto: bf16 where it measures faster than fp32 here, e.g. GPUs, AMD Zen 4/5; else fp32)") \
     NUM(INT, is_distributed, -1, -1, 1, KEEP, "1: data parallel over MPI ranks, 0: off, -1: auto (mpirun)") \
     NUM(DBL, dist_timeout, DIST_TIMEOUT_DEFAULT, 0, 1e6, TAKE, \
         "seconds the ranks wait for each other before naming a lost node and stopping (0: forever)") \

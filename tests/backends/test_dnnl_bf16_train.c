@@ -158,7 +158,7 @@ static double window_mean(const double *l, int w) {
 }
 
 int main(void) {
-    if (backend_auto_precision("dnnl", NULL) != PRECISION_BF16)
+    if (!backend_native_bf16("dnnl"))
         return test_skip("this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16");
     Net net;
     net_begin(&net, "t", K, S);

@@ -36,7 +36,7 @@
 #include "backend_compare.h"
 #include "harness.h"
 
-static int native_bf16(void) { return backend_auto_precision("dnnl", NULL) == PRECISION_BF16; }
+static int native_bf16(void) { return backend_native_bf16("dnnl"); }
 
 static void s2d_input_cases(void) {
     Layer l;

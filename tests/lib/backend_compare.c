@@ -154,7 +154,7 @@ int compare_can_run(const char *backend, const Net *net, Precision p, char *why,
     /* bf16 without native bf16 (oneDNN would emulate it, or has no kernels at
      * all, e.g. under ONEDNN_MAX_CPU_ISA=AVX2): a machine without the feature.
      * Not for ref, the fp32 oracle: it has no bf16 anywhere. */
-    if (p == PRECISION_BF16 && strcmp(backend, "ref") != 0 && backend_auto_precision(backend, NULL) != PRECISION_BF16) {
+    if (p == PRECISION_BF16 && strcmp(backend, "ref") != 0 && !backend_native_bf16(backend)) {
         snprintf(why, len, "%s: this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16", backend);
         return 0;
     }

@@ -507,7 +507,12 @@ static void prof_collect(CudaCtx *c, int dir) {
 
 static void cuda_set_profiling(void *ctx, int on) { ((CudaCtx *)ctx)->prof.on = on; }
 
-static Precision cuda_auto_precision(void) { return PRECISION_BF16; }
+static int cuda_native_bf16(void) { return 1; }
+
+static Precision cuda_auto_precision(char *why, size_t len) {
+    if (why && len) snprintf(why, len, "tensor cores run bf16");
+    return PRECISION_BF16;
+}
 
 static void cuda_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
     CudaCtx *c = (CudaCtx *)ctx;
@@ -838,4 +843,5 @@ extern "C" const BackendVTable backend_cuda = {
 #endif
     cuda_auto_precision,
     NULL, /* layer_precision */
+    cuda_native_bf16,
 };
