@@ -66,6 +66,9 @@ typedef void (*GradReadyFn)(void *user, int param);
 typedef struct BackendVTable BackendVTable; /* backend_impl.h: private to src/backend/ */
 
 #define COMM_ID_BYTES 128
+/* The gradient all-reduce's bucket size (PyTorch DDP's default): the MPI
+ * all-reduce's (dist_grads_attach) and the cuda backend's NCCL one. */
+#define GRAD_BUCKET_BYTES (25u << 20)
 
 /* A created backend. The fields are read-only outside backend.c. */
 typedef struct {

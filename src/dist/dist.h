@@ -32,9 +32,6 @@
 #define DIST_HOST_LEN        64
 #define DIST_LINE_LEN        256
 #define DIST_TIMEOUT_DEFAULT 300.0
-/* The gradient all-reduce's bucket size (PyTorch DDP's default), here and in
- * the cuda backend's NCCL all-reduce. */
-#define DIST_BUCKET_BYTES    (25u << 20)
 
 typedef struct {
     int rank, world;

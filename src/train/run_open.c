@@ -247,7 +247,7 @@ static void attach_allreduce(Run *r) {
         if (backend_comm_init(&r->model.be, r->d->rank, r->d->world, id, &err) != 0) FATAL("%s", err.msg);
         r->backend_comm = 1;
     } else {
-        dist_grads_attach(r->d, &r->model.net, backend_grad_buffer(&r->model.be), 25u << 20);
+        dist_grads_attach(r->d, &r->model.net, backend_grad_buffer(&r->model.be), GRAD_BUCKET_BYTES);
     }
 }
 

@@ -16,7 +16,6 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_internal.h"
-#include "dist/dist.h"
 
 #ifdef ALEXNET_HAVE_NCCL
 
@@ -90,7 +89,7 @@ int comm_init_impl(CudaCtx *c, int rank, int world, const uint8_t *id, Error *er
     s->world = world;
     const EnvSwitches *env = env_switches();
     s->bf16 = strcmp(env->cuda_allreduce, "bf16") == 0;
-    size_t bucket = env->nccl_bucket_mb > 0 ? (size_t)env->nccl_bucket_mb << 20 : DIST_BUCKET_BYTES;
+    size_t bucket = env->nccl_bucket_mb > 0 ? (size_t)env->nccl_bucket_mb << 20 : GRAD_BUCKET_BYTES;
     CUDA_CHECK(cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking));
     CUDA_CHECK(cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming));
     if (s->bf16) CUDA_CHECK(cudaMalloc(&s->buf16, c->net->param_count * 2));
