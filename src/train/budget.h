@@ -41,6 +41,8 @@ typedef struct {
 } Budget;
 
 /* "1h30m", "12m05s", "45s". */
+/* Whether the run trains to a time budget (--time_budget was given). */
+static inline int budget_set(const Budget *b) { return b->seconds > 0; }
 char *budget_format(double seconds);
 
 /* The most steps from `step` on whose time fits in `left` seconds: each step

@@ -102,8 +102,7 @@ int run_write_curves(Run *r, Error *err);
 
 /* --- run_budget.c --------------------------------------------------------- */
 
-/* The run has a time budget / its plan's steps are done. */
-int budget_on(const Run *r);
+/* The run has a time budget and its plan's steps are done. */
 int budget_done(const Run *r);
 /* From the configuration; a resumed run then reads its plan (budget_from_json). */
 void budget_open(Run *r);

@@ -20,9 +20,7 @@
  * of it (or 2 steps): noise in the step times does not re-plan. */
 #define REPLAN_TOLERANCE 0.005
 
-int budget_on(const Run *r) { return r->budget.seconds > 0; }
-
-int budget_done(const Run *r) { return budget_on(r) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
+int budget_done(const Run *r) { return budget_set(&r->budget) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
 
 /* What an epoch end (validation and saving) will cost before one was
  * measured: validation at a third of a training step per image (a forward,
@@ -42,7 +40,7 @@ void budget_open(Run *r) {
 
 int budget_after_step(Run *r, double wall) {
     Budget *b = &r->budget;
-    if (!budget_on(r)) return 0;
+    if (!budget_set(&r->budget)) return 0;
     double cost = budget_step_cost(wall);
     b->used += cost;
     if (r->step > 2) { /* the first steps build kernels and warm caches */
@@ -57,7 +55,7 @@ int budget_after_step(Run *r, double wall) {
 }
 
 void budget_after_end(Run *r, double wall) {
-    if (!budget_on(r)) return;
+    if (!budget_set(&r->budget)) return;
     r->budget.end_seconds = budget_end_cost(wall);
     r->budget.used += r->budget.end_seconds;
 }

@@ -100,7 +100,7 @@ int run_write_config(Run *r, Error *err) {
     cJSON *classes = cJSON_AddArrayToObject(o, "classes");
     for (int i = 0; i < r->train.n_classes; i++) cJSON_AddItemToArray(classes, json_str(r->train.classes[i]));
     json_add_num(o, "steps_per_epoch", (double)r->steps_per_epoch);
-    if (budget_on(r) && r->budget.total_steps > 0) { /* the time budget's plan, as it stands */
+    if (budget_set(&r->budget) && r->budget.total_steps > 0) { /* the time budget's plan, as it stands */
         const Budget *b = &r->budget;
         cJSON *plan = cJSON_AddObjectToObject(o, "plan");
         json_add_num(plan, "time_budget", b->seconds);

@@ -216,7 +216,7 @@ static int restore_position(Run *r, const TrainPosition *pos, int allow_data_cha
         RunFingerprint saved;
         char *plan = NULL;
         int rc = run_record_parse(pos->run_json, &saved, &r->epoch_sums, &r->window, &plan, err);
-        if (rc == 0 && plan && budget_on(r)) rc = budget_from_json(&r->budget, &r->sched, plan, err);
+        if (rc == 0 && plan && budget_set(&r->budget)) rc = budget_from_json(&r->budget, &r->sched, plan, err);
         free(plan);
         if (rc != 0) {
             char msg[sizeof err->msg];

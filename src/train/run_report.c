@@ -42,7 +42,7 @@ static void print_training_set(const Run *r) {
 void report_summary(const Run *r, int resumed) {
     const TrainConfig *c = &r->c;
     const Net *n = &r->model.net;
-    char *sched = lr_describe(&r->sched, budget_on(r) ? "at the plan's last step" : NULL);
+    char *sched = lr_describe(&r->sched, budget_set(&r->budget) ? "at the plan's last step" : NULL);
     printf("alexnet train: %lld image%s in %d classes (%s)", (long long)r->train.n, plural_s(r->train.n),
            r->train.n_classes, c->data_dir);
     if (r->have_val) printf(", validation %lld image%s (%s)", (long long)r->val.n, plural_s(r->val.n), c->val_dir);
@@ -64,7 +64,7 @@ void report_summary(const Run *r, int resumed) {
     printf("  batch      %d per process x %d process%s = %lld global; %lld step%s per epoch", c->per_batch_size,
            r->d->world, r->d->world > 1 ? "es" : "", (long long)r->img_global, (long long)r->steps_per_epoch,
            plural_s(r->steps_per_epoch));
-    if (budget_on(r)) {
+    if (budget_set(&r->budget)) {
         char *budget = budget_format(c->time_budget);
         printf("; a time budget of %s for training, validation and saving (at most %d epochs): the plan follows "
                "the first steps\n",
@@ -118,7 +118,7 @@ void report_placement(Run *r) {
 /* Epochs of the run for display: the time budget's plan rounded up (0:
  * not planned yet), else --max_epoch. */
 static int epochs_total(const Run *r) {
-    if (!budget_on(r)) return r->c.max_epoch;
+    if (!budget_set(&r->budget)) return r->c.max_epoch;
     return (int)((r->budget.total_steps + r->steps_per_epoch - 1) / r->steps_per_epoch);
 }
 
@@ -127,7 +127,7 @@ static int epochs_total(const Run *r) {
 void report_progress(Run *r, double lr, double loss) {
     const TrainConfig *c = &r->c;
     double sec_per_step = r->window.seconds / (double)r->window.steps;
-    if (budget_on(r)) {
+    if (budget_set(&r->budget)) {
         double left = r->budget.seconds - r->budget.used;
         progress_step(&r->prog, r->epoch, epochs_total(r), r->batch, r->steps_per_epoch, r->step, loss, lr,
                       (double)r->img_global / sec_per_step, left > 0 ? left : 0);
@@ -159,7 +159,7 @@ void report_done(Run *r) {
     const TrainConfig *c = &r->c;
     char dur[32];
     format_duration(now_seconds() - r->t_session, dur, sizeof dur);
-    if (budget_on(r)) {
+    if (budget_set(&r->budget)) {
         char *budget = budget_format(r->budget.seconds), *used = budget_format(r->budget.used);
         printf("done: %lld step%s = %.2f epochs in a time budget of %s (%s of it used), %s this session",
                (long long)r->step, plural_s(r->step), (double)r->step / (double)r->steps_per_epoch, budget, used, dur);

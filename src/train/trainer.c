@@ -130,7 +130,7 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
         if (r->step % c->log_interval == 0) log_window(r, lr);
         double now = now_seconds(), wall = now - r->t_mark;
         r->t_mark = now;
-        if (budget_on(r) && dist_any(r->d, budget_after_step(r, wall)) && budget_plan(r, err) != 0) {
+        if (budget_set(&r->budget) && dist_any(r->d, budget_after_step(r, wall)) && budget_plan(r, err) != 0) {
             report_failure(r, err->msg);
             return EPOCH_FAILED;
         }
@@ -246,7 +246,7 @@ static int run_end_epoch(Run *r, Error *err) {
     r->end_seconds = now_seconds() - t0;
     if (dist_any(r->d, rc != 0)) return -1;
     budget_after_end(r, r->end_seconds);
-    if (budget_on(r) && !budget_done(r) && budget_plan(r, err) != 0) {
+    if (budget_set(&r->budget) && !budget_done(r) && budget_plan(r, err) != 0) {
         report_failure(r, err->msg);
         return -1;
     }
@@ -292,7 +292,7 @@ int train_run(const TrainConfig *cfg, const TrainPosition *resume, int allow_dat
     status = 1;
     const char *why_stopped = NULL;
     r.t_mark = now_seconds();
-    while (budget_on(&r) ? !budget_done(&r) : r.epoch < r.c.max_epoch) {
+    while (budget_set(&r.budget) ? !budget_done(&r) : r.epoch < r.c.max_epoch) {
         EpochEnd end = run_epoch(&r, &why_stopped, err);
         if (end == EPOCH_FAILED) goto out;
         if (end == EPOCH_DONE && run_end_epoch(&r, err) != 0) goto out;
