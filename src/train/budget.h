@@ -35,14 +35,14 @@ typedef struct {
     double step_seconds;  /* the estimates behind the plan */
     double end_seconds;
     int replans;          /* plans after the first that changed the end */
-    /* measurement since the last plan (not saved) */
-    double window_seconds;
-    int64_t window_steps;
+    /* the step times behind the next plan (not saved): each plan keeps
+     * BUDGET_WINDOW_KEEP of them, so older steps fade out */
+    double window_seconds, window_steps;
 } Budget;
 
-/* "1h30m", "12m05s", "45s". */
 /* Whether the run trains to a time budget (--time_budget was given). */
 static inline int budget_set(const Budget *b) { return b->seconds > 0; }
+/* "1h30m", "12m05s", "45s". */
 char *budget_format(double seconds);
 
 /* The most steps from `step` on whose time fits in `left` seconds: each step

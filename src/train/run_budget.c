@@ -17,8 +17,14 @@
 #include "train/run.h"
 
 /* A plan's end moves only when the estimate moved by more than this share
- * of it (or 2 steps): noise in the step times does not re-plan. */
-#define REPLAN_TOLERANCE 0.005
+ * of it (or 2 steps): noise in the step times does not re-plan. Steps on a
+ * shared 2-core VM vary by +-8% over the 2% of a run between plans; the
+ * speed behind a plan is a fading average over ~4 such stretches (each plan
+ * keeps WINDOW_KEEP of the measurement), which halves that, and a plan moves
+ * for more than 1.5%. A slowdown (another process taking a core) moves the
+ * estimate by far more within a stretch or two, and the end follows it. */
+#define REPLAN_TOLERANCE 0.015
+#define WINDOW_KEEP 0.75
 
 int budget_done(const Run *r) { return budget_set(&r->budget) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
 
@@ -85,7 +91,7 @@ int budget_plan(Run *r, Error *err) {
     int first = b->total_steps == 0;
     int64_t plan[2] = { 0, 0 }; /* total steps; 1 when the budget can't hold a step more than done */
     if (r->is_root) {
-        if (b->window_steps > 0) b->step_seconds = b->window_seconds / (double)b->window_steps;
+        if (b->window_steps > 0) b->step_seconds = b->window_seconds / b->window_steps;
         if (first && b->end_seconds <= 0) b->end_seconds = budget_end_cost(first_end_estimate(r));
         int64_t fit = budget_fit(b->seconds - b->used, r->step, r->steps_per_epoch, b->step_seconds, b->end_seconds);
         int64_t cap = (int64_t)r->c.max_epoch * r->steps_per_epoch;
@@ -101,8 +107,8 @@ int budget_plan(Run *r, Error *err) {
     int64_t total = plan[0];
     int64_t moved = total > b->total_steps ? total - b->total_steps : b->total_steps - total;
     int64_t tolerance = (int64_t)(REPLAN_TOLERANCE * (double)total);
-    b->window_seconds = 0;
-    b->window_steps = 0;
+    b->window_seconds *= WINDOW_KEEP;
+    b->window_steps *= WINDOW_KEEP;
     b->planned_at = r->step;
     if (!first && moved <= (tolerance > 2 ? tolerance : 2)) return 0;
     b->total_steps = total;
