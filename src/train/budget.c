@@ -111,7 +111,10 @@ int budget_from_json(Budget *b, LrSchedule *s, const char *json, Error *err) {
                    .replan_every = (int64_t)v[4],
                    .step_seconds = v[5],
                    .end_seconds = v[6],
-                   .replans = (int)v[7] };
+                   .replans = (int)v[7],
+                   /* the saved estimate stands for a measured end at the saved speed */
+                   .end_measured = v[6],
+                   .end_step_seconds = v[5] };
     s->warmup_steps = (int64_t)v[8];
     s->total_steps = (int64_t)v[9];
     s->n_knots = n;

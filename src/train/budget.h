@@ -35,9 +35,12 @@ typedef struct {
     double step_seconds;  /* the estimates behind the plan */
     double end_seconds;
     int replans;          /* plans after the first that changed the end */
-    /* the step times behind the next plan (not saved): each plan keeps
-     * BUDGET_WINDOW_KEEP of them, so older steps fade out */
+    /* not saved: the step times behind the next plan (each plan keeps a
+     * share of them, so older steps fade out), those since the last plan,
+     * and the last epoch end measured with the step time of that moment */
     double window_seconds, window_steps;
+    double recent_seconds, recent_steps;
+    double end_measured, end_step_seconds;
 } Budget;
 
 /* Whether the run trains to a time budget (--time_budget was given). */

@@ -25,6 +25,11 @@
  * estimate by far more within a stretch or two, and the end follows it. */
 #define REPLAN_TOLERANCE 0.015
 #define WINDOW_KEEP 0.75
+/* Steps since the last plan this much slower or faster than the fading
+ * average are a new speed, not noise (3 standard deviations of it): the
+ * average restarts from them, so a run that lost a core plans with the new
+ * speed at once instead of ~4 plans later. */
+#define SPEED_SHIFT 0.15
 
 int budget_done(const Run *r) { return budget_set(&r->budget) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
 
@@ -52,6 +57,8 @@ int budget_after_step(Run *r, double wall) {
     if (r->step > 2) { /* the first steps build kernels and warm caches */
         b->window_seconds += cost;
         b->window_steps++;
+        b->recent_seconds += cost;
+        b->recent_steps++;
     }
     if (!r->is_root) return 0;
     if (!b->total_steps)
@@ -61,9 +68,39 @@ int budget_after_step(Run *r, double wall) {
 }
 
 void budget_after_end(Run *r, double wall) {
-    if (!budget_set(&r->budget)) return;
-    r->budget.end_seconds = budget_end_cost(wall);
-    r->budget.used += r->budget.end_seconds;
+    Budget *b = &r->budget;
+    if (!budget_set(b)) return;
+    b->end_measured = budget_end_cost(wall);
+    b->end_step_seconds = b->window_steps > 0 ? b->window_seconds / b->window_steps : b->step_seconds;
+    b->end_seconds = b->end_measured;
+    b->used += b->end_measured;
+}
+
+/* The speed behind a plan: the fading average, restarted from the steps
+ * since the last plan when they show a new speed. */
+static void estimate_step(Budget *b) {
+    if (b->recent_steps >= 3 && b->window_steps > 0) {
+        double recent = b->recent_seconds / b->recent_steps, faded = b->window_seconds / b->window_steps;
+        if (fabs(recent / faded - 1.0) > SPEED_SHIFT) {
+            b->window_seconds = b->recent_seconds;
+            b->window_steps = b->recent_steps;
+        }
+    }
+    if (b->window_steps > 0) b->step_seconds = b->window_seconds / b->window_steps;
+    b->recent_seconds = 0;
+    b->recent_steps = 0;
+}
+
+/* An epoch end (validation and saving) costs what the last one did, scaled
+ * by how much slower or faster the steps run now (a lost core slows both);
+ * before one was measured, first_end_estimate at the current speed. */
+static void estimate_end(Budget *b, const Run *r) {
+    if (b->end_measured > 0)
+        b->end_seconds = budget_end_cost(b->end_measured * (b->end_step_seconds > 0 && b->step_seconds > 0
+                                                                ? b->step_seconds / b->end_step_seconds
+                                                                : 1.0));
+    else
+        b->end_seconds = budget_end_cost(first_end_estimate(r));
 }
 
 /* The plan line: "12m -> 5430 steps = 11.6 epochs at ~463 img/s ...". */
@@ -91,8 +128,8 @@ int budget_plan(Run *r, Error *err) {
     int first = b->total_steps == 0;
     int64_t plan[2] = { 0, 0 }; /* total steps; 1 when the budget can't hold a step more than done */
     if (r->is_root) {
-        if (b->window_steps > 0) b->step_seconds = b->window_seconds / b->window_steps;
-        if (first && b->end_seconds <= 0) b->end_seconds = budget_end_cost(first_end_estimate(r));
+        estimate_step(b);
+        estimate_end(b, r);
         int64_t fit = budget_fit(b->seconds - b->used, r->step, r->steps_per_epoch, b->step_seconds, b->end_seconds);
         int64_t cap = (int64_t)r->c.max_epoch * r->steps_per_epoch;
         plan[0] = r->step + fit < cap ? r->step + fit : cap;
