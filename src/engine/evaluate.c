@@ -36,6 +36,7 @@ typedef struct {
     int on, tty, last_tenth;
     double t0, last_draw;
     int64_t total; /* this rank's images */
+    int64_t shown; /* images in the last line drawn (-1: none) */
 } EvalProgress;
 
 static void progress_show(EvalProgress *p, int64_t done, int final) {
@@ -43,7 +44,9 @@ static void progress_show(EvalProgress *p, int64_t done, int final) {
     double now = now_seconds(), rate = done / (now - p->t0 > 1e-9 ? now - p->t0 : 1e-9);
     int tenth = p->total ? (int)(10 * done / p->total) : 10;
     if (p->tty ? !final && now - p->last_draw < 0.5 : tenth == p->last_tenth && !final) return;
+    if (final && !p->tty && done == p->shown) return; /* the last tenth's line said it already */
     p->last_draw = now;
+    p->shown = done;
     p->last_tenth = tenth;
     double eta = rate > 0 ? (double)(p->total - done) / rate : 0;
     fprintf(stderr, "%sevaluating: %lld/%lld images, %.0f img/s, ETA %.0f s%s", p->tty ? "\r\033[K" : "",
@@ -56,7 +59,8 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
     EvalProgress prog = { .on = progress,
                           .tty = isatty(fileno(stderr)),
                           .t0 = now_seconds(),
-                          .total = loader_images(loader) };
+                          .total = loader_images(loader),
+                          .shown = -1 };
     memset(out, 0, sizeof *out);
     int K = be->net->num_classes, size = be->net->image_size;
     InputFormat fmt = backend_input_format(be);

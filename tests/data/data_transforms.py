@@ -3,6 +3,12 @@ transforms run): for fixed crop boxes, flips and jitter factors/orders, the
 train transform (RandomResizedCrop's resized_crop, hflip, ColorJitter's
 adjust_brightness/contrast/saturation, ToTensor, Normalize) and the eval
 transform (Resize((R, R)), CenterCrop(S), ToTensor, Normalize).
+Random erasing (--random_erase): for fixed boxes, F.erase(value 0) of the
+normalised tensor, exactly (u8 for the GPU: each channel's mean byte); its
+draws against RandomErasing.get_params over 20,000 samples each (another
+RNG, so statistics: the erased share within 5 binomial standard errors of p,
+the mean erased area share and mean log aspect within 5 standard errors of
+torchvision's, every box inside the image and smaller than it).
 
 Tolerances:
  - exact mode (full-size decode): 0 — bit-identical floats. resize.c is
@@ -71,6 +77,12 @@ def ours_train(path, S, fmt, exact, box, flip, jitter, factors, order):
     return read_raw(out, (S, S, 3)) if fmt == "u8" else read_raw(out, (3, S, S) if fmt == "nchw" else (S, S, 3), np.float32)
 
 
+def ours_train_erased(path, S, fmt, box, erase):
+    out = os.path.join(d, "out.raw")
+    tool(exe, "train", path, out, S, fmt, 1, *box, 0, 0, 1, 1, 1, 0, 1, 2, *erase)
+    return read_raw(out, (S, S, 3)) if fmt == "u8" else read_raw(out, (3, S, S) if fmt == "nchw" else (S, S, 3), np.float32)
+
+
 def ours_eval(path, S, fmt, exact, cmd="eval"):
     out = os.path.join(d, "out.raw")
     if cmd == "eval":
@@ -131,6 +143,50 @@ for name, path in images.items():
             fast_worst.append((mean, p99, mx, f"eval {name} S={S}"))
         pred = ours_eval(path, S, "u8", 0, cmd="predict")
         C.check(np.array_equal(pred, got), f"predict == eval loader path {name} S={S}")
+
+# random erasing: fixed boxes against F.erase on the normalised tensor
+path = images["jpeg 500x375"]
+W, H = Image.open(path).size
+for S, erase in ((64, (5, 7, 20, 11)), (64, (0, 0, 63, 1)), (96, (40, 10, 3, 80))):
+    box = (H // 7, W // 9, H // 2, int(W * 0.55))
+    ref_u8, ref_f = reference_train(path, S, box, 0, 0, (1, 1, 1), (0, 1, 2))
+    want = F.erase(torch.from_numpy(ref_f), *erase, torch.tensor(0.0)).numpy()
+    got = ours_train_erased(path, S, "nchw", box, erase)
+    C.check(np.array_equal(got, want), f"erase nchw S={S} box {erase} == F.erase(value 0): max |diff| {np.abs(got - want).max():.3g}")
+    got = ours_train_erased(path, S, "nhwc", box, erase)
+    C.check(np.array_equal(got, want.transpose(1, 2, 0)), f"erase nhwc S={S} box {erase}")
+    want_u8 = ref_u8.copy()
+    i, j, h, w = erase
+    want_u8[i:i + h, j:j + w] = np.round(255 * np.array(MEAN)).astype(np.uint8)
+    got = ours_train_erased(path, S, "u8", box, erase)
+    C.check(np.array_equal(got, want_u8), f"erase u8 S={S} box {erase}: each channel's mean byte")
+
+# random erasing: our draws against torchvision's, as distributions
+N = 20000
+for S, prob in ((64, 0.5), (96, 0.25), (24, 1.0)):
+    lines = tool(exe, "erase-draw", S, prob, 7, N).stdout.split("\n")[:N]
+    ours = [tuple(map(int, l.split())) for l in lines if l != "-"]
+    inside = all(0 <= i and 0 <= j and 0 < h < S and 0 < w < S and i + h <= S and j + w <= S for i, j, h, w in ours)
+    C.check(len(lines) == N and inside, f"erase draws S={S}: {N} answers, every box inside the image and smaller")
+    g = torch.Generator().manual_seed(7)
+    torch.manual_seed(7)
+    theirs = []
+    img = torch.zeros(3, S, S)
+    for _ in range(N):
+        if torch.rand(1).item() >= prob:
+            continue
+        i, j, h, w, _v = T.RandomErasing.get_params(img, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=[0])
+        if h < S or w < S:   # get_params returns the whole image (0, 0, S, S) when no try fit: no erase
+            theirs.append((i, j, h, w))
+    share, expect = len(ours) / N, len(theirs) / N
+    se = np.sqrt(expect * (1 - expect) / N) + 1e-9
+    C.check(abs(share - expect) <= 5 * se + 1e-3, f"erase draws S={S} p={prob}: erased share {share:.4f} vs torchvision {expect:.4f}")
+    for label, f in (("area share", lambda b: b[2] * b[3] / S / S), ("log aspect", lambda b: np.log(b[2] / b[3])),
+                     ("centre row", lambda b: (b[0] + b[2] / 2) / S)):
+        a, t = np.array([f(b) for b in ours]), np.array([f(b) for b in theirs])
+        se = np.sqrt(a.var() / len(a) + t.var() / len(t))
+        C.check(abs(a.mean() - t.mean()) <= 5 * se, f"erase draws S={S}: mean {label} {a.mean():.4f} vs torchvision "
+                f"{t.mean():.4f} (5 standard errors: {5 * se:.4f})")
 
 if fast_worst:
     m = max(fast_worst)

@@ -20,6 +20,8 @@
  *   pack PACK                             lists a pack: "classes N", the names,
  *                                         "record I label L w W h H size S name N..."
  *   packrec PACK I OUT                    writes record I's stored bytes to OUT
+ *   erase-draw S P SEED N                 random erasing's draws for samples
+ *                                         0..N-1 of epoch 0: "I J H W" or "-"
  *
  * FILE may also be PACK@I: record I of a pack, read the way the loader does.
  *
@@ -311,6 +313,16 @@ static int cmd_ycck(const char *in, int w, int h, const char *out) {
     return 0;
 }
 
+static int cmd_erase_draw(int S, float p, uint64_t seed, int n) {
+    for (int k = 0; k < n; k++) {
+        AugmentKey key = { .seed = seed, .epoch = 0, .index = (uint32_t)k, .attempt = 0 };
+        CropBox b;
+        if (erase_draw(&b, S, p, &key)) printf("%d %d %d %d\n", b.i, b.j, b.h, b.w);
+        else printf("-\n");
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *c = argv[1];
@@ -325,6 +337,8 @@ int main(int argc, char **argv) {
     if (strcmp(c, "speed") == 0 && argc == 4) return cmd_speed(argv[2], atoi(argv[3]));
     if (strcmp(c, "pack") == 0 && argc == 3) return cmd_pack(argv[2]);
     if (strcmp(c, "packrec") == 0 && argc == 5) return cmd_packrec(argv[2], atoll(argv[3]), argv[4]);
+    if (strcmp(c, "erase-draw") == 0 && argc == 6)
+        return cmd_erase_draw(atoi(argv[2]), (float)atof(argv[3]), strtoull(argv[4], NULL, 10), atoi(argv[5]));
     if (strcmp(c, "ycck") == 0 && argc == 6) return cmd_ycck(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
     fprintf(stderr, "data_tool: bad command line (see the comment atop tests/data_tool.c)\n");
     return 2;

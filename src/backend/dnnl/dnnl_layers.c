@@ -568,27 +568,6 @@ static int native_block(DnnlPlan *p) {
     return md_channel_block(md);
 }
 
-int dnnl_has_bf16_kernels(void) {
-    static int known = -1;
-    if (known >= 0) return known;
-    dnnl_engine_t eng;
-    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success) return known = 0;
-    MdPool mds = { 0 };
-    Md src = md4t(&mds, 2, 32, 8, 8, dnnl_bf16, dnnl_format_tag_any);
-    Md dst = md4t(&mds, 2, 32, 8, 8, dnnl_bf16, dnnl_format_tag_any);
-    Md w = md4t(&mds, 32, 32, 3, 3, dnnl_bf16, dnnl_format_tag_any);
-    dnnl_dims_t st = { 1, 1 }, pad = { 1, 1 };
-    dnnl_primitive_desc_t pd;
-    known = pd_conv_fwd(&pd, eng, dnnl_convolution_direct, src, w, NULL, dst, st, pad, pad, NULL) == dnnl_success;
-    if (known) {
-        known = !pd_is_ref(pd);
-        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
-    }
-    md_pool_free(&mds);
-    DNNL_CHECK(dnnl_engine_destroy(eng));
-    return known;
-}
-
 static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
 
 /* The engine, the stream and the two primitive attributes (user

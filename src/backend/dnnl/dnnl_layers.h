@@ -141,11 +141,11 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
 void dnnl_plan_free(DnnlPlan *p);
 /* Layer i's precision for tables: "bf16", "fp32", "fp32 wino", "fp32 (why)". */
 void dnnl_layer_precision(const DnnlPlan *p, int i, char *buf, size_t len);
-/* Whether oneDNN has real (not reference) bf16 convolution kernels for this
- * CPU, as limited by ONEDNN_MAX_CPU_ISA: a probe, asked once. */
+/* dnnl_probe.c, each asked once per process. Whether oneDNN has real (not
+ * reference) bf16 convolution kernels for this CPU, as limited by
+ * ONEDNN_MAX_CPU_ISA; fp32 time / bf16 time of one AlexNet-sized
+ * convolution here (0 without bf16 dot products). */
 int dnnl_has_bf16_kernels(void);
-/* fp32 time / bf16 time of one AlexNet-sized convolution on this CPU,
- * measured once per process (dnnl_probe.c); 0 without bf16 kernels. */
 double dnnl_bf16_speedup(void);
 /* One line per layer: layouts and implementations (ALEXNET_DNNL_VERBOSE=1). */
 void dnnl_plan_print(const DnnlPlan *p, FILE *f);

@@ -8,7 +8,8 @@
  * AMX) it issues on one port where fp32 FMAs use two, and bf16 measured
  * 0.66x of fp32 (docs/PERFORMANCE.md, "bf16 or fp32"). So the answer is
  * measured, once per process: one AlexNet-sized convolution forward in each
- * precision, best of a few runs (~0.1 s in all).
+ * precision, best of a few runs (~20 ms in all). Also asked here: whether
+ * oneDNN has real bf16 kernels at all (dnnl_has_bf16_kernels).
  */
 #include <string.h>
 #include <time.h>
@@ -21,22 +22,41 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Seconds of the best of `reps` runs of conv2 of the 96 px network (64 -> 192
- * channels, 5x5, 11x11 map, batch 16: 0.6 GFLOP) in type dt; < 0 when oneDNN
- * has no optimised kernel for it. */
+/* conv2 of the 96 px network in type dt (64 -> 192 channels, 5x5, 11x11 map,
+ * batch 16: 0.6 GFLOP), layouts left to oneDNN. 1 with *pd set when oneDNN
+ * has an optimised (not reference) kernel for it. */
+static int conv_pd(dnnl_engine_t eng, MdPool *mds, dnnl_data_type_t dt, dnnl_primitive_desc_t *pd) {
+    Md src = md4t(mds, 16, 64, 11, 11, dt, dnnl_format_tag_any);
+    Md w = md4t(mds, 192, 64, 5, 5, dt, dnnl_format_tag_any);
+    Md dst = md4t(mds, 16, 192, 11, 11, dt, dnnl_format_tag_any);
+    dnnl_dims_t st = { 1, 1 }, pad = { 2, 2 };
+    if (pd_conv_fwd(pd, eng, dnnl_convolution_direct, src, w, NULL, dst, st, pad, pad, NULL) != dnnl_success) return 0;
+    if (strstr(pd_impl(*pd), "ref") == NULL) return 1;
+    DNNL_CHECK(dnnl_primitive_desc_destroy(*pd));
+    return 0;
+}
+
+int dnnl_has_bf16_kernels(void) {
+    static int known = -1;
+    if (known >= 0) return known;
+    dnnl_engine_t eng;
+    if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success) return known = 0;
+    MdPool mds = { 0 };
+    dnnl_primitive_desc_t pd;
+    known = conv_pd(eng, &mds, dnnl_bf16, &pd);
+    if (known) DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
+    md_pool_free(&mds);
+    DNNL_CHECK(dnnl_engine_destroy(eng));
+    return known;
+}
+
+/* Seconds of the best of `reps` runs of conv_pd's convolution; < 0 without
+ * an optimised kernel. */
 static double time_conv(dnnl_engine_t eng, dnnl_stream_t stream, dnnl_data_type_t dt, int reps) {
     MdPool mds = { 0 };
-    Md src = md4t(&mds, 16, 64, 11, 11, dt, dnnl_format_tag_any);
-    Md w = md4t(&mds, 192, 64, 5, 5, dt, dnnl_format_tag_any);
-    Md dst = md4t(&mds, 16, 192, 11, 11, dt, dnnl_format_tag_any);
-    dnnl_dims_t st = { 1, 1 }, pad = { 2, 2 };
     dnnl_primitive_desc_t pd;
     double best = -1;
-    if (pd_conv_fwd(&pd, eng, dnnl_convolution_direct, src, w, NULL, dst, st, pad, pad, NULL) != dnnl_success) {
-        md_pool_free(&mds);
-        return -1;
-    }
-    if (strstr(pd_impl(pd), "ref") == NULL) {
+    if (conv_pd(eng, &mds, dt, &pd)) {
         DnnlExec e = { 0 };
         dnnl_memory_t mem[3];
         const dnnl_query_t what[3] = { dnnl_query_src_md, dnnl_query_weights_md, dnnl_query_dst_md };
@@ -59,8 +79,8 @@ static double time_conv(dnnl_engine_t eng, dnnl_stream_t stream, dnnl_data_type_
         }
         exec_free(&e);
         for (int i = 0; i < 3; i++) DNNL_CHECK(dnnl_memory_destroy(mem[i]));
+        DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
     }
-    DNNL_CHECK(dnnl_primitive_desc_destroy(pd));
     md_pool_free(&mds);
     return best;
 }
