@@ -93,15 +93,6 @@ static int load_pretrained(Run *r, Error *err) {
 static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     TrainConfig *c = &r->c;
     if (c->T_max <= 0) c->T_max = c->max_epoch; /* resolved once, kept by resumes */
-    /* "auto" precision is resolved once and kept by resumes (config.json stores it); on the CPU it is a
-     * measurement (dnnl_probe.c), which ranks on different machines could answer differently: rank 0's
-     * answer is everyone's */
-    if (strcmp(c->precision, "auto") == 0 && r->d->world > 1) {
-        int p = (int)backend_auto_precision(c->backend[0] ? c->backend : backend_default(c->device, NULL), NULL,
-                                            NULL, 0);
-        dist_bcast(r->d, &p, sizeof p, 0);
-        snprintf(c->precision, sizeof c->precision, "%s", precision_name((Precision)p));
-    }
     /* one GPU per local rank */
     ModelOptions o = { .backbone = c->backbone,
                        .num_classes = r->train.n_classes,
@@ -261,8 +252,21 @@ static void starting(const Run *r, const char *what, const char *where) {
     fflush(stdout);
 }
 
+/* "auto" precision is resolved once and kept by resumes (config.json stores
+ * it); on the CPU it is a measurement (dnnl_probe.c), which ranks on
+ * different machines could answer differently: rank 0's answer is everyone's.
+ * Asked before anything can fail, so that every rank reaches the broadcast. */
+static void resolve_precision(Run *r) {
+    TrainConfig *c = &r->c;
+    if (strcmp(c->precision, "auto") != 0 || r->d->world < 2) return;
+    int p = (int)backend_auto_precision(c->backend[0] ? c->backend : backend_default(c->device, NULL), NULL, NULL, 0);
+    dist_bcast(r->d, &p, sizeof p, 0);
+    snprintf(c->precision, sizeof c->precision, "%s", precision_name((Precision)p));
+}
+
 int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *err) {
     double t0 = now_seconds();
+    resolve_precision(r);
     r->img_global = (int64_t)r->c.per_batch_size * r->d->world;
     budget_open(r);
     starting(r, "scanning", r->c.data_dir);
