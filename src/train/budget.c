@@ -52,6 +52,11 @@ double budget_end_cost(double measured) {
     return test_clock(&step, &end) ? end : measured;
 }
 
+double budget_probe_cost(double measured) {
+    double step, end;
+    return test_clock(&step, &end) ? 0.0 : measured;
+}
+
 char *budget_to_json(const Budget *b, const LrSchedule *s) {
     if (!(b->seconds > 0)) return NULL;
     cJSON *o = cJSON_CreateObject();

@@ -10,6 +10,10 @@
  * model). The plan's end need not be an epoch's: the last epoch may be
  * partial, and is validated and saved like a whole one.
  *
+ * The speeds are measured: the first steps' (BUDGET_PROBE_STEPS) and, before
+ * the first plan, a few batches of validation (run_budget.c), so the epoch
+ * end the plan reserves is the validation set at its measured speed.
+ *
  * For tests, ALEXNET_BUDGET_CLOCK=STEP,END makes each step cost STEP seconds
  * and each epoch end END seconds of the budget instead of the wall clock, so
  * a plan is exactly reproducible.
@@ -41,6 +45,9 @@ typedef struct {
     double window_seconds, window_steps;
     double recent_seconds, recent_steps;
     double end_measured, end_step_seconds;
+    /* validation's seconds per image, measured before the first plan, and
+     * the step time of that moment */
+    double val_image_seconds, val_step_seconds;
 } Budget;
 
 /* Whether the run trains to a time budget (--time_budget was given). */
@@ -62,5 +69,8 @@ int budget_from_json(Budget *b, LrSchedule *s, const char *json, Error *err);
  * clock's (ALEXNET_BUDGET_CLOCK). */
 double budget_step_cost(double measured);
 double budget_end_cost(double measured);
+/* What measuring validation's speed costs the budget: measured, or nothing
+ * under the test clock. */
+double budget_probe_cost(double measured);
 
 #endif

@@ -33,12 +33,51 @@
 
 int budget_done(const Run *r) { return budget_set(&r->budget) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
 
+/* Validation's speed, measured before the first plan: a few batches of the
+ * validation set through the validation backend with the weights of the
+ * moment (the first batch builds kernels and is not counted). Every rank
+ * measures its own shard's, locally; rank 0's plans. Seconds per image, 0
+ * without validation or when the set is too small to time. */
+#define VAL_PROBE_BATCHES 4
+#define VAL_PROBE_SECONDS 1.0
+static double probe_validation(Run *r) {
+    if (!r->have_val) return 0.0;
+    double t_start = now_seconds();
+    backend_get_params(&r->model.be, r->model.params);
+    backend_set_params(&r->val_model.be, r->model.params);
+    Loader *l = r->val_loader;
+    loader_start_epoch(l, 0, 0);
+    ForwardArgs inference = { .train = 0 };
+    Batch b;
+    Error err;
+    int64_t images = 0;
+    double t0 = 0.0;
+    for (int i = 0; loader_next(l, &b, &err) == 1; i++) {
+        if (b.n > 0) backend_forward(&r->val_model.be, b.data, b.n, &inference);
+        if (i > 0) images += b.n;
+        loader_release(l, &b);
+        if (i == 0) t0 = now_seconds();
+        else if (i >= VAL_PROBE_BATCHES && now_seconds() - t0 >= VAL_PROBE_SECONDS) break;
+    }
+    double t1 = now_seconds();
+    loader_start_epoch(l, 0, 0); /* abandons the rest: validation starts it again */
+    r->budget.used += budget_probe_cost(now_seconds() - t_start);
+    return images > 0 ? (t1 - t0) / (double)images : 0.0;
+}
+
 /* What an epoch end (validation and saving) will cost before one was
- * measured: validation at a third of a training step per image (a forward,
- * no backward), plus writing the model files and the state at 400 MB/s. */
+ * measured: validation at the probe's speed (scaled with the steps' speed
+ * since), plus writing the model files and the state at 400 MB/s. A set too
+ * small to time is reckoned at half a training step per image (make run's
+ * measured 0.46: a forward is a third of a step's arithmetic, but decoding
+ * is a whole image's). */
+#define VAL_IMAGE_STEP_SHARE 0.5
 static double first_end_estimate(const Run *r) {
-    double per_image = r->budget.step_seconds / (double)r->img_global;
-    double val = r->have_val ? (double)r->val.n / (double)r->d->world * per_image / 3.0 : 0.0;
+    const Budget *b = &r->budget;
+    double per_image = b->val_image_seconds > 0
+                           ? b->val_image_seconds * (b->val_step_seconds > 0 ? b->step_seconds / b->val_step_seconds : 1.0)
+                           : b->step_seconds / (double)r->img_global * VAL_IMAGE_STEP_SHARE;
+    double val = r->have_val ? (double)r->val.n / (double)r->d->world * per_image : 0.0;
     double bytes = (double)r->model.net.param_count * sizeof(float) * 4; /* last, best, state: weights and momentum */
     return val + bytes / 400e6;
 }
@@ -127,6 +166,10 @@ int budget_plan(Run *r, Error *err) {
     Budget *b = &r->budget;
     int first = b->total_steps == 0;
     int64_t plan[2] = { 0, 0 }; /* total steps; 1 when the budget can't hold a step more than done */
+    if (first && b->end_measured == 0 && !b->val_image_seconds) {
+        b->val_image_seconds = probe_validation(r);
+        b->val_step_seconds = b->window_steps > 0 ? b->window_seconds / b->window_steps : 0.0;
+    }
     if (r->is_root) {
         estimate_step(b);
         estimate_end(b, r);
