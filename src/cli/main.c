@@ -13,6 +13,7 @@ static const Command COMMANDS[] = {
     { "eval", cmd_eval, "top-1/top-5 of a checkpoint on a folder of images" },
     { "predict", cmd_predict, "top-K classes of images (default 5)" },
     { "export", cmd_export, "a checkpoint as an ONNX model (the eval network, fixed input size)" },
+    { "average", cmd_average, "the element-wise mean of model files of one model (timm's avg_checkpoints)" },
     { "bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s" },
     { "prepare", cmd_prepare,
       "make image folders (Fashion-MNIST from its IDX files, synthetic JPEGs) or pack one into a file" },

@@ -44,3 +44,9 @@ foreach(group memory finite fifo utf8 buffers kill firsthour predict budget)
 endforeach()
 # the budget group times a real 25 s budget: the sanitizer build's steps are too slow and noisy for it
 set_tests_properties(trust_budget PROPERTIES LABELS no_asan)
+# Beyond the recipe, against the reference each feature copies (recipe_test.py, issue 27).
+foreach(group average)
+  add_test(NAME recipe_${group} COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/recipe_test.py $<TARGET_FILE:alexnet> ${group}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(recipe_${group} PROPERTIES TIMEOUT 600)
+endforeach()
