@@ -131,9 +131,13 @@ static double rounded(const char *fmt, int places, double v) {
     return strtod(text, NULL);
 }
 
+cJSON *json_fixed(double v, int decimals) {
+    CHECK(decimals >= 0 && decimals <= 17, "json_fixed: %d decimals", decimals);
+    return json_num(isfinite(v) ? rounded("%.*f", decimals, v) : v);
+}
+
 void json_add_fixed(cJSON *o, const char *key, double v, int decimals) {
-    CHECK(decimals >= 0 && decimals <= 17, "json_add_fixed: %d decimals", decimals);
-    json_add_num(o, key, isfinite(v) ? rounded("%.*f", decimals, v) : v);
+    cJSON_AddItemToObject(o, key, json_fixed(v, decimals));
 }
 
 void json_add_sig(cJSON *o, const char *key, double v, int digits) {

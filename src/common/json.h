@@ -41,8 +41,9 @@ void json_add_num(cJSON *o, const char *key, double v);
 /* The same rounded as printf's %.{decimals}f, or to `digits` significant digits (%.{digits}g). */
 void json_add_fixed(cJSON *o, const char *key, double v, int decimals);
 void json_add_sig(cJSON *o, const char *key, double v, int digits);
-/* A number array item (null when not finite). */
+/* A number array item (null when not finite); rounded as json_add_fixed. */
 cJSON *json_num(double v);
+cJSON *json_fixed(double v, int decimals);
 
 /* The document as text, malloc'd: pretty (indented) or on one line. */
 char *json_print(const cJSON *o, int pretty);

@@ -28,8 +28,18 @@ double label_xent(const float *z, int k, int label) {
     return log(sum) + m - (double)z[label];
 }
 
+int predicted_class(const float *z, int k, int label) {
+    if (label_rank(z, k, label) == 0) return label;
+    int best = -1; /* the largest other logit: something outranked the label */
+    for (int j = 0; j < k; j++)
+        if (j != label && !isnan(z[j]) && (best < 0 || z[j] > z[best])) best = j;
+    if (best >= 0) return best;
+    return label == 0 && k > 1 ? 1 : 0; /* every other logit NaN: the first other class */
+}
+
 int evaluate(Backend *be, Loader *loader, Dist *d, float *logits, EvalCounts *out, Error *err) {
-    return evaluate_tta(be, loader, d, logits, 0, 0, out, err);
+    EvalOptions plain = { 0 };
+    return evaluate_tta(be, loader, d, logits, &plain, out, err);
 }
 
 typedef struct {
@@ -54,9 +64,11 @@ static void progress_show(EvalProgress *p, int64_t done, int final) {
     fflush(stderr);
 }
 
-int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, int progress, EvalCounts *out,
+int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, const EvalOptions *opt, EvalCounts *out,
                  Error *err) {
-    EvalProgress prog = { .on = progress,
+    int flip = opt->flip;
+    EvalPerClass *pc = opt->per_class;
+    EvalProgress prog = { .on = opt->progress,
                           .tty = isatty(fileno(stderr)),
                           .t0 = now_seconds(),
                           .total = loader_images(loader),
@@ -81,10 +93,19 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
                 tta_mean(logits, logits_flip, (size_t)b.n * (size_t)K);
             }
             for (int i = 0; i < b.n; i++) {
-                int r = label_rank(logits + (size_t)i * K, K, b.labels[i]);
+                const float *z = logits + (size_t)i * K;
+                int label = b.labels[i], r = label_rank(z, K, label);
                 out->correct1 += r < 1;
                 out->correct5 += r < 5;
-                out->loss_sum += label_xent(logits + (size_t)i * K, K, b.labels[i]);
+                out->loss_sum += label_xent(z, K, label);
+                if (pc) {
+                    int p = predicted_class(z, K, label);
+                    pc->counts[label]++;
+                    pc->counts[K + label] += r < 1;
+                    pc->counts[2 * K + label] += r < 5;
+                    pc->counts[3 * K + p]++;
+                    if (pc->confusion) pc->confusion[(size_t)label * (size_t)K + (size_t)p]++;
+                }
             }
             out->images += b.n;
         }
@@ -104,6 +125,10 @@ int evaluate_tta(Backend *be, Loader *loader, Dist *d, float *logits, int flip, 
     out->correct5 = v[2];
     out->skipped = v[3];
     dist_sum_doubles(d, &out->loss_sum, 1);
+    if (pc) {
+        dist_sum_i64(d, pc->counts, 4 * K);
+        if (pc->confusion) dist_sum_i64(d, pc->confusion, K * K);
+    }
     if (v[4] && !failed) return error_set(err, "evaluation failed on another rank (bad file with --strict_data)");
     return failed ? -1 : 0;
 }

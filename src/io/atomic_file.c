@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,7 +44,8 @@ int atomic_open(AtomicFile *a, const char *path, Error *err) {
     if (fd < 0 || !(a->f = fdopen(fd, "wb"))) {
         int e = errno;
         if (fd >= 0) close(fd);
-        error_set(err, "cannot write %s: %s", a->tmp, strerror(e));
+        error_set(err, "cannot write %s: %s%s", path, strerror(e),
+                  e == ENOENT ? " (its folder does not exist)" : "");
         release(a);
         return -1;
     }
@@ -58,6 +60,16 @@ void atomic_write(AtomicFile *a, const void *data, size_t n) {
         fflush(a->f);
         phase();
     }
+}
+
+void atomic_printf(AtomicFile *a, const char *fmt, ...) {
+    if (a->failed) return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *text = xvasprintf(fmt, ap);
+    va_end(ap);
+    atomic_write(a, text, strlen(text));
+    free(text);
 }
 
 void atomic_abort(AtomicFile *a) {

@@ -23,6 +23,8 @@ typedef struct {
 int atomic_open(AtomicFile *a, const char *path, Error *err);
 /* Buffered write; errors are remembered and reported by atomic_commit. */
 void atomic_write(AtomicFile *a, const void *data, size_t n);
+/* Formatted atomic_write (no length limit). */
+void atomic_printf(AtomicFile *a, const char *fmt, ...) ALX_PRINTF(2, 3);
 /* Flushes, fsyncs, renames over path and fsyncs the directory; on any
  * failure removes the temporary file, leaves path untouched and returns -1. */
 int atomic_commit(AtomicFile *a, Error *err);

@@ -78,6 +78,11 @@ static char *format_line(const MetricRecord *r) {
             json_add_fixed(o, "ema_top1", r->ema_top1, 6);
             json_add_fixed(o, "ema_top5", r->ema_top5, 6);
         }
+        if (r->class_top1) {
+            cJSON *arr = cJSON_AddArrayToObject(o, "val_class_top1");
+            for (int c = 0; c < r->n_classes; c++)
+                cJSON_AddItemToArray(arr, json_fixed(r->class_top1[c], 6));
+        }
     }
     char *body = json_print(o, 0);
     cJSON_Delete(o);
@@ -90,23 +95,26 @@ int metrics_open(MetricsLog *m, const char *path, int64_t keep_until_step, Error
     memset(m, 0, sizeof *m);
     FILE *old = NULL;
     if (keep_until_step >= 0 && path_exists(path) && !(old = fopen_regular(path, err))) return -1;
+    /* rewrite what is kept atomically, each line as it was (fields this
+     * reader does not parse, such as val_class_top1, stay), then append */
+    AtomicFile a;
+    if (atomic_open(&a, path, err) != 0) {
+        if (old) fclose(old);
+        return -1;
+    }
     if (old) {
         char *line = NULL;
         size_t cap = 0;
-        while (getline(&line, &cap, old) >= 0) {
+        ssize_t len;
+        while ((len = getline(&line, &cap, old)) >= 0) {
             MetricRecord r;
-            if (parse_line(line, &r) == 0 && r.step <= keep_until_step) push(m, &r);
+            if (parse_line(line, &r) != 0 || r.step > keep_until_step) continue;
+            push(m, &r);
+            atomic_write(&a, line, (size_t)len);
+            if (len == 0 || line[len - 1] != '\n') atomic_write(&a, "\n", 1);
         }
         free(line);
         fclose(old);
-    }
-    /* rewrite what is kept atomically, then append */
-    AtomicFile a;
-    if (atomic_open(&a, path, err) != 0) return -1;
-    for (int i = 0; i < m->n; i++) {
-        char *line = format_line(&m->rec[i]);
-        atomic_write(&a, line, strlen(line));
-        free(line);
     }
     if (atomic_commit(&a, err) != 0) return -1;
     m->f = fopen(path, "a");

@@ -30,6 +30,10 @@ typedef struct {
     double val_loss, top1, top5; /* epoch records with evaluation; top1 < 0 when none */
     double ema_top1, ema_top5;   /* the weights' EMA (--model_ema); < 0 when none */
     int64_t val_images, val_skipped;
+    /* written, not read back: each class's validation top-1 (NaN: no image
+     * of it), [n_classes], or NULL (--val_per_class off) */
+    const double *class_top1;
+    int n_classes;
 } MetricRecord;
 
 typedef struct {

@@ -89,6 +89,10 @@
     NUM(INT, save_best, 1, 0, 1, TAKE, "1: keep best.safetensors (best val top-1), 0: don't") \
     NUM(I64, save_every_steps, 0, 0, 1e12, TAKE, "save resumable state every N steps within epochs (0: epoch ends)") \
     NUM(INT, log_interval, 20, 1, 1e6, TAKE, "steps between metrics records and plain progress lines") \
+    NUM(SWITCH, tensorboard, 0, 0, 1, TAKE, \
+        "also write TensorBoard event files into the run directory (tensorboard --logdir runs/)") \
+    NUM(SWITCH, val_per_class, 0, 0, 1, TAKE, \
+        "also record each class's validation top-1 in metrics.jsonl's epoch records (val_class_top1)") \
     NUM(I64, max_steps, 0, 0, 1e12, TAKE, \
         "stop this session (resumably) at N steps in total (0: no limit; not kept by --resume)") \
     NUM(DUR, time_budget, 0, 0, 1e8, KEEP, \

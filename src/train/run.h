@@ -22,6 +22,7 @@
 #include "engine/model_open.h"
 #include "io/checkpoint.h"
 #include "io/metrics.h"
+#include "io/tb_events.h"
 #include "train/budget.h"
 #include "train/config.h"
 #include "train/ema.h"
@@ -33,6 +34,7 @@
 typedef struct {
     EvalCounts ev;
     double top1, top5, loss, ema_top1, ema_top5;
+    double *class_top1; /* [K] with --val_per_class (NaN: no image of the class), owned; else NULL */
 } EpochVal;
 
 typedef struct {
@@ -72,6 +74,7 @@ typedef struct {
     /* output and time */
     MetricsLog metrics;
     int metrics_open;
+    TbWriter *tb; /* --tensorboard (rank 0), or NULL */
     Progress prog;
     double time_base;   /* the run's seconds before this session (metrics "time") */
     double t_session;   /* now_seconds() when this session's first step began */
@@ -99,6 +102,8 @@ int run_save_state(Run *r, Error *err);
 int run_write_config(Run *r, Error *err);
 /* Rank 0: curves.svg from the metrics so far. */
 int run_write_curves(Run *r, Error *err);
+/* Rank 0: a record into metrics.jsonl and, with --tensorboard, the event file. */
+void run_record(Run *r, const MetricRecord *m);
 
 /* --- run_budget.c --------------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
  * run_files.c — what a training run keeps in its directory (see run.h): the
- * model files (last, best, epoch_N), the resumable state, config.json and
- * curves.svg. Rank 0 writes them, each atomically (a temporary file renamed
+ * model files (last, best, epoch_N), the resumable state, config.json,
+ * curves.svg, and the records of metrics.jsonl and the TensorBoard log. Rank 0 writes them, each atomically (a temporary file renamed
  * into place), so a kill at any moment leaves the previous version whole.
  */
 #include <cjson/cJSON.h>
@@ -137,4 +137,38 @@ int run_write_curves(Run *r, Error *err) {
     free(path);
     free(title);
     return rc;
+}
+
+/* TensorBoard's tags: train/ for the steps' windows and the epochs' training
+ * sums, val/ for validation (the curves.svg panels, one chart each). */
+static void tb_record(TbWriter *tb, const MetricRecord *m) {
+    const char *tags[10];
+    double v[10];
+    int n = 0;
+    if (!m->is_epoch) {
+        tags[n] = "train/loss", v[n++] = m->loss;
+        tags[n] = "train/lr", v[n++] = m->lr;
+        tags[n] = "train/img_per_s", v[n++] = m->img_s;
+        if (m->train_top1 >= 0) tags[n] = "train/top1", v[n++] = m->train_top1;
+    } else {
+        tags[n] = "epoch/train_loss", v[n++] = m->loss;
+        if (m->train_top1 >= 0) tags[n] = "epoch/train_top1", v[n++] = m->train_top1;
+        tags[n] = "epoch/epoch", v[n++] = m->epoch;
+        if (m->top1 >= 0) {
+            tags[n] = "val/loss", v[n++] = m->val_loss;
+            tags[n] = "val/top1", v[n++] = m->top1;
+            tags[n] = "val/top5", v[n++] = m->top5;
+        }
+        if (m->ema_top1 >= 0) {
+            tags[n] = "val/ema_top1", v[n++] = m->ema_top1;
+            tags[n] = "val/ema_top5", v[n++] = m->ema_top5;
+        }
+    }
+    tb_scalars(tb, m->step, tags, v, n);
+}
+
+void run_record(Run *r, const MetricRecord *m) {
+    if (!r->is_root) return;
+    metrics_add(&r->metrics, m);
+    if (r->tb) tb_record(r->tb, m);
 }

@@ -298,6 +298,7 @@ int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *
                  metrics_open(&r->metrics, path, resume ? r->step : -1, err) != 0;
         free(path);
         r->metrics_open = !failed;
+        if (!failed && r->c.tensorboard && !(r->tb = tb_open(r->c.out_dir, resume ? r->step + 1 : 0, err))) failed = 1;
         int stale = failed ? 0 : atomic_remove_stale(r->c.out_dir); /* of a process killed while saving */
         if (stale) notef("removed %d temporary file%s left in %s by a run that was killed while saving", stale,
                          stale == 1 ? "" : "s", r->c.out_dir);
@@ -325,6 +326,7 @@ void run_close(Run *r) {
     model_close(&r->model);
     model_close(&r->val_model);
     if (r->metrics_open) metrics_close(&r->metrics);
+    tb_close(r->tb);
     dataset_free(&r->train);
     if (r->have_val) dataset_free(&r->val);
     free(r->momentum);

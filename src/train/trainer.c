@@ -65,7 +65,7 @@ static void log_window(Run *r, double lr) {
                        .top5 = -1,
                        .ema_top1 = -1,
                        .ema_top5 = -1 };
-    if (r->is_root) metrics_add(&r->metrics, &m);
+    run_record(r, &m);
     memset(w, 0, sizeof *w);
 }
 
@@ -156,14 +156,15 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
 
 /* Validation of the model (weights NULL) or of other weights (the EMA) on
  * the validation backend; the training backend is not touched. */
-static int validate(Run *r, const float *weights, EvalCounts *ev, Error *err) {
+static int validate(Run *r, const float *weights, EvalPerClass *pc, EvalCounts *ev, Error *err) {
     if (!weights) {
         backend_get_params(&r->model.be, r->model.params);
         weights = r->model.params;
     }
     Backend *be = &r->val_model.be;
     backend_set_params(be, weights);
-    return evaluate(be, r->val_loader, r->d, r->logits, ev, err);
+    EvalOptions opt = { .per_class = pc };
+    return evaluate_tta(be, r->val_loader, r->d, r->logits, &opt, ev, err);
 }
 
 static double fraction(int64_t part, int64_t whole) { return whole ? (double)part / (double)whole : -1; }
@@ -175,9 +176,18 @@ static int validate_epoch(Run *r, EpochVal *v, Error *err) {
     v->loss = NAN;
     if (!r->have_val) return 0;
     EvalCounts ev_ema = { 0 };
-    if (validate(r, NULL, &v->ev, err) != 0 || (r->ema.w && validate(r, r->ema.w, &ev_ema, err) != 0)) {
+    int K = r->model.net.num_classes;
+    EvalPerClass pc = { .counts = r->c.val_per_class ? xcalloc(4 * (size_t)K, sizeof(int64_t)) : NULL };
+    if (validate(r, NULL, pc.counts ? &pc : NULL, &v->ev, err) != 0 ||
+        (r->ema.w && validate(r, r->ema.w, NULL, &ev_ema, err) != 0)) {
+        free(pc.counts);
         report_failure(r, err->msg);
         return -1;
+    }
+    if (pc.counts) {
+        v->class_top1 = xmalloc(sizeof(double) * (size_t)K);
+        for (int c = 0; c < K; c++) v->class_top1[c] = pc.counts[c] ? fraction(pc.counts[K + c], pc.counts[c]) : NAN;
+        free(pc.counts);
     }
     v->top1 = fraction(v->ev.correct1, v->ev.images);
     v->top5 = fraction(v->ev.correct5, v->ev.images);
@@ -211,8 +221,10 @@ static int record_epoch(Run *r, int done, const RunSums *e, const EpochVal *v, c
                        .ema_top1 = v->ema_top1,
                        .ema_top5 = v->ema_top5,
                        .val_images = v->ev.images,
-                       .val_skipped = v->ev.skipped };
-    metrics_add(&r->metrics, &m);
+                       .val_skipped = v->ev.skipped,
+                       .class_top1 = v->class_top1,
+                       .n_classes = r->model.net.num_classes };
+    run_record(r, &m);
     if (run_save_models(r, done, best, best_kind, err) != 0 || run_save_state(r, err) != 0 ||
         run_write_curves(r, err) != 0) {
         report_failure(r, err->msg);
@@ -243,6 +255,7 @@ static int run_end_epoch(Run *r, Error *err) {
     } /* else the last, partial epoch of a time budget's plan: the position stays where the plan ended it */
     memset(&r->epoch_sums, 0, sizeof r->epoch_sums);
     int rc = r->is_root ? record_epoch(r, done, &finished, &v, best, best_kind, err) : 0;
+    free(v.class_top1);
     r->end_seconds = now_seconds() - t0;
     if (dist_any(r->d, rc != 0)) return -1;
     budget_after_end(r, r->end_seconds);

@@ -3,20 +3,33 @@
 (issue 27), each checked against the reference implementation it copies.
 
 usage: recipe_test.py ALEXNET GROUP
-  average  `alexnet average` against timm's avg_checkpoints.py arithmetic (float64 sums in the files' order,
-           one division, one rounding to float32): bit-identical; files of another model refused
+  average    `alexnet average` against timm's avg_checkpoints.py arithmetic (float64 sums in the files' order,
+             one division, one rounding to float32): bit-identical; files of another model refused
+  per_class  `eval --per_class`: every per-class number and the confusion matrix recomputed from predict's
+             logits of the same images (exactly: counts); a class without images; 1000 classes; the SVG;
+             train --val_per_class
+  tensorboard [VENV]  `train --tensorboard`: every record's CRC-32C checked here, and the `tensorboard` package
+             (PyPI, in the virtualenv VENV, made on first use) reads the same scalars as metrics.jsonl holds, each
+             step once after a kill and a resume
 """
+import json
 import os
+import signal
+import struct
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import st_write
 import torch
 import torchvision
 from check import check, run_group
+from check import skip
+from cli_common import make_dataset, wait_for_step
 
 BIN = None
+VENV = None
 
 
 def run(args, timeout=600):
@@ -115,10 +128,248 @@ def group_average(tmp):
              os.path.join(tmp, "bad6.safetensors")], ["missing.safetensors"], "a missing file")
 
 
+def strict_json(text):
+    def refuse(c):
+        raise ValueError(f"non-JSON constant {c}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def expected_per_class(data, model, k, names):
+    """Per-class counts from predict's logits: the independent path (predict --json --logits, same transform)."""
+    rc, so, se = run(["predict", "--pretrained", model, "--json", "--logits", "--topk", "1", "--backend", "ref",
+                      "--threads", "1", data])
+    check(rc == 0, f"predict --logits on the data (rc={rc}) {se[-300:]}")
+    conf = [[0] * k for _ in range(k)]
+    top5 = [0] * k
+    for line in so.splitlines():
+        r = json.loads(line)
+        label = names.index(os.path.basename(os.path.dirname(r["file"])))
+        z = r["logits"]
+        rank = sum(1 for j in range(k) if z[j] > z[label] or (j < label and z[j] == z[label]))
+        if rank == 0:
+            pred = label
+        else:
+            pred = max((j for j in range(k) if j != label), key=lambda j: (z[j], -j))
+        conf[label][pred] += 1
+        top5[label] += rank < 5
+    return conf, top5
+
+
+def group_per_class(tmp):
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=7, size=(40, 36))
+    names = ["class_0", "class_1", "class_2", "class_3"]  # the model knows a fourth class the data has none of
+    model = os.path.join(tmp, "m.safetensors")
+    model_file(model, num_classes=4, seed=1, classes=names, extra_meta={"image_size": 64})
+    common = ["eval", "--data_dir", data, "--pretrained", model, "--backend", "ref", "--threads", "1",
+              "--per_batch_size", "5"]
+    rc, so, se = run(common + ["--per_class", "--json"])
+    check(rc == 0, f"eval --per_class --json (rc={rc}) {se[-300:]}")
+    try:
+        out = strict_json(so)
+    except ValueError as e:
+        out = {}
+        check(False, f"stdout is strict JSON ({e}): {so[:300]}")
+    conf, top5 = expected_per_class(data, model, 4, names)
+    check(out.get("confusion") == conf, f"the confusion matrix equals predict's logits' ({out.get('confusion')} vs {conf})")
+    pc = out.get("per_class", [])
+    ok = len(pc) == 4
+    for c in range(4 if ok else 0):
+        n, right, predicted = sum(conf[c]), conf[c][c], sum(conf[t][c] for t in range(4))
+        want = {"index": c, "class": names[c], "images": n, "predicted": predicted,
+                "top1": round(right / n, 6) if n else None, "top5": round(top5[c] / n, 6) if n else None,
+                "precision": round(right / predicted, 6) if predicted else None,
+                "recall": round(right / n, 6) if n else None}
+        ok = ok and all(pc[c].get(key) == v or (isinstance(v, float) and abs(pc[c].get(key, 9) - v) < 2e-6)
+                        for key, v in want.items())
+        if not ok:
+            print(f"class {c}: got {pc[c]} want {want}")
+    check(ok, "each class's images, top-1, top-5, precision and recall follow from the matrix (the data-less "
+              "class: null)")
+    check(abs(sum(conf[c][c] for c in range(4)) / 21 - out.get("top1", -1)) < 1e-6,
+          "the diagonal is top-1's count")
+    check("per class" in se and "class_3" in se and "precision" in se,
+          f"the readable table goes to stderr under --json ({se[:200]})")
+    rc, so2, se2 = run(common + ["--per_class"])
+    rows = [l for l in so2.splitlines() if l.strip().startswith(("0 ", "1 ", "2 ", "3 "))]
+    check(rc == 0 and len(rows) == 4 and rows[3].split()[-1] == "-", f"the table has a row per class, '-' where "
+          f"nothing was predicted or seen: {rows}")
+
+    svg = os.path.join(tmp, "confusion.svg")
+    rc, so, se = run(common + ["--confusion_svg", svg])
+    try:
+        root = ET.parse(svg).getroot()
+        cells = [e for e in root.iter("{http://www.w3.org/2000/svg}rect") if e.find(
+            "{http://www.w3.org/2000/svg}title") is not None]
+        texts = [e.text for e in root.iter("{http://www.w3.org/2000/svg}text")]
+    except (ET.ParseError, OSError) as e:
+        cells, texts = [], []
+        check(False, f"the SVG parses as XML ({e})")
+    nonzero = sum(1 for row in conf for v in row if v)
+    check(rc == 0 and len(cells) == nonzero and all(n in texts for n in names),
+          f"--confusion_svg: one cell per non-empty count ({len(cells)} vs {nonzero}), every class named on the axes")
+    rc, so, se = run(common + ["--confusion_svg", os.path.join(tmp, "no", "such", "dir", "c.svg")])
+    check(rc == 2 and "c.svg" in se and "evaluating" not in se, f"an unwritable --confusion_svg stops before the "
+          f"evaluation (rc={rc}) {se.strip()[:200]}")
+
+    # training's validation: --val_per_class records each class's top-1, what eval --per_class says of the model
+    run_dir = os.path.join(tmp, "run")
+    train = ["train", "--data_dir", data, "--val_dir", data, "--out", run_dir, "--image_size", "64",
+             "--per_batch_size", "7", "--max_epoch", "1", "--lr", "0.01", "--warmup_epochs", "0", "--threads", "1",
+             "--workers", "1", "--precision", "fp32", "--val_per_class"]
+    rc, so, se = run(train)
+    rc2, so2, se2 = run(["train", "--resume", run_dir, "--max_epoch", "2"])
+    recs = [strict_json(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))] if rc == 0 else []
+    epochs = [r for r in recs if r["type"] == "epoch"]
+    rc3, so3, se3 = run(["eval", "--data_dir", data, "--pretrained", os.path.join(run_dir, "last.safetensors"),
+                         "--threads", "1", "--precision", "fp32", "--per_class", "--json"])
+    per = [c["top1"] for c in strict_json(so3)["per_class"]] if rc3 == 0 else None
+    check(rc == 0 and rc2 == 0 and len(epochs) == 2 and all(len(e.get("val_class_top1", [])) == 3 for e in epochs)
+          and epochs[-1]["val_class_top1"] == per,
+          f"--val_per_class: each epoch record holds the 3 classes' top-1 (the first kept through a resume), the "
+          f"last equal to eval --per_class of last.safetensors ({[e.get('val_class_top1') for e in epochs]} vs "
+          f"{per}; rc {rc} {rc2} {rc3}) {se[-200:]} {se2[-200:]}")
+
+    # 1000 classes (ImageNet's count), the data naming 3 of them
+    big_names = [f"class_{i}" for i in range(1000)]
+    big = os.path.join(tmp, "k1000.safetensors")
+    model_file(big, num_classes=1000, seed=2, classes=big_names, extra_meta={"image_size": 64})
+    svg_big = os.path.join(tmp, "confusion1000.svg")
+    rc, so, se = run(["eval", "--data_dir", data, "--pretrained", big, "--threads", "1", "--per_class", "--json",
+                      "--confusion_svg", svg_big])
+    out = strict_json(so) if rc == 0 else {}
+    conf_big = out.get("confusion", [])
+    try:
+        root = ET.parse(svg_big).getroot()
+        width = float(root.get("width"))
+        ncells = sum(1 for e in root.iter("{http://www.w3.org/2000/svg}rect")
+                     if e.find("{http://www.w3.org/2000/svg}title") is not None)
+    except (ET.ParseError, OSError, TypeError) as e:
+        width, ncells = 1e9, -1
+    nz = sum(1 for row in conf_big for v in row if v)
+    check(rc == 0 and len(out.get("per_class", [])) == 1000 and len(conf_big) == 1000 and ncells == nz
+          and width <= 1000 and os.path.getsize(svg_big) < 2_000_000,
+          f"1000 classes: per-class rows, a 1000 x 1000 matrix, an SVG of {width} px holding only its {nz} non-empty "
+          f"cells ({ncells}), {os.path.getsize(svg_big) if os.path.exists(svg_big) else -1} bytes (rc={rc}) "
+          f"{se[-300:]}")
+
+
+def crc32c(data):
+    """CRC-32C, bit by bit from its definition (an oracle independent of the program's)."""
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked(crc):
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def tfrecords(path):
+    """The records of a TFRecord file; raises on a bad length, CRC or a cut record."""
+    data, out, i = open(path, "rb").read(), [], 0
+    while i < len(data):
+        if i + 12 > len(data):
+            raise ValueError(f"cut header at {i}")
+        (n,) = struct.unpack("<Q", data[i:i + 8])
+        (c1,) = struct.unpack("<I", data[i + 8:i + 12])
+        if masked(crc32c(data[i:i + 8])) != c1:
+            raise ValueError(f"length CRC at {i}")
+        body = data[i + 12:i + 12 + n]
+        (c2,) = struct.unpack("<I", data[i + 12 + n:i + 16 + n])
+        if len(body) != n or masked(crc32c(body)) != c2:
+            raise ValueError(f"data CRC at {i}")
+        out.append(body)
+        i += 16 + n
+    return out
+
+
+TB_READ = """
+import json, sys
+from tensorboard.backend.event_processing import event_accumulator as ea
+acc = ea.EventAccumulator(sys.argv[1], size_guidance={ea.SCALARS: 0})
+acc.Reload()
+print(json.dumps({t: [[e.step, e.value] for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}))
+"""
+
+
+def tensorboard_python(venv):
+    """The virtualenv's python with tensorboard, made on first use; None and a reason when impossible."""
+    py = os.path.join(venv, "bin", "python")
+    probe = [py, "-c", "import tensorboard.backend.event_processing.event_accumulator"]
+    if os.path.exists(py) and subprocess.run(probe, capture_output=True).returncode == 0:
+        return py, ""
+    r = subprocess.run([sys.executable, "-m", "venv", venv], capture_output=True, text=True)
+    if r.returncode != 0:
+        return None, f"cannot make a virtualenv at {venv} (python3-venv): {r.stderr.strip()[-300:]}"
+    r = subprocess.run([py, "-m", "pip", "install", "--quiet", "tensorboard"], capture_output=True, text=True,
+                       timeout=900)
+    if r.returncode != 0 or subprocess.run(probe, capture_output=True).returncode != 0:
+        return None, f"pip could not install tensorboard (no network?): {r.stderr.strip()[-300:]}"
+    return py, ""
+
+
+def group_tensorboard(tmp):
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=8, size=(40, 36))
+    run_dir = os.path.join(tmp, "run")
+    train = ["train", "--data_dir", data, "--val_dir", data, "--out", run_dir, "--image_size", "64",
+             "--per_batch_size", "4", "--max_epoch", "3", "--lr", "0.01", "--warmup_epochs", "0", "--threads", "1",
+             "--workers", "1", "--log_interval", "1", "--save_every_steps", "4", "--tensorboard"]
+    # killed at step 10 or later, with the state saved at step 8: the resume replays what came after it
+    p = subprocess.Popen([BIN] + train, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    reached = wait_for_step(os.path.join(run_dir, "metrics.jsonl"), 10, p)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    check(reached, "the first run reached step 10 before the kill")
+    rc, so, se = run(["train", "--resume", run_dir])
+    check(rc == 0, f"the resume finishes (rc={rc}) {se[-300:]}")
+    events = sorted(f for f in os.listdir(run_dir) if f.startswith("events.out.tfevents."))
+    ok, n = len(events) == 2, 0
+    try:
+        for f in events:
+            recs = tfrecords(os.path.join(run_dir, f))
+            n += len(recs)
+            ok = ok and recs and b"brain.Event:2" in recs[0]
+    except ValueError as e:
+        ok = False
+        print(f"bad record: {e}")
+    check(ok and n > 20, f"two event files (one a session), every record's length and data CRC-32C right, each "
+          f"file opened by its version event ({events}, {n} records)")
+    recs = [json.loads(l) for l in open(os.path.join(run_dir, "metrics.jsonl"))]
+    steps = {r["step"]: r for r in recs if r["type"] == "step"}
+    epochs = [r for r in recs if r["type"] == "epoch"]
+
+    py, why = tensorboard_python(VENV)
+    if not py:
+        skip(f"reading the logs with TensorBoard: {why}")
+        return
+    r = subprocess.run([py, "-c", TB_READ, run_dir], capture_output=True, text=True, timeout=300)
+    scalars = json.loads(r.stdout) if r.returncode == 0 else {}
+    check(r.returncode == 0, f"TensorBoard's EventAccumulator reads the run directory {r.stderr[-300:]}")
+    loss = scalars.get("train/loss", [])
+    check([s for s, _ in loss] == sorted(steps) and
+          all(abs(v - steps[s]["loss"]) <= 1e-5 * max(1.0, abs(v)) for s, v in loss),
+          f"train/loss: each step once despite the replay, the values of metrics.jsonl (to 1e-5: float32 there, "
+          f"6 significant digits here) "
+          f"({[s for s, _ in loss]} vs {sorted(steps)})")
+    top1 = scalars.get("val/top1", [])
+    check([s for s, _ in top1] == [e["step"] for e in epochs] and
+          all(abs(v - e["top1"]) < 1e-6 for (s, v), e in zip(top1, epochs)),
+          f"val/top1 at each epoch's step equals metrics.jsonl's ({top1} vs {[(e['step'], e['top1']) for e in epochs]})")
+    want = {"train/lr", "train/img_per_s", "train/top1", "epoch/train_loss", "val/loss", "val/top5"}
+    check(want <= set(scalars), f"the other curves are there ({sorted(scalars)})")
+
+
 def main():
-    global BIN
+    global BIN, VENV
     BIN = os.path.abspath(sys.argv[1])
-    run_group({"average": group_average}, sys.argv[2], "recipe")
+    VENV = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "tb-venv")
+    run_group({"average": group_average, "per_class": group_per_class, "tensorboard": group_tensorboard},
+              sys.argv[2], "recipe")
 
 
 if __name__ == "__main__":
