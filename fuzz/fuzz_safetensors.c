@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const StTensor *t = &f.tensors[i];
             if (t->numel > (1 << 20) || st_find(&f, t->name) != t) continue;
             float *buf = malloc(sizeof(float) * (size_t)(t->numel ? t->numel : 1));
-            st_to_f32(t, buf, &err);
+            st_to_f32(&f, t, buf, &err);
             free(buf);
         }
         st_meta(&f, "backbone");

@@ -205,7 +205,7 @@ static int match_named(const StFile *f, const Net *net, const char *prefix, Erro
  * word and train a model that predicts chance. */
 static int load_tensor(const StFile *f, const char *name, float *out, Error *err) {
     const StTensor *t = st_find(f, name);
-    if (st_to_f32(t, out, err) != 0) return -1;
+    if (st_to_f32(f, t, out, err) != 0) return -1;
     for (int64_t i = 0; i < t->numel; i++)
         if (!isfinite(out[i]))
             return error_set(err,

@@ -38,12 +38,12 @@ void st_free(StFile *f) {
     free(f->tensors);
     free(f->meta_keys);
     free(f->meta_values);
-    free(f->bytes);
+    if (f->fd_open) close(f->fd);
     free(f->path);
     memset(f, 0, sizeof *f);
 }
 
-static int read_all(StFile *f, const char *path, Error *err) {
+static int open_file(StFile *f, const char *path, Error *err) {
     int64_t file_size;
     int fd = open_regular_file(path, &file_size, err);
     if (fd < 0) {
@@ -51,25 +51,30 @@ static int read_all(StFile *f, const char *path, Error *err) {
             strncat(err->msg, " (a .safetensors file is needed)", sizeof err->msg - strlen(err->msg) - 1);
         return -1;
     }
-    FILE *fp = fdopen(fd, "rb");
-    if (!fp) {
-        close(fd);
-        return error_set(err, "cannot open %s: out of memory", path);
-    }
     if ((uint64_t)file_size > (uint64_t)SIZE_MAX / 2) {
-        fclose(fp);
+        close(fd);
         return error_set(err, "cannot read %s: file of %lld bytes is too large", path, (long long)file_size);
     }
+    f->fd = fd;
+    f->fd_open = 1;
     f->size = (size_t)file_size;
-    f->bytes = malloc(f->size ? f->size : 1);
-    if (!f->bytes) {
-        fclose(fp);
-        return error_set(err, "cannot read %s: not enough memory for its %zu bytes", path, f->size);
+    return 0;
+}
+
+/* n bytes at offset, all of them: 0, or -1 naming the file (it is shorter
+ * than when it was opened: it changed while being read). */
+static int read_at(const StFile *f, void *out, size_t n, uint64_t offset, Error *err) {
+    uint8_t *p = out;
+    while (n > 0) {
+        ssize_t got = pread(f->fd, p, n, (off_t)offset);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            return error_set(err, "cannot read %s: %s", f->path,
+                             got < 0 ? strerror(errno) : "it is shorter than when it was opened (it changed)");
+        p += got;
+        n -= (size_t)got;
+        offset += (uint64_t)got;
     }
-    size_t got = fread(f->bytes, 1, f->size, fp);
-    int extra = got == f->size && fgetc(fp) != EOF;
-    fclose(fp);
-    if (got != f->size || extra) return error_set(err, "cannot read %s: it changed size while being read", path);
     return 0;
 }
 
@@ -86,7 +91,7 @@ static int whole(const cJSON *v, double max) {
     return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= max && v->valuedouble == floor(v->valuedouble);
 }
 
-static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, size_t data_size, const char *path,
+static int parse_tensor(StTensor *t, const cJSON *item, uint64_t data_start, size_t data_size, const char *path,
                         Error *err) {
     const char *name = item->string;
     if (!cJSON_IsObject(item)) return error_set(err, "%s: entry '%s' is not an object", path, name);
@@ -129,7 +134,7 @@ static int parse_tensor(StTensor *t, const cJSON *item, const uint8_t *data, siz
     if ((double)t->nbytes != numel * DTYPES[d].size)
         return error_set(err, "%s: tensor '%s' has %zu bytes but shape and dtype need %.0f", path, name, t->nbytes,
                          numel * DTYPES[d].size);
-    t->data = data + b;
+    t->offset = data_start + b;
     t->name = xstrdup(name);
     return 0;
 }
@@ -169,25 +174,30 @@ int st_read(StFile *f, const char *path, Error *err) {
     f->path = xstrdup(path);
     cJSON *root = NULL;
     Range *ranges = NULL;
-    if (read_all(f, path, err) != 0) goto fail;
+    char *header = NULL;
+    uint8_t len8[8];
+    if (open_file(f, path, err) != 0) goto fail;
     if (f->size < 8) {
         error_set(err, "%s: not a safetensors file (%zu bytes, too short)", path, f->size);
         goto fail;
     }
+    if (read_at(f, len8, 8, 0, err) != 0) goto fail;
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->bytes[i];
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | len8[i];
     if (hlen > ST_MAX_HEADER || 8 + hlen > f->size) {
         error_set(err, "%s: not a safetensors file or truncated (header of %llu bytes, file of %zu)", path,
                   (unsigned long long)hlen, f->size);
         goto fail;
     }
-    root = cJSON_ParseWithLength((const char *)f->bytes + 8, (size_t)hlen);
+    header = xmalloc((size_t)hlen + 1);
+    if (read_at(f, header, (size_t)hlen, 8, err) != 0) goto fail;
+    root = cJSON_ParseWithLength(header, (size_t)hlen);
     if (!cJSON_IsObject(root)) {
         error_set(err, "%s: the safetensors header is not a valid JSON object", path);
         goto fail;
     }
-    const uint8_t *data = f->bytes + 8 + hlen;
-    size_t data_size = f->size - 8 - (size_t)hlen;
+    uint64_t data_start = 8 + hlen;
+    size_t data_size = f->size - (size_t)data_start;
     int count = cJSON_GetArraySize(root);
     f->tensors = xcalloc((size_t)count, sizeof *f->tensors);
     ranges = xcalloc((size_t)count, sizeof *ranges);
@@ -197,8 +207,8 @@ int st_read(StFile *f, const char *path, Error *err) {
             if (read_metadata(f, item, path, err) != 0) goto fail;
             continue;
         }
-        if (parse_tensor(&f->tensors[f->n], item, data, data_size, path, err) != 0) goto fail;
-        ranges[f->n].begin = (size_t)(f->tensors[f->n].data - data);
+        if (parse_tensor(&f->tensors[f->n], item, data_start, data_size, path, err) != 0) goto fail;
+        ranges[f->n].begin = (size_t)(f->tensors[f->n].offset - data_start);
         ranges[f->n].end = ranges[f->n].begin + f->tensors[f->n].nbytes;
         f->n++;
     }
@@ -218,10 +228,12 @@ int st_read(StFile *f, const char *path, Error *err) {
         }
     cJSON_Delete(root);
     free(ranges);
+    free(header);
     return 0;
 fail:
     cJSON_Delete(root);
     free(ranges);
+    free(header);
     st_free(f);
     return -1;
 }
@@ -246,11 +258,14 @@ static float half_to_float(uint16_t h) {
     return s ? -v : v;
 }
 
-int st_to_f32(const StTensor *t, float *out, Error *err) {
-    const uint8_t *p = t->data;
-    for (int64_t i = 0; i < t->numel; i++) {
-        switch (t->dtype) {
-        case ST_F32: memcpy(&out[i], p + 4 * i, 4); break;
+int st_read_bytes(const StFile *f, const StTensor *t, void *out, Error *err) {
+    return t->nbytes ? read_at(f, out, t->nbytes, t->offset, err) : 0;
+}
+
+/* Elements converted from a chunk of the file's bytes. */
+static void convert(StDtype dtype, const uint8_t *p, int64_t n, float *out) {
+    for (int64_t i = 0; i < n; i++) {
+        switch (dtype) {
         case ST_F64: {
             double d;
             memcpy(&d, p + 8 * i, 8);
@@ -263,19 +278,36 @@ int st_to_f32(const StTensor *t, float *out, Error *err) {
             out[i] = half_to_float(h);
             break;
         }
-        case ST_BF16: {
+        default: { /* ST_BF16 */
             uint16_t h;
             memcpy(&h, p + 2 * i, 2);
             uint32_t u = (uint32_t)h << 16;
             memcpy(&out[i], &u, 4);
             break;
         }
-        default:
-            return error_set(err, "tensor '%s' has dtype %s; a floating-point tensor is needed", t->name,
-                             st_dtype_name(t->dtype));
         }
     }
-    return 0;
+}
+
+#define ST_CHUNK_BYTES (4u << 20) /* what a conversion reads at a time */
+
+int st_to_f32(const StFile *f, const StTensor *t, float *out, Error *err) {
+    if (t->dtype != ST_F32 && t->dtype != ST_F64 && t->dtype != ST_F16 && t->dtype != ST_BF16)
+        return error_set(err, "tensor '%s' has dtype %s; a floating-point tensor is needed", t->name,
+                         st_dtype_name(t->dtype));
+    if (t->dtype == ST_F32) /* float32 little-endian, as the machine's: the bytes go straight into out */
+        return st_read_bytes(f, t, out, err);
+    size_t elem = (size_t)DTYPES[t->dtype].size, per_chunk = ST_CHUNK_BYTES / elem;
+    uint8_t *chunk = xmalloc(per_chunk * elem);
+    int rc = 0;
+    for (int64_t done = 0; done < t->numel && rc == 0;) {
+        int64_t n = t->numel - done < (int64_t)per_chunk ? t->numel - done : (int64_t)per_chunk;
+        rc = read_at(f, chunk, (size_t)n * elem, t->offset + (uint64_t)done * elem, err);
+        if (rc == 0) convert(t->dtype, chunk, n, out + done);
+        done += n;
+    }
+    free(chunk);
+    return rc;
 }
 
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_keys,

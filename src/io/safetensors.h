@@ -7,7 +7,8 @@
  * Reading validates everything a damaged or hostile file could get wrong
  * (a folder or other non-file, sizes, JSON, dtypes, shapes, offsets inside
  * the data, overlaps, duplicate names or metadata) in O(n log n) for n
- * entries, and names the problem and the file. Writing is atomic: temporary file, fsync, rename.
+ * entries, and names the problem and the file; the tensors' bytes are read
+ * only when asked for. Writing is atomic: temporary file, fsync, rename.
  */
 #ifndef ALEXNET_SAFETENSORS_H
 #define ALEXNET_SAFETENSORS_H
@@ -29,14 +30,17 @@ typedef struct {
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     int64_t numel;
-    const uint8_t *data; /* into StFile.bytes */
+    uint64_t offset; /* of its bytes in the file */
     size_t nbytes;
 } StTensor;
 
+/* An open file: its header parsed, its tensors read on demand (st_to_f32),
+ * straight into the caller's buffer: a 489 MB training state costs its
+ * header, not its size, until its tensors are asked for. */
 typedef struct {
     char *path;
-    uint8_t *bytes; /* the whole file */
-    size_t size;
+    int fd, fd_open; /* open until st_free (a zeroed StFile holds none) */
+    size_t size; /* of the file, when opened */
     int n;
     StTensor *tensors; /* sorted by name */
     int n_meta;
@@ -48,8 +52,11 @@ void st_free(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 const char *st_meta(const StFile *f, const char *key); /* NULL when absent */
 const char *st_dtype_name(StDtype d);
-/* Converts a tensor of F32/F16/BF16/F64 to float32 into out[numel]; -1 for other dtypes. */
-int st_to_f32(const StTensor *t, float *out, Error *err);
+/* Reads a tensor of F32/F16/BF16/F64 as float32 into out[numel]; -1 for
+ * other dtypes, or when the file no longer holds its bytes (it changed). */
+int st_to_f32(const StFile *f, const StTensor *t, float *out, Error *err);
+/* A tensor's raw bytes (little-endian, its dtype) into out[nbytes]. */
+int st_read_bytes(const StFile *f, const StTensor *t, void *out, Error *err);
 
 /* --- writing --- */
 typedef struct {

@@ -75,7 +75,7 @@ static void load_f32(const StFile *f, const char *name, float *out, size_t expec
     const StTensor *t = need(f, name);
     CHECK((size_t)t->numel == expect, "%s: %lld elements, expected %zu", name, (long long)t->numel, expect);
     Error err;
-    CHECK(st_to_f32(t, out, &err) == 0, "%s", err.msg);
+    CHECK(st_to_f32(f, t, out, &err) == 0, "%s", err.msg);
 }
 
 static void load_labels(const StFile *f, int step, int32_t *labels, int n) {
@@ -83,11 +83,11 @@ static void load_labels(const StFile *f, int step, int32_t *labels, int n) {
     snprintf(name, sizeof name, "labels.%d", step);
     const StTensor *t = need(f, name);
     CHECK(t->dtype == ST_I64 && t->numel == n, "%s must be %d int64 values", name, n);
-    for (int i = 0; i < n; i++) {
-        int64_t v;
-        memcpy(&v, t->data + 8 * i, 8);
-        labels[i] = (int32_t)v;
-    }
+    int64_t *v = malloc(sizeof(int64_t) * (size_t)n);
+    Error err;
+    CHECK(v && st_read_bytes(f, t, v, &err) == 0, "%s", err.msg);
+    for (int i = 0; i < n; i++) labels[i] = (int32_t)v[i];
+    free(v);
 }
 
 int main(int argc, char **argv) {
