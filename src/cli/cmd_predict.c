@@ -264,6 +264,7 @@ static int64_t predict_path(Batcher *b, const char *path, const PredictFlags *f,
                 continue;
             }
             add_image(b, ds.paths[i], &src, f, failed);
+            dataset_source_done(&ds, i);
         }
         if (b->n) run_batch(b, f); /* before the pack's names go */
         n = ds.n;

@@ -199,6 +199,10 @@ int dataset_source(const Dataset *ds, int64_t i, ImageSource *src, Error *err) {
     return 0;
 }
 
+void dataset_source_done(const Dataset *ds, int64_t i) {
+    if (ds->pack) pack_done(ds->pack, i);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* Class names are written as UTF-8 text (checkpoints, config.json, predict's

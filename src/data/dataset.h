@@ -43,6 +43,8 @@ int dataset_scan(Dataset *ds, const char *dir, Error *err);
 /* Where sample i's bytes are: its file, or its pack record (checked against
  * the pack's end and, once, its CRC32). 0, or -1 with err naming the sample. */
 int dataset_source(const Dataset *ds, int64_t i, ImageSource *src, Error *err);
+/* The caller is done with sample i's bytes (a pack's record leaves memory). */
+void dataset_source_done(const Dataset *ds, int64_t i);
 void dataset_free(Dataset *ds);
 
 /* Every image file under dir (recursively), with the scan's rules (extensions,

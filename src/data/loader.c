@@ -128,7 +128,10 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
         s->labels[j] = ds->labels[idx];
         s->ok[j] = 1;
         ImageSource src;
-        if (dataset_source(ds, idx, &src, &e) != 0 || sample_eval_src(sw, &src, out, c->format, &e) != 0) {
+        int have = dataset_source(ds, idx, &src, &e) == 0;
+        int decoded = have && sample_eval_src(sw, &src, out, c->format, &e) == 0;
+        if (have) dataset_source_done(ds, idx);
+        if (!decoded) {
             note_bad(l, idx, &e);
             s->ok[j] = 0;
             bad = 1;
@@ -152,7 +155,10 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
         }
         AugmentKey key = { c->seed, epoch, (uint32_t)idx, attempt };
         ImageSource src;
-        if (dataset_source(ds, d, &src, &e) == 0 && sample_train_src(sw, &src, &key, NULL, out, c->format, &e) == 0) {
+        int have = dataset_source(ds, d, &src, &e) == 0;
+        int decoded = have && sample_train_src(sw, &src, &key, NULL, out, c->format, &e) == 0;
+        if (have) dataset_source_done(ds, d);
+        if (decoded) {
             s->indices[j] = d;
             s->labels[j] = ds->labels[d];
             if (sample_worker_warning(sw)) note_warning(l, d, sample_worker_warning(sw), failed, err);

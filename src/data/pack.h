@@ -101,6 +101,9 @@ void pack_record(const Pack *p, int64_t i, PackRecord *r);
 /* Record i's bytes: inside the file, and (the first time) matching their
  * CRC32. 0, or -1 with err naming "PACK/name" and the problem. */
 int pack_read(Pack *p, int64_t i, const uint8_t **data, PackRecord *r, Error *err);
+/* The caller is done with record i's bytes: its pages leave this process's
+ * memory (they stay in the page cache while the kernel keeps them there). */
+void pack_done(const Pack *p, int64_t i);
 
 /* Little-endian field access shared by the reader and the writer. */
 static inline uint32_t pack_get32(const uint8_t *p) {

@@ -235,6 +235,31 @@ proc.communicate(timeout=60)
 C.check(proc.returncode == -signal.SIGINT, f"interrupted: killed by SIGINT ({proc.returncode}; it finished first?)")
 C.check(not [f for f in os.listdir(d) if f.startswith("big.pack")], f"interrupted: nothing left {os.listdir(d)}")
 
+# cold reads: a few random batches of a pack not in the page cache read about their records, not the pack
+# (readahead around mmap faults, up to 8 MB on the CI machine, read the whole 20 MB pack for 100 records)
+COLD = """
+import os, resource, subprocess, sys
+fd = os.open(sys.argv[2], os.O_RDONLY); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED); os.close(fd)
+p = subprocess.run(sys.argv[1:2] + sys.argv[3:], capture_output=True)
+print(p.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_inblock * 512)
+"""
+r = run("prepare", "pack", "--data_dir", big, "--out", out, "--workers", 2)
+C.check(r.returncode == 0, f"prepare pack of 800 images: {r.stderr}")
+def cold_read_bytes(*args):
+    r = subprocess.run([sys.executable, "-c", COLD, alexnet, out] + [str(a) for a in args], capture_output=True,
+                       text=True)
+    rc, n = r.stdout.split()
+    return int(rc), int(n)
+rc_seq, seq = cold_read_bytes("bench-data", "--data_dir", out, "--batches", 0, "--per_batch_size", 25, "--workers", 1)
+size = os.path.getsize(out)
+if seq < size // 2:
+    print(f"skip: cold reads are not measurable here (a whole pass over the pack read {seq} bytes of {size}: the "
+          f"file system does not count reads, or the pack stayed cached)")
+else:
+    rc, got = cold_read_bytes("bench-data", "--data_dir", out, "--batches", 2, "--per_batch_size", 25, "--workers", 1)
+    C.check(rc == 0 and got <= size // 4, f"2 random batches of 25 of an uncached 800-record pack read "
+            f"{got / 1e6:.2f} MB of its {size / 1e6:.1f} MB (at most a quarter; a whole pass read {seq / 1e6:.1f})")
+
 # bench-data and eval-style use from the CLI
 r = run("bench-data", "--data_dir", jpack, "--batches", 2, "--per_batch_size", 4, "--workers", 2, "--json")
 C.check(r.returncode == 0 and json.loads(r.stdout).get("bad_files") == 0, f"bench-data on a pack: {r.stdout} {r.stderr}")
