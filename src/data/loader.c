@@ -144,16 +144,26 @@ static int make_sample(Loader *l, SampleWorker *sw, Slot *s, int64_t b, int j, u
         }
         return bad;
     }
-    int64_t G = (int64_t)c->batch * c->world;
-    int64_t idx = perm[b * G + (int64_t)c->rank * c->batch + j];
+    int64_t G = (int64_t)c->batch * c->world, idx;
+    uint32_t draw = epoch; /* the augmentation's draw: the epoch, and with repeats the copy within it */
+    if (c->ra_reps > 1) {
+        /* RASampler: the shuffle with each index repeated ra_reps times in a row, dealt to the ranks in turn
+         * (rank r takes entries r, r + world, ...): the copies of an image go to different ranks, or to the
+         * same batch on one rank, each with its own augmentation */
+        int64_t k = (int64_t)c->rank + (b * c->batch + j) * c->world;
+        idx = perm[k / c->ra_reps];
+        draw = epoch * (uint32_t)c->ra_reps + (uint32_t)(k % c->ra_reps);
+    } else {
+        idx = perm[b * G + (int64_t)c->rank * c->batch + j];
+    }
     for (uint32_t attempt = 0;; attempt++) {
         int64_t d = idx;
         if (attempt > 0) {
             uint32_t w =
-                rng_word(c->seed, RNG_AUGMENT, epoch, (uint32_t)idx, (uint64_t)attempt * AUGMENT_WORDS_PER_ATTEMPT - 1);
+                rng_word(c->seed, RNG_AUGMENT, draw, (uint32_t)idx, (uint64_t)attempt * AUGMENT_WORDS_PER_ATTEMPT - 1);
             d = (int64_t)(((uint64_t)w * (uint64_t)ds->n) >> 32);
         }
-        AugmentKey key = { c->seed, epoch, (uint32_t)idx, attempt };
+        AugmentKey key = { c->seed, draw, (uint32_t)idx, attempt };
         ImageSource src;
         int have = dataset_source(ds, d, &src, &e) == 0;
         int decoded = have && sample_train_src(sw, &src, &key, NULL, out, c->format, &e) == 0;
@@ -247,6 +257,8 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
     if (o.prefetch <= 0) o.prefetch = 2;
     if (c.max_image_pixels <= 0) c.max_image_pixels = IMAGE_DEFAULT_MAX_PIXELS;
     if (c.batch < 1) return error_set(err, "batch size must be at least 1 (got %d)", c.batch), NULL;
+    if (c.ra_reps < 0 || c.ra_reps > 64)
+        return error_set(err, "repeated augmentation's copies must be 2 to 64 (got %d)", c.ra_reps), NULL;
     if (c.image_size < LOADER_MIN_IMAGE || c.image_size > LOADER_MAX_IMAGE) {
         error_set(err, "image size must be between %d and %d (got %d)", LOADER_MIN_IMAGE, LOADER_MAX_IMAGE,
                   c.image_size);
@@ -270,6 +282,17 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
         l->first = 0;
         l->count = ds->n;
         l->nbatches = ds->n / G;
+        if (c.ra_reps > 1) /* RASampler's epoch: floor(N / 256) * 256 / world samples a rank */
+            l->nbatches = ds->n / 256 * 256 / c.world / c.batch;
+        if (l->nbatches == 0 && c.ra_reps > 1) {
+            free(l);
+            return error_set(err,
+                             "%s has %lld images: repeated augmentation (--ra_sampler) takes floor(N / 256) * 256 / "
+                             "%d ranks = %lld of them an epoch on each rank (torchvision's RASampler), fewer than "
+                             "one batch of %d",
+                             ds->root, (long long)ds->n, c.world, (long long)(ds->n / 256 * 256 / c.world), c.batch),
+                   NULL;
+        }
         if (l->nbatches == 0) {
             free(l);
             return error_set(err, "%s has %lld images, fewer than one global batch of %lld (batch %d x %d ranks)",

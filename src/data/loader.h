@@ -57,6 +57,7 @@ typedef struct {
     int quiet;       /* 1: don't print per-file warnings (still counted) */
     int resize_size; /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
     float erase_p;   /* train: RandomErasing's probability after normalising (0: off) */
+    int ra_reps;     /* train: repeated augmentation, torchvision's RASampler(repetitions) (0, 1: off) */
 } LoaderConfig;
 
 /* Less common knobs, kept out of LoaderConfig so its initialisers stay short. */

@@ -71,6 +71,10 @@
     NUM(DBL, random_erase, 0, 0, 1, KEEP, \
         "RandomErasing probability (torchvision's --random-erase: scale 0.02-0.33, ratio 0.3-3.3, value 0 after " \
         "normalising)") \
+    NUM(SWITCH, ra_sampler, 0, 0, 1, KEEP, \
+        "repeated augmentation (torchvision's --ra-sampler, RASampler): each image --ra_reps times an epoch, each " \
+        "copy augmented anew, spread over the ranks; an epoch is floor(N / 256) * 256 images") \
+    NUM(INT, ra_reps, 3, 2, 64, KEEP, "copies of each image with --ra_sampler (torchvision's --ra-reps)") \
     NUM(INT, workers, 0, 0, 1024, TAKE, "image decoding threads (0: one per core)") \
     NUM(INT, threads, 0, 0, 1024, TAKE, "compute threads (0: all cores, shared between local ranks)") \
     NUM(U64, seed, 1, 0, CONFIG_MAX_SEED, KEEP, "random seed (init, shuffle, augmentation, dropout), < 2^53") \

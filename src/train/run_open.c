@@ -153,7 +153,8 @@ static int open_loaders(Run *r, Error *err) {
                                .format = backend_input_format(&r->model.be),
                                .max_image_pixels = c->max_image_pixels,
                                .strict = c->strict_data,
-                               .erase_p = (float)c->random_erase };
+                               .erase_p = (float)c->random_erase,
+                               .ra_reps = c->ra_sampler ? c->ra_reps : 0 };
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
     r->steps_per_epoch = loader_batches_per_epoch(r->train_loader);
     CHECK(r->steps_per_epoch >= 1, "%lld images make no batch of %lld", (long long)r->train.n,

@@ -8,11 +8,15 @@ usage: recipe_test.py ALEXNET GROUP
   per_class  `eval --per_class`: every per-class number and the confusion matrix recomputed from predict's
              logits of the same images (exactly: counts); a class without images; 1000 classes; the SVG;
              train --val_per_class
+  ra_sampler `--ra_sampler --ra_reps N` (the loader through data_tool, 2 ranks, then train): the ranks' samples
+             are torchvision's RASampler.__iter__ (references/classification/sampler.py, restated below) applied to
+             the loader's shuffle; each copy of an image augmented anew; the epoch's length; too small a set refused
   tensorboard [VENV]  `train --tensorboard`: every record's CRC-32C checked here, and the `tensorboard` package
              (PyPI, in the virtualenv VENV, made on first use) reads the same scalars as metrics.jsonl holds, each
              step once after a kill and a resume
 """
 import json
+import math
 import os
 import signal
 import struct
@@ -312,6 +316,81 @@ def tensorboard_python(venv):
     return py, ""
 
 
+def ra_sampler_iter(perm, num_replicas, rank, repetitions):
+    """torchvision references/classification/sampler.py RASampler.__iter__, for a given shuffle (its
+    torch.randperm(len, generator) replaced by `perm`, since the loader shuffles with its own generator)."""
+    n = len(perm)
+    num_samples = int(math.ceil(n * float(repetitions) / num_replicas))
+    total_size = num_samples * num_replicas
+    num_selected_samples = int(math.floor(n // 256 * 256 / num_replicas))
+    indices = [ele for ele in perm for i in range(repetitions)]
+    indices += indices[: (total_size - len(indices))]
+    assert len(indices) == total_size
+    indices = indices[rank:total_size:num_replicas]
+    assert len(indices) == num_samples
+    return indices[:num_selected_samples]
+
+
+def loader_batches(tool, data, world, rank, batch, epoch, reps):
+    r = subprocess.run([tool, "loader", data, "train", "2", str(batch), "32", "0", str(world), str(rank), str(epoch),
+                        str(reps)], capture_output=True, text=True)
+    idx, hashes = [], []
+    for line in r.stdout.splitlines():
+        if line.startswith("batch "):
+            idx += [int(t.split(":")[0]) for t in line.split(" idx ")[1].split()]
+        elif line.startswith("hashes "):
+            hashes += line.split()[1:]
+    return r.returncode, idx, hashes, r.stderr
+
+
+def group_ra_sampler(tmp):
+    tool = os.path.join(os.path.dirname(BIN), "tests", "data_tool")
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=200, size=(40, 36))  # 600 images: RASampler's epoch takes 512
+    world, batch, reps = 2, 16, 3
+    for epoch in (0, 1):
+        ranks = [loader_batches(tool, data, world, r, batch, epoch, reps) for r in range(world)]
+        ok = all(rc == 0 for rc, _, _, _ in ranks)
+        check(ok, f"epoch {epoch}: the loader runs on both ranks {[e[-200:] for _, _, _, e in ranks]}")
+        seqs = [idx for _, idx, _, _ in ranks]
+        # the repeated list, read back by dealing the ranks' samples in turn; its every third entry is the shuffle
+        merged = [seqs[k % world][k // world] for k in range(world * min(len(q) for q in seqs))]
+        perm = merged[::reps]
+        perm += [i for i in range(600) if i not in set(perm)]  # the tail the epoch did not reach, any order
+        want = [ra_sampler_iter(perm, world, r, reps) for r in range(world)]
+        check(ok and len(set(perm)) == 600 and all(len(seqs[r]) == 256 for r in range(world))
+              and all(seqs[r] == want[r] for r in range(world)),
+              f"epoch {epoch}: each rank's 256 samples (16 batches of 16) are RASampler's for the shuffle "
+              f"({[len(q) for q in seqs]} samples)")
+        copies = {}
+        for r in range(world):
+            for i, h in zip(seqs[r], ranks[r][2]):
+                copies.setdefault(i, []).append(h)
+        full = [hs for hs in copies.values() if len(hs) == reps]
+        check(len(full) >= 170 and all(len(set(hs)) == reps for hs in full),
+              f"epoch {epoch}: the {reps} copies of each of {len(full)} images are augmented differently")
+    rc0, idx0, _, _ = loader_batches(tool, data, world, 0, batch, 0, reps)
+    rc1, idx1, _, _ = loader_batches(tool, data, world, 0, batch, 1, reps)
+    check(idx0 != idx1, "another epoch, another shuffle")
+
+    small = os.path.join(tmp, "small")
+    make_dataset(small, classes=3, per_class=60, size=(40, 36))  # 180 images: floor(180 / 256) * 256 = 0
+    out = os.path.join(tmp, "run_small")
+    base = ["train", "--data_dir", small, "--out", out, "--image_size", "64", "--per_batch_size", "8",
+            "--max_epoch", "1", "--lr", "0.01", "--warmup_epochs", "0", "--threads", "1", "--workers", "2"]
+    rc, so, se = run(base + ["--ra-sampler"])
+    check(rc == 2 and "ra_sampler" in se and "256" in se, f"a set too small for RASampler's epoch is refused, "
+          f"saying why (rc={rc}) {se.strip()[:300]}")
+    out = os.path.join(tmp, "run")
+    base[2], base[4] = data, out
+    rc, so, se = run(base + ["--ra-sampler", "--ra-reps", "4"])
+    cfg = json.load(open(os.path.join(out, "config.json"))) if rc == 0 else {}
+    recs = [json.loads(l) for l in open(os.path.join(out, "metrics.jsonl"))] if rc == 0 else []
+    check(rc == 0 and cfg.get("ra_sampler") == 1 and cfg.get("ra_reps") == 4 and recs and recs[-1]["step"] == 512 // 8,
+          f"train --ra-sampler --ra-reps 4 (torchvision's spellings): an epoch of 512 // 8 = 64 steps, both in "
+          f"config.json (rc={rc}) {se[-300:]}")
+
+
 def group_tensorboard(tmp):
     data = os.path.join(tmp, "data")
     make_dataset(data, classes=3, per_class=8, size=(40, 36))
@@ -368,8 +447,8 @@ def main():
     global BIN, VENV
     BIN = os.path.abspath(sys.argv[1])
     VENV = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "tb-venv")
-    run_group({"average": group_average, "per_class": group_per_class, "tensorboard": group_tensorboard},
-              sys.argv[2], "recipe")
+    run_group({"average": group_average, "per_class": group_per_class, "ra_sampler": group_ra_sampler,
+               "tensorboard": group_tensorboard}, sys.argv[2], "recipe")
 
 
 if __name__ == "__main__":

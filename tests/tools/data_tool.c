@@ -10,7 +10,8 @@
  *   eval FILE OUT S FMT EXACT [R]         eval transform (R: --val_resize_size)
  *   predict FILE OUT S FMT [R]            what `alexnet predict` does to one file
  *                                         (a default SampleWorker, sample_eval)
- *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH]
+ *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH [RA_REPS]]
+ *       (with RA_REPS > 1 a "hashes" line follows each batch: each sample's)
  *                                         one epoch; prints per batch
  *                                         "batch B n N bad K hash H idx I..."
  *                                         and "bad_files N warned M"
@@ -223,6 +224,7 @@ static int cmd_loader(int argc, char **argv) {
                        .rank = argc > 9 ? atoi(argv[9]) : 0,
                        .format = INPUT_U8_NHWC };
     int epoch = argc > 10 ? atoi(argv[10]) : 0;
+    c.ra_reps = argc > 11 ? atoi(argv[11]) : 0;
     Loader *l = loader_create(&ds, &c, &err);
     if (!l) {
         fprintf(stderr, "data_tool: %s\n", err.msg);
@@ -245,6 +247,12 @@ static int cmd_loader(int argc, char **argv) {
                (unsigned long long)fnv(b.data, per * (size_t)b.n));
         for (int j = 0; j < b.n; j++) printf(" %lld:%d", (long long)b.indices[j], b.labels[j]);
         printf("\n");
+        if (c.ra_reps > 1) { /* each sample's pixels: the copies of an image must differ */
+            printf("hashes");
+            for (int j = 0; j < b.n; j++)
+                printf(" %016llx", (unsigned long long)fnv((const uint8_t *)b.data + per * (size_t)j, per));
+            printf("\n");
+        }
         loader_release(l, &b);
     }
     printf("bad_files %lld warned %lld\n", (long long)loader_bad_files(l), (long long)loader_warned_files(l));
