@@ -39,6 +39,7 @@ static const struct {
     { "j", "workers", AL_PLAIN },
     { "lr_warmup_epochs", "warmup_epochs", AL_PLAIN },
     { "lr_min", "eta_min", AL_PLAIN },
+    { "grad_accum_steps", "accum_steps", AL_PLAIN }, /* timm's train.py */
 };
 #define N_ALIASES ((int)(sizeof ALIASES / sizeof ALIASES[0]))
 

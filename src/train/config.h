@@ -40,6 +40,9 @@
     TEXT(val_dir, 1024, "", TAKE, DIR, \
          "validation images (folder or pack; all or some of the classes), evaluated after every epoch") \
     NUM(INT, per_batch_size, 256, 1, 65536, TAKE, "images per step per process") \
+    NUM(INT, accum_steps, 1, 1, 1024, KEEP, \
+        "gradient accumulation: each optimizer step sums N batches of --per_batch_size (the update of one batch " \
+        "N times as large; one all-reduce a step)") \
     NUM(DBL, lr, 0.13, 0, 1e3, KEEP, "base learning rate") \
     TEXT(lr_scheduler, 32, "cosine_annealing", KEEP, PLAIN, \
          "cosine_annealing (per epoch, the seed's) | step | exponential | cosine | linear (per step to --eta_min)") \

@@ -56,6 +56,7 @@ typedef struct {
                         there is validation); it gets the weights before each validation */
     float *momentum; /* [param_count] host copy, for the state file */
     float *logits;   /* [per_batch_size, K] scratch */
+    float *grad_acc; /* [param_count] the micro-batches' gradient sum with --accum_steps > 1, else NULL */
     Ema ema;         /* --model_ema; ema.w NULL without */
     LrSchedule sched;
     LossArgs loss;

@@ -36,8 +36,9 @@ static int open_data(Run *r, Error *err) {
     /* before anything is sized from --per_batch_size */
     if (r->train.n < r->img_global)
         return error_set(err,
-                         "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size",
-                         c->data_dir, (long long)r->train.n, (long long)r->img_global);
+                         "--data_dir %s has %lld images: fewer than one global batch of %lld; lower --per_batch_size%s",
+                         c->data_dir, (long long)r->train.n, (long long)r->img_global,
+                         c->accum_steps > 1 ? " or --accum_steps" : "");
     if (!c->val_dir[0]) return 0;
     if (dataset_scan(&r->val, c->val_dir, err) != 0) return -1;
     r->have_val = 1;
@@ -125,6 +126,13 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     size_t P = r->model.net.param_count;
     r->momentum = xaligned_alloc(P * sizeof(float));
     r->logits = xmalloc((size_t)c->per_batch_size * r->model.net.num_classes * sizeof(float));
+    if (c->accum_steps > 1) {
+        if (strcmp(r->model.backend_name, "cuda") == 0)
+            return error_set(err, "--accum_steps %d: gradient accumulation runs on the CPU backends (ref, dnnl); "
+                                  "the cuda backend does not have it yet: use a larger --per_batch_size or more GPUs",
+                             c->accum_steps);
+        r->grad_acc = xaligned_alloc(r->model.net.param_count * sizeof(float));
+    }
     /* a resumed run's weights, momentum and average come from its state */
     int rc = !resume && c->pretrained[0] ? load_pretrained(r, err) : 0;
     if (rc == 0 && c->model_ema) /* the average starts as the model, as in torchvision */
@@ -156,9 +164,11 @@ static int open_loaders(Run *r, Error *err) {
                                .erase_p = (float)c->random_erase,
                                .ra_reps = c->ra_sampler ? c->ra_reps : 0 };
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
-    r->steps_per_epoch = loader_batches_per_epoch(r->train_loader);
-    CHECK(r->steps_per_epoch >= 1, "%lld images make no batch of %lld", (long long)r->train.n,
-          (long long)r->img_global);
+    r->steps_per_epoch = loader_batches_per_epoch(r->train_loader) / c->accum_steps;
+    if (r->steps_per_epoch < 1)
+        return error_set(err, "%s: an epoch of %lld batches of %d makes no optimizer step of --accum_steps %d",
+                         c->data_dir, (long long)loader_batches_per_epoch(r->train_loader), c->per_batch_size,
+                         c->accum_steps);
     if (r->have_val) {
         LoaderConfig val_cfg = train_cfg;
         val_cfg.mode = LOADER_EVAL;
@@ -268,7 +278,7 @@ static void resolve_precision(Run *r) {
 int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *err) {
     double t0 = now_seconds();
     resolve_precision(r);
-    r->img_global = (int64_t)r->c.per_batch_size * r->d->world;
+    r->img_global = (int64_t)r->c.per_batch_size * r->d->world * r->c.accum_steps;
     budget_open(r);
     starting(r, "scanning", r->c.data_dir);
     int failed = open_data(r, err) != 0;
@@ -332,5 +342,6 @@ void run_close(Run *r) {
     if (r->have_val) dataset_free(&r->val);
     free(r->momentum);
     free(r->logits);
+    free(r->grad_acc);
     ema_free(&r->ema);
 }

@@ -69,27 +69,48 @@ static void log_window(Run *r, double lr) {
     memset(w, 0, sizeof *w);
 }
 
-/* Forward, backward and the gradients' all-reduce of one batch, and the sums
- * the ranks agree on; the update waits for that agreement. */
-static StepSums train_step(Run *r, const Batch *b) {
+/* Forward and backward of one optimizer step's batch — --accum_steps
+ * micro-batches of it, whose gradients are summed on the host (each is
+ * already divided by the whole step's global batch) —, one all-reduce of the
+ * sum, and the sums the ranks agree on; the update waits for that agreement.
+ * *rc: 1, or what loader_next said (0: the data ended; -1: err). */
+static StepSums train_step(Run *r, int *rc, Error *err) {
     Dist *d = r->d;
-    int K = r->model.net.num_classes;
-    ForwardArgs train = { .train = 1,
-                          .step = (uint64_t)r->step,
-                          .sample_offset = (uint64_t)d->rank * (uint64_t)r->c.per_batch_size };
-    backend_forward(&r->model.be, b->data, b->n, &train);
-    backend_read_logits(&r->model.be, r->logits, b->n);
-    double correct = 0;
-    for (int i = 0; i < b->n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b->labels[i]) == 0;
-    /* the hook only when there is something to overlap: a GPU backend syncs per call */
-    GradReadyFn ready = d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
-    double loss = backend_backward(&r->model.be, b->labels, b->n, &r->loss, ready, d);
+    int K = r->model.net.num_classes, N = r->c.accum_steps;
+    float *g = N > 1 ? backend_grad_buffer(&r->model.be) : NULL;
+    size_t P = r->model.net.param_count;
+    StepSums sums = { .loss = 0 };
+    for (int k = 0; k < N; k++) {
+        Batch b;
+        if ((*rc = loader_next(r->train_loader, &b, err)) != 1) return sums;
+        /* dropout's key: the sample's place in the step's global batch */
+        ForwardArgs train = { .train = 1,
+                              .step = (uint64_t)r->step,
+                              .sample_offset = ((uint64_t)k * (uint64_t)d->world + (uint64_t)d->rank) *
+                                               (uint64_t)r->c.per_batch_size };
+        backend_forward(&r->model.be, b.data, b.n, &train);
+        backend_read_logits(&r->model.be, r->logits, b.n);
+        double correct = 0;
+        for (int i = 0; i < b.n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b.labels[i]) == 0;
+        /* the hook only when there is something to overlap: a GPU backend syncs per call; accumulated
+         * gradients are all-reduced once, after the last micro-batch */
+        GradReadyFn ready = N == 1 && d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
+        double loss = backend_backward(&r->model.be, b.labels, b.n, &r->loss, ready, d);
+        if (N > 1 && k == 0) {
+            memcpy(r->grad_acc, g, P * sizeof(float));
+        } else if (N > 1 && k < N - 1) {
+            for (size_t i = 0; i < P; i++) r->grad_acc[i] += g[i];
+        } else if (N > 1) { /* the sum in the backend's buffer, which dist_grads_wait all-reduces whole */
+            for (size_t i = 0; i < P; i++) g[i] += r->grad_acc[i];
+        }
+        sums.loss += loss;
+        sums.nonfinite += isfinite(loss) ? 0.0 : 1.0;
+        sums.correct += correct;
+        sums.images += (double)b.n;
+        loader_release(r->train_loader, &b);
+    }
     if (!r->backend_comm) dist_grads_wait(d);
-    StepSums sums = { .loss = loss,
-                      .nonfinite = isfinite(loss) ? 0.0 : 1.0,
-                      .interrupted = g_interrupted ? 1.0 : 0.0,
-                      .correct = correct,
-                      .images = (double)b->n };
+    sums.interrupted = g_interrupted ? 1.0 : 0.0;
     dist_sum_doubles(d, sums.all, 5);
     return sums;
 }
@@ -101,13 +122,12 @@ typedef enum { EPOCH_DONE, EPOCH_STOPPED, EPOCH_FAILED } EpochEnd;
  * batch, which then still gets its end of epoch). */
 static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     const TrainConfig *c = &r->c;
-    loader_start_epoch(r->train_loader, r->epoch, r->batch);
-    Batch b;
-    int rc = 0;
-    while (!budget_done(r) && (rc = loader_next(r->train_loader, &b, err)) == 1) {
+    loader_start_epoch(r->train_loader, r->epoch, r->batch * c->accum_steps);
+    int rc = 1;
+    while (!budget_done(r) && r->batch < r->steps_per_epoch) {
         double t0 = now_seconds(), lr = lr_at(&r->sched, r->step);
-        StepSums sums = train_step(r, &b);
-        loader_release(r->train_loader, &b);
+        StepSums sums = train_step(r, &rc, err);
+        if (rc != 1) break;
         if (sums.nonfinite > 0) {
             report_divergence(r, sums.loss);
             err->msg[0] = '\0';
