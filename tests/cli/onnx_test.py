@@ -24,6 +24,7 @@ from PIL import Image
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from check import Checker, skip
 from data_common import photo, read_raw, tmpdir, tool
+from pypi_venv import pypi_python
 
 EXE, DATA_TOOL, VENV = sys.argv[1:4]
 VENV = os.environ.get("ALEXNET_ONNX_VENV", VENV)
@@ -39,17 +40,7 @@ print(name, [d for d in s.get_inputs()[0].shape], ort.__version__)
 
 def onnxruntime_python():
     """The virtualenv's python with onnxruntime, made on first use; None and a reason when impossible."""
-    py = os.path.join(VENV, "bin", "python")
-    probe = [py, "-c", "import onnxruntime"]
-    if os.path.exists(py) and subprocess.run(probe, capture_output=True).returncode == 0:
-        return py, ""
-    r = subprocess.run([sys.executable, "-m", "venv", VENV], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, f"cannot make a virtualenv at {VENV} (python3-venv): {r.stderr.strip()[-300:]}"
-    r = subprocess.run([py, "-m", "pip", "install", "--quiet", "onnxruntime"], capture_output=True, text=True, timeout=900)
-    if r.returncode != 0 or subprocess.run(probe, capture_output=True).returncode != 0:
-        return None, f"pip could not install onnxruntime (no network?): {r.stderr.strip()[-300:]}"
-    return py, ""
+    return pypi_python(VENV, "onnxruntime", "onnxruntime")
 
 
 def run(*args):

@@ -34,6 +34,7 @@ import torchvision
 from check import check, run_group
 from check import skip
 from cli_common import make_dataset, tensors_equal, wait_for_step
+from pypi_venv import pypi_python
 
 BIN = None
 VENV = None
@@ -305,18 +306,7 @@ print(json.dumps({t: [[e.step, e.value] for e in acc.Scalars(t)] for t in acc.Ta
 
 def tensorboard_python(venv):
     """The virtualenv's python with tensorboard, made on first use; None and a reason when impossible."""
-    py = os.path.join(venv, "bin", "python")
-    probe = [py, "-c", "import tensorboard.backend.event_processing.event_accumulator"]
-    if os.path.exists(py) and subprocess.run(probe, capture_output=True).returncode == 0:
-        return py, ""
-    r = subprocess.run([sys.executable, "-m", "venv", venv], capture_output=True, text=True)
-    if r.returncode != 0:
-        return None, f"cannot make a virtualenv at {venv} (python3-venv): {r.stderr.strip()[-300:]}"
-    r = subprocess.run([py, "-m", "pip", "install", "--quiet", "tensorboard"], capture_output=True, text=True,
-                       timeout=900)
-    if r.returncode != 0 or subprocess.run(probe, capture_output=True).returncode != 0:
-        return None, f"pip could not install tensorboard (no network?): {r.stderr.strip()[-300:]}"
-    return py, ""
+    return pypi_python(venv, "tensorboard", "tensorboard.backend.event_processing.event_accumulator")
 
 
 def ra_sampler_iter(perm, num_replicas, rank, repetitions):
