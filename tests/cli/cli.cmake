@@ -52,7 +52,7 @@ foreach(group average per_class ra_sampler accum tensorboard)
            COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/recipe_test.py $<TARGET_FILE:alexnet> ${group}
                    ${CMAKE_BINARY_DIR}/tb-venv
            WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
-  set_tests_properties(recipe_${group} PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77)
+  set_tests_properties(recipe_${group} PROPERTIES TIMEOUT 1500 SKIP_RETURN_CODE 77)
 endforeach()
 if(NOT ALEXNET_HAVE_TENSORBOARD)
   set_tests_properties(recipe_tensorboard PROPERTIES DISABLED TRUE)
