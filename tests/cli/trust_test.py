@@ -554,14 +554,18 @@ def group_budget(tmp):
     check(rc == 2 and "duration" in first_error_line(se), "--time_budget '12 minutes': a duration is asked for")
     rc, so, se = run(train_args(data, os.path.join(tmp, "sch"), ["--time_budget", "1m", "--lr_scheduler", "step"]))
     check(rc == 2 and "cosine" in first_error_line(se), "--time_budget with a step schedule: refused")
-    # the real clock: a 25 s budget ends within 5% (plus one step) of it, start-up not counted
+    # the real clock: a 40 s budget ends within 5% (plus one step) of it, start-up not counted. A run ends at a
+    # step, and an epoch end that no longer fits is not begun: here an epoch end writes ~0.7 GB of model files
+    # and state (~2.5 s idle, more beside other tests), so a run may end that much early; at 25 s (CI once
+    # measured 22.0 s) that granularity alone was 10% of the budget
     real = os.path.join(tmp, "real")
     t0 = time.time()
-    rc, so, se = run(train_args(data, real, ["--val_dir", data, "--time_budget", "25s", "--max_epoch", "1000"]))
+    rc, so, se = run(train_args(data, real, ["--val_dir", data, "--time_budget", "40s", "--max_epoch", "1000",
+                                             "--save_best", "0"]))
     wall = time.time() - t0
     m = re.search(r"started in ([0-9.]+) s", so)
     took = wall - float(m.group(1)) if m else 0
-    check(rc == 0 and abs(took - 25) <= 0.05 * 25 + 1.5, f"a real 25 s budget took {took:.1f} s from its first step")
+    check(rc == 0 and abs(took - 40) <= 0.05 * 40 + 1.5, f"a real 40 s budget took {took:.1f} s from its first step")
 
 
 def main():
