@@ -44,6 +44,9 @@ foreach(group memory finite fifo utf8 buffers kill firsthour predict budget)
 endforeach()
 # the budget group times a real 25 s budget: the sanitizer build's steps are too slow and noisy for it
 set_tests_properties(trust_budget PROPERTIES LABELS no_asan)
+# a kill at 11 write phases, each resumed: 11 sequential runs (3 minutes under the sanitizers); the resume
+# paths run under them in cli_resume, train_resume and recipe_accum
+set_property(TEST trust_kill APPEND PROPERTY LABELS no_asan)
 # Beyond the recipe, against the reference each feature copies (recipe_test.py, issue 27).
 # The tensorboard group reads the logs with the `tensorboard` package from PyPI, in a virtualenv under the build
 # dir (made on first use; without a network it reports skipped, 77, after its own CRC checks).
