@@ -1,7 +1,8 @@
 # alexnet.c — the commands a user types. CMake does the real build work.
 #   make run     install, build, prepare Fashion-MNIST, train, evaluate, print results
 #                (within TOTAL=15m; BUDGET=10m or EPOCHS=N to choose the training's length)
-#   make test    install, build, run the test suite (also under ASan+UBSan)
+#   make test    install, build, run the test suite (also under ASan+UBSan); CI runs this
+#   make test-long  the tests labelled `long` (minutes each: kills, real-clock budgets, cluster failures)
 #   make build   install and build only
 #   make fuzz    libFuzzer targets under ASan+UBSan, FUZZ_SECONDS each (docs/FUZZING.md)
 #   make test CTEST_ARGS="-L fresh"   a subset of the suite (ctest's own filters)
@@ -20,7 +21,7 @@ CTEST_ARGS ?=
 # optional: AUTO).
 REQUIRE   ?= -DALEXNET_WITH_DNNL=ON -DALEXNET_WITH_MPI=ON -DALEXNET_WITH_ONNX=ON
 
-.PHONY: all build compile test test-fast test-asan fuzz run clean format
+.PHONY: all build compile test test-fast test-asan test-long fuzz run clean format
 
 all: build
 
@@ -39,13 +40,19 @@ test: test-fast test-asan
 test-fast:
 	@scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory compile
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE '^long$$' $(CTEST_ARGS)
 
 test-asan:
 	@scripts/install-deps.sh test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALEXNET_SANITIZE=ON -DALEXNET_WITH_CUDA=OFF $(REQUIRE) $(CMAKE_ARGS)
 	cmake --build $(ASAN) -j $(JOBS)
-	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE no_asan $(CTEST_ARGS)
+	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE '^(no_asan|long)$$' $(CTEST_ARGS)
+
+# The long tests on the optimised build (docs/TESTING.md): outside `make test`, which CI runs in 45 minutes.
+test-long:
+	@scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory compile
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L '^long$$' $(CTEST_ARGS)
 
 # Every fuzz target for FUZZ_SECONDS, one after the other (clang, own build
 # dir, no optional backends: the parsers are what is fuzzed).

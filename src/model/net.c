@@ -325,6 +325,8 @@ void net_init_params(const Net *net, float *params, uint64_t seed) {
         size_t receptive = wt->ndim == 4 ? (size_t)wt->shape[2] * wt->shape[3] : 1;
         double fan_in = (double)wt->shape[1] * receptive;
         double fan_out = (double)wt->shape[0] * receptive;
+        /* each value is a function of (seed, tensor, index): the threads give the same tensors */
+#pragma omp parallel for schedule(static)
         for (size_t i = 0; i < p->numel; i++) {
             float v;
             if (net->init == INIT_SEED) {

@@ -29,7 +29,9 @@ usage: trust_test.py ALEXNET_BINARY GROUP
 - budget: --time_budget's plan in config.json, the lr at --eta_min on the
   last step, a stop and resume bit-identical to the uninterrupted run (with
   the deterministic test clock ALEXNET_BUDGET_CLOCK), a budget too short for
-  a step refused, and a real-clock budget that ends on time.
+  a step refused.
+- budget_clock: a real-clock budget ends on time (labelled `long`: make
+  test-long).
 """
 import json
 import math
@@ -554,6 +556,11 @@ def group_budget(tmp):
     check(rc == 2 and "duration" in first_error_line(se), "--time_budget '12 minutes': a duration is asked for")
     rc, so, se = run(train_args(data, os.path.join(tmp, "sch"), ["--time_budget", "1m", "--lr_scheduler", "step"]))
     check(rc == 2 and "cosine" in first_error_line(se), "--time_budget with a step schedule: refused")
+
+
+def group_budget_clock(tmp):
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=16)
     # the real clock: a 40 s budget ends within 5% (plus one step) of it, start-up not counted. A run ends at a
     # step, and an epoch end that no longer fits is not begun: here an epoch end writes ~0.7 GB of model files
     # and state (~2.5 s idle, more beside other tests), so a run may end that much early; at 25 s (CI once
@@ -573,7 +580,7 @@ def main():
     BIN = os.path.abspath(sys.argv[1])
     run_group({"memory": group_memory, "finite": group_finite, "fifo": group_fifo, "utf8": group_utf8,
                "buffers": group_buffers, "kill": group_kill, "firsthour": group_firsthour, "predict": group_predict,
-               "budget": group_budget}, sys.argv[2], "trust")
+               "budget": group_budget, "budget_clock": group_budget_clock}, sys.argv[2], "trust")
 
 
 if __name__ == "__main__":

@@ -12,9 +12,12 @@ if(ALEXNET_HAVE_MPI)
     set_tests_properties(mpi_${group} PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE
                          ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
   endforeach()
-  # the numerics of 2 ranks against 1 (run serially: 3.5 minutes under the sanitizers); the distributed code
-  # paths run under them in mpi_eval, mpi_failure, mpi_contract and mpi_pack
-  set_property(TEST mpi_equivalence APPEND PROPERTY LABELS no_asan)
+  # mpi_equivalence: 1 minute serial, 3.5 under the sanitizers; labelled `long` (make test-long); recipe_accum
+  # compares 2 ranks with one in `make test`
+  set_property(TEST mpi_equivalence APPEND PROPERTY LABELS long)
+  # failure, contract and pack start and stop ranks many times (1.5-2 minutes each, serial, under the
+  # sanitizers); dist.c runs under them in mpi_eval, cluster_mpirun and cluster_eval
+  set_property(TEST mpi_failure mpi_contract mpi_pack APPEND PROPERTY LABELS no_asan)
   # Two-node cluster tests over TCP (cluster_test.py): network namespaces on
   # this machine as nodes, launched by mpirun with a hostfile (and Slurm).
   # They need root for the namespaces and exit 77, skipped, without it.
@@ -26,9 +29,8 @@ if(ALEXNET_HAVE_MPI)
     set_tests_properties(cluster_${group} PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE SKIP_RETURN_CODE 77
                          LABELS cluster ENVIRONMENT "ASAN_OPTIONS=detect_leaks=0")
   endforeach()
-  # The two long ones test orchestration (Slurm's daemons, a lost node and the
-  # resume), not our memory use: the optimised build runs them, the sanitizer
-  # run (make test-asan: -LE no_asan) does not. cluster_mpirun and cluster_eval
-  # still run the same dist.c code under ASan over TCP.
-  set_property(TEST cluster_node_loss cluster_slurm APPEND PROPERTY LABELS no_asan)
+  # The two long ones test orchestration (Slurm's daemons, a lost node and the resume), 2+ minutes each and
+  # serial: labelled `long`, run by `make test-long`, not by `make test` (CI). cluster_mpirun and cluster_eval
+  # run the same dist.c code over TCP in `make test`, also under ASan.
+  set_property(TEST cluster_node_loss cluster_slurm APPEND PROPERTY LABELS long)
 endif()
