@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < batch; i++)
         labels[i] = (int32_t)(rng_word(7, RNG_SYNTHETIC, 2, 0, (uint64_t)i) % (uint32_t)classes);
     float *logits = xmalloc((size_t)batch * classes * sizeof(float));
-    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs la = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs sa = { 0.01f, 0.9f, 1e-4f };
     uint64_t step = 0;
     double loss = 0.0;

@@ -53,6 +53,7 @@ typedef struct {
     float smoothing; /* label smoothing epsilon */
     SmoothingForm form;
     int global_batch; /* gradients are divided by this (0: the local batch) */
+    LabelMix mix;     /* MixUp/CutMix targets of this batch; mix.labels NULL: none (cuda: none) */
 } LossArgs;
 
 typedef struct {

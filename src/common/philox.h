@@ -27,6 +27,7 @@ enum {
     RNG_AUGMENT = 4,   /* a = epoch, b = sample index                         */
     RNG_SYNTHETIC = 5, /* test/benchmark data                                 */
     RNG_ERASE = 6,     /* a = epoch, b = sample index (random erasing)         */
+    RNG_MIX = 7,       /* a = optimizer step, b = micro-batch of the global batch (MixUp, CutMix) */
 };
 
 typedef struct {

@@ -68,7 +68,7 @@ typedef struct {
 
 typedef struct {
     int n;                  /* samples (== batch except eval's last / eval with skipped files) */
-    const void *data;       /* n images in cfg.format */
+    void *data;             /* n images in cfg.format; the consumer may change them until loader_release (MixUp) */
     const int32_t *labels;  /* [n] */
     const int64_t *indices; /* [n] dataset indices of the samples (train: of the replacement, if any) */
     int64_t batch_index;    /* within the epoch */

@@ -92,11 +92,21 @@ typedef enum {
     SMOOTH_TORCH, /* (1-eps)·onehot + eps/K (torch.nn.CrossEntropyLoss(label_smoothing)) */
 } SmoothingForm;
 
+/* Mixed targets (torchvision's MixUp and CutMix): row s's target is
+ * lam * onehot(labels[s]) + (1 - lam) * onehot(mix->labels[s]), smoothed.
+ * Smoothing is affine in the target, so this equals smoothing the mixed
+ * one-hot target (torch's CrossEntropyLoss(label_smoothing) on soft targets,
+ * as torchvision's train.py does). */
+typedef struct {
+    const int32_t *labels; /* [n]: the second label of each row (the rolled batch's) */
+    float lam;             /* weight of the row's own label */
+} LabelMix;
+
 /* Softmax cross-entropy with label smoothing, summed over the n rows and
  * divided by `divisor` (the batch for a mean; the global batch in data
- * parallel training). Returns the loss; if dlogits is non-NULL, adds
- * (softmax - target) / divisor into it. */
-double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k, float eps,
-                    SmoothingForm form, double divisor);
+ * parallel training). mix: NULL, or the rows' second labels. Returns the
+ * loss; if dlogits is non-NULL, adds (softmax - target) / divisor into it. */
+double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, const LabelMix *mix, int n, int k,
+                    float eps, SmoothingForm form, double divisor);
 
 #endif

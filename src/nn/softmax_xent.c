@@ -2,14 +2,17 @@
  * softmax_xent.c — softmax cross-entropy with label smoothing in the seed's
  * form (eps/(K-1) on the wrong classes) or PyTorch's (eps/K on all classes).
  *
- *   logits, dlogits [n, k]; labels [n] in [0, k)
+ * With mixing (MixUp/CutMix), a row's target is lam times its own label's
+ * smoothed one-hot plus (1 - lam) times the second label's.
+ *
+ *   logits, dlogits [n, k]; labels, mix->labels [n] in [0, k)
  */
 #include <math.h>
 
 #include "nn/ops.h"
 
-double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k, float eps,
-                    SmoothingForm form, double divisor) {
+double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, const LabelMix *mix, int n, int k,
+                    float eps, SmoothingForm form, double divisor) {
     double on, off;
     if (form == SMOOTH_SEED) {
         on = 1.0 - eps;
@@ -27,8 +30,10 @@ double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, 
         for (int j = 0; j < k; j++) sum += exp((double)z[j] - mx);
         double logsum = log(sum) + mx;
         double loss = 0.0;
+        double w = mix ? mix->lam : 1.0;
+        int second = mix ? mix->labels[s] : labels[s];
         for (int j = 0; j < k; j++) {
-            double t = j == labels[s] ? on : off;
+            double t = w * (j == labels[s] ? on : off) + (1.0 - w) * (j == second ? on : off);
             double logp = (double)z[j] - logsum;
             loss -= t * logp;
             if (dlogits) dlogits[(size_t)s * k + j] += (float)((exp(logp) - t) / divisor);

@@ -78,6 +78,12 @@
         "repeated augmentation (torchvision's --ra-sampler, RASampler): each image --ra_reps times an epoch, each " \
         "copy augmented anew, spread over the ranks; an epoch is floor(N / 256) * 256 images") \
     NUM(INT, ra_reps, 3, 2, 64, KEEP, "copies of each image with --ra_sampler (torchvision's --ra-reps)") \
+    NUM(DBL, mixup_alpha, 0, 0, 1e3, KEEP, \
+        "MixUp (torchvision's --mixup-alpha): each batch blended with itself rolled by one, lam ~ Beta(a, a), the " \
+        "targets mixed alike (0: off)") \
+    NUM(DBL, cutmix_alpha, 0, 0, 1e3, KEEP, \
+        "CutMix (torchvision's --cutmix-alpha): a box of the rolled batch pasted in, lam ~ Beta(a, a); with " \
+        "--mixup_alpha, one of the two per batch (0: off)") \
     NUM(INT, workers, 0, 0, 1024, TAKE, "image decoding threads (0: one per core)") \
     NUM(INT, threads, 0, 0, 1024, TAKE, "compute threads (0: all cores, shared between local ranks)") \
     NUM(U64, seed, 1, 0, CONFIG_MAX_SEED, KEEP, "random seed (init, shuffle, augmentation, dropout), < 2^53") \

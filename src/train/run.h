@@ -57,6 +57,8 @@ typedef struct {
     float *momentum; /* [param_count] host copy, for the state file */
     float *logits;   /* [per_batch_size, K] scratch */
     float *grad_acc; /* [param_count] the micro-batches' gradient sum with --accum_steps > 1, else NULL */
+    int32_t *mix_labels; /* [per_batch_size] the rolled batch's labels with MixUp/CutMix, else NULL */
+    void *mix_scratch;   /* one input sample, for mix_apply */
     Ema ema;         /* --model_ema; ema.w NULL without */
     LrSchedule sched;
     LossArgs loss;

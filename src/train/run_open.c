@@ -133,6 +133,15 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
                              c->accum_steps);
         r->grad_acc = xaligned_alloc(r->model.net.param_count * sizeof(float));
     }
+    if (c->mixup_alpha > 0 || c->cutmix_alpha > 0) {
+        InputFormat fmt = backend_input_format(&r->model.be);
+        if (strcmp(r->model.backend_name, "cuda") == 0 || (fmt != INPUT_F32_NCHW && fmt != INPUT_F32_NHWC))
+            return error_set(err, "--mixup_alpha / --cutmix_alpha: MixUp and CutMix run on the CPU backends (ref, "
+                                  "dnnl); the %s backend does not have them yet",
+                             r->model.backend_name);
+        r->mix_labels = xmalloc((size_t)c->per_batch_size * sizeof(int32_t));
+        r->mix_scratch = xmalloc(input_sample_bytes(fmt, c->image_size));
+    }
     /* a resumed run's weights, momentum and average come from its state */
     int rc = !resume && c->pretrained[0] ? load_pretrained(r, err) : 0;
     if (rc == 0 && c->model_ema) /* the average starts as the model, as in torchvision */
@@ -343,5 +352,7 @@ void run_close(Run *r) {
     free(r->momentum);
     free(r->logits);
     free(r->grad_acc);
+    free(r->mix_labels);
+    free(r->mix_scratch);
     ema_free(&r->ema);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "data/mix.h"
 #include "engine/evaluate.h"
 #include "train/run.h"
 
@@ -88,14 +89,26 @@ static StepSums train_step(Run *r, int *rc, Error *err) {
                               .step = (uint64_t)r->step,
                               .sample_offset = ((uint64_t)k * (uint64_t)d->world + (uint64_t)d->rank) *
                                                (uint64_t)r->c.per_batch_size };
+        LossArgs loss_args = r->loss;
+        Mix mix = { .kind = MIX_NONE, .lam = 1.0f };
+        if (r->mix_labels) { /* one draw per micro-batch of each rank, as train.py mixes each loaded batch */
+            mix_draw(&mix, r->c.mixup_alpha, r->c.cutmix_alpha, r->c.image_size, r->c.seed, (uint32_t)r->step,
+                     (uint32_t)(k * d->world + d->rank));
+            mix_apply(b.data, b.n, r->c.image_size, backend_input_format(&r->model.be), &mix, r->mix_scratch);
+            mix_second_labels(r->mix_labels, b.labels, b.n);
+            loss_args.mix = (LabelMix){ r->mix_labels, mix.lam };
+        }
         backend_forward(&r->model.be, b.data, b.n, &train);
         backend_read_logits(&r->model.be, r->logits, b.n);
         double correct = 0;
-        for (int i = 0; i < b.n; i++) correct += label_rank(r->logits + (size_t)i * K, K, b.labels[i]) == 0;
+        for (int i = 0; i < b.n; i++) { /* under mixing, against the mixed target's argmax (train.py) */
+            int32_t y = r->mix_labels ? mix_top_label(b.labels[i], r->mix_labels[i], mix.lam) : b.labels[i];
+            correct += label_rank(r->logits + (size_t)i * K, K, y) == 0;
+        }
         /* the hook only when there is something to overlap: a GPU backend syncs per call; accumulated
          * gradients are all-reduced once, after the last micro-batch */
         GradReadyFn ready = N == 1 && d->world > 1 && !r->backend_comm ? dist_grad_ready : NULL;
-        double loss = backend_backward(&r->model.be, b.labels, b.n, &r->loss, ready, d);
+        double loss = backend_backward(&r->model.be, b.labels, b.n, &loss_args, ready, d);
         if (N > 1 && k == 0) {
             memcpy(r->grad_acc, g, P * sizeof(float));
         } else if (N > 1 && k < N - 1) {

@@ -145,7 +145,7 @@ int main(int argc, char **argv) {
     float logits[4 * 10], want[4 * 10], losses[3];
     int32_t labels[4];
     load_f32(&f, "losses", losses, 3);
-    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs la = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs sa = { 0.05f, 0.9f, 1e-4f };
     for (int step = 0; step < 3; step++) {
         snprintf(name, sizeof name, "input.%d", step);
@@ -164,8 +164,25 @@ int main(int argc, char **argv) {
             close(bf16, "logits", logits, want, (size_t)B * K, TOL_BF16_OUT);
             float torch_form;
             load_f32(&f, "loss_torch_form", &torch_form, 1);
-            float ours = (float)softmax_xent(NULL, logits, labels, B, K, 0.1f, SMOOTH_TORCH, B);
+            float ours = (float)softmax_xent(NULL, logits, labels, NULL, B, K, 0.1f, SMOOTH_TORCH, B);
             close(bf16, "loss (PyTorch smoothing form)", &ours, &torch_form, 1, TOL_BF16_OUT);
+            /* torchvision train.py's MixUp/CutMix loss: lam * onehot + (1 - lam) * the batch rolled by one,
+             * into cross_entropy(label_smoothing) */
+            float torch_mixed, torch_unmixed, lam;
+            float *mix_logits = xmalloc(sizeof(float) * (size_t)B * K);
+            load_f32(&f, "loss_torch_mixed", &torch_mixed, 1);
+            load_f32(&f, "loss_torch_unmixed", &torch_unmixed, 1);
+            load_f32(&f, "mix_lam", &lam, 1);
+            load_f32(&f, "mix_logits", mix_logits, (size_t)B * K);
+            int32_t *rolled = xmalloc(sizeof(int32_t) * (size_t)B);
+            for (int i = 0; i < B; i++) rolled[i] = labels[(i + B - 1) % B];
+            LabelMix mix = { rolled, lam };
+            ours = (float)softmax_xent(NULL, mix_logits, labels, &mix, B, K, 0.1f, SMOOTH_TORCH, B);
+            close(0, "loss (mixed targets, PyTorch smoothing form)", &ours, &torch_mixed, 1, TOL);
+            EXPECT(fabsf(torch_mixed - torch_unmixed) > 0.05f, "the mixed-target case must tell mixed from unmixed "
+                   "targets (%.4f vs %.4f)", torch_mixed, torch_unmixed);
+            free(rolled);
+            free(mix_logits);
             backend_get_grads(&be, grads);
             for (int t = 0; t < net.n_params; t++) {
                 const ParamTensor *p = &net.params[t];

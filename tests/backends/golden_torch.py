@@ -29,6 +29,7 @@ import st_write
 
 SIZE, BATCH, K, STEPS = 67, 4, 10, 3
 LR, MOMENTUM, WD, EPS = 0.05, 0.9, 1e-4, 0.1
+MIX_LAM = 0.3  # the mixed-target loss's lam (written as mix_lam)
 
 
 def build(backbone):
@@ -87,6 +88,16 @@ def main():
             out["logits"] = logits.detach().clone()
             out["loss"] = loss.detach().reshape(1)
             out["loss_torch_form"] = F.cross_entropy(logits.detach(), y, label_smoothing=EPS).reshape(1)
+            # torchvision train.py under MixUp/CutMix: soft targets lam * onehot + (1 - lam) * onehot rolled by
+            # one (v2.MixUp's _mixup_label), smoothed by the criterion
+            # one (v2.MixUp's _mixup_label), smoothed by the criterion; on logits far from uniform (the net's
+            # first logits give log(K) whatever the target)
+            onehot = F.one_hot(y, K).float()
+            mixed = onehot.roll(1, 0).mul_(1.0 - MIX_LAM).add_(onehot.mul(MIX_LAM))
+            out["mix_lam"] = torch.tensor([MIX_LAM])
+            out["mix_logits"] = torch.randn(BATCH, K) * 3
+            out["loss_torch_mixed"] = F.cross_entropy(out["mix_logits"], mixed, label_smoothing=EPS).reshape(1)
+            out["loss_torch_unmixed"] = F.cross_entropy(out["mix_logits"], y, label_smoothing=EPS).reshape(1)
             for n, p in model.named_parameters():
                 out[f"grad.{n}"] = p.grad.detach().clone()
         opt.step()

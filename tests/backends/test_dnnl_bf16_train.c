@@ -74,7 +74,7 @@ static void train(const Net *net, Precision prec, double *losses) {
     net_init_params(net, params, 6);
     backend_set_params(&be, params);
     backend_set_momentum(&be, zero);
-    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs lo = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs so = { 0.02f, 0.9f, 1e-4f };
     for (int step = 0; step < STEPS; step++) {
         make_batch(x, labels, protos, step);
@@ -115,7 +115,7 @@ static void eval_follows_training(const Net *net) {
     backend_set_momentum(&a, zero);
     const float *in = x;
     if (backend_input_format(&a) == INPUT_F32_NHWC) in = xh;
-    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs lo = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs so = { 0.02f, 0.9f, 1e-4f };
     ForwardArgs eval = { 0, 0, 0 };
     for (int step = 0; step <= 3; step++) {

@@ -135,7 +135,7 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
     float *x = xmalloc((size_t)B * S * S * 3 * sizeof(float));
     int32_t labels[8];
-    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs lo = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs so = { 0.05f, 0.9f, 1e-4f };
     for (int step = 0; step < 3; step++) {
         compare_batch(u8, labels, B, (int)S, net->num_classes, 12, step);
@@ -202,7 +202,7 @@ static void profiling(void) {
     size_t in_n = (size_t)2 * 3 * 63 * 63;
     float *x = xcalloc(in_n, sizeof(float));
     int32_t labels[2] = { 1, 2 };
-    LossArgs lo = { 0.0f, SMOOTH_SEED, 0 };
+    LossArgs lo = { .smoothing = 0.0f, .form = SMOOTH_SEED, .global_batch = 0 };
     ForwardArgs fa = { 1, 0, 0 };
     double fwd[NET_MAX_LAYERS], bwd[NET_MAX_LAYERS];
     backend_set_profiling(&be, 1);

@@ -13,6 +13,12 @@ usage: recipe_test.py ALEXNET GROUP
              the loader's shuffle; each copy of an image augmented anew; the epoch's length; too small a set refused
   accum      `--accum_steps N`: N micro-batches of B/N end where one batch of B ends (fp32, dropout 0, 6 steps:
              weights to 1e-5 relative), also as 2 MPI ranks; a kill between micro-batches and a resume: bit-identical
+  mix        `--mixup_alpha` / `--cutmix_alpha` (through data_tool, then train): for a given lam (and CutMix centre)
+             the images and soft targets are torchvision's v2.MixUp / v2.CutMix's (torchvision >= 0.16, Debian 13;
+             on Debian 12's 0.14 the two formulas of its _augment.py, restated below), to 1e-6; our Beta(a, a)
+             against torch.distributions.Beta and CutMix's lam against torchvision's draws by two-sample
+             Kolmogorov-Smirnov; half the batches of each kind with both set; a stop and a resume bit-identical;
+             bad values refused
   tensorboard [VENV]  `train --tensorboard`: every record's CRC-32C checked here, and the `tensorboard` package
              (PyPI, in the virtualenv VENV, made on first use) reads the same scalars as metrics.jsonl holds, each
              step once after a kill and a resume
@@ -505,12 +511,148 @@ def group_tensorboard(tmp):
     check(want <= set(scalars), f"the other curves are there ({sorted(scalars)})")
 
 
+def torchvision_mix(kind, x, labels, k, lam, r_x=0, r_y=0):
+    """torchvision's v2.MixUp / v2.CutMix on x [n, 3, S, S] with lam (and CutMix's centre) given: the transform
+    itself where this torchvision has it (>= 0.16), else its formulas (torchvision/transforms/v2/_augment.py):
+    MixUp  x.roll(1, 0).mul_(1 - lam).add_(x.mul(lam));
+    CutMix r = 0.5 * sqrt(1 - lam), half sides int(r * W), int(r * H) around (r_x, r_y) clamped, the box of
+           x.roll(1, 0) pasted, lam = 1 - box area / image area;
+    labels one_hot(y).roll(1, 0).mul_(1 - lam).add_(one_hot(y).mul_(lam)). Returns (images, soft labels, how)."""
+    from unittest import mock
+    try:
+        from torchvision.transforms import v2
+    except ImportError:
+        v2 = None
+    if v2 is not None and hasattr(v2, "MixUp"):
+        t = v2.MixUp(alpha=1.0, num_classes=k) if kind == "mixup" else v2.CutMix(alpha=1.0, num_classes=k)
+
+        class Fixed:
+            def sample(self, *a, **kw):
+                return torch.tensor(lam)
+        t._dist = Fixed()
+        centre = iter([torch.tensor([r_x]), torch.tensor([r_y])])
+        with mock.patch.object(torch, "randint", side_effect=lambda *a, **kw: next(centre)):
+            out, soft = t(x.clone(), labels.clone())
+        return out, soft, f"torchvision {torchvision.__version__} v2.{type(t).__name__}"
+    onehot = torch.nn.functional.one_hot(labels, k).float()
+    if kind == "mixup":
+        out = x.roll(1, 0).mul_(1.0 - lam).add_(x.mul(lam))
+    else:
+        H, W = x.shape[-2:]
+        r = 0.5 * math.sqrt(1.0 - lam)
+        rw, rh = int(r * W), int(r * H)
+        x1, y1 = max(r_x - rw, 0), max(r_y - rh, 0)
+        x2, y2 = min(r_x + rw, W), min(r_y + rh, H)
+        out = x.clone()
+        out[..., y1:y2, x1:x2] = x.roll(1, 0)[..., y1:y2, x1:x2]
+        lam = float(1.0 - (x2 - x1) * (y2 - y1) / (W * H))
+    soft = onehot.roll(1, 0).mul_(1.0 - lam).add_(onehot.mul(lam))
+    return out, soft, f"torchvision {torchvision.__version__} has no v2.MixUp: its formulas"
+
+
+def ks_statistic(a, b):
+    """Two-sample Kolmogorov-Smirnov D."""
+    a, b = sorted(a), sorted(b)
+    i = j = 0
+    d = 0.0
+    while i < len(a) and j < len(b):
+        v = min(a[i], b[j])
+        while i < len(a) and a[i] <= v:
+            i += 1
+        while j < len(b) and b[j] <= v:
+            j += 1
+        d = max(d, abs(i / len(a) - j / len(b)))
+    return d
+
+
+def group_mix(tmp):
+    tool = os.path.join(os.path.dirname(BIN), "tests", "data_tool")
+    n, S, K = 5, 17, 4
+    torch.manual_seed(0)
+    x = torch.randn(n, 3, S, S)
+    labels = torch.tensor([0, 3, 1, 1, 2])
+    for kind, lam, rx, ry in (("mixup", 0.3721, 0, 0), ("cutmix", 0.61, 4, 15), ("cutmix", 0.05, 0, 0),
+                              ("cutmix", 0.999, 8, 8)):
+        want, soft, how = torchvision_mix(kind, x, labels, K, lam, rx, ry)
+        for fmt in ("nchw", "nhwc"):
+            src, dst = os.path.join(tmp, "x.raw"), os.path.join(tmp, "y.raw")
+            arr = x if fmt == "nchw" else x.permute(0, 2, 3, 1).contiguous()
+            arr.numpy().tofile(src)
+            p = subprocess.run([tool, "mix", src, dst, fmt, str(S), str(n), kind, repr(lam), str(rx), str(ry)],
+                               capture_output=True, text=True)
+            got = torch.from_numpy(__import__("numpy").fromfile(dst, dtype="float32")) if p.returncode == 0 else None
+            if got is not None:
+                got = got.reshape(n, 3, S, S) if fmt == "nchw" else got.reshape(n, S, S, 3).permute(0, 3, 1, 2)
+            our_lam = float(p.stdout.split()[0]) if p.returncode == 0 else -1
+            ours_soft = torch.nn.functional.one_hot(labels, K).float() * our_lam + \
+                torch.nn.functional.one_hot(labels.roll(1, 0), K).float() * (1 - our_lam)
+            diff = float((got - want).abs().max()) if got is not None else 1.0
+            check(got is not None and diff <= 1e-6 and float((ours_soft - soft).abs().max()) <= 1e-6,
+                  f"{kind} lam {lam} centre ({rx}, {ry}) {fmt}: images to {diff:.1e} and soft targets (lam "
+                  f"{our_lam:.6f}) as {how} (rc={p.returncode}) {p.stderr[-200:]}")
+
+    # the draws: Beta(a, a) against torch's (what v2.MixUp samples), CutMix's lam against torchvision's draws
+    def draws(mixup, cutmix, count, S=64, seed=7):
+        p = subprocess.run([tool, "mix-draw", str(mixup), str(cutmix), str(S), str(seed), str(count)],
+                           capture_output=True, text=True)
+        return [(w[0], float(w[1])) for w in (l.split() for l in p.stdout.splitlines())]
+    m = 4000
+    limit = 1.95 * math.sqrt(2 / m)   # two-sample KS at the 0.1% level
+    torch.manual_seed(1)
+    for alpha in (0.2, 1.0, 4.0):
+        ours = [lam for _, lam in draws(alpha, 0, m)]
+        theirs = torch.distributions.Beta(torch.tensor([alpha]), torch.tensor([alpha])).sample((m,)).flatten().tolist()
+        d = ks_statistic(ours, theirs)
+        check(d < limit, f"MixUp's lam ~ Beta({alpha}, {alpha}): KS distance to torch's {d:.4f} < {limit:.4f}")
+    ours = [lam for _, lam in draws(0, 1.0, m)]
+    theirs = []
+    for _ in range(m):
+        lam = float(torch.distributions.Beta(torch.tensor([1.0]), torch.tensor([1.0])).sample(()))
+        _, soft, _ = torchvision_mix("cutmix", torch.zeros(2, 3, 64, 64), torch.tensor([0, 1]), 2, lam,
+                                     int(torch.randint(64, (1,))), int(torch.randint(64, (1,))))
+        theirs.append(float(soft[0, 0]))
+    d = ks_statistic(ours, theirs)
+    check(d < limit, f"CutMix's lam after the box (alpha 1, 64 px): KS distance to torchvision's draws {d:.4f} < "
+          f"{limit:.4f}")
+    both = draws(0.2, 1.0, m)
+    n_mixup = sum(1 for k, _ in both if k == "mixup")
+    check(abs(n_mixup - m / 2) < 4 * math.sqrt(m / 4) and all(k in ("mixup", "cutmix") for k, _ in both),
+          f"with both alphas, MixUp for {n_mixup} of {m} batches (binomial 1/2: within 4 sigma of {m // 2})")
+
+    # training: the flags in config.json, a stop and a resume bit-identical, bad values refused
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=8, size=(40, 36))
+
+    def train(out, extra=()):
+        return ["train", "--data_dir", data, "--out", out, "--image_size", "64", "--per_batch_size", "6",
+                "--max_epoch", "2", "--lr", "0.02", "--warmup_epochs", "0", "--threads", "1", "--workers", "2",
+                "--seed", "3", "--log_interval", "1", "--mixup-alpha", "0.2", "--cutmix-alpha", "1.0"] + list(extra)
+    ref = os.path.join(tmp, "ref")
+    rc, so, se = run(train(ref))
+    cfg = json.load(open(os.path.join(ref, "config.json"))) if rc == 0 else {}
+    check(rc == 0 and cfg.get("mixup_alpha") == 0.2 and cfg.get("cutmix_alpha") == 1.0,
+          f"train --mixup-alpha 0.2 --cutmix-alpha 1.0 (torchvision's spellings): in config.json (rc={rc}) {se[-300:]}")
+    stop = os.path.join(tmp, "stop")
+    rc, so, se = run(train(stop, ["--max_steps", "3"]))
+    rc2, so2, se2 = run(["train", "--resume", stop])
+    check(rc == 0 and rc2 == 0 and tensors_equal(os.path.join(ref, "last.safetensors"),
+                                                 os.path.join(stop, "last.safetensors")),
+          f"stopped at step 3 and resumed: bit-identical to the uninterrupted run ({rc}, {rc2}) {se2[-300:]}")
+    plain = os.path.join(tmp, "plain")
+    rc, so, se = run(train(plain, ["--mixup_alpha", "0", "--cutmix_alpha", "0"]))
+    check(rc == 0 and not tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(plain, "last.safetensors")),
+          f"0 turns both off, and mixing changes the run ({rc}) {se[-300:]}")
+    for flag, value in (("--mixup_alpha", "-0.5"), ("--cutmix_alpha", "nan"), ("--mixup_alpha", "1e9")):
+        rc, so, se = run(train(os.path.join(tmp, "bad"), [flag, value]))
+        check(rc == 2 and flag in se.splitlines()[0], f"{flag} {value}: refused naming the flag ({rc}) {se[:200]}")
+
+
 def main():
     global BIN, VENV
     BIN = os.path.abspath(sys.argv[1])
     VENV = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "tb-venv")
     run_group({"average": group_average, "per_class": group_per_class, "ra_sampler": group_ra_sampler,
-               "accum": group_accum, "tensorboard": group_tensorboard}, sys.argv[2], "recipe")
+               "accum": group_accum, "tensorboard": group_tensorboard, "mix": group_mix}, sys.argv[2], "recipe")
 
 
 if __name__ == "__main__":

@@ -442,7 +442,7 @@ int compare_group(Backend *want, const CompareSide *got, int n_got, const Compar
 
     uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
     int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
-    LossArgs la = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs la = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs sa = { o->lr > 0 ? o->lr : 0.05f, 0.9f, 1e-3f };
     char when[64], label[80], name[512];
     double first_loss = 0;
@@ -493,7 +493,7 @@ int compare_group(Backend *want, const CompareSide *got, int n_got, const Compar
             int np = n - 1;
             compare_batch(u8, labels, np, S, K, seed, 1000);
             ForwardArgs fp = { 1, (uint64_t)steps, 3 };
-            LossArgs lt = { 0.2f, SMOOTH_TORCH, 2 * B };
+            LossArgs lt = { .smoothing = 0.2f, .form = SMOOTH_TORCH, .global_batch = 2 * B };
             snprintf(when, sizeof when, "partial batch %d", np);
             forward(&w, u8, np, &fp);
             backward(&w, labels, np, &lt);
@@ -622,7 +622,7 @@ int compare_dropout_masks(const char *backend, Precision prec) {
         backend_set_params(&br, p0);
         backend_set_params(&bc, p0);
         int mismatches = 0, dropped = 0;
-        LossArgs la = { 0.0f, SMOOTH_SEED, 0 };
+        LossArgs la = { .smoothing = 0.0f, .form = SMOOTH_SEED, .global_batch = 0 };
         for (size_t i = 0; i < F; i++)
             u8[i] = (uint8_t)(1 + i % 250); /* no zero inputs: a zero gradient means dropped */
         for (int step = 0; step < 8; step++) {

@@ -23,6 +23,11 @@
  *   packrec PACK I OUT                    writes record I's stored bytes to OUT
  *   erase-draw S P SEED N                 random erasing's draws for samples
  *                                         0..N-1 of epoch 0: "I J H W" or "-"
+ *   mix IN OUT FMT S N KIND LAM [RX RY]   MixUp (KIND mixup) or CutMix (cutmix, box
+ *                                         centre RX RY) of N float samples with that
+ *                                         lam; prints "lam X1 Y1 X2 Y2"
+ *   mix-draw MIXUP CUTMIX S SEED N        the draws of steps 0..N-1:
+ *                                         "none|mixup|cutmix LAM X1 Y1 X2 Y2"
  *
  * FILE may also be PACK@I: record I of a pack, read the way the loader does.
  *
@@ -37,6 +42,7 @@
 #include "data/dataset.h"
 #include "data/image.h"
 #include "data/loader.h"
+#include "data/mix.h"
 #include "data/sample.h"
 #include "data/transforms.h"
 
@@ -331,6 +337,36 @@ static int cmd_erase_draw(int S, float p, uint64_t seed, int n) {
     return 0;
 }
 
+static int cmd_mix(char **argv, int argc) {
+    InputFormat fmt;
+    int S = atoi(argv[5]), n = atoi(argv[6]);
+    if (parse_fmt(argv[4], &fmt) != 0 || fmt == INPUT_U8_NHWC || S < 1 || n < 1) return 2;
+    size_t bytes = input_sample_bytes(fmt, S) * (size_t)n;
+    void *x = xmalloc(bytes), *scratch = xmalloc(input_sample_bytes(fmt, S));
+    FILE *f = fopen(argv[2], "rb");
+    if (!f || fread(x, 1, bytes, f) != bytes) return fprintf(stderr, "data_tool mix: can't read %s\n", argv[2]), 1;
+    fclose(f);
+    Mix m = { .kind = MIX_MIXUP, .lam = (float)atof(argv[8]) };
+    if (strcmp(argv[7], "cutmix") == 0 && argc == 11) mix_cutmix_box(&m, m.lam, atoi(argv[9]), atoi(argv[10]), S);
+    else if (strcmp(argv[7], "mixup") != 0) return 2;
+    mix_apply(x, n, S, fmt, &m, scratch);
+    printf("%.9g %d %d %d %d\n", (double)m.lam, m.x1, m.y1, m.x2, m.y2);
+    int rc = write_raw(argv[3], x, bytes);
+    free(x);
+    free(scratch);
+    return rc;
+}
+
+static int cmd_mix_draw(double mixup, double cutmix, int S, uint64_t seed, int n) {
+    static const char *kinds[] = { "none", "mixup", "cutmix" };
+    for (int k = 0; k < n; k++) {
+        Mix m;
+        mix_draw(&m, mixup, cutmix, S, seed, (uint32_t)k, 0);
+        printf("%s %.9g %d %d %d %d\n", kinds[m.kind], (double)m.lam, m.x1, m.y1, m.x2, m.y2);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *c = argv[1];
@@ -347,6 +383,9 @@ int main(int argc, char **argv) {
     if (strcmp(c, "packrec") == 0 && argc == 5) return cmd_packrec(argv[2], atoll(argv[3]), argv[4]);
     if (strcmp(c, "erase-draw") == 0 && argc == 6)
         return cmd_erase_draw(atoi(argv[2]), (float)atof(argv[3]), strtoull(argv[4], NULL, 10), atoi(argv[5]));
+    if (strcmp(c, "mix") == 0 && (argc == 9 || argc == 11)) return cmd_mix(argv, argc);
+    if (strcmp(c, "mix-draw") == 0 && argc == 7)
+        return cmd_mix_draw(atof(argv[2]), atof(argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 10), atoi(argv[6]));
     if (strcmp(c, "ycck") == 0 && argc == 6) return cmd_ycck(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
     fprintf(stderr, "data_tool: bad command line (see the comment atop tests/data_tool.c)\n");
     return 2;

@@ -58,7 +58,7 @@ static void step_grads(Backend *be, const Net *net, const float *params, float *
     backend_set_params(be, params);
     ForwardArgs fa = { 1, 7, 0 };
     backend_forward(be, x, B, &fa);
-    LossArgs lo = { 0.1f, SMOOTH_SEED, 0 };
+    LossArgs lo = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     backend_backward(be, labels, B, &lo, log ? log_ready : NULL, log);
     backend_get_grads(be, grads);
 }

@@ -287,21 +287,29 @@ typedef struct {
     float *z;
     int32_t *labels;
     SmoothingForm form;
+    const LabelMix *mix;
 } XentCtx;
 static void xent_fwd(void *c, float *y) {
     XentCtx *k = c;
-    y[0] = (float)softmax_xent(NULL, k->z, k->labels, k->n, k->k, 0.1f, k->form, k->n);
+    y[0] = (float)softmax_xent(NULL, k->z, k->labels, k->mix, k->n, k->k, 0.1f, k->form, k->n);
 }
 
-static void test_xent(SmoothingForm form) {
+/* mixed: the second labels are the batch rolled by one (MixUp/CutMix), lam 0.3 */
+static void test_xent(SmoothingForm form, int mixed) {
     int n = 4, K = 7;
-    XentCtx k = { n, K, rand_tensor((size_t)n * K, 19, -3, 3), xmalloc(sizeof(int32_t) * 4), form };
+    int32_t second[4];
+    LabelMix mix = { second, 0.3f };
+    XentCtx k = { n, K, rand_tensor((size_t)n * K, 19, -3, 3), xmalloc(sizeof(int32_t) * 4), form,
+                  mixed ? &mix : NULL };
     for (int i = 0; i < n; i++) k.labels[i] = (i * 3) % K;
+    for (int i = 0; i < n; i++) second[i] = k.labels[(i + n - 1) % n];
     float one = 1.0f, y;
     float *dz = xcalloc((size_t)n * K, sizeof(float));
-    softmax_xent(dz, k.z, k.labels, n, K, 0.1f, form, n);
-    check_numeric(form == SMOOTH_SEED ? "softmax_xent (seed smoothing)" : "softmax_xent (torch smoothing)", xent_fwd,
-                  &k, k.z, (size_t)n * K, dz, &y, &one, 1, 100);
+    softmax_xent(dz, k.z, k.labels, k.mix, n, K, 0.1f, form, n);
+    char name[96];
+    snprintf(name, sizeof name, "softmax_xent (%s smoothing%s)", form == SMOOTH_SEED ? "seed" : "torch",
+             mixed ? ", mixed targets" : "");
+    check_numeric(name, xent_fwd, &k, k.z, (size_t)n * K, dz, &y, &one, 1, 100);
     /* the gradient of each row sums to zero: softmax and the target both sum to 1 */
     for (int i = 0; i < n; i++) {
         double s = 0;
@@ -318,14 +326,24 @@ static void test_xent(SmoothingForm form) {
 static void test_xent_values(void) {
     float z[2] = { 0.0f, 0.0f };
     int32_t label = 0;
-    EXPECT_NEAR(softmax_xent(NULL, z, &label, 1, 2, 0.1f, SMOOTH_SEED, 1), log(2.0), 1e-9);
+    EXPECT_NEAR(softmax_xent(NULL, z, &label, NULL, 1, 2, 0.1f, SMOOTH_SEED, 1), log(2.0), 1e-9);
     /* K = 3, logits (2, 0, 0): seed targets (0.9, 0.05, 0.05), torch (0.9333, 0.0333, 0.0333) */
     float z3[3] = { 2.0f, 0.0f, 0.0f };
     double lse = log(exp(2.0) + 2.0);
     double seed = -(0.9 * (2.0 - lse) + 0.1 * (0.0 - lse));
     double torch = -((0.9 + 0.1 / 3) * (2.0 - lse) + (0.2 / 3) * (0.0 - lse));
-    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, 0.1f, SMOOTH_SEED, 1), seed, 1e-6);
-    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, 0.1f, SMOOTH_TORCH, 1), torch, 1e-6);
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, NULL, 1, 3, 0.1f, SMOOTH_SEED, 1), seed, 1e-6);
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, NULL, 1, 3, 0.1f, SMOOTH_TORCH, 1), torch, 1e-6);
+    /* mixed 0.25 of class 0 and 0.75 of class 2, then smoothed as torch does a soft target:
+     * (1 - eps) * t + eps / K = (0.25*0.9 + 0.0333, 0.0333, 0.75*0.9 + 0.0333) */
+    int32_t second = 2;
+    LabelMix mix = { &second, 0.25f };
+    double t0 = 0.25 * 0.9 + 0.1 / 3, t1 = 0.1 / 3, t2 = 0.75 * 0.9 + 0.1 / 3;
+    double mixed = -(t0 * (2.0 - lse) + t1 * (0.0 - lse) + t2 * (0.0 - lse));
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, &mix, 1, 3, 0.1f, SMOOTH_TORCH, 1), mixed, 1e-6);
+    /* a row whose two labels agree is the unmixed row */
+    second = 0;
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, &mix, 1, 3, 0.1f, SMOOTH_SEED, 1), seed, 1e-6);
 }
 
 int main(void) {
@@ -344,8 +362,10 @@ int main(void) {
     test_lrn(7, 5, 0.5f);
     test_lrn(4, 4, 1.0f); /* even window: asymmetric */
     test_dropout_grad();
-    test_xent(SMOOTH_SEED);
-    test_xent(SMOOTH_TORCH);
+    test_xent(SMOOTH_SEED, 0);
+    test_xent(SMOOTH_TORCH, 0);
+    test_xent(SMOOTH_SEED, 1);
+    test_xent(SMOOTH_TORCH, 1);
     test_xent_values();
     return test_summary("ops gradcheck");
 }

@@ -181,7 +181,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
     float *dlogits = p->dbuf[p->layers[L - 1].dy_buf];
     memset(dlogits, 0, (size_t)p->B * K * sizeof(float));
     double divisor = a->global_batch > 0 ? a->global_batch : n;
-    double loss = softmax_xent(dlogits, p->act[L], labels, n, K, a->smoothing, a->form, divisor);
+    double loss = softmax_xent(dlogits, p->act[L], labels, a->mix.labels ? &a->mix : NULL, n, K, a->smoothing, a->form, divisor);
 
     for (int i = L - 1; i >= 0; i--) {
         DLayer *d = &p->layers[i];
