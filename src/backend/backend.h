@@ -54,7 +54,18 @@ typedef struct {
     SmoothingForm form;
     int global_batch; /* gradients are divided by this (0: the local batch) */
     LabelMix mix;     /* MixUp/CutMix targets of this batch; mix.labels NULL: none (cuda: none) */
+    const float *class_weight; /* [num_classes] per-class loss weights (--class_balance loss); NULL: none (cuda: none) */
 } LossArgs;
+
+/* The op's arguments for a loss of n rows. */
+static inline XentArgs loss_xent_args(const LossArgs *a, int n) {
+    XentArgs x = { .eps = a->smoothing,
+                   .form = a->form,
+                   .divisor = a->global_batch > 0 ? a->global_batch : n,
+                   .mix = a->mix.labels ? &a->mix : NULL,
+                   .class_weight = a->class_weight };
+    return x;
+}
 
 typedef struct {
     float lr, momentum, weight_decay; /* v = m*v + g + wd*w (weights only); w -= lr*v */

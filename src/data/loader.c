@@ -70,6 +70,11 @@ struct Loader {
     uint64_t generation;
     uint32_t epoch;
     int64_t *perm; /* [n] train order of the epoch */
+    /* cfg.balanced: the samples grouped by class (by_class[class_start[c] .. class_start[c + 1]) are class c's),
+     * and the classes that have samples */
+    int64_t *by_class, *class_start;
+    int32_t *present;
+    int n_present;
     int64_t next_ticket, end_ticket, next_batch;
 
     atomic_uchar *flags; /* [n] FLAG_* per file */
@@ -248,6 +253,42 @@ Loader *loader_create(const Dataset *ds, const LoaderConfig *cfg, Error *err) {
     return loader_create_opts(ds, cfg, NULL, err);
 }
 
+/* A uniform integer in [0, m) from two philox words (64 bits: no visible bias for any m < 2^32). */
+static int64_t uniform_below(uint64_t seed, uint32_t epoch, uint64_t at, int64_t m) {
+    uint64_t w = ((uint64_t)rng_word(seed, RNG_SHUFFLE, epoch, 1, 2 * at) << 32) |
+                 rng_word(seed, RNG_SHUFFLE, epoch, 1, 2 * at + 1);
+    return (int64_t)(((unsigned __int128)w * (unsigned __int128)m) >> 64);
+}
+
+/* The balanced epoch: draw i picks a class with samples uniformly, then a sample of it uniformly — the
+ * distribution of WeightedRandomSampler with weight 1 / (images of the sample's class), with replacement
+ * (philox RNG_SHUFFLE, a = epoch, b = 1). */
+static void make_balanced(const Loader *l, uint32_t epoch) {
+    for (int64_t i = 0; i < l->ds->n; i++) {
+        int32_t c = l->present[uniform_below(l->cfg.seed, epoch, 2 * (uint64_t)i, l->n_present)];
+        int64_t first = l->class_start[c], count = l->class_start[c + 1] - first;
+        l->perm[i] = l->by_class[first + uniform_below(l->cfg.seed, epoch, 2 * (uint64_t)i + 1, count)];
+    }
+}
+
+/* Groups the samples by class for make_balanced. */
+static void group_by_class(Loader *l) {
+    const Dataset *ds = l->ds;
+    int K = ds->n_classes;
+    l->class_start = xcalloc((size_t)K + 1, sizeof *l->class_start);
+    l->by_class = xmalloc(sizeof *l->by_class * (size_t)ds->n);
+    l->present = xmalloc(sizeof *l->present * (size_t)(K > 0 ? K : 1));
+    for (int64_t i = 0; i < ds->n; i++) l->class_start[ds->labels[i] + 1]++;
+    for (int c = 0; c < K; c++) {
+        if (l->class_start[c + 1] > 0) l->present[l->n_present++] = c;
+        l->class_start[c + 1] += l->class_start[c];
+    }
+    int64_t *fill = xmalloc(sizeof *fill * (size_t)(K > 0 ? K : 1));
+    memcpy(fill, l->class_start, sizeof *fill * (size_t)K);
+    for (int64_t i = 0; i < ds->n; i++) l->by_class[fill[ds->labels[i]]++] = i;
+    free(fill);
+}
+
 Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const LoaderOptions *opt, Error *err) {
     LoaderConfig c = *cfg;
     LoaderOptions o = { 0 };
@@ -300,6 +341,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
                    NULL;
         }
         l->perm = xmalloc(sizeof *l->perm * (size_t)ds->n);
+        if (c.balanced) group_by_class(l);
     } else {
         l->first = (int64_t)c.rank * ds->n / c.world;
         l->count = (int64_t)(c.rank + 1) * ds->n / c.world - l->first;
@@ -372,7 +414,8 @@ void loader_start_epoch(Loader *l, int epoch, int64_t first_batch) {
         l->slots[i].held = 0;
     }
     l->epoch = (uint32_t)epoch;
-    if (l->cfg.mode == LOADER_TRAIN) make_perm(l->perm, l->ds->n, l->cfg.seed, l->epoch);
+    if (l->cfg.mode == LOADER_TRAIN && l->cfg.balanced) make_balanced(l, l->epoch);
+    else if (l->cfg.mode == LOADER_TRAIN) make_perm(l->perm, l->ds->n, l->cfg.seed, l->epoch);
     if (first_batch < 0) first_batch = 0;
     if (first_batch > l->nbatches) first_batch = l->nbatches;
     int64_t total = l->cfg.mode == LOADER_TRAIN ? l->nbatches * l->cfg.batch : l->count;
@@ -484,6 +527,9 @@ void loader_destroy(Loader *l) {
     pthread_cond_destroy(&l->work_cv);
     pthread_cond_destroy(&l->done_cv);
     free(l->perm);
+    free(l->by_class);
+    free(l->class_start);
+    free(l->present);
     free((void *)l->flags);
     free(l);
 }

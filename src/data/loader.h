@@ -58,6 +58,8 @@ typedef struct {
     int resize_size; /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
     float erase_p;   /* train: RandomErasing's probability after normalising (0: off) */
     int ra_reps;     /* train: repeated augmentation, torchvision's RASampler(repetitions) (0, 1: off) */
+    int balanced;    /* train: 1 = an epoch is n draws with replacement weighted by 1 / (images of the class):
+                        PyTorch's WeightedRandomSampler(1 / class count, n), instead of a shuffle */
 } LoaderConfig;
 
 /* Less common knobs, kept out of LoaderConfig so its initialisers stay short. */

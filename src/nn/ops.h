@@ -102,11 +102,20 @@ typedef struct {
     float lam;             /* weight of the row's own label */
 } LabelMix;
 
+/* How softmax_xent scores a batch. */
+typedef struct {
+    float eps; /* label smoothing */
+    SmoothingForm form;
+    double divisor;            /* the sum over rows is divided by this: the batch, or the global batch */
+    const LabelMix *mix;       /* NULL, or the rows' second labels */
+    const float *class_weight; /* NULL, or [k]: each row's loss (and gradient) times its label's weight
+                                  (mixed: lam * w[label] + (1 - lam) * w[second]) */
+} XentArgs;
+
 /* Softmax cross-entropy with label smoothing, summed over the n rows and
- * divided by `divisor` (the batch for a mean; the global batch in data
- * parallel training). mix: NULL, or the rows' second labels. Returns the
- * loss; if dlogits is non-NULL, adds (softmax - target) / divisor into it. */
-double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, const LabelMix *mix, int n, int k,
-                    float eps, SmoothingForm form, double divisor);
+ * divided by a->divisor (the batch for a mean; the global batch in data
+ * parallel training). Returns the loss; if dlogits is non-NULL, adds
+ * (softmax - target) / divisor (times the row's weight) into it. */
+double softmax_xent(float *dlogits, const float *logits, const int32_t *labels, int n, int k, const XentArgs *a);
 
 #endif

@@ -83,13 +83,16 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     static const char *const forms[] = { "seed", "torch", NULL }, *const devices[] = { "cpu", "gpu", "cuda", NULL },
                              *const precisions[] = { "auto", "fp32", "bf16", NULL },
                              *const backends[] = { "", "ref", "dnnl", "cuda", NULL },
-                             *const freezes[] = { "none", "features", "backbone", NULL };
+                             *const freezes[] = { "none", "features", "backbone", NULL },
+                             *const balances[] = { "none", "sampler", "loss", NULL };
     const char *bad = NULL, *want = NULL, *value = NULL;
     if (!one_of(c->smoothing_form, forms)) bad = "smoothing_form", want = "seed or torch", value = c->smoothing_form;
     else if (!one_of(c->device, devices)) bad = "device", want = "cpu or gpu", value = c->device;
     else if (!one_of(c->precision, precisions)) bad = "precision", want = "auto, fp32 or bf16", value = c->precision;
     else if (!one_of(c->backend, backends)) bad = "backend", want = "ref, dnnl or cuda", value = c->backend;
     else if (!one_of(c->freeze, freezes)) bad = "freeze", want = "none, features or backbone", value = c->freeze;
+    else if (!one_of(c->class_balance, balances))
+        bad = "class_balance", want = "none, sampler or loss", value = c->class_balance;
     else if (!net_backbone_known(c->backbone))
         bad = "backbone", want = "one of alexnet, alexnet_torchvision, alexnet_2012",
         value = c->backbone;

@@ -78,6 +78,9 @@
         "repeated augmentation (torchvision's --ra-sampler, RASampler): each image --ra_reps times an epoch, each " \
         "copy augmented anew, spread over the ranks; an epoch is floor(N / 256) * 256 images") \
     NUM(INT, ra_reps, 3, 2, 64, KEEP, "copies of each image with --ra_sampler (torchvision's --ra-reps)") \
+    TEXT(class_balance, 16, "none", KEEP, PLAIN, \
+         "none | sampler (each epoch n draws with replacement, every class equally likely) | loss (each image's " \
+         "loss times n / (classes * images of its class))") \
     NUM(DBL, mixup_alpha, 0, 0, 1e3, KEEP, \
         "MixUp (torchvision's --mixup-alpha): each batch blended with itself rolled by one, lam ~ Beta(a, a), the " \
         "targets mixed alike (0: off)") \

@@ -59,6 +59,7 @@ typedef struct {
     float *grad_acc; /* [param_count] the micro-batches' gradient sum with --accum_steps > 1, else NULL */
     int32_t *mix_labels; /* [per_batch_size] the rolled batch's labels with MixUp/CutMix, else NULL */
     void *mix_scratch;   /* one input sample, for mix_apply */
+    float *class_weight; /* [K] --class_balance loss: n / (classes with images * images of the class), else NULL */
     Ema ema;         /* --model_ema; ema.w NULL without */
     LrSchedule sched;
     LossArgs loss;

@@ -155,6 +155,20 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     return rc;
 }
 
+/* --class_balance loss: w_c = n / (classes with images * images of class c), so the weights average 1 over
+ * the training images (scikit-learn's "balanced"); 0 for a class without images. [K], owned. */
+static float *class_weights(const Dataset *ds, int K) {
+    int64_t *count = xcalloc((size_t)K, sizeof *count);
+    for (int64_t i = 0; i < ds->n; i++) count[ds->labels[i]]++;
+    int present = 0;
+    for (int k = 0; k < K; k++) present += count[k] > 0;
+    float *w = xcalloc((size_t)K, sizeof *w);
+    for (int k = 0; k < K; k++)
+        if (count[k] > 0) w[k] = (float)((double)ds->n / ((double)present * (double)count[k]));
+    free(count);
+    return w;
+}
+
 static int open_loaders(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     r->workers = c->workers > 0 ? c->workers : cpu_count();
@@ -171,7 +185,8 @@ static int open_loaders(Run *r, Error *err) {
                                .max_image_pixels = c->max_image_pixels,
                                .strict = c->strict_data,
                                .erase_p = (float)c->random_erase,
-                               .ra_reps = c->ra_sampler ? c->ra_reps : 0 };
+                               .ra_reps = c->ra_sampler ? c->ra_reps : 0,
+                               .balanced = strcmp(c->class_balance, "sampler") == 0 };
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
     r->steps_per_epoch = loader_batches_per_epoch(r->train_loader) / c->accum_steps;
     if (r->steps_per_epoch < 1)
@@ -181,6 +196,7 @@ static int open_loaders(Run *r, Error *err) {
     if (r->have_val) {
         LoaderConfig val_cfg = train_cfg;
         val_cfg.mode = LOADER_EVAL;
+        val_cfg.balanced = 0;
         val_cfg.image_size = config_val_crop(c);
         val_cfg.resize_size = c->val_resize_size;
         val_cfg.format = backend_input_format(&r->val_model.be);
@@ -198,6 +214,13 @@ static int open_loaders(Run *r, Error *err) {
     r->loss = (LossArgs){ .smoothing = c->label_smooth ? (float)c->label_smooth_factor : 0.0f,
                           .form = strcmp(c->smoothing_form, "torch") == 0 ? SMOOTH_TORCH : SMOOTH_SEED,
                           .global_batch = (int)r->img_global };
+    if (strcmp(c->class_balance, "loss") == 0) {
+        if (strcmp(r->model.backend_name, "cuda") == 0)
+            return error_set(err, "--class_balance loss: the cuda backend has no class weights yet; use "
+                                  "--class_balance sampler, or a CPU backend");
+        r->class_weight = class_weights(&r->train, r->model.net.num_classes);
+        r->loss.class_weight = r->class_weight;
+    }
     return 0;
 }
 
@@ -354,5 +377,6 @@ void run_close(Run *r) {
     free(r->grad_acc);
     free(r->mix_labels);
     free(r->mix_scratch);
+    free(r->class_weight);
     ema_free(&r->ema);
 }

@@ -164,7 +164,8 @@ int main(int argc, char **argv) {
             close(bf16, "logits", logits, want, (size_t)B * K, TOL_BF16_OUT);
             float torch_form;
             load_f32(&f, "loss_torch_form", &torch_form, 1);
-            float ours = (float)softmax_xent(NULL, logits, labels, NULL, B, K, 0.1f, SMOOTH_TORCH, B);
+            XentArgs xa = { .eps = 0.1f, .form = SMOOTH_TORCH, .divisor = B };
+            float ours = (float)softmax_xent(NULL, logits, labels, B, K, &xa);
             close(bf16, "loss (PyTorch smoothing form)", &ours, &torch_form, 1, TOL_BF16_OUT);
             /* torchvision train.py's MixUp/CutMix loss: lam * onehot + (1 - lam) * the batch rolled by one,
              * into cross_entropy(label_smoothing) */
@@ -177,7 +178,8 @@ int main(int argc, char **argv) {
             int32_t *rolled = xmalloc(sizeof(int32_t) * (size_t)B);
             for (int i = 0; i < B; i++) rolled[i] = labels[(i + B - 1) % B];
             LabelMix mix = { rolled, lam };
-            ours = (float)softmax_xent(NULL, mix_logits, labels, &mix, B, K, 0.1f, SMOOTH_TORCH, B);
+            xa.mix = &mix;
+            ours = (float)softmax_xent(NULL, mix_logits, labels, B, K, &xa);
             close(0, "loss (mixed targets, PyTorch smoothing form)", &ours, &torch_mixed, 1, TOL);
             EXPECT(fabsf(torch_mixed - torch_unmixed) > 0.05f, "the mixed-target case must tell mixed from unmixed "
                    "targets (%.4f vs %.4f)", torch_mixed, torch_unmixed);

@@ -19,6 +19,10 @@ usage: recipe_test.py ALEXNET GROUP
              against torch.distributions.Beta and CutMix's lam against torchvision's draws by two-sample
              Kolmogorov-Smirnov; half the batches of each kind with both set; a stop and a resume bit-identical;
              bad values refused
+  class_balance `--class_balance sampler | loss` on classes of 4, 12 and 32 images: the sampler's epochs (through
+             data_tool's loader) are n draws with every class equally likely (chi-square), every image of the small
+             class drawn, 2 ranks dealt the 1-rank order; the loss weights by the op's unit test; both train, resume
+             bit-identical and change the run; a bad value refused
   tensorboard [VENV]  `train --tensorboard`: every record's CRC-32C checked here, and the `tensorboard` package
              (PyPI, in the virtualenv VENV, made on first use) reads the same scalars as metrics.jsonl holds, each
              step once after a kill and a resume
@@ -647,12 +651,77 @@ def group_mix(tmp):
         check(rc == 2 and flag in se.splitlines()[0], f"{flag} {value}: refused naming the flag ({rc}) {se[:200]}")
 
 
+def group_class_balance(tmp):
+    tool = os.path.join(os.path.dirname(BIN), "tests", "data_tool")
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=32, size=(40, 36))
+    for c, keep in ((0, 4), (1, 12)):   # classes of 4, 12 and 32 images
+        d = os.path.join(data, f"class_{c}")
+        for f in sorted(os.listdir(d))[keep:]:
+            os.remove(os.path.join(d, f))
+    n = 48
+
+    def epoch_draws(epoch, world=1, rank=0, batch=8):
+        p = subprocess.run([tool, "loader", data, "train", "2", str(batch), "16", "0", str(world), str(rank),
+                            str(epoch), "0", "1"], capture_output=True, text=True)
+        batches = [[tuple(map(int, t.split(":"))) for t in l.split(" idx ")[1].split()]
+                   for l in p.stdout.splitlines() if l.startswith("batch ")]
+        return p.returncode, batches
+    counts, seen, lengths = [0, 0, 0], set(), set()
+    for epoch in range(40):
+        rc, batches = epoch_draws(epoch)
+        flat = [s for b in batches for s in b]
+        lengths.add(len(flat))
+        for idx, label in flat:
+            counts[label] += 1
+            seen.add(idx)
+    total = sum(counts)
+    chi2 = sum((c - total / 3) ** 2 / (total / 3) for c in counts)
+    check(lengths == {n} and chi2 < 13.8, f"--class_balance sampler: every epoch {n} draws ({lengths}), the classes "
+          f"of 4, 12 and 32 images drawn {counts} times (chi-square {chi2:.1f} < 13.8, 2 dof at 0.1%)")
+    small = set(range(4))   # the scan sorts class_0 first: indices 0..3
+    check(small <= seen and len(seen) > 40, f"every image of the 4-image class is drawn; {len(seen)} of {n} images "
+          "drawn over 40 epochs")
+    rc, one = epoch_draws(3, batch=8)
+    rc0, r0 = epoch_draws(3, world=2, rank=0, batch=4)
+    rc1, r1 = epoch_draws(3, world=2, rank=1, batch=4)
+    dealt = [a + b for a, b in zip(r0, r1)]
+    check(rc == rc0 == rc1 == 0 and dealt == one, "2 ranks of batch 4 are dealt the 1-rank epoch's batches of 8")
+
+    def train(out, extra=()):
+        return ["train", "--data_dir", data, "--out", out, "--image_size", "64", "--per_batch_size", "8",
+                "--max_epoch", "2", "--lr", "0.02", "--warmup_epochs", "0", "--threads", "1", "--workers", "2",
+                "--seed", "3", "--log_interval", "1"] + list(extra)
+    plain = os.path.join(tmp, "plain")
+    rc, so, se = run(train(plain))
+    check(rc == 0, f"the plain run ({rc}) {se[-300:]}")
+    for mode in ("sampler", "loss"):
+        ref = os.path.join(tmp, mode)
+        rc, so, se = run(train(ref, ["--class_balance", mode]))
+        cfg = json.load(open(os.path.join(ref, "config.json"))) if rc == 0 else {}
+        recs = [json.loads(l) for l in open(os.path.join(ref, "metrics.jsonl"))] if rc == 0 else []
+        check(rc == 0 and cfg.get("class_balance") == mode and recs[-1]["step"] == 2 * (n // 8) and
+              not tensors_equal(os.path.join(ref, "last.safetensors"), os.path.join(plain, "last.safetensors")),
+              f"--class_balance {mode}: in config.json, the epoch's length kept ({n // 8} steps), the run changed "
+              f"(rc={rc}) {se[-300:]}")
+        stop = os.path.join(tmp, mode + "-stop")
+        rc, so, se = run(train(stop, ["--class_balance", mode, "--max_steps", "4"]))
+        rc2, so2, se2 = run(["train", "--resume", stop])
+        check(rc == 0 and rc2 == 0 and tensors_equal(os.path.join(ref, "last.safetensors"),
+                                                     os.path.join(stop, "last.safetensors")),
+              f"--class_balance {mode}: stopped at step 4 and resumed, bit-identical ({rc}, {rc2}) {se2[-300:]}")
+    rc, so, se = run(train(os.path.join(tmp, "bad"), ["--class_balance", "oversample"]))
+    check(rc == 2 and "--class_balance" in se.splitlines()[0] and "sampler" in se,
+          f"--class_balance oversample: refused with the choices ({rc}) {se[:200]}")
+
+
 def main():
     global BIN, VENV
     BIN = os.path.abspath(sys.argv[1])
     VENV = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "tb-venv")
     run_group({"average": group_average, "per_class": group_per_class, "ra_sampler": group_ra_sampler,
-               "accum": group_accum, "tensorboard": group_tensorboard, "mix": group_mix}, sys.argv[2], "recipe")
+               "accum": group_accum, "tensorboard": group_tensorboard, "mix": group_mix,
+               "class_balance": group_class_balance}, sys.argv[2], "recipe")
 
 
 if __name__ == "__main__":

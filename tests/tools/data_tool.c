@@ -10,8 +10,9 @@
  *   eval FILE OUT S FMT EXACT [R]         eval transform (R: --val_resize_size)
  *   predict FILE OUT S FMT [R]            what `alexnet predict` does to one file
  *                                         (a default SampleWorker, sample_eval)
- *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH [RA_REPS]]
- *       (with RA_REPS > 1 a "hashes" line follows each batch: each sample's)
+ *   loader DIR MODE WORKERS BATCH S STRICT [WORLD RANK EPOCH [RA_REPS [BALANCED]]]
+ *       (with RA_REPS > 1 a "hashes" line follows each batch: each sample's;
+ *       BALANCED 1: the class-balanced sampler)
  *                                         one epoch; prints per batch
  *                                         "batch B n N bad K hash H idx I..."
  *                                         and "bad_files N warned M"
@@ -231,6 +232,7 @@ static int cmd_loader(int argc, char **argv) {
                        .format = INPUT_U8_NHWC };
     int epoch = argc > 10 ? atoi(argv[10]) : 0;
     c.ra_reps = argc > 11 ? atoi(argv[11]) : 0;
+    c.balanced = argc > 12 ? atoi(argv[12]) : 0;
     Loader *l = loader_create(&ds, &c, &err);
     if (!l) {
         fprintf(stderr, "data_tool: %s\n", err.msg);

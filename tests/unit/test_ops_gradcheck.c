@@ -288,27 +288,31 @@ typedef struct {
     int32_t *labels;
     SmoothingForm form;
     const LabelMix *mix;
+    const float *class_weight;
 } XentCtx;
 static void xent_fwd(void *c, float *y) {
     XentCtx *k = c;
-    y[0] = (float)softmax_xent(NULL, k->z, k->labels, k->mix, k->n, k->k, 0.1f, k->form, k->n);
+    XentArgs a = { .eps = 0.1f, .form = k->form, .divisor = k->n, .mix = k->mix, .class_weight = k->class_weight };
+    y[0] = (float)softmax_xent(NULL, k->z, k->labels, k->n, k->k, &a);
 }
 
-/* mixed: the second labels are the batch rolled by one (MixUp/CutMix), lam 0.3 */
-static void test_xent(SmoothingForm form, int mixed) {
+/* mixed: the second labels are the batch rolled by one (MixUp/CutMix), lam 0.3; weighted: class weights */
+static void test_xent(SmoothingForm form, int mixed, int weighted) {
     int n = 4, K = 7;
     int32_t second[4];
     LabelMix mix = { second, 0.3f };
+    float weight[7] = { 0.5f, 2.0f, 1.0f, 3.0f, 0.25f, 1.5f, 0.75f };
     XentCtx k = { n, K, rand_tensor((size_t)n * K, 19, -3, 3), xmalloc(sizeof(int32_t) * 4), form,
-                  mixed ? &mix : NULL };
+                  mixed ? &mix : NULL, weighted ? weight : NULL };
     for (int i = 0; i < n; i++) k.labels[i] = (i * 3) % K;
     for (int i = 0; i < n; i++) second[i] = k.labels[(i + n - 1) % n];
     float one = 1.0f, y;
     float *dz = xcalloc((size_t)n * K, sizeof(float));
-    softmax_xent(dz, k.z, k.labels, k.mix, n, K, 0.1f, form, n);
+    XentArgs a = { .eps = 0.1f, .form = form, .divisor = n, .mix = k.mix, .class_weight = k.class_weight };
+    softmax_xent(dz, k.z, k.labels, n, K, &a);
     char name[96];
-    snprintf(name, sizeof name, "softmax_xent (%s smoothing%s)", form == SMOOTH_SEED ? "seed" : "torch",
-             mixed ? ", mixed targets" : "");
+    snprintf(name, sizeof name, "softmax_xent (%s smoothing%s%s)", form == SMOOTH_SEED ? "seed" : "torch",
+             mixed ? ", mixed targets" : "", weighted ? ", class weights" : "");
     check_numeric(name, xent_fwd, &k, k.z, (size_t)n * K, dz, &y, &one, 1, 100);
     /* the gradient of each row sums to zero: softmax and the target both sum to 1 */
     for (int i = 0; i < n; i++) {
@@ -326,24 +330,32 @@ static void test_xent(SmoothingForm form, int mixed) {
 static void test_xent_values(void) {
     float z[2] = { 0.0f, 0.0f };
     int32_t label = 0;
-    EXPECT_NEAR(softmax_xent(NULL, z, &label, NULL, 1, 2, 0.1f, SMOOTH_SEED, 1), log(2.0), 1e-9);
+    XentArgs seed_form = { .eps = 0.1f, .form = SMOOTH_SEED, .divisor = 1 };
+    XentArgs torch_form = { .eps = 0.1f, .form = SMOOTH_TORCH, .divisor = 1 };
+    EXPECT_NEAR(softmax_xent(NULL, z, &label, 1, 2, &seed_form), log(2.0), 1e-9);
     /* K = 3, logits (2, 0, 0): seed targets (0.9, 0.05, 0.05), torch (0.9333, 0.0333, 0.0333) */
     float z3[3] = { 2.0f, 0.0f, 0.0f };
     double lse = log(exp(2.0) + 2.0);
     double seed = -(0.9 * (2.0 - lse) + 0.1 * (0.0 - lse));
     double torch = -((0.9 + 0.1 / 3) * (2.0 - lse) + (0.2 / 3) * (0.0 - lse));
-    EXPECT_NEAR(softmax_xent(NULL, z3, &label, NULL, 1, 3, 0.1f, SMOOTH_SEED, 1), seed, 1e-6);
-    EXPECT_NEAR(softmax_xent(NULL, z3, &label, NULL, 1, 3, 0.1f, SMOOTH_TORCH, 1), torch, 1e-6);
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, &seed_form), seed, 1e-6);
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, &torch_form), torch, 1e-6);
     /* mixed 0.25 of class 0 and 0.75 of class 2, then smoothed as torch does a soft target:
      * (1 - eps) * t + eps / K = (0.25*0.9 + 0.0333, 0.0333, 0.75*0.9 + 0.0333) */
     int32_t second = 2;
     LabelMix mix = { &second, 0.25f };
     double t0 = 0.25 * 0.9 + 0.1 / 3, t1 = 0.1 / 3, t2 = 0.75 * 0.9 + 0.1 / 3;
     double mixed = -(t0 * (2.0 - lse) + t1 * (0.0 - lse) + t2 * (0.0 - lse));
-    EXPECT_NEAR(softmax_xent(NULL, z3, &label, &mix, 1, 3, 0.1f, SMOOTH_TORCH, 1), mixed, 1e-6);
+    torch_form.mix = &mix;
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, &torch_form), mixed, 1e-6);
+    /* class weights: the row's loss times lam * w[0] + (1 - lam) * w[2] */
+    float w3[3] = { 2.0f, 5.0f, 0.5f };
+    torch_form.class_weight = w3;
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, &torch_form), (0.25 * 2.0 + 0.75 * 0.5) * mixed, 1e-6);
     /* a row whose two labels agree is the unmixed row */
     second = 0;
-    EXPECT_NEAR(softmax_xent(NULL, z3, &label, &mix, 1, 3, 0.1f, SMOOTH_SEED, 1), seed, 1e-6);
+    seed_form.mix = &mix;
+    EXPECT_NEAR(softmax_xent(NULL, z3, &label, 1, 3, &seed_form), seed, 1e-6);
 }
 
 int main(void) {
@@ -362,10 +374,12 @@ int main(void) {
     test_lrn(7, 5, 0.5f);
     test_lrn(4, 4, 1.0f); /* even window: asymmetric */
     test_dropout_grad();
-    test_xent(SMOOTH_SEED, 0);
-    test_xent(SMOOTH_TORCH, 0);
-    test_xent(SMOOTH_SEED, 1);
-    test_xent(SMOOTH_TORCH, 1);
+    test_xent(SMOOTH_SEED, 0, 0);
+    test_xent(SMOOTH_TORCH, 0, 0);
+    test_xent(SMOOTH_SEED, 1, 0);
+    test_xent(SMOOTH_TORCH, 1, 0);
+    test_xent(SMOOTH_TORCH, 0, 1);
+    test_xent(SMOOTH_SEED, 1, 1);
     test_xent_values();
     return test_summary("ops gradcheck");
 }

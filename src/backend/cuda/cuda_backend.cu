@@ -776,7 +776,8 @@ static double cuda_backward(void *ctx, const int32_t *labels, int n, const LossA
     memcpy(c->h_labels, labels, (size_t)n * sizeof(int32_t)); /* free: the last backward synchronised past its upload */
     CUDA_CHECK(cudaMemcpyAsync(c->labels, c->h_labels, (size_t)n * sizeof(int32_t), cudaMemcpyHostToDevice, c->stream));
     prof_mark(c, PROFILE_BWD, L - 1, 0);
-    CHECK(!a->mix.labels, "the cuda backend has no mixed targets yet (train refuses MixUp/CutMix on it)");
+    CHECK(!a->mix.labels && !a->class_weight,
+          "the cuda backend has no mixed targets or class weights yet (train refuses them on it)");
     double divisor = a->global_batch > 0 ? a->global_batch : n;
     cuda_softmax_xent(c->dt, (const float *)c->plan[L - 1].out, c->labels, c->g[0], c->row_loss, n, K, a->smoothing,
                       a->form == SMOOTH_TORCH ? 1 : 0, divisor, c->stream);

@@ -180,8 +180,8 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
     double t0 = profile_start(&c->prof);
     float *dlogits = p->dbuf[p->layers[L - 1].dy_buf];
     memset(dlogits, 0, (size_t)p->B * K * sizeof(float));
-    double divisor = a->global_batch > 0 ? a->global_batch : n;
-    double loss = softmax_xent(dlogits, p->act[L], labels, a->mix.labels ? &a->mix : NULL, n, K, a->smoothing, a->form, divisor);
+    XentArgs xa = loss_xent_args(a, n);
+    double loss = softmax_xent(dlogits, p->act[L], labels, n, K, &xa);
 
     for (int i = L - 1; i >= 0; i--) {
         DLayer *d = &p->layers[i];

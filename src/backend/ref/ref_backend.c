@@ -168,8 +168,8 @@ static double ref_backward(void *ctx, const int32_t *labels, int n, const LossAr
     float *dy = c->dbuf[0], *dx = c->dbuf[1];
     memset(dy, 0, (size_t)n * K * sizeof(float));
     double t0 = profile_start(&c->prof);
-    double divisor = a->global_batch > 0 ? a->global_batch : n;
-    double loss = softmax_xent(dy, c->act[L], labels, a->mix.labels ? &a->mix : NULL, n, K, a->smoothing, a->form, divisor);
+    XentArgs xa = loss_xent_args(a, n);
+    double loss = softmax_xent(dy, c->act[L], labels, n, K, &xa);
 
     for (int i = L - 1; i >= 0; i--) {
         const Layer *l = &net->layers[i];
