@@ -60,7 +60,7 @@ build=(make build-essential cmake pkg-config zlib1g-dev
        libopenmpi-dev openmpi-bin                     # multi-process training (optional part)
        libprotobuf-c-dev protobuf-c-compiler libonnx-dev)  # ONNX export (optional part)
 run=(dataset-fashion-mnist)
-test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps
+test=(python3 python3-torch python3-torchvision python3-pil python3-numpy procps strace  # strace: mpi_scan
       python3-onnx python3-venv                      # onnx.checker; a virtualenv for onnxruntime
       iproute2 slurmd slurmctld slurm-client munge)  # the two-node cluster tests (tests/dist/cluster_test.py): ~25 MB
 fuzz=(clang libclang-rt-dev libomp-dev)                # libFuzzer, ASan/UBSan runtimes, OpenMP for clang

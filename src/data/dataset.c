@@ -338,3 +338,74 @@ void dataset_free(Dataset *ds) {
     free(ds->root);
     memset(ds, 0, sizeof *ds);
 }
+
+/* ---------------------------------------------------------- shared scans */
+
+#define SCAN_MAGIC "ALXSCAN1"
+
+static void put(char **p, const void *src, size_t n) {
+    memcpy(*p, src, n);
+    *p += n;
+}
+
+size_t dataset_to_bytes(const Dataset *ds, char **out) {
+    CHECK(!ds->pack, "dataset_to_bytes: a pack is opened by each rank, not shared");
+    size_t len = 8 + sizeof(int32_t) + sizeof(int64_t) + strlen(ds->root) + 1;
+    for (int c = 0; c < ds->n_classes; c++) len += strlen(ds->classes[c]) + 1;
+    len += (size_t)ds->n * sizeof(int32_t);
+    for (int64_t i = 0; i < ds->n; i++) len += strlen(ds->paths[i]) + 1;
+    char *buf = xmalloc(len), *p = buf;
+    int32_t k = ds->n_classes;
+    int64_t n = ds->n;
+    put(&p, SCAN_MAGIC, 8);
+    put(&p, &k, sizeof k);
+    put(&p, &n, sizeof n);
+    put(&p, ds->root, strlen(ds->root) + 1);
+    for (int c = 0; c < k; c++) put(&p, ds->classes[c], strlen(ds->classes[c]) + 1);
+    put(&p, ds->labels, (size_t)n * sizeof(int32_t));
+    for (int64_t i = 0; i < n; i++) put(&p, ds->paths[i], strlen(ds->paths[i]) + 1);
+    *out = buf;
+    return len;
+}
+
+/* The NUL-terminated string at *p within [*p, end), or NULL. */
+static char *take_string(const char **p, const char *end) {
+    const char *nul = memchr(*p, 0, (size_t)(end - *p));
+    if (!nul) return NULL;
+    char *s = xstrdup(*p);
+    *p = nul + 1;
+    return s;
+}
+
+int dataset_from_bytes(Dataset *ds, const char *buf, size_t len, Error *err) {
+    memset(ds, 0, sizeof *ds);
+    const char *p = buf, *end = buf + len;
+    int32_t k;
+    int64_t n;
+    if (len < 8 + sizeof k + sizeof n || memcmp(p, SCAN_MAGIC, 8) != 0)
+        return error_set(err, "the shared scan is damaged (no header)");
+    memcpy(&k, p + 8, sizeof k);
+    memcpy(&n, p + 8 + sizeof k, sizeof n);
+    p += 8 + sizeof k + sizeof n;
+    /* every class and path takes at least one byte, every label four */
+    if (k < 1 || n < 1 || (uint64_t)k > len || (uint64_t)n > len / (sizeof(int32_t) + 1))
+        return error_set(err, "the shared scan is damaged (%d classes, %lld images in %zu bytes)", k, (long long)n, len);
+    ds->classes = xcalloc((size_t)k, sizeof *ds->classes);
+    ds->paths = xcalloc((size_t)n, sizeof *ds->paths);
+    ds->labels = xmalloc((size_t)n * sizeof *ds->labels);
+    int ok = (ds->root = take_string(&p, end)) != NULL;
+    for (int c = 0; ok && c < k; c++, ds->n_classes = c) ok = (ds->classes[c] = take_string(&p, end)) != NULL;
+    ok = ok && (size_t)(end - p) >= (size_t)n * sizeof(int32_t);
+    if (ok) {
+        memcpy(ds->labels, p, (size_t)n * sizeof(int32_t));
+        p += (size_t)n * sizeof(int32_t);
+    }
+    for (int64_t i = 0; ok && i < n; i++) ok = ds->labels[i] >= 0 && ds->labels[i] < k;
+    for (int64_t i = 0; ok && i < n; i++, ds->n = i) ok = (ds->paths[i] = take_string(&p, end)) != NULL;
+    if (ok) ds->n = n;
+    if (!ok || p != end) {
+        dataset_free(ds);
+        return error_set(err, "the shared scan is damaged");
+    }
+    return 0;
+}

@@ -47,6 +47,14 @@ int dataset_source(const Dataset *ds, int64_t i, ImageSource *src, Error *err);
 void dataset_source_done(const Dataset *ds, int64_t i);
 void dataset_free(Dataset *ds);
 
+/* A folder's scan as bytes, so the ranks on one machine share one scan (the
+ * first rank scans, dataset_from_bytes rebuilds it on the others): root,
+ * class names, labels and paths. Returns the length; *out is owned. */
+size_t dataset_to_bytes(const Dataset *ds, char **out);
+/* 0, or -1 with err when buf is not what dataset_to_bytes wrote (every
+ * count, string and label checked against len). */
+int dataset_from_bytes(Dataset *ds, const char *buf, size_t len, Error *err);
+
 /* Every image file under dir (recursively), with the scan's rules (extensions,
  * hidden names skipped) and order. *paths (n entries, each and the array
  * freed by the caller). 0, or -1 with a message naming the folder. */

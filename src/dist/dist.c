@@ -68,11 +68,11 @@ int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_CHECK(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank));
     MPI_CHECK(MPI_Comm_size(MPI_COMM_WORLD, &d->world));
-    MPI_Comm node;
-    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, &node));
-    MPI_CHECK(MPI_Comm_rank(node, &d->local_rank));
-    MPI_CHECK(MPI_Comm_size(node, &d->local_world));
-    MPI_Comm_free(&node);
+    MPI_Comm *node = xmalloc(sizeof *node);
+    MPI_CHECK(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, d->rank, MPI_INFO_NULL, node));
+    MPI_CHECK(MPI_Comm_rank(*node, &d->local_rank));
+    MPI_CHECK(MPI_Comm_size(*node, &d->local_world));
+    d->node_comm = node;
     int len = 0;
     char name[MPI_MAX_PROCESSOR_NAME];
     MPI_CHECK(MPI_Get_processor_name(name, &len));
@@ -87,6 +87,8 @@ int dist_init(Dist *d, int want, int *argc, char ***argv, Error *err) {
 }
 
 void dist_finalize(Dist *d) {
+    if (d->node_comm) MPI_Comm_free((MPI_Comm *)d->node_comm);
+    free(d->node_comm);
     if (d->initialized) MPI_Finalize();
     free(d->requests);
     free(d->hosts);
@@ -170,6 +172,19 @@ void dist_bcast(Dist *d, void *buf, size_t bytes, int root) {
         MPI_Request req;
         MPI_CHECK(MPI_Ibcast(p, chunk, MPI_BYTE, root, MPI_COMM_WORLD, &req));
         wait_watched(d, 1, &req, "a broadcast from rank 0");
+        p += chunk;
+        bytes -= (size_t)chunk;
+    }
+}
+
+void dist_node_bcast(Dist *d, void *buf, size_t bytes) {
+    if (d->local_world == 1) return;
+    char *p = buf;
+    while (bytes > 0) {
+        int chunk = bytes > (1u << 30) ? (1 << 30) : (int)bytes;
+        MPI_Request req;
+        MPI_CHECK(MPI_Ibcast(p, chunk, MPI_BYTE, 0, *(MPI_Comm *)d->node_comm, &req));
+        wait_watched(d, 1, &req, "a broadcast from the first rank on this machine");
         p += chunk;
         bytes -= (size_t)chunk;
     }
@@ -341,6 +356,11 @@ void dist_bcast(Dist *d, void *buf, size_t bytes, int root) {
     (void)buf;
     (void)bytes;
     (void)root;
+}
+void dist_node_bcast(Dist *d, void *buf, size_t bytes) {
+    (void)d;
+    (void)buf;
+    (void)bytes;
 }
 void dist_sum_doubles(Dist *d, double *v, int n) {
     (void)d;

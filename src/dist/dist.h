@@ -49,7 +49,8 @@ typedef struct {
     int remaining[DIST_MAX_BUCKETS]; /* tensors not yet ready in this step */
     int bucket_tensors[DIST_MAX_BUCKETS];
     size_t bucket_offset[DIST_MAX_BUCKETS], bucket_count[DIST_MAX_BUCKETS];
-    void *requests; /* MPI_Request[DIST_MAX_BUCKETS] */
+    void *requests;  /* MPI_Request[DIST_MAX_BUCKETS] */
+    void *node_comm; /* MPI_Comm *: the ranks on this machine (local_rank's communicator) */
     int started[DIST_MAX_BUCKETS];
     /* timing, summed over steps: span = first bucket started .. last finished;
      * wait = time blocked in dist_grads_wait after backward (the part not overlapped) */
@@ -83,6 +84,8 @@ void dist_cpu_list(char *buf, size_t n);
 /* Every collective below waits at most d->timeout seconds (--dist_timeout);
  * then the rank prints which hosts it was waiting for and ends the job. */
 void dist_bcast(Dist *d, void *buf, size_t bytes, int root);
+/* From local rank 0 to the other ranks on its machine (a no-op alone on it). */
+void dist_node_bcast(Dist *d, void *buf, size_t bytes);
 void dist_sum_doubles(Dist *d, double *v, int n);
 void dist_sum_i64(Dist *d, int64_t *v, int n);
 int dist_any(Dist *d, int flag); /* logical OR over ranks */

@@ -5,7 +5,7 @@ if(ALEXNET_HAVE_MPI)
   # (its plugins are dlclosed before LeakSanitizer runs, so they can't be
   # suppressed by name): leak checking is off for the multi-process runs only;
   # ASan/UBSan stay on.
-  foreach(group equivalence eval failure contract pack)
+  foreach(group equivalence eval failure contract pack scan)
     add_test(NAME mpi_${group}
              COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/mpi_test.py $<TARGET_FILE:alexnet> ${MPIEXEC_EXECUTABLE} ${group}
              WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """mpi_test.py — data-parallel training and evaluation over Open MPI on localhost.
 
-usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | contract | failure | pack)
+usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | contract | failure | pack | scan)
 
 - equivalence: 2 ranks x batch B/2 train like 1 process x batch B (same data
   order by construction; dropout keyed by the global sample index); only the
@@ -18,6 +18,10 @@ usage: mpi_test.py ALEXNET_BINARY MPIEXEC GROUP   (GROUP: equivalence | eval | c
   stored as they are, so the run ends bit-identical to the same run from the
   folders, and eval counts equal; ranks given a pack and a folder (other
   data) stop with exit 2.
+- scan: the ranks on one machine share one scan of the training and
+  validation folders: under strace, the first rank opens the class folders
+  and the second none, and the run trains (the contract group still sees a
+  rank given other data).
 The harness runs as root on 2 cores, so it passes --allow-run-as-root and
 --oversubscribe; users don't need them.
 """
@@ -248,12 +252,40 @@ def group_contract(tmp):
     check(rc == 0 and "resuming at epoch 2" in so, f"1 process x 8 continues it (rc={rc}) {se[-300:]}")
 
 
+def group_scan(tmp):
+    strace = shutil.which("strace")
+    if not strace:
+        from check import skip
+        skip("no strace here (Debian's strace package): the shared scan is not checked")
+    data = os.path.join(tmp, "data")
+    make_dataset(os.path.join(data, "train"), per_class=8)
+    make_dataset(os.path.join(data, "val"), per_class=3, seed=2)
+    out = os.path.join(tmp, "run")
+    args = train_args(data, out, 4, ["--max_epoch", "1", "--val_dir", os.path.join(data, "val")])
+    script = os.path.join(tmp, "traced.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\n"
+                f'exec {shlex.quote(strace)} -f -qq -e trace=openat,open -o "{tmp}/trace.${{OMPI_COMM_WORLD_RANK:-$PMIX_RANK}}" '
+                f"{shlex.quote(BIN)} {' '.join(shlex.quote(a) for a in args)}\n")
+    cmd = [MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism", "none",
+           "-np", "2", "/bin/sh", script]
+    rc, so, se = run(cmd)
+    opened = []
+    for rank in (0, 1):
+        path = os.path.join(tmp, f"trace.{rank}")
+        lines = open(path, errors="replace").read().splitlines() if os.path.exists(path) else []
+        opened.append(sum(1 for l in lines if "O_DIRECTORY" in l and "/class_" in l and data in l))
+    check(rc == 0 and opened[0] >= 6 and opened[1] == 0,
+          f"2 ranks on one machine: the first opened {opened[0]} class folders (train and val: at least 6), the "
+          f"second {opened[1]}; the run trained (rc={rc}) {se[-300:]}")
+
+
 def main():
     global BIN, MPIEXEC
     BIN, MPIEXEC, group = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3]
     os.environ.setdefault("OMPI_MCA_rmaps_base_oversubscribe", "1")
     run_group({"equivalence": group_equivalence, "eval": group_eval, "failure": group_failure,
-               "contract": group_contract, "pack": group_pack}, group, "mpi")
+               "contract": group_contract, "pack": group_pack, "scan": group_scan}, group, "mpi")
 
 
 if __name__ == "__main__":
