@@ -62,6 +62,9 @@ if(ALEXNET_HAVE_DNNL)
   # the same op cases at bf16 and capped at AVX2 change oneDNN's kernels, not our glue, which test_dnnl_ops,
   # test_dnnl_bf16_train and golden_alexnet_dnnl_bf16 run under the sanitizers
   set_property(TEST test_dnnl_ops_bf16 test_dnnl_ops_avx2 APPEND PROPERTY LABELS no_asan)
+  # the plan's layouts against ref: oneDNN's time again (70 s there); the plan code runs under the sanitizers
+  # in every dnnl training test
+  set_property(TEST test_dnnl_plan APPEND PROPERTY LABELS no_asan)
   # bf16 on the oneDNN backend against PyTorch's CPU autocast bf16
   add_test(NAME golden_gen_alexnet_bf16
            COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/golden_torch.py --backbone alexnet --autocast

@@ -29,6 +29,10 @@ endforeach()
 # runs whose code the sanitizers see in other tests. resume and contract: the resume and fingerprint paths run
 # in cli_resume, train_ema and recipe_accum; precision: bf16 training in test_dnnl_bf16_train.
 set_property(TEST train_resume train_contract train_precision APPEND PROPERTY LABELS no_asan)
+# freeze and ema: 2 minutes each there, repeated runs around a few lines of arithmetic (the frozen tensors'
+# skipped update, ema_update) that test_freeze and the resume tests run under the sanitizers; geometry_cli:
+# the transforms' geometry runs under them in geometry_transforms and data_transforms
+set_property(TEST train_freeze train_ema geometry_cli APPEND PROPERTY LABELS no_asan)
 # ONNX export (alexnet export), when the build has it: onnx.checker (Debian's
 # python3-onnx) and onnxruntime from PyPI in a virtualenv under the build dir
 # (ALEXNET_ONNX_VENV overrides), against `alexnet predict --logits`. Without
@@ -55,6 +59,8 @@ set_property(TEST trust_budget_clock trust_kill APPEND PROPERTY LABELS long)
 # firsthour: ten first-hour runs (2.5 minutes under the sanitizers) through train, eval and predict paths that
 # cli_basic, cli_predict and trust_predict run under them
 set_property(TEST trust_firsthour APPEND PROPERTY LABELS no_asan)
+# budget: ~50 real steps per planned run (2 minutes under the sanitizers) around the plan's arithmetic
+set_property(TEST trust_budget APPEND PROPERTY LABELS no_asan)
 # Beyond the recipe, against the reference each feature copies (recipe_test.py, issue 27).
 # The tensorboard group reads the logs with the `tensorboard` package from PyPI, in a virtualenv under the build
 # dir (made on first use; without a network it reports skipped, 77, after its own CRC checks).

@@ -401,7 +401,17 @@ def relative_difference(a, b):
     return max(float((ta[k].double() - tb[k].double()).norm() / ta[k].double().norm().clamp_min(1e-30)) for k in ta)
 
 
+# the fastest CPU backend of the build (dnnl, else ref): fp32 and deterministic in both; the comparison's bound is
+# 1e-5 relative
+ACCUM_BACKEND = None
+
+
 def group_accum(tmp):
+    global ACCUM_BACKEND
+    info = subprocess.run([BIN, "info"], capture_output=True, text=True).stdout
+    built = next((l for l in info.splitlines() if l.startswith("backends:")), "")
+    ACCUM_BACKEND = "dnnl" if "dnnl" in built.split("(")[0] else "ref"
+    print(f"note: backend {ACCUM_BACKEND}")
     data = os.path.join(tmp, "data")
     make_dataset(data, classes=3, per_class=16, size=(40, 36))  # 48 images: 6 steps of 8 an epoch
 
@@ -409,7 +419,7 @@ def group_accum(tmp):
         out = os.path.join(tmp, name)
         args = ["train", "--data_dir", data, "--out", out, "--image_size", "64", "--per_batch_size", str(batch),
                 "--accum_steps", str(accum), "--max_epoch", str(epochs), "--lr", "0.02", "--warmup_epochs", "0.5",
-                "--dropout", "0", "--precision", "fp32", "--backend", "ref", "--threads", "1", "--workers", "2",
+                "--dropout", "0", "--precision", "fp32", "--backend", ACCUM_BACKEND, "--threads", "1", "--workers", "2",
                 "--seed", "3", "--log_interval", "1"] + list(extra)
         return out, args
 
