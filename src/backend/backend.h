@@ -61,7 +61,7 @@ typedef struct {
 static inline XentArgs loss_xent_args(const LossArgs *a, int n) {
     XentArgs x = { .eps = a->smoothing,
                    .form = a->form,
-                   .divisor = a->global_batch > 0 ? a->global_batch : n,
+                   .divisor = (double)(a->global_batch > 0 ? a->global_batch : n),
                    .mix = a->mix.labels ? &a->mix : NULL,
                    .class_weight = a->class_weight };
     return x;
