@@ -14,7 +14,7 @@ not 140 GB. For each size, on the same cores, it measures:
 Prints a table (and writes OUT/results.json); absolute times on a shared machine are noise, the ratios hold.
 
 usage: bench/bench_scale.py [--alexnet build/alexnet] [--sizes 10000,100000,1300000] [--out /tmp/alexnet-scale]
-                            [--pool 2000] [--batch 32] [--workers 2] [--eval_max 10000]
+                            [--pool 2000] [--batch 32] [--workers 2] [--eval_max 10000] [--cold]
 """
 import argparse
 import json
@@ -69,6 +69,14 @@ def make_tree(root, n, pool):
     return os.path.join(root, "train")
 
 
+def drop_caches(cold):
+    """--cold: the page cache, dentries and inodes dropped (root), so a scan reads the disk as after a reboot."""
+    if cold:
+        subprocess.run(["sync"])
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+
+
 def first_step(cmd, needle, timeout=3600):
     """Seconds from launch to the first output line containing needle, and the peak RSS (MB) of the whole run
     (GNU time's), which ends soon after (--max_steps)."""
@@ -112,6 +120,52 @@ print(f"{t_scan:.2f} {t_first:.2f} {rss / 1024:.0f}")
 """
 
 
+def plot_svg(results, path):
+    """First step (s) and peak RSS (MB) against entries (log scale), alexnet and torchvision: a small SVG."""
+    import math
+    W, H, L, B = 640, 300, 60, 40
+    xs = [math.log10(r["entries"]) for r in results]
+    x0, x1 = min(xs) - 0.1, max(xs) + 0.1
+
+    def panel(ox, key_a, key_t, title, unit):
+        vals = [r[key_a] for r in results] + [r[key_t] for r in results]
+        top = max(vals) * 1.15
+        pw = W / 2 - L - 35
+        ph = H - B - 30
+
+        def px(x):
+            return ox + L + (x - x0) / (x1 - x0) * pw
+
+        def py(v):
+            return 30 + ph - v / top * ph
+        out = [f'<text x="{ox + L}" y="18" font-size="13">{title}</text>',
+               f'<line x1="{ox + L}" y1="{30 + ph}" x2="{ox + L + pw}" y2="{30 + ph}" stroke="black"/>',
+               f'<line x1="{ox + L}" y1="30" x2="{ox + L}" y2="{30 + ph}" stroke="black"/>']
+        for k in range(5):
+            v = top * k / 4
+            out.append(f'<text x="{ox + L - 6}" y="{py(v) + 4:.1f}" font-size="10" text-anchor="end">{v:.0f}</text>')
+        for r, x in zip(results, xs):
+            out.append(f'<text x="{px(x):.1f}" y="{30 + ph + 14}" font-size="10" text-anchor="middle">'
+                       f'{r["entries"]:,}</text>')
+        for key, colour, name in ((key_a, "#1f77b4", "alexnet"), (key_t, "#d62728", "torchvision")):
+            pts = " ".join(f"{px(x):.1f},{py(r[key]):.1f}" for r, x in zip(results, xs))
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            out += [f'<circle cx="{px(x):.1f}" cy="{py(r[key]):.1f}" r="3" fill="{colour}"/>'
+                    for r, x in zip(results, xs)]
+            last = results[-1][key]
+            out.append(f'<text x="{px(xs[-1]) - 4:.1f}" y="{py(last) - 8:.1f}" font-size="10" fill="{colour}" '
+                       f'text-anchor="end">{name} {last:.1f} {unit}</text>')
+        out.append(f'<text x="{ox + L + pw / 2}" y="{H - 6}" font-size="11" text-anchor="middle">entries in the tree'
+                   '</text>')
+        return out
+    body = panel(0, "alexnet_first_step_s", "torchvision_first_batch_s", "seconds to the first training step", "s")
+    body += panel(W / 2, "alexnet_rss_mb", "torchvision_rss_mb", "peak RSS to the first step (MB)", "MB")
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif">'
+           '<rect width="100%" height="100%" fill="white"/>' + "".join(body) + "</svg>\n")
+    with open(path, "w") as f:
+        f.write(svg)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--alexnet", default="build/alexnet")
@@ -121,7 +175,13 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--eval_max", type=int, default=10000)
+    ap.add_argument("--cold", action="store_true", help="drop the kernel's caches before each measurement (root)")
+    ap.add_argument("--plot", help="also draw the results as this SVG file")
+    ap.add_argument("--replot", help="only draw --plot from this results.json")
     a = ap.parse_args()
+    if a.replot:
+        plot_svg(json.load(open(a.replot)), a.plot)
+        return
     exe = os.path.abspath(a.alexnet)
     os.makedirs(a.out, exist_ok=True)
     t = time.time()
@@ -139,14 +199,17 @@ def main():
         train = [exe, "train", "--data_dir", tree, "--out", run, "--per_batch_size", str(a.batch),
                  "--image_size", "224", "--max_epoch", "1", "--warmup_epochs", "0", "--workers", str(a.workers),
                  "--log_interval", "1", "--save_best", "0"]
+        drop_caches(a.cold)
         ours, ours_rss = first_step(train + ["--max_steps", "1"], "step 1/")
+        drop_caches(a.cold)
         resumed, resumed_rss = first_step([exe, "train", "--resume", run, "--max_steps", "2"], "step 2/")
+        drop_caches(a.cold)
         p = subprocess.run([sys.executable, "-c", TORCH_FIRST_BATCH, tree, str(a.batch), str(a.workers)],
                            capture_output=True, text=True)
         if p.returncode != 0:
             sys.exit(f"bench_scale: torchvision failed: {p.stderr[-2000:]}")
         tv_scan, tv_first, tv_rss = (float(v) for v in p.stdout.split())
-        r = {"entries": n, "alexnet_first_step_s": round(ours, 2), "alexnet_rss_mb": round(ours_rss),
+        r = {"entries": n, "cold": a.cold, "alexnet_first_step_s": round(ours, 2), "alexnet_rss_mb": round(ours_rss),
              "alexnet_resume_first_step_s": round(resumed, 2), "alexnet_resume_rss_mb": round(resumed_rss),
              "torchvision_scan_s": tv_scan, "torchvision_first_batch_s": tv_first, "torchvision_rss_mb": tv_rss}
         if n <= a.eval_max:
@@ -166,7 +229,9 @@ def main():
         results.append(r)
         print(json.dumps(r), flush=True)
         subprocess.run(["rm", "-rf", run])
-    json.dump(results, open(os.path.join(a.out, "results.json"), "w"), indent=1)
+    json.dump(results, open(os.path.join(a.out, "results-cold.json" if a.cold else "results.json"), "w"), indent=1)
+    if a.plot:
+        plot_svg(results, a.plot)
     print(f"\n{'entries':>9} {'alexnet first step':>19} {'RSS':>7} {'resume':>7} {'RSS':>7} "
           f"{'torchvision first step':>24} {'(scan)':>7} {'RSS':>7} {'ratio':>6}")
     for r in results:
