@@ -183,6 +183,10 @@ def group_per_class(tmp):
               "--per_batch_size", "5"]
     rc, so, se = run(common + ["--per_class", "--json"])
     check(rc == 0, f"eval --per_class --json (rc={rc}) {se[-300:]}")
+    # progress while it evaluates: plain lines on stderr (not a terminal), counts rising to all 21 images
+    done = [int(l.split()[1].split("/")[0]) for l in se.splitlines() if l.startswith("evaluating: ")]
+    check(len(done) >= 2 and done == sorted(done) and done[-1] == 21 and "ETA" in se,
+          f"eval prints its progress on stderr as it goes ({done}), nothing of it on stdout")
     try:
         out = strict_json(so)
     except ValueError as e:

@@ -29,9 +29,14 @@ def make_cgroup(name, limit):
         return None, "not root: no cgroup can be made"
     if os.path.isdir(V1) and os.access(V1, os.W_OK):
         path = os.path.join(V1, name)
-        os.mkdir(path)
-        open(os.path.join(path, "memory.limit_in_bytes"), "w").write(str(limit))
-        return path, None
+        try:
+            os.mkdir(path)
+            open(os.path.join(path, "memory.limit_in_bytes"), "w").write(str(limit))
+            return path, None
+        except OSError as e:
+            if os.path.isdir(path):
+                os.rmdir(path)
+            return None, f"cgroup v1 at {V1} refused a limited child: {e}"
     ctl = os.path.join(V2, "cgroup.controllers")
     if os.path.exists(ctl) and "memory" in open(ctl).read().split():
         try:
@@ -41,6 +46,8 @@ def make_cgroup(name, limit):
             open(os.path.join(path, "memory.max"), "w").write(str(limit))
             return path, None
         except OSError as e:
+            if os.path.isdir(os.path.join(V2, name)):
+                os.rmdir(os.path.join(V2, name))
             return None, f"cgroup v2 at {V2} refused a memory child: {e}"
     return None, "no cgroup memory controller (v1 at /sys/fs/cgroup/memory or v2) is writable here"
 
