@@ -61,10 +61,6 @@ static const struct {
     { "dist_url", NULL, "processes come from mpirun here: mpirun -np N alexnet train ..." },
     { "opt", NULL, "SGD with momentum is the only optimiser here" },
     { "use_deterministic_algorithms", NULL, "runs here are deterministic already (same flags and seed, same bits)" },
-    { "auto_augment", NULL,
-      "torchvision's --auto-augment (TrivialAugment, RandAugment, AutoAugment) is not built here yet; "
-      "--random_erase, --mixup_alpha and --cutmix_alpha are" },
-    { "ra_magnitude", NULL, "RandAugment (torchvision's --auto-augment ra --ra-magnitude) is not built here yet" },
 };
 
 /* Names other trainers use for flags of ours: an unknown one is answered with

@@ -13,13 +13,14 @@
 #include "common/json.h"
 #include "data/dataset.h"
 #include "data/image.h"
+#include "data/autoaugment.h"
 #include "data/loader.h"
 
 #define CMD "bench-data"
 
 typedef struct {
-    const char *data_dir, *format;
-    int workers, image_size, batch, batches, json, color_jitter, exact;
+    const char *data_dir, *format, *auto_augment;
+    int workers, image_size, batch, batches, json, color_jitter, exact, ra_magnitude, policy;
     int64_t seed, max_pixels;
     double scale_min;
     InputFormat fmt;
@@ -38,6 +39,9 @@ static int parse_flags(BenchDataFlags *f, int argc, char **argv) {
         { "format", ARG_STR, &f->format, "output: nchw, nhwc (float) or u8 (bytes, NHWC)", 1, 0, NULL },
         { "seed", ARG_I64, &f->seed, "random seed", 0, 9.2e18, NULL },
         { "max_image_pixels", ARG_I64, &f->max_pixels, "reject images declaring more pixels", 1, 1e12, NULL },
+        { "auto_augment", ARG_STR, &f->auto_augment, "none | ta_wide | ra | imagenet | cifar10 | svhn (train's)", 1, 0,
+          NULL },
+        { "ra_magnitude", ARG_INT, &f->ra_magnitude, "RandAugment's magnitude bin", 0, AA_RA_BINS - 1, NULL },
         { "exact", ARG_FLAG, &f->exact, "decode JPEGs at full size (no DCT scaling)", 1, 0, NULL },
         { "json", ARG_FLAG, &f->json, "print one JSON object", 1, 0, NULL },
     };
@@ -51,6 +55,8 @@ static int parse_flags(BenchDataFlags *f, int argc, char **argv) {
     else if (strcmp(f->format, "nhwc") == 0) f->fmt = INPUT_F32_NHWC;
     else if (strcmp(f->format, "u8") == 0) f->fmt = INPUT_U8_NHWC;
     else return cli_usage_error(CMD, "--format must be nchw, nhwc or u8");
+    if ((f->policy = autoaug_policy_parse(f->auto_augment)) < 0)
+        return cli_usage_error(CMD, "--auto_augment must be none, ta_wide, ra, imagenet, cifar10 or svhn");
     return CLI_GO_ON;
 }
 
@@ -80,6 +86,8 @@ static int time_loader(Loader *l, int64_t want, int64_t *images, double *seconds
 
 int cmd_bench_data(int argc, char **argv) {
     BenchDataFlags f = { .format = "nchw",
+                         .auto_augment = "none",
+                         .ra_magnitude = AA_RA_MAGNITUDE,
                          .workers = 2,
                          .image_size = 224,
                          .batch = 64,
@@ -103,7 +111,10 @@ int cmd_bench_data(int argc, char **argv) {
                          .rank = 0,
                          .world = 1,
                          .format = f.fmt,
-                         .max_image_pixels = f.max_pixels };
+                         .max_image_pixels = f.max_pixels,
+                         .auto_augment = f.policy,
+                         .ra_magnitude = f.ra_magnitude,
+                         .aa_bilinear = 1 };
     LoaderOptions options = { .exact = f.exact };
     Loader *l = loader_create_opts(&ds, &cfg, &options, &err);
     if (!l) {
@@ -125,6 +136,7 @@ int cmd_bench_data(int argc, char **argv) {
         json_add_num(o, "batch", f.batch);
         json_add_num(o, "color_jitter", f.color_jitter);
         json_add_str(o, "format", f.format);
+        json_add_str(o, "auto_augment", f.auto_augment);
         json_add_num(o, "bad_files", (double)loader_bad_files(l));
         char *text = json_print(o, 0);
         printf("%s\n", text);
@@ -132,9 +144,10 @@ int cmd_bench_data(int argc, char **argv) {
         cJSON_Delete(o);
         status = 0;
     } else {
-        printf("bench-data: %lld images in %.2f s: %.1f img/s (%d workers, %d px, batch %d, jitter %d, %s)\n",
+        printf("bench-data: %lld images in %.2f s: %.1f img/s (%d workers, %d px, batch %d, jitter %d, "
+               "auto-augment %s, %s)\n",
                (long long)images, dt, dt > 0 ? (double)images / dt : 0, f.workers, f.image_size, f.batch,
-               f.color_jitter, f.format);
+               f.color_jitter, f.auto_augment, f.format);
         status = 0;
     }
     loader_destroy(l);

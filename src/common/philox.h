@@ -28,6 +28,7 @@ enum {
     RNG_SYNTHETIC = 5, /* test/benchmark data                                 */
     RNG_ERASE = 6,     /* a = epoch, b = sample index (random erasing)         */
     RNG_MIX = 7,       /* a = optimizer step, b = micro-batch of the global batch (MixUp, CutMix) */
+    RNG_AUTOAUG = 8,   /* a = epoch, b = sample index (automatic augmentation's ops) */
 };
 
 typedef struct {

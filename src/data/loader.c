@@ -372,7 +372,10 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
                         .exact = o.exact,
                         .max_pixels = c.max_image_pixels,
                         .resize_size = c.resize_size,
-                        .erase_p = c.mode == LOADER_TRAIN ? c.erase_p : 0.0f };
+                        .erase_p = c.mode == LOADER_TRAIN ? c.erase_p : 0.0f,
+                        .auto_augment = c.mode == LOADER_TRAIN ? c.auto_augment : AA_NONE,
+                        .ra_magnitude = c.ra_magnitude,
+                        .aa_bilinear = c.aa_bilinear };
     l->workers = xcalloc((size_t)c.workers, sizeof *l->workers);
     for (int i = 0; i < c.workers; i++) {
         l->workers[i].l = l;

@@ -27,6 +27,7 @@ struct SampleWorker {
     uint8_t *tmp; /* resampler scratch */
     size_t tmp_cap;
     uint8_t *rgb; /* [3][S][S] planes before the output conversion */
+    uint8_t *aa_scratch; /* automatic augmentation's copy of rgb */
     int width, height;
     int has_warning;
     char warning[sizeof(Error) + 64];
@@ -45,6 +46,7 @@ SampleWorker *sample_worker_create(const SampleConfig *cfg) {
     w->cfg = *cfg;
     w->dec = image_decoder_create();
     w->rgb = xaligned_alloc((size_t)cfg->image_size * (size_t)cfg->image_size * 3);
+    w->aa_scratch = xmalloc(autoaug_scratch_bytes(cfg->image_size, cfg->image_size));
     return w;
 }
 
@@ -56,6 +58,7 @@ void sample_worker_destroy(SampleWorker *w) {
     resample_axis_free(&w->ay);
     free(w->tmp);
     free(w->rgb);
+    free(w->aa_scratch);
     free(w);
 }
 
@@ -142,6 +145,8 @@ int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *
     const Augment *a = fixed;
     if (!a) {
         augment_draw(&drawn, w->width, w->height, w->cfg.scale_min, w->cfg.color_jitter, key);
+        autoaug_draw(&drawn.aa, (AutoAugmentPolicy)w->cfg.auto_augment, w->cfg.ra_magnitude, w->cfg.aa_bilinear,
+                     w->cfg.image_size, key->seed, key->epoch, key->index, key->attempt);
         a = &drawn;
     }
     const CropBox *c = &a->crop;
@@ -153,6 +158,8 @@ int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *
     const int S = w->cfg.image_size;
     if (produce(w, path, c->j, c->i, c->w, c->h, S, S, 0, 0, a->flip, w->rgb, err) != 0) return -1;
     color_jitter(w->rgb, (size_t)S * (size_t)S, a);
+    if (a->aa.n < 0 || a->aa.n > AA_MAX_OPS) return error_set(err, "%s: %d automatic augmentation ops (at most %d)", path, a->aa.n, AA_MAX_OPS);
+    autoaug_apply(w->rgb, w->aa_scratch, S, S, &a->aa);
     write_sample(out, w->rgb, S, fmt);
     CropBox erase;
     if (fixed && fixed->erase) {

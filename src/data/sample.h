@@ -1,7 +1,8 @@
 /*
  * sample.h — one file to one S x S sample: open, draw or take the
  * augmentation, pick the DCT scale, decode only the needed rectangle,
- * resample (flip folded in), colour-jitter, convert to the output format.
+ * resample (flip folded in), colour-jitter, apply the automatic augmentation
+ * policy's ops, convert to the output format.
  *
  * The fast path decodes a JPEG at the smallest scale n/8 that keeps the crop
  * at least S pixels on both sides, so the resampler still shrinks (and
@@ -26,6 +27,9 @@ typedef struct {
     int64_t max_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */
     int resize_size;    /* eval: see eval_resized_dims (0: the seed's square resize) */
     float erase_p;      /* train: RandomErasing's probability (0: off) */
+    int auto_augment;   /* train: an AutoAugmentPolicy (AA_NONE: off) */
+    int ra_magnitude;   /* RandAugment's magnitude bin */
+    int aa_bilinear;    /* the policy's geometry: 1 bilinear, 0 nearest */
 } SampleConfig;
 
 typedef struct SampleWorker SampleWorker; /* per-thread decoder and scratch */

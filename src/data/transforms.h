@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "common/util.h"
+#include "data/autoaugment.h"
 #include "model/input.h"
 
 #define RRC_RATIO_MIN   (3.0 / 4.0)
@@ -43,6 +44,7 @@ typedef struct {
     uint8_t order[3]; /* JITTER_* in the order they are applied */
     int erase;        /* fixed augmentations (tests): erase erase_box after normalising */
     CropBox erase_box;
+    AugPlan aa;       /* automatic augmentation's ops, after the jitter (n 0: none) */
 } Augment;
 
 /* Where a sample's random numbers come from. attempt > 0: the draws for a

@@ -84,7 +84,8 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
                              *const precisions[] = { "auto", "fp32", "bf16", NULL },
                              *const backends[] = { "", "ref", "dnnl", "cuda", NULL },
                              *const freezes[] = { "none", "features", "backbone", NULL },
-                             *const balances[] = { "none", "sampler", "loss", NULL };
+                             *const balances[] = { "none", "sampler", "loss", NULL },
+                             *const interpolations[] = { "bilinear", "nearest", NULL };
     const char *bad = NULL, *want = NULL, *value = NULL;
     if (!one_of(c->smoothing_form, forms)) bad = "smoothing_form", want = "seed or torch", value = c->smoothing_form;
     else if (!one_of(c->device, devices)) bad = "device", want = "cpu or gpu", value = c->device;
@@ -93,6 +94,10 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     else if (!one_of(c->freeze, freezes)) bad = "freeze", want = "none, features or backbone", value = c->freeze;
     else if (!one_of(c->class_balance, balances))
         bad = "class_balance", want = "none, sampler or loss", value = c->class_balance;
+    else if (autoaug_policy_parse(c->auto_augment) < 0)
+        bad = "auto_augment", want = "none, ta_wide, ra, imagenet, cifar10 or svhn", value = c->auto_augment;
+    else if (!one_of(c->aa_interpolation, interpolations))
+        bad = "aa_interpolation", want = "bilinear or nearest", value = c->aa_interpolation;
     else if (!net_backbone_known(c->backbone))
         bad = "backbone", want = "one of alexnet, alexnet_torchvision, alexnet_2012",
         value = c->backbone;

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/util.h"
+#include "data/autoaugment.h"
 #include "data/image.h"
 #include "dist/dist.h"
 #include "model/net.h"
@@ -74,6 +75,13 @@
     NUM(DBL, random_erase, 0, 0, 1, KEEP, \
         "RandomErasing probability (torchvision's --random-erase: scale 0.02-0.33, ratio 0.3-3.3, value 0 after " \
         "normalising)") \
+    TEXT(auto_augment, 16, "none", KEEP, PLAIN, \
+         "none | ta_wide (TrivialAugmentWide) | ra (RandAugment, 2 ops at --ra_magnitude) | imagenet | cifar10 | " \
+         "svhn (AutoAugment's policies): torchvision's --auto-augment, after the crop, flip and jitter") \
+    NUM(INT, ra_magnitude, AA_RA_MAGNITUDE, 0, AA_RA_BINS - 1, KEEP, \
+        "RandAugment's magnitude bin of 31 (torchvision's --ra-magnitude)") \
+    TEXT(aa_interpolation, 16, "bilinear", KEEP, PLAIN, \
+         "--auto_augment's geometry: bilinear (train.py's --interpolation) | nearest (the transforms' default)") \
     NUM(SWITCH, ra_sampler, 0, 0, 1, KEEP, \
         "repeated augmentation (torchvision's --ra-sampler, RASampler): each image --ra_reps times an epoch, each " \
         "copy augmented anew, spread over the ranks; an epoch is floor(N / 256) * 256 images") \

@@ -221,6 +221,9 @@ static int open_loaders(Run *r, Error *err) {
                                .max_image_pixels = c->max_image_pixels,
                                .strict = c->strict_data,
                                .erase_p = (float)c->random_erase,
+                               .auto_augment = autoaug_policy_parse(c->auto_augment),
+                               .ra_magnitude = c->ra_magnitude,
+                               .aa_bilinear = strcmp(c->aa_interpolation, "bilinear") == 0,
                                .ra_reps = c->ra_sampler ? c->ra_reps : 0,
                                .balanced = strcmp(c->class_balance, "sampler") == 0 };
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;

@@ -23,6 +23,9 @@ usage: recipe_test.py ALEXNET GROUP
              data_tool's loader) are n draws with every class equally likely (chi-square), every image of the small
              class drawn, 2 ranks dealt the 1-rank order; the loss weights by the op's unit test; both train, resume
              bit-identical and change the run; a bad value refused
+  autoaugment `--auto-augment ta_wide | ra | imagenet` in training: kept in config.json and by --resume (a stop and
+             a resume bit-identical), each policy changes the run, bad values refused; the ops and draws themselves
+             against torchvision in tests/data/data_autoaugment.py
   tensorboard [VENV]  `train --tensorboard`: every record's CRC-32C checked here, and the `tensorboard` package
              (PyPI, in the virtualenv VENV, made on first use) reads the same scalars as metrics.jsonl holds, each
              step once after a kill and a resume
@@ -665,6 +668,45 @@ def group_mix(tmp):
         check(rc == 2 and flag in se.splitlines()[0], f"{flag} {value}: refused naming the flag ({rc}) {se[:200]}")
 
 
+def group_autoaugment(tmp):
+    """--auto-augment in training: config.json, resume, the run changes, bad values refused (the ops and the
+    draws against torchvision: tests/data/data_autoaugment.py)"""
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=8, size=(40, 36))
+
+    def train(out, extra=()):
+        return ["train", "--data_dir", data, "--out", out, "--image_size", "64", "--per_batch_size", "6",
+                "--max_epoch", "2", "--lr", "0.02", "--warmup_epochs", "0", "--threads", "1", "--workers", "2",
+                "--seed", "3", "--log_interval", "1"] + list(extra)
+    runs = {}
+    for policy, extra in (("ta_wide", []), ("ra", ["--ra-magnitude", "15"]), ("imagenet", ["--aa_interpolation", "nearest"]),
+                          ("none", [])):
+        out = os.path.join(tmp, policy)
+        rc, so, se = run(train(out, ["--auto-augment", policy] + extra))
+        cfg = json.load(open(os.path.join(out, "config.json"))) if rc == 0 else {}
+        want_mag = 15 if policy == "ra" else 9
+        want_interp = "nearest" if policy == "imagenet" else "bilinear"
+        check(rc == 0 and cfg.get("auto_augment") == policy and cfg.get("ra_magnitude") == want_mag and
+              cfg.get("aa_interpolation") == want_interp,
+              f"train --auto-augment {policy} {' '.join(extra)} (torchvision's spelling): in config.json "
+              f"(rc={rc}) {se[-300:]}")
+        runs[policy] = os.path.join(out, "last.safetensors")
+    check(all(os.path.exists(p) for p in runs.values()) and
+          not any(tensors_equal(runs["none"], runs[p]) for p in ("ta_wide", "ra", "imagenet")),
+          "each policy changes the run (its weights differ from --auto-augment none's)")
+    stop = os.path.join(tmp, "stop")
+    rc, so, se = run(train(stop, ["--auto_augment", "ta_wide", "--max_steps", "3"]))
+    rc2, so2, se2 = run(["train", "--resume", stop])
+    check(rc == 0 and rc2 == 0 and tensors_equal(runs["ta_wide"], os.path.join(stop, "last.safetensors")),
+          f"stopped at step 3 and resumed: bit-identical to the uninterrupted run ({rc}, {rc2}) {se2[-300:]}")
+    for flag, value in (("--auto-augment", "augmix"), ("--auto_augment", "TA_WIDE"), ("--ra-magnitude", "31"),
+                        ("--ra_magnitude", "-1"), ("--aa_interpolation", "bicubic")):
+        rc, so, se = run(train(os.path.join(tmp, "bad"), [flag, value]))
+        name = flag.lstrip("-").replace("-", "_")
+        check(rc == 2 and name in se.splitlines()[0] and not os.path.exists(os.path.join(tmp, "bad", "config.json")),
+              f"{flag} {value}: refused naming the flag ({rc}) {se[:200]}")
+
+
 def group_class_balance(tmp):
     tool = os.path.join(os.path.dirname(BIN), "tests", "data_tool")
     data = os.path.join(tmp, "data")
@@ -735,7 +777,7 @@ def main():
     VENV = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "tb-venv")
     run_group({"average": group_average, "per_class": group_per_class, "ra_sampler": group_ra_sampler,
                "accum": group_accum, "tensorboard": group_tensorboard, "mix": group_mix,
-               "class_balance": group_class_balance}, sys.argv[2], "recipe")
+               "class_balance": group_class_balance, "autoaugment": group_autoaugment}, sys.argv[2], "recipe")
 
 
 if __name__ == "__main__":

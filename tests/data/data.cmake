@@ -4,7 +4,7 @@
 # bench-data commands.
 alexnet_c_test(test_data_loader ${CMAKE_CURRENT_LIST_DIR}/test_data_loader.c)
 set_tests_properties(test_data_loader PROPERTIES LABELS data)
-foreach(t decode transforms bad_files)
+foreach(t decode transforms autoaugment bad_files)
   add_test(NAME data_${t} COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/data_${t}.py $<TARGET_FILE:data_tool>
            WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
 endforeach()
@@ -12,7 +12,7 @@ add_test(NAME data_cli COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/data_
          WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
 add_test(NAME data_pack COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/data_pack.py $<TARGET_FILE:data_tool>
          $<TARGET_FILE:alexnet> WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
-set_tests_properties(data_decode data_transforms data_bad_files data_cli data_pack PROPERTIES TIMEOUT 300 LABELS data)
+set_tests_properties(data_decode data_transforms data_autoaugment data_bad_files data_cli data_pack PROPERTIES TIMEOUT 300 LABELS data)
 # One epoch of a pack inside a memory cgroup of a third of it (issue 29): completes with bounded disk reads.
 # Needs root and a memory cgroup (skipped, saying why, without); not under the sanitizers, whose own memory
 # would be charged to the cgroup.

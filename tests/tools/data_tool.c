@@ -6,7 +6,14 @@
  *   region FILE NUM X0 Y0 X1 Y1 OUT       RGB of a rectangle at scale NUM/8;
  *                                         prints "x0 y0 w h full_w full_h"
  *   train FILE OUT S FMT EXACT I J H W FLIP JITTER FB FC FS O0 O1 O2 [EI EJ EH EW]
- *                                         train transform with fixed parameters
+ *         [aa INTERP OP MAG [OP MAG]]     train transform with fixed parameters
+ *                                         (INTERP bilinear|nearest, OP torchvision's name)
+ *   aa-op IN W H OUT OP MAG INTERP        one automatic augmentation op on raw
+ *                                         interleaved RGB (H x W x 3) into OUT
+ *   aa-space POLICY W H                   each op's magnitude bins on a W x H image:
+ *                                         "OP SIGNED V..." (no values: none)
+ *   aa-draw POLICY RA_MAG S SEED N        the ops of samples 0..N-1 of epoch 0:
+ *                                         "OP MAG [OP MAG]" or "-"
  *   eval FILE OUT S FMT EXACT [R]         eval transform (R: --val_resize_size)
  *   predict FILE OUT S FMT [R]            what `alexnet predict` does to one file
  *                                         (a default SampleWorker, sample_eval)
@@ -115,6 +122,72 @@ static int open_source(const char *arg, Dataset *ds, ImageSource *src, Error *er
     return dataset_source(ds, i, src, err);
 }
 
+/* INTERP OP MAG [OP MAG] */
+static int parse_plan(int argc, char **argv, AugPlan *plan) {
+    memset(plan, 0, sizeof *plan);
+    if (argc < 1 || argc % 2 != 1 || argc > 1 + 2 * AA_MAX_OPS) return -1;
+    plan->bilinear = strcmp(argv[0], "bilinear") == 0;
+    for (int k = 1; k < argc; k += 2) {
+        int op = autoaug_op_parse(argv[k]);
+        if (op < 0) return -1;
+        plan->op[plan->n] = (uint8_t)op;
+        plan->magnitude[plan->n++] = atof(argv[k + 1]);
+    }
+    return 0;
+}
+
+static int cmd_aa_op(const char *in, int W, int H, const char *out, const char *op_name, double mag,
+                     const char *interp) {
+    int op = autoaug_op_parse(op_name);
+    if (op < 0 || W < 1 || H < 1) return 2;
+    size_t n = (size_t)W * (size_t)H;
+    uint8_t *rgb = malloc(3 * n), *planes = malloc(3 * n), *scratch = malloc(autoaug_scratch_bytes(W, H));
+    FILE *f = fopen(in, "rb");
+    int rc = f && fread(rgb, 1, 3 * n, f) == 3 * n ? 0 : 1;
+    if (f) fclose(f);
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++) planes[c * n + i] = rgb[3 * i + c];
+        autoaug_op(planes, scratch, W, H, (AugOp)op, mag, strcmp(interp, "bilinear") == 0);
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++) rgb[3 * i + c] = planes[c * n + i];
+        rc = write_raw(out, rgb, 3 * n);
+    } else {
+        fprintf(stderr, "data_tool: cannot read %zu bytes from %s\n", 3 * n, in);
+    }
+    free(rgb);
+    free(planes);
+    free(scratch);
+    return rc;
+}
+
+static int cmd_aa_space(const char *policy, int W, int H) {
+    int p = autoaug_policy_parse(policy);
+    if (p <= 0) return 2;
+    for (int op = 0; op < AUG_N_OPS; op++) {
+        float v[AA_RA_BINS];
+        int is_signed, bins = autoaug_space((AutoAugmentPolicy)p, (AugOp)op, W, H, v, &is_signed);
+        printf("%s %d", autoaug_op_name((AugOp)op), is_signed);
+        for (int i = 0; i < bins; i++) printf(" %.9g", (double)v[i]);
+        printf("\n");
+    }
+    return 0;
+}
+
+static int cmd_aa_draw(const char *policy, int ra_mag, int S, uint64_t seed, int n) {
+    int p = autoaug_policy_parse(policy);
+    if (p <= 0) return 2;
+    for (int i = 0; i < n; i++) {
+        AugPlan plan;
+        autoaug_draw(&plan, (AutoAugmentPolicy)p, ra_mag, 1, S, seed, 0, (uint32_t)i, 0);
+        if (!plan.n) printf("-");
+        for (int k = 0; k < plan.n; k++)
+            printf("%s%s %.9g", k ? " " : "", autoaug_op_name((AugOp)plan.op[k]), plan.magnitude[k]);
+        printf("\n");
+    }
+    return 0;
+}
+
 static int cmd_transform(int argc, char **argv, int train) {
     const char *out = argv[3];
     int S = atoi(argv[4]);
@@ -139,8 +212,13 @@ static int cmd_transform(int argc, char **argv, int train) {
                       .jitter = atoi(argv[12]),
                       .factor = { (float)atof(argv[13]), (float)atof(argv[14]), (float)atof(argv[15]) },
                       .order = { (uint8_t)atoi(argv[16]), (uint8_t)atoi(argv[17]), (uint8_t)atoi(argv[18]) } };
-        if (argc >= 23) /* random erasing's box, after normalising */
+        int next = 19;
+        if (argc >= 23 && strcmp(argv[19], "aa") != 0) { /* random erasing's box, after normalising */
             a.erase = 1, a.erase_box = (CropBox){ atoi(argv[19]), atoi(argv[20]), atoi(argv[21]), atoi(argv[22]) };
+            next = 23;
+        }
+        if (next < argc && strcmp(argv[next], "aa") == 0 && parse_plan(argc - next - 1, argv + next + 1, &a.aa) != 0)
+            return 2;
         rc = sample_train_src(w, &src, NULL, &a, buf, fmt, &err);
     } else {
         rc = sample_eval_src(w, &src, buf, fmt, &err);
@@ -386,6 +464,11 @@ int main(int argc, char **argv) {
     if (strcmp(c, "erase-draw") == 0 && argc == 6)
         return cmd_erase_draw(atoi(argv[2]), (float)atof(argv[3]), strtoull(argv[4], NULL, 10), atoi(argv[5]));
     if (strcmp(c, "mix") == 0 && (argc == 9 || argc == 11)) return cmd_mix(argv, argc);
+    if (strcmp(c, "aa-op") == 0 && argc == 9)
+        return cmd_aa_op(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5], argv[6], atof(argv[7]), argv[8]);
+    if (strcmp(c, "aa-space") == 0 && argc == 5) return cmd_aa_space(argv[2], atoi(argv[3]), atoi(argv[4]));
+    if (strcmp(c, "aa-draw") == 0 && argc == 7)
+        return cmd_aa_draw(argv[2], atoi(argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 10), atoi(argv[6]));
     if (strcmp(c, "mix-draw") == 0 && argc == 7)
         return cmd_mix_draw(atof(argv[2]), atof(argv[3]), atoi(argv[4]), strtoull(argv[5], NULL, 10), atoi(argv[6]));
     if (strcmp(c, "ycck") == 0 && argc == 6) return cmd_ycck(argv[2], atoi(argv[3]), atoi(argv[4]), argv[5]);
