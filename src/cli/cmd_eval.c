@@ -15,6 +15,7 @@
 #include "dist/dist.h"
 #include "engine/evaluate.h"
 #include "engine/model_open.h"
+#include "engine/node_scan.h"
 #include "io/atomic_file.h"
 #include "io/confusion_svg.h"
 #include "train/fingerprint.h"
@@ -267,18 +268,20 @@ int cmd_eval(int argc, char **argv) {
     Dataset ds;
     Error err = { { 0 } };
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("eval", err.msg);
-    if (dataset_scan(&ds, f.data_dir, &err) != 0) {
-        model_close(&m);
-        return cli_usage_error("eval", err.msg);
-    }
     if (f.confusion_svg && (status = check_confusion_svg(&f, m.net.num_classes)) != CLI_GO_ON) {
         model_close(&m);
-        dataset_free(&ds);
         return status;
     }
     Dist d;
-    if (map_labels(&ds, &m.info, &f, &err) != 0 || dist_init(&d, f.is_distributed, &argc, &argv, &err) != 0) {
-        status = cli_usage_error("eval", err.msg);
+    if (dist_init(&d, f.is_distributed, &argc, &argv, &err) != 0) {
+        model_close(&m);
+        return cli_usage_error("eval", err.msg);
+    }
+    /* the ranks of a machine share one scan; a failure on any rank stops all of them, each saying its own */
+    int failed = dataset_scan_node(&d, &ds, f.data_dir, &err) != 0 || map_labels(&ds, &m.info, &f, &err) != 0;
+    if (dist_any(&d, failed)) {
+        status = failed && err.msg[0] ? cli_usage_error("eval", err.msg) : 2;
+        dist_finalize(&d);
     } else if (check_ranks(&d, &ds, &m.net, &f, &err) != 0) {
         if (err.msg[0]) errorf("%s", err.msg);
         status = 2;

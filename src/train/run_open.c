@@ -6,49 +6,19 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
+#include "engine/node_scan.h"
 #include "io/atomic_file.h"
 #include "train/run.h"
 #include "train/trainer.h"
 
 /* The datasets; a validation folder may hold a subset of the training
  * classes (matched by name). */
-/* The ranks on one machine share one scan of a folder: its first rank scans, the others that were given the
- * same folder get its list (a pack is opened by each: its index is mapped, not scanned; a rank given another
- * folder scans its own, and the run contract then names the difference). A collective of the machine's
- * ranks: every rank calls it, also with dir "" (no data: ds zeroed, 0), and whatever failed. A failed
- * scan's message is on the rank that scanned; the ranks that shared it return -1 with err empty. */
-static int scan_shared(Run *r, Dataset *ds, const char *dir, Error *err) {
-    Dist *d = r->d;
-    memset(ds, 0, sizeof *ds);
-    if (d->local_world < 2) return dir[0] ? dataset_scan(ds, dir, err) : 0;
-    char first[sizeof r->c.data_dir];
-    struct stat st;
-    snprintf(first, sizeof first, "%s", dir);
-    int64_t head[2] = { 0, -1 }; /* the first rank's: shared (its dir is a folder), scan length (-1: failed) */
-    head[0] = d->local_rank == 0 && dir[0] && stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
-    char *bytes = NULL;
-    if (head[0] && dataset_scan(ds, dir, err) == 0) head[1] = (int64_t)dataset_to_bytes(ds, &bytes);
-    dist_node_bcast(d, first, sizeof first);
-    dist_node_bcast(d, head, sizeof head);
-    if (head[0] && head[1] >= 0) {
-        if (d->local_rank != 0) bytes = xmalloc((size_t)head[1]);
-        dist_node_bcast(d, bytes, (size_t)head[1]);
-    }
-    int rc = 0, same = strcmp(first, dir) == 0;
-    if (d->local_rank == 0) rc = head[0] ? (head[1] < 0 ? -1 : 0) : (dir[0] ? dataset_scan(ds, dir, err) : 0);
-    else if (head[0] && same) rc = head[1] < 0 ? -1 : dataset_from_bytes(ds, bytes, (size_t)head[1], err);
-    else rc = dir[0] ? dataset_scan(ds, dir, err) : 0;
-    free(bytes);
-    return rc;
-}
-
 static int open_data(Run *r, Error *err) {
     const TrainConfig *c = &r->c;
     Error val_err = { { 0 } };
-    int train_rc = scan_shared(r, &r->train, c->data_dir, err);
-    int val_rc = scan_shared(r, &r->val, c->val_dir, &val_err); /* a collective: also after a failure */
+    int train_rc = dataset_scan_node(r->d, &r->train, c->data_dir, err);
+    int val_rc = dataset_scan_node(r->d, &r->val, c->val_dir, &val_err); /* a collective: also after a failure */
     if (train_rc != 0 || val_rc != 0) {
         if (train_rc == 0) *err = val_err;
         return -1;

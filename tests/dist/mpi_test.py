@@ -278,6 +278,32 @@ def group_scan(tmp):
     check(rc == 0 and opened[0] >= 6 and opened[1] == 0,
           f"2 ranks on one machine: the first opened {opened[0]} class folders (train and val: at least 6), the "
           f"second {opened[1]}; the run trained (rc={rc}) {se[-300:]}")
+    # eval: the same sharing, and the counts of one process
+    ev = ["eval", "--data_dir", os.path.join(data, "val"), "--pretrained", os.path.join(out, "last.safetensors"),
+          "--per_batch_size", "2", "--json", "--backend", "ref", "--threads", "1", "--workers", "1"]
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\n"
+                f'exec {shlex.quote(strace)} -f -qq -e trace=openat,open -o "{tmp}/etrace.${{OMPI_COMM_WORLD_RANK:-$PMIX_RANK}}" '
+                f"{shlex.quote(BIN)} {' '.join(shlex.quote(a) for a in ev)}\n")
+    rc, so, se = run(cmd)
+    rc1, so1, se1 = run([BIN] + ev)
+    opened = []
+    for rank in (0, 1):
+        path = os.path.join(tmp, f"etrace.{rank}")
+        lines = open(path, errors="replace").read().splitlines() if os.path.exists(path) else []
+        opened.append(sum(1 for l in lines if "O_DIRECTORY" in l and "/class_" in l and data in l))
+    try:
+        two, one = json.loads(so.strip().splitlines()[-1]), json.loads(so1.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        two, one = {}, None
+    check(rc == 0 and opened[0] >= 3 and opened[1] == 0 and two.get("images") == 9 and
+          {k: two.get(k) for k in ("images", "top1", "top5")} == {k: one.get(k) for k in ("images", "top1", "top5")},
+          f"eval on 2 ranks of one machine: the first opened {opened[0]} class folders (at least 3), the second "
+          f"{opened[1]}; the counts are one process's ({two} vs {one}) (rc={rc}) {se[-300:]}")
+    rc, so, se = run([MPIEXEC, "--allow-run-as-root", "--oversubscribe", "--mca", "btl_vader_single_copy_mechanism",
+                      "none", "-np", "2", BIN] + ev[:2] + [os.path.join(tmp, "missing")] + ev[3:])
+    check(rc == 2 and "missing" in se and "MPI_ABORT" not in se.upper().replace(" ", "_"),
+          f"eval on 2 ranks of a folder that is not there: exit 2 naming it, no abort (rc={rc}) {se[-400:]}")
 
 
 def main():
