@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gpu_bench: %s\n", err.msg);
         return 2;
     }
-    BackendOptions opt = { 0, 0, strcmp(precision, "fp32") == 0 ? PRECISION_FP32 : PRECISION_BF16, 1, 0 };
+    BackendOptions opt = { 0, 0, strcmp(precision, "fp32") == 0 ? PRECISION_FP32 : PRECISION_BF16, 1, 0, NULL };
     Backend be;
     double t0 = now_seconds();
     if (backend_create(&be, backend, &net, batch, &opt, &err) != 0) {
@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
     double loss = 0.0;
 
     for (int s = 0; s < warmup; s++) {
-        ForwardArgs fa = { 1, step++, 0 };
+        ForwardArgs fa = { 1, step++, 0, NULL, NULL };
         backend_forward(&be, x, batch, &fa);
         loss = backend_backward(&be, labels, batch, &la, NULL, NULL);
         backend_sgd_update(&be, &sa);
@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     for (int w = 0; w < 3; w++) {
         double a = now_seconds();
         for (int s = 0; s < steps; s++) {
-            ForwardArgs fa = { 1, step++, 0 };
+            ForwardArgs fa = { 1, step++, 0, NULL, NULL };
             backend_forward(&be, x, batch, &fa);
             loss = backend_backward(&be, labels, batch, &la, NULL, NULL);
             backend_sgd_update(&be, &sa);
@@ -127,7 +127,7 @@ int main(int argc, char **argv) {
         train_s[w] = (now_seconds() - a) / steps;
     }
     double infer_s[3];
-    ForwardArgs fe = { 0, 0, 0 };
+    ForwardArgs fe = { 0, 0, 0, NULL, NULL };
     for (int s = 0; s < warmup; s++) backend_forward(&be, x, batch, &fe);
     backend_read_logits(&be, logits, batch);
     for (int w = 0; w < 3; w++) {
@@ -155,7 +155,7 @@ int main(int argc, char **argv) {
         backend_set_profiling(&be, 1);
         backend_read_profile(&be, fwd, bwd);
         for (int s = 0; s < ps; s++) {
-            ForwardArgs fa = { 1, step++, 0 };
+            ForwardArgs fa = { 1, step++, 0, NULL, NULL };
             backend_forward(&be, x, batch, &fa);
             backend_backward(&be, labels, batch, &la, NULL, NULL);
             backend_sgd_update(&be, &sa);

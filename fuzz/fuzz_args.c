@@ -4,7 +4,7 @@
  *   even  args_parse on a table with every flag type, ranges, a "seen" flag
  *         and up to 3 positional arguments
  *   odd   a real command (train, eval, predict, bench, bench-data, prepare
- *         fashion-mnist / synthetic) with "--help" first, so it parses every
+ *         fashion-mnist / synthetic, quantize) with "--help" first, so it parses every
  *         flag of its own table and stops before doing anything
  * Output goes to /dev/null (stdout here, stderr by -close_fd_mask=2).
  */
@@ -57,10 +57,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const char *const CMDS[][2] = { { "train", NULL },         { "eval", NULL },
                                            { "predict", NULL },       { "bench", NULL },
                                            { "bench-data", NULL },    { "prepare", "fashion-mnist" },
-                                           { "prepare", "synthetic" } };
+                                           { "prepare", "synthetic" }, { "quantize", NULL } };
     int (*const RUN[])(int, char **) = { cmd_train,      cmd_eval,    cmd_predict, cmd_bench,
-                                         cmd_bench_data, cmd_prepare, cmd_prepare };
-    int which = (data[0] >> 1) % 7, real = data[0] & 1;
+                                         cmd_bench_data, cmd_prepare, cmd_prepare, cmd_quantize };
+    int which = (data[0] >> 1) % 8, real = data[0] & 1;
     char *copy = malloc(size); /* arguments: NUL-terminated pieces of the rest */
     memcpy(copy, data + 1, size - 1);
     copy[size - 1] = '\0';

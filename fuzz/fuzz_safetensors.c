@@ -3,13 +3,15 @@
  * model-file loader on arbitrary bytes. A file that opens is converted tensor
  * by tensor, described as a model (checkpoint_open), matched against the Net
  * it describes and, when it matches, loaded — the path of eval, predict and
- * train --pretrained.
+ * train --pretrained; an int8 model (quantization metadata) through
+ * quant_load, as model_open reads one.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "fuzz_file.h"
 #include "io/checkpoint.h"
+#include "io/quant_file.h"
 #include "io/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -30,8 +32,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ModelFile m;
     if (checkpoint_open(path, &m, &err) == 0) {
         Net net;
-        if (net_build(&net, m.info.backbone, m.info.num_classes, m.info.image_size, 0.0f, &err) == 0 &&
-            checkpoint_match(&m, &net, &err) == 0) {
+        if (checkpoint_is_quantized(&m) &&
+            net_build(&net, m.info.backbone, m.info.num_classes, m.info.image_size, 0.0f, &err) == 0 &&
+            net.param_count < (1u << 22)) {
+            float *params = malloc(sizeof(float) * net.param_count);
+            QuantModel q;
+            if (params) quant_load(&m, &net, params, &q, &err);
+            if (params) quant_free(&q);
+            free(params);
+        } else if (net_build(&net, m.info.backbone, m.info.num_classes, m.info.image_size, 0.0f, &err) == 0 &&
+                   checkpoint_match(&m, &net, &err) == 0) {
             float *params = malloc(sizeof(float) * net.param_count);
             if (params) checkpoint_load(&m, &net, params, &err);
             free(params);

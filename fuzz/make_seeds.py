@@ -116,6 +116,14 @@ put("safetensors", "dtypes.safetensors", safetensors(
     [("a", "F64", [2], bytes(16)), ("b", "I64", [1], bytes(8)), ("c", "I32", [2, 1], bytes(8)),
      ("d", "U8", [3], b"abc"), ("e", "F32", [], bytes(4)), ("classifier.6.weight", "F32", [1, 0], b"")]))
 put("safetensors", "empty.safetensors", safetensors([]))
+int8 = [(n, "I8" if n.endswith(".weight") else d, s, b[:len(b) // 4] if n.endswith(".weight") else b)
+        for n, d, s, b in model_tensors()]
+for name, nd in NAMES:
+    oc = 3
+    int8 += [(name + ".weight_scale", "F32", [oc], struct.pack("<3f", 0.5, 1.0, 2.0)),
+             (name + ".input_scale", "F32", [1], struct.pack("<f", 0.25)), (name + ".input_zero_point", "U8", [1], b"\x07")]
+put("safetensors", "int8.safetensors", safetensors(int8, dict(meta, quantization="int8 static", quant_method="minmax",
+                                                                 calib_images="8")))
 
 config = {"data_dir": "data/train", "val_dir": "data/val", "per_batch_size": 8, "eval_batch_size": 0,
           "image_size": 64, "workers": 2, "color_jitter": 1, "strict_data": 0, "min_crop_scale": 0.08,
@@ -202,6 +210,8 @@ ARGS = {
     "bench_data": (9, ["--data_dir", "x", "--workers", "2"]),
     "prepare_fmnist": (11, ["--out", "o", "--source=/usr/share/fashion-mnist"]),
     "prepare_synthetic": (13, ["--out", "o", "--classes", "4", "--size", "32x24"]),
+    "quantize": (15, ["--pretrained", "m.safetensors", "--calib_dir", "c", "--out", "q.safetensors", "--method",
+                      "entropy", "--calib_images", "64", "--fp32_layers", "first,last", "--percentile", "99.9"]),
 }
 for name, (sel, args) in ARGS.items():
     put("args", name, bytes([sel]) + b"\0".join(a.encode() for a in args))

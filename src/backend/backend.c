@@ -87,6 +87,7 @@ int backend_native_bf16(const char *name) {
 int precision_parse(const char *s, const char *backend, const Net *net, Precision *out) {
     if (strcmp(s, "fp32") == 0) *out = PRECISION_FP32;
     else if (strcmp(s, "bf16") == 0) *out = PRECISION_BF16;
+    else if (strcmp(s, "int8") == 0) *out = PRECISION_INT8;
     else if (strcmp(s, "auto") == 0) *out = backend_auto_precision(backend, net, NULL, 0);
     else return -1;
     return 0;
@@ -97,6 +98,9 @@ int backend_create(Backend *b, const char *name, const Net *net, int max_batch, 
     const BackendVTable *vt = find(name);
     if (!vt) return not_built(name, err);
     if (max_batch < 1) return error_set(err, "batch size must be at least 1");
+    if (opt->precision == PRECISION_INT8 && (!opt->quant || !opt->inference))
+        return error_set(err, "--precision int8 runs an int8 model (alexnet quantize) for inference: eval, predict, "
+                              "bench; training is fp32 or bf16");
     if (vt->supports(net, opt->precision, err) != 0) return -1;
     void *ctx = vt->create(net, max_batch, opt, err);
     if (!ctx) return -1;

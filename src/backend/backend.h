@@ -27,9 +27,11 @@
 #include "common/util.h"
 #include "model/input.h"
 #include "model/net.h"
+#include "model/quant.h"
 #include "nn/ops.h"
 
-typedef enum { PRECISION_FP32, PRECISION_BF16 } Precision;
+/* INT8: an int8 model's quantized layers (model/quant.h), inference only. */
+typedef enum { PRECISION_FP32, PRECISION_BF16, PRECISION_INT8 } Precision;
 
 typedef struct {
     int threads; /* CPU threads; 0 = all cores */
@@ -41,12 +43,17 @@ typedef struct {
      * layouts that are fastest without a backward pass (dnnl: nhwc bf16
      * convolutions). */
     int inference;
+    const QuantModel *quant; /* PRECISION_INT8: the int8 model's numbers (kept by the caller) */
 } BackendOptions;
 
 typedef struct {
     int train;              /* 1: dropout on; 0: eval (dropout is the identity) */
     uint64_t step;          /* dropout key: optimizer step */
     uint64_t sample_offset; /* dropout key: global index of this batch's sample 0 (rank * per-rank batch) */
+    /* calibration (alexnet quantize; the ref backend): called with each conv / linear layer's fp32 input
+     * before the layer runs (count floats: the batch's); NULL: none */
+    void (*observe)(void *user, int layer, const float *input, size_t count);
+    void *observe_user;
 } ForwardArgs;
 
 typedef struct {
@@ -117,10 +124,12 @@ Precision backend_auto_precision(const char *name, const Net *net, char *why, si
  * AMX, within ONEDNN_MAX_CPU_ISA; cuda: always), whether or not it is the
  * faster precision: the tests' "this machine has bf16". */
 int backend_native_bf16(const char *name);
-/* "fp32" / "bf16" / "auto" -> 0 with *out set (auto resolved for backend
- * and net), or -1. */
+/* "fp32" / "bf16" / "int8" / "auto" -> 0 with *out set (auto resolved for
+ * backend and net: never int8, which model_open picks for int8 files), or -1. */
 int precision_parse(const char *s, const char *backend, const Net *net, Precision *out);
-static inline const char *precision_name(Precision p) { return p == PRECISION_BF16 ? "bf16" : "fp32"; }
+static inline const char *precision_name(Precision p) {
+    return p == PRECISION_BF16 ? "bf16" : p == PRECISION_INT8 ? "int8" : "fp32";
+}
 
 /* --- one backend -------------------------------------------------------- */
 

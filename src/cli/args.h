@@ -93,7 +93,8 @@ typedef struct {
     { "device", ARG_STR, &(f).device, "cpu | gpu", 1, 0, NULL }, \
     { "backend", ARG_STR, &(f).backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL }, \
     { "precision", ARG_STR, &(f).precision, \
-      "auto | fp32 | bf16 (auto, as train: bf16 where it measures faster than fp32 here)", 1, 0, NULL }, \
+      "auto | fp32 | bf16 | int8 (an int8 model's, alexnet quantize; auto: int8 for one, else as train: bf16 " \
+      "where it measures faster than fp32 here)", 1, 0, NULL }, \
     { "max_image_pixels", ARG_I64, &(f).max_pixels, "reject images declaring more pixels", 1, 1e12, NULL }
 /* clang-format on */
 /* How eval and predict open their model from the shared flags, batch images a pass. */

@@ -14,6 +14,7 @@ static const Command COMMANDS[] = {
     { "predict", cmd_predict, "top-K classes of images (default 5)" },
     { "export", cmd_export, "a checkpoint as an ONNX model (the eval network, fixed input size)" },
     { "average", cmd_average, "the element-wise mean of model files of one model (timm's avg_checkpoints)" },
+    { "quantize", cmd_quantize, "post-training int8 quantization of a model file, calibrated on images" },
     { "bench", cmd_bench, "training and inference throughput on synthetic data, per-layer GFLOP/s" },
     { "prepare", cmd_prepare,
       "make image folders (Fashion-MNIST from its IDX files, synthetic JPEGs) or pack one into a file" },

@@ -11,6 +11,7 @@
 #endif
 
 #include "data/transforms.h"
+#include "io/quant_file.h"
 
 /* What the model will take in host memory at the least: the host weights,
  * the backend's weights (with gradients and momentum when it trains), and
@@ -62,11 +63,17 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
                        size, NET_MIN_IMAGE);
     if (rc == 0 && m->eval_resize >= 0) rc = eval_geometry_check(size, m->eval_resize, err);
     if (rc == 0) rc = net_build(&m->net, file.info.backbone, file.info.num_classes, size, o->dropout, err);
-    if (rc == 0) rc = checkpoint_match(&file, &m->net, err);
+    m->quantized = checkpoint_is_quantized(&file);
+    if (rc == 0 && m->quantized && !o->inference)
+        rc = error_set(err, "%s is an int8 model (alexnet quantize): eval, predict and bench run it; train, average and "
+                            "export need the fp32 model it was quantized from",
+                       o->checkpoint);
+    if (rc == 0 && !m->quantized) rc = checkpoint_match(&file, &m->net, err);
     if (rc == 0) rc = check_memory(m, o, err);
     if (rc == 0) {
         m->params = xaligned_alloc(m->net.param_count * sizeof(float));
-        rc = checkpoint_load(&file, &m->net, m->params, err);
+        rc = m->quantized ? quant_load(&file, &m->net, m->params, &m->quant, err)
+                          : checkpoint_load(&file, &m->net, m->params, err);
     }
     m->info = file.info;
     memset(&file.info, 0, sizeof file.info);
@@ -84,18 +91,26 @@ static int open_fresh(Model *m, const ModelOptions *o, Error *err) {
 }
 
 static int open_backend(Model *m, const ModelOptions *o, Error *err) {
-    m->backend_name = o->backend && o->backend[0] ? o->backend : backend_default(o->device, &m->net);
+    const char *precision = o->precision ? o->precision : "fp32";
+    int int8 = strcmp(precision, "int8") == 0 || (m->quantized && strcmp(precision, "auto") == 0);
+    if (int8 && !m->quantized)
+        return error_set(err, "--precision int8 needs an int8 model: make one from %s with alexnet quantize",
+                         o->checkpoint ? o->checkpoint : "a trained model");
+    /* int8 runs on the reference backend for now (dnnl and cuda have no int8 path yet) */
+    m->backend_name = o->backend && o->backend[0] ? o->backend : int8 ? "ref" : backend_default(o->device, &m->net);
     m->threads = o->threads > 0 ? o->threads : cpu_count();
 #ifdef _OPENMP
     omp_set_num_threads(m->threads);
 #endif
-    if (precision_parse(o->precision ? o->precision : "fp32", m->backend_name, &m->net, &m->precision) != 0)
-        return error_set(err, "--precision must be fp32, bf16 or auto");
+    if (int8) m->precision = PRECISION_INT8;
+    else if (precision_parse(precision, m->backend_name, &m->net, &m->precision) != 0)
+        return error_set(err, "--precision must be fp32, bf16, int8 (an int8 model's) or auto");
     BackendOptions options = { .threads = m->threads,
                                .device = o->local_rank,
                                .precision = m->precision,
                                .seed = o->seed,
-                               .inference = o->inference };
+                               .inference = o->inference,
+                               .quant = m->quantized ? &m->quant : NULL };
     if (backend_create(&m->be, m->backend_name, &m->net, o->batch, &options, err) != 0) return -1;
     m->has_backend = 1;
     if (m->params) backend_set_params(&m->be, m->params);
@@ -114,6 +129,7 @@ int model_open(Model *m, const ModelOptions *o, Error *err) {
 void model_close(Model *m) {
     if (m->has_backend) backend_destroy(&m->be);
     free(m->params);
+    quant_free(&m->quant);
     model_info_free(&m->info);
     memset(m, 0, sizeof *m);
 }

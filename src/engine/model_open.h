@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "io/checkpoint.h"
 #include "model/net.h"
+#include "model/quant.h"
 
 #define EVAL_RESIZE_FROM_CHECKPOINT (-2)
 
@@ -37,7 +38,7 @@ typedef struct {
     int no_backend;        /* the net and weights alone (export) */
     const char *backend;   /* ref | dnnl | cuda; NULL or "": the fastest for device */
     const char *device;    /* cpu | gpu */
-    const char *precision; /* auto | fp32 | bf16; NULL: fp32 */
+    const char *precision; /* auto | fp32 | bf16 | int8 (an int8 model's; auto picks it for one); NULL: fp32 */
     int batch;             /* the largest batch the backend runs */
     int threads;           /* compute threads; 0: all cores (sets OpenMP's count) */
     int local_rank;        /* the GPU of this process on its node */
@@ -54,6 +55,8 @@ typedef struct {
     Precision precision;      /* resolved from "auto" */
     int threads;              /* resolved from 0 */
     int eval_resize;          /* the eval transform's resize, resolved (ModelOptions.eval_resize) */
+    int quantized;            /* the checkpoint is an int8 model (quant holds its numbers; params dequantized) */
+    QuantModel quant;
 } Model;
 
 /* Opens the model. 0, or -1 with err naming the file or the flag and what

@@ -35,9 +35,24 @@ static StWriteTensor *param_tensors(const Net *net, const float *buf, const char
 }
 
 int checkpoint_save_model(const char *path, const Net *net, const float *params, const ModelMeta *meta, Error *err) {
-    StWriteTensor t[NET_MAX_PARAMS];
+    return checkpoint_save_model_with(path, net, params, meta, NULL, 0, NULL, NULL, 0, err);
+}
+
+int checkpoint_save_model_with(const char *path, const Net *net, const float *params, const ModelMeta *meta,
+                               const StWriteTensor *extra, int n_extra, const char *const *extra_keys,
+                               const char *const *extra_values, int n_extra_meta, Error *err) {
+    StWriteTensor t[NET_MAX_PARAMS + CHECKPOINT_MAX_EXTRA];
     char names[NET_MAX_PARAMS][64];
     param_tensors(net, params, "", names, t);
+    int nt = net->n_params;
+    CHECK(n_extra <= CHECKPOINT_MAX_EXTRA && n_extra_meta <= CHECKPOINT_MAX_EXTRA, "too many extra tensors");
+    for (int e = 0; e < n_extra; e++) {
+        int slot = nt;
+        for (int i = 0; i < net->n_params; i++)
+            if (strcmp(t[i].name, extra[e].name) == 0) slot = i;
+        t[slot] = extra[e];
+        if (slot == nt) nt++;
+    }
     char classes_json_buf[32] = "[]", *classes_json = classes_json_buf;
     if (meta->class_names) {
         cJSON *arr = cJSON_CreateArray();
@@ -52,8 +67,10 @@ int checkpoint_save_model(const char *path, const Net *net, const float *params,
     snprintf(st, sizeof st, "%lld", (long long)meta->step);
     snprintf(crop, sizeof crop, "%d", meta->val_crop_size);
     snprintf(resize, sizeof resize, "%d", meta->val_resize_size);
-    const char *keys[11] = { "format", "backbone", "num_classes", "classes", "image_size", "step", "version" };
-    const char *vals[11] = { "pt", net->backbone, ncls, classes_json, size, st, "alexnet.c " ALX_VERSION };
+    const char *keys[11 + CHECKPOINT_MAX_EXTRA] = { "format", "backbone", "num_classes", "classes",
+                                                    "image_size", "step", "version" };
+    const char *vals[11 + CHECKPOINT_MAX_EXTRA] = { "pt", net->backbone, ncls, classes_json, size, st,
+                                                    "alexnet.c " ALX_VERSION };
     int n = 7;
     if (meta->epoch >= 0) keys[n] = "epoch", vals[n++] = ep; /* -1: not known (a torchvision file's, averaged) */
     if (meta->val_crop_size > 0) {
@@ -61,7 +78,8 @@ int checkpoint_save_model(const char *path, const Net *net, const float *params,
         keys[n] = "val_resize_size", vals[n++] = resize;
     }
     if (meta->weights) keys[n] = "weights", vals[n++] = meta->weights;
-    int rc = st_write(path, t, net->n_params, keys, vals, n, err);
+    for (int e = 0; e < n_extra_meta; e++) keys[n] = extra_keys[e], vals[n++] = extra_values[e];
+    int rc = st_write(path, t, nt, keys, vals, n, err);
     if (classes_json != classes_json_buf) free(classes_json);
     return rc;
 }
@@ -216,6 +234,15 @@ static int load_tensor(const StFile *f, const char *name, float *out, Error *err
     return 0;
 }
 
+int checkpoint_read_tensor(const ModelFile *m, const char *name, int64_t numel, float *out, Error *err) {
+    const StTensor *t = st_find(&m->st, name);
+    if (!t) return error_set(err, "%s: tensor '%s' is missing", m->st.path, name);
+    if (t->numel != numel)
+        return error_set(err, "%s: tensor '%s' has %lld elements, this model needs %lld", m->st.path, name,
+                         (long long)t->numel, (long long)numel);
+    return load_tensor(&m->st, name, out, err);
+}
+
 static int load_named(const StFile *f, const Net *net, const char *prefix, float *buf, Error *err) {
     if (match_named(f, net, prefix, err) != 0) return -1;
     for (int t = 0; t < net->n_params; t++) {
@@ -232,8 +259,18 @@ static int backbone_compatible(const char *file, const char *net) {
     return strcmp(file, net) == 0 || (strcmp(file, "alexnet_2012") != 0 && strcmp(net, "alexnet_2012") != 0);
 }
 
+int checkpoint_is_quantized(const ModelFile *m) { return st_meta(&m->st, CHECKPOINT_QUANT_KEY) != NULL; }
+
+static int refuse_quantized(const ModelFile *m, Error *err) {
+    return error_set(err,
+                     "%s is an int8 model (alexnet quantize): eval, predict and bench run it; train, average "
+                     "and export need the fp32 model it was quantized from",
+                     m->st.path);
+}
+
 int checkpoint_match(const ModelFile *m, const Net *net, Error *err) {
     const ModelInfo *info = &m->info;
+    if (checkpoint_is_quantized(m)) return refuse_quantized(m, err);
     if (!backbone_compatible(info->backbone, net->backbone) || info->num_classes != net->num_classes)
         return error_set(err, "%s holds the %s backbone with %d classes; this model is %s with %d classes", m->st.path,
                          info->backbone, info->num_classes, net->backbone, net->num_classes);
@@ -247,6 +284,7 @@ int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *er
 
 int checkpoint_load_except(const ModelFile *m, const Net *net, float *params, const char *skip_prefix, Error *err) {
     const ModelInfo *info = &m->info;
+    if (checkpoint_is_quantized(m)) return refuse_quantized(m, err);
     if (!backbone_compatible(info->backbone, net->backbone))
         return error_set(err, "%s holds the %s backbone; this model is %s", m->st.path, info->backbone, net->backbone);
     size_t skip = strlen(skip_prefix);

@@ -50,6 +50,17 @@ typedef struct {
 
 /* Writes a model file atomically. */
 int checkpoint_save_model(const char *path, const Net *net, const float *params, const ModelMeta *meta, Error *err);
+/* The same with tensors added or put in place of a parameter of the same
+ * name (an int8 model's), and metadata added. */
+#define CHECKPOINT_MAX_EXTRA (4 * NET_MAX_LAYERS)
+int checkpoint_save_model_with(const char *path, const Net *net, const float *params, const ModelMeta *meta,
+                               const StWriteTensor *extra, int n_extra, const char *const *extra_keys,
+                               const char *const *extra_values, int n_extra_meta, Error *err);
+/* The metadata key an int8 model (alexnet quantize) carries; its value
+ * describes the scheme. Such files are refused by checkpoint_match and
+ * checkpoint_load_except (training, averaging, export) and opened by
+ * io/quant_file.h. */
+#define CHECKPOINT_QUANT_KEY "quantization"
 
 /* A model file read once: its bytes and what they describe. Opening checks
  * everything a net will be sized from (class count 1..CHECKPOINT_MAX_CLASSES,
@@ -63,8 +74,13 @@ typedef struct {
 
 int checkpoint_open(const char *path, ModelFile *m, Error *err);
 void checkpoint_close(ModelFile *m);
+int checkpoint_is_quantized(const ModelFile *m);
+/* Tensor name (numel elements, any floating-point dtype) as float32 into
+ * out; missing, another size or a value that is not finite: -1 naming it. */
+int checkpoint_read_tensor(const ModelFile *m, const char *name, int64_t numel, float *out, Error *err);
 /* 0 when the file holds every tensor of net (backbone, class count, names,
- * shapes, floating-point dtypes); else -1 naming the file and what differs. */
+ * shapes, floating-point dtypes); else -1 naming the file and what differs
+ * (an int8 model: refused, saying so). */
 int checkpoint_match(const ModelFile *m, const Net *net, Error *err);
 /* checkpoint_match, then the weights as float32 into params[net->param_count]. */
 int checkpoint_load(const ModelFile *m, const Net *net, float *params, Error *err);

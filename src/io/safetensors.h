@@ -22,7 +22,7 @@
 /* Most elements of a tensor (and product of its non-zero sizes): 2^50. */
 #define ST_MAX_ELEMENTS 1125899906842624.0
 
-typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_U8 } StDtype;
+typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_U8, ST_I8 } StDtype;
 
 typedef struct {
     char *name;
@@ -61,7 +61,7 @@ int st_read_bytes(const StFile *f, const StTensor *t, void *out, Error *err);
 /* --- writing --- */
 typedef struct {
     const char *name;
-    StDtype dtype; /* ST_F32, ST_I64 or ST_U8 */
+    StDtype dtype; /* any: the bytes are written as they are */
     int ndim;
     int64_t shape[ST_MAX_DIMS];
     const void *data;

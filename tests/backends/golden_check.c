@@ -152,7 +152,7 @@ int main(int argc, char **argv) {
         load_f32(&f, name, x, in_n);
         const float *input = backend_input(&be, x, xh, B, S);
         load_labels(&f, step, labels, B);
-        ForwardArgs fa = { 1, (uint64_t)step, 0 };
+        ForwardArgs fa = { 1, (uint64_t)step, 0, NULL, NULL };
         backend_forward(&be, input, B, &fa);
         backend_read_logits(&be, logits, B);
         double loss = backend_backward(&be, labels, B, &la, NULL, NULL);
@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
         CHECK(backend_create(&be, argv[2], &net, B, &opt, &err) == 0, "inference backend: %s", err.msg);
         backend_set_params(&be, params);
         const float *input = backend_input(&be, x, xh, B, S);
-        ForwardArgs fe = { 0, 0, 0 };
+        ForwardArgs fe = { 0, 0, 0, NULL, NULL };
         backend_forward(&be, input, B, &fe);
         backend_read_logits(&be, logits, B);
         snprintf(name, sizeof name, "logits of a backend created for inference%s", modes[k] ? " (nhwc)" : "");

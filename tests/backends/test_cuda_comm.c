@@ -51,7 +51,7 @@ int main(void) {
     /* NCCL's bootstrap wants a network interface; a lone VM may only have lo */
     setenv("NCCL_SOCKET_IFNAME", "lo", 0);
     const int B = 4;
-    BackendOptions opt = { 0, 0, PRECISION_FP32, 42, 0 };
+    BackendOptions opt = { 0, 0, PRECISION_FP32, 42, 0, NULL };
     Backend plain, comm;
     CHECK(backend_create(&plain, "cuda", &net, B, &opt, &err) == 0, "%s", err.msg);
     EXPECT(backend_has_comm(&plain), "the cuda backend of this build has no NCCL all-reduce (the test is registered "

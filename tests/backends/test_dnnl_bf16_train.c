@@ -62,7 +62,7 @@ static void make_batch(float *x, int32_t *labels, const float *protos, int step)
 
 static void train(const Net *net, Precision prec, double *losses) {
     Error err;
-    BackendOptions bo = { 1, 0, prec, 5, 0 }; /* one thread: no waits on a descheduled partner on a loaded machine */
+    BackendOptions bo = { 1, 0, prec, 5, 0, NULL }; /* one thread: no waits on a descheduled partner on a loaded machine */
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, img = (size_t)3 * S * S;
@@ -83,7 +83,7 @@ static void train(const Net *net, Precision prec, double *losses) {
             to_nhwc(xh, x, B);
             in = xh;
         }
-        ForwardArgs fa = { 1, (uint64_t)step, 0 };
+        ForwardArgs fa = { 1, (uint64_t)step, 0, NULL, NULL };
         backend_forward(&be, in, B, &fa);
         losses[step] = backend_backward(&be, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&be, &so);
@@ -100,7 +100,7 @@ static void train(const Net *net, Precision prec, double *losses) {
  * against a fresh backend holding its weights. */
 static void eval_follows_training(const Net *net) {
     Error err;
-    BackendOptions bo = { 1, 0, PRECISION_BF16, 5, 0 };
+    BackendOptions bo = { 1, 0, PRECISION_BF16, 5, 0, NULL };
     Backend a, b;
     CHECK(backend_create(&a, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&b, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
@@ -117,13 +117,13 @@ static void eval_follows_training(const Net *net) {
     if (backend_input_format(&a) == INPUT_F32_NHWC) in = xh;
     LossArgs lo = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     SgdArgs so = { 0.02f, 0.9f, 1e-4f };
-    ForwardArgs eval = { 0, 0, 0 };
+    ForwardArgs eval = { 0, 0, 0, NULL, NULL };
     for (int step = 0; step <= 3; step++) {
         make_batch(x, labels, protos, step);
         if (in == xh) to_nhwc(xh, x, B);
         backend_forward(&a, in, B, &eval);
         if (step == 3) break;
-        ForwardArgs fa = { 1, (uint64_t)step, 0 };
+        ForwardArgs fa = { 1, (uint64_t)step, 0, NULL, NULL };
         backend_forward(&a, in, B, &fa);
         backend_backward(&a, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&a, &so);
@@ -135,7 +135,7 @@ static void eval_follows_training(const Net *net) {
     backend_read_logits(&b, lb, B);
     EXPECT(memcmp(la, lb, sizeof la) == 0,
            "eval logits after training differ from a fresh backend's on the same weights");
-    ForwardArgs fa = { 1, 9, 0 };
+    ForwardArgs fa = { 1, 9, 0, NULL, NULL };
     backend_forward(&a, in, B, &fa);
     backend_forward(&b, in, B, &fa);
     backend_read_logits(&a, la, B);

@@ -104,7 +104,7 @@ static void bf16_plan_check(void) {
     net_add_linear(&net, 20);
     net_add_relu(&net);
     net_add_linear(&net, 5);
-    BackendOptions bo = { 2, 0, PRECISION_BF16, 1, 0 };
+    BackendOptions bo = { 2, 0, PRECISION_BF16, 1, 0, NULL };
     Backend be;
     Error err;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);
@@ -124,7 +124,7 @@ typedef struct {
 /* 3 training steps, then the state and an eval forward's logits (twice: equal). */
 static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     Error err;
-    BackendOptions bo = { threads, 0, PRECISION_FP32, 9, 0 };
+    BackendOptions bo = { threads, 0, PRECISION_FP32, 9, 0, NULL };
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, S = (size_t)net->image_size;
@@ -140,7 +140,7 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     for (int step = 0; step < 3; step++) {
         compare_batch(u8, labels, B, (int)S, net->num_classes, 12, step);
         compare_to_format(backend_input_format(&be), u8, x, B, (int)S);
-        ForwardArgs fa = { 1, (uint64_t)step, 0 };
+        ForwardArgs fa = { 1, (uint64_t)step, 0, NULL, NULL };
         backend_forward(&be, x, B, &fa);
         backend_backward(&be, labels, B, &lo, NULL, NULL);
         backend_sgd_update(&be, &so);
@@ -148,7 +148,7 @@ static void run_steps(const Net *net, int threads, int B, RunResult *r) {
     backend_get_grads(&be, r->grads);
     backend_get_momentum(&be, r->momentum);
     backend_get_params(&be, r->params);
-    ForwardArgs fe = { 0, 0, 0 };
+    ForwardArgs fe = { 0, 0, 0, NULL, NULL };
     float *again = xmalloc((size_t)B * net->num_classes * sizeof(float));
     backend_forward(&be, x, B, &fe);
     backend_read_logits(&be, r->logits, B);
@@ -192,7 +192,7 @@ static void profiling(void) {
     Net net;
     Error err;
     CHECK(net_build(&net, "alexnet_2012", 10, 63, -1.0f, &err) == 0, "%s", err.msg);
-    BackendOptions bo = { 2, 0, PRECISION_FP32, 1, 0 };
+    BackendOptions bo = { 2, 0, PRECISION_FP32, 1, 0, NULL };
     Backend be;
     CHECK(backend_create(&be, "dnnl", &net, 2, &bo, &err) == 0, "%s", err.msg);
     EXPECT(backend_can_profile(&be), "dnnl backend lacks the profiling hooks");
@@ -203,7 +203,7 @@ static void profiling(void) {
     float *x = xcalloc(in_n, sizeof(float));
     int32_t labels[2] = { 1, 2 };
     LossArgs lo = { .smoothing = 0.0f, .form = SMOOTH_SEED, .global_batch = 0 };
-    ForwardArgs fa = { 1, 0, 0 };
+    ForwardArgs fa = { 1, 0, 0, NULL, NULL };
     double fwd[NET_MAX_LAYERS], bwd[NET_MAX_LAYERS];
     backend_set_profiling(&be, 1);
     backend_forward(&be, x, 2, &fa);
@@ -235,7 +235,7 @@ static void inference_plans(void) {
             Error err;
             CHECK(net_build(&net, backbones[k], 10, 67, -1.0f, &err) == 0, "%s", err.msg);
             const int B = 3, S = 67;
-            BackendOptions bo = { 2, 0, precs[q], 1, 0 }, bi = bo;
+            BackendOptions bo = { 2, 0, precs[q], 1, 0, NULL }, bi = bo;
             bi.inference = 1;
             Backend tr, in;
             CHECK(backend_create(&tr, "dnnl", &net, B, &bo, &err) == 0, "%s", err.msg);
@@ -249,7 +249,7 @@ static void inference_plans(void) {
             int32_t labels[3];
             float a[3 * 10], b[3 * 10];
             compare_batch(u8, labels, B, S, 10, 13, 0);
-            ForwardArgs fe = { 0, 0, 0 };
+            ForwardArgs fe = { 0, 0, 0, NULL, NULL };
             for (int n = 1; n <= B; n += B - 1) {
                 Backend *be[2] = { &tr, &in };
                 float *out[2] = { a, b };

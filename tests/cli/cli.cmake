@@ -61,6 +61,11 @@ set_property(TEST trust_budget_clock trust_kill APPEND PROPERTY LABELS long)
 set_property(TEST trust_firsthour APPEND PROPERTY LABELS no_asan)
 # budget: ~50 real steps per planned run (2 minutes under the sanitizers) around the plan's arithmetic
 set_property(TEST trust_budget APPEND PROPERTY LABELS no_asan)
+# int8 models (issue 28): alexnet quantize, the int8 file and its checks, the ref backend's int8 logits against the
+# scheme restated in torch, hostile int8 files, the commands that refuse one.
+add_test(NAME quant_int8 COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/quant_test.py $<TARGET_FILE:alexnet>
+         WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+set_tests_properties(quant_int8 PROPERTIES TIMEOUT 1200)
 # Beyond the recipe, against the reference each feature copies (recipe_test.py, issue 27).
 # The tensorboard group reads the logs with the `tensorboard` package from PyPI, in a virtualenv under the build
 # dir (made on first use; without a network it reports skipped, 77, after its own CRC checks).

@@ -448,7 +448,7 @@ int compare_group(Backend *want, const CompareSide *got, int n_got, const Compar
     double first_loss = 0;
     for (int step = 0; step < steps; step++) {
         compare_batch(u8, labels, n, S, K, seed, o->batches ? step % o->batches : step);
-        ForwardArgs fa = { 1, (uint64_t)step, 3 };
+        ForwardArgs fa = { 1, (uint64_t)step, 3, NULL, NULL };
         snprintf(when, sizeof when, "step %d", step);
         forward(&w, u8, n, &fa);
         if (!o->loss_only) backend_read_logits(want, w.logits, n);
@@ -492,7 +492,7 @@ int compare_group(Backend *want, const CompareSide *got, int n_got, const Compar
         if (n > 1) {
             int np = n - 1;
             compare_batch(u8, labels, np, S, K, seed, 1000);
-            ForwardArgs fp = { 1, (uint64_t)steps, 3 };
+            ForwardArgs fp = { 1, (uint64_t)steps, 3, NULL, NULL };
             LossArgs lt = { .smoothing = 0.2f, .form = SMOOTH_TORCH, .global_batch = 2 * B };
             snprintf(when, sizeof when, "partial batch %d", np);
             forward(&w, u8, np, &fp);
@@ -529,7 +529,7 @@ int compare_group(Backend *want, const CompareSide *got, int n_got, const Compar
         /* an eval forward of a partial batch */
         int ne = n > 1 ? n - 1 : 1;
         compare_batch(u8, labels, ne, S, K, seed, 1001);
-        ForwardArgs fe = { 0, 99, 0 };
+        ForwardArgs fe = { 0, 99, 0, NULL, NULL };
         forward(&w, u8, ne, &fe);
         backend_read_logits(want, w.logits, ne);
         snprintf(label, sizeof label, "eval logits (batch %d)", ne);
@@ -565,7 +565,7 @@ int compare_backend(const char *backend, const Precision *precs, int n_precs, co
                     const CompareOpts *o) {
     CHECK(n_precs >= 1 && n_precs <= COMPARE_MAX_SIDES, "compare_backend: %d precisions", n_precs);
     int B = o->max_batch ? o->max_batch : o->n;
-    BackendOptions bo = { o->threads, 0, PRECISION_FP32, 42, 0 };
+    BackendOptions bo = { o->threads, 0, PRECISION_FP32, 42, 0, NULL };
     Backend want, got[COMPARE_MAX_SIDES];
     CompareSide sides[COMPARE_MAX_SIDES];
     char titles[COMPARE_MAX_SIDES][200];
@@ -613,7 +613,7 @@ int compare_dropout_masks(const char *backend, Precision prec) {
     net_init_params(&net, p0, 3);
     Backend br, bc;
     Error err = { { 0 } };
-    BackendOptions ref_opt = { 0, 0, PRECISION_FP32, 1234, 0 }, opt = ref_opt;
+    BackendOptions ref_opt = { 0, 0, PRECISION_FP32, 1234, 0, NULL }, opt = ref_opt;
     opt.precision = prec;
     CHECK(backend_create(&br, "ref", &net, 1, &ref_opt, &err) == 0, "%s", err.msg);
     int ok = backend_create(&bc, backend, &net, 1, &opt, &err) == 0;
@@ -626,7 +626,7 @@ int compare_dropout_masks(const char *backend, Precision prec) {
         for (size_t i = 0; i < F; i++)
             u8[i] = (uint8_t)(1 + i % 250); /* no zero inputs: a zero gradient means dropped */
         for (int step = 0; step < 8; step++) {
-            ForwardArgs fa = { 1, (uint64_t)step * 977, (uint64_t)step * 31 };
+            ForwardArgs fa = { 1, (uint64_t)step * 977, (uint64_t)step * 31, NULL, NULL };
             compare_to_format(INPUT_F32_NCHW, u8, xr, 1, 8);
             backend_forward(&br, xr, 1, &fa);
             backend_backward(&br, &label, 1, &la, NULL, NULL);

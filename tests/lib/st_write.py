@@ -5,7 +5,7 @@ import struct
 
 import torch
 
-_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8",
+_DTYPES = {torch.float32: "F32", torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.int8: "I8",
            torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64"}
 
 

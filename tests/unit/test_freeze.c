@@ -56,7 +56,7 @@ static void step_grads(Backend *be, const Net *net, const float *params, float *
     compare_batch(u8, labels, B, S, net->num_classes, 3, 0);
     compare_to_format(backend_input_format(be), u8, x, B, S);
     backend_set_params(be, params);
-    ForwardArgs fa = { 1, 7, 0 };
+    ForwardArgs fa = { 1, 7, 0, NULL, NULL };
     backend_forward(be, x, B, &fa);
     LossArgs lo = { .smoothing = 0.1f, .form = SMOOTH_SEED, .global_batch = 0 };
     backend_backward(be, labels, B, &lo, log ? log_ready : NULL, log);
@@ -81,7 +81,7 @@ static void check_backend(const char *backend, const char *freeze, double scale)
     fill_uniform(params, P, 1, 0, -0.2f, 0.2f);
     fill_uniform(mom, P, 2, 0, -0.01f, 0.01f);
 
-    BackendOptions bo = { 2, 0, PRECISION_FP32, 5, 0 };
+    BackendOptions bo = { 2, 0, PRECISION_FP32, 5, 0, NULL };
     Backend be0, be1;
     CHECK(backend_create(&be0, backend, &plain, B, &bo, &err) == 0, "%s", err.msg);
     CHECK(backend_create(&be1, backend, &frozen, B, &bo, &err) == 0, "%s", err.msg);

@@ -154,7 +154,7 @@ static void test_dropout_eval_identity(void) {
     size_t in = 2 * 3 * 63 * 63;
     float *x = xmalloc(in * sizeof(float)), la[10], lb[10], lc[10];
     fill_uniform(x, in, 1, 2, -1, 1);
-    ForwardArgs eval = { 0, 5, 0 }, train = { 1, 5, 0 };
+    ForwardArgs eval = { 0, 5, 0, NULL, NULL }, train = { 1, 5, 0, NULL, NULL };
     backend_forward(&a, x, 2, &eval);
     backend_read_logits(&a, la, 2);
     backend_forward(&b, x, 2, &train);

@@ -269,7 +269,8 @@ static void cuda_destroy(void *ctx);
  * is not the logits' linear, a layer plan_layers can't place. fp32 and bf16
  * both run. */
 static int cuda_supports(const Net *net, Precision precision, Error *err) {
-    (void)precision;
+    if (precision == PRECISION_INT8)
+        return error_set(err, "the cuda backend has no int8 path: run int8 models on the CPU with --backend ref");
     char why[256] = "";
     if (cuda_backend_device_count(why, sizeof why) < 1)
         return error_set(err, "the cuda backend has no GPU to run on (%s); use --device cpu", why);

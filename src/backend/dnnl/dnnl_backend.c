@@ -56,6 +56,9 @@ static int dn_supports(const Net *net, Precision precision, Error *err) {
     int L = net->n_layers;
     if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
         return error_set(err, "the dnnl backend needs a network whose last layer is linear (its output is the logits)");
+    if (precision == PRECISION_INT8)
+        return error_set(err, "the dnnl backend has no int8 path yet: run int8 models with --backend ref (the plain-C "
+                              "reference), or --precision fp32 with the dequantized weights");
     if (precision == PRECISION_BF16 && !dnnl_has_bf16_kernels())
         return error_set(err, "oneDNN has no bf16 kernels for this CPU (AVX2 or older, or ONEDNN_MAX_CPU_ISA limits "
                               "it); use --precision fp32 (auto chooses it here)");

@@ -2,6 +2,8 @@
  * ref_backend.c — the reference backend: runs a Net layer by layer with the
  * plain-C ops of nn/ops.h, NCHW fp32, every activation kept for backward.
  * Simple on purpose: it is the oracle the fast backends are tested against.
+ * With an int8 model (PRECISION_INT8) its quantized conv / linear layers run
+ * the int8 ops (u8 x s8, int32 sums), everything between them fp32.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,9 @@ typedef struct {
     float *act[NET_MAX_LAYERS + 1];   /* act[0] input [B,3,S,S]; act[i+1] output of layer i */
     float *dbuf[2];                   /* gradient ping-pong, [B, max activation] each */
     float *workspace;                 /* conv im2col */
+    const QuantModel *quant;          /* int8: the quantized layers; NULL: fp32 */
+    uint8_t *qin;                     /* int8: a layer's quantized input [B, max activation] */
+    int32_t *qworkspace;              /* int8: conv im2col of (q - zero) */
     int first_trained;                /* lowest layer whose parameters train: backward stops there */
     LayerProfile prof;
 } RefCtx;
@@ -27,9 +32,9 @@ typedef struct {
 /* Every layer kind, in fp32 (the oracle computes in one precision). */
 static int ref_supports(const Net *net, Precision precision, Error *err) {
     (void)net;
-    if (precision != PRECISION_FP32)
-        return error_set(err, "the ref backend computes in fp32 only; use --precision fp32 (or auto), or --backend "
-                              "dnnl for bf16");
+    if (precision == PRECISION_BF16)
+        return error_set(err, "the ref backend computes in fp32 (and int8 for int8 models) only; use --precision fp32 "
+                              "(or auto), or --backend dnnl for bf16");
     return 0;
 }
 
@@ -67,6 +72,20 @@ static void *ref_create(const Net *net, int max_batch, const BackendOptions *opt
         c->dbuf[1] = xaligned_alloc(B * amax * sizeof(float));
     }
     c->workspace = xaligned_alloc(ws * sizeof(float));
+    if (opt->precision == PRECISION_INT8) {
+        c->quant = opt->quant;
+        size_t qws = 1;
+        for (int i = 0; i < net->n_layers; i++)
+            if (net->layers[i].kind == LAYER_CONV) {
+                ConvShape s = layer_conv_shape(&net->layers[i], 1);
+                size_t w = conv2d_int8_workspace(&s);
+                if (w > qws) qws = w;
+            }
+        c->qin = xaligned_alloc(B * (net_max_activation(net) > (size_t)3 * net->image_size * net->image_size
+                                         ? net_max_activation(net)
+                                         : (size_t)3 * net->image_size * net->image_size));
+        c->qworkspace = xaligned_alloc(qws * sizeof(int32_t));
+    }
     return c;
 }
 
@@ -79,6 +98,8 @@ static void ref_destroy(void *ctx) {
     free(c->dbuf[0]);
     free(c->dbuf[1]);
     free(c->workspace);
+    free(c->qin);
+    free(c->qworkspace);
     free(c);
 }
 
@@ -122,7 +143,17 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
         float *y = c->act[i + 1];
         const float *w = l->weight >= 0 ? c->params + net->params[l->weight].offset : NULL;
         const float *bias = l->weight >= 0 ? c->params + net->params[l->weight + 1].offset : NULL;
-        switch (l->kind) {
+        if (l->weight >= 0 && args->observe) args->observe(args->observe_user, i, x, (size_t)n * layer_in_elems(l));
+        const QuantModel *q = c->quant && c->quant->int8[i] ? c->quant : NULL;
+        if (q) quantize_u8(c->qin, x, (size_t)n * layer_in_elems(l), q->in_scale[i], q->in_zero[i]);
+        if (q && l->kind == LAYER_CONV) {
+            ConvShape s = layer_conv_shape(l, n);
+            conv2d_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, &s,
+                                c->qworkspace);
+        } else if (q) {
+            linear_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, n,
+                                (int)layer_in_elems(l), l->out_c);
+        } else switch (l->kind) {
         case LAYER_CONV: {
             ConvShape s = layer_conv_shape(l, n);
             conv2d_forward(y, x, w, bias, &s, c->workspace);
