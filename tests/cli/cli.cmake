@@ -66,6 +66,9 @@ set_property(TEST trust_budget APPEND PROPERTY LABELS no_asan)
 add_test(NAME quant_int8 COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/quant_test.py $<TARGET_FILE:alexnet>
          WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
 set_tests_properties(quant_int8 PROPERTIES TIMEOUT 1200)
+# Not under the sanitizers: minutes of reference-backend runs of a 61M-parameter net there; the int8 ops and the
+# scheme's arithmetic run under them in test_quant, the int8 file's reader in fuzz_replay_safetensors.
+set_property(TEST quant_int8 APPEND PROPERTY LABELS no_asan)
 # Beyond the recipe, against the reference each feature copies (recipe_test.py, issue 27).
 # The tensorboard group reads the logs with the `tensorboard` package from PyPI, in a virtualenv under the build
 # dir (made on first use; without a network it reports skipped, 77, after its own CRC checks).
@@ -76,6 +79,9 @@ foreach(group average per_class ra_sampler accum tensorboard mix class_balance a
            WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
   set_tests_properties(recipe_${group} PROPERTIES TIMEOUT 1500 SKIP_RETURN_CODE 77)
 endforeach()
+# training runs around code that runs under the sanitizers in data_autoaugment (the ops, the draws and the train
+# transform through data_tool) and test_config (the flags)
+set_property(TEST recipe_autoaugment APPEND PROPERTY LABELS no_asan)
 if(NOT ALEXNET_HAVE_TENSORBOARD)
   set_tests_properties(recipe_tensorboard PROPERTIES DISABLED TRUE)
 endif()
