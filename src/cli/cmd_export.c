@@ -54,21 +54,28 @@ int cmd_export(int argc, char **argv) {
         error_set(&err, "--image_size %d: AlexNet needs at least %d pixels", f.image_size, NET_MIN_IMAGE);
         return cli_usage_error("export", err.msg);
     }
-    ModelOptions mo = { .checkpoint = f.pretrained, .image_size = f.image_size, .eval_resize = -1, .no_backend = 1 };
+    ModelOptions mo = {
+        .checkpoint = f.pretrained, .image_size = f.image_size, .eval_resize = -1, .no_backend = 1, .accept_int8 = 1
+    };
     Model m;
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("export", err.msg);
+    if (m.quantized && f.opset < 13) {
+        model_close(&m);
+        return cli_usage_error("export", "an int8 model needs --opset 13 or later (per-channel DequantizeLinear)");
+    }
     int named = m.info.n_classes_named == m.net.num_classes;
     OnnxOptions o = { .opset = f.opset,
                       .dynamic_batch = f.dynamic_batch,
                       .include_normalize = f.include_normalize,
-                      .class_names = named ? m.info.class_names : NULL };
+                      .class_names = named ? m.info.class_names : NULL,
+                      .quant = m.quantized ? &m.quant : NULL };
     if (onnx_export(f.out, &m.net, m.params, &o, &err) != 0) {
         errorf("%s", err.msg);
         status = 1;
     } else {
         int size = m.net.image_size;
-        printf("%s: %s, %d classes, input %s [%s, 3, %d, %d], output logits, opset %d\n", f.out, m.net.backbone,
-               m.net.num_classes, f.include_normalize ? "pixels (RGB in [0, 1])" : "input (normalised)",
+        printf("%s: %s%s, %d classes, input %s [%s, 3, %d, %d], output logits, opset %d\n", f.out, m.net.backbone,
+               m.quantized ? " int8 (QDQ)" : "", m.net.num_classes, f.include_normalize ? "pixels (RGB in [0, 1])" : "input (normalised)",
                f.dynamic_batch ? "N" : "1", size, size, f.opset);
         status = 0;
     }

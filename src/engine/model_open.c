@@ -64,9 +64,9 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
     if (rc == 0 && m->eval_resize >= 0) rc = eval_geometry_check(size, m->eval_resize, err);
     if (rc == 0) rc = net_build(&m->net, file.info.backbone, file.info.num_classes, size, o->dropout, err);
     m->quantized = checkpoint_is_quantized(&file);
-    if (rc == 0 && m->quantized && !o->inference)
-        rc = error_set(err, "%s is an int8 model (alexnet quantize): eval, predict and bench run it; train, average and "
-                            "export need the fp32 model it was quantized from",
+    if (rc == 0 && m->quantized && !o->inference && !o->accept_int8)
+        rc = error_set(err, "%s is an int8 model (alexnet quantize): eval, predict and export take it; train and average "
+                            "need the fp32 model it was quantized from",
                        o->checkpoint);
     if (rc == 0 && !m->quantized) rc = checkpoint_match(&file, &m->net, err);
     if (rc == 0) rc = check_memory(m, o, err);

@@ -43,6 +43,7 @@ typedef struct {
     int threads;           /* compute threads; 0: all cores (sets OpenMP's count) */
     int local_rank;        /* the GPU of this process on its node */
     int inference;         /* forward only (eval, predict): BackendOptions.inference */
+    int accept_int8;       /* an int8 model file is fine without inference (export); else refused */
 } ModelOptions;
 
 typedef struct {

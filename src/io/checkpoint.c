@@ -263,8 +263,8 @@ int checkpoint_is_quantized(const ModelFile *m) { return st_meta(&m->st, CHECKPO
 
 static int refuse_quantized(const ModelFile *m, Error *err) {
     return error_set(err,
-                     "%s is an int8 model (alexnet quantize): eval, predict and bench run it; train, average "
-                     "and export need the fp32 model it was quantized from",
+                     "%s is an int8 model (alexnet quantize): eval, predict and export take it; train and "
+                     "average need the fp32 model it was quantized from",
                      m->st.path);
 }
 

@@ -58,7 +58,7 @@ int checkpoint_save_model_with(const char *path, const Net *net, const float *pa
                                const char *const *extra_values, int n_extra_meta, Error *err);
 /* The metadata key an int8 model (alexnet quantize) carries; its value
  * describes the scheme. Such files are refused by checkpoint_match and
- * checkpoint_load_except (training, averaging, export) and opened by
+ * checkpoint_load_except (training, averaging) and opened by
  * io/quant_file.h. */
 #define CHECKPOINT_QUANT_KEY "quantization"
 

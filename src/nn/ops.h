@@ -38,7 +38,7 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, const float *dou
 /* --- int8 inference (post-training quantization, model/quant.h) -----------
  * Activations are u8 with a zero point, weights s8 per output channel,
  * products summed exactly in int32; the result goes back to fp32:
- *   q = clamp(nearbyint(x / in_scale) + in_zero, 0, 255)          (u8)
+ *   q = clamp(nearbyint(x / in_scale) + in_zero, 0, 255)          (u8; ONNX's QuantizeLinear)
  *   out[o] = (float)sum (q - in_zero) * wq[o, ...] * (in_scale * w_scale[o]) + bias[o]
  * The scale product is one float multiply, then the float product with
  * the sum, then the bias: the order the fast backends are compared in. */

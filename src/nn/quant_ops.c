@@ -9,10 +9,9 @@
 #include "nn/ops.h"
 
 void quantize_u8(uint8_t *q, const float *x, size_t count, float scale, int zero) {
-    const float inv = 1.0f / scale;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i++) {
-        float v = nearbyintf(x[i] * inv) + (float)zero;
+        float v = nearbyintf(x[i] / scale) + (float)zero; /* ONNX's QuantizeLinear: a division, half to even */
         q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
     }
 }

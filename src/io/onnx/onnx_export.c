@@ -22,8 +22,8 @@
 #error "ONNX raw_data is little-endian: this host would have to byte-swap the weights"
 #endif
 
-#define MAX_NODES 128
-#define MAX_INITS 64
+#define MAX_NODES 192
+#define MAX_INITS 128
 #define MAX_ATTRS 8
 
 typedef struct {
@@ -122,6 +122,53 @@ static void init_f32(Builder *b, const char *name, int ndim, const int64_t *dims
     t->has_raw_data = 1;
     t->raw_data.len = n * sizeof(float);
     t->raw_data.data = (uint8_t *)(uintptr_t)data; /* only read by the packer */
+}
+
+/* An initializer of type whose bytes are copied (int8 weights, scales, zero points). */
+static void init_bytes(Builder *b, const char *name, int ndim, const int64_t *dims, int32_t type, const void *data,
+                       size_t bytes) {
+    Onnx__TensorProto *t = add_init(b, name, ndim, dims, type);
+    t->has_raw_data = 1;
+    t->raw_data.len = bytes;
+    t->raw_data.data = ar_alloc(b, bytes ? bytes : 1);
+    memcpy(t->raw_data.data, data, bytes);
+}
+
+/* An int8 layer's input and weight as QDQ pairs (ONNX Runtime's static
+ * quantization format): input -> QuantizeLinear(scale, u8 zero point) ->
+ * DequantizeLinear; the s8 weight -> DequantizeLinear(per-output-channel
+ * scales, zero points 0, axis 0). in_name / w_name get the float tensors
+ * the Conv or Gemm then takes. */
+static void add_qdq(Builder *b, const Net *net, const QuantModel *q, int l, const char *cur, char *in_name,
+                    char *w_name, size_t size) {
+    const Layer *L = &net->layers[l];
+    const ParamTensor *w = &net->params[L->weight];
+    char s[64], z[64], ws[64], wz[64], qn[64], node[64];
+    snprintf(s, sizeof s, "%s.input_scale", L->name);
+    snprintf(z, sizeof z, "%s.input_zero_point", L->name);
+    snprintf(ws, sizeof ws, "%s.weight_scale", L->name);
+    snprintf(wz, sizeof wz, "%s.weight_zero_point", L->name);
+    snprintf(qn, sizeof qn, "%s.input_q", L->name);
+    snprintf(in_name, size, "%s.input_dq", L->name);
+    snprintf(w_name, size, "%s.weight_dq", L->name);
+    uint8_t zero = (uint8_t)q->in_zero[l];
+    init_bytes(b, s, 0, NULL, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, &q->in_scale[l], sizeof(float));
+    init_bytes(b, z, 0, NULL, ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, &zero, 1);
+    const char *qin[] = { cur, s, z }, *dqin[] = { qn, s, z };
+    snprintf(node, sizeof node, "%s.quantize", L->name);
+    add_node(b, "QuantizeLinear", node, 3, qin, qn);
+    snprintf(node, sizeof node, "%s.dequantize", L->name);
+    add_node(b, "DequantizeLinear", node, 3, dqin, in_name);
+    int64_t dims[4] = { 0 }, out = w->shape[0];
+    for (int i = 0; i < w->ndim; i++) dims[i] = w->shape[i];
+    init_bytes(b, w->name, w->ndim, dims, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, q->w_q[l], w->numel);
+    init_bytes(b, ws, 1, &out, ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, q->w_scale[l], sizeof(float) * (size_t)out);
+    int8_t *zeros = ar_alloc(b, (size_t)out);
+    init_bytes(b, wz, 1, &out, ONNX__TENSOR_PROTO__DATA_TYPE__INT8, zeros, (size_t)out);
+    const char *dqw[] = { w->name, ws, wz };
+    snprintf(node, sizeof node, "%s.weight_dequantize", L->name);
+    Onnx__NodeProto *n = add_node(b, "DequantizeLinear", node, 3, dqw, w_name);
+    attr_int(b, n, "axis", 0);
 }
 
 static void init_i64(Builder *b, const char *name, int n, const int64_t *values) {
@@ -223,7 +270,7 @@ static void adaptive_pool(Builder *b, const Layer *L, const char *cur, const cha
 }
 
 /* The layers of net after the input tensor named input; the last one's output is "logits". */
-static void add_layers(Builder *b, const Net *net, const float *params, const char *input) {
+static void add_layers(Builder *b, const Net *net, const float *params, const QuantModel *q, const char *input) {
     int last = net->n_layers - 1;
     while (last > 0 && net->layers[last].kind == LAYER_DROPOUT) last--;
     char cur[64], out[64];
@@ -238,9 +285,13 @@ static void add_layers(Builder *b, const Net *net, const float *params, const ch
         switch (L->kind) {
         case LAYER_CONV: {
             const ParamTensor *w = &net->params[L->weight], *bias = w + 1;
-            init_param(b, w, params);
+            char x[64], wn[64];
+            snprintf(x, sizeof x, "%s", cur);
+            snprintf(wn, sizeof wn, "%s", w->name);
+            if (q && q->int8[l]) add_qdq(b, net, q, l, cur, x, wn, sizeof x);
+            else init_param(b, w, params);
             init_param(b, bias, params);
-            const char *in[] = { cur, w->name, bias->name };
+            const char *in[] = { x, wn, bias->name };
             n = add_node(b, "Conv", L->name, 3, in, out);
             attr_ints(b, n, "kernel_shape", 2, L->kernel);
             attr_ints(b, n, "strides", 2, L->stride);
@@ -276,9 +327,13 @@ static void add_layers(Builder *b, const Net *net, const float *params, const ch
                 flat = 1;
             }
             const ParamTensor *w = &net->params[L->weight], *bias = w + 1;
-            init_param(b, w, params);
+            char x[64], wn[64];
+            snprintf(x, sizeof x, "%s", cur);
+            snprintf(wn, sizeof wn, "%s", w->name);
+            if (q && q->int8[l]) add_qdq(b, net, q, l, cur, x, wn, sizeof x);
+            else init_param(b, w, params);
             init_param(b, bias, params);
-            const char *in[] = { cur, w->name, bias->name };
+            const char *in[] = { x, wn, bias->name };
             n = add_node(b, "Gemm", L->name, 3, in, out);
             attr_int(b, n, "transB", 1);
             break;
@@ -328,7 +383,7 @@ static Onnx__GraphProto *build_graph(Builder *b, const Net *net, const float *pa
         add_node(b, "Sub", "normalize.sub", 2, sub, "centred");
         add_node(b, "Div", "normalize.div", 2, div, "input");
     }
-    add_layers(b, net, params, "input");
+    add_layers(b, net, params, opt->quant, "input");
     g->input = ar_alloc(b, sizeof(Onnx__ValueInfoProto *));
     g->input[0] = value_info(b, input, 4, in_dims);
     g->n_input = 1;
