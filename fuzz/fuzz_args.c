@@ -54,9 +54,9 @@ static int parse_table(int argc, char **argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    static const char *const CMDS[][2] = { { "train", NULL },         { "eval", NULL },
-                                           { "predict", NULL },       { "bench", NULL },
-                                           { "bench-data", NULL },    { "prepare", "fashion-mnist" },
+    static const char *const CMDS[][2] = { { "train", NULL },          { "eval", NULL },
+                                           { "predict", NULL },        { "bench", NULL },
+                                           { "bench-data", NULL },     { "prepare", "fashion-mnist" },
                                            { "prepare", "synthetic" }, { "quantize", NULL } };
     int (*const RUN[])(int, char **) = { cmd_train,      cmd_eval,    cmd_predict, cmd_bench,
                                          cmd_bench_data, cmd_prepare, cmd_prepare, cmd_quantize };

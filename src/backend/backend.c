@@ -164,8 +164,7 @@ void backend_read_logits(const Backend *b, float *logits, int n) {
     b->vt->read_logits(b->ctx, logits, n);
 }
 
-double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready,
-                        void *user) {
+double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready, void *user) {
     training_only(b, "backward");
     CHECK(n == b->n, "backward: batch %d differs from the last forward's %d", n, b->n);
     return b->vt->backward(b->ctx, labels, n, args, ready, user);

@@ -61,7 +61,8 @@ typedef struct {
     SmoothingForm form;
     int global_batch; /* gradients are divided by this (0: the local batch) */
     LabelMix mix;     /* MixUp/CutMix targets of this batch; mix.labels NULL: none (cuda: none) */
-    const float *class_weight; /* [num_classes] per-class loss weights (--class_balance loss); NULL: none (cuda: none) */
+    const float
+        *class_weight; /* [num_classes] per-class loss weights (--class_balance loss); NULL: none (cuda: none) */
 } LossArgs;
 
 /* The op's arguments for a loss of n rows. */
@@ -84,7 +85,7 @@ typedef void (*GradReadyFn)(void *user, int param);
 
 typedef struct BackendVTable BackendVTable; /* backend_impl.h: private to src/backend/ */
 
-#define COMM_ID_BYTES 128
+#define COMM_ID_BYTES     128
 /* The gradient all-reduce's bucket size (PyTorch DDP's default): the MPI
  * all-reduce's (dist_grads_attach) and the cuda backend's NCCL one. */
 #define GRAD_BUCKET_BYTES (25u << 20)
@@ -162,8 +163,7 @@ void backend_read_logits(const Backend *b, float *logits, int n);
  * param) is called as each parameter's gradient becomes final. Returns the
  * loss summed over the n samples and divided by args->global_batch (0: n).
  * n must be the last forward's. */
-double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready,
-                        void *user);
+double backend_backward(Backend *b, const int32_t *labels, int n, const LossArgs *args, GradReadyFn ready, void *user);
 void backend_sgd_update(Backend *b, const SgdArgs *args);
 
 /* Per-layer timing: while on, forward/backward add milliseconds per layer

@@ -69,15 +69,32 @@ static const struct {
 static const struct {
     const char *name, *ours;
 } SYNONYMS[] = {
-    { "num_epochs", "max_epoch" },    { "n_epochs", "max_epoch" },      { "max_epochs", "max_epoch" },
-    { "learning_rate", "lr" },        { "num_workers", "workers" },     { "img_size", "image_size" },
-    { "input_size", "image_size" },   { "resolution", "image_size" },   { "train_dir", "data_dir" },
-    { "data", "data_dir" },           { "dataset", "data_dir" },        { "val_data", "val_dir" },
-    { "output", "out" },              { "save_dir", "out" },            { "checkpoint", "pretrained" },
-    { "ckpt", "pretrained" },         { "resume_from", "resume" },
-    { "warmup", "warmup_epochs" },    { "min_lr", "eta_min" },          { "smoothing", "label_smooth_factor" },
-    { "gpu", "device" },              { "steps", "max_steps" },         { "time", "time_budget" },
-    { "budget", "time_budget" },      { "deadline", "time_budget" },    { "classes", "class_names" },
+    { "num_epochs", "max_epoch" },
+    { "n_epochs", "max_epoch" },
+    { "max_epochs", "max_epoch" },
+    { "learning_rate", "lr" },
+    { "num_workers", "workers" },
+    { "img_size", "image_size" },
+    { "input_size", "image_size" },
+    { "resolution", "image_size" },
+    { "train_dir", "data_dir" },
+    { "data", "data_dir" },
+    { "dataset", "data_dir" },
+    { "val_data", "val_dir" },
+    { "output", "out" },
+    { "save_dir", "out" },
+    { "checkpoint", "pretrained" },
+    { "ckpt", "pretrained" },
+    { "resume_from", "resume" },
+    { "warmup", "warmup_epochs" },
+    { "min_lr", "eta_min" },
+    { "smoothing", "label_smooth_factor" },
+    { "gpu", "device" },
+    { "steps", "max_steps" },
+    { "time", "time_budget" },
+    { "budget", "time_budget" },
+    { "deadline", "time_budget" },
+    { "classes", "class_names" },
 };
 
 static void normalise(const char *typed, size_t len, char *out, size_t size) {
@@ -265,11 +282,10 @@ static int apply_alias(const ArgSpec *specs, int nspecs, int a, const char *flag
     case AL_WEIGHTS: {
         struct stat st;
         if (stat(v, &st) != 0 && !strchr(v, '/') && !strstr(v, ".safetensors"))
-            return error_set(
-                err,
-                "%s takes a .safetensors file here (got '%s'); torchvision's weight names are not "
-                "downloaded: save a torchvision state_dict with safetensors (docs/INTEROP.md)",
-                flag, v);
+            return error_set(err,
+                             "%s takes a .safetensors file here (got '%s'); torchvision's weight names are not "
+                             "downloaded: save a torchvision state_dict with safetensors (docs/INTEROP.md)",
+                             flag, v);
         return set_value(target, flag, v, err);
     }
     }

@@ -23,14 +23,14 @@
 #include "engine/model_open.h"
 
 typedef enum {
-    ARG_INT,   /* int;    dst: int*     */
-    ARG_I64,   /* int64;  dst: int64_t* */
-    ARG_U64,   /* uint64; dst: uint64_t* (a negative value is refused) */
-    ARG_FLOAT, /* double; dst: double*  */
+    ARG_INT,      /* int;    dst: int*     */
+    ARG_I64,      /* int64;  dst: int64_t* */
+    ARG_U64,      /* uint64; dst: uint64_t* (a negative value is refused) */
+    ARG_FLOAT,    /* double; dst: double*  */
     ARG_DURATION, /* seconds; dst: double*; "90s", "12m", "1h30m" or seconds */
-    ARG_STR,   /* string; dst: const char** (points into argv) */
-    ARG_CHARS, /* string; dst: char[max + 1], copied (a longer value is refused) */
-    ARG_FLAG,  /* no value; dst: int*, set to 1 */
+    ARG_STR,      /* string; dst: const char** (points into argv) */
+    ARG_CHARS,    /* string; dst: char[max + 1], copied (a longer value is refused) */
+    ARG_FLAG,     /* no value; dst: int*, set to 1 */
 } ArgType;
 
 typedef struct {
@@ -74,9 +74,11 @@ typedef struct {
     int image_size, resize_size, threads;
     int64_t max_pixels;
 } InferFlags;
-#define INFER_FLAGS_DEFAULT \
-    { .device = "cpu", .tta = "none", .precision = "auto", .resize_size = EVAL_RESIZE_FROM_CHECKPOINT, \
-      .max_pixels = IMAGE_DEFAULT_MAX_PIXELS }
+#define INFER_FLAGS_DEFAULT                                                                              \
+    {                                                                                                    \
+        .device = "cpu", .tta = "none", .precision = "auto", .resize_size = EVAL_RESIZE_FROM_CHECKPOINT, \
+        .max_pixels = IMAGE_DEFAULT_MAX_PIXELS                                                           \
+    }
 /* clang-format off */
 #define INFER_FLAG_SPECS(f) \
     { "pretrained", ARG_STR, &(f).pretrained, "checkpoint (.safetensors, ours or torchvision's)", 1, 0, NULL }, \

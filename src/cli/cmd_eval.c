@@ -42,8 +42,8 @@ static int parse_flags(EvalFlags *f, int argc, char **argv) {
         { "json", ARG_FLAG, &f->json, "print only a JSON object on stdout (the readable line goes to stderr)", 1, 0,
           NULL },
         { "per_class", ARG_FLAG, &f->per_class,
-          "also each class's images, top-1 (= recall), top-5 and precision; with --json the confusion matrix too", 1,
-          0, NULL },
+          "also each class's images, top-1 (= recall), top-5 and precision; with --json the confusion matrix too", 1, 0,
+          NULL },
         { "confusion_svg", ARG_STR, &f->confusion_svg,
           "write the confusion matrix as an SVG heatmap to FILE (implies --per_class)", 1, 0, NULL },
     };
@@ -114,7 +114,8 @@ static const char *class_name(const Model *m, int c, char *buf, size_t size) {
 static void print_per_class(FILE *out, const Model *m, const EvalPerClass *pc) {
     int K = m->net.num_classes;
     const int64_t *n = pc->counts, *c1 = n + K, *c5 = n + 2 * K, *pred = n + 3 * K;
-    fprintf(out, "per class (top-1 = recall; precision: of the images predicted as the class, the share that are it):\n");
+    fprintf(out,
+            "per class (top-1 = recall; precision: of the images predicted as the class, the share that are it):\n");
     fprintf(out, "%6s  %-24s %8s %8s %8s %10s\n", "index", "class", "images", "top-1", "top-5", "precision");
     for (int c = 0; c < K; c++) {
         char idx[16], t1[16], t5[16], pr[16];
@@ -249,8 +250,10 @@ static int run_eval(Model *m, const Dataset *ds, Dist *d, const EvalFlags *f) {
 static int check_confusion_svg(const EvalFlags *f, int K) {
     Error err = { { 0 } };
     if (K > EVAL_CONFUSION_MAX_CLASSES) {
-        error_set(&err, "--confusion_svg: %s predicts %d classes; the confusion matrix is kept up to %d (use "
-                        "--per_class for per-class results)", f->in.pretrained, K, EVAL_CONFUSION_MAX_CLASSES);
+        error_set(&err,
+                  "--confusion_svg: %s predicts %d classes; the confusion matrix is kept up to %d (use "
+                  "--per_class for per-class results)",
+                  f->in.pretrained, K, EVAL_CONFUSION_MAX_CLASSES);
         return cli_usage_error("eval", err.msg);
     }
     AtomicFile a;

@@ -75,8 +75,9 @@ int cmd_export(int argc, char **argv) {
     } else {
         int size = m.net.image_size;
         printf("%s: %s%s, %d classes, input %s [%s, 3, %d, %d], output logits, opset %d\n", f.out, m.net.backbone,
-               m.quantized ? " int8 (QDQ)" : "", m.net.num_classes, f.include_normalize ? "pixels (RGB in [0, 1])" : "input (normalised)",
-               f.dynamic_batch ? "N" : "1", size, size, f.opset);
+               m.quantized ? " int8 (QDQ)" : "", m.net.num_classes,
+               f.include_normalize ? "pixels (RGB in [0, 1])" : "input (normalised)", f.dynamic_batch ? "N" : "1", size,
+               size, f.opset);
         status = 0;
     }
     model_close(&m);

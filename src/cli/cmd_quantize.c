@@ -38,8 +38,8 @@ static int parse_flags(QuantizeFlags *f, int argc, char **argv) {
         { "calib_images", ARG_I64, &f->calib_images, "images to calibrate on, spread evenly over the folder", 1, 1e9,
           NULL },
         { "method", ARG_STR, &f->method, "input ranges: minmax | percentile | entropy", 1, 0, NULL },
-        { "percentile", ARG_FLOAT, &f->percentile, "--method percentile's share of each input's values kept", 50,
-          100, NULL },
+        { "percentile", ARG_FLOAT, &f->percentile, "--method percentile's share of each input's values kept", 50, 100,
+          NULL },
         { "fp32_layers", ARG_STR, &f->fp32_layers, "layers kept fp32: none | first | last | first,last", 1, 0, NULL },
         { "out", ARG_STR, &f->out, "the int8 model file to write (.safetensors)", 1, 0, NULL },
         { "image_size", ARG_INT, &f->image_size, "centre crop (0: the checkpoint's validation crop)", 0, NET_MAX_IMAGE,
@@ -118,7 +118,8 @@ static int quantize(const QuantizeFlags *f, Model *m, Error *err) {
     fflush(stdout);
     double t0 = now_seconds();
     c->pass = 1;
-    int rc = n > 0 ? calibration_pass(m, &ds, pick, n, f->batch, c, err) : error_set(err, "%s has no images", f->calib_dir);
+    int rc =
+        n > 0 ? calibration_pass(m, &ds, pick, n, f->batch, c, err) : error_set(err, "%s has no images", f->calib_dir);
     if (rc == 0 && strcmp(f->method, "minmax") != 0) {
         c->pass = 2;
         rc = calibration_pass(m, &ds, pick, n, f->batch, c, err);

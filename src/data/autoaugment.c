@@ -23,9 +23,9 @@
 #include "data/transforms.h"
 
 static const char *const POLICY_NAMES[] = { "none", "ta_wide", "ra", "imagenet", "cifar10", "svhn" };
-static const char *const OP_NAMES[AUG_N_OPS] = { "Identity",   "ShearX",   "ShearY",    "TranslateX",   "TranslateY",
-                                                 "Rotate",     "Brightness", "Color",   "Contrast",     "Sharpness",
-                                                 "Posterize",  "Solarize", "AutoContrast", "Equalize",  "Invert" };
+static const char *const OP_NAMES[AUG_N_OPS] = { "Identity",  "ShearX",     "ShearY",       "TranslateX", "TranslateY",
+                                                 "Rotate",    "Brightness", "Color",        "Contrast",   "Sharpness",
+                                                 "Posterize", "Solarize",   "AutoContrast", "Equalize",   "Invert" };
 
 int autoaug_policy_parse(const char *name) {
     for (int p = 0; p < (int)(sizeof POLICY_NAMES / sizeof POLICY_NAMES[0]); p++)
@@ -283,12 +283,12 @@ static double py_fmod(double v, double m) {
  * pre-zeroed (the fill). */
 static void affine_nearest(uint8_t *out, const uint8_t *in, int W, int H, const double a[6]) {
     const size_t n = (size_t)W * (size_t)H;
-#define COPY3(o, i)                                                                                                    \
-    do {                                                                                                               \
-        size_t o_ = (o), i_ = (i);                                                                                     \
-        out[o_] = in[i_];                                                                                              \
-        out[n + o_] = in[n + i_];                                                                                      \
-        out[2 * n + o_] = in[2 * n + i_];                                                                              \
+#define COPY3(o, i)                       \
+    do {                                  \
+        size_t o_ = (o), i_ = (i);        \
+        out[o_] = in[i_];                 \
+        out[n + o_] = in[n + i_];         \
+        out[2 * n + o_] = in[2 * n + i_]; \
     } while (0)
     if (a[1] == 0 && a[3] == 0) { /* ImagingScaleAffine */
         int *xintab = calloc((size_t)W, sizeof *xintab), xmin = W, xmax = 0;
@@ -319,7 +319,7 @@ static void affine_nearest(uint8_t *out, const uint8_t *in, int W, int H, const 
         fixed &= fabs(x * a[0] + y * a[1] + a[2]) < 32768.0 && fabs(x * a[3] + y * a[4] + a[5]) < 32768.0;
     }
     if (fixed) { /* affine_fixed: 16.16 fixed point */
-#define FIX(v) ((int64_t)FLOOR((v) * 65536.0 + 0.5))
+#define FIX(v) ((int64_t)FLOOR((v)*65536.0 + 0.5))
         const int64_t a0 = FIX(a[0]), a1 = FIX(a[1]), a3 = FIX(a[3]), a4 = FIX(a[4]);
         int64_t a2 = FIX(a[2] + a[0] * 0.5 + a[1] * 0.5), a5 = FIX(a[5] + a[3] * 0.5 + a[4] * 0.5);
 #undef FIX
@@ -555,7 +555,7 @@ void autoaug_op(uint8_t *px, uint8_t *scratch, int W, int H, AugOp op, double ma
     case AUG_POSTERIZE: {
         int bits = (int)magnitude;
         bits = bits < 0 ? 0 : bits > 8 ? 8 : bits;
-        uint8_t mask = (uint8_t)~((1u << (8 - bits)) - 1u);
+        uint8_t mask = (uint8_t) ~((1u << (8 - bits)) - 1u);
         for (int i = 0; i < 256; i++) lut[i] = (uint8_t)(i & mask);
         apply_lut(px, 3 * n, lut);
         break;

@@ -48,9 +48,9 @@ typedef enum {
     AUG_N_OPS
 } AugOp;
 
-#define AA_MAX_OPS       2  /* RandAugment's num_ops, AutoAugment's sub-policy length */
-#define AA_RA_BINS       31 /* RandAugment's num_magnitude_bins; --ra_magnitude in [0, 30] */
-#define AA_RA_MAGNITUDE  9  /* torchvision's default --ra-magnitude */
+#define AA_MAX_OPS      2  /* RandAugment's num_ops, AutoAugment's sub-policy length */
+#define AA_RA_BINS      31 /* RandAugment's num_magnitude_bins; --ra_magnitude in [0, 30] */
+#define AA_RA_MAGNITUDE 9  /* torchvision's default --ra-magnitude */
 
 /* The ops one sample receives, in order, with _apply_op's magnitude (signed;
  * degrees, pixels, factors - 1, bits or thresholds by op). */

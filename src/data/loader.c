@@ -388,9 +388,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
 
 int64_t loader_batches_per_epoch(const Loader *l) { return l->nbatches; }
 
-int64_t loader_images(const Loader *l) {
-    return l->cfg.mode == LOADER_TRAIN ? l->nbatches * l->cfg.batch : l->count;
-}
+int64_t loader_images(const Loader *l) { return l->cfg.mode == LOADER_TRAIN ? l->nbatches * l->cfg.batch : l->count; }
 
 /* The epoch's order: Fisher-Yates driven by philox (RNG_SHUFFLE, a = epoch). */
 static void make_perm(int64_t *perm, int64_t n, uint64_t seed, uint32_t epoch) {

@@ -54,14 +54,14 @@ typedef struct {
     InputFormat format;       /* the backend's (model/input.h) */
     int64_t max_image_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */
     int strict;
-    int quiet;       /* 1: don't print per-file warnings (still counted) */
-    int resize_size; /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
-    float erase_p;   /* train: RandomErasing's probability after normalising (0: off) */
+    int quiet;        /* 1: don't print per-file warnings (still counted) */
+    int resize_size;  /* eval: torchvision's Resize(R) before CenterCrop(S); 0: the seed's square */
+    float erase_p;    /* train: RandomErasing's probability after normalising (0: off) */
     int auto_augment; /* train: an AutoAugmentPolicy (data/autoaugment.h; 0: none) */
     int ra_magnitude; /* RandAugment's magnitude bin (0..30) */
     int aa_bilinear;  /* 1: the policy's geometry resamples bilinearly (train.py), 0: nearest */
-    int ra_reps;     /* train: repeated augmentation, torchvision's RASampler(repetitions) (0, 1: off) */
-    int balanced;    /* train: 1 = an epoch is n draws with replacement weighted by 1 / (images of the class):
+    int ra_reps;      /* train: repeated augmentation, torchvision's RASampler(repetitions) (0, 1: off) */
+    int balanced;     /* train: 1 = an epoch is n draws with replacement weighted by 1 / (images of the class):
                         PyTorch's WeightedRandomSampler(1 / class count, n), instead of a shuffle */
 } LoaderConfig;
 

@@ -26,7 +26,7 @@ struct SampleWorker {
     ResampleAxis ax, ay;
     uint8_t *tmp; /* resampler scratch */
     size_t tmp_cap;
-    uint8_t *rgb; /* [3][S][S] planes before the output conversion */
+    uint8_t *rgb;        /* [3][S][S] planes before the output conversion */
     uint8_t *aa_scratch; /* automatic augmentation's copy of rgb */
     int width, height;
     int has_warning;
@@ -158,15 +158,16 @@ int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *
     const int S = w->cfg.image_size;
     if (produce(w, path, c->j, c->i, c->w, c->h, S, S, 0, 0, a->flip, w->rgb, err) != 0) return -1;
     color_jitter(w->rgb, (size_t)S * (size_t)S, a);
-    if (a->aa.n < 0 || a->aa.n > AA_MAX_OPS) return error_set(err, "%s: %d automatic augmentation ops (at most %d)", path, a->aa.n, AA_MAX_OPS);
+    if (a->aa.n < 0 || a->aa.n > AA_MAX_OPS)
+        return error_set(err, "%s: %d automatic augmentation ops (at most %d)", path, a->aa.n, AA_MAX_OPS);
     autoaug_apply(w->rgb, w->aa_scratch, S, S, &a->aa);
     write_sample(out, w->rgb, S, fmt);
     CropBox erase;
     if (fixed && fixed->erase) {
         const CropBox *e = &fixed->erase_box;
         if (e->i < 0 || e->j < 0 || e->h < 0 || e->w < 0 || e->h > S - e->i || e->w > S - e->j)
-            return error_set(err, "%s: erase box (top %d, left %d, %dx%d) is outside the %dx%d sample", path, e->i, e->j,
-                             e->w, e->h, S, S);
+            return error_set(err, "%s: erase box (top %d, left %d, %dx%d) is outside the %dx%d sample", path, e->i,
+                             e->j, e->w, e->h, S, S);
         erase_sample(out, S, fmt, e);
     } else if (!fixed && erase_draw(&erase, S, w->cfg.erase_p, key)) {
         erase_sample(out, S, fmt, &erase);

@@ -44,7 +44,7 @@ typedef struct {
     uint8_t order[3]; /* JITTER_* in the order they are applied */
     int erase;        /* fixed augmentations (tests): erase erase_box after normalising */
     CropBox erase_box;
-    AugPlan aa;       /* automatic augmentation's ops, after the jitter (n 0: none) */
+    AugPlan aa; /* automatic augmentation's ops, after the jitter (n 0: none) */
 } Augment;
 
 /* Where a sample's random numbers come from. attempt > 0: the draws for a

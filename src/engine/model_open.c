@@ -39,8 +39,9 @@ static int check_memory(const Model *m, const ModelOptions *o, Error *err) {
                      "(%d classes) take %.1f GiB, a batch of %d images of %d px %.1f GiB; %s",
                      need / G, (double)avail / G, (double)n->param_count / 1e6, n->num_classes, weights / G, o->batch,
                      n->image_size, act_bytes / G,
-                     act_bytes > weights ? "lower the batch size or the image size"
-                                         : "the weights alone do not fit: fewer classes, or a machine with more memory");
+                     act_bytes > weights
+                         ? "lower the batch size or the image size"
+                         : "the weights alone do not fit: fewer classes, or a machine with more memory");
 }
 
 /* The net and its weights from a model file, which is closed again: the
@@ -51,7 +52,8 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
     const ModelInfo *info = &file.info;
     int size = o->image_size ? o->image_size : info->val_crop_size > 0 ? info->val_crop_size : info->image_size;
     m->eval_resize = o->eval_resize;
-    if (o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT) m->eval_resize = info->val_resize_size >= 0 ? info->val_resize_size : 0;
+    if (o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT)
+        m->eval_resize = info->val_resize_size >= 0 ? info->val_resize_size : 0;
     if (info->val_crop_size > 0 && (!o->image_size || o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT) && o->inference)
         notef("eval transform of %s as its training validated: resize %s%d, center crop %d (--val_resize_size, "
               "--val_crop_size override)",
@@ -65,8 +67,9 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
     if (rc == 0) rc = net_build(&m->net, file.info.backbone, file.info.num_classes, size, o->dropout, err);
     m->quantized = checkpoint_is_quantized(&file);
     if (rc == 0 && m->quantized && !o->inference && !o->accept_int8)
-        rc = error_set(err, "%s is an int8 model (alexnet quantize): eval, predict and export take it; train and average "
-                            "need the fp32 model it was quantized from",
+        rc = error_set(err,
+                       "%s is an int8 model (alexnet quantize): eval, predict and export take it; train and average "
+                       "need the fp32 model it was quantized from",
                        o->checkpoint);
     if (rc == 0 && !m->quantized) rc = checkpoint_match(&file, &m->net, err);
     if (rc == 0) rc = check_memory(m, o, err);

@@ -33,4 +33,3 @@ int dataset_scan_node(Dist *d, Dataset *ds, const char *dir, Error *err) {
     free(bytes);
     return rc;
 }
-

@@ -67,10 +67,10 @@ int checkpoint_save_model_with(const char *path, const Net *net, const float *pa
     snprintf(st, sizeof st, "%lld", (long long)meta->step);
     snprintf(crop, sizeof crop, "%d", meta->val_crop_size);
     snprintf(resize, sizeof resize, "%d", meta->val_resize_size);
-    const char *keys[11 + CHECKPOINT_MAX_EXTRA] = { "format", "backbone", "num_classes", "classes",
-                                                    "image_size", "step", "version" };
-    const char *vals[11 + CHECKPOINT_MAX_EXTRA] = { "pt", net->backbone, ncls, classes_json, size, st,
-                                                    "alexnet.c " ALX_VERSION };
+    const char *keys[11 + CHECKPOINT_MAX_EXTRA] = { "format",     "backbone", "num_classes", "classes",
+                                                    "image_size", "step",     "version" };
+    const char *vals[11 + CHECKPOINT_MAX_EXTRA] = { "pt", net->backbone,           ncls, classes_json, size,
+                                                    st,   "alexnet.c " ALX_VERSION };
     int n = 7;
     if (meta->epoch >= 0) keys[n] = "epoch", vals[n++] = ep; /* -1: not known (a torchvision file's, averaged) */
     if (meta->val_crop_size > 0) {

@@ -41,10 +41,10 @@ void model_info_free(ModelInfo *info);
 
 /* What a model file says about itself besides its tensors. */
 typedef struct {
-    char *const *class_names;         /* [num_classes], or NULL */
-    int epoch;                        /* epochs finished */
-    int64_t step;                     /* optimizer steps */
-    const char *weights;              /* "ema" or "raw" (which of the two a best.safetensors holds), or NULL */
+    char *const *class_names;           /* [num_classes], or NULL */
+    int epoch;                          /* epochs finished */
+    int64_t step;                       /* optimizer steps */
+    const char *weights;                /* "ema" or "raw" (which of the two a best.safetensors holds), or NULL */
     int val_crop_size, val_resize_size; /* the eval transform it was validated with (crop 0: unknown) */
 } ModelMeta;
 

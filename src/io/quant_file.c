@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QUANT_SCHEME                                                                                                  \
-    "int8 static: each layer's input as u8 = round(x / input_scale) + input_zero_point, its weight as s8 per "      \
+#define QUANT_SCHEME                                                                                           \
+    "int8 static: each layer's input as u8 = round(x / input_scale) + input_zero_point, its weight as s8 per " \
     "output channel (weight = weight_q * weight_scale), int32 sums scaled back to fp32"
 
 /* "features.0.weight" -> "features.0.<what>" */
@@ -33,7 +33,9 @@ int quant_save(const char *path, const Net *net, const float *params, const Quan
         for (int d = 0; d < p->ndim; d++) w.shape[d] = p->shape[d];
         t[n++] = w;
         sibling(names[n], sizeof names[n], p->name, "weight_scale");
-        t[n] = (StWriteTensor){ .name = names[n], .dtype = ST_F32, .ndim = 1, .shape = { p->shape[0] }, .data = q->w_scale[i] };
+        t[n] = (StWriteTensor){
+            .name = names[n], .dtype = ST_F32, .ndim = 1, .shape = { p->shape[0] }, .data = q->w_scale[i]
+        };
         n++;
         sibling(names[n], sizeof names[n], p->name, "input_scale");
         t[n] = (StWriteTensor){ .name = names[n], .dtype = ST_F32, .ndim = 1, .shape = { 1 }, .data = &q->in_scale[i] };

@@ -40,7 +40,7 @@ typedef struct {
 typedef struct {
     char *path;
     int fd, fd_open; /* open until st_free (a zeroed StFile holds none) */
-    size_t size; /* of the file, when opened */
+    size_t size;     /* of the file, when opened */
     int n;
     StTensor *tensors; /* sorted by name */
     int n_meta;

@@ -146,7 +146,8 @@ void quant_observer_range(const QuantObserver *o, const char *method, double per
     if (amax > 0 && strcmp(method, "minmax") != 0) {
         /* u8 levels on the side that holds the values: 256 on one side (after a ReLU), 128 each for a signed input */
         int levels = l < 0 ? 128 : 256;
-        int bins = strcmp(method, "entropy") == 0 ? entropy_bins(o->hist, levels) : percentile_bins(o->hist, percentile / 100.0);
+        int bins = strcmp(method, "entropy") == 0 ? entropy_bins(o->hist, levels)
+                                                  : percentile_bins(o->hist, percentile / 100.0);
         double t = amax * bins / HIST_BINS;
         l = fmax(l, -t);
         h = fmin(h, t);

@@ -22,13 +22,13 @@
 #define QUANT_METHODS "minmax, percentile or entropy"
 
 typedef struct {
-    int layers;                      /* n_layers of the net it belongs to */
-    int int8[NET_MAX_LAYERS];        /* 1: the conv / linear layer runs int8 */
-    float in_scale[NET_MAX_LAYERS];  /* its input's u8 scale (> 0, finite) */
-    int in_zero[NET_MAX_LAYERS];     /* its input's zero point, 0..255 */
-    float *w_scale[NET_MAX_LAYERS];  /* [out_c] per output channel (> 0, finite) */
-    int8_t *w_q[NET_MAX_LAYERS];     /* [weight numel] in the weight's layout, -127..127 */
-    char method[16];                 /* calibration: minmax | percentile | entropy */
+    int layers;                     /* n_layers of the net it belongs to */
+    int int8[NET_MAX_LAYERS];       /* 1: the conv / linear layer runs int8 */
+    float in_scale[NET_MAX_LAYERS]; /* its input's u8 scale (> 0, finite) */
+    int in_zero[NET_MAX_LAYERS];    /* its input's zero point, 0..255 */
+    float *w_scale[NET_MAX_LAYERS]; /* [out_c] per output channel (> 0, finite) */
+    int8_t *w_q[NET_MAX_LAYERS];    /* [weight numel] in the weight's layout, -127..127 */
+    char method[16];                /* calibration: minmax | percentile | entropy */
     int64_t calib_images;
 } QuantModel;
 
@@ -52,8 +52,8 @@ void quant_dequantize(const QuantModel *q, const Net *net, int layer, float *par
  * of each tail; entropy: the threshold minimising the KL divergence between
  * the histogram and its u8 quantization, TensorRT's method). */
 typedef struct {
-    double lo, hi;        /* min and max seen (pass 1) */
-    double hist[2048];    /* pass 2: counts of |x| in [0, max(|lo|, hi)] */
+    double lo, hi;     /* min and max seen (pass 1) */
+    double hist[2048]; /* pass 2: counts of |x| in [0, max(|lo|, hi)] */
     int64_t count;
 } QuantObserver;
 

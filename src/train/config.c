@@ -99,8 +99,7 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     else if (!one_of(c->aa_interpolation, interpolations))
         bad = "aa_interpolation", want = "bilinear or nearest", value = c->aa_interpolation;
     else if (!net_backbone_known(c->backbone))
-        bad = "backbone", want = "one of alexnet, alexnet_torchvision, alexnet_2012",
-        value = c->backbone;
+        bad = "backbone", want = "one of alexnet, alexnet_torchvision, alexnet_2012", value = c->backbone;
     if (bad) {
         if (source) return error_set(err, "%s: '%s' is \"%s\": must be %s", source, bad, value, want);
         return error_set(err, "--%s %s: must be %s", bad, value, want);
@@ -133,7 +132,7 @@ cJSON *config_to_cjson(const TrainConfig *c) {
         const ConfigField *f = &FIELDS[i];
         const char *p = (const char *)c + f->offset;
         if (f->type == CONFIG_TEXT) json_add_path(o, f->name, p); /* a folder named in Latin-1 must reopen */
-        else json_add_num(o, f->name, field_number(c, f)); /* every range fits 2^53: exact */
+        else json_add_num(o, f->name, field_number(c, f));        /* every range fits 2^53: exact */
     }
     return o;
 }

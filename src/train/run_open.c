@@ -134,16 +134,18 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
     r->logits = xmalloc((size_t)c->per_batch_size * r->model.net.num_classes * sizeof(float));
     if (c->accum_steps > 1) {
         if (strcmp(r->model.backend_name, "cuda") == 0)
-            return error_set(err, "--accum_steps %d: gradient accumulation runs on the CPU backends (ref, dnnl); "
-                                  "the cuda backend does not have it yet: use a larger --per_batch_size or more GPUs",
+            return error_set(err,
+                             "--accum_steps %d: gradient accumulation runs on the CPU backends (ref, dnnl); "
+                             "the cuda backend does not have it yet: use a larger --per_batch_size or more GPUs",
                              c->accum_steps);
         r->grad_acc = xaligned_alloc(r->model.net.param_count * sizeof(float));
     }
     if (c->mixup_alpha > 0 || c->cutmix_alpha > 0) {
         InputFormat fmt = backend_input_format(&r->model.be);
         if (strcmp(r->model.backend_name, "cuda") == 0 || (fmt != INPUT_F32_NCHW && fmt != INPUT_F32_NHWC))
-            return error_set(err, "--mixup_alpha / --cutmix_alpha: MixUp and CutMix run on the CPU backends (ref, "
-                                  "dnnl); the %s backend does not have them yet",
+            return error_set(err,
+                             "--mixup_alpha / --cutmix_alpha: MixUp and CutMix run on the CPU backends (ref, "
+                             "dnnl); the %s backend does not have them yet",
                              r->model.backend_name);
         r->mix_labels = xmalloc((size_t)c->per_batch_size * sizeof(int32_t));
         r->mix_scratch = xmalloc(input_sample_bytes(fmt, c->image_size));
@@ -352,8 +354,9 @@ int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *
         r->metrics_open = !failed;
         if (!failed && r->c.tensorboard && !(r->tb = tb_open(r->c.out_dir, resume ? r->step + 1 : 0, err))) failed = 1;
         int stale = failed ? 0 : atomic_remove_stale(r->c.out_dir); /* of a process killed while saving */
-        if (stale) notef("removed %d temporary file%s left in %s by a run that was killed while saving", stale,
-                         stale == 1 ? "" : "s", r->c.out_dir);
+        if (stale)
+            notef("removed %d temporary file%s left in %s by a run that was killed while saving", stale,
+                  stale == 1 ? "" : "s", r->c.out_dir);
         if (!failed) {
             report_summary(r, resume != NULL);
             if (resume)

@@ -181,8 +181,10 @@ int main(int argc, char **argv) {
             xa.mix = &mix;
             ours = (float)softmax_xent(NULL, mix_logits, labels, B, K, &xa);
             close(0, "loss (mixed targets, PyTorch smoothing form)", &ours, &torch_mixed, 1, TOL);
-            EXPECT(fabsf(torch_mixed - torch_unmixed) > 0.05f, "the mixed-target case must tell mixed from unmixed "
-                   "targets (%.4f vs %.4f)", torch_mixed, torch_unmixed);
+            EXPECT(fabsf(torch_mixed - torch_unmixed) > 0.05f,
+                   "the mixed-target case must tell mixed from unmixed "
+                   "targets (%.4f vs %.4f)",
+                   torch_mixed, torch_unmixed);
             free(rolled);
             free(mix_logits);
             backend_get_grads(&be, grads);

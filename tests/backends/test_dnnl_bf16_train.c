@@ -62,7 +62,9 @@ static void make_batch(float *x, int32_t *labels, const float *protos, int step)
 
 static void train(const Net *net, Precision prec, double *losses) {
     Error err;
-    BackendOptions bo = { 1, 0, prec, 5, 0, NULL }; /* one thread: no waits on a descheduled partner on a loaded machine */
+    BackendOptions bo = {
+        1, 0, prec, 5, 0, NULL
+    }; /* one thread: no waits on a descheduled partner on a loaded machine */
     Backend be;
     CHECK(backend_create(&be, "dnnl", net, B, &bo, &err) == 0, "%s", err.msg);
     size_t P = net->param_count, img = (size_t)3 * S * S;
@@ -158,8 +160,7 @@ static double window_mean(const double *l, int w) {
 }
 
 int main(void) {
-    if (!backend_native_bf16("dnnl"))
-        return test_skip("this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16");
+    if (!backend_native_bf16("dnnl")) return test_skip("this CPU (or ONEDNN_MAX_CPU_ISA) has no native bf16");
     Net net;
     net_begin(&net, "t", K, S);
     net_add_conv(&net, 32, 11, 4, 2, 1);

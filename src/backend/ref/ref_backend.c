@@ -154,35 +154,35 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
             linear_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, n,
                                 (int)layer_in_elems(l), l->out_c);
         } else switch (l->kind) {
-        case LAYER_CONV: {
-            ConvShape s = layer_conv_shape(l, n);
-            conv2d_forward(y, x, w, bias, &s, c->workspace);
-            break;
-        }
-        case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_elems(l)); break;
-        case LAYER_MAXPOOL: {
-            PoolShape s = layer_pool_shape(l, n);
-            maxpool_forward(y, x, &s);
-            break;
-        }
-        case LAYER_AVGPOOL: {
-            PoolShape s = layer_pool_shape(l, n);
-            avgpool_forward(y, x, &s);
-            break;
-        }
-        case LAYER_LRN: {
-            LrnShape s = layer_lrn_shape(l, n);
-            lrn_forward(y, x, &s);
-            break;
-        }
-        case LAYER_DROPOUT: {
-            DropoutKey k;
-            if (dropout_key_for(&k, c->seed, args, i, l)) dropout_forward(y, x, n, layer_out_elems(l), &k);
-            else memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
-            break;
-        }
-        case LAYER_LINEAR: linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c); break;
-        }
+            case LAYER_CONV: {
+                ConvShape s = layer_conv_shape(l, n);
+                conv2d_forward(y, x, w, bias, &s, c->workspace);
+                break;
+            }
+            case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_elems(l)); break;
+            case LAYER_MAXPOOL: {
+                PoolShape s = layer_pool_shape(l, n);
+                maxpool_forward(y, x, &s);
+                break;
+            }
+            case LAYER_AVGPOOL: {
+                PoolShape s = layer_pool_shape(l, n);
+                avgpool_forward(y, x, &s);
+                break;
+            }
+            case LAYER_LRN: {
+                LrnShape s = layer_lrn_shape(l, n);
+                lrn_forward(y, x, &s);
+                break;
+            }
+            case LAYER_DROPOUT: {
+                DropoutKey k;
+                if (dropout_key_for(&k, c->seed, args, i, l)) dropout_forward(y, x, n, layer_out_elems(l), &k);
+                else memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
+                break;
+            }
+            case LAYER_LINEAR: linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c); break;
+            }
         profile_lap(&c->prof, PROFILE_FWD, i, &t0);
     }
 }
