@@ -131,6 +131,20 @@ static void ref_get_grads(void *ctx, float *g) {
 }
 static float *ref_grad_buffer(void *ctx) { return ((RefCtx *)ctx)->grads; }
 
+/* Layer i of an int8 model on its quantized input c->qin. */
+static void int8_layer(RefCtx *c, int i, float *y, const float *bias, int n) {
+    const Layer *l = &c->net->layers[i];
+    const QuantModel *q = c->quant;
+    if (l->kind == LAYER_CONV) {
+        ConvShape s = layer_conv_shape(l, n);
+        conv2d_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, &s,
+                            c->qworkspace);
+    } else {
+        linear_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, n,
+                            (int)layer_in_elems(l), l->out_c);
+    }
+}
+
 static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
     RefCtx *c = ctx;
     const Net *net = c->net;
@@ -146,43 +160,41 @@ static void ref_forward(void *ctx, const void *input, int n, const ForwardArgs *
         if (l->weight >= 0 && args->observe) args->observe(args->observe_user, i, x, (size_t)n * layer_in_elems(l));
         const QuantModel *q = c->quant && c->quant->int8[i] ? c->quant : NULL;
         if (q) quantize_u8(c->qin, x, (size_t)n * layer_in_elems(l), q->in_scale[i], q->in_zero[i]);
-        if (q && l->kind == LAYER_CONV) {
+        if (q) {
+            int8_layer(c, i, y, bias, n);
+            profile_lap(&c->prof, PROFILE_FWD, i, &t0);
+            continue;
+        }
+        switch (l->kind) {
+        case LAYER_CONV: {
             ConvShape s = layer_conv_shape(l, n);
-            conv2d_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, &s,
-                                c->qworkspace);
-        } else if (q) {
-            linear_int8_forward(y, c->qin, q->in_zero[i], q->in_scale[i], q->w_q[i], q->w_scale[i], bias, n,
-                                (int)layer_in_elems(l), l->out_c);
-        } else switch (l->kind) {
-            case LAYER_CONV: {
-                ConvShape s = layer_conv_shape(l, n);
-                conv2d_forward(y, x, w, bias, &s, c->workspace);
-                break;
-            }
-            case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_elems(l)); break;
-            case LAYER_MAXPOOL: {
-                PoolShape s = layer_pool_shape(l, n);
-                maxpool_forward(y, x, &s);
-                break;
-            }
-            case LAYER_AVGPOOL: {
-                PoolShape s = layer_pool_shape(l, n);
-                avgpool_forward(y, x, &s);
-                break;
-            }
-            case LAYER_LRN: {
-                LrnShape s = layer_lrn_shape(l, n);
-                lrn_forward(y, x, &s);
-                break;
-            }
-            case LAYER_DROPOUT: {
-                DropoutKey k;
-                if (dropout_key_for(&k, c->seed, args, i, l)) dropout_forward(y, x, n, layer_out_elems(l), &k);
-                else memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
-                break;
-            }
-            case LAYER_LINEAR: linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c); break;
-            }
+            conv2d_forward(y, x, w, bias, &s, c->workspace);
+            break;
+        }
+        case LAYER_RELU: relu_forward(y, x, (size_t)n * layer_out_elems(l)); break;
+        case LAYER_MAXPOOL: {
+            PoolShape s = layer_pool_shape(l, n);
+            maxpool_forward(y, x, &s);
+            break;
+        }
+        case LAYER_AVGPOOL: {
+            PoolShape s = layer_pool_shape(l, n);
+            avgpool_forward(y, x, &s);
+            break;
+        }
+        case LAYER_LRN: {
+            LrnShape s = layer_lrn_shape(l, n);
+            lrn_forward(y, x, &s);
+            break;
+        }
+        case LAYER_DROPOUT: {
+            DropoutKey k;
+            if (dropout_key_for(&k, c->seed, args, i, l)) dropout_forward(y, x, n, layer_out_elems(l), &k);
+            else memcpy(y, x, (size_t)n * layer_out_elems(l) * sizeof(float));
+            break;
+        }
+        case LAYER_LINEAR: linear_forward(y, x, w, bias, n, (int)layer_in_elems(l), l->out_c); break;
+        }
         profile_lap(&c->prof, PROFILE_FWD, i, &t0);
     }
 }
