@@ -1,12 +1,12 @@
 /*
- * quant_ops.c — the int8 operators of nn/ops.h: the reference the fast int8
+ * quant_ops.c — the int8 operators (nn/quant_ops.h): the reference the fast int8
  * backends are tested against. Integer sums are exact (int32 holds
  * 255 * 127 * K for every K AlexNet has), so only the final scaling rounds.
  */
 #include <math.h>
 #include <string.h>
 
-#include "nn/ops.h"
+#include "nn/quant_ops.h"
 
 void quantize_u8(uint8_t *q, const float *x, size_t count, float scale, int zero) {
 #pragma omp parallel for schedule(static)

@@ -1,5 +1,5 @@
 /*
- * test_quant.c — the int8 arithmetic (model/quant.h, nn/quant_ops.c) on
+ * test_quant.c — the int8 arithmetic (model/quant.h, nn/quant_ops.h) on
  * small shapes, fast enough for the sanitizer run (the whole-model checks
  * against PyTorch are tests/cli/quant_test.py):
  *  1. quantize_u8: round half to even, clamping at 0 and 255, the zero point;
@@ -17,7 +17,7 @@
 
 #include "harness.h"
 #include "model/quant.h"
-#include "nn/ops.h"
+#include "nn/quant_ops.h"
 
 static uint32_t lcg(uint32_t *s) { return *s = *s * 1664525u + 1013904223u; }
 

@@ -13,6 +13,7 @@
 
 #include "backend/backend_host.h"
 #include "nn/layer_shapes.h"
+#include "nn/quant_ops.h"
 
 typedef struct {
     const Net *net;
