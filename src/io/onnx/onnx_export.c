@@ -105,8 +105,8 @@ static Onnx__TensorProto *add_init(Builder *b, const char *name, int ndim, const
     Onnx__TensorProto *t = ar_alloc(b, sizeof *t);
     onnx__tensor_proto__init(t);
     t->name = ar_str(b, name);
-    t->dims = ar_alloc(b, sizeof(int64_t) * (size_t)ndim);
-    memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndim);
+    t->dims = ar_alloc(b, sizeof(int64_t) * (size_t)(ndim > 0 ? ndim : 1));
+    if (ndim > 0) memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndim); /* a scalar (ndim 0) has no dims */
     t->n_dims = (size_t)ndim;
     t->has_data_type = 1;
     t->data_type = type;
