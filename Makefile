@@ -15,6 +15,10 @@ DATA      ?= data/fashion-mnist
 RUN_DIR   ?= runs/fashion-mnist
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
+# Free space the suite needs in TMPDIR: its heaviest tests write checkpoints of
+# full-size runs, about 5 GiB each at the peak (9.4 GiB measured with two at once).
+TMP_DIR   ?= $(or $(TMPDIR),/tmp)
+TEST_DISK_GIB ?= $(shell j=$(JOBS); [ $$j -gt 4 ] && j=4; echo $$((5 * j + 2)))
 # The install step brings oneDNN, Open MPI and protobuf-c + onnx.proto, so the
 # make path requires them: a missing one fails here instead of quietly building
 # without the dnnl backend, MPI or ONNX export (plain `cmake` keeps them
@@ -40,12 +44,14 @@ test: test-fast test-asan
 test-fast:
 	@scripts/install-deps.sh test
 	@$(MAKE) --no-print-directory compile
+	@scripts/check-disk.sh $(TEST_DISK_GIB) $(TMP_DIR) "make test (-j $(JOBS))"
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE '^long$$' $(CTEST_ARGS)
 
 test-asan:
 	@scripts/install-deps.sh test
 	cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DALEXNET_SANITIZE=ON -DALEXNET_WITH_CUDA=OFF $(REQUIRE) $(CMAKE_ARGS)
 	cmake --build $(ASAN) -j $(JOBS)
+	@scripts/check-disk.sh $(TEST_DISK_GIB) $(TMP_DIR) "make test-asan (-j $(JOBS))"
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -LE '^(no_asan|long)$$' $(CTEST_ARGS)
 
 # The long tests on the optimised build (docs/TESTING.md): outside `make test`, which CI runs in 45 minutes.
