@@ -54,7 +54,8 @@ static int open_checkpoint(Model *m, const ModelOptions *o, Error *err) {
     m->eval_resize = o->eval_resize;
     if (o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT)
         m->eval_resize = info->val_resize_size >= 0 ? info->val_resize_size : 0;
-    if (info->val_crop_size > 0 && (!o->image_size || o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT) && o->inference)
+    if (info->val_crop_size > 0 && (!o->image_size || o->eval_resize == EVAL_RESIZE_FROM_CHECKPOINT) && o->inference &&
+        o->eval_resize != -1) /* -1: no images (bench) */
         notef("eval transform of %s as its training validated: resize %s%d, center crop %d (--val_resize_size, "
               "--val_crop_size override)",
               o->checkpoint, m->eval_resize ? "the shorter side to " : "square to ",
@@ -99,8 +100,16 @@ static int open_backend(Model *m, const ModelOptions *o, Error *err) {
     if (int8 && !m->quantized)
         return error_set(err, "--precision int8 needs an int8 model: make one from %s with alexnet quantize",
                          o->checkpoint ? o->checkpoint : "a trained model");
-    /* int8 runs on the reference backend for now (dnnl and cuda have no int8 path yet) */
-    m->backend_name = o->backend && o->backend[0] ? o->backend : int8 ? "ref" : backend_default(o->device, &m->net);
+    /* int8: dnnl where it runs int8 here (VNNI), else the reference (cuda has no int8 path) */
+    Error why = { { 0 } };
+    if (o->backend && o->backend[0]) m->backend_name = o->backend;
+    else if (!int8) m->backend_name = backend_default(o->device, &m->net);
+    else if (backend_supports("dnnl", &m->net, PRECISION_INT8, &why)) m->backend_name = "dnnl";
+    else {
+        m->backend_name = "ref";
+        if (strstr(why.msg, "VNNI"))
+            fprintf(stderr, "note: int8 runs on the reference backend here (slow): %s\n", why.msg);
+    }
     m->threads = o->threads > 0 ? o->threads : cpu_count();
 #ifdef _OPENMP
     omp_set_num_threads(m->threads);

@@ -1,6 +1,7 @@
 # Backend tests. Every backend built is compared with the reference backend
 # by one harness (lib/backend_compare.{c,h}) in two programs:
 #   test_backend_ops [BACKEND [fp32|bf16 [ROW]]]   the op table
+#   test_backend_ops BACKEND int8 [ROW]             the op table's nets quantized (model/quant.h), against ref's int8
 #   test_backend_net [BACKEND [fp32|bf16]]         the whole presets
 # registered per backend below (test_dnnl_*, test_cuda_*), so each backend's
 # results, labels and timeouts are its own. Tests of a backend the build
@@ -45,6 +46,11 @@ if(ALEXNET_HAVE_DNNL)
   add_test(NAME test_dnnl_ops_bf16 COMMAND test_backend_ops dnnl bf16)
   add_test(NAME test_dnnl_ops_avx2 COMMAND test_backend_ops dnnl fp32)
   add_test(NAME test_dnnl_net COMMAND test_backend_net dnnl)
+  # int8 (VNNI) on the AVX-512 kernels, and capped at AVX-VNNI (the 256-bit kernels of AVX2 laptops with VNNI);
+  # skipped, saying so, on CPUs without VNNI, where the backend refuses int8 (oneDNN's 16-bit pair sums saturate)
+  add_test(NAME test_dnnl_int8 COMMAND test_backend_ops dnnl int8)
+  add_test(NAME test_dnnl_int8_avx2 COMMAND test_backend_ops dnnl int8)
+  set_tests_properties(test_dnnl_int8_avx2 PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX2_VNNI")
   alexnet_c_test(test_dnnl_plan ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_plan.c)
   alexnet_c_test(test_dnnl_compat ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_compat.c)
   alexnet_c_test(test_dnnl_bf16_train ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_bf16_train.c)
@@ -53,9 +59,10 @@ if(ALEXNET_HAVE_DNNL)
   set_tests_properties(golden_alexnet_2012_dnnl_avx2 PROPERTIES FIXTURES_REQUIRED golden_alexnet_2012)
   set_tests_properties(test_dnnl_ops_avx2 golden_alexnet_2012_dnnl_avx2 PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX2")
   set(dnnl_tests test_dnnl_ops test_dnnl_ops_bf16 test_dnnl_ops_avx2 test_dnnl_net test_dnnl_plan test_dnnl_compat
-                 test_dnnl_bf16_train golden_alexnet_2012_dnnl_avx2)
+                 test_dnnl_bf16_train golden_alexnet_2012_dnnl_avx2 test_dnnl_int8 test_dnnl_int8_avx2)
   set_tests_properties(${dnnl_tests} PROPERTIES WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR} LABELS dnnl)
-  set_tests_properties(test_dnnl_ops_bf16 test_dnnl_bf16_train PROPERTIES SKIP_RETURN_CODE 77)
+  set_tests_properties(test_dnnl_ops_bf16 test_dnnl_bf16_train test_dnnl_int8 test_dnnl_int8_avx2 PROPERTIES
+                       SKIP_RETURN_CODE 77)
   # the whole-net comparison spends its time in oneDNN, which is not instrumented; our glue runs under the
   # sanitizers in test_dnnl_ops, test_dnnl_plan and every training test (3.5 minutes saved in CI)
   set_property(TEST test_dnnl_net APPEND PROPERTY LABELS no_asan)

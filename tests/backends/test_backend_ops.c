@@ -8,6 +8,7 @@
  *
  * usage: test_backend_ops [BACKEND [fp32|bf16 [ROW]]]   (default: all of them;
  *        ROW: one row of OPS, by its index, as the output numbers them)
+ *        test_backend_ops BACKEND int8 [ROW]   the int8 mode (int8_row below)
  *
  * The rows cover odd sizes and channel counts that are not multiples of the
  * blocked formats' 8/16 (padding), strided and grouped convolutions (groups
@@ -36,6 +37,7 @@
 #include "common/env.h"
 #include "backend/backend.h"
 #include "backend_compare.h"
+#include "model/quant.h"
 #include "harness.h"
 
 typedef struct {
@@ -222,12 +224,128 @@ static void run_rows(const char *backend, const Precision *precs, int n_precs, v
     }
 }
 
+/* --- int8 (model/quant.h) --------------------------------------------------
+ * Each row's net, quantized as alexnet quantize does (activation ranges
+ * observed on the row's batch by the reference backend, min/max; weights
+ * per output channel), twice: every conv / linear layer int8, and the first
+ * and last kept fp32 (--fp32_layers first,last, where the row has three
+ * weighted layers or more). The backend's eval logits against the ref
+ * backend's int8 path on the same batch (n samples of a max_batch plan).
+ * Both quantize the same fp32 input with the same loop, so the first
+ * quantized layer's u8 input is identical and its outputs differ by at most
+ * the rounding of the last multiply-add (oneDNN may fuse it, the reference
+ * does not); a later layer can then see one input one u8 step apart at a
+ * rounding tie, which moves the logits by about in_scale * |w| of that
+ * input (<= 1e-3 of the logits' range on these rows, measured). Bound:
+ * max 1e-2 of max|logit|; a wrong scale, zero point, layout or weight
+ * format is O(1). The first row also compares the backend's int8 logits
+ * with its fp32 run of the dequantized weights, which int8 must track
+ * (L2 0.1: quantization noise, not a bug, but a swapped scale is O(1)). */
+typedef struct {
+    QuantObserver obs[NET_MAX_LAYERS];
+} Calib;
+
+static void observe_layer(void *user, int layer, const float *x, size_t n) {
+    quant_observe_range(&((Calib *)user)->obs[layer], x, n);
+}
+
+static void logits_of(const char *backend, Precision prec, const Net *net, const QuantModel *q, const float *params,
+                      const uint8_t *u8, int n, int B, float *logits, Calib *calib) {
+    BackendOptions opt = { .precision = prec, .inference = 1, .quant = q, .seed = 1 };
+    Backend be;
+    Error err = { { 0 } };
+    CHECK(backend_create(&be, backend, net, B, &opt, &err) == 0, "%s %s: %s", backend, precision_name(prec), err.msg);
+    backend_set_params(&be, params);
+    size_t floats = (size_t)B * 3 * net->image_size * net->image_size;
+    float *in = xmalloc(floats * sizeof(float));
+    compare_to_format(backend_input_format(&be), u8, in, n, net->image_size);
+    ForwardArgs fa = { .train = 0, .observe = calib ? observe_layer : NULL, .observe_user = calib };
+    backend_forward(&be, in, n, &fa);
+    backend_read_logits(&be, logits, n);
+    free(in);
+    backend_destroy(&be);
+}
+
+static void int8_row(const char *backend, size_t row, const OpCase *c) {
+    Net net;
+    build(&net, c);
+    int B = c->max_batch ? c->max_batch : c->n, n = c->n, S = c->size, K = net.num_classes;
+    size_t P = net.param_count;
+    float *params = xmalloc(P * sizeof(float));
+    compare_init_params(&net, params, 11 + row);
+    uint8_t *u8 = xmalloc((size_t)B * S * S * 3);
+    int32_t *labels = xmalloc((size_t)B * sizeof(int32_t));
+    compare_batch(u8, labels, B, S, K, 5, (int)row);
+    float *want = xmalloc((size_t)B * K * sizeof(float)), *got = xmalloc((size_t)B * K * sizeof(float));
+    Calib *calib = xcalloc(1, sizeof *calib);
+    for (int i = 0; i < NET_MAX_LAYERS; i++) calib->obs[i].lo = 1e30, calib->obs[i].hi = -1e30;
+    logits_of("ref", PRECISION_FP32, &net, NULL, params, u8, n, B, want, calib);
+    int weighted[NET_MAX_LAYERS], nw = 0;
+    for (int i = 0; i < net.n_layers; i++)
+        if (net.layers[i].weight >= 0) weighted[nw++] = i;
+    for (int keep = 0; keep < (nw >= 3 ? 2 : 1); keep++) {
+        QuantModel q;
+        memset(&q, 0, sizeof q);
+        q.layers = net.n_layers;
+        float *qparams = xmalloc(P * sizeof(float));
+        memcpy(qparams, params, P * sizeof(float));
+        for (int k = 0; k < nw; k++) {
+            int i = weighted[k];
+            if (keep && (k == 0 || k == nw - 1)) continue;
+            q.int8[i] = 1;
+            quant_weights(&q, &net, i, params + net.params[net.layers[i].weight].offset);
+            quant_range((float)calib->obs[i].lo, (float)calib->obs[i].hi, &q.in_scale[i], &q.in_zero[i]);
+            quant_dequantize(&q, &net, i, qparams);
+        }
+        logits_of("ref", PRECISION_INT8, &net, &q, qparams, u8, n, B, want, NULL);
+        logits_of(backend, PRECISION_INT8, &net, &q, qparams, u8, n, B, got, NULL);
+        char what[240];
+        snprintf(what, sizeof what, "int8%s #%zu s%d n%d/%d %.60s", keep ? " (first, last fp32)" : "", row, S, n, B,
+                 c->what ? c->what : c->layers);
+        Bound b = { .max_err = 1e-2 };
+        compare_expect(what, got, want, (size_t)n * K, b);
+        if (row == 0 && !keep) {
+            logits_of(backend, PRECISION_FP32, &net, NULL, qparams, u8, n, B, want, NULL);
+            Bound track = { .rel_l2 = 0.1 };
+            snprintf(what, sizeof what, "int8 vs fp32 of the same weights #%zu", row);
+            compare_expect(what, got, want, (size_t)n * K, track);
+        }
+        quant_free(&q);
+        free(qparams);
+    }
+    free(calib);
+    free(params);
+    free(u8);
+    free(labels);
+    free(want);
+    free(got);
+}
+
+static int int8_main(const char *backend) {
+    Error why = { { 0 } };
+    Net probe;
+    OpCase pc = OP(9, "conv 8 3 1 1 1; relu; linear 5", 2);
+    build(&probe, &pc);
+    if (!backend_supports(backend, &probe, PRECISION_INT8, &why)) {
+        if (strstr(why.msg, "VNNI")) return test_skip(why.msg); /* this CPU lacks it */
+        fprintf(stderr, "FAIL: %s refuses int8: %s\n", backend, why.msg);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof OPS / sizeof OPS[0]; i++) {
+        const OpCase *c = &OPS[i];
+        if ((only_row >= 0 && (size_t)only_row != i) || c->only) continue;
+        int8_row(backend, i, c);
+    }
+    return test_summary("test_backend_ops int8: the backend's int8 path against ref's, op by op");
+}
+
 int main(int argc, char **argv) {
     if (argc > 3) only_row = atoi(argv[3]);
     if (argc > 4 || (argc > 3 && (only_row < 0 || only_row >= (int)(sizeof OPS / sizeof OPS[0])))) {
-        fprintf(stderr, "usage: test_backend_ops [BACKEND [fp32|bf16 [ROW]]]\n");
+        fprintf(stderr, "usage: test_backend_ops [BACKEND [fp32|bf16|int8 [ROW]]]\n");
         return 2;
     }
+    if (argc > 2 && strcmp(argv[2], "int8") == 0) return int8_main(argv[1]);
     /* a net every backend runs, to ask what this machine lacks */
     Net probe;
     OpCase pc = OP(9, "conv 8 3 1 1 1; relu; linear 5", 2);

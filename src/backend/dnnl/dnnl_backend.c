@@ -31,12 +31,15 @@
 #endif
 
 #include "backend/backend_host.h"
+#include "backend/dnnl/dnnl_int8.h"
 #include "backend/dnnl/dnnl_layers.h"
 #include "backend/dnnl/dnnl_ops.h"
 #include "common/env.h"
 
 typedef struct {
     DnnlPlan plan;
+    Int8Plan *i8;    /* PRECISION_INT8: the int8 plan (dnnl_int8.h) instead of plan */
+    const Net *net;
     ForwardArgs fwd; /* keys of the last forward (dropout) */
     LayerProfile prof;
 } DnnlCtx;
@@ -56,9 +59,10 @@ static int dn_supports(const Net *net, Precision precision, Error *err) {
     int L = net->n_layers;
     if (L < 1 || net->layers[L - 1].kind != LAYER_LINEAR)
         return error_set(err, "the dnnl backend needs a network whose last layer is linear (its output is the logits)");
-    if (precision == PRECISION_INT8)
-        return error_set(err, "the dnnl backend has no int8 path yet: run int8 models with --backend ref (the plain-C "
-                              "reference), or --precision fp32 with the dequantized weights");
+    if (precision == PRECISION_INT8 && !cpu_int8_vnni())
+        return error_set(err, "the dnnl backend runs int8 on CPUs with VNNI (AVX512_VNNI or AVX-VNNI) only: without "
+                              "it oneDNN's int8 kernels saturate 16-bit sums of 8-bit weights; use --backend ref (the "
+                              "exact int8 reference, slow) or --precision fp32 (the dequantized weights, fast)");
     if (precision == PRECISION_BF16 && !dnnl_has_bf16_kernels())
         return error_set(err, "oneDNN has no bf16 kernels for this CPU (AVX2 or older, or ONEDNN_MAX_CPU_ISA limits "
                               "it); use --precision fp32 (auto chooses it here)");
@@ -67,6 +71,20 @@ static int dn_supports(const Net *net, Precision precision, Error *err) {
 
 static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt, Error *err) {
     DnnlCtx *c = xcalloc(1, sizeof *c);
+    c->net = net;
+    if (opt->precision == PRECISION_INT8) {
+        if (!opt->inference || !opt->quant) {
+            free(c);
+            error_set(err, "int8 runs forward only, with an int8 model's numbers (alexnet quantize makes one)");
+            return NULL;
+        }
+        c->i8 = dnnl_int8_build(net, opt->quant, max_batch, opt->threads, err);
+        if (!c->i8) {
+            free(c);
+            return NULL;
+        }
+        return c;
+    }
     if (dnnl_plan_build(&c->plan, net, max_batch, opt->threads, opt->precision, opt->inference, opt->seed, err) != 0) {
         free(c);
         return NULL;
@@ -77,21 +95,33 @@ static void *dn_create(const Net *net, int max_batch, const BackendOptions *opt,
 
 static void dn_destroy(void *ctx) {
     DnnlCtx *c = ctx;
-    dnnl_plan_free(&c->plan);
+    if (c->i8) dnnl_int8_free(c->i8);
+    else dnnl_plan_free(&c->plan);
     free(c);
 }
 
-static InputFormat dn_input_format(void *ctx) { return ((DnnlCtx *)ctx)->plan.input_format; }
+static InputFormat dn_input_format(void *ctx) {
+    DnnlCtx *c = ctx;
+    return c->i8 ? INPUT_F32_NHWC : c->plan.input_format;
+}
 
 static size_t nbytes(const DnnlCtx *c) { return c->plan.net->param_count * sizeof(float); }
 static void dn_set_params(void *ctx, const float *p) {
     DnnlCtx *c = ctx;
+    if (c->i8) {
+        dnnl_int8_set_params(c->i8, p);
+        return;
+    }
     memcpy(c->plan.params, p, nbytes(c));
     c->plan.params_dirty = DIRTY_ALL;
     c->plan.copies_fresh = 0;
 }
 static void dn_get_params(void *ctx, float *p) {
     DnnlCtx *c = ctx;
+    if (c->i8) {
+        dnnl_int8_get_params(c->i8, p);
+        return;
+    }
     memcpy(p, c->plan.params, nbytes(c));
 }
 static void dn_set_momentum(void *ctx, const float *m) {
@@ -130,6 +160,10 @@ static void load_input(DnnlPlan *p, const void *input, int n) {
 static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *args) {
     DnnlCtx *c = ctx;
     DnnlPlan *p = &c->plan;
+    if (c->i8) {
+        dnnl_int8_forward(c->i8, input, n, &c->prof);
+        return;
+    }
     use_threads(c);
     c->fwd = *args;
     double t0 = profile_start(&c->prof);
@@ -171,6 +205,10 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
 
 static void dn_read_logits(void *ctx, float *logits, int n) {
     DnnlCtx *c = ctx;
+    if (c->i8) {
+        dnnl_int8_read_logits(c->i8, logits, n);
+        return;
+    }
     memcpy(logits, c->plan.act[c->plan.net->n_layers], (size_t)n * c->plan.net->num_classes * sizeof(float));
 }
 
@@ -248,14 +286,16 @@ static Precision dn_auto_precision(char *why, size_t len) {
 static int dn_native_bf16(void) { return cpu_native_bf16() && dnnl_has_bf16_kernels(); }
 
 static void dn_layer_precision(void *ctx, int layer, char *buf, size_t len) {
-    dnnl_layer_precision(&((DnnlCtx *)ctx)->plan, layer, buf, len);
+    DnnlCtx *c = ctx;
+    if (c->i8) dnnl_int8_layer_precision(c->i8, layer, buf, len);
+    else dnnl_layer_precision(&c->plan, layer, buf, len);
 }
 
 static void dn_set_profiling(void *ctx, int on) { ((DnnlCtx *)ctx)->prof.on = on; }
 
 static void dn_read_profile(void *ctx, double *fwd_ms, double *bwd_ms) {
     DnnlCtx *c = ctx;
-    profile_read(&c->prof, c->plan.net->n_layers, fwd_ms, bwd_ms);
+    profile_read(&c->prof, c->net->n_layers, fwd_ms, bwd_ms);
 }
 
 const BackendVTable backend_dnnl = {

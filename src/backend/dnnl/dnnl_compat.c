@@ -158,6 +158,33 @@ dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po) {
     return dnnl_post_ops_append_eltwise(po, dnnl_eltwise_relu, 0.0f, 0.0f);
 }
 
+dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, const float *scale, int w_mask, Md bias_md,
+                        int zero, int relu) {
+    (void)oc;
+    (void)scale;
+    (void)bias_md;
+    memset(args, 0, sizeof *args);
+    dnnl_status_t s = dnnl_primitive_attr_create(attr);
+    if (s != dnnl_success) return s;
+    args->arg_src_scale = DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC;
+    args->arg_w_scale = DNNL_ARG_ATTR_SCALES | DNNL_ARG_WEIGHTS;
+    if ((s = dnnl_primitive_attr_set_scales_mask(*attr, DNNL_ARG_SRC, 0)) != dnnl_success ||
+        (s = dnnl_primitive_attr_set_scales_mask(*attr, DNNL_ARG_WEIGHTS, w_mask)) != dnnl_success)
+        return s;
+    if (zero) {
+        args->arg_zero = DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC;
+        if ((s = dnnl_primitive_attr_set_zero_points_mask(*attr, DNNL_ARG_SRC, 0)) != dnnl_success) return s;
+    }
+    if (relu) {
+        dnnl_post_ops_t po;
+        if ((s = dnnl_post_ops_create(&po)) != dnnl_success) return s;
+        s = post_ops_append_relu(po);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    return s;
+}
+
 #else /* oneDNN 2.x */
 
 void md_pool_free(MdPool *pool) {
@@ -300,12 +327,41 @@ dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po) {
     return dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
 }
 
+dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, const float *scale, int w_mask, Md bias_md,
+                        int zero, int relu) {
+    (void)w_mask;
+    memset(args, 0, sizeof *args);
+    dnnl_status_t s = dnnl_primitive_attr_create(attr);
+    if (s != dnnl_success) return s;
+    if ((s = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, scale)) != dnnl_success) return s;
+    if (zero) {
+        const int32_t runtime = DNNL_RUNTIME_S32_VAL;
+        args->arg_zero = DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC;
+        if ((s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, &runtime)) != dnnl_success) return s;
+    }
+    dnnl_post_ops_t po;
+    if ((s = dnnl_post_ops_create(&po)) != dnnl_success) return s;
+    args->bias_is_post_op = 1;
+    args->arg_bias_post_op = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+    s = dnnl_post_ops_append_binary(po, dnnl_binary_add, bias_md);
+    if (s == dnnl_success && relu) s = post_ops_append_relu(po);
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
+    dnnl_post_ops_destroy(po);
+    return s;
+}
+
 #endif
 
 /* The ISA values are supersets by bits in 2.x and 3.x alike (AMX includes AVX512_BF16). */
 int cpu_native_bf16(void) {
     unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), bf16 = (unsigned)dnnl_cpu_isa_avx512_core_bf16;
     return (isa & bf16) == bf16;
+}
+
+int cpu_int8_vnni(void) {
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa();
+    unsigned v512 = (unsigned)dnnl_cpu_isa_avx512_core_vnni, v256 = (unsigned)dnnl_cpu_isa_avx2_vnni;
+    return (isa & v512) == v512 || (isa & v256) == v256;
 }
 
 dnnl_status_t pd_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst,

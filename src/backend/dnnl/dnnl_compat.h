@@ -96,8 +96,34 @@ dnnl_status_t pd_reorder(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, M
 /* 1 when the ISA oneDNN will use (after ONEDNN_MAX_CPU_ISA) has native bf16
  * dot products: AVX512_BF16 or AMX. */
 int cpu_native_bf16(void);
+/* 1 when that ISA has VNNI int8 dot products (AVX512_VNNI or AVX-VNNI):
+ * without them oneDNN's u8 x s8 kernels add pairs of products in 16 bits,
+ * which saturate for 8-bit weights (255 * 127 * 2 > 32767). */
+int cpu_int8_vnni(void);
 
 /* Appends a plain ReLU (no scale, slope 0) to post-ops. */
 dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po);
+
+/* Attributes of an int8 convolution or inner product (u8 source, s8
+ * weights, f32 destination) computing, per output channel o,
+ *   y = scale[o] * sum((q - zero) * wq) + bias[o], then ReLU when relu,
+ * with scale[o] = in_scale * w_scale[o] (the reference's product,
+ * nn/quant_ops.h). 2.x adds a primitive's own bias before its output
+ * scales, so there the scales are output scales fixed here and the bias a
+ * binary-add post-op after them (bias_md: [1, O] or [1, O, 1, 1]); 3.x takes
+ * the source and weight scales at execution (w_mask: the weight dims that
+ * index the output channel, 1 for OIHW / [O, I], 3 for GOIHW) and adds its
+ * own bias after them. The zero point goes at execution (none when 0).
+ * The caller passes the arguments Int8Args names, 0 meaning "not in this
+ * version", and destroys attr. */
+typedef struct {
+    int bias_is_post_op;  /* pass the bias as arg_bias_post_op, not DNNL_ARG_BIAS */
+    int arg_zero;         /* s32 [1]: the source zero point; 0 when zero == 0 */
+    int arg_src_scale;    /* f32 [1]: in_scale (3.x) */
+    int arg_w_scale;      /* f32 [O]: w_scale (3.x) */
+    int arg_bias_post_op; /* f32 bias_md (2.x) */
+} Int8Args;
+dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, const float *scale, int w_mask, Md bias_md,
+                        int zero, int relu);
 
 #endif
