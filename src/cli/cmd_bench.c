@@ -166,18 +166,23 @@ static double gflops(double flops_per_sample, int batch, double ms) {
 }
 
 typedef struct {
-    const char *backend, *backbone, *device, *precision, *freeze;
-    int image_size, batch, classes, threads, steps, warmup, json, profile_steps;
+    const char *backend, *backbone, *device, *precision, *freeze, *pretrained;
+    int image_size, batch, classes, threads, steps, warmup, json, profile_steps, inference_only;
 } BenchFlags;
 
 static int parse_flags(BenchFlags *f, int argc, char **argv) {
     ArgSpec specs[] = {
         { "device", ARG_STR, &f->device, "cpu | gpu", 1, 0, NULL },
         { "backend", ARG_STR, &f->backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL },
-        { "precision", ARG_STR, &f->precision, "auto | fp32 | bf16 (auto: bf16 where it measures faster than fp32 here)", 1,
-          0, NULL },
+        { "precision", ARG_STR, &f->precision,
+          "auto | fp32 | bf16 | int8 (auto: bf16 where it measures faster than fp32 here; int8 for an int8 --pretrained)",
+          1, 0, NULL },
+        { "pretrained", ARG_STR, &f->pretrained,
+          "a model file to time (its backbone, classes and crop); an int8 one (alexnet quantize) times inference only",
+          1, 0, NULL },
         { "backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL },
-        { "image_size", ARG_INT, &f->image_size, "input size S (SxS)", NET_MIN_IMAGE, NET_MAX_IMAGE, NULL },
+        { "image_size", ARG_INT, &f->image_size, "input size S (SxS; default 224, or --pretrained's crop)", NET_MIN_IMAGE,
+          NET_MAX_IMAGE, NULL },
         { "per_batch_size", ARG_INT, &f->batch, "images per step", 1, 65536, NULL },
         { "num_classes", ARG_INT, &f->classes, "classifier outputs", 1, CHECKPOINT_MAX_CLASSES, NULL },
         { "threads", ARG_INT, &f->threads, "compute threads (0: all cores)", 0, 1024, NULL },
@@ -186,6 +191,7 @@ static int parse_flags(BenchFlags *f, int argc, char **argv) {
         { "profile_steps", ARG_INT, &f->profile_steps,
           "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL },
         { "freeze", ARG_STR, &f->freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL },
+        { "inference_only", ARG_FLAG, &f->inference_only, "time inference only (an int8 model: always)", 1, 0, NULL },
         { "json", ARG_FLAG, &f->json, "print one JSON object instead of the tables", 1, 0, NULL },
     };
     int st = cli_parse(
@@ -205,7 +211,19 @@ typedef struct {
     double fwd[NET_MAX_LAYERS], bwd[NET_MAX_LAYERS], inf[NET_MAX_LAYERS]; /* per layer, ms */
     double rss_before, peak;      /* MiB: before the backend existed, the peak */
     double step_flops, fwd_flops; /* per image: a train step, an inference */
+    int inference_only;           /* an int8 model: no training measured */
 } Measured;
+
+/* Timed and profiled inference of m (opened for inference) on a synthetic batch. */
+static void measure_inference(Model *m, const BenchFlags *f, Measured *r, float *logits) {
+    void *x = make_input(backend_input_format(&m->be), f->batch, f->image_size);
+    time_inference(&m->be, x, f->batch, f->warmup, f->steps, logits, &r->t);
+    if (f->profile_steps > 0 && backend_can_profile(&m->be)) {
+        r->profiled = 1;
+        profile_inference(&m->be, x, f->batch, f->profile_steps, logits, r->inf);
+    }
+    free(x);
+}
 
 /* The timed and profiled steps on a synthetic batch: training on m, then
  * inference on a model opened from mo for inference only. 0, or -1 with err
@@ -236,15 +254,12 @@ static int measure(Model *m, const ModelOptions *mo, const BenchFlags *f, Measur
         free(logits);
         return -1;
     }
-    x = make_input(backend_input_format(&inf.be), batch, f->image_size);
-    time_inference(&inf.be, x, batch, f->warmup, f->steps, logits, &r->t);
-    if (r->profiled && backend_can_profile(&inf.be)) profile_inference(&inf.be, x, batch, f->profile_steps, logits, r->inf);
+    measure_inference(&inf, f, r, logits);
     model_close(&inf);
     r->fwd_flops = 2.0 * net_forward_macs(&m->net);
     r->step_flops = 0;
     for (int i = 0; i < m->net.n_layers; i++)
         r->step_flops += 2.0 * layer_forward_macs(&m->net.layers[i]) + layer_bwd_flops(&m->net, i);
-    free(x);
     free(labels);
     free(logits);
     return 0;
@@ -262,11 +277,15 @@ static void print_json(const Model *m, const BenchFlags *f, const Measured *r) {
     json_add_num(o, "num_classes", f->classes);
     json_add_num(o, "threads", m->threads);
     json_add_num(o, "steps", f->steps);
-    json_add_num(o, "train_img_s", batch / t->train_med);
-    json_add_num(o, "train_img_s_best", batch / t->train_best);
+    if (r->inference_only) {
+        cJSON_AddBoolToObject(o, "inference_only", 1);
+    } else {
+        json_add_num(o, "train_img_s", batch / t->train_med);
+        json_add_num(o, "train_img_s_best", batch / t->train_best);
+        json_add_num(o, "train_gflops", r->step_flops * batch / t->train_med / 1e9);
+    }
     json_add_num(o, "infer_img_s", batch / t->infer_med);
     json_add_num(o, "infer_img_s_best", batch / t->infer_best);
-    json_add_num(o, "train_gflops", r->step_flops * batch / t->train_med / 1e9);
     json_add_num(o, "infer_gflops", r->fwd_flops * batch / t->infer_med / 1e9);
     json_add_num(o, "peak_rss_mb", r->peak);
     json_add_num(o, "rss_before_backend_mb", r->rss_before);
@@ -324,8 +343,11 @@ static void print_tables(const Model *m, const BenchFlags *f, const Measured *r)
         "bench: %s backend, %s, %s, %dx%d, batch %d, %d classes, %d threads, %d steps (median; best in brackets)%s%s\n",
         m->backend_name, precision_name(m->precision), f->backbone, f->image_size, f->image_size, batch, f->classes,
         m->threads, f->steps, frozen ? ", --freeze " : "", frozen ? f->freeze : "");
-    printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", batch / t->train_med,
-           batch / t->train_best, 1e3 * t->train_med, r->step_flops * batch / t->train_med / 1e9);
+    if (r->inference_only)
+        printf("train:     - (%s)\n", m->quantized ? "an int8 model runs inference only" : "--inference_only");
+    else
+        printf("train:     %8.1f img/s  [%.1f]  %7.1f ms/step  %6.1f GFLOP/s\n", batch / t->train_med,
+               batch / t->train_best, 1e3 * t->train_med, r->step_flops * batch / t->train_med / 1e9);
     printf("inference: %8.1f img/s  [%.1f]  %7.1f ms/batch %6.1f GFLOP/s\n", batch / t->infer_med,
            batch / t->infer_best, 1e3 * t->infer_med, r->fwd_flops * batch / t->infer_med / 1e9);
     printf("memory:    peak RSS %.0f MiB (%.0f MiB before the backend); RSS change over the timed steps %+.1f MiB"
@@ -339,7 +361,7 @@ int cmd_bench(int argc, char **argv) {
                      .device = "cpu",
                      .precision = "auto",
                      .freeze = "none",
-                     .image_size = 224,
+                     .image_size = 0,
                      .batch = 64,
                      .classes = 1000,
                      .steps = 5,
@@ -347,7 +369,10 @@ int cmd_bench(int argc, char **argv) {
                      .profile_steps = -1 };
     int status = parse_flags(&f, argc, argv);
     if (status != CLI_GO_ON) return status;
-    ModelOptions mo = { .backbone = f.backbone,
+    if (!f.pretrained && f.image_size == 0) f.image_size = 224;
+    ModelOptions mo = { .checkpoint = f.pretrained,
+                        .size_flag = "--image_size",
+                        .backbone = f.backbone,
                         .num_classes = f.classes,
                         .image_size = f.image_size,
                         .eval_resize = -1,
@@ -364,8 +389,29 @@ int cmd_bench(int argc, char **argv) {
     r.rss_before = peak_rss_mb();
     Model m;
     Error err = { { 0 } };
+    /* an int8 model, or --precision int8: inference only */
+    mo.inference = f.inference_only || strcmp(f.precision, "int8") == 0;
+    if (f.pretrained && !mo.inference) {
+        Model probe;
+        ModelOptions po = mo;
+        po.no_backend = 1;
+        po.inference = 1;
+        if (model_open(&probe, &po, &err) != 0) return cli_usage_error("bench", err.msg);
+        mo.inference = probe.quantized;
+        model_close(&probe);
+    }
     if (model_open(&m, &mo, &err) != 0) return cli_usage_error("bench", err.msg);
-    if (measure(&m, &mo, &f, &r, &err) != 0) {
+    f.image_size = m.net.image_size;
+    f.classes = m.net.num_classes;
+    f.backbone = m.net.backbone;
+    r.inference_only = mo.inference;
+    if (r.inference_only) {
+        float *logits = xmalloc(sizeof(float) * (size_t)f.batch * f.classes);
+        measure_inference(&m, &f, &r, logits);
+        free(logits);
+        r.peak = peak_rss_mb();
+        r.fwd_flops = 2.0 * net_forward_macs(&m.net);
+    } else if (measure(&m, &mo, &f, &r, &err) != 0) {
         model_close(&m);
         return cli_usage_error("bench", err.msg);
     }
