@@ -51,6 +51,9 @@ if(ALEXNET_HAVE_DNNL)
   add_test(NAME test_dnnl_int8 COMMAND test_backend_ops dnnl int8)
   add_test(NAME test_dnnl_int8_avx2 COMMAND test_backend_ops dnnl int8)
   set_tests_properties(test_dnnl_int8_avx2 PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX2_VNNI")
+  # without the u8 chains (fp32 between int8 layers, each quantizing its own input)
+  add_test(NAME test_dnnl_int8_fp32act COMMAND test_backend_ops dnnl int8)
+  set_tests_properties(test_dnnl_int8_fp32act PROPERTIES ENVIRONMENT "ALEXNET_DNNL_INT8_U8=0")
   alexnet_c_test(test_dnnl_plan ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_plan.c)
   alexnet_c_test(test_dnnl_compat ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_compat.c)
   alexnet_c_test(test_dnnl_bf16_train ${CMAKE_CURRENT_LIST_DIR}/test_dnnl_bf16_train.c)
@@ -59,9 +62,10 @@ if(ALEXNET_HAVE_DNNL)
   set_tests_properties(golden_alexnet_2012_dnnl_avx2 PROPERTIES FIXTURES_REQUIRED golden_alexnet_2012)
   set_tests_properties(test_dnnl_ops_avx2 golden_alexnet_2012_dnnl_avx2 PROPERTIES ENVIRONMENT "ONEDNN_MAX_CPU_ISA=AVX2")
   set(dnnl_tests test_dnnl_ops test_dnnl_ops_bf16 test_dnnl_ops_avx2 test_dnnl_net test_dnnl_plan test_dnnl_compat
-                 test_dnnl_bf16_train golden_alexnet_2012_dnnl_avx2 test_dnnl_int8 test_dnnl_int8_avx2)
+                 test_dnnl_bf16_train golden_alexnet_2012_dnnl_avx2 test_dnnl_int8 test_dnnl_int8_avx2
+                 test_dnnl_int8_fp32act)
   set_tests_properties(${dnnl_tests} PROPERTIES WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR} LABELS dnnl)
-  set_tests_properties(test_dnnl_ops_bf16 test_dnnl_bf16_train test_dnnl_int8 test_dnnl_int8_avx2 PROPERTIES
+  set_tests_properties(test_dnnl_ops_bf16 test_dnnl_bf16_train test_dnnl_int8 test_dnnl_int8_avx2 test_dnnl_int8_fp32act PROPERTIES
                        SKIP_RETURN_CODE 77)
   # the whole-net comparison spends its time in oneDNN, which is not instrumented; our glue runs under the
   # sanitizers in test_dnnl_ops, test_dnnl_plan and every training test (3.5 minutes saved in CI)

@@ -107,6 +107,13 @@ dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md sr
                                                       strides, kernel, no_dilation, pad, pad, attr);
 }
 
+dnnl_status_t pd_maxpool_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
+                               const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
+    dnnl_dims_t pad = { 0 };
+    return dnnl_pooling_forward_primitive_desc_create(pd, eng, dnnl_forward_inference, dnnl_pooling_max, src, dst,
+                                                      strides, kernel, no_dilation, pad, pad, attr);
+}
+
 dnnl_status_t pd_maxpool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md diff_dst,
                              const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_desc_t hint,
                              const_dnnl_primitive_attr_t attr) {
@@ -159,11 +166,12 @@ dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po) {
 }
 
 dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, const float *scale, int w_mask, Md bias_md,
-                        int zero, int relu) {
+                        int zero, int relu, float dst_scale) {
     (void)oc;
     (void)scale;
     (void)bias_md;
     memset(args, 0, sizeof *args);
+    args->bias_divisor = 1.0f;
     dnnl_status_t s = dnnl_primitive_attr_create(attr);
     if (s != dnnl_success) return s;
     args->arg_src_scale = DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC;
@@ -171,6 +179,10 @@ dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, con
     if ((s = dnnl_primitive_attr_set_scales_mask(*attr, DNNL_ARG_SRC, 0)) != dnnl_success ||
         (s = dnnl_primitive_attr_set_scales_mask(*attr, DNNL_ARG_WEIGHTS, w_mask)) != dnnl_success)
         return s;
+    if (dst_scale > 0) {
+        args->arg_dst_scale = DNNL_ARG_ATTR_SCALES | DNNL_ARG_DST;
+        if ((s = dnnl_primitive_attr_set_scales_mask(*attr, DNNL_ARG_DST, 0)) != dnnl_success) return s;
+    }
     if (zero) {
         args->arg_zero = DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC;
         if ((s = dnnl_primitive_attr_set_zero_points_mask(*attr, DNNL_ARG_SRC, 0)) != dnnl_success) return s;
@@ -269,6 +281,15 @@ dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md sr
             NULL);
 }
 
+dnnl_status_t pd_maxpool_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
+                               const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
+    dnnl_dims_t pad = { 0 };
+    dnnl_pooling_v2_desc_t od;
+    MAKE_PD(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_inference, dnnl_pooling_max, src, dst, strides, kernel,
+                                              no_dilation, pad, pad),
+            NULL);
+}
+
 dnnl_status_t pd_maxpool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md diff_dst,
                              const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_desc_t hint,
                              const_dnnl_primitive_attr_t attr) {
@@ -328,12 +349,18 @@ dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po) {
 }
 
 dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, const float *scale, int w_mask, Md bias_md,
-                        int zero, int relu) {
+                        int zero, int relu, float dst_scale) {
     (void)w_mask;
     memset(args, 0, sizeof *args);
+    args->bias_divisor = dst_scale > 0 ? dst_scale : 1.0f;
     dnnl_status_t s = dnnl_primitive_attr_create(attr);
     if (s != dnnl_success) return s;
-    if ((s = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, scale)) != dnnl_success) return s;
+    float *out = malloc((size_t)oc * sizeof *out);
+    if (!out) return dnnl_out_of_memory;
+    for (int o = 0; o < oc; o++) out[o] = dst_scale > 0 ? scale[o] / dst_scale : scale[o];
+    s = dnnl_primitive_attr_set_output_scales(*attr, oc, 1 << 1, out);
+    free(out);
+    if (s != dnnl_success) return s;
     if (zero) {
         const int32_t runtime = DNNL_RUNTIME_S32_VAL;
         args->arg_zero = DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC;

@@ -72,6 +72,9 @@ dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, 
 /* Max pooling, unpadded, undilated. */
 dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
                              const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr);
+/* The same for inference (no workspace: oneDNN's fast u8 kernels are forward_inference only). */
+dnnl_status_t pd_maxpool_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
+                               const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr);
 dnnl_status_t pd_maxpool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md diff_dst,
                              const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_desc_t hint,
                              const_dnnl_primitive_attr_t attr);
@@ -114,6 +117,10 @@ dnnl_status_t post_ops_append_relu(dnnl_post_ops_t po);
  * the source and weight scales at execution (w_mask: the weight dims that
  * index the output channel, 1 for OIHW / [O, I], 3 for GOIHW) and adds its
  * own bias after them. The zero point goes at execution (none when 0).
+ * dst_scale > 0: a u8 destination, the next layer's input quantized with
+ * that scale and zero point 0, y / dst_scale rounded to nearest even and
+ * saturated (2.x: output scales scale[o] / dst_scale and the bias divided
+ * by it, bias_divisor; 3.x: a destination scale at execution, which divides).
  * The caller passes the arguments Int8Args names, 0 meaning "not in this
  * version", and destroys attr. */
 typedef struct {
@@ -121,9 +128,11 @@ typedef struct {
     int arg_zero;         /* s32 [1]: the source zero point; 0 when zero == 0 */
     int arg_src_scale;    /* f32 [1]: in_scale (3.x) */
     int arg_w_scale;      /* f32 [O]: w_scale (3.x) */
+    int arg_dst_scale;    /* f32 [1]: dst_scale (3.x, u8 destination) */
     int arg_bias_post_op; /* f32 bias_md (2.x) */
+    float bias_divisor;   /* the bias passed is bias / bias_divisor (2.x, u8 destination); else 1 */
 } Int8Args;
 dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, const float *scale, int w_mask, Md bias_md,
-                        int zero, int relu);
+                        int zero, int relu, float dst_scale);
 
 #endif

@@ -20,6 +20,7 @@
 #include "backend/backend_host.h"
 #include "backend/dnnl/dnnl_ops.h"
 #include "backend/dnnl/dnnl_util.h"
+#include "common/env.h"
 #include "nn/layer_shapes.h"
 #include "nn/quant_ops.h"
 
@@ -35,6 +36,11 @@ typedef struct {
     RunKind run;
     int int8;       /* conv / linear on u8 x s8 */
     int fused_relu; /* the next layer's ReLU runs as this layer's post-op */
+    int u8_in;      /* int8: its input act is already u8 (a u8 chain's end): no quantize */
+    int u8_out;     /* int8: writes the next int8 layer's u8 input (dst_scale), starting a u8 chain */
+    float dst_scale;
+    float *bias_div; /* u8_out on oneDNN 2.x: [O] bias / dst_scale (Int8Args.bias_divisor) */
+    float bias_divisor;
     const float *x; /* input act (NHWC) */
     float *y;       /* output act (NHWC) */
     DnnlExec fwd;
@@ -61,6 +67,7 @@ struct Int8Plan {
     int params_dirty; /* fp32 layers' weights to reorder before the next forward */
     float *act[NET_MAX_LAYERS + 1];
     int act_owned[NET_MAX_LAYERS + 1];
+    int act_u8[NET_MAX_LAYERS + 1]; /* act[i] holds u8 (inside a u8 chain), else fp32 */
     uint8_t *qbuf;          /* a quantized layer's input [B, max activation] u8 */
     float *nchw[2];         /* own ops: input and output in NCHW [B, max activation] */
     void *workspace;        /* max pooling / LRN forward workspaces (one at a time) */
@@ -122,17 +129,19 @@ static dnnl_status_t weighted_pd(Int8Plan *p, const I8Layer *d, int as_conv, dnn
                                  Md *bias_po) {
     const Layer *l = d->l;
     int O = l->out_c, conv = l->kind == LAYER_CONV || as_conv;
+    dnnl_data_type_t dt_out = d->u8_out ? dnnl_u8 : dnnl_f32;
     Md src = nhwc(p, l->in_c, l->in_h, l->in_w, d->int8 ? dnnl_u8 : dnnl_f32);
-    Md dst = conv ? nhwc(p, O, l->out_h, l->out_w, dnnl_f32) : md2t(&p->mds, p->B, O, dnnl_f32);
+    Md dst = conv ? nhwc(p, O, l->out_h, l->out_w, dt_out) : md2t(&p->mds, p->B, O, dt_out);
     Md w_any = weights_plain(p, l, d->int8 ? dnnl_s8 : dnnl_f32, 1);
     dnnl_dim_t bd4[4] = { 1, O, 1, 1 };
     *bias_po = conv ? md_new(&p->mds, 4, bd4, dnnl_f32, dnnl_nchw) : md2(&p->mds, 1, O);
     dnnl_primitive_attr_t attr = NULL;
     dnnl_status_t s;
     memset(a, 0, sizeof *a);
+    a->bias_divisor = 1.0f;
     if (d->int8) {
         int w_mask = l->kind == LAYER_CONV && l->groups > 1 ? 3 : 1;
-        s = int8_attr(&attr, a, O, d->scale, w_mask, *bias_po, d->zero, d->fused_relu);
+        s = int8_attr(&attr, a, O, d->scale, w_mask, *bias_po, d->zero, d->fused_relu, d->u8_out ? d->dst_scale : 0.0f);
     } else {
         dnnl_post_ops_t po = NULL;
         s = dnnl_primitive_attr_create(&attr);
@@ -200,7 +209,12 @@ static int build_weighted(Int8Plan *p, I8Layer *d, int i, Error *err) {
         exec_add(&d->w_cvt, DNNL_ARG_FROM, mem(p, plain, p->params + net->params[l->weight].offset));
         exec_add(&d->w_cvt, DNNL_ARG_TO, mem(p, w_md, d->w_buf));
     }
-    exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, src, d->int8 ? (const void *)p->qbuf : (const void *)d->x));
+    d->bias_divisor = a.bias_divisor;
+    if (a.bias_divisor != 1.0f) {
+        d->bias_div = xmalloc((size_t)O * sizeof(float));
+        bias_ptr = d->bias_div; /* filled from the params before each forward after set_params */
+    }
+    exec_add(&d->fwd, DNNL_ARG_SRC, mem(p, src, d->int8 && !d->u8_in ? (const void *)p->qbuf : (const void *)d->x));
     exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, w_md, d->w_buf));
     exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
     if (a.bias_is_post_op) exec_add(&d->fwd, a.arg_bias_post_op, mem(p, bias_po, bias_ptr));
@@ -209,19 +223,21 @@ static int build_weighted(Int8Plan *p, I8Layer *d, int i, Error *err) {
                                                        &d->zero));
     if (a.arg_src_scale) exec_add(&d->fwd, a.arg_src_scale, mem(p, md1(&p->mds, 1), &d->src_scale));
     if (a.arg_w_scale) exec_add(&d->fwd, a.arg_w_scale, mem(p, md1(&p->mds, O), d->w_scale));
+    if (a.arg_dst_scale) exec_add(&d->fwd, a.arg_dst_scale, mem(p, md1(&p->mds, 1), &d->dst_scale));
     return 0;
 }
 
 /* Max pooling or odd-size LRN on NHWC fp32, with the workspace its forward asks for. */
-static int build_norm_pool(Int8Plan *p, I8Layer *d, size_t *ws_bytes, Error *err) {
+static int build_norm_pool(Int8Plan *p, I8Layer *d, int i, size_t *ws_bytes, Error *err) {
     const Layer *l = d->l;
-    Md src = nhwc(p, l->in_c, l->in_h, l->in_w, dnnl_f32);
-    Md dst = nhwc(p, l->out_c, l->out_h, l->out_w, dnnl_f32);
+    dnnl_data_type_t dt = p->act_u8[i] ? dnnl_u8 : dnnl_f32;
+    Md src = nhwc(p, l->in_c, l->in_h, l->in_w, dt);
+    Md dst = nhwc(p, l->out_c, l->out_h, l->out_w, dt);
     dnnl_primitive_desc_t pd;
     dnnl_status_t s;
     if (l->kind == LAYER_MAXPOOL) {
         dnnl_dims_t st = { l->stride, l->stride }, k = { l->kernel, l->kernel };
-        s = pd_maxpool_fwd(&pd, p->engine, src, dst, st, k, NULL);
+        s = pd_maxpool_infer(&pd, p->engine, src, dst, st, k, NULL);
     } else {
         s = pd_lrn_fwd(&pd, p->engine, src, l->lrn_size, l->lrn_alpha, l->lrn_beta, l->lrn_k, NULL);
     }
@@ -237,6 +253,34 @@ static int build_norm_pool(Int8Plan *p, I8Layer *d, size_t *ws_bytes, Error *err
         if (md_size(ws) > *ws_bytes) *ws_bytes = md_size(ws);
     }
     return 0;
+}
+
+/* u8 chains: an int8 layer whose output reaches the next weighted layer
+ * through ReLU, max pooling, dropout and identity average pooling only,
+ * when that layer is int8 with zero point 0, writes that layer's u8 input
+ * itself (its quantization with that layer's scale) and the layers between
+ * run on u8: max pooling commutes with the (monotone) quantization, ReLU
+ * is the identity on u8 with zero point 0. What changes from the
+ * reference: the rounding of y / scale inside oneDNN (a tie can move one
+ * u8 step), and the fp32 activations between those layers are not kept. */
+static void find_u8_chains(Int8Plan *p) {
+    const Net *net = p->net;
+    for (int i = 0; i < net->n_layers; i++) {
+        I8Layer *d = &p->layers[i];
+        if (!d->int8 || d->run != RUN_PRIM || !env_switches()->dnnl_int8_u8) continue;
+        int j = i + 1;
+        for (; j < net->n_layers; j++) {
+            const Layer *l = &net->layers[j];
+            int passes = l->kind == LAYER_RELU || l->kind == LAYER_DROPOUT || l->kind == LAYER_MAXPOOL ||
+                         (l->kind == LAYER_AVGPOOL && l->in_h == l->out_h && l->in_w == l->out_w);
+            if (!passes) break;
+        }
+        if (j >= net->n_layers || net->layers[j].weight < 0 || !p->q->int8[j] || p->q->in_zero[j] != 0) continue;
+        d->u8_out = 1;
+        d->dst_scale = p->q->in_scale[j];
+        for (int k = i + 1; k <= j; k++) p->act_u8[k] = 1;
+        p->layers[j].u8_in = 1;
+    }
 }
 
 Int8Plan *dnnl_int8_build(const Net *net, const QuantModel *quant, int B, int threads, Error *err) {
@@ -284,6 +328,7 @@ Int8Plan *dnnl_int8_build(const Net *net, const QuantModel *quant, int B, int th
         }
         d->y = p->act[i + 1];
     }
+    find_u8_chains(p);
     size_t ws_bytes = 0;
     for (int i = 0; i < L; i++) {
         I8Layer *d = &p->layers[i];
@@ -292,7 +337,7 @@ Int8Plan *dnnl_int8_build(const Net *net, const QuantModel *quant, int B, int th
             p->nchw[1] = xaligned_alloc((size_t)B * amax * sizeof(float));
         }
         if (d->run != RUN_PRIM) continue;
-        int rc = d->l->weight >= 0 ? build_weighted(p, d, i, err) : build_norm_pool(p, d, &ws_bytes, err);
+        int rc = d->l->weight >= 0 ? build_weighted(p, d, i, err) : build_norm_pool(p, d, i, &ws_bytes, err);
         if (rc != 0) {
             dnnl_int8_free(p);
             return NULL;
@@ -316,6 +361,7 @@ void dnnl_int8_free(Int8Plan *p) {
         free(d->w_buf);
         free(d->w_scale);
         free(d->scale);
+        free(d->bias_div);
     }
     for (int i = 0; i < p->n_mems; i++) DNNL_CHECK(dnnl_memory_destroy(p->mems[i]));
     free(p->mems);
@@ -367,7 +413,14 @@ void dnnl_int8_forward(Int8Plan *p, const float *input, int n, LayerProfile *pro
     memcpy(p->act[0], input, (size_t)n * sample * sizeof(float));
     if (n < p->B) memset(p->act[0] + (size_t)n * sample, 0, (size_t)(p->B - n) * sample * sizeof(float));
     if (p->params_dirty) {
-        for (int i = 0; i < net->n_layers; i++) exec_run(&p->layers[i].w_cvt, p->stream);
+        for (int i = 0; i < net->n_layers; i++) {
+            I8Layer *d = &p->layers[i];
+            exec_run(&d->w_cvt, p->stream);
+            if (d->bias_div) {
+                const float *b = p->params + net->params[d->l->weight + 1].offset;
+                for (int o = 0; o < d->l->out_c; o++) d->bias_div[o] = b[o] / d->bias_divisor;
+            }
+        }
         p->params_dirty = 0;
     }
     for (int i = 0; i < net->n_layers; i++) {
@@ -376,10 +429,13 @@ void dnnl_int8_forward(Int8Plan *p, const float *input, int n, LayerProfile *pro
         size_t in = (size_t)p->B * layer_in_elems(l);
         switch (d->run) {
         case RUN_IDENTITY: break;
-        case RUN_RELU: relu_forward(d->y, d->x, in); break;
+        case RUN_RELU: /* on u8 with zero point 0 (a u8 chain) the identity */
+            if (p->act_u8[i]) memcpy(d->y, d->x, in);
+            else relu_forward(d->y, d->x, in);
+            break;
         case RUN_OWN:
             if (l->kind == LAYER_AVGPOOL && l->in_h == l->out_h && l->in_w == l->out_w) {
-                memcpy(d->y, d->x, in * sizeof(float));
+                memcpy(d->y, d->x, in * (p->act_u8[i] ? 1 : sizeof(float)));
                 break;
             }
             nhwc_to_nchw(p->nchw[0], d->x, p->B, l->in_c, l->in_h, l->in_w);
@@ -387,7 +443,7 @@ void dnnl_int8_forward(Int8Plan *p, const float *input, int n, LayerProfile *pro
             nchw_to_nhwc(d->y, p->nchw[1], p->B, l->out_c, l->out_h, l->out_w);
             break;
         case RUN_PRIM:
-            if (d->int8) quantize_u8(p->qbuf, d->x, in, p->q->in_scale[i], p->q->in_zero[i]);
+            if (d->int8 && !d->u8_in) quantize_u8(p->qbuf, d->x, in, p->q->in_scale[i], p->q->in_zero[i]);
             exec_run(&d->fwd, p->stream);
             DNNL_CHECK(dnnl_stream_wait(p->stream));
             break;
@@ -402,6 +458,6 @@ void dnnl_int8_read_logits(const Int8Plan *p, float *logits, int n) {
 
 void dnnl_int8_layer_precision(const Int8Plan *p, int layer, char *buf, size_t len) {
     const I8Layer *d = &p->layers[layer];
-    if (d->l->weight < 0) snprintf(buf, len, "fp32");
+    if (d->l->weight < 0) snprintf(buf, len, "%s", p->act_u8[layer] ? "u8" : "fp32");
     else snprintf(buf, len, "%s %s", d->int8 ? "int8" : "fp32", d->impl);
 }
