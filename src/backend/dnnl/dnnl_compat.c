@@ -100,18 +100,11 @@ dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, 
                                                                    no_dilation, pad_l, pad_r, hint, attr);
 }
 
-dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
-                             const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
+static dnnl_status_t maxpool_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_prop_kind_t prop, Md src, Md dst,
+                                const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
     dnnl_dims_t pad = { 0 };
-    return dnnl_pooling_forward_primitive_desc_create(pd, eng, dnnl_forward_training, dnnl_pooling_max, src, dst,
-                                                      strides, kernel, no_dilation, pad, pad, attr);
-}
-
-dnnl_status_t pd_maxpool_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
-                               const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
-    dnnl_dims_t pad = { 0 };
-    return dnnl_pooling_forward_primitive_desc_create(pd, eng, dnnl_forward_inference, dnnl_pooling_max, src, dst,
-                                                      strides, kernel, no_dilation, pad, pad, attr);
+    return dnnl_pooling_forward_primitive_desc_create(pd, eng, prop, dnnl_pooling_max, src, dst, strides, kernel,
+                                                      no_dilation, pad, pad, attr);
 }
 
 dnnl_status_t pd_maxpool_bwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md diff_src, Md diff_dst,
@@ -272,21 +265,12 @@ dnnl_status_t pd_conv_bwd_weights(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, 
             hint);
 }
 
-dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
-                             const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
+static dnnl_status_t maxpool_pd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, dnnl_prop_kind_t prop, Md src, Md dst,
+                                const dnnl_dims_t strides, const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
     dnnl_dims_t pad = { 0 };
     dnnl_pooling_v2_desc_t od;
-    MAKE_PD(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_training, dnnl_pooling_max, src, dst, strides, kernel,
-                                              no_dilation, pad, pad),
-            NULL);
-}
-
-dnnl_status_t pd_maxpool_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
-                               const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
-    dnnl_dims_t pad = { 0 };
-    dnnl_pooling_v2_desc_t od;
-    MAKE_PD(dnnl_pooling_v2_forward_desc_init(&od, dnnl_forward_inference, dnnl_pooling_max, src, dst, strides, kernel,
-                                              no_dilation, pad, pad),
+    MAKE_PD(dnnl_pooling_v2_forward_desc_init(&od, prop, dnnl_pooling_max, src, dst, strides, kernel, no_dilation, pad,
+                                              pad),
             NULL);
 }
 
@@ -378,6 +362,16 @@ dnnl_status_t int8_attr(dnnl_primitive_attr_t *attr, Int8Args *args, int oc, con
 }
 
 #endif
+
+dnnl_status_t pd_maxpool_fwd(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
+                             const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
+    return maxpool_pd(pd, eng, dnnl_forward_training, src, dst, strides, kernel, attr);
+}
+
+dnnl_status_t pd_maxpool_infer(dnnl_primitive_desc_t *pd, dnnl_engine_t eng, Md src, Md dst, const dnnl_dims_t strides,
+                               const dnnl_dims_t kernel, const_dnnl_primitive_attr_t attr) {
+    return maxpool_pd(pd, eng, dnnl_forward_inference, src, dst, strides, kernel, attr);
+}
 
 /* The ISA values are supersets by bits in 2.x and 3.x alike (AMX includes AVX512_BF16). */
 int cpu_native_bf16(void) {
