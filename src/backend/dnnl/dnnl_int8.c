@@ -288,9 +288,13 @@ Int8Plan *dnnl_int8_build(const Net *net, const QuantModel *quant, int B, int th
     p->net = net;
     p->q = quant;
     p->B = B;
-    p->threads = threads;
 #ifdef _OPENMP
+    /* the count fixed here is re-applied by every forward, as the fp32 plan does (dnnl_backend.c) */
     if (threads > 0) omp_set_num_threads(threads);
+    p->threads = omp_get_max_threads();
+#else
+    (void)threads;
+    p->threads = 1;
 #endif
     DNNL_CHECK(dnnl_engine_create(&p->engine, dnnl_cpu, 0));
     DNNL_CHECK(dnnl_stream_create(&p->stream, p->engine, dnnl_stream_default_flags));
@@ -406,7 +410,7 @@ static void nchw_to_nhwc(float *dst, const float *src, int n, int c, int h, int 
 void dnnl_int8_forward(Int8Plan *p, const float *input, int n, LayerProfile *prof) {
     const Net *net = p->net;
 #ifdef _OPENMP
-    if (p->threads > 0) omp_set_num_threads(p->threads);
+    omp_set_num_threads(p->threads);
 #endif
     double t0 = profile_start(prof);
     size_t sample = (size_t)3 * net->image_size * net->image_size;
