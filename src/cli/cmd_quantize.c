@@ -134,14 +134,14 @@ static int quantize(const QuantizeFlags *f, Model *m, Error *err) {
                 last = i;
             }
         printf("%-14s %-5s %12s %12s %12s %5s\n", "layer", "", "input min", "input max", "scale", "zero");
-        for (int i = 0; i < net->n_layers; i++) {
+        for (int i = 0; rc == 0 && i < net->n_layers; i++) {
             const Layer *l = &net->layers[i];
             if (l->weight < 0) continue;
             int keep = (i == first && strstr(f->fp32_layers, "first")) || (i == last && strstr(f->fp32_layers, "last"));
             float lo, hi;
             quant_observer_range(&c->obs[i], f->method, f->percentile, &lo, &hi);
             if (!keep) {
-                quant_weights(&q, net, i, m->params + net->params[l->weight].offset);
+                if ((rc = quant_weights(&q, net, i, m->params + net->params[l->weight].offset, err)) != 0) break;
                 quant_range(lo, hi, &q.in_scale[i], &q.in_zero[i]);
             }
             printf("%-14s %-5s %12.5g %12.5g %12.5g %5d\n", l->name, keep ? "fp32" : "int8", (double)lo, (double)hi,
@@ -155,7 +155,10 @@ static int quantize(const QuantizeFlags *f, Model *m, Error *err) {
                            .val_resize_size = m->eval_resize };
         int any = 0;
         for (int i = 0; i < net->n_layers; i++) any |= q.int8[i];
-        if (!any) rc = error_set(err, "--fp32_layers %s leaves no layer to quantize", f->fp32_layers);
+        if (rc != 0) {
+            Error why = *err;
+            error_set(err, "%s: %s", f->pretrained, why.msg);
+        } else if (!any) rc = error_set(err, "--fp32_layers %s leaves no layer to quantize", f->fp32_layers);
         else rc = quant_save(f->out, net, m->params, &q, &meta, err);
         if (rc == 0)
             printf("%s: int8 model (%s on %lld images, %.1f s); run it with alexnet eval --pretrained %s\n", f->out,

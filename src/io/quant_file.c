@@ -3,6 +3,7 @@
  */
 #include "io/quant_file.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,41 @@ static void sibling(char *out, size_t size, const char *weight_name, const char 
     snprintf(out, size, "%.*s%s", (int)stem, weight_name, what);
 }
 
+/* A scale is normal, positive and below 1e30: 1 / scale, and the product of
+ * an input scale and a weight scale, are then finite, so no value of a file
+ * can make the arithmetic produce NaN (0 * inf) or divide by a subnormal. */
+static int check_scales(const char *path, const char *name, const float *v, int64_t n, Error *err) {
+    for (int64_t i = 0; i < n; i++)
+        if (!(v[i] >= FLT_MIN && v[i] < 1e30f))
+            return error_set(err,
+                             "%s: tensor '%s' holds %g at element %lld; a scale must be finite, positive and normal "
+                             "(%g to 1e30)",
+                             path, name, (double)v[i], (long long)i, (double)FLT_MIN);
+    return 0;
+}
+
+/* Everything an int8 layer's numbers must satisfy, for the file being read
+ * and for the one being written (quantize never writes what this refuses). */
+static int check_layer(const char *path, const Net *net, int layer, const QuantModel *q, Error *err) {
+    const ParamTensor *p = &net->params[net->layers[layer].weight];
+    char name[80];
+    sibling(name, sizeof name, p->name, "weight_scale");
+    if (check_scales(path, name, q->w_scale[layer], p->shape[0], err) != 0) return -1;
+    sibling(name, sizeof name, p->name, "input_scale");
+    if (check_scales(path, name, &q->in_scale[layer], 1, err) != 0) return -1;
+    for (int o = 0; o < p->shape[0]; o++)
+        if (!isfinite(q->in_scale[layer] * q->w_scale[layer][o]))
+            return error_set(err, "%s: %s's input scale %g times its weight scale %g (channel %d) overflows a float",
+                             path, p->name, (double)q->in_scale[layer], (double)q->w_scale[layer][o], o);
+    for (size_t i = 0; i < p->numel; i++)
+        if (q->w_q[layer][i] < -127)
+            return error_set(err, "%s: tensor '%s' holds -128 at element %zu; int8 weights here are symmetric, -127..127",
+                             path, p->name, i);
+    if (q->in_zero[layer] < 0 || q->in_zero[layer] > 255)
+        return error_set(err, "%s: %s's input zero point %d is outside 0..255", path, p->name, q->in_zero[layer]);
+    return 0;
+}
+
 int quant_save(const char *path, const Net *net, const float *params, const QuantModel *q, const ModelMeta *meta,
                Error *err) {
     StWriteTensor t[CHECKPOINT_MAX_EXTRA];
@@ -27,6 +63,7 @@ int quant_save(const char *path, const Net *net, const float *params, const Quan
     for (int i = 0; i < net->n_layers; i++) {
         const Layer *l = &net->layers[i];
         if (l->weight < 0 || !q->int8[i]) continue;
+        if (check_layer(path, net, i, q, err) != 0) return -1;
         const ParamTensor *p = &net->params[l->weight];
         zeros[i] = (uint8_t)q->in_zero[i];
         StWriteTensor w = { .name = p->name, .dtype = ST_I8, .ndim = p->ndim, .data = q->w_q[i] };
@@ -65,14 +102,6 @@ static const StTensor *find(const ModelFile *m, const char *name, StDtype dtype,
     return t;
 }
 
-static int check_scales(const ModelFile *m, const char *name, const float *v, int64_t n, Error *err) {
-    for (int64_t i = 0; i < n; i++)
-        if (!(isfinite(v[i]) && v[i] > 0.0f && v[i] < 1e30f))
-            return error_set(err, "%s: tensor '%s' holds %g at element %lld; a scale must be finite and positive",
-                             m->st.path, name, (double)v[i], (long long)i);
-    return 0;
-}
-
 static int load_layer(const ModelFile *m, const Net *net, int layer, float *params, QuantModel *q, Error *err) {
     const ParamTensor *p = &net->params[net->layers[layer].weight];
     const StTensor *w = st_find(&m->st, p->name);
@@ -94,10 +123,8 @@ static int load_layer(const ModelFile *m, const Net *net, int layer, float *para
     if (st_read_bytes(&m->st, w, q->w_q[layer], err) != 0 || st_to_f32(&m->st, ws, q->w_scale[layer], err) != 0 ||
         st_to_f32(&m->st, is, &q->in_scale[layer], err) != 0 || st_read_bytes(&m->st, iz, &zero, err) != 0)
         return -1;
-    if (check_scales(m, name[0], q->w_scale[layer], p->shape[0], err) != 0 ||
-        check_scales(m, name[1], &q->in_scale[layer], 1, err) != 0)
-        return -1;
     q->in_zero[layer] = zero;
+    if (check_layer(m->st.path, net, layer, q, err) != 0) return -1;
     q->int8[layer] = 1;
     quant_dequantize(q, net, layer, params);
     return 0;

@@ -5,6 +5,7 @@
  */
 #include "model/quant.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +22,16 @@ void quant_free(QuantModel *q) {
     memset(q, 0, sizeof *q);
 }
 
-void quant_weights(QuantModel *q, const Net *net, int layer, const float *w) {
+int quant_weights(QuantModel *q, const Net *net, int layer, const float *w, Error *err) {
     const Layer *l = &net->layers[layer];
     const ParamTensor *p = &net->params[l->weight];
     const int out = p->shape[0];
     const size_t per = p->numel / (size_t)out;
+    for (size_t k = 0; k < p->numel; k++)
+        if (!isfinite(w[k]))
+            return error_set(err, "%s holds %g at element %zu: a model with non-finite weights can't be quantized "
+                                  "(it diverged; quantize an earlier checkpoint)",
+                             p->name, (double)w[k], k);
     free(q->w_scale[layer]);
     free(q->w_q[layer]);
     q->w_scale[layer] = xmalloc(sizeof(float) * (size_t)out);
@@ -34,7 +40,8 @@ void quant_weights(QuantModel *q, const Net *net, int layer, const float *w) {
         const float *row = w + (size_t)o * per;
         float amax = 0.0f;
         for (size_t k = 0; k < per; k++) amax = fmaxf(amax, fabsf(row[k]));
-        float s = amax > 0.0f ? amax / 127.0f : 1.0f;
+        float s = amax / 127.0f;
+        if (!(s >= FLT_MIN)) s = 1.0f; /* zeros, or weights so small that they quantize to 0 at any normal scale */
         q->w_scale[layer][o] = s;
         for (size_t k = 0; k < per; k++) {
             float v = nearbyintf(row[k] / s);
@@ -42,13 +49,14 @@ void quant_weights(QuantModel *q, const Net *net, int layer, const float *w) {
         }
     }
     q->int8[layer] = 1;
+    return 0;
 }
 
 void quant_range(float lo, float hi, float *scale, int *zero) {
     lo = fminf(lo, 0.0f);
     hi = fmaxf(hi, 0.0f);
     float s = (hi - lo) / 255.0f;
-    if (!(s > 0.0f) || !isfinite(s)) s = 1.0f;
+    if (!(s >= FLT_MIN && s < 1e30f)) s = 1.0f; /* the range the file loader accepts */
     float z = nearbyintf(-lo / s);
     *scale = s;
     *zero = (int)(z < 0.0f ? 0.0f : z > 255.0f ? 255.0f : z);

@@ -35,12 +35,15 @@ typedef struct {
 void quant_free(QuantModel *q);
 
 /* Symmetric per-output-channel s8 weights of layer l (weight w: [out, ...]):
- * scale = max |w| / 127 (a channel of zeros: 1), q = nearbyint(w / scale). */
-void quant_weights(QuantModel *q, const Net *net, int layer, const float *w);
+ * scale = max |w| / 127 (a channel of zeros, or one whose scale would be
+ * subnormal: 1, all q 0), q = nearbyint(w / scale). -1 (err names the
+ * tensor) for a NaN or infinite weight. */
+int quant_weights(QuantModel *q, const Net *net, int layer, const float *w, Error *err);
 
 /* The u8 scale and zero point of an input range [lo, hi] (lo <= 0 <= hi
  * after widening to include 0): scale = (hi - lo) / 255, zero =
- * nearbyint(-lo / scale). */
+ * nearbyint(-lo / scale); a range whose scale would be 0, subnormal or
+ * 1e30 and above gets scale 1 (a file's scales must lie between). */
 void quant_range(float lo, float hi, float *scale, int *zero);
 
 /* w = q * scale: the fp32 weights an int8 model stands for, into the
@@ -48,8 +51,9 @@ void quant_range(float lo, float hi, float *scale, int *zero);
 void quant_dequantize(const QuantModel *q, const Net *net, int layer, float *params);
 
 /* Calibration: the activations a layer's input took over the calibration
- * images, reduced to a range by method (percentile: the 99.99th percentile
- * of each tail; entropy: the threshold minimising the KL divergence between
+ * images, reduced to a range by method (percentile: the threshold t below
+ * which that percentile of |x| lies, the range clipped to [-t, t] on both
+ * sides; entropy: the threshold minimising the KL divergence between
  * the histogram and its u8 quantization, TensorRT's method). */
 typedef struct {
     double lo, hi;     /* min and max seen (pass 1) */

@@ -12,7 +12,7 @@ void quantize_u8(uint8_t *q, const float *x, size_t count, float scale, int zero
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < count; i++) {
         float v = nearbyintf(x[i] / scale) + (float)zero; /* ONNX's QuantizeLinear: a division, half to even */
-        q[i] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+        q[i] = (uint8_t)(v >= 0.0f ? (v <= 255.0f ? v : 255.0f) : 0.0f); /* NaN (a diverged layer before): 0 */
     }
 }
 

@@ -17,7 +17,8 @@
 
 #include "nn/ops.h"
 
-/* u8 of count floats (the quantization of one layer's input). */
+/* u8 of count floats (the quantization of one layer's input), saturated to
+ * 0..255; NaN (a diverged layer before it) gives 0. */
 void quantize_u8(uint8_t *q, const float *x, size_t count, float scale, int zero);
 
 /* int32 workspace elements conv2d_int8_forward needs (its im2col, one

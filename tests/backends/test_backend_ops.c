@@ -293,7 +293,8 @@ static void int8_row(const char *backend, size_t row, const OpCase *c) {
             int i = weighted[k];
             if (keep && (k == 0 || k == nw - 1)) continue;
             q.int8[i] = 1;
-            quant_weights(&q, &net, i, params + net.params[net.layers[i].weight].offset);
+            CHECK(quant_weights(&q, &net, i, params + net.params[net.layers[i].weight].offset, NULL) == 0,
+                  "quant_weights");
             quant_range((float)calib->obs[i].lo, (float)calib->obs[i].hi, &q.in_scale[i], &q.in_zero[i]);
             quant_dequantize(&q, &net, i, qparams);
         }

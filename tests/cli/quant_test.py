@@ -15,8 +15,9 @@
    saying so;
  - eval --precision int8's top-1 recomputed from predict's int8 logits of the same images; int8 and fp32 agree on
    most predictions; auto picks int8 for an int8 file; --fp32_layers keeps those layers fp32;
- - hostile int8 files (NaN, zero, negative and infinite scales, a zero point of another dtype, scales of another
-   shape, a missing tensor, an int8 claim with no int8 layer) refused with exit 2 naming the tensor;
+ - hostile int8 files (NaN, zero, negative, subnormal and infinite scales, scales whose product overflows, a
+   weight of -128, a zero point of another dtype, scales of another shape, a missing tensor, an int8 claim with no
+   int8 layer) refused with exit 2 naming the tensor;
  - commands that cannot use an int8 model refuse it saying so (train, average; export below opset 13),
    --precision int8 on an fp32 model, the dnnl backend's int8, bad quantize flags.
 
@@ -250,6 +251,16 @@ hostile("missing input scale", lambda t: t.pop("classifier.4.input_scale"), word
 hostile("weight shape", lambda t: t.update({"features.10.weight": torch.zeros(256, 256, 3, 2, dtype=torch.int8)}),
         words=("features.10.weight",))
 hostile("nan bias", set_("features.0.bias", float("nan")), words=("features.0.bias",))
+hostile("subnormal scale", set_("features.3.weight_scale", 1e-40), words=("features.3.weight_scale",))
+
+
+def overflowing_product(t):  # each scale below the 1e30 bound, their product beyond a float's range
+    t["features.3.input_scale"].fill_(1e20)
+    t["features.3.weight_scale"].fill_(1e20)
+
+
+hostile("scale product", overflowing_product, words=("features.3.weight", "overflows"))
+hostile("weight -128", lambda t: t["classifier.1.weight"].view(-1)[5].fill_(-128), words=("classifier.1.weight", "-128"))
 
 
 def all_fp32(t):

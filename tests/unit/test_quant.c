@@ -2,12 +2,14 @@
  * test_quant.c — the int8 arithmetic (model/quant.h, nn/quant_ops.h) on
  * small shapes, fast enough for the sanitizer run (the whole-model checks
  * against PyTorch are tests/cli/quant_test.py):
- *  1. quantize_u8: round half to even, clamping at 0 and 255, the zero point;
+ *  1. quantize_u8: round half to even, clamping at 0 and 255, the zero point,
+ *     NaN and infinities (a diverged layer's output) to 0 / 255 / 0;
  *  2. conv2d_int8_forward (groups, stride, padding) and linear_int8_forward
  *     against the formula computed here with exact integer sums in int64:
  *     bit-identical (the same float operations after the exact sum);
  *  3. quant_weights / quant_dequantize: scale = max |w| / 127 per channel, a
- *     zero channel, error at most half a step; quant_range's zero point;
+ *     zero channel and a subnormal one (scale 1), error at most half a step,
+ *     a NaN or infinite weight refused; quant_range's zero point;
  *  4. the observers: min/max, a percentile inside it, the entropy threshold
  *     of a long-tailed distribution below its maximum.
  */
@@ -27,6 +29,9 @@ static void check_quantize(void) {
     quantize_u8(q, x, 8, 1.0f, 2);
     const uint8_t want[8] = { 2, 4, 4, 2, 0, 255, 2, 0 }; /* 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, -0.5 -> -0, -1.5 -> -2 */
     EXPECT(memcmp(q, want, 8) == 0, "u8 %d %d %d %d %d %d %d %d", q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]);
+    const float odd[3] = { NAN, INFINITY, -INFINITY };
+    quantize_u8(q, odd, 3, 0.5f, 3);
+    EXPECT(q[0] == 0 && q[1] == 255 && q[2] == 0, "NaN, inf, -inf -> %d %d %d (want 0 255 0)", q[0], q[1], q[2]);
 }
 
 static void check_conv(int groups, int stride, int pad) {
@@ -106,21 +111,35 @@ static void check_weights(void) {
     uint32_t seed = 3;
     for (size_t i = 0; i < w->numel; i++) p[w->offset + i] = ((float)(lcg(&seed) >> 8) / 16777216.0f - 0.5f) * 0.2f;
     for (size_t i = 0; i < 27; i++) p[w->offset + 27 + i] = 0.0f; /* channel 1: zeros */
+    p[w->offset + 2 * 27 + 5] = 1e-40f;                            /* channel 2: one subnormal weight, else 0 */
+    for (size_t i = 0; i < 27; i++)
+        if (i != 5) p[w->offset + 2 * 27 + i] = 0.0f;
     QuantModel q;
     memset(&q, 0, sizeof q);
-    quant_weights(&q, &net, 0, p + w->offset);
+    Error err = { { 0 } };
+    EXPECT(quant_weights(&q, &net, 0, p + w->offset, &err) == 0, "quant_weights: %s", err.msg);
     quant_dequantize(&q, &net, 0, d);
     float amax0 = 0;
     for (int k = 0; k < 27; k++) amax0 = fmaxf(amax0, fabsf(p[w->offset + k]));
     EXPECT(q.int8[0] && q.w_scale[0][0] == amax0 / 127.0f, "channel 0 scale %g vs max/127 %g", (double)q.w_scale[0][0],
            (double)(amax0 / 127.0f));
     EXPECT(q.w_scale[0][1] == 1.0f && q.w_q[0][27] == 0, "a zero channel: scale 1, weights 0");
+    EXPECT(q.w_scale[0][2] == 1.0f && q.w_q[0][2 * 27 + 5] == 0,
+           "a subnormal channel: scale 1 (not %g, which a loader refuses), weights 0", (double)q.w_scale[0][2]);
     double worst = 0;
     for (size_t i = 0; i < w->numel; i++) {
         double step = q.w_scale[0][i / 27];
         worst = fmax(worst, fabs((double)d[w->offset + i] - (double)p[w->offset + i]) / step);
     }
     EXPECT(worst <= 0.5 + 1e-6, "dequantized weights within half a step (worst %.3g steps)", worst);
+    const float bad[2] = { NAN, INFINITY };
+    for (int b = 0; b < 2; b++) {
+        p[w->offset + 7] = bad[b];
+        err.msg[0] = 0;
+        EXPECT(quant_weights(&q, &net, 0, p + w->offset, &err) != 0 && strstr(err.msg, w->name) &&
+                   strstr(err.msg, "element 7"),
+               "a %g weight refused, naming the tensor and element: '%s'", (double)bad[b], err.msg);
+    }
     quant_free(&q);
     free(p);
     free(d);

@@ -25,7 +25,9 @@
  * batch 64. oneDNN then rounds y / scale its own way, which moves a u8
  * step at ties (3 of 200 Fashion-MNIST images' logits differ, by <= 4e-3
  * of the largest); ALEXNET_DNNL_INT8_U8=0 turns the chains off (then all
- * 200 equal the reference's bit for bit). Layers kept fp32
+ * 200 equal the reference's bit for bit: the `alexnet` model, every layer
+ * int8; an fp32-kept layer and odd-size LRN, alexnet_2012's, run oneDNN's
+ * own sums and can move a u8 step too). Layers kept fp32
  * (--fp32_layers) run fp32 primitives on the same layouts. Max pooling and
  * odd-size LRN are oneDNN primitives on NHWC; ReLU (unfused), average
  * pooling and even-size LRN are the plain-C ops (on an NCHW copy where
