@@ -47,7 +47,8 @@ static int check_layer(const char *path, const Net *net, int layer, const QuantM
                              path, p->name, (double)q->in_scale[layer], (double)q->w_scale[layer][o], o);
     for (size_t i = 0; i < p->numel; i++)
         if (q->w_q[layer][i] < -127)
-            return error_set(err, "%s: tensor '%s' holds -128 at element %zu; int8 weights here are symmetric, -127..127",
+            return error_set(err,
+                             "%s: tensor '%s' holds -128 at element %zu; int8 weights here are symmetric, -127..127",
                              path, p->name, i);
     if (q->in_zero[layer] < 0 || q->in_zero[layer] > 255)
         return error_set(err, "%s: %s's input zero point %d is outside 0..255", path, p->name, q->in_zero[layer]);

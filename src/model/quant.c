@@ -29,8 +29,9 @@ int quant_weights(QuantModel *q, const Net *net, int layer, const float *w, Erro
     const size_t per = p->numel / (size_t)out;
     for (size_t k = 0; k < p->numel; k++)
         if (!isfinite(w[k]))
-            return error_set(err, "%s holds %g at element %zu: a model with non-finite weights can't be quantized "
-                                  "(it diverged; quantize an earlier checkpoint)",
+            return error_set(err,
+                             "%s holds %g at element %zu: a model with non-finite weights can't be quantized "
+                             "(it diverged; quantize an earlier checkpoint)",
                              p->name, (double)w[k], k);
     free(q->w_scale[layer]);
     free(q->w_q[layer]);

@@ -111,7 +111,7 @@ static void check_weights(void) {
     uint32_t seed = 3;
     for (size_t i = 0; i < w->numel; i++) p[w->offset + i] = ((float)(lcg(&seed) >> 8) / 16777216.0f - 0.5f) * 0.2f;
     for (size_t i = 0; i < 27; i++) p[w->offset + 27 + i] = 0.0f; /* channel 1: zeros */
-    p[w->offset + 2 * 27 + 5] = 1e-40f;                            /* channel 2: one subnormal weight, else 0 */
+    p[w->offset + 2 * 27 + 5] = 1e-40f;                           /* channel 2: one subnormal weight, else 0 */
     for (size_t i = 0; i < 27; i++)
         if (i != 5) p[w->offset + 2 * 27 + i] = 0.0f;
     QuantModel q;
