@@ -309,6 +309,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
         return error_set(err, "workers must be between 1 and 256 (got %d)", c.workers), NULL;
     if (c.rank < 0 || c.rank >= c.world) return error_set(err, "rank %d is outside 0..%d", c.rank, c.world - 1), NULL;
     if (c.scale_min > 1.0f) return error_set(err, "scale_min must be in (0, 1] (got %g)", c.scale_min), NULL;
+    if (c.flip < FLIP_RANDOM || c.flip > FLIP_NONE) return error_set(err, "unknown flip mode %d", c.flip), NULL;
     if (c.format != INPUT_F32_NCHW && c.format != INPUT_F32_NHWC && c.format != INPUT_U8_NHWC)
         return error_set(err, "unknown input format %d", (int)c.format), NULL;
     if (ds->n <= 0) return error_set(err, "data set %s is empty", ds->root ? ds->root : "?"), NULL;
@@ -368,6 +369,7 @@ Loader *loader_create_opts(const Dataset *ds, const LoaderConfig *cfg, const Loa
 
     SampleConfig sc = { .image_size = c.image_size,
                         .scale_min = c.scale_min,
+                        .flip = c.flip,
                         .color_jitter = c.color_jitter,
                         .exact = o.exact,
                         .max_pixels = c.max_image_pixels,

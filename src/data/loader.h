@@ -50,6 +50,7 @@ typedef struct {
     uint64_t seed;
     int color_jitter;         /* 1 = on */
     float scale_min;          /* RandomResizedCrop scale lower bound; <= 0: 0.08 */
+    int flip;                 /* train: a FlipMode (data/transforms.h; 0: random, p 0.5) */
     int rank, world;          /* world 0 is taken as 1 */
     InputFormat format;       /* the backend's (model/input.h) */
     int64_t max_image_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */

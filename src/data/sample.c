@@ -144,7 +144,7 @@ int sample_train_src(SampleWorker *w, const ImageSource *src, const AugmentKey *
     Augment drawn;
     const Augment *a = fixed;
     if (!a) {
-        augment_draw(&drawn, w->width, w->height, w->cfg.scale_min, w->cfg.color_jitter, key);
+        augment_draw(&drawn, w->width, w->height, w->cfg.scale_min, w->cfg.color_jitter, (FlipMode)w->cfg.flip, key);
         autoaug_draw(&drawn.aa, (AutoAugmentPolicy)w->cfg.auto_augment, w->cfg.ra_magnitude, w->cfg.aa_bilinear,
                      w->cfg.image_size, key->seed, key->epoch, key->index, key->attempt);
         a = &drawn;

@@ -22,6 +22,7 @@
 typedef struct {
     int image_size;     /* S */
     float scale_min;    /* RandomResizedCrop lower bound */
+    int flip;           /* train: a FlipMode (data/transforms.h) */
     int color_jitter;   /* 1: on */
     int exact;          /* 1: no DCT-domain downscaling */
     int64_t max_pixels; /* 0: IMAGE_DEFAULT_MAX_PIXELS */

@@ -97,10 +97,24 @@ void erase_sample(void *dst, int S, InputFormat fmt, const CropBox *box) {
     }
 }
 
-void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, const AugmentKey *key) {
+int flip_mode_parse(const char *name) {
+    static const char *const names[] = { "random", "alternate", "none" };
+    for (int i = 0; i < 3; i++)
+        if (strcmp(name, names[i]) == 0) return i;
+    return -1;
+}
+
+void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, FlipMode flip,
+                  const AugmentKey *key) {
     memset(a, 0, sizeof *a);
     a->crop = rrc_params(width, height, scale_min, key);
-    a->flip = rng_u01(key_word(key, W_FLIP)) < 0.5f;
+    if (flip == FLIP_ALTERNATE) {
+        AugmentKey first = *key;
+        first.epoch = 0;
+        a->flip = (rng_u01(key_word(&first, W_FLIP)) < 0.5f) ^ (int)(key->epoch & 1u);
+    } else {
+        a->flip = flip == FLIP_RANDOM && rng_u01(key_word(key, W_FLIP)) < 0.5f;
+    }
     a->jitter = color_jitter;
     for (int f = 0; f < 3; f++)
         a->factor[f] = 1.0f - JITTER_STRENGTH + 2.0f * JITTER_STRENGTH * rng_u01(key_word(key, W_JITTER + f));

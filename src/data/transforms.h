@@ -79,8 +79,21 @@ int erase_draw(CropBox *box, int S, float p, const AugmentKey *key);
  * device: each channel's mean byte, round(255 * mean), the nearest to 0). */
 void erase_sample(void *dst, int S, InputFormat fmt, const CropBox *box);
 
+/* The horizontal flip of a training sample (--flip):
+ *   FLIP_RANDOM     p 0.5 at every draw (RandomHorizontalFlip, the seed's);
+ *   FLIP_ALTERNATE  the first draw (epoch 0) random, then each image the
+ *                   opposite of its previous draw: flip = f0(index) xor
+ *                   (draw & 1), so every image is seen both ways in any two
+ *                   consecutive epochs (airbench's "alternating flip");
+ *   FLIP_NONE       never (text, digits: orientation carries the class). */
+typedef enum { FLIP_RANDOM = 0, FLIP_ALTERNATE, FLIP_NONE } FlipMode;
+#define FLIP_MODES "random, alternate or none"
+/* "random" | "alternate" | "none" -> FlipMode, else -1. */
+int flip_mode_parse(const char *name);
+
 /* All draws of one training sample. */
-void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, const AugmentKey *key);
+void augment_draw(Augment *a, int width, int height, float scale_min, int color_jitter, FlipMode flip,
+                  const AugmentKey *key);
 
 /* ColorJitter pieces on n pixels in place, planar (px: [3][n], R G B), with
  * PIL's ImageEnhance arithmetic (Image.blend: float blend, truncated). */

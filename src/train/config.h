@@ -72,6 +72,9 @@
         "validation resize of the shorter side before the crop (0: round(crop*256/224) square)") \
     NUM(INT, color_jitter, 1, 0, 1, KEEP, "1: ColorJitter 0.4 as the seed's README says, 0: off as its code") \
     NUM(DBL, min_crop_scale, 0.08, 0.001, 1, KEEP, "RandomResizedCrop smallest area fraction") \
+    TEXT(flip, 16, "random", KEEP, PLAIN, \
+         "random (p 0.5) | alternate (random in the first epoch, then each image the opposite of its last: " \
+         "airbench's alternating flip) | none") \
     NUM(DBL, random_erase, 0, 0, 1, KEEP, \
         "RandomErasing probability (torchvision's --random-erase: scale 0.02-0.33, ratio 0.3-3.3, value 0 after " \
         "normalising)") \

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/transforms.h"
 #include "engine/node_scan.h"
 #include "io/atomic_file.h"
 #include "train/run.h"
@@ -187,6 +188,7 @@ static int open_loaders(Run *r, Error *err) {
                                .seed = c->seed,
                                .color_jitter = c->color_jitter,
                                .scale_min = (float)c->min_crop_scale,
+                               .flip = flip_mode_parse(c->flip),
                                .rank = r->d->rank,
                                .world = r->d->world,
                                .format = backend_input_format(&r->model.be),

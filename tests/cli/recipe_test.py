@@ -669,8 +669,8 @@ def group_mix(tmp):
 
 
 def group_autoaugment(tmp):
-    """--auto-augment in training: config.json, resume, the run changes, bad values refused (the ops and the
-    draws against torchvision: tests/data/data_autoaugment.py)"""
+    """--auto-augment and --flip in training: config.json, resume, the run changes, bad values refused (the ops and
+    the draws against torchvision: tests/data/data_autoaugment.py; the flip modes' draws: test_data_loader)"""
     data = os.path.join(tmp, "data")
     make_dataset(data, classes=3, per_class=8, size=(40, 36))
 
@@ -699,8 +699,23 @@ def group_autoaugment(tmp):
     rc2, so2, se2 = run(["train", "--resume", stop])
     check(rc == 0 and rc2 == 0 and tensors_equal(runs["ta_wide"], os.path.join(stop, "last.safetensors")),
           f"stopped at step 3 and resumed: bit-identical to the uninterrupted run ({rc}, {rc2}) {se2[-300:]}")
+    # --flip alternate: epoch 0 is random's, epoch 1 each image the other way round, so the 2-epoch run differs
+    alt = os.path.join(tmp, "alternate")
+    rc, so, se = run(train(alt, ["--flip", "alternate"]))
+    cfg = json.load(open(os.path.join(alt, "config.json"))) if rc == 0 else {}
+    check(rc == 0 and cfg.get("flip") == "alternate" and
+          not tensors_equal(runs["none"], os.path.join(alt, "last.safetensors")),
+          f"train --flip alternate: in config.json, the run changes (rc={rc}) {se[-300:]}")
+    stop = os.path.join(tmp, "stop_alt")
+    rc, so, se = run(train(stop, ["--flip", "alternate", "--max_steps", "6"]))
+    rc2, so2, se2 = run(["train", "--resume", stop, "--flip", "random"])
+    cfg = json.load(open(os.path.join(stop, "config.json"))) if rc2 == 0 else {}
+    check(rc == 0 and rc2 == 0 and cfg.get("flip") == "alternate" and
+          tensors_equal(os.path.join(alt, "last.safetensors"), os.path.join(stop, "last.safetensors")),
+          f"--flip alternate stopped in epoch 2 and resumed (a --flip given on resume is ignored): bit-identical "
+          f"({rc}, {rc2}) {se2[-300:]}")
     for flag, value in (("--auto-augment", "augmix"), ("--auto_augment", "TA_WIDE"), ("--ra-magnitude", "31"),
-                        ("--ra_magnitude", "-1"), ("--aa_interpolation", "bicubic")):
+                        ("--ra_magnitude", "-1"), ("--aa_interpolation", "bicubic"), ("--flip", "sometimes")):
         rc, so, se = run(train(os.path.join(tmp, "bad"), [flag, value]))
         name = flag.lstrip("-").replace("-", "_")
         check(rc == 2 and name in se.splitlines()[0] and not os.path.exists(os.path.join(tmp, "bad", "config.json")),

@@ -1,6 +1,7 @@
 /*
  * test_data_loader.c — the dataset scan and the loader's contracts:
- * ImageFolder order, scan errors, RandomResizedCrop parameter ranges,
+ * ImageFolder order, scan errors, RandomResizedCrop parameter ranges, the
+ * flip modes (random, alternate, none),
  * bit-identical batches for 1, 2 and 4 workers, sharding (2 ranks x B/2 ==
  * 1 rank x B, sample for sample), eval coverage, mid-epoch resume, restart
  * and shutdown while workers are busy, output formats agreeing.
@@ -105,7 +106,7 @@ static void test_rrc(void) {
     for (uint32_t i = 0; i < 4000; i++) {
         AugmentKey k = { 42, 3, i, 0 };
         Augment a;
-        augment_draw(&a, W, H, 0.08f, 1, &k);
+        augment_draw(&a, W, H, 0.08f, 1, FLIP_RANDOM, &k);
         CropBox c = a.crop;
         EXPECT(c.i >= 0 && c.j >= 0 && c.h > 0 && c.w > 0 && c.i + c.h <= H && c.j + c.w <= W, "box %d %d %d %d", c.i,
                c.j, c.h, c.w);
@@ -127,7 +128,7 @@ static void test_rrc(void) {
             if (code == codes[o]) orders[o]++, found = 1;
         EXPECT(found, "order %d %d %d is not a permutation", a.order[0], a.order[1], a.order[2]);
         Augment b;
-        augment_draw(&b, W, H, 0.08f, 1, &k);
+        augment_draw(&b, W, H, 0.08f, 1, FLIP_RANDOM, &k);
         EXPECT(memcmp(&a, &b, sizeof a) == 0, "same key, different draw");
     }
     EXPECT(min_area < 0.1 && min_area >= 0.079 && max_area > 0.9, "area range [%g, %g]", min_area, max_area);
@@ -144,6 +145,37 @@ static void test_rrc(void) {
     /* scale_min = 1: the whole image (within rounding) whenever the ratio allows. */
     c = rrc_params(400, 400, 1.0f, &k);
     EXPECT(c.w * c.h >= 400 * 400 * 0.98 || (c.w == 400 && c.h == 400), "scale 1 box %dx%d", c.w, c.h);
+}
+
+/* --flip: alternate is random at draw 0 (the same draws as random), then
+ * each image the opposite of its previous draw; the rest of the sample's
+ * draws do not depend on the mode; none never flips. */
+static void test_flip_modes(void) {
+    int first = 0, mismatched = 0, other = 0, flipped_none = 0;
+    for (uint32_t i = 0; i < 2000; i++) {
+        Augment r0, a[4], nf;
+        AugmentKey k0 = { 7, 0, i, 0 };
+        augment_draw(&r0, 64, 64, 0.08f, 1, FLIP_RANDOM, &k0);
+        for (uint32_t e = 0; e < 4; e++) {
+            AugmentKey k = { 7, e, i, 0 };
+            augment_draw(&a[e], 64, 64, 0.08f, 1, FLIP_ALTERNATE, &k);
+            Augment r;
+            augment_draw(&r, 64, 64, 0.08f, 1, FLIP_RANDOM, &k);
+            augment_draw(&nf, 64, 64, 0.08f, 1, FLIP_NONE, &k);
+            flipped_none += nf.flip;
+            mismatched += a[e].flip != (r0.flip ^ (int)(e & 1u));
+            r.flip = a[e].flip;
+            other += memcmp(&r, &a[e], sizeof r) != 0;
+        }
+        first += a[0].flip;
+    }
+    EXPECT(mismatched == 0, "alternate: %d draws are not the first draw's flip xor the epoch's parity", mismatched);
+    EXPECT(first > 900 && first < 1100, "alternate: %d of 2000 flipped at epoch 0", first);
+    EXPECT(other == 0, "the flip mode changed %d samples' other draws", other);
+    EXPECT(flipped_none == 0, "none: %d flips", flipped_none);
+    EXPECT(flip_mode_parse("alternate") == FLIP_ALTERNATE && flip_mode_parse("random") == FLIP_RANDOM &&
+               flip_mode_parse("none") == FLIP_NONE && flip_mode_parse("sometimes") < 0,
+           "flip_mode_parse");
 }
 
 typedef struct {
@@ -404,6 +436,7 @@ int main(void) {
     CHECK(mkdtemp(root), "mkdtemp");
     test_scan();
     test_rrc();
+    test_flip_modes();
 
     char d[128];
     snprintf(d, sizeof d, "%s/syn", root);
