@@ -94,8 +94,7 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     else if (!one_of(c->freeze, freezes)) bad = "freeze", want = "none, features or backbone", value = c->freeze;
     else if (!one_of(c->class_balance, balances))
         bad = "class_balance", want = "none, sampler or loss", value = c->class_balance;
-    else if (flip_mode_parse(c->flip) < 0)
-        bad = "flip", want = FLIP_MODES, value = c->flip;
+    else if (flip_mode_parse(c->flip) < 0) bad = "flip", want = FLIP_MODES, value = c->flip;
     else if (autoaug_policy_parse(c->auto_augment) < 0)
         bad = "auto_augment", want = "none, ta_wide, ra, imagenet, cifar10 or svhn", value = c->auto_augment;
     else if (!one_of(c->aa_interpolation, interpolations))
