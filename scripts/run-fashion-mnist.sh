@@ -54,18 +54,21 @@ SEED=${SEED:-1}
 EXTRA=${EXTRA:-}
 
 now() { date +%s; }
-# seconds of a duration: 90s, 12m, 1h30m, 45
+# TOTAL / BUDGET in whole seconds: "90s", "15m", "1h30m", or plain seconds;
+# units in the order h, m, s, each at most once (train --time_budget's grammar,
+# whole numbers only)
 seconds() {
-  local d=$1 total=0 n
-  while [[ $d =~ ^([0-9]+)([hms]?)(.*)$ ]]; do
-    n=${BASH_REMATCH[1]}
-    case ${BASH_REMATCH[2]} in h) n=$((n * 3600)) ;; m) n=$((n * 60)) ;; esac
-    total=$((total + n)); d=${BASH_REMATCH[3]}
-  done
-  [ -z "$d" ] || { echo "make run: '$1' is not a duration like 90s, 15m or 1h30m" >&2; exit 2; }
-  echo "$total"
+  local d=$1
+  if [[ $d =~ ^[0-9]+$ ]]; then echo "$((10#$d))"; return; fi
+  if [[ -z $d || ! $d =~ ^(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?$ ]]; then
+    echo "make run: '$1' is not a duration like 90s, 15m or 1h30m (whole numbers, units h m s in that order)" >&2
+    exit 2
+  fi
+  echo "$(( 10#${BASH_REMATCH[2]:-0} * 3600 + 10#${BASH_REMATCH[4]:-0} * 60 + 10#${BASH_REMATCH[6]:-0} ))"
 }
 clock() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
+seconds "$TOTAL" > /dev/null # a bad TOTAL or BUDGET stops here, before any work
+[ -z "$BUDGET" ] || seconds "$BUDGET" > /dev/null
 
 start=${RUN_START:-$(now)}
 script_start=$(now)

@@ -174,20 +174,40 @@ int64_t memory_available(void) {
     return avail;
 }
 
+/* A plain decimal at p ("12", "0.5", ".5": digits with at most one point),
+ * its length, or 0: no sign, exponent, hex or "inf" (strtod's extras). */
+static size_t decimal_span(const char *p) {
+    size_t n = 0, digits = 0, points = 0;
+    for (; (p[n] >= '0' && p[n] <= '9') || p[n] == '.'; n++) {
+        if (p[n] == '.') points++;
+        else digits++;
+    }
+    return digits > 0 && points <= 1 ? n : 0;
+}
+
 int parse_duration(const char *text, double *seconds) {
+    static const char units[] = "hms";
+    static const double unit_seconds[] = { 3600, 60, 1 };
     const char *p = text;
     double total = 0;
-    int parts = 0;
+    int parts = 0, next_unit = 0; /* units in the order h, m, s, each at most once */
     while (*p) {
-        char *end;
-        double v = strtod(p, &end);
-        if (end == p || !isfinite(v) || v < 0 || *p == '+' || *p == '-' || *p == ' ') return -1;
-        double unit = *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
-        if (*end == 'h' || *end == 'm' || *end == 's') end++;
-        else if (*end) return -1; /* a bare number only at the end: seconds */
-        total += v * unit;
+        size_t n = decimal_span(p);
+        if (n == 0) return -1;
+        double v = strtod(p, NULL);
+        p += n;
+        if (*p == 0) { /* a bare number: plain seconds, and only on its own */
+            if (parts > 0) return -1;
+            total = v;
+            parts++;
+            break;
+        }
+        const char *u = strchr(units, *p);
+        if (!u || (int)(u - units) < next_unit) return -1;
+        next_unit = (int)(u - units) + 1;
+        total += v * unit_seconds[u - units];
         parts++;
-        p = end;
+        p++;
     }
     if (parts == 0 || !isfinite(total)) return -1;
     *seconds = total;

@@ -120,8 +120,10 @@ int64_t memory_available(void);
 /* "s" unless n is 1: "%d epoch%s", n, plural_s(n). */
 static inline const char *plural_s(int64_t n) { return n == 1 ? "" : "s"; }
 
-/* A duration: "90s", "12m", "1h30m", "2h", or plain seconds ("45", "0.5").
- * 0 with *seconds set, or -1. */
+/* A duration: "90s", "12m", "1h30m", "2h", "1.5h", or plain seconds on their
+ * own ("45", "0.5"): decimal numbers, each followed by h, m or s in that
+ * order and at most once. Signs, exponents, hex, spaces, "12m30" and "5m5m"
+ * are refused. 0 with *seconds set, or -1. */
 int parse_duration(const char *text, double *seconds);
 
 /* Monotonic wall clock in seconds. */

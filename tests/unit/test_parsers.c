@@ -2,8 +2,9 @@
  * test_parsers.c — unit regressions of issue 12's parser fixes that the CLI
  * test (parsers_cli.py) can't see from outside: a model file is read once
  * (it can be deleted between open and load), the training state's position
- * is range-checked, metadata and tensor names are unique, and the resampler
- * refuses geometry it can't handle instead of stopping the process.
+ * is range-checked, metadata and tensor names are unique, the resampler
+ * refuses geometry it can't handle instead of stopping the process, and
+ * durations (--time_budget) are read by one strict grammar.
  */
 #include <math.h>
 #include <stdio.h>
@@ -164,6 +165,27 @@ static void test_resample_geometry(void) {
     EXPECT(image_jpeg_memory(0) == 300000000u + (16u << 20), "libjpeg limit at the default pixel limit");
 }
 
+static void test_durations(void) {
+    const struct {
+        const char *text;
+        double seconds; /* -1: refused */
+    } cases[] = {
+        { "90s", 90 },    { "12m", 720 },  { "1h30m", 5400 }, { "2h", 7200 }, { "1.5h", 5400 }, { "1h2m3s", 3723 },
+        { "45", 45 },     { "0.5", 0.5 },  { ".5m", 30 },     { "0s", 0 },    { "", -1 },       { "5m5m", -1 },
+        { "30m1h", -1 },  { "12m30", -1 }, { "0x10s", -1 },   { "1e3s", -1 }, { "-5m", -1 },    { "+5m", -1 },
+        { " 5m", -1 },    { "\t5m", -1 },  { "5 m", -1 },     { "5m ", -1 },  { "inf", -1 },    { "nan", -1 },
+        { "1.2.3s", -1 }, { ".", -1 },     { "m", -1 },       { "5d", -1 },   { "5M", -1 },     { "1h-30m", -1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double got = -1;
+        int rc = parse_duration(cases[i].text, &got);
+        if (cases[i].seconds < 0) EXPECT(rc != 0, "duration '%s' refused (read as %g s)", cases[i].text, got);
+        else
+            EXPECT(rc == 0 && got == cases[i].seconds, "duration '%s' is %g s (rc %d, %g)", cases[i].text,
+                   cases[i].seconds, rc, got);
+    }
+}
+
 int main(void) {
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
@@ -173,6 +195,7 @@ int main(void) {
     test_state_info();
     test_names_unique();
     test_resample_geometry();
+    test_durations();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
