@@ -127,6 +127,16 @@ static void alias_spelling(int a, char *out, size_t size) {
         if (*p == '_') *p = '-';
 }
 
+/* Only what a decimal number is written with (strtod alone also takes hex,
+ * "0x1p-3", and leading spaces; strtoll leading spaces): a sign, digits and,
+ * for a real number, a point and an exponent. */
+static int decimal_chars(const char *v, int real) {
+    for (const char *p = v; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || *p == '-' || *p == '+' || (real && (*p == '.' || *p == 'e' || *p == 'E'))))
+            return 0;
+    return 1;
+}
+
 static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *err) {
     char *end;
     errno = 0;
@@ -136,7 +146,8 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
     case ARG_I64:
     case ARG_U64: {
         long long x = strtoll(v, &end, 10);
-        if (end == v || *end || errno) return error_set(err, "%s expects an integer (got '%s')", flag, v);
+        if (end == v || *end || errno || !decimal_chars(v, 0))
+            return error_set(err, "%s expects an integer (got '%s')", flag, v);
         if (ranged && ((double)x < s->min || (double)x > s->max))
             return error_set(err, "%s must be between %.0f and %.0f (got %s)", flag, s->min, s->max, v);
         if (s->type == ARG_INT) {
@@ -152,7 +163,8 @@ static int set_value(const ArgSpec *s, const char *flag, const char *v, Error *e
     }
     case ARG_FLOAT: {
         double x = strtod(v, &end);
-        if (end == v || *end || errno || !isfinite(x)) return error_set(err, "%s expects a number (got '%s')", flag, v);
+        if (end == v || *end || errno || !isfinite(x) || !decimal_chars(v, 1))
+            return error_set(err, "%s expects a number (got '%s')", flag, v);
         if (ranged && (x < s->min || x > s->max))
             return error_set(err, "%s must be between %g and %g (got %s)", flag, s->min, s->max, v);
         *(double *)s->dst = x;

@@ -104,7 +104,8 @@ int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
         char *end;
         errno = 0;
         long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > 1000000 || (*end && *end != ','))
+        if (!(*p >= '0' && *p <= '9') || end == p || errno || v < 0 || v > 1000000 || (*end && *end != ',') ||
+            (*end == ',' && end[1] == 0)) /* digits only: no sign, space or trailing comma */
             return error_set(err, "--lr_epochs must be a comma-separated list of epochs like 30,60,90 (got '%s')",
                              list);
         if (s->n_milestones == LR_MAX_MILESTONES)
@@ -119,10 +120,10 @@ int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
 
 char *lr_describe(const LrSchedule *s, const char *end) {
     int64_t warmup = lr_warmup_steps(s);
-    char *head = s->warmup_steps > 0
-                     ? xasprintf("%s, base %g, warmup %lld steps from 0", lr_kind_name(s->kind), s->base, (long long)warmup)
-                     : xasprintf("%s, base %g, warmup %g epochs (%lld steps) from 0", lr_kind_name(s->kind), s->base,
-                                 s->warmup_epochs, (long long)warmup);
+    char *head = s->warmup_steps > 0 ? xasprintf("%s, base %g, warmup %lld steps from 0", lr_kind_name(s->kind),
+                                                 s->base, (long long)warmup)
+                                     : xasprintf("%s, base %g, warmup %g epochs (%lld steps) from 0",
+                                                 lr_kind_name(s->kind), s->base, s->warmup_epochs, (long long)warmup);
     char *tail = NULL;
     switch (s->kind) {
     case LR_COSINE_ANNEALING:
@@ -140,8 +141,8 @@ char *lr_describe(const LrSchedule *s, const char *end) {
     case LR_EXPONENTIAL: tail = xasprintf(", x%g per epoch", s->gamma); break;
     case LR_COSINE:
     case LR_LINEAR:
-        tail = end ? xasprintf(", %s per step to eta_min %g %s", s->kind == LR_COSINE ? "cosine" : "linear",
-                               s->eta_min, end)
+        tail = end ? xasprintf(", %s per step to eta_min %g %s", s->kind == LR_COSINE ? "cosine" : "linear", s->eta_min,
+                               end)
                    : xasprintf(", %s per step to eta_min %g at step %lld", s->kind == LR_COSINE ? "cosine" : "linear",
                                s->eta_min, (long long)s->total_steps);
         break;

@@ -77,6 +77,11 @@ def group_flags(tmp):
     check(usage_error(rc, se, "--epochs"), f"bench has no epochs: --epochs is unknown there ({rc}: {se.strip()})")
     rc, so, se = run(["train", "--data_dir", root, "--batch-size", "0"])
     check(usage_error(rc, se, "--batch-size must be between"), f"an alias's bad value names the alias: {se.strip()}")
+    # numbers and durations are read strictly: what strtod/strtoll would also take is refused, naming the flag
+    for flag, value in (("--lr", "0x10"), ("--lr", " 0.1"), ("--per_batch_size", " 8"), ("--weight_decay", "1e-4x"),
+                        ("--time_budget", "5m5m"), ("--time_budget", "12m30"), ("--time_budget", "0x10s")):
+        rc, so, se = run(["train", "--data_dir", root, flag, value])
+        check(usage_error(rc, se, flag), f"train {flag} '{value}': refused naming the flag ({rc}: {se.strip()[:200]})")
     rc, so, se = run(["train", "--data_dir", root, "--weights", "AlexNet_Weights.IMAGENET1K_V1"])
     check(usage_error(rc, se, "--weights", ".safetensors"), f"torchvision's weight enum names get a clear answer: {se.strip()}")
     # did you mean

@@ -51,6 +51,9 @@ int main(void) {
     EXPECT_NEAR(lr_at(&st, 95 * 100), 0.00001, 1e-15);
     EXPECT(lr_milestones_parse(&st, "30,20", &err) != 0, "decreasing milestones accepted");
     EXPECT(lr_milestones_parse(&st, "30,x", &err) != 0, "malformed milestones accepted");
+    const char *malformed[] = { "30,", ",30", " 30", "+30", "30, 60", "0x1e", "30,,60" };
+    for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
+        EXPECT(lr_milestones_parse(&st, malformed[i], &err) != 0, "milestones '%s' accepted", malformed[i]);
 
     /* exponential: gamma^epoch after warmup */
     LrSchedule ex = { 0 };
