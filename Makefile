@@ -72,7 +72,8 @@ fuzz:
 # TOTAL (default 15m) is the whole job's deadline; BUDGET=10m gives the training
 # its own budget instead, EPOCHS=N trains N epochs (scripts/run-fashion-mnist.sh).
 run:
-	@start=$$(date +%s); scripts/install-deps.sh run && $(MAKE) --no-print-directory compile && \
+	@start=$$(date +%s); scripts/run-fashion-mnist.sh --check - - && scripts/install-deps.sh run && \
+	  $(MAKE) --no-print-directory compile && \
 	  RUN_START=$$start scripts/run-fashion-mnist.sh $(BUILD)/alexnet $(DATA) $(RUN_DIR)
 
 # Formats the C and CUDA sources with .clang-format (clang-format 14, Debian 12's).

@@ -5,6 +5,7 @@
 # set, and print the results and how long each part took.
 #
 # usage: scripts/run-fashion-mnist.sh ALEXNET DATA_DIR RUN_DIR
+#        scripts/run-fashion-mnist.sh --check - -   (only check TOTAL and BUDGET: make run, first)
 #   TOTAL=15m     the whole job's deadline, counted from RUN_START (make run
 #                 sets it when it begins, before installing and building)
 #   BUDGET=10m    the training's own time budget instead (training,
@@ -69,6 +70,7 @@ seconds() {
 clock() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 seconds "$TOTAL" > /dev/null # a bad TOTAL or BUDGET stops here, before any work
 [ -z "$BUDGET" ] || seconds "$BUDGET" > /dev/null
+[ "$BIN" != --check ] || exit 0 # make run's first step: only the durations, before installing and building
 
 start=${RUN_START:-$(now)}
 script_start=$(now)

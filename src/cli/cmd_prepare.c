@@ -95,7 +95,8 @@ static int run_synthetic(int argc, char **argv) {
     Error err = { { 0 } };
     if (!c.out) return cli_usage_error(cmd, "--out is required");
     char tail;
-    if (sscanf(size, "%dx%d%c", &c.width, &c.height, &tail) != 2) {
+    if (strspn(size, "0123456789x") != strlen(size) || !(size[0] >= '0' && size[0] <= '9') ||
+        sscanf(size, "%dx%d%c", &c.width, &c.height, &tail) != 2) { /* digits 'x' digits, nothing else */
         snprintf(err.msg, sizeof err.msg, "--size expects WxH, e.g. 500x375 (got '%s')", size);
         return cli_usage_error(cmd, err.msg);
     }

@@ -50,7 +50,7 @@ static void read_one(int i) {
             char *end;
             errno = 0;
             long n = strtol(v, &end, 10);
-            if (*end || errno || n < -1000000 || n > 1000000)
+            if (*end || errno || n < -1000000 || n > 1000000 || !((*v >= '0' && *v <= '9') || *v == '-'))
                 warnf("%s=%s is not a whole number; using %d", s->name, v, s->def_int);
             else x = (int)n;
         }

@@ -81,10 +81,12 @@ void erase_sample(void *dst, int S, InputFormat fmt, const CropBox *box);
 
 /* The horizontal flip of a training sample (--flip):
  *   FLIP_RANDOM     p 0.5 at every draw (RandomHorizontalFlip, the seed's);
- *   FLIP_ALTERNATE  the first draw (epoch 0) random, then each image the
- *                   opposite of its previous draw: flip = f0(index) xor
- *                   (draw & 1), so every image is seen both ways in any two
- *                   consecutive epochs (airbench's "alternating flip");
+ *   FLIP_ALTERNATE  the first draw (epoch 0) random, then flip = f0(index)
+ *                   xor (draw & 1): an image drawn once an epoch (a shuffle)
+ *                   is seen both ways in any two consecutive epochs
+ *                   (airbench's "alternating flip"); with --class_balance
+ *                   sampler's draws with replacement, the copies of an image
+ *                   in one epoch share its flip;
  *   FLIP_NONE       never (text, digits: orientation carries the class). */
 typedef enum { FLIP_RANDOM = 0, FLIP_ALTERNATE, FLIP_NONE } FlipMode;
 #define FLIP_MODES "random, alternate or none"

@@ -24,8 +24,9 @@ int quant_save(const char *path, const Net *net, const float *params, const Quan
 /* An int8 model file opened with checkpoint_open (checkpoint_is_quantized)
  * into q and params (the dequantized weights, so fp32 runs of the file work
  * too). Everything is checked before use: dtypes, shapes against net, scales
- * finite and positive, zero points, no NaN; -1 naming the file, the tensor
- * and the value. */
+ * normal, positive and below 1e30 with finite products (input scale times
+ * each weight scale), weights -127..127, zero points, no NaN; -1 naming the
+ * file, the tensor and the value. quant_save refuses the same. */
 int quant_load(const ModelFile *m, const Net *net, float *params, QuantModel *q, Error *err);
 
 #endif

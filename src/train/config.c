@@ -119,7 +119,7 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
     }
     LrSchedule probe = { 0 };
     if (lr_kind_parse(&probe.kind, c->lr_scheduler, &sub) != 0 ||
-        lr_milestones_parse(&probe, c->lr_epochs, &sub) != 0) {
+        lr_milestones_parse(&probe, c->lr_epochs, source == NULL, &sub) != 0) {
         if (source) return error_set(err, "%s: %s", source, sub.msg);
         return error_set(err, "%s", sub.msg);
     }

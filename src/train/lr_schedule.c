@@ -97,15 +97,15 @@ const char *lr_kind_name(LrKind kind) {
     return "?";
 }
 
-int lr_milestones_parse(LrSchedule *s, const char *list, Error *err) {
+int lr_milestones_parse(LrSchedule *s, const char *list, int strict, Error *err) {
     s->n_milestones = 0;
     const char *p = list;
     while (*p) {
         char *end;
         errno = 0;
         long v = strtol(p, &end, 10);
-        if (!(*p >= '0' && *p <= '9') || end == p || errno || v < 0 || v > 1000000 || (*end && *end != ',') ||
-            (*end == ',' && end[1] == 0)) /* digits only: no sign, space or trailing comma */
+        int loose = !(*p >= '0' && *p <= '9') || (*end == ',' && end[1] == 0);
+        if (end == p || errno || v < 0 || v > 1000000 || (*end && *end != ',') || (strict && loose))
             return error_set(err, "--lr_epochs must be a comma-separated list of epochs like 30,60,90 (got '%s')",
                              list);
         if (s->n_milestones == LR_MAX_MILESTONES)

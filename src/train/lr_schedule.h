@@ -28,7 +28,7 @@
 
 #define LR_MAX_MILESTONES 32
 
-#define LR_MAX_KNOTS      64
+#define LR_MAX_KNOTS 64
 
 typedef enum { LR_COSINE_ANNEALING, LR_STEP, LR_EXPONENTIAL, LR_COSINE, LR_LINEAR } LrKind;
 
@@ -66,8 +66,11 @@ void lr_replan(LrSchedule *s, int64_t step, int64_t total);
 /* "cosine_annealing" | "step" | "exponential" | "cosine" | "linear"; -1 with a message otherwise. */
 int lr_kind_parse(LrKind *kind, const char *name, Error *err);
 const char *lr_kind_name(LrKind kind);
-/* "30,60,90,120" -> milestones; -1 with a message on a malformed list. */
-int lr_milestones_parse(LrSchedule *s, const char *list, Error *err);
+/* "30,60,90,120" -> milestones; -1 with a message on a malformed list.
+ * strict (a flag being given): digits and commas only; else (a saved run's
+ * configuration) also what earlier versions took: spaces or a sign before a
+ * number, a trailing comma ("30, 60,"), so every run they saved resumes. */
+int lr_milestones_parse(LrSchedule *s, const char *list, int strict, Error *err);
 /* One line describing the schedule, for the start-of-run summary (malloc'd);
  * end: where a per-step decay ends, in words (NULL: "at step N"). */
 char *lr_describe(const LrSchedule *s, const char *end);

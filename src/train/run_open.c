@@ -216,7 +216,8 @@ static int open_loaders(Run *r, Error *err) {
         if (!(r->val_loader = loader_create(&r->val, &val_cfg, err))) return -1;
     }
     LrSchedule *s = &r->sched;
-    if (lr_kind_parse(&s->kind, c->lr_scheduler, err) != 0 || lr_milestones_parse(s, c->lr_epochs, err) != 0) return -1;
+    if (lr_kind_parse(&s->kind, c->lr_scheduler, err) != 0 || lr_milestones_parse(s, c->lr_epochs, 0, err) != 0)
+        return -1;
     s->base = c->lr;
     s->eta_min = c->eta_min;
     s->gamma = c->lr_gamma;

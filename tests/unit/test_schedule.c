@@ -44,16 +44,19 @@ int main(void) {
     st.warmup_epochs = 0;
     st.steps_per_epoch = 100;
     Error err;
-    EXPECT(lr_milestones_parse(&st, "30,60,90", &err) == 0, "%s", err.msg);
+    EXPECT(lr_milestones_parse(&st, "30,60,90", 1, &err) == 0, "%s", err.msg);
     EXPECT_NEAR(lr_at(&st, 0), 0.01, 1e-15);
     EXPECT_NEAR(lr_at(&st, 30 * 100 - 1), 0.01, 1e-15);
     EXPECT_NEAR(lr_at(&st, 30 * 100), 0.001, 1e-15);
     EXPECT_NEAR(lr_at(&st, 95 * 100), 0.00001, 1e-15);
-    EXPECT(lr_milestones_parse(&st, "30,20", &err) != 0, "decreasing milestones accepted");
-    EXPECT(lr_milestones_parse(&st, "30,x", &err) != 0, "malformed milestones accepted");
+    EXPECT(lr_milestones_parse(&st, "30,20", 1, &err) != 0, "decreasing milestones accepted");
+    EXPECT(lr_milestones_parse(&st, "30,x", 1, &err) != 0, "malformed milestones accepted");
     const char *malformed[] = { "30,", ",30", " 30", "+30", "30, 60", "0x1e", "30,,60" };
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++)
-        EXPECT(lr_milestones_parse(&st, malformed[i], &err) != 0, "milestones '%s' accepted", malformed[i]);
+        EXPECT(lr_milestones_parse(&st, malformed[i], 1, &err) != 0, "milestones '%s' accepted", malformed[i]);
+    /* a saved run's list as earlier versions took it still resumes */
+    EXPECT(lr_milestones_parse(&st, "30, 60,", 0, &err) == 0 && st.n_milestones == 2 && st.milestones[1] == 60,
+           "a saved '30, 60,' reads as 30,60: %s", err.msg);
 
     /* exponential: gamma^epoch after warmup */
     LrSchedule ex = { 0 };
