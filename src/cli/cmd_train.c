@@ -22,7 +22,7 @@
 #include "train/lr_schedule.h"
 #include "train/trainer.h"
 
-#define MAX_FLAGS 64
+#define MAX_FLAGS 96
 
 /* Everything the flags set: the config, the flags that are not its fields,
  * and per flag whether it was given, the field it sets (NULL: none) and

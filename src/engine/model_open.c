@@ -123,6 +123,8 @@ static int open_backend(Model *m, const ModelOptions *o, Error *err) {
                                .seed = o->seed,
                                .inference = o->inference,
                                .quant = m->quantized ? &m->quant : NULL };
+    m->backend_options = options;
+    m->batch = o->batch;
     if (backend_create(&m->be, m->backend_name, &m->net, o->batch, &options, err) != 0) return -1;
     m->has_backend = 1;
     if (m->params) backend_set_params(&m->be, m->params);
@@ -144,4 +146,24 @@ void model_close(Model *m) {
     quant_free(&m->quant);
     model_info_free(&m->info);
     memset(m, 0, sizeof *m);
+}
+
+int model_resize(Model *m, int image_size, float *momentum, Error *err) {
+    CHECK(m->has_backend && m->params, "model_resize: a model with a backend and host weights");
+    Net net;
+    if (net_build(&net, m->net.backbone, m->net.num_classes, image_size, m->net.dropout, err) != 0) return -1;
+    for (int t = 0; t < net.n_params; t++) { /* the same tensors, so what trains and at which lr carries over */
+        net.params[t].frozen = m->net.params[t].frozen;
+        net.params[t].lr_scale = m->net.params[t].lr_scale;
+    }
+    backend_get_params(&m->be, m->params);
+    if (momentum) backend_get_momentum(&m->be, momentum);
+    backend_destroy(&m->be);
+    m->has_backend = 0;
+    m->net = net;
+    if (backend_create(&m->be, m->backend_name, &m->net, m->batch, &m->backend_options, err) != 0) return -1;
+    m->has_backend = 1;
+    backend_set_params(&m->be, m->params);
+    if (momentum) backend_set_momentum(&m->be, momentum);
+    return 0;
 }

@@ -58,11 +58,20 @@ typedef struct {
     int eval_resize;          /* the eval transform's resize, resolved (ModelOptions.eval_resize) */
     int quantized;            /* the checkpoint is an int8 model (quant holds its numbers; params dequantized) */
     QuantModel quant;
+    BackendOptions backend_options; /* what the backend was created with (model_resize makes another alike) */
+    int batch;                      /* ModelOptions.batch */
 } Model;
 
 /* Opens the model. 0, or -1 with err naming the file or the flag and what
  * to do; nothing is left to close then. */
 int model_open(Model *m, const ModelOptions *o, Error *err);
 void model_close(Model *m);
+/* The same model at another input size (progressive resizing): the net is
+ * rebuilt at image_size, keeping which tensors train, and the backend is
+ * made anew alike; the weights move over (m->params gets the old backend's),
+ * and so does the momentum of a training backend, through momentum (a host
+ * buffer of param_count floats; NULL for an inference backend). 0, or -1
+ * with err; the model has no backend then and can only be closed. */
+int model_resize(Model *m, int image_size, float *momentum, Error *err);
 
 #endif

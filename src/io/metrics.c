@@ -68,6 +68,7 @@ static char *format_line(const MetricRecord *r) {
     json_add_sig(o, "lr", r->lr, 6);
     json_add_fixed(o, "img_s", r->img_s, 2);
     json_add_fixed(o, "time", r->time, 2);
+    if (!r->is_epoch && r->image_size > 0) json_add_num(o, "image_size", r->image_size);
     if (r->is_epoch && r->top1 >= 0) {
         json_add_sig(o, "val_loss", r->val_loss, 6);
         json_add_fixed(o, "top1", r->top1, 6);

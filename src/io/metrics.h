@@ -2,7 +2,8 @@
  * metrics.h — the run's history: RUN_DIR/metrics.jsonl, one JSON object per
  * logged step and per finished epoch, kept in memory too for the curves.
  *
- *   {"type":"step","step":120,"epoch":2,"loss":1.23,"train_top1":0.61,"lr":0.01,"img_s":310.5,"time":421.7}
+ *   {"type":"step","step":120,"epoch":2,"loss":1.23,"train_top1":0.61,"lr":0.01,"img_s":310.5,"time":421.7
+ *    [,"image_size":64]}
  *   {"type":"epoch","step":468,"epoch":1,"loss":1.5,"train_top1":0.55,"lr":0.01,"img_s":305.2,"time":1530.2,
  *    "val_loss":1.31,"top1":0.81,"top5":0.98,"val_images":10000,"val_skipped":0[,"ema_top1":..,"ema_top5":..]}
  * step = optimizer steps done; epoch counts from 1 as on the console (a step
@@ -34,6 +35,8 @@ typedef struct {
      * of it), [n_classes], or NULL (--val_per_class off) */
     const double *class_top1;
     int n_classes;
+    int image_size; /* written, not read back: step records of a run with progressive resizing, the training
+                       size of the record's last step (0: not written) */
 } MetricRecord;
 
 typedef struct {

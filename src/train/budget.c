@@ -19,18 +19,23 @@ char *budget_format(double seconds) {
 }
 
 /* Time of `steps` more steps from `step`, their epoch ends included. */
-static double time_of(int64_t steps, int64_t step, int64_t per_epoch, double step_s, double end_s) {
+static double time_of(int64_t steps, int64_t step, int64_t per_epoch, double step_s, double end_s,
+                      const StepCost *cost) {
     int64_t last = step + steps;
     int64_t ends = last / per_epoch - step / per_epoch + (last % per_epoch ? 1 : 0);
-    return (double)steps * step_s + (double)ends * end_s;
+    double units = cost && steps > 0 ? cost->sum(cost->user, step, last, last) : (double)steps;
+    return units * step_s + (double)ends * end_s;
 }
 
-int64_t budget_fit(double left, int64_t step, int64_t steps_per_epoch, double step_seconds, double end_seconds) {
+int64_t budget_fit(double left, int64_t step, int64_t steps_per_epoch, double step_seconds, double end_seconds,
+                   const StepCost *cost) {
     if (steps_per_epoch < 1 || !(step_seconds > 0) || left <= 0) return 0;
-    int64_t lo = 0, hi = (int64_t)(left / step_seconds) + 1; /* time_of(hi) > left */
-    while (hi - lo > 1) {                                    /* time_of grows with steps: bisect */
+    int64_t lo = 0, hi = (int64_t)(left / step_seconds) + 1; /* time_of(hi) > left at full cost */
+    while (cost && hi < ((int64_t)1 << 50) && time_of(hi, step, steps_per_epoch, step_seconds, end_seconds, cost) <= left)
+        hi *= 2; /* cheaper steps: more fit */
+    while (hi - lo > 1) { /* time_of grows with steps: bisect */
         int64_t mid = lo + (hi - lo) / 2;
-        if (time_of(mid, step, steps_per_epoch, step_seconds, end_seconds) <= left) lo = mid;
+        if (time_of(mid, step, steps_per_epoch, step_seconds, end_seconds, cost) <= left) lo = mid;
         else hi = mid;
     }
     return lo;
@@ -42,9 +47,9 @@ static int test_clock(double *step, double *end) {
     return v[0] && sscanf(v, "%lf,%lf", step, end) == 2 && *step > 0 && *end >= 0;
 }
 
-double budget_step_cost(double measured) {
+double budget_step_cost(double measured, double relative) {
     double step, end;
-    return test_clock(&step, &end) ? step : measured;
+    return test_clock(&step, &end) ? step * relative : measured;
 }
 
 double budget_end_cost(double measured) {

@@ -36,7 +36,7 @@ typedef struct {
     int64_t total_steps;  /* the plan; 0 before the first */
     int64_t planned_at;   /* step of the last plan */
     int64_t replan_every; /* steps between re-plans */
-    double step_seconds;  /* the estimates behind the plan */
+    double step_seconds;  /* the estimates behind the plan (a step at the full --image_size) */
     double end_seconds;
     int replans;          /* plans after the first that changed the end */
     /* not saved: the step times behind the next plan (each plan keeps a
@@ -55,10 +55,20 @@ static inline int budget_set(const Budget *b) { return b->seconds > 0; }
 /* "1h30m", "12m05s", "45s". */
 char *budget_format(double seconds);
 
+/* What steps cost in units of step_seconds (progressive resizing makes the
+ * early ones cheaper): sum(user, from, to, total), the steps [from, to) of a
+ * plan of `total` steps. */
+typedef struct {
+    double (*sum)(const void *user, int64_t from, int64_t to, int64_t total);
+    const void *user;
+} StepCost;
+
 /* The most steps from `step` on whose time fits in `left` seconds: each step
- * step_seconds, an epoch end at every epoch boundary reached, and one at the
- * run's end when that is not a boundary. 0 when not even one fits. */
-int64_t budget_fit(double left, int64_t step, int64_t steps_per_epoch, double step_seconds, double end_seconds);
+ * step_seconds (times its relative cost; cost NULL: 1), an epoch end at
+ * every epoch boundary reached, and one at the run's end when that is not a
+ * boundary. 0 when not even one fits. */
+int64_t budget_fit(double left, int64_t step, int64_t steps_per_epoch, double step_seconds, double end_seconds,
+                   const StepCost *cost);
 
 /* The plan and the schedule's knots as a JSON object's text (NULL without a
  * budget), for the state; and back, every number range-checked. */
@@ -66,8 +76,8 @@ char *budget_to_json(const Budget *b, const LrSchedule *s);
 int budget_from_json(Budget *b, LrSchedule *s, const char *json, Error *err);
 
 /* Seconds a step or an epoch end costs the budget: measured, or the test
- * clock's (ALEXNET_BUDGET_CLOCK). */
-double budget_step_cost(double measured);
+ * clock's (ALEXNET_BUDGET_CLOCK; a step's times its relative cost). */
+double budget_step_cost(double measured, double relative);
 double budget_end_cost(double measured);
 /* What measuring validation's speed costs the budget: measured, or nothing
  * under the test clock. */

@@ -117,6 +117,23 @@ int config_validate(const TrainConfig *c, const char *source, Error *err) {
         if (source) return error_set(err, "%s: %s", source, sub.msg);
         return error_set(err, "%s", sub.msg);
     }
+    if (c->progressive_min_size > 0 &&
+        (c->progressive_min_size < NET_MIN_IMAGE || c->progressive_min_size >= c->image_size)) {
+        if (source)
+            return error_set(err, "%s: 'progressive_min_size' is %d: must be 0 or in [%d, image_size %d)", source,
+                             c->progressive_min_size, NET_MIN_IMAGE, c->image_size);
+        return error_set(err,
+                         "--progressive_min_size %d: the size progressive resizing starts at must be at least %d "
+                         "(AlexNet's smallest input) and below --image_size %d (0: off)",
+                         c->progressive_min_size, NET_MIN_IMAGE, c->image_size);
+    }
+    if (c->progressive_start > c->progressive_end) {
+        if (source)
+            return error_set(err, "%s: 'progressive_start' %g is after 'progressive_end' %g", source,
+                             c->progressive_start, c->progressive_end);
+        return error_set(err, "--progressive_start %g is after --progressive_end %g: the size grows between them",
+                         c->progressive_start, c->progressive_end);
+    }
     LrSchedule probe = { 0 };
     if (lr_kind_parse(&probe.kind, c->lr_scheduler, &sub) != 0 ||
         lr_milestones_parse(&probe, c->lr_epochs, source == NULL, &sub) != 0) {

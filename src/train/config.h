@@ -66,6 +66,14 @@
     NUM(DBL, lr_backbone_scale, 1.0, 0, 1000, KEEP, "lr factor for every trained layer but the last") \
     NUM(INT, image_size, 224, NET_MIN_IMAGE, NET_MAX_IMAGE, KEEP, \
         "input size S (>= " STRINGIFY(NET_MIN_IMAGE) "): the RandomResizedCrop size") \
+    NUM(INT, progressive_min_size, 0, 0, NET_MAX_IMAGE, KEEP, \
+        "progressive resizing (FFCV's, FixRes's point): train at this size early, growing to --image_size over " \
+        "the run (0: off; >= " STRINGIFY(NET_MIN_IMAGE) ")") \
+    NUM(DBL, progressive_start, 0.4, 0, 1, KEEP, \
+        "the size starts to grow at this share of the lr schedule's progress (the decay's, after the warmup)") \
+    NUM(DBL, progressive_end, 0.8, 0, 1, KEEP, "... and is --image_size from this share on") \
+    NUM(INT, progressive_step, 16, 1, NET_MAX_IMAGE, KEEP, \
+        "the sizes in between are --progressive_min_size + k * N (each size change rebuilds the backend)") \
     NUM(INT, val_crop_size, 0, 0, NET_MAX_IMAGE, KEEP, \
         "validation center crop (0: --image_size; another size evaluates on its own copy of the net)") \
     NUM(INT, val_resize_size, 0, 0, NET_MAX_IMAGE, KEEP, \

@@ -35,6 +35,13 @@ static double progress(const LrSchedule *s, int64_t step) {
     return u < 0 ? 0 : u > 1 ? 1 : u;
 }
 
+double lr_progress(const LrSchedule *s, int64_t step) {
+    if (lr_per_step(s->kind)) return s->n_knots < 1 || step < s->knots[0].step ? 0.0 : progress(s, step);
+    double span = (double)(s->T_max > 0 ? s->T_max : 1) * (double)(s->steps_per_epoch > 0 ? s->steps_per_epoch : 1);
+    double u = (double)step / span;
+    return u < 1 ? u : 1;
+}
+
 void lr_replan(LrSchedule *s, int64_t step, int64_t total) {
     if (step <= s->knots[0].step) { /* still warming up: the decay has not begun */
         s->n_knots = 1;

@@ -58,6 +58,11 @@ double lr_at(const LrSchedule *s, long step);
 int64_t lr_warmup_steps(const LrSchedule *s);
 /* 1 for the kinds that decay over total_steps (cosine, linear). */
 int lr_per_step(LrKind kind);
+/* How far the schedule is at step, in [0, 1]: the decay's progress u for
+ * cosine and linear (0 through the warmup, so it follows a budget's
+ * re-plans); for the per-epoch kinds step / (T_max * steps per epoch). What
+ * progressive resizing grows the image with. */
+double lr_progress(const LrSchedule *s, int64_t step);
 /* Starts the per-step decay over total steps (after the warmup). */
 void lr_plan(LrSchedule *s, int64_t total);
 /* From step on, the decay ends at total instead (u kept continuous). */

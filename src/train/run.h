@@ -29,6 +29,7 @@
 #include "train/fingerprint.h"
 #include "train/lr_schedule.h"
 #include "train/progress.h"
+#include "train/progressive.h"
 
 /* What validation found at an epoch's end (-1 / NaN: no validation). */
 typedef struct {
@@ -61,9 +62,12 @@ typedef struct {
     void *mix_scratch;   /* one input sample, for mix_apply */
     float *class_weight; /* [K] --class_balance loss: n / (classes with images * images of the class), else NULL */
     Ema ema;         /* --model_ema; ema.w NULL without */
+    Progressive ramp; /* --progressive_min_size: the training size as the schedule goes */
+    int image_size;   /* the training crop of the step about to run: --image_size, or the ramp's */
     LrSchedule sched;
     LossArgs loss;
     int backend_comm; /* the backend all-reduces its own gradients (NCCL) */
+    int allreduce_attached; /* the gradient all-reduce knows the backend's buffer (attach_allreduce) */
 
     /* the run contract and the position */
     RunFingerprint fp;
@@ -93,6 +97,12 @@ typedef struct {
  * ranks that met it, empty on the others; every rank returns 2). */
 int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *err);
 void run_close(Run *r);
+/* Progressive resizing, before a step: when the ramp puts the step at
+ * another size than r->image_size, the training backend and loader are
+ * made anew at it (the weights, momentum and position carried over; the
+ * loader starts at the epoch's next batch), so a run resumed anywhere
+ * trains as the uninterrupted one. 0, or -1 with err. */
+int run_fit_size(Run *r, Error *err);
 
 /* --- run_files.c ---------------------------------------------------------- */
 

@@ -91,12 +91,15 @@ void budget_open(Run *r) {
 int budget_after_step(Run *r, double wall) {
     Budget *b = &r->budget;
     if (!budget_set(&r->budget)) return 0;
-    double cost = budget_step_cost(wall);
+    /* the speeds are kept as a full-size step's: a step at a progressive size counts as its time over its
+     * relative cost */
+    double relative = progressive_cost(&r->ramp, r->image_size);
+    double cost = budget_step_cost(wall, relative);
     b->used += cost;
     if (r->step > 2) { /* the first steps build kernels and warm caches */
-        b->window_seconds += cost;
+        b->window_seconds += cost / relative;
         b->window_steps++;
-        b->recent_seconds += cost;
+        b->recent_seconds += cost / relative;
         b->recent_steps++;
     }
     if (!r->is_root) return 0;
@@ -142,6 +145,35 @@ static void estimate_end(Budget *b, const Run *r) {
         b->end_seconds = budget_end_cost(first_end_estimate(r));
 }
 
+/* The lr schedule laid over a plan of total steps, made at step (the first
+ * plan, or a re-plan that keeps the decay's progress continuous). */
+static void lay_schedule(LrSchedule *s, int first, int64_t step, int64_t total) {
+    if (first && lr_warmup_steps(s) > total / 4) { /* a warmup longer than a quarter of the run is cut to that */
+        s->warmup_steps = total / 4 > step ? total / 4 : step;
+        if (s->warmup_steps < 1) s->warmup_steps = 1;
+        lr_plan(s, total);
+    } else {
+        lr_replan(s, step, total);
+    }
+}
+
+/* With progressive resizing, what the steps of a candidate plan cost: each
+ * at the size the schedule laid over that plan gives it. */
+typedef struct {
+    const Run *r;
+    int first;
+} PlanSizes;
+
+static double sized_steps(const void *user, int64_t from, int64_t to, int64_t total) {
+    const PlanSizes *p = user;
+    LrSchedule s = p->r->sched;
+    lay_schedule(&s, p->first, from, total);
+    double units = 0;
+    for (int64_t i = from; i < to; i++)
+        units += progressive_cost(&p->r->ramp, progressive_size(&p->r->ramp, lr_progress(&s, i)));
+    return units;
+}
+
 /* The plan line: "12m -> 5430 steps = 11.6 epochs at ~463 img/s ...". */
 static void print_plan(const Run *r, int first) {
     const Budget *b = &r->budget;
@@ -149,10 +181,11 @@ static void print_plan(const Run *r, int first) {
     double img_s = b->step_seconds > 0 ? (double)r->img_global / b->step_seconds : 0;
     if (first)
         progress_line((Progress *)&r->prog,
-                      "time budget %s -> %lld steps = %.1f epochs at ~%.0f img/s (epoch ends ~%.1f s); %s to %g at "
+                      "time budget %s -> %lld steps = %.1f epochs at ~%.0f img/s%s (epoch ends ~%.1f s); %s to %g at "
                       "step %lld\n",
                       budget, (long long)b->total_steps, (double)b->total_steps / (double)r->steps_per_epoch, img_s,
-                      b->end_seconds, lr_kind_name(r->sched.kind), r->sched.eta_min, (long long)b->total_steps);
+                      progressive_on(&r->ramp) ? " at full size, faster while smaller" : "", b->end_seconds,
+                      lr_kind_name(r->sched.kind), r->sched.eta_min, (long long)b->total_steps);
     else
         progress_line((Progress *)&r->prog,
                       "time budget: re-planned at step %lld (%s left, ~%.0f img/s now): %lld steps = %.1f epochs\n",
@@ -173,7 +206,10 @@ int budget_plan(Run *r, Error *err) {
     if (r->is_root) {
         estimate_step(b);
         estimate_end(b, r);
-        int64_t fit = budget_fit(b->seconds - b->used, r->step, r->steps_per_epoch, b->step_seconds, b->end_seconds);
+        PlanSizes sizes = { r, first };
+        StepCost cost = { sized_steps, &sizes };
+        int64_t fit = budget_fit(b->seconds - b->used, r->step, r->steps_per_epoch, b->step_seconds, b->end_seconds,
+                                 progressive_on(&r->ramp) ? &cost : NULL);
         int64_t cap = (int64_t)r->c.max_epoch * r->steps_per_epoch;
         plan[0] = r->step + fit < cap ? r->step + fit : cap;
         plan[1] = first && fit == 0; /* the probe alone used the budget up */
@@ -193,14 +229,7 @@ int budget_plan(Run *r, Error *err) {
     if (!first && moved <= (tolerance > 2 ? tolerance : 2)) return 0;
     b->total_steps = total;
     b->replan_every = total / 50 > 10 ? total / 50 : 10;
-    LrSchedule *s = &r->sched;
-    if (first && lr_warmup_steps(s) > total / 4) { /* a warmup longer than a quarter of the run is cut to that */
-        s->warmup_steps = total / 4 > r->step ? total / 4 : r->step;
-        if (s->warmup_steps < 1) s->warmup_steps = 1;
-        lr_plan(s, total);
-    } else {
-        lr_replan(s, r->step, total);
-    }
+    lay_schedule(&r->sched, first, r->step, total);
     if (first && r->ema.w) /* torchvision adjusts the decay for the run's epochs: now they are known */
         r->ema.decay = ema_adjusted_decay(r->c.model_ema_decay, r->img_global, r->c.model_ema_steps,
                                           (double)total / (double)r->steps_per_epoch);

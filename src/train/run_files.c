@@ -26,7 +26,12 @@ static int save_model(Run *r, const char *name, const float *weights, int epochs
                        .weights = weights_kind,
                        .val_crop_size = config_val_crop(&r->c),
                        .val_resize_size = r->c.val_resize_size };
-    int rc = checkpoint_save_model(path, &r->model.net, weights, &meta, err);
+    /* the file's size is the run's --image_size, also while progressive resizing trains smaller */
+    Net net = r->model.net;
+    int rc = net.image_size == r->c.image_size
+                 ? 0
+                 : net_build(&net, net.backbone, net.num_classes, r->c.image_size, net.dropout, err);
+    if (rc == 0) rc = checkpoint_save_model(path, &net, weights, &meta, err);
     free(path);
     return rc;
 }
@@ -113,6 +118,28 @@ int run_write_config(Run *r, Error *err) {
         json_add_num(plan, "warmup_steps", (double)lr_warmup_steps(&r->sched));
         json_add_num(plan, "eta_min", r->sched.eta_min);
         json_add_num(plan, "replans", b->replans);
+    }
+    if (progressive_on(&r->ramp)) { /* each size of the ramp, what a step at it costs, and where the plan starts it */
+        const Progressive *p = &r->ramp;
+        cJSON *ramp = cJSON_AddObjectToObject(o, "progressive");
+        cJSON *sizes = cJSON_AddArrayToObject(ramp, "sizes"), *cost = cJSON_AddArrayToObject(ramp, "relative_cost"),
+              *first = cJSON_AddArrayToObject(ramp, "first_step");
+        int64_t total = budget_set(&r->budget) && r->budget.total_steps > 0 ? r->budget.total_steps
+                                                                             : (int64_t)r->c.max_epoch * r->steps_per_epoch;
+        int i = 0; /* the size grows with the step: one pass */
+        for (int64_t step = 0; step < total && i < p->n_sizes; step++) {
+            int size = progressive_size(p, lr_progress(&r->sched, step));
+            for (; i < p->n_sizes && p->sizes[i] <= size; i++) {
+                cJSON_AddItemToArray(sizes, json_num(p->sizes[i]));
+                cJSON_AddItemToArray(cost, json_fixed(p->cost[i], 4));
+                cJSON_AddItemToArray(first, json_num(p->sizes[i] == size ? (double)step : -1)); /* -1: skipped */
+            }
+        }
+        for (; i < p->n_sizes; i++) { /* past the plan's end */
+            cJSON_AddItemToArray(sizes, json_num(p->sizes[i]));
+            cJSON_AddItemToArray(cost, json_fixed(p->cost[i], 4));
+            cJSON_AddItemToArray(first, json_num(-1));
+        }
     }
     char *fp = fingerprint_to_json(&r->fp);
     cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));

@@ -130,6 +130,8 @@ static int open_model(Run *r, const TrainPosition *resume, Error *err) {
         v.inference = 1;
         if (model_open(&r->val_model, &v, err) != 0) return -1;
     }
+    if (progressive_init(&r->ramp, c, &r->model.net, err) != 0) return -1;
+    r->image_size = c->image_size; /* run_fit_size moves it to the ramp's before the first step */
     size_t P = r->model.net.param_count;
     r->momentum = xaligned_alloc(P * sizeof(float));
     r->logits = xmalloc((size_t)c->per_batch_size * r->model.net.num_classes * sizeof(float));
@@ -178,12 +180,12 @@ static float *class_weights(const Dataset *ds, int K) {
     return w;
 }
 
-static int open_loaders(Run *r, Error *err) {
+/* The training loader at crop size. */
+static LoaderConfig train_loader_config(const Run *r, int size) {
     const TrainConfig *c = &r->c;
-    r->workers = c->workers > 0 ? c->workers : cpu_count();
     LoaderConfig train_cfg = { .mode = LOADER_TRAIN,
                                .batch = c->per_batch_size,
-                               .image_size = c->image_size,
+                               .image_size = size,
                                .workers = r->workers,
                                .seed = c->seed,
                                .color_jitter = c->color_jitter,
@@ -200,6 +202,13 @@ static int open_loaders(Run *r, Error *err) {
                                .aa_bilinear = strcmp(c->aa_interpolation, "bilinear") == 0,
                                .ra_reps = c->ra_sampler ? c->ra_reps : 0,
                                .balanced = strcmp(c->class_balance, "sampler") == 0 };
+    return train_cfg;
+}
+
+static int open_loaders(Run *r, Error *err) {
+    const TrainConfig *c = &r->c;
+    r->workers = c->workers > 0 ? c->workers : cpu_count();
+    LoaderConfig train_cfg = train_loader_config(r, r->image_size);
     if (!(r->train_loader = loader_create(&r->train, &train_cfg, err))) return -1;
     r->steps_per_epoch = loader_batches_per_epoch(r->train_loader) / c->accum_steps;
     if (r->steps_per_epoch < 1)
@@ -297,6 +306,32 @@ static void attach_allreduce(Run *r) {
     } else {
         dist_grads_attach(r->d, &r->model.net, backend_grad_buffer(&r->model.be), GRAD_BUCKET_BYTES);
     }
+    r->allreduce_attached = 1;
+}
+
+int run_fit_size(Run *r, Error *err) {
+    if (!progressive_on(&r->ramp)) return 0;
+    int size = progressive_size(&r->ramp, lr_progress(&r->sched, r->step));
+    if (size == r->image_size) return 0;
+    double t0 = now_seconds();
+    int failed = model_resize(&r->model, size, r->momentum, err) != 0;
+    loader_destroy(r->train_loader);
+    r->train_loader = NULL;
+    LoaderConfig cfg = train_loader_config(r, size);
+    failed = failed || !(r->train_loader = loader_create(&r->train, &cfg, err));
+    if (dist_any(r->d, failed)) { /* every rank resizes at the same step: they stop together */
+        if (!failed) error_set(err, "progressive resizing to %d px failed on another rank", size);
+        return -1;
+    }
+    loader_start_epoch(r->train_loader, r->epoch, r->batch * r->c.accum_steps);
+    if (r->allreduce_attached) attach_allreduce(r); /* the new backend's gradient buffer */
+    int from = r->image_size;
+    r->image_size = size;
+    if (r->is_root && r->allreduce_attached)
+        progress_line(&r->prog, "progressive resizing: %d -> %d px at step %lld (schedule %.0f%% through; %.2f s to "
+                                "rebuild)\n",
+                      from, size, (long long)r->step, 100.0 * lr_progress(&r->sched, r->step), now_seconds() - t0);
+    return 0;
 }
 
 /* Every rank reaches the agreement points, so a problem on any rank stops
@@ -347,6 +382,7 @@ int run_open(Run *r, const TrainPosition *resume, int allow_data_change, Error *
     dist_bcast(r->d, r->momentum, P * sizeof(float), 0);
     backend_set_params(&r->model.be, r->model.params);
     backend_set_momentum(&r->model.be, r->momentum);
+    if (run_fit_size(r, err) != 0) return 2; /* the size of the step it starts at */
 
     failed = 0;
     if (r->is_root) {
@@ -394,4 +430,5 @@ void run_close(Run *r) {
     free(r->mix_scratch);
     free(r->class_weight);
     ema_free(&r->ema);
+    progressive_free(&r->ramp);
 }

@@ -48,9 +48,20 @@ void report_summary(const Run *r, int resumed) {
     if (r->have_val) printf(", validation %lld image%s (%s)", (long long)r->val.n, plural_s(r->val.n), c->val_dir);
     printf("; started in %.1f s (data %.1f s, model and loaders %.1f s)", r->startup_seconds[0] + r->startup_seconds[1],
            r->startup_seconds[0], r->startup_seconds[1]);
+    Net full = *n; /* at --image_size, also while progressive resizing trains smaller */
+    Error ignored = { { 0 } };
+    if (n->image_size != c->image_size) net_build(&full, n->backbone, n->num_classes, c->image_size, n->dropout, &ignored);
     printf("\n  model      %s, %dx%d input, %d classes, dropout %.2f, %.1f M parameters, %.2f GFLOP/image forward\n",
-           n->backbone, n->image_size, n->image_size, n->num_classes, n->dropout, n->param_count / 1e6,
-           2 * net_forward_macs(n) / 1e9);
+           n->backbone, full.image_size, full.image_size, n->num_classes, n->dropout, n->param_count / 1e6,
+           2 * net_forward_macs(&full) / 1e9);
+    if (progressive_on(&r->ramp)) {
+        const Progressive *p = &r->ramp;
+        printf("  sizes      progressive resizing: %d px, growing to %d between %.0f%% and %.0f%% of the schedule (",
+               p->min_size, p->full_size, 100 * p->start, 100 * p->end);
+        for (int i = 0; i < p->n_sizes; i++) printf("%s%d", i ? ", " : "", p->sizes[i]);
+        printf("; a step at %d px is %.2f of one at %d by arithmetic); now %d px\n", p->min_size, p->cost[0],
+               p->full_size, r->image_size);
+    }
     if (r->have_val) {
         int crop = config_val_crop(c), R = c->val_resize_size;
         if (R) printf("  validation shorter side resized to %d, center crop %d\n", R, crop);
@@ -199,9 +210,11 @@ void report_epoch(Run *r, int done, double loss, double train_top1, double img_s
                             : xstrdup("");
     char *ema = v->ema_top1 >= 0 ? xasprintf("; EMA top-1 %.2f%% top-5 %.2f%%", 100 * v->ema_top1, 100 * v->ema_top5)
                                  : xstrdup("");
+    char of[16] = "?"; /* a time budget's first epoch may end before its plan */
+    if (epochs_total(r) > 0) snprintf(of, sizeof of, "%d", epochs_total(r));
     progress_done(&r->prog);
-    progress_line(&r->prog, "epoch %d/%d done: train loss %.4f, train top-1 %.2f%%, %.1f img/s%s%s\n", done,
-                  epochs_total(r), loss, 100 * train_top1, img_s, val, ema);
+    progress_line(&r->prog, "epoch %d/%s done: train loss %.4f, train top-1 %.2f%%, %.1f img/s%s%s\n", done, of, loss,
+                  100 * train_top1, img_s, val, ema);
     free(val);
     free(ema);
 }

@@ -65,7 +65,8 @@ static void log_window(Run *r, double lr) {
                        .top1 = -1,
                        .top5 = -1,
                        .ema_top1 = -1,
-                       .ema_top5 = -1 };
+                       .ema_top5 = -1,
+                       .image_size = progressive_on(&r->ramp) ? r->image_size : 0 };
     run_record(r, &m);
     memset(w, 0, sizeof *w);
 }
@@ -92,9 +93,9 @@ static StepSums train_step(Run *r, int *rc, Error *err) {
         LossArgs loss_args = r->loss;
         Mix mix = { .kind = MIX_NONE, .lam = 1.0f };
         if (r->mix_labels) { /* one draw per micro-batch of each rank, as train.py mixes each loaded batch */
-            mix_draw(&mix, r->c.mixup_alpha, r->c.cutmix_alpha, r->c.image_size, r->c.seed, (uint32_t)r->step,
+            mix_draw(&mix, r->c.mixup_alpha, r->c.cutmix_alpha, r->image_size, r->c.seed, (uint32_t)r->step,
                      (uint32_t)(k * d->world + d->rank));
-            mix_apply(b.data, b.n, r->c.image_size, backend_input_format(&r->model.be), &mix, r->mix_scratch);
+            mix_apply(b.data, b.n, r->image_size, backend_input_format(&r->model.be), &mix, r->mix_scratch);
             mix_second_labels(r->mix_labels, b.labels, b.n);
             loss_args.mix = (LabelMix){ r->mix_labels, mix.lam };
         }
@@ -138,6 +139,10 @@ static EpochEnd run_epoch(Run *r, const char **why_stopped, Error *err) {
     loader_start_epoch(r->train_loader, r->epoch, r->batch * c->accum_steps);
     int rc = 1;
     while (!budget_done(r) && r->batch < r->steps_per_epoch) {
+        if (run_fit_size(r, err) != 0) {
+            report_failure(r, err->msg);
+            return EPOCH_FAILED;
+        }
         double t0 = now_seconds(), lr = lr_at(&r->sched, r->step);
         StepSums sums = train_step(r, &rc, err);
         if (rc != 1) break;

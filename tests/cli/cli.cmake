@@ -72,7 +72,7 @@ set_property(TEST quant_int8 APPEND PROPERTY LABELS no_asan)
 # Beyond the recipe, against the reference each feature copies (recipe_test.py, issue 27).
 # The tensorboard group reads the logs with the `tensorboard` package from PyPI, in a virtualenv under the build
 # dir (made on first use; without a network it reports skipped, 77, after its own CRC checks).
-foreach(group average per_class ra_sampler accum tensorboard mix class_balance autoaugment)
+foreach(group average per_class ra_sampler accum tensorboard mix class_balance autoaugment progressive)
   add_test(NAME recipe_${group}
            COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/recipe_test.py $<TARGET_FILE:alexnet> ${group}
                    ${CMAKE_BINARY_DIR}/tb-venv

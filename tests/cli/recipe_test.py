@@ -26,6 +26,9 @@ usage: recipe_test.py ALEXNET GROUP
   autoaugment `--auto-augment ta_wide | ra | imagenet` in training: kept in config.json and by --resume (a stop and
              a resume bit-identical), each policy changes the run, bad values refused; the ops and draws themselves
              against torchvision in tests/data/data_autoaugment.py
+  progressive `--progressive_min_size` (issue 26): the size of every step against the ramp config.json states, a
+             stop at a size change and one before it resumed bit-identical, the model files' size, a time budget's
+             plan against the steps' relative costs (test clock), bad values refused
   tensorboard [VENV]  `train --tensorboard`: every record's CRC-32C checked here, and the `tensorboard` package
              (PyPI, in the virtualenv VENV, made on first use) reads the same scalars as metrics.jsonl holds, each
              step once after a kill and a resume
@@ -53,8 +56,8 @@ BIN = None
 VENV = None
 
 
-def run(args, timeout=600):
-    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout)
+def run(args, timeout=600, env=None):
+    p = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=timeout, env=env)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -722,6 +725,62 @@ def group_autoaugment(tmp):
               f"{flag} {value}: refused naming the flag ({rc}) {se[:200]}")
 
 
+def group_progressive(tmp):
+    """--progressive_min_size (issue 26): the sizes each step trained at follow the ramp config.json states; a
+    stop at the switch and one before it, resumed, are bit-identical to the uninterrupted run; the model files keep
+    --image_size; under a time budget (test clock) the plan is what the steps' relative costs fit; bad values
+    refused (the ramp's arithmetic and the resized backend: test_progressive)"""
+    data = os.path.join(tmp, "data")
+    make_dataset(data, classes=3, per_class=8, size=(40, 36))  # 24 images, batch 6: 4 steps an epoch
+
+    def train(out, extra=()):
+        return ["train", "--data_dir", data, "--out", out, "--image_size", "80", "--per_batch_size", "6",
+                "--max_epoch", "3", "--lr", "0.02", "--warmup_epochs", "0", "--threads", "1", "--workers", "2",
+                "--seed", "3", "--log_interval", "1", "--lr_scheduler", "cosine", "--progressive_min_size", "64",
+                "--progressive_start", "0.2", "--progressive_end", "0.6"] + list(extra)
+    ref = os.path.join(tmp, "ref")
+    rc, so, se = run(train(ref))
+    cfg = json.load(open(os.path.join(ref, "config.json"))) if rc == 0 else {}
+    ramp = cfg.get("progressive", {})
+    steps = [json.loads(l) for l in open(os.path.join(ref, "metrics.jsonl"))] if rc == 0 else []
+    sizes = [r.get("image_size") for r in steps if r["type"] == "step"]
+    # 12 steps, u = i / 11: 64 while u < 0.4 (the nearer of 64 and 80), so steps 0-4, then 80
+    check(rc == 0 and cfg.get("progressive_min_size") == 64 and ramp.get("sizes") == [64, 80] and
+          ramp.get("first_step") == [0, 5] and sizes == [64] * 5 + [80] * 7 and "64 -> 80 px at step 5" in so,
+          f"the sizes follow the ramp: config.json {ramp}, step records {sizes} (rc={rc}) {se[-300:]}")
+    _, meta = st_write.load(os.path.join(ref, "last.safetensors")) if rc == 0 else ({}, {})
+    check(meta.get("image_size") == "80", f"the model file keeps --image_size 80 ({meta.get('image_size')})")
+    for at in (5, 3):  # at the switch, and before it
+        stop = os.path.join(tmp, f"stop{at}")
+        rc, so, se = run(train(stop, ["--max_steps", str(at)]))
+        rc2, so2, se2 = run(["train", "--resume", stop])
+        check(rc == 0 and rc2 == 0 and tensors_equal(os.path.join(ref, "last.safetensors"),
+                                                     os.path.join(stop, "last.safetensors")),
+              f"stopped at step {at} and resumed: bit-identical ({rc}, {rc2}) {se2[-300:]}")
+    # a time budget with the test clock: 0.5 s a full-size step (times its relative cost), 2 s an epoch end; with
+    # CutMix, which cuts its box at each size
+    budget = os.path.join(tmp, "budget")
+    rc, so, se = run(train(budget, ["--time_budget", "20s", "--max_epoch", "100", "--cutmix_alpha", "1.0"]),
+                     env={**os.environ, "ALEXNET_BUDGET_CLOCK": "0.5,2"})
+    cfg = json.load(open(os.path.join(budget, "config.json"))) if rc == 0 else {}
+    cost = dict(zip(cfg.get("progressive", {}).get("sizes", []), cfg.get("progressive", {}).get("relative_cost", [])))
+    recs = [json.loads(l) for l in open(os.path.join(budget, "metrics.jsonl"))] if rc == 0 else []
+    sizes = [r.get("image_size") for r in recs if r["type"] == "step"]
+    n = cfg.get("plan", {}).get("steps", 0)
+    used = sum(0.5 * cost.get(z, 99) for z in sizes) + 2 * -(-n // 4)
+    more = used + 0.5 + (2 if n % 4 == 0 else 0)  # one more step at full size, and the epoch end it would open
+    check(rc == 0 and len(sizes) == n and sizes[0] == 64 and sizes[-1] == 80 and 0 < cost[64] < 1 and
+          used <= 20 + 1e-6 and more > 20, f"the budget's plan: {n} steps at {sizes} cost {used:.3f} of 20 s, one "
+          f"more {more:.3f} ({cfg.get('progressive')}) (rc={rc}) {se[-300:]}")
+    for flags, name in ((["--progressive_min_size", "48"], "progressive_min_size"),
+                        (["--progressive_min_size", "80"], "progressive_min_size"),
+                        (["--progressive_start", "0.7"], "progressive_start")):
+        bad = os.path.join(tmp, "bad")
+        rc, so, se = run(train(bad, flags))
+        check(rc == 2 and name in se.splitlines()[0] and not os.path.exists(os.path.join(bad, "config.json")),
+              f"{' '.join(flags)}: refused naming the flag ({rc}) {se[:200]}")
+
+
 def group_class_balance(tmp):
     tool = os.path.join(os.path.dirname(BIN), "tests", "data_tool")
     data = os.path.join(tmp, "data")
@@ -792,7 +851,8 @@ def main():
     VENV = sys.argv[3] if len(sys.argv) > 3 else os.path.join(os.path.dirname(BIN), "tb-venv")
     run_group({"average": group_average, "per_class": group_per_class, "ra_sampler": group_ra_sampler,
                "accum": group_accum, "tensorboard": group_tensorboard, "mix": group_mix,
-               "class_balance": group_class_balance, "autoaugment": group_autoaugment}, sys.argv[2], "recipe")
+               "class_balance": group_class_balance, "autoaugment": group_autoaugment,
+               "progressive": group_progressive}, sys.argv[2], "recipe")
 
 
 if __name__ == "__main__":
