@@ -74,8 +74,10 @@ echo "-- make test CTEST_ARGS='-L fresh'"
 make test JOBS=2 CTEST_ARGS="-L fresh"
 EOF
 
-status=0
-for release in "${releases[@]}"; do
+# One release's check: its root, the job inside, its cleanup. Run in a
+# subshell of its own; exits with the job's status.
+check_release() {
+  release=$1
   mapfile -t pkgs < <(scripts/install-deps.sh --list --release "$release" test)
   for d in "${drop[@]}"; do
     kept=()
@@ -123,10 +125,34 @@ for release in "${releases[@]}"; do
     say "PASSED in $(( $(date +%s) - start )) s"
   else
     say "FAILED (exit $rc) after $(( $(date +%s) - start )) s"
-    status=1
   fi
-  [ $keep -eq 1 ] && echo "root kept: $root"
+  [ $keep -eq 0 ] || echo "root kept: $root"
   cleanup
   trap - EXIT
-done
+  return $rc
+}
+
+status=0
+if [ ${#releases[@]} -eq 1 ]; then
+  set +e # (a `||` would turn off set -e inside the function too)
+  ( set -e; check_release "${releases[0]}" )
+  [ $? -eq 0 ] || status=1
+  set -e
+else
+  # Side by side, each into a log printed whole when it ends (in the order
+  # given): a root is mostly fetching and unpacking packages, so one
+  # release's root builds while the other compiles and tests.
+  pids=() logs=()
+  trap 'kill "${pids[@]}" 2>/dev/null' INT TERM
+  for release in "${releases[@]}"; do
+    logs+=("$(mktemp "/tmp/alexnet-fresh-$release-log.XXXXXX")")
+    ( check_release "$release" ) > "${logs[-1]}" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || status=1
+    cat "${logs[$i]}"
+    rm -f "${logs[$i]}"
+  done
+fi
 exit $status

@@ -45,6 +45,10 @@ typedef struct {
     double window_seconds, window_steps;
     double recent_seconds, recent_steps;
     double end_measured, end_step_seconds;
+    /* the training size when end_step_seconds and val_step_seconds were measured (0: unknown, taken as the
+     * current one): the epoch end scales with the step speed only at the same size, since a full-size step's
+     * time inferred from a smaller one's is an estimate (progressive resizing's relative costs are arithmetic) */
+    int end_step_size, val_step_size;
     /* validation's seconds per image, measured before the first plan, and
      * the step time of that moment */
     double val_image_seconds, val_step_seconds;

@@ -65,6 +65,9 @@ static double probe_validation(Run *r) {
     return images > 0 ? (t1 - t0) / (double)images : 0.0;
 }
 
+/* Whether a speed measured at training size `size` compares with the current one's (0: unknown, taken as yes). */
+static int same_size(const Run *r, int size) { return size == 0 || size == r->image_size; }
+
 /* What an epoch end (validation and saving) will cost before one was
  * measured: validation at the probe's speed (scaled with the steps' speed
  * since), plus writing the model files and the state at 400 MB/s. A set too
@@ -75,7 +78,9 @@ static double probe_validation(Run *r) {
 static double first_end_estimate(const Run *r) {
     const Budget *b = &r->budget;
     double per_image = b->val_image_seconds > 0
-                           ? b->val_image_seconds * (b->val_step_seconds > 0 ? b->step_seconds / b->val_step_seconds : 1.0)
+                           ? b->val_image_seconds * (b->val_step_seconds > 0 && same_size(r, b->val_step_size)
+                                                         ? b->step_seconds / b->val_step_seconds
+                                                         : 1.0)
                            : b->step_seconds / (double)r->img_global * VAL_IMAGE_STEP_SHARE;
     double val = r->have_val ? (double)r->val.n / (double)r->d->world * per_image : 0.0;
     double bytes = (double)r->model.net.param_count * sizeof(float) * 4; /* last, best, state: weights and momentum */
@@ -114,6 +119,7 @@ void budget_after_end(Run *r, double wall) {
     if (!budget_set(b)) return;
     b->end_measured = budget_end_cost(wall);
     b->end_step_seconds = b->window_steps > 0 ? b->window_seconds / b->window_steps : b->step_seconds;
+    b->end_step_size = r->image_size;
     b->end_seconds = b->end_measured;
     b->used += b->end_measured;
 }
@@ -138,7 +144,8 @@ static void estimate_step(Budget *b) {
  * before one was measured, first_end_estimate at the current speed. */
 static void estimate_end(Budget *b, const Run *r) {
     if (b->end_measured > 0)
-        b->end_seconds = budget_end_cost(b->end_measured * (b->end_step_seconds > 0 && b->step_seconds > 0
+        b->end_seconds = budget_end_cost(b->end_measured * (b->end_step_seconds > 0 && b->step_seconds > 0 &&
+                                                                    same_size(r, b->end_step_size)
                                                                 ? b->step_seconds / b->end_step_seconds
                                                                 : 1.0));
     else
@@ -202,6 +209,7 @@ int budget_plan(Run *r, Error *err) {
     if (first && b->end_measured == 0 && !b->val_image_seconds) {
         b->val_image_seconds = probe_validation(r);
         b->val_step_seconds = b->window_steps > 0 ? b->window_seconds / b->window_steps : 0.0;
+        b->val_step_size = r->image_size;
     }
     if (r->is_root) {
         estimate_step(b);

@@ -82,6 +82,15 @@ endforeach()
 # training runs around code that runs under the sanitizers in data_autoaugment (the ops, the draws and the train
 # transform through data_tool) and test_config (the flags)
 set_property(TEST recipe_autoaugment APPEND PROPERTY LABELS no_asan)
+# 2.5 and 2 minutes there (.ci/run has 45 minutes), repeated training runs around code the sanitizers see
+# elsewhere: accum's micro-batch sums are three loops over the gradient buffer beside the trainer that cli_resume
+# runs under them, its resume path is cli_resume's, its 2-rank run the MPI tests'; class_balance's sampler runs
+# under them in test_data_loader (test_balanced), its loss weights in test_ops_gradcheck
+set_property(TEST recipe_accum recipe_class_balance APPEND PROPERTY LABELS no_asan)
+# progressive under the sanitizers (ALEXNET_ASAN): one stop and resume instead of two
+if(ALEXNET_SANITIZE)
+  set_tests_properties(recipe_progressive PROPERTIES ENVIRONMENT "ALEXNET_ASAN=1")
+endif()
 if(NOT ALEXNET_HAVE_TENSORBOARD)
   set_tests_properties(recipe_tensorboard PROPERTIES DISABLED TRUE)
 endif()

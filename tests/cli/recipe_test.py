@@ -750,7 +750,7 @@ def group_progressive(tmp):
           f"the sizes follow the ramp: config.json {ramp}, step records {sizes} (rc={rc}) {se[-300:]}")
     _, meta = st_write.load(os.path.join(ref, "last.safetensors")) if rc == 0 else ({}, {})
     check(meta.get("image_size") == "80", f"the model file keeps --image_size 80 ({meta.get('image_size')})")
-    for at in (5, 3):  # at the switch, and before it
+    for at in (5,) if os.environ.get("ALEXNET_ASAN") else (5, 3):  # at the switch, and before it
         stop = os.path.join(tmp, f"stop{at}")
         rc, so, se = run(train(stop, ["--max_steps", str(at)]))
         rc2, so2, se2 = run(["train", "--resume", stop])

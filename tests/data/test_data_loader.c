@@ -387,6 +387,34 @@ static void test_loader(const Dataset *ds) {
 }
 
 /* Eval with a batch of nothing but bad files: skipped, its count carried on. */
+/* --class_balance sampler's epochs (here under the sanitizers; the draws' statistics and the training runs are
+ * recipe_class_balance's): as many batches as a shuffled epoch, every draw an image of the set with its label,
+ * and an epoch started at a later batch gives the same batches from there. */
+static void test_balanced(const Dataset *ds) {
+    LoaderConfig c = { .mode = LOADER_TRAIN,
+                       .batch = 8,
+                       .image_size = 32,
+                       .workers = 2,
+                       .seed = 5,
+                       .scale_min = 0.08f,
+                       .world = 1,
+                       .format = INPUT_U8_NHWC,
+                       .balanced = 1 };
+    size_t per = input_sample_bytes(c.format, c.image_size);
+    Saved all[MAXB], tail[MAXB];
+    int n = run_epoch(ds, c, 1, 0, all, MAXB);
+    EXPECT(n == (int)(ds->n / 8), "balanced: %d batches for %lld images of batch 8", n, (long long)ds->n);
+    for (int b = 0; b < n; b++)
+        for (int j = 0; j < all[b].n; j++)
+            EXPECT(all[b].idx[j] >= 0 && all[b].idx[j] < ds->n && all[b].lab[j] == ds->labels[all[b].idx[j]],
+                   "balanced: draw %lld of batch %d", (long long)all[b].idx[j], b);
+    int m = run_epoch(ds, c, 1, 3, tail, MAXB);
+    EXPECT(m == n - 3, "balanced from batch 3: %d batches", m);
+    for (int b = 0; b < m && b + 3 < n; b++) EXPECT(same(&all[b + 3], &tail[b], per), "balanced: batch %d", b + 3);
+    free_saved(all, n);
+    free_saved(tail, m);
+}
+
 static void test_empty_eval_batch(const Dataset *good) {
     char d[160], p[256];
     snprintf(d, sizeof d, "%s/emptybatch", root);
@@ -447,6 +475,7 @@ int main(void) {
     CHECK(dataset_scan(&ds, d, &err) == 0, "%s", err.msg);
     EXPECT(ds.n == 60 && ds.n_classes == 3, "synthetic set: %lld images, %d classes", (long long)ds.n, ds.n_classes);
     test_loader(&ds);
+    test_balanced(&ds);
     test_empty_eval_batch(&ds);
     dataset_free(&ds);
     rm_rf(root);
