@@ -31,8 +31,9 @@ int64_t budget_fit(double left, int64_t step, int64_t steps_per_epoch, double st
                    const StepCost *cost) {
     if (steps_per_epoch < 1 || !(step_seconds > 0) || left <= 0) return 0;
     int64_t lo = 0, hi = (int64_t)(left / step_seconds) + 1; /* time_of(hi) > left at full cost */
-    while (cost && hi < ((int64_t)1 << 50) && time_of(hi, step, steps_per_epoch, step_seconds, end_seconds, cost) <= left)
-        hi *= 2; /* cheaper steps: more fit */
+    while (cost && hi < ((int64_t)1 << 50) &&
+           time_of(hi, step, steps_per_epoch, step_seconds, end_seconds, cost) <= left)
+        hi *= 2;          /* cheaper steps: more fit */
     while (hi - lo > 1) { /* time_of grows with steps: bisect */
         int64_t mid = lo + (hi - lo) / 2;
         if (time_of(mid, step, steps_per_epoch, step_seconds, end_seconds, cost) <= left) lo = mid;
@@ -97,8 +98,8 @@ static int num(const cJSON *o, const char *key, double lo, double hi, double *ou
 int budget_from_json(Budget *b, LrSchedule *s, const char *json, Error *err) {
     cJSON *o = cJSON_Parse(json);
     double v[10];
-    const char *keys[] = { "seconds",      "used",         "total_steps", "planned_at",   "replan_every",
-                           "step_seconds", "end_seconds",  "replans",     "warmup_steps", "schedule_steps" };
+    const char *keys[] = { "seconds",      "used",        "total_steps", "planned_at",   "replan_every",
+                           "step_seconds", "end_seconds", "replans",     "warmup_steps", "schedule_steps" };
     const double hi[] = { 1e8, 1e9, 9e15, 9e15, 9e15, 1e9, 1e9, 1e9, 9e15, 9e15 };
     int bad = !cJSON_IsObject(o);
     for (int i = 0; i < 10 && !bad; i++) bad = num(o, keys[i], 0, hi[i], &v[i]) != 0;

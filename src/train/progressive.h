@@ -23,8 +23,8 @@ typedef struct {
     int min_size, full_size, step; /* min_size 0: off (always full_size) */
     double start, end;
     int n_sizes;
-    int *sizes;    /* [n_sizes] the sizes the ramp passes through, ascending; the last is full_size */
-    double *cost;  /* [n_sizes] a training step's multiply-adds at each, relative to full_size's */
+    int *sizes;   /* [n_sizes] the sizes the ramp passes through, ascending; the last is full_size */
+    double *cost; /* [n_sizes] a training step's multiply-adds at each, relative to full_size's */
 } Progressive;
 
 /* From the configuration; net: the training net (at any size: its backbone,

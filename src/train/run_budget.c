@@ -24,14 +24,16 @@
  * for more than 1.5%. A slowdown (another process taking a core) moves the
  * estimate by far more within a stretch or two, and the end follows it. */
 #define REPLAN_TOLERANCE 0.015
-#define WINDOW_KEEP 0.75
+#define WINDOW_KEEP      0.75
 /* Steps since the last plan this much slower or faster than the fading
  * average are a new speed, not noise (3 standard deviations of it): the
  * average restarts from them, so a run that lost a core plans with the new
  * speed at once instead of ~4 plans later. */
-#define SPEED_SHIFT 0.15
+#define SPEED_SHIFT      0.15
 
-int budget_done(const Run *r) { return budget_set(&r->budget) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps; }
+int budget_done(const Run *r) {
+    return budget_set(&r->budget) && r->budget.total_steps > 0 && r->step >= r->budget.total_steps;
+}
 
 /* Validation's speed, measured before the first plan: a few batches of the
  * validation set through the validation backend with the weights of the
@@ -109,8 +111,8 @@ int budget_after_step(Run *r, double wall) {
     }
     if (!r->is_root) return 0;
     if (!b->total_steps)
-        return (b->window_steps >= BUDGET_PROBE_STEPS - 2) ||
-               (b->used >= 0.25 * b->seconds && b->window_steps >= 1) || b->used >= b->seconds;
+        return (b->window_steps >= BUDGET_PROBE_STEPS - 2) || (b->used >= 0.25 * b->seconds && b->window_steps >= 1) ||
+               b->used >= b->seconds;
     return r->step - b->planned_at >= b->replan_every;
 }
 
@@ -144,12 +146,11 @@ static void estimate_step(Budget *b) {
  * before one was measured, first_end_estimate at the current speed. */
 static void estimate_end(Budget *b, const Run *r) {
     if (b->end_measured > 0)
-        b->end_seconds = budget_end_cost(b->end_measured * (b->end_step_seconds > 0 && b->step_seconds > 0 &&
-                                                                    same_size(r, b->end_step_size)
-                                                                ? b->step_seconds / b->end_step_seconds
-                                                                : 1.0));
-    else
-        b->end_seconds = budget_end_cost(first_end_estimate(r));
+        b->end_seconds = budget_end_cost(
+            b->end_measured * (b->end_step_seconds > 0 && b->step_seconds > 0 && same_size(r, b->end_step_size)
+                                   ? b->step_seconds / b->end_step_seconds
+                                   : 1.0));
+    else b->end_seconds = budget_end_cost(first_end_estimate(r));
 }
 
 /* The lr schedule laid over a plan of total steps, made at step (the first

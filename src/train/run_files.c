@@ -124,22 +124,22 @@ int run_write_config(Run *r, Error *err) {
         cJSON *ramp = cJSON_AddObjectToObject(o, "progressive");
         cJSON *sizes = cJSON_AddArrayToObject(ramp, "sizes"), *cost = cJSON_AddArrayToObject(ramp, "relative_cost"),
               *first = cJSON_AddArrayToObject(ramp, "first_step");
-        int64_t total = budget_set(&r->budget) && r->budget.total_steps > 0 ? r->budget.total_steps
-                                                                             : (int64_t)r->c.max_epoch * r->steps_per_epoch;
-        int i = 0; /* the size grows with the step: one pass */
+        int64_t total = budget_set(&r->budget) && r->budget.total_steps > 0
+                            ? r->budget.total_steps
+                            : (int64_t)r->c.max_epoch * r->steps_per_epoch;
+        int64_t *at = xmalloc(sizeof *at * (size_t)p->n_sizes); /* -1: skipped, or past the plan's end */
+        int i = 0;                                              /* the size grows with the step: one pass */
         for (int64_t step = 0; step < total && i < p->n_sizes; step++) {
             int size = progressive_size(p, lr_progress(&r->sched, step));
-            for (; i < p->n_sizes && p->sizes[i] <= size; i++) {
-                cJSON_AddItemToArray(sizes, json_num(p->sizes[i]));
-                cJSON_AddItemToArray(cost, json_fixed(p->cost[i], 4));
-                cJSON_AddItemToArray(first, json_num(p->sizes[i] == size ? (double)step : -1)); /* -1: skipped */
-            }
+            for (; i < p->n_sizes && p->sizes[i] <= size; i++) at[i] = p->sizes[i] == size ? step : -1;
         }
-        for (; i < p->n_sizes; i++) { /* past the plan's end */
+        for (; i < p->n_sizes; i++) at[i] = -1;
+        for (i = 0; i < p->n_sizes; i++) {
             cJSON_AddItemToArray(sizes, json_num(p->sizes[i]));
             cJSON_AddItemToArray(cost, json_fixed(p->cost[i], 4));
-            cJSON_AddItemToArray(first, json_num(-1));
+            cJSON_AddItemToArray(first, json_num((double)at[i]));
         }
+        free(at);
     }
     char *fp = fingerprint_to_json(&r->fp);
     cJSON_AddItemToObject(o, "fingerprint", cJSON_Parse(fp));

@@ -328,8 +328,9 @@ int run_fit_size(Run *r, Error *err) {
     int from = r->image_size;
     r->image_size = size;
     if (r->is_root && r->allreduce_attached)
-        progress_line(&r->prog, "progressive resizing: %d -> %d px at step %lld (schedule %.0f%% through; %.2f s to "
-                                "rebuild)\n",
+        progress_line(&r->prog,
+                      "progressive resizing: %d -> %d px at step %lld (schedule %.0f%% through; %.2f s to "
+                      "rebuild)\n",
                       from, size, (long long)r->step, 100.0 * lr_progress(&r->sched, r->step), now_seconds() - t0);
     return 0;
 }

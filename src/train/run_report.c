@@ -50,7 +50,8 @@ void report_summary(const Run *r, int resumed) {
            r->startup_seconds[0], r->startup_seconds[1]);
     Net full = *n; /* at --image_size, also while progressive resizing trains smaller */
     Error ignored = { { 0 } };
-    if (n->image_size != c->image_size) net_build(&full, n->backbone, n->num_classes, c->image_size, n->dropout, &ignored);
+    if (n->image_size != c->image_size)
+        net_build(&full, n->backbone, n->num_classes, c->image_size, n->dropout, &ignored);
     printf("\n  model      %s, %dx%d input, %d classes, dropout %.2f, %.1f M parameters, %.2f GFLOP/image forward\n",
            n->backbone, full.image_size, full.image_size, n->num_classes, n->dropout, n->param_count / 1e6,
            2 * net_forward_macs(&full) / 1e9);
@@ -204,10 +205,10 @@ void report_stopped(Run *r, const char *why) {
 }
 
 void report_epoch(Run *r, int done, double loss, double train_top1, double img_s, const EpochVal *v) {
-    char *val = r->have_val ? xasprintf("; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)", v->loss,
-                                        100 * v->top1, 100 * v->top5, (long long)v->ev.images,
-                                        v->ev.skipped ? ", some skipped" : "")
-                            : xstrdup("");
+    char *val = r->have_val
+                    ? xasprintf("; val loss %.4f, top-1 %.2f%% top-5 %.2f%% (%lld images%s)", v->loss, 100 * v->top1,
+                                100 * v->top5, (long long)v->ev.images, v->ev.skipped ? ", some skipped" : "")
+                    : xstrdup("");
     char *ema = v->ema_top1 >= 0 ? xasprintf("; EMA top-1 %.2f%% top-5 %.2f%%", 100 * v->ema_top1, 100 * v->ema_top5)
                                  : xstrdup("");
     char of[16] = "?"; /* a time budget's first epoch may end before its plan */
