@@ -312,6 +312,9 @@ static int parse_flags(TrainFlags *f, int argc, char **argv) {
         "Train AlexNet with the seed's recipe (MindSpore model zoo): SGD momentum 0.9, lr 0.13 with 5 warmup\n"
         "epochs and cosine annealing over 150 epochs, label smoothing 0.1, weight decay 1e-4, batch 256.");
     if (st != CLI_GO_ON) return st;
+    if (flag_seen(f, "time_budget") && f->c.time_budget <= 0)
+        return cli_usage_error("train", "--time_budget must be longer than 0 s; leave it out to train "
+                                        "--max_epoch epochs");
     if (f->c.time_budget > 0) { /* a budget lays a per-step decay over its plan: cosine unless linear is asked for */
         if (!flag_seen(f, "lr_scheduler")) snprintf(f->c.lr_scheduler, sizeof f->c.lr_scheduler, "cosine");
         else if (strcmp(f->c.lr_scheduler, "cosine") != 0 && strcmp(f->c.lr_scheduler, "linear") != 0)

@@ -224,11 +224,19 @@ int budget_plan(Run *r, Error *err) {
         plan[1] = first && fit == 0; /* the probe alone used the budget up */
     }
     dist_bcast(r->d, plan, sizeof plan, 0);
-    if (plan[1])
+    if (plan[1]) {
+        /* before a step was timed past the warm-up, the steps so far stand for a step's cost */
+        double step = b->step_seconds > 0 ? b->step_seconds : b->used / (double)(r->step > 0 ? r->step : 1);
+        /* a longer budget measures on until a quarter of it is used: what is left must still hold a step and
+         * an epoch end */
+        double enough = fmax(b->used + step + b->end_seconds, (2.0 * step + b->end_seconds) / 0.75);
         return error_set(err,
-                         "--time_budget %g s is too short: %lld steps and the epoch end they need already take it "
-                         "here (a step ~%.2f s, an epoch end ~%.1f s); give a longer budget",
-                         b->seconds, (long long)r->step, b->step_seconds, b->end_seconds);
+                         "--time_budget %g s is too short: the first %lld step%s (kernels built, speed measured) "
+                         "already took %.1f s of it, and a step costs ~%.2f s and an epoch end (validation and "
+                         "saving) ~%.1f s here; give at least ~%.0f s",
+                         b->seconds, (long long)r->step, plural_s(r->step), b->used, step, b->end_seconds,
+                         ceil(enough));
+    }
     int64_t total = plan[0];
     int64_t moved = total > b->total_steps ? total - b->total_steps : b->total_steps - total;
     int64_t tolerance = (int64_t)(REPLAN_TOLERANCE * (double)total);

@@ -552,6 +552,12 @@ def group_budget(tmp):
     rc, so, se = run(train_args(data, os.path.join(tmp, "short"), ["--time_budget", "3s"]), env=clock)
     check(rc != 0 and "--time_budget" in first_error_line(se) and "too short" in se,
           f"a budget the probe steps already use up: refused, saying so ({rc}) {first_error_line(se)[:300]}")
+    hint = re.search(r"give at least ~(\d+) s", se)
+    rc, so, se = (run(train_args(data, os.path.join(tmp, "hinted"), ["--time_budget", hint.group(1) + "s"]), env=clock)
+                  if hint else (None, "", ""))
+    check(rc == 0, f"the budget the refusal suggests ({hint and hint.group(1)} s) trains ({rc}) {first_error_line(se)}")
+    rc, so, se = run(train_args(data, os.path.join(tmp, "zero"), ["--time_budget", "0s"]))
+    check(rc == 2 and "longer than 0" in first_error_line(se), f"--time_budget 0s: refused ({rc})")
     rc, so, se = run(train_args(data, os.path.join(tmp, "bad"), ["--time_budget", "12 minutes"]))
     check(rc == 2 and "duration" in first_error_line(se), "--time_budget '12 minutes': a duration is asked for")
     rc, so, se = run(train_args(data, os.path.join(tmp, "sch"), ["--time_budget", "1m", "--lr_scheduler", "step"]))
