@@ -68,8 +68,20 @@ seconds() {
   echo "$(( 10#${BASH_REMATCH[2]:-0} * 3600 + 10#${BASH_REMATCH[4]:-0} * 60 + 10#${BASH_REMATCH[6]:-0} ))"
 }
 clock() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
-seconds "$TOTAL" > /dev/null # a bad TOTAL or BUDGET stops here, before any work
-[ -z "$BUDGET" ] || seconds "$BUDGET" > /dev/null
+# a bad TOTAL, BUDGET or EPOCHS stops here, before any work
+refuse() { echo "make run: $*" >&2; exit 2; }
+total_s=$(seconds "$TOTAL")
+[[ $EVAL_RESERVE =~ ^[0-9]+$ ]] || refuse "EVAL_RESERVE=$EVAL_RESERVE: give whole seconds (default 60)"
+[ "$total_s" -ge $((EVAL_RESERVE + 60)) ] ||
+  refuse "TOTAL=$TOTAL leaves no minute to train after the final evaluation's $EVAL_RESERVE s; give TOTAL=15m (the default) or more"
+if [ -n "$BUDGET" ]; then
+  budget_s=$(seconds "$BUDGET")
+  [ "$budget_s" -gt 0 ] || refuse "BUDGET=$BUDGET: give a training budget longer than 0 s, such as BUDGET=10m"
+  [ -z "$EPOCHS" ] || refuse "BUDGET=$BUDGET and EPOCHS=$EPOCHS both set the training's length; give one of them"
+fi
+[ -z "$EPOCHS" ] || [[ $EPOCHS =~ ^[0-9]+$ && $((10#$EPOCHS)) -ge 1 && ${#EPOCHS} -le 6 ]] ||
+  refuse "EPOCHS=$EPOCHS: give a whole number of epochs of at least 1, such as EPOCHS=8"
+[ -z "$EPOCHS" ] || EPOCHS=$((10#$EPOCHS))
 [ "$BIN" != --check ] || exit 0 # make run's first step: only the durations, before installing and building
 
 start=${RUN_START:-$(now)}
@@ -98,9 +110,9 @@ else
     length=(--max_epoch "$EPOCHS" --T_max "$T_MAX" --lr_scheduler cosine_annealing)
   else
     if [ -n "$BUDGET" ]; then
-      budget=$(seconds "$BUDGET")
+      budget=$budget_s
     else
-      budget=$(( $(seconds "$TOTAL") - (prepared - start) - EVAL_RESERVE ))
+      budget=$(( total_s - (prepared - start) - EVAL_RESERVE ))
       if [ "$budget" -lt 60 ]; then
         echo "make run: $(clock $((prepared - start))) of TOTAL=$TOTAL went to installing, building and preparing" \
              "the data, leaving less than a minute to train; set a longer TOTAL, or BUDGET=5m" >&2

@@ -94,3 +94,14 @@ endif()
 if(NOT ALEXNET_HAVE_TENSORBOARD)
   set_tests_properties(recipe_tensorboard PROPERTIES DISABLED TRUE)
 endif()
+# `make run`'s job script (scripts/run-fashion-mnist.sh): its variables checked before any work, and the job
+# end to end on a small dataset under the budget's test clock.
+foreach(group check job)
+  add_test(NAME make_run_${group}
+           COMMAND ${ALEXNET_PYTHON} ${CMAKE_CURRENT_LIST_DIR}/make_run_test.py $<TARGET_FILE:alexnet> ${group}
+           WORKING_DIRECTORY ${CMAKE_CURRENT_LIST_DIR})
+  set_tests_properties(make_run_${group} PROPERTIES TIMEOUT 600)
+endforeach()
+# the job's training and evaluation run under the sanitizers in cli_basic and train_outputs; the script has
+# nothing for them to see
+set_property(TEST make_run_job APPEND PROPERTY LABELS no_asan)
