@@ -65,6 +65,17 @@ def group_flags(tmp):
     check(rc == 0 and int(cfg2.get("label_smooth", -1)) == 0 and cfg2.get("smoothing_form") == "seed",
           f"--label-smoothing 0 turns smoothing off; an explicit --smoothing_form stays ({rc}: {cfg2.get('label_smooth')}, "
           f"{cfg2.get('smoothing_form')}) {se[-300:]}")
+    check(not any(w in se for w in ("--lr 0:", "above --lr", "no longer prefers")),
+          "a usual recipe draws none of the recipe warnings")
+    # allowed (PyTorch allows them) but rarely meant: a warning naming the flag, and the run goes on
+    for i, (extra, words) in enumerate(((["--lr", "0"], "--lr 0: every update is zero"),
+                                        (["--lr", "0.01", "--eta_min", "0.5"], "--eta_min 0.5 is above --lr 0.01"),
+                                        (["--label_smooth_factor", "0.7"], "--label_smooth_factor 0.7 with 3 classes"),
+                                        (["--label_smooth_factor", "1", "--smoothing_form", "torch"], "no longer prefers"))):
+        rc, so, se = run(["train", "--data_dir", os.path.join(root, "train"), "--per_batch_size", "8", "--image_size", "64",
+                          "--max_steps", "1", "--out", os.path.join(tmp, f"warn{i}"), "--threads", "2", "--workers", "2"]
+                         + extra)
+        check(rc == 0 and words in se and "warning" in se, f"{' '.join(extra)}: warned, trains ({rc}) {se[-300:]}")
     ckpt = os.path.join(out, "last.safetensors")
     rc, so, se = run(["eval", "--data-path", root, "--weights", ckpt, "--batch-size", "4", "-j2", "--threads", "2", "--json"])
     res = json.loads(so) if rc == 0 else {}
