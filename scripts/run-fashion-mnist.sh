@@ -100,6 +100,9 @@ if [ ! -d "$DATA/train" ] || [ ! -d "$DATA/val" ]; then
   mv "$DATA.partial" "$DATA"
 fi
 prepared=$(now)
+# Ctrl-C (or a TERM from a scheduler): train saves its state and exits 0, so without this the job would go on to
+# evaluate a half-trained model and say "finished"
+trap 'echo >&2; echo "make run: interrupted; what was trained is saved in $RUN: make run again continues it" >&2; exit 130' INT TERM
 
 if [ -f "$RUN/train_state.safetensors" ] || [ -f "$RUN/config.json" ]; then
   echo "== continuing the run in $RUN (delete it, or set RUN_DIR=..., for a fresh one)"

@@ -11,6 +11,7 @@ usage: make_run_test.py ALEXNET_BINARY GROUP     (GROUP: check | job)
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -59,7 +60,7 @@ def group_job(tmp):
     data = os.path.join(tmp, "data")
     for split in ("train", "val"):
         make_dataset(os.path.join(data, split), classes=3, per_class=16, seed=0 if split == "train" else 1)
-    small = {"SIZE": "64", "BATCH": "8", "VAL_RESIZE": "70", "WARMUP": "0.5", "EXTRA": "--workers 2 --threads 2",
+    small = {"SIZE": "64", "BATCH": "8", "VAL_RESIZE": "70", "WARMUP": "0.5", "EXTRA": "--workers 2 --threads 2 --save_best 0",
              "ALEXNET_BUDGET_CLOCK": "0.5,2"}
     run = os.path.join(tmp, "run")
     rc, so, se = job({**small, "BUDGET": "10s"}, BIN, data, run)
@@ -85,6 +86,28 @@ def group_job(tmp):
           f"make run again continues the finished run (nothing to train) and evaluates it again ({rc})")
     steps2 = sum(1 for l in open(os.path.join(run, "metrics.jsonl")) if '"step"' in l) if rc == 0 else -1
     check(steps2 == steps, f"... without training a step more ({steps} -> {steps2} step records)")
+    # Ctrl-C in the middle of training: train saves and exits 0; the job stops there (no evaluation of a half-trained
+    # model, no "finished"), and make run again continues the run to its end
+    run = os.path.join(tmp, "stopped")
+    env = {k: v for k, v in os.environ.items() if k not in ("TOTAL", "EPOCHS", "RUN_START", "SEED")}
+    env.update({**small, "BUDGET": "25s"})
+    p = subprocess.Popen([SCRIPT, BIN, data, run], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    seen = ""
+    for line in p.stdout:  # the second epoch's progress: training is under way
+        seen += line
+        if "epoch 2/" in line:
+            os.killpg(p.pid, signal.SIGINT)
+            break
+    out, err = p.communicate(timeout=300)
+    check(p.returncode == 130 and "interrupted" in err and "make run again continues it" in err
+          and "finished in" not in seen + out and not os.path.exists(os.path.join(run, "eval.txt")),
+          f"Ctrl-C stops the job after train saved: exit 130, no evaluation ({p.returncode}) {err.strip()[-300:]}")
+    rc, so, se = job({**small, "BUDGET": "25s"}, BIN, data, run)
+    cfg = json.load(open(os.path.join(run, "config.json"))) if rc == 0 else {}
+    check(rc == 0 and "continuing the run" in so and "make run: finished in" in so
+          and os.path.exists(os.path.join(run, "eval.txt")),
+          f"make run again continues the interrupted run to its end and evaluates it ({rc}) {se.strip()[-300:]}")
     run = os.path.join(tmp, "epochs")
     rc, so, se = job({**small, "EPOCHS": "1"}, BIN, data, run)
     cfg = json.load(open(os.path.join(run, "config.json"))) if rc == 0 else {}
