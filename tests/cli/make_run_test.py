@@ -62,33 +62,9 @@ def group_job(tmp):
         make_dataset(os.path.join(data, split), classes=3, per_class=16, seed=0 if split == "train" else 1)
     small = {"SIZE": "64", "BATCH": "8", "VAL_RESIZE": "70", "WARMUP": "0.5", "EXTRA": "--workers 2 --threads 2 --save_best 0",
              "ALEXNET_BUDGET_CLOCK": "0.5,2"}
-    run = os.path.join(tmp, "run")
-    rc, so, se = job({**small, "BUDGET": "10s"}, BIN, data, run)
-    check(rc == 0, f"a budgeted make run job trains and evaluates ({rc}) {se.strip()[-300:]}")
-    cfg = json.load(open(os.path.join(run, "config.json"))) if rc == 0 else {}
-    plan = cfg.get("plan", {})
-    check(plan.get("time_budget") == 10 and cfg.get("image_size") == 64 and cfg.get("lr_scheduler") == "cosine",
-          f"BUDGET=10s is the training's --time_budget, with the recipe's cosine and SIZE ({plan.get('time_budget')}, "
-          f"{cfg.get('image_size')}, {cfg.get('lr_scheduler')})")
-    ev = {}
-    try:
-        ev = json.load(open(os.path.join(run, "eval.txt")))
-    except (OSError, ValueError):
-        pass
-    check(ev.get("images") == 48 and 0 <= ev.get("top1", -1) <= 1,
-          f"eval.txt holds the final evaluation of the validation set ({ev})")
-    check(all(w in so for w in ("make run: finished in", "data preparation", "training", "evaluation",
-                                 "model:   " + os.path.join(run, "last.safetensors"))),
-          "the job prints how long each part took and where the model is")
-    steps = sum(1 for l in open(os.path.join(run, "metrics.jsonl")) if '"step"' in l) if rc == 0 else 0
-    rc, so2, se = job({**small, "BUDGET": "10s"}, BIN, data, run)
-    check(rc == 0 and "continuing the run" in so2 and "finished its time budget" in so2,
-          f"make run again continues the finished run (nothing to train) and evaluates it again ({rc})")
-    steps2 = sum(1 for l in open(os.path.join(run, "metrics.jsonl")) if '"step"' in l) if rc == 0 else -1
-    check(steps2 == steps, f"... without training a step more ({steps} -> {steps2} step records)")
     # Ctrl-C in the middle of training: train saves and exits 0; the job stops there (no evaluation of a half-trained
-    # model, no "finished"), and make run again continues the run to its end
-    run = os.path.join(tmp, "stopped")
+    # model, no "finished")
+    run = os.path.join(tmp, "run")
     env = {k: v for k, v in os.environ.items() if k not in ("TOTAL", "EPOCHS", "RUN_START", "SEED")}
     env.update({**small, "BUDGET": "25s"})
     p = subprocess.Popen([SCRIPT, BIN, data, run], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -103,11 +79,31 @@ def group_job(tmp):
     check(p.returncode == 130 and "interrupted" in err and "make run again continues it" in err
           and "finished in" not in seen + out and not os.path.exists(os.path.join(run, "eval.txt")),
           f"Ctrl-C stops the job after train saved: exit 130, no evaluation ({p.returncode}) {err.strip()[-300:]}")
+    # make run again: continues the run to the end of its budget, evaluates, says how long each part took
     rc, so, se = job({**small, "BUDGET": "25s"}, BIN, data, run)
+    check(rc == 0 and "continuing the run" in so,
+          f"make run again continues the interrupted run and finishes ({rc}) {se.strip()[-300:]}")
     cfg = json.load(open(os.path.join(run, "config.json"))) if rc == 0 else {}
-    check(rc == 0 and "continuing the run" in so and "make run: finished in" in so
-          and os.path.exists(os.path.join(run, "eval.txt")),
-          f"make run again continues the interrupted run to its end and evaluates it ({rc}) {se.strip()[-300:]}")
+    plan = cfg.get("plan", {})
+    check(plan.get("time_budget") == 25 and cfg.get("image_size") == 64 and cfg.get("lr_scheduler") == "cosine",
+          f"BUDGET=25s is the training's --time_budget, with the recipe's cosine and SIZE ({plan.get('time_budget')}, "
+          f"{cfg.get('image_size')}, {cfg.get('lr_scheduler')})")
+    ev = {}
+    try:
+        ev = json.load(open(os.path.join(run, "eval.txt")))
+    except (OSError, ValueError):
+        pass
+    check(ev.get("images") == 48 and 0 <= ev.get("top1", -1) <= 1,
+          f"eval.txt holds the final evaluation of the validation set ({ev})")
+    check(all(w in so for w in ("make run: finished in", "data preparation", "training", "evaluation",
+                                 "model:   " + os.path.join(run, "last.safetensors"))),
+          "the job prints how long each part took and where the model is")
+    steps = sum(1 for l in open(os.path.join(run, "metrics.jsonl")) if '"step"' in l) if rc == 0 else 0
+    rc, so2, se = job({**small, "BUDGET": "25s"}, BIN, data, run)
+    check(rc == 0 and "continuing the run" in so2 and "finished its time budget" in so2 and "finished in" in so2,
+          f"make run a third time: the run is finished (nothing to train), evaluated again ({rc})")
+    steps2 = sum(1 for l in open(os.path.join(run, "metrics.jsonl")) if '"step"' in l) if rc == 0 else -1
+    check(steps2 == steps, f"... without training a step more ({steps} -> {steps2} step records)")
     run = os.path.join(tmp, "epochs")
     rc, so, se = job({**small, "EPOCHS": "1"}, BIN, data, run)
     cfg = json.load(open(os.path.join(run, "config.json"))) if rc == 0 else {}
