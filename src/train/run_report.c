@@ -40,18 +40,19 @@ static void print_training_set(const Run *r) {
 }
 
 /* Settings that are allowed (PyTorch allows them too) but rarely what was meant: said once, at the start. */
-static void warn_recipe(const TrainConfig *c, int classes) {
+static void warn_recipe(const TrainConfig *c, LrKind kind, int classes) {
     if (c->lr == 0)
         warnf("--lr 0: every update is zero, so the weights stay as they start (and the loss only moves with "
               "dropout and augmentation); give --lr > 0 to train");
-    else if (c->eta_min > c->lr && strcmp(c->lr_scheduler, "step") != 0 && strcmp(c->lr_scheduler, "exponential") != 0)
+    else if (c->eta_min > c->lr && kind != LR_STEP && kind != LR_EXPONENTIAL) /* the decays that end at eta_min */
         warnf("--eta_min %g is above --lr %g: the %s schedule rises toward it instead of decaying; give --eta_min "
               "below --lr",
               c->eta_min, c->lr, c->lr_scheduler);
     /* the true class's smoothed target against a wrong class's: seed form 1-e vs e/(K-1), torch 1-e+e/K vs e/K */
     double e = c->label_smooth ? c->label_smooth_factor : 0.0;
     int torch = strcmp(c->smoothing_form, "torch") == 0;
-    double right = torch ? 1.0 - e + e / classes : 1.0 - e, wrong = classes > 1 ? e / (torch ? classes : classes - 1) : 0;
+    double right = torch ? 1.0 - e + e / classes : 1.0 - e,
+           wrong = classes > 1 ? e / (torch ? classes : classes - 1) : 0;
     if (classes > 1 && e > 0 && right <= wrong)
         warnf("--label_smooth_factor %g with %d classes (%s form) gives the true class a target of %.3g and each "
               "other class %.3g: the loss no longer prefers the label; give a factor below %.3g",
@@ -121,7 +122,7 @@ void report_summary(const Run *r, int resumed) {
         warnf("--warmup_epochs %g is not shorter than the run (--max_epoch %d): the lr rises for the whole run and "
               "never reaches --lr %g; lower --warmup_epochs",
               c->warmup_epochs, c->max_epoch, c->lr);
-    if (!resumed) warn_recipe(c, n->num_classes);
+    if (!resumed) warn_recipe(c, r->sched.kind, n->num_classes);
     /* epochs count from 0: the last epoch, max_epoch - 1, is at the floor when T_max = max_epoch - 1 */
     if (r->sched.kind == LR_COSINE_ANNEALING && c->T_max < c->max_epoch - 1)
         printf("  note       T_max %d < max_epoch %d: from epoch %d on (counting from 1) the seed's cosine rises "
