@@ -24,11 +24,16 @@ SCRIPT = os.path.join(REPO, "scripts", "run-fashion-mnist.sh")
 BIN = None
 
 
-def job(env_extra, *args, timeout=600):
+def job_env(env_extra):
+    """This environment without the job's own variables, plus env_extra."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("TOTAL", "BUDGET", "EPOCHS", "EVAL_RESERVE", "RUN_START", "EXTRA", "SEED")}
     env.update(env_extra)
-    p = subprocess.run([SCRIPT, *args], env=env, capture_output=True, text=True, timeout=timeout)
+    return env
+
+
+def job(env_extra, *args, timeout=600):
+    p = subprocess.run([SCRIPT, *args], env=job_env(env_extra), capture_output=True, text=True, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
 
 
@@ -65,9 +70,7 @@ def group_job(tmp):
     # Ctrl-C in the middle of training: train saves and exits 0; the job stops there (no evaluation of a half-trained
     # model, no "finished")
     run = os.path.join(tmp, "run")
-    env = {k: v for k, v in os.environ.items() if k not in ("TOTAL", "EPOCHS", "RUN_START", "SEED")}
-    env.update({**small, "BUDGET": "25s"})
-    p = subprocess.Popen([SCRIPT, BIN, data, run], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    p = subprocess.Popen([SCRIPT, BIN, data, run], env=job_env({**small, "BUDGET": "25s"}), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     seen = ""
     for line in p.stdout:  # the second epoch's progress: training is under way
