@@ -168,6 +168,7 @@ static double gflops(double flops_per_sample, int batch, double ms) {
 typedef struct {
     const char *backend, *backbone, *device, *precision, *freeze, *pretrained;
     int image_size, batch, classes, threads, steps, warmup, json, profile_steps, inference_only;
+    double dropout;
 } BenchFlags;
 
 static int parse_flags(BenchFlags *f, int argc, char **argv) {
@@ -175,14 +176,15 @@ static int parse_flags(BenchFlags *f, int argc, char **argv) {
         { "device", ARG_STR, &f->device, "cpu | gpu", 1, 0, NULL },
         { "backend", ARG_STR, &f->backend, "ref | dnnl | cuda (default: fastest for --device)", 1, 0, NULL },
         { "precision", ARG_STR, &f->precision,
-          "auto | fp32 | bf16 | int8 (auto: bf16 where it measures faster than fp32 here; int8 for an int8 --pretrained)",
+          "auto | fp32 | bf16 | int8 (auto: bf16 where it measures faster than fp32 here; int8 for an int8 "
+          "--pretrained)",
           1, 0, NULL },
         { "pretrained", ARG_STR, &f->pretrained,
           "a model file to time (its backbone, classes and crop); an int8 one (alexnet quantize) times inference only",
           1, 0, NULL },
         { "backbone", ARG_STR, &f->backbone, "alexnet | alexnet_torchvision | alexnet_2012", 1, 0, NULL },
-        { "image_size", ARG_INT, &f->image_size, "input size S (SxS; default 224, or --pretrained's crop)", NET_MIN_IMAGE,
-          NET_MAX_IMAGE, NULL },
+        { "image_size", ARG_INT, &f->image_size, "input size S (SxS; default 224, or --pretrained's crop)",
+          NET_MIN_IMAGE, NET_MAX_IMAGE, NULL },
         { "per_batch_size", ARG_INT, &f->batch, "images per step", 1, 65536, NULL },
         { "num_classes", ARG_INT, &f->classes, "classifier outputs", 1, CHECKPOINT_MAX_CLASSES, NULL },
         { "threads", ARG_INT, &f->threads, "compute threads (0: all cores)", 0, 1024, NULL },
@@ -191,6 +193,10 @@ static int parse_flags(BenchFlags *f, int argc, char **argv) {
         { "profile_steps", ARG_INT, &f->profile_steps,
           "profiled steps for the per-layer table (-1: same as --steps, 0: none)", -1, 100000, NULL },
         { "freeze", ARG_STR, &f->freeze, "none | features | backbone: train as train --freeze does", 1, 0, NULL },
+        { "dropout", ARG_FLOAT, &f->dropout,
+          "dropout rate, as train's (-1: the backbone's; 0 lets the dnnl backend fold classifier.1 over the average "
+          "pool below 224 px)",
+          -1, 0.99, NULL },
         { "inference_only", ARG_FLAG, &f->inference_only, "time inference only (an int8 model: always)", 1, 0, NULL },
         { "json", ARG_FLAG, &f->json, "print one JSON object instead of the tables", 1, 0, NULL },
     };
@@ -361,6 +367,7 @@ int cmd_bench(int argc, char **argv) {
                      .device = "cpu",
                      .precision = "auto",
                      .freeze = "none",
+                     .dropout = -1,
                      .image_size = 0,
                      .batch = 64,
                      .classes = 1000,
@@ -376,7 +383,7 @@ int cmd_bench(int argc, char **argv) {
                         .num_classes = f.classes,
                         .image_size = f.image_size,
                         .eval_resize = -1,
-                        .dropout = -1.0f,
+                        .dropout = (float)f.dropout,
                         .freeze = f.freeze,
                         .lr_backbone_scale = 1.0,
                         .seed = 1,

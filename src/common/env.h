@@ -34,6 +34,9 @@ extern "C" {
       "copies written by the SGD update")                                                                              \
     X(ENV_FLAG, dnnl_no_s2d, "ALEXNET_DNNL_NO_S2D", 0,                                                                 \
       "1: the first convolution runs strided instead of as a space-to-depth convolution")                              \
+    X(ENV_FLAG, dnnl_no_fold, "ALEXNET_DNNL_NO_FOLD", 0,                                                               \
+      "1: a linear layer after an average pool that enlarges its map (AlexNet below 224 px) multiplies the pool's "  \
+      "output, not its smaller input (no fold)")                                                                       \
     X(ENV_FLAG, dnnl_int8_u8, "ALEXNET_DNNL_INT8_U8", 1,                                                               \
       "0: int8 layers write fp32 and each int8 layer quantizes its input (no u8 chains)")      \
     X(ENV_FLAG, cuda_verbose, "ALEXNET_CUDA_VERBOSE", 0, "1: print the cuda backend's device, settings and memory")   \

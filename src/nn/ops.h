@@ -54,6 +54,8 @@ void maxpool_backward(float *dinp, const float *dout, const float *inp, const Po
  * [floor(i*H/OH), ceil((i+1)*H/OH)). */
 void avgpool_forward(float *out, const float *inp, const PoolShape *s);
 void avgpool_backward(float *dinp, const float *dout, const PoolShape *s);
+/* Window i of an adaptive pool from `in` cells to `out`: [*start, *end). */
+void avgpool_window(int i, int in, int out, int *start, int *end);
 
 typedef struct {
     int n, c, h, w;

@@ -49,6 +49,11 @@ void maxpool_backward(float *dinp, const float *dout, const float *inp, const Po
 static int win_start(int i, int in, int out) { return (int)(((long)i * in) / out); }
 static int win_end(int i, int in, int out) { return (int)((((long)i + 1) * in + out - 1) / out); }
 
+void avgpool_window(int i, int in, int out, int *start, int *end) {
+    *start = win_start(i, in, out);
+    *end = win_end(i, in, out);
+}
+
 void avgpool_forward(float *out, const float *inp, const PoolShape *s) {
     int planes = s->n * s->c;
 #pragma omp parallel for schedule(static)

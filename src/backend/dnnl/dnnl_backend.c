@@ -38,7 +38,7 @@
 
 typedef struct {
     DnnlPlan plan;
-    Int8Plan *i8;    /* PRECISION_INT8: the int8 plan (dnnl_int8.h) instead of plan */
+    Int8Plan *i8; /* PRECISION_INT8: the int8 plan (dnnl_int8.h) instead of plan */
     const Net *net;
     ForwardArgs fwd; /* keys of the last forward (dropout) */
     LayerProfile prof;
@@ -176,6 +176,8 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
                 S2dGeom g = dnnl_s2d_geom(d->l);
                 dnnl_s2d_weights(d->s2d_w, p->params + p->net->params[d->l->weight].offset, d->l->out_c, &g);
             }
+            if (d->fold_pool)
+                dnnl_fold_weights(d->fold_w, p->params + p->net->params[d->l->weight].offset, &d->fold_tab);
             if (!(p->copies_fresh && d->l->weight >= 0 && p->bf16_copy[d->l->weight]))
                 exec_run(&p->layers[i].w_fwd, p->stream);
             exec_run(&p->layers[i].w_bwd, p->stream);
@@ -187,7 +189,10 @@ static void dn_forward(void *ctx, const void *input, int n, const ForwardArgs *a
         const Layer *l = d->l;
         if (d->absorbed) continue;
         exec_run(&d->cvt_fwd, p->stream);
-        if (l->kind == LAYER_DROPOUT) {
+        exec_run(&d->fold_cvt, p->stream);
+        if (d->folded_away) {
+            /* the folded linear layer reads the pool's input (its cvt_fwd's output) */
+        } else if (l->kind == LAYER_DROPOUT) {
             size_t f = per_sample(l->out_c, l->out_h, l->out_w);
             DropoutKey k;
             if (dropout_key_for(&k, p->seed, args, i, l)) dropout_forward(d->y, d->x, p->B, f, &k);
@@ -236,6 +241,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
                 S2dGeom g = dnnl_s2d_geom(l);
                 dnnl_s2d_fold(p->grads + net->params[l->weight].offset, d->s2d_dw, l->out_c, &g);
             }
+            if (d->fold_pool) dnnl_fold_grad(p->grads + net->params[l->weight].offset, d->fold_dw, &d->fold_tab);
             if (ready) {
                 ready(user, l->weight + 1);
                 ready(user, l->weight);
@@ -243,7 +249,9 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
         }
         if (d->need_dx) {
             float *dy = p->dbuf[d->dy_buf], *dx = p->dbuf[d->dx_buf];
-            if (l->kind == LAYER_RELU) {
+            if (d->folded_away) {
+                /* the folded linear layer wrote the pool's input gradient */
+            } else if (l->kind == LAYER_RELU) {
                 exec_run(&d->relu_bwd, p->stream);
             } else if (l->kind == LAYER_DROPOUT) {
                 /* in place (dx == dy): the identity needs nothing; the mask is its own backward map */
@@ -254,6 +262,7 @@ static double dn_backward(void *ctx, const int32_t *labels, int n, const LossArg
                 dnnl_own_backward(l, dx, dy, d->x, p->B);
             } else {
                 exec_run(&d->bwd_data, p->stream);
+                exec_run(&d->fold_cvt_bwd, p->stream);
             }
             exec_run(&d->cvt_bwd, p->stream);
         }

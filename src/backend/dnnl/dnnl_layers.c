@@ -252,11 +252,19 @@ static void conv_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
     }
 }
 
+/* A linear layer's input features: the pool's input's when folded. */
+static int linear_in(const DLayer *d) { return d->fold_pool ? d->fold_in : (int)layer_in_elems(d->l); }
+
+/* The weights a linear layer multiplies, fp32 [out, linear_in]: V when folded, else the master W. */
+static const float *linear_w(const DnnlPlan *p, const DLayer *d) {
+    return d->fold_pool ? d->fold_w : p->params + p->net->params[d->l->weight].offset;
+}
+
 /* A linear layer's forward pd in d->dt (bf16 falls back as for conv); plain src and dst. */
 static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
     const Layer *l = d->l;
     MdPool *mds = &p->mds;
-    int in = l->in_c * l->in_h * l->in_w;
+    int in = linear_in(d);
     dnnl_dim_t wd[2] = { l->out_c, in };
     for (;;) {
         Md w = md_new(mds, 2, wd, d->dt, dnnl_format_tag_any);
@@ -268,7 +276,7 @@ static void linear_forward_desc(DnnlPlan *p, DLayer *d, PassState *ps) {
         }
         if (bf16_kept(d, st, &ps->fwd)) break;
     }
-    d->src_md = in_plain(p, l, d->dt);
+    d->src_md = d->fold_pool ? md2t(mds, p->B, in, d->dt) : in_plain(p, l, d->dt);
     d->dst_md = out_plain(p, l, d->dt);
     /* A trained bf16 layer's blocked weights would be re-blocked from the
      * fp32 master after every step: 30 ms a step for AlexNet's classifier,
@@ -387,12 +395,13 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         exec_add(&d->fwd, DNNL_ARG_DST, mem(p, d->dst_md, d->y));
         break;
     case LAYER_LINEAR: {
-        const ParamTensor *pw = &net->params[l->weight], *pb = pw + 1;
-        int in = l->in_c * l->in_h * l->in_w;
+        const ParamTensor *pb = &net->params[l->weight + 1];
+        int in = linear_in(d);
         MdPool *mds = &p->mds;
         Md src = md2t(mds, p->B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
         Md dst = md2t(mds, p->B, l->out_c, d->dt), wmd = pd_md(mds, train_fwd(ps), dnnl_query_weights_md);
-        const float *wp = p->params + pw->offset;
+        const float *wp = linear_w(p, d);
+        if (d->fold_xq) reorder_make(p, &d->fold_cvt, md2(mds, p->B, in), d->fold_pool->x, src, d->fold_xq);
         if (!md_same(wmd, w)) {
             /* the forward's weights (blocked, or plain bf16): converted when the params change */
             d->w_fwd_buf = buf_alloc(wmd);
@@ -403,7 +412,8 @@ static void forward_args(DnnlPlan *p, DLayer *d, const PassState *ps) {
         exec_add(&d->fwd, DNNL_ARG_WEIGHTS, mem(p, wmd, wp));
         exec_add(&d->fwd, DNNL_ARG_BIAS, mem(p, b, p->params + pb->offset));
         exec_add(&d->fwd, DNNL_ARG_DST, mem(p, dst, d->y));
-        if (ps->fwd_plain) p->bf16_copy[l->weight] = (uint16_t *)d->w_fwd_buf;
+        /* the SGD update's bf16 copy is of W, not of V */
+        if (ps->fwd_plain && !d->fold_pool) p->bf16_copy[l->weight] = (uint16_t *)d->w_fwd_buf;
         break;
     }
     default: break;
@@ -429,7 +439,8 @@ static const float *bwd_data_weights(DnnlPlan *p, DLayer *d, Md wmd, Md wfwd, Md
 static void bwd_data_make(DnnlPlan *p, DLayer *d, dnnl_primitive_desc_t pd, Md wfwd, Md flat, Md src, Md dst) {
     impl_copy(d->impl_bwd_data, sizeof d->impl_bwd_data, pd);
     Md wmd = pd_md(&p->mds, pd, dnnl_query_weights_md);
-    const float *w = bwd_data_weights(p, d, wmd, wfwd, flat, p->params + p->net->params[d->l->weight].offset);
+    const float *master = d->l->kind == LAYER_LINEAR ? linear_w(p, d) : p->params + p->net->params[d->l->weight].offset;
+    const float *w = bwd_data_weights(p, d, wmd, wfwd, flat, master);
     prim_make(p, &d->bwd_data, pd);
     exec_add(&d->bwd_data, DNNL_ARG_DIFF_DST, mem(p, dst, p->dbuf[d->dy_buf]));
     exec_add(&d->bwd_data, DNNL_ARG_WEIGHTS, mem(p, wmd, w));
@@ -479,7 +490,7 @@ static void conv_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
 static void linear_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
     const Layer *l = d->l;
     MdPool *mds = &p->mds;
-    int in = l->in_c * l->in_h * l->in_w;
+    int in = linear_in(d);
     Md src = md2t(mds, p->B, in, d->dt), w = md2(mds, l->out_c, in), b = md1(mds, l->out_c);
     Md dst = md2t(mds, p->B, l->out_c, d->dt);
     dnnl_dim_t wd[2] = { l->out_c, in };
@@ -489,13 +500,18 @@ static void linear_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
         Md wq = d->dt == dnnl_f32 ? w : md_new(mds, 2, wd, d->dt, ps->fwd_plain ? dnnl_ab : dnnl_format_tag_any);
         DNNL_CHECK(pd_ip_bwd_data(&pd, p->engine, src, wq, dst, train_fwd(ps), p->attr));
         bwd_data_make(p, d, pd, pd_md(mds, train_fwd(ps), dnnl_query_weights_md), w, src, dst);
+        /* folded: the input gradient goes, in fp32, where the skipped pool's would have */
+        if (d->fold_pool)
+            reorder_make(p, &d->fold_cvt_bwd, src, p->dbuf[d->dx_buf], md2(mds, p->B, in),
+                         p->dbuf[d->fold_pool->dx_buf]);
     }
     if (!plan_trains(p, l)) return; /* frozen: no weight gradient */
     /* the fp32 weight gradient straight into the flat buffer, else through a reorder */
     if (pd_ip_bwd_weights(&pd, p->engine, src, w, b, dst, train_fwd(ps), p->attr) != dnnl_success)
         DNNL_CHECK(pd_ip_bwd_weights(&pd, p->engine, src, md_new(mds, 2, wd, dnnl_f32, dnnl_format_tag_any), b, dst,
                                      train_fwd(ps), p->attr));
-    bwd_weights_make(p, d, pd, src, dst, w, p->grads + p->net->params[l->weight].offset, b);
+    float *dw = d->fold_pool ? d->fold_dw : p->grads + p->net->params[l->weight].offset;
+    bwd_weights_make(p, d, pd, src, dst, w, dw, b);
 }
 
 static void pool_lrn_backward_build(DnnlPlan *p, DLayer *d, const PassState *ps) {
@@ -588,8 +604,23 @@ static int plan_engine(DnnlPlan *p, Error *err) {
     return 0;
 }
 
-/* Per layer: its compute type, fusion, space-to-depth, and whether it needs
- * an input gradient (it does above a layer whose parameters train). */
+/* The index of the average pool that linear layer i folds over (Folding in
+ * dnnl_layers.h), or -1: a pool that enlarges its map, then at most a
+ * dropout that never drops in this plan, then layer i. */
+static int fold_pool_index(const DnnlPlan *p, int i) {
+    const Layer *ls = p->net->layers;
+    if (env_switches()->dnnl_no_fold || ls[i].kind != LAYER_LINEAR) return -1;
+    int j = i - 1;
+    if (j >= 0 && ls[j].kind == LAYER_DROPOUT) {
+        if (ls[j].drop_p > 0 && !p->inference) return -1;
+        j--;
+    }
+    if (j < 0 || ls[j].kind != LAYER_AVGPOOL) return -1;
+    return (long)ls[j].in_h * ls[j].in_w < (long)ls[j].out_h * ls[j].out_w ? j : -1;
+}
+
+/* Per layer: its compute type, fusion, space-to-depth, folding, and whether
+ * it needs an input gradient (it does above a layer whose parameters train). */
 static void plan_mark_layers(DnnlPlan *p) {
     const Net *net = p->net;
     int seen_params = 0;
@@ -607,7 +638,24 @@ static void plan_mark_layers(DnnlPlan *p) {
             d->absorbed = 1;
             p->layers[i - 1].fused_relu = 1;
         }
+        int pool = fold_pool_index(p, i);
+        if (pool >= 0) {
+            d->fold_pool = &p->layers[pool];
+            d->fold_in = (int)layer_in_elems(&net->layers[pool]);
+            for (int k = pool; k < i; k++) p->layers[k].folded_away = 1;
+        }
     }
+}
+
+/* A folded linear layer's buffers: V, dV when it trains, and the bf16 copy
+ * of its input when it computes in bf16; it reads the pool's plain input. */
+static void fold_buffers(DnnlPlan *p, DLayer *d) {
+    size_t w = (size_t)d->l->out_c * d->fold_in * sizeof(float);
+    d->fold_w = xaligned_alloc(w);
+    if (plan_trains(p, d->l)) d->fold_dw = xaligned_alloc(w);
+    if (d->dt == dnnl_bf16) d->fold_xq = buf_alloc(d->src_md);
+    dnnl_fold_table(&d->fold_tab, d->fold_pool->l, d->l->out_c);
+    d->x = d->fold_xq ? d->fold_xq : d->fold_pool->x;
 }
 
 /* Pass 1: forward descriptors, activation buffers and input-side reorders.
@@ -623,9 +671,10 @@ static size_t plan_forward(DnnlPlan *p, PassState *ps, Md nchw_in) {
             p->act[0] = buf_alloc(p->amd[0]);
             p->act_owned[0] = 1;
         }
-        d->cvt = !md_same(d->src_md, p->amd[i]);
+        d->cvt = !d->fold_pool && !md_same(d->src_md, p->amd[i]);
         if (d->cvt) d->cvt_buf = buf_alloc(d->src_md);
         d->x = d->cvt ? d->cvt_buf : p->act[i];
+        if (d->fold_pool) fold_buffers(p, d);
         p->amd[i + 1] = d->dst_md;
         if (d->absorbed) {
             p->act[i + 1] = p->act[i];
@@ -749,8 +798,8 @@ int dnnl_plan_build(DnnlPlan *p, const Net *net, int B, int threads, Precision p
 void dnnl_plan_free(DnnlPlan *p) {
     for (int i = 0; i < p->net->n_layers; i++) {
         DLayer *d = &p->layers[i];
-        DnnlExec *e[] = { &d->cvt_fwd,     &d->cvt_bwd,  &d->post_cvt, &d->fwd,   &d->bwd_data,
-                          &d->bwd_weights, &d->relu_bwd, &d->w_fwd,    &d->w_bwd, &d->dw_flat };
+        DnnlExec *e[] = { &d->cvt_fwd,  &d->cvt_bwd, &d->post_cvt, &d->fwd,     &d->bwd_data, &d->bwd_weights,
+                          &d->relu_bwd, &d->w_fwd,   &d->w_bwd,    &d->dw_flat, &d->fold_cvt, &d->fold_cvt_bwd };
         for (size_t k = 0; k < sizeof e / sizeof e[0]; k++) exec_free(e[k]);
         free(d->cvt_buf);
         free(d->raw_buf);
@@ -760,6 +809,10 @@ void dnnl_plan_free(DnnlPlan *p) {
         free(d->w_bwd_buf);
         free(d->dw_buf);
         free(d->workspace);
+        free(d->fold_w);
+        free(d->fold_dw);
+        free(d->fold_xq);
+        dnnl_fold_table_free(&d->fold_tab);
     }
     exec_free(&p->input_cvt);
     for (int i = 0; i <= p->net->n_layers; i++)
@@ -807,7 +860,11 @@ void dnnl_plan_print(const DnnlPlan *p, FILE *f) {
                 d->cvt   ? " [reorder in]"
                 : d->s2d ? " [space-to-depth]"
                          : "",
-                d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "", d->absorbed ? " [fused]" : "",
+                d->raw_md ? " [reorder out]" : "", d->fused_relu ? " [+relu]" : "",
+                d->absorbed      ? " [fused]"
+                : d->folded_away ? " [folded]"
+                : d->fold_pool   ? " [fold]"
+                                 : "",
                 d->own ? "own" : d->impl_fwd, d->impl_bwd_data[0] ? d->impl_bwd_data : "-",
                 d->impl_bwd_weights[0] ? d->impl_bwd_weights : "-");
     }

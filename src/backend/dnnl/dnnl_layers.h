@@ -47,6 +47,19 @@
  * the blocked layout. ALEXNET_DNNL_WINOGRAD=0 / ALEXNET_DNNL_NO_S2D=1 turn
  * the first two off; ALEXNET_DNNL_VERBOSE=1 prints the plan.
  *
+ * Folding. A linear layer right after an adaptive average pool that
+ * enlarges its map (AlexNet below 224 px: conv5's pooled 2x2 map copied
+ * into 6x6 at 96 px), with at most a dropout between that never drops in
+ * this plan (rate 0, or an inference plan), multiplies the pool's input
+ * instead: y = W P x = V x with V = W P (P: the pool, a linear map), so
+ * its three products run on C*h*w inputs instead of C*6*6 (1,024 instead
+ * of 9,216 at 96 px). V's rows are the pool's backward applied to W's rows
+ * and dW's rows the pool's forward applied to dV's (dnnl_ops.h), so the
+ * parameters, their gradient, the optimizer and the checkpoints stay W's;
+ * V is refolded whenever the weight copies are refreshed. The pool and
+ * the dropout are then skipped, forward and backward (`folded_away`).
+ * ALEXNET_DNNL_NO_FOLD=1 turns it off.
+ *
  * Backward gradients ping-pong between two buffers (dbuf[0..1]); the
  * assignment is fixed at build time so every argument list is static.
  */
@@ -59,7 +72,7 @@
 #include "backend/dnnl/dnnl_ops.h"
 #include "backend/dnnl/dnnl_util.h"
 
-typedef struct {
+typedef struct DLayer {
     const Layer *l;
     int index;
     int fused_relu;       /* conv/linear: a ReLU post-op (the next layer is absorbed) */
@@ -85,6 +98,14 @@ typedef struct {
     DnnlExec w_fwd, w_bwd, dw_flat;
     float *w_fwd_buf, *w_bwd_buf, *dw_buf, *workspace;
     int dy_buf, dx_buf, dxa_buf; /* gradient ping-pong slots: incoming, produced (src_md), after cvt (amd) */
+    /* The fold (see Folding above). A folded linear layer: */
+    const struct DLayer *fold_pool;  /* the pool whose plain fp32 input it multiplies; NULL: not folded */
+    int fold_in;                     /* its input features: the pool's input C*h*w */
+    float *fold_w, *fold_dw;         /* [out, fold_in] fp32 plain: V = W P, and dV */
+    FoldTable fold_tab;              /* the pool's windows (dnnl_ops.h) */
+    float *fold_xq;                  /* bf16 layer: the pool's input in bf16 [B, fold_in]; else NULL */
+    DnnlExec fold_cvt, fold_cvt_bwd; /* pool input -> fold_xq; dx [B, fold_in] -> the pool's dx, fp32 */
+    int folded_away;                 /* the pool (only its input reorder runs) or dropout (nothing runs) of a fold */
     char impl_fwd[40], impl_bwd_data[40], impl_bwd_weights[40];
 } DLayer;
 

@@ -6,6 +6,7 @@
 #include "backend/dnnl/dnnl_ops.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/backend_host.h"
@@ -39,6 +40,69 @@ void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *
     } else {
         LrnShape s = layer_lrn_shape(l, n);
         lrn_backward(dx, dy, x, &s);
+    }
+}
+
+void dnnl_fold_table(FoldTable *t, const Layer *pool, int O) {
+    const int h = pool->in_h, w = pool->in_w, oh = pool->out_h, ow = pool->out_w;
+    t->out_cells = oh * ow;
+    t->in_cells = h * w;
+    t->planes = O * pool->in_c;
+    t->first = xmalloc(sizeof(int) * (size_t)(t->out_cells + 1));
+    t->scale = xmalloc(sizeof(float) * (size_t)t->out_cells);
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++) { /* count, then fill */
+        n = 0;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int y0, y1, x0, x1, o = oy * ow + ox;
+                avgpool_window(oy, h, oh, &y0, &y1);
+                avgpool_window(ox, w, ow, &x0, &x1);
+                if (pass) {
+                    t->first[o] = n;
+                    t->scale[o] = 1.0f / (float)((y1 - y0) * (x1 - x0));
+                }
+                for (int iy = y0; iy < y1; iy++)
+                    for (int ix = x0; ix < x1; ix++, n++)
+                        if (pass) t->in[n] = iy * w + ix;
+            }
+        if (!pass) t->in = xmalloc(sizeof(int) * (size_t)n);
+    }
+    t->first[t->out_cells] = n;
+}
+
+void dnnl_fold_table_free(FoldTable *t) {
+    free(t->first);
+    free(t->in);
+    free(t->scale);
+    memset(t, 0, sizeof *t);
+}
+
+void dnnl_fold_weights(float *v, const float *w, const FoldTable *t) {
+    const int oc = t->out_cells, ic = t->in_cells;
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < t->planes; pl++) {
+        const float *wr = w + (size_t)pl * oc;
+        float *vr = v + (size_t)pl * ic;
+        for (int i = 0; i < ic; i++) vr[i] = 0.0f;
+        for (int o = 0; o < oc; o++) {
+            float g = wr[o] * t->scale[o];
+            for (int k = t->first[o]; k < t->first[o + 1]; k++) vr[t->in[k]] += g;
+        }
+    }
+}
+
+void dnnl_fold_grad(float *dw, const float *dv, const FoldTable *t) {
+    const int oc = t->out_cells, ic = t->in_cells;
+#pragma omp parallel for schedule(static)
+    for (int pl = 0; pl < t->planes; pl++) {
+        const float *vr = dv + (size_t)pl * ic;
+        float *wr = dw + (size_t)pl * oc;
+        for (int o = 0; o < oc; o++) {
+            float s = 0.0f;
+            for (int k = t->first[o]; k < t->first[o + 1]; k++) s += vr[t->in[k]];
+            wr[o] = s * t->scale[o];
+        }
     }
 }
 

@@ -19,6 +19,26 @@
 void dnnl_own_forward(const Layer *l, float *y, const float *x, int n);
 void dnnl_own_backward(const Layer *l, float *dx, const float *dy, const float *x, int n);
 
+/* The fold of a linear layer over the average pool that feeds it
+ * (dnnl_layers.h, Folding): V [O, C*h*w] = W P, each row the pool's
+ * backward of W's row [C, oh, ow]; and dW [O, C*oh*ow] = dV P^T, each row
+ * the pool's forward of dV's row. The pool's windows are tabulated once:
+ * per output cell o of a plane, its input cells in[first[o] .. first[o+1])
+ * and 1 / their count. The two passes stream W and dW (AlexNet's
+ * classifier.1: 151 MB each way, a step's largest memory traffic after
+ * the SGD update), so they are written for that. */
+typedef struct {
+    int out_cells, in_cells; /* per plane: oh*ow and h*w */
+    int *first, *in;         /* [out_cells + 1], [first[out_cells]] */
+    float *scale;            /* [out_cells] */
+    int planes;              /* O * C */
+} FoldTable;
+
+void dnnl_fold_table(FoldTable *t, const Layer *pool, int O);
+void dnnl_fold_table_free(FoldTable *t);
+void dnnl_fold_weights(float *v, const float *w, const FoldTable *t);
+void dnnl_fold_grad(float *dw, const float *dv, const FoldTable *t);
+
 /* Space-to-depth form of a strided first convolution (stride s, kernel k,
  * pad p, C channels, output OH x OW): the input, zero-padded by p, is cut
  * into s x s cells whose pixels become channels, c' = (r*s + q)*C + c for
