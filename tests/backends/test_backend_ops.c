@@ -18,7 +18,9 @@
  * reference op inside the dnnl backend), LRN and dropout and linear as the
  * first layer, adaptive average pooling that replicates (1->6, 5->6),
  * averages overlapping windows (13->6, 7->2), averages regular windows
- * (12->6) or is the identity (6->6), dropout on blocked and plain
+ * (12->6) or is the identity (6->6) (the dnnl backend folds the linear
+ * layer after an enlarging one over it, also across a dropout of rate 0:
+ * dnnl_layers.h, Folding), dropout on blocked and plain
  * activations, standalone and fused ReLU, a linear layer on a spatial input
  * (flatten), partial batches (n < max_batch, n = 1), frozen layers, the
  * gradient buffer scaled in place, and channel counts that suit cuDNN's bf16
@@ -103,6 +105,8 @@ static const OpCase OPS[] = {
     OP(14, AVG_NET(6, 6), 3, .what = "avgpool 12 -> 6x6"),
     OP(8, AVG_NET(6, 6), 3, .what = "avgpool 6 -> 6x6 (identity)"),
     OP(3, AVG_NET(6, 6), 3, .what = "avgpool 1 -> 6x6"),
+    OP(7, "conv 17 3 1 0 1; relu; avgpool 6 6; classifier; dropout 0; linear 4", 3,
+       .what = "avgpool 5 -> 6x6, dropout 0, linear (folded on dnnl)"),
     OP(11, AVG_NET(4, 3), 3, .what = "avgpool 9 -> 4x3"),
     OP(5, "conv 8 3 1 1 1; relu; avgpool 6 6; classifier; linear 4", 4),
     OP(13, "conv 8 3 1 1 1; avgpool 6 6; relu; classifier; linear 4", 4),
