@@ -21,7 +21,7 @@
 # (docs/FASHION_MNIST.md has the measurements behind each choice):
 #   same:    SGD momentum 0.9, weight decay 1e-4 (weights only), label smoothing
 #            0.1 (seed form), linear warmup from 0, RandomResizedCrop + flip,
-#            dropout 0.35, the seed's init.
+#            the seed's init.
 #   changed: SIZE px input instead of 224: 96 is the smallest size at which
 #            AlexNet's pooled conv5 map is 2x2 rather than 1x1; a time budget
 #            instead of 150 epochs, with the lr decaying per step (cosine) to
@@ -35,6 +35,11 @@
 #            (104) before the 96 px center crop instead of ImageNet's 256/224
 #            rule (110): the crop then covers sqrt(0.85) of the image, the
 #            side of the average training crop (FixRes, Touvron et al. 2019).
+#            Dropout DROPOUT (0) instead of the seed's 0.35: the few epochs a
+#            15-minute budget holds on 2 cores leave the model under-fitted,
+#            and with no dropout before classifier.1 the dnnl backend folds
+#            that layer over the average pool (1.18x the img/s at 96 px), so
+#            the same budget trains 20% more steps.
 set -euo pipefail
 BIN=${1:?alexnet binary}
 DATA=${2:?data dir}
@@ -51,6 +56,7 @@ SIZE=${SIZE:-96}
 ETA_MIN=${ETA_MIN:-0.002}
 VAL_RESIZE=${VAL_RESIZE:-104}
 SCHEDULE=${SCHEDULE:-cosine}
+DROPOUT=${DROPOUT:-0}
 SEED=${SEED:-1}
 EXTRA=${EXTRA:-}
 
@@ -128,7 +134,7 @@ else
   "$BIN" train --data_dir "$DATA/train" --val_dir "$DATA/val" --out "$RUN" "${length[@]}" \
     --image_size "$SIZE" --per_batch_size "$BATCH" --lr "$LR" --warmup_epochs "$WARMUP" \
     --eta_min "$ETA_MIN" --min_crop_scale "$MIN_SCALE" --color_jitter 0 --seed "$SEED" \
-    --val_resize_size "$VAL_RESIZE" --label_smooth 1 --weight_decay 0.0001 --log_interval 50 $EXTRA
+    --val_resize_size "$VAL_RESIZE" --label_smooth 1 --weight_decay 0.0001 --dropout "$DROPOUT" --log_interval 50 $EXTRA
 fi
 trained=$(now)
 
