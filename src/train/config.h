@@ -59,7 +59,8 @@
     TEXT(lr_epochs, 256, "30,60,90,120", KEEP, PLAIN, "step schedule milestones") \
     NUM(DBL, lr_gamma, 0.1, 0, 1e3, KEEP, "step/exponential decay factor") \
     TEXT(backbone, 32, "alexnet", KEEP, PLAIN, "alexnet | alexnet_torchvision | alexnet_2012") \
-    NUM(DBL, dropout, -1, -1, 0.99, KEEP, "dropout rate (-1: the backbone's: 0.35 alexnet, 0.5 others)") \
+    NUM(DBL, dropout, -1, -1, 0.99, KEEP, \
+        "dropout rate (-1: the backbone's: 0.35 alexnet, 0.5 others; 0 below 224 px: dnnl folds classifier.1, faster)") \
     TEXT(pretrained, 1024, "", KEEP, PLAIN, "start from these weights (.safetensors, ours or torchvision's)") \
     TEXT(freeze, 16, "none", KEEP, PLAIN, \
          "none | features (train only the classifier) | backbone (only the last layer)") \
